@@ -1,0 +1,45 @@
+import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { NodeHttp2Handler } from "@smithy/node-http-handler";
+import type { Config } from "./config/config.ts";
+
+export interface AwsClients {
+  sqs: SQSClient;
+  dynamo: DynamoDBDocumentClient;
+  bedrock: BedrockRuntimeClient;
+  destroy(): void;
+}
+
+/**
+ * Every AWS client, created in this one place from config. Credentials come from the SDK's
+ * standard chain; endpoints from config (AWS_ENDPOINT_URL*), so one build talks to AWS,
+ * LocalStack or the embedded stack.
+ */
+export function createAwsClients(config: Pick<Config, "region" | "endpoints" | "bedrock">): AwsClients {
+  // With an endpoint override (LocalStack, emulators) send to it, not to the host in the queue URL.
+  const sqs = new SQSClient({ region: config.region, endpoint: config.endpoints.sqs, useQueueUrlAsEndpoint: config.endpoints.sqs === undefined });
+  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.region, endpoint: config.endpoints.dynamodb }), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const bedrock = new BedrockRuntimeClient({
+    region: config.region,
+    endpoint: config.endpoints.bedrock,
+    // The SDK retries throttling and 5xx itself; labelq's own retry is the queue's redelivery,
+    // so the two multiply only as maxAttempts x receive count, both bounded.
+    maxAttempts: config.bedrock.maxAttempts,
+    // The HTTP/2 handler has no request timeout by default: a stuck stream would hang the batch.
+    requestHandler: new NodeHttp2Handler({ requestTimeout: config.bedrock.timeoutMs, sessionTimeout: 300_000 }),
+  });
+  return {
+    sqs,
+    dynamo,
+    bedrock,
+    destroy() {
+      sqs.destroy();
+      dynamo.destroy();
+      bedrock.destroy();
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { z } from "zod";
+
+/** Limits checked before any model call. Config sets them; these are the safe defaults. */
+export interface RequestLimits {
+  maxItems: number;
+  maxTextChars: number;
+  maxBodyBytes: number;
+}
+
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
+  maxItems: 100,
+  maxTextChars: 5_000,
+  // SQS accepts up to 1 MiB per message; the default leaves room for attributes.
+  maxBodyBytes: 1_000_000,
+};
+
+const idPattern = /^[A-Za-z0-9._:@/-]+$/;
+const idMessage = "may contain only letters, digits and . _ : @ / -";
+
+/** The zod schema of a request message (contract v1) under the given limits. */
+export function requestSchema(limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {
+  const item = z.object({
+    id: z.string().min(1).max(128).regex(idPattern, `item id ${idMessage}`).describe("Unique within the batch; echoed in the result"),
+    text: z.string().min(1, "text must not be empty").max(limits.maxTextChars, `text is longer than ${limits.maxTextChars} characters`),
+    metadata: z.record(z.string(), z.unknown()).optional().describe("Opaque to labelq; not sent to the model"),
+  });
+  return z
+    .object({
+      schemaVersion: z.literal(1),
+      batchId: z.string().min(1).max(128).regex(idPattern, `batchId ${idMessage}`).describe("Idempotency key of the batch"),
+      taxonomy: z.string().min(1).max(64).optional().describe("Taxonomy name; defaults from config"),
+      promptVersion: z.string().min(1).max(64).optional().describe("Prompt version (v3) or environment alias (prod); defaults from config"),
+      model: z.string().min(1).max(128).optional().describe("Model alias from the registry, allow-listed in config"),
+      items: z.array(item).min(1, "a batch needs at least one item").max(limits.maxItems, `a batch holds at most ${limits.maxItems} items`),
+      replyTo: z.string().url().optional().describe("Result queue URL; must match the worker's allow-list"),
+      attributes: z.record(z.string().max(256), z.string().max(1024)).optional().describe("Echoed back in the result"),
+    })
+    .strict()
+    .superRefine((req, ctx) => {
+      const seen = new Set<string>();
+      req.items.forEach((it, index) => {
+        if (seen.has(it.id)) {
+          ctx.addIssue({ code: "custom", path: ["items", index, "id"], message: `duplicate item id "${it.id}"`, params: { reason: "DUPLICATE_ITEM_ID" } });
+        }
+        seen.add(it.id);
+      });
+    });
+}
+
+export type LabelRequest = z.infer<ReturnType<typeof requestSchema>>;
+export type RequestItem = LabelRequest["items"][number];

@@ -1,0 +1,48 @@
+import { z } from "zod";
+
+/** A decoded label value: a choice name, a list of names, a scale point, a yes/no, or null for unknown. */
+export const labelValueSchema = z.union([z.string(), z.array(z.string()), z.number(), z.boolean(), z.null()]);
+
+export const itemErrorCodes = [
+  "INVALID_OUTPUT",
+  "MISSING_FROM_OUTPUT",
+  "MODEL_REJECTED_REQUEST",
+  "MODEL_ERROR",
+] as const;
+
+export const resultItemSchema = z.object({
+  id: z.string(),
+  labels: z.record(z.string(), labelValueSchema).nullable().describe("Dimension key -> label; null when the item has an error"),
+  source: z.enum(["model", "cache"]).nullable(),
+  model: z.string().nullable().describe("Bedrock model id that answered this item"),
+  error: z.object({ code: z.enum(itemErrorCodes), message: z.string() }).nullable(),
+});
+
+export const resultSchema = z.object({
+  schemaVersion: z.literal(1),
+  batchId: z.string(),
+  status: z.enum(["completed", "partial", "failed"]).describe("completed: every item labelled; partial: some items have errors; failed: none labelled"),
+  taxonomy: z.string(),
+  promptVersion: z.string(),
+  promptHash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  model: z.string().describe("Model alias the batch asked for (or the default)"),
+  items: z.array(resultItemSchema),
+  usage: z.object({
+    modelCalls: z.number().int().nonnegative(),
+    inputTokens: z.number().int().nonnegative(),
+    outputTokens: z.number().int().nonnegative(),
+    cacheHits: z.number().int().nonnegative(),
+    costUsd: z.number().nonnegative(),
+  }),
+  timing: z.object({
+    receivedAt: z.string().datetime(),
+    completedAt: z.string().datetime(),
+    durationMs: z.number().int().nonnegative(),
+  }),
+  attributes: z.record(z.string(), z.string()),
+});
+
+export type LabelResult = z.infer<typeof resultSchema>;
+export type ResultItem = z.infer<typeof resultItemSchema>;
+export type ItemErrorCode = (typeof itemErrorCodes)[number];
+export type LabelValue = z.infer<typeof labelValueSchema>;

@@ -1,0 +1,98 @@
+/**
+ * Every error labelq raises on purpose. The code says what went wrong; `retryable` says
+ * whether trying the same work again later can help, and is decided here, where the
+ * error is made, never by the code that catches it.
+ */
+export type ErrorCode =
+  | "CONFIG_INVALID"
+  | "INVALID_REQUEST"
+  | "REPLY_TO_NOT_ALLOWED"
+  | "TAXONOMY_INVALID"
+  | "TAXONOMY_NOT_FOUND"
+  | "PROMPT_VERSION_NOT_FOUND"
+  | "MODEL_NOT_ALLOWED"
+  | "MODEL_THROTTLED"
+  | "MODEL_UNAVAILABLE"
+  | "MODEL_TIMEOUT"
+  | "MODEL_REJECTED_REQUEST"
+  | "MODEL_ERROR"
+  | "QUEUE_ERROR"
+  | "SHUTTING_DOWN";
+
+export class LabelqError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, retryable: boolean, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = retryable;
+  }
+}
+
+/** A configuration value is missing or invalid; `issues` name each variable and what it allows. */
+export class ConfigError extends LabelqError {
+  readonly issues: string[];
+  constructor(issues: string[]) {
+    super("CONFIG_INVALID", `Invalid configuration:\n  - ${issues.join("\n  - ")}`, false);
+    this.issues = issues;
+  }
+}
+
+/** A request message that can never succeed as sent: it goes to the DLQ at once. */
+export class InvalidRequestError extends LabelqError {
+  readonly issues: string[];
+  constructor(message: string, issues: string[] = [], code: ErrorCode = "INVALID_REQUEST") {
+    super(code, message, false);
+    this.issues = issues;
+  }
+}
+
+/** A taxonomy file that fails its schema; the message names the file and the dimension. */
+export class TaxonomyError extends LabelqError {
+  constructor(code: "TAXONOMY_INVALID" | "TAXONOMY_NOT_FOUND" | "PROMPT_VERSION_NOT_FOUND", message: string, options?: ErrorOptions) {
+    super(code, message, false, options);
+  }
+}
+
+/** The model call failed. Throttling, unavailability and timeouts are retryable; a rejected request is not. */
+export class ModelCallError extends LabelqError {
+  readonly modelId: string;
+  /** Seconds the service asked us to wait (retry-after), when it said so. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(
+    code: "MODEL_THROTTLED" | "MODEL_UNAVAILABLE" | "MODEL_TIMEOUT" | "MODEL_REJECTED_REQUEST" | "MODEL_ERROR",
+    modelId: string,
+    message: string,
+    options?: ErrorOptions & { retryAfterSeconds?: number },
+  ) {
+    super(code, message, code !== "MODEL_REJECTED_REQUEST", options);
+    this.modelId = modelId;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+}
+
+/** An SQS call failed (send, delete, change visibility). Retryable: the message stays on its queue. */
+export class QueueError extends LabelqError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("QUEUE_ERROR", message, true, options);
+  }
+}
+
+/** The worker is stopping; the message goes back to the queue for another worker. */
+export class ShuttingDownError extends LabelqError {
+  constructor() {
+    super("SHUTTING_DOWN", "The worker is shutting down; the message was returned to the queue", true);
+  }
+}
+
+/** True when retrying the same work later may succeed; unknown errors count as retryable so nothing is dropped. */
+export function isRetryable(error: unknown): boolean {
+  return error instanceof LabelqError ? error.retryable : true;
+}
+
+/** The code of a labelq error, or "INTERNAL" for anything else. */
+export function errorCode(error: unknown): string {
+  return error instanceof LabelqError ? error.code : "INTERNAL";
+}

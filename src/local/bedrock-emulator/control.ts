@@ -1,0 +1,36 @@
+import { controlBodySchema } from "./settings-schema.ts";
+import type { EmulatorState } from "./state.ts";
+
+/** A control route's answer (always JSON). */
+export interface ControlResponse {
+  status: number;
+  body: unknown;
+}
+
+/** Answers the /_emulator/* routes; undefined when the method and path are not one of them. */
+export function handleControl(state: EmulatorState, method: string, path: string, rawBody: string): ControlResponse | undefined {
+  if (method === "GET" && path === "/_emulator/stats") return { status: 200, body: state.stats.snapshot() };
+  if (method === "POST" && path === "/_emulator/reset") {
+    state.reset();
+    return { status: 200, body: { ok: true } };
+  }
+  if (method === "PUT" && path === "/_emulator/faults") {
+    let json: unknown;
+    try {
+      json = JSON.parse(rawBody);
+    } catch {
+      return { status: 400, body: { message: "body is not valid JSON" } };
+    }
+    const parsed = controlBodySchema.safeParse(json);
+    if (!parsed.success) {
+      return { status: 400, body: { message: "invalid emulator settings", issues: parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`) } };
+    }
+    const { faults, quota, latency, unavailableModels } = parsed.data;
+    if (faults !== undefined) state.setFaults(faults);
+    if (quota !== undefined) state.setQuota(quota);
+    if (latency !== undefined) state.setLatency(latency);
+    if (unavailableModels !== undefined) state.setUnavailableModels(unavailableModels);
+    return { status: 200, body: { ok: true, applied: parsed.data } };
+  }
+  return undefined;
+}

@@ -1,0 +1,32 @@
+import { z } from "zod";
+import { FAULT_KINDS } from "./types.ts";
+
+// One schema for the options passed in code and for PUT /_emulator/faults, so a typo
+// in either fails loudly instead of silently injecting nothing.
+
+export const faultRuleSchema = z.strictObject({
+  kind: z.enum(FAULT_KINDS),
+  probability: z.number().min(0).max(1).optional(),
+  times: z.number().int().min(0).optional(),
+  models: z.array(z.string().min(1)).optional(),
+});
+
+export const quotaSchema = z.strictObject({
+  rpm: z.number().int().min(0).optional(),
+  tpm: z.number().int().min(0).optional(),
+});
+
+export const latencySchema = z.strictObject({
+  fixedMs: z.number().min(0),
+  perOutputTokenMs: z.number().min(0),
+});
+
+/** Body of PUT /_emulator/faults: each field present replaces that setting. */
+export const controlBodySchema = z.strictObject({
+  faults: z.array(faultRuleSchema).optional(),
+  quota: quotaSchema.optional(),
+  latency: latencySchema.optional(),
+  unavailableModels: z.array(z.string().min(1)).optional(),
+});
+
+export type ControlBody = z.infer<typeof controlBodySchema>;

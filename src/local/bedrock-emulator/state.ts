@@ -1,0 +1,45 @@
+import { FaultInjector } from "./faults.ts";
+import { QuotaWindow } from "./quota.ts";
+import { StatsRecorder } from "./stats.ts";
+import type { FaultRule, LatencyOptions, QuotaOptions } from "./types.ts";
+
+/** The emulator's mutable settings and counters, shared by the converse and control routes. */
+export class EmulatorState {
+  readonly seed: number;
+  readonly stats = new StatsRecorder();
+  readonly quota: QuotaWindow;
+  faults: FaultInjector;
+  latency: LatencyOptions;
+  unavailableModels: Set<string>;
+
+  constructor(seed: number, faults: FaultRule[], quota: QuotaOptions, latency: LatencyOptions, unavailableModels: string[]) {
+    this.seed = seed;
+    this.faults = new FaultInjector(faults, seed);
+    this.quota = new QuotaWindow(quota);
+    this.latency = latency;
+    this.unavailableModels = new Set(unavailableModels);
+  }
+
+  /** Replaces the fault rules; a fresh PRNG makes the new rule set repeatable from here. */
+  setFaults(rules: FaultRule[]): void {
+    this.faults = new FaultInjector(rules, this.seed);
+  }
+
+  setQuota(quota: QuotaOptions): void {
+    this.quota.quota = quota;
+  }
+
+  setLatency(latency: LatencyOptions): void {
+    this.latency = latency;
+  }
+
+  setUnavailableModels(ids: string[]): void {
+    this.unavailableModels = new Set(ids);
+  }
+
+  /** Clears counters and quota windows, leaving the settings as they are. */
+  reset(): void {
+    this.stats.reset();
+    this.quota.clear();
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Public types of the Bedrock emulator: a test double that answers the Converse API with
+ * a simulated (deterministic, rule-based) classifier. It is not a model.
+ */
+
+/** Faults that fail the whole call with an AWS-shaped error. */
+export const ERROR_FAULT_KINDS = ["throttle", "unavailable", "internal", "not-ready"] as const;
+
+/** Faults that damage the answer the simulated classifier built. */
+export const OUTPUT_FAULT_KINDS = [
+  "trailing-comma",
+  "missing-bracket",
+  "prose",
+  "code-fence",
+  "truncate",
+  "missing-ids",
+  "extra-ids",
+  "invalid-labels",
+  "empty",
+] as const;
+
+export const FAULT_KINDS = [...ERROR_FAULT_KINDS, ...OUTPUT_FAULT_KINDS] as const;
+
+export type ErrorFaultKind = (typeof ERROR_FAULT_KINDS)[number];
+export type OutputFaultKind = (typeof OUTPUT_FAULT_KINDS)[number];
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface FaultRule {
+  kind: FaultKind;
+  /** Chance (0..1) that the rule fires on a call it applies to; default 1. Drawn from a seeded PRNG. */
+  probability?: number;
+  /** Fire on at most this many calls, then stop. */
+  times?: number;
+  /** Only calls to these model ids (decoded, e.g. "meta.llama3-70b-instruct-v1:0"). */
+  models?: string[];
+}
+
+export interface LatencyOptions {
+  fixedMs: number;
+  perOutputTokenMs: number;
+}
+
+export interface QuotaOptions {
+  /** Requests per rolling 60 s window. */
+  rpm?: number;
+  /** Input + output tokens of accepted calls per rolling 60 s window. */
+  tpm?: number;
+}
+
+export interface BedrockEmulatorOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Default "127.0.0.1". */
+  host?: string;
+  faults?: FaultRule[];
+  latency?: LatencyOptions;
+  quota?: QuotaOptions;
+  /** Seeds the classifier's hash and the fault PRNG; default 0. */
+  seed?: number;
+  /** Calls to these model ids get ServiceUnavailableException. */
+  unavailableModels?: string[];
+  logger?: (line: string) => void;
+}
+
+export interface ModelStats {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface EmulatorStats {
+  /** Every converse request received, whatever its outcome. */
+  calls: number;
+  succeeded: number;
+  /** ThrottlingException answers (quota or injected). */
+  throttled: number;
+  /** Error answers by exception name (ThrottlingException included). */
+  errors: Record<string, number>;
+  byModel: Record<string, ModelStats>;
+  inputTokens: number;
+  outputTokens: number;
+  faultsInjected: Record<string, number>;
+}
+
+export interface BedrockEmulator {
+  /** http://host:port, to pass as the client's `endpoint`. */
+  url: string;
+  port: number;
+  stats(): EmulatorStats;
+  resetStats(): void;
+  /** Clears stats and the quota windows (what POST /_emulator/reset does). */
+  reset(): void;
+  /** Replaces the fault rules, restarts their `times` counters and re-seeds the fault PRNG. */
+  setFaults(rules: FaultRule[]): void;
+  setQuota(quota: QuotaOptions): void;
+  setLatency(latency: LatencyOptions): void;
+  setUnavailableModels(ids: string[]): void;
+  close(): Promise<void>;
+}

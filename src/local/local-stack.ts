@@ -1,0 +1,74 @@
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { AddressInfo } from "node:net";
+import { startFauxqs } from "fauxqs";
+import dynalite from "dynalite";
+import { createQueues, type QueueSet } from "../queue/create-queues.ts";
+import { type BedrockEmulator, type BedrockEmulatorOptions, startBedrockEmulator } from "./bedrock-emulator/index.ts";
+
+export interface LocalStackOptions {
+  region?: string;
+  /** 0 picks free ports (tests, demo); `labelq local` passes fixed ones. */
+  ports?: { sqs?: number; dynamodb?: number; bedrock?: number };
+  host?: string;
+  queuePrefix?: string;
+  maxReceiveCount?: number;
+  emulator?: Omit<BedrockEmulatorOptions, "port" | "host">;
+}
+
+export interface LocalStack {
+  region: string;
+  endpoints: { sqs: string; dynamodb: string; bedrock: string };
+  queues: QueueSet;
+  /** The Bedrock emulator (test double): faults, quotas and call counts. */
+  emulator: BedrockEmulator;
+  /** Environment variables that point labelq (or any AWS SDK or CLI) at this stack. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * The embedded dev stack, in this process: SQS (fauxqs), DynamoDB (dynalite) and the Bedrock
+ * emulator, with the labelq queues created. Needs no Docker and no AWS account.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const region = options.region ?? "us-east-1";
+  const host = options.host ?? "127.0.0.1";
+  const fauxqs = await startFauxqs({ port: options.ports?.sqs ?? 0, logger: false, defaultRegion: region });
+  const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    dynamo.once("error", reject);
+    dynamo.listen(options.ports?.dynamodb ?? 0, host, () => resolve());
+  });
+  const emulator = await startBedrockEmulator({ ...options.emulator, port: options.ports?.bedrock ?? 0, host });
+  const endpoints = {
+    sqs: `http://${host}:${fauxqs.port}`,
+    dynamodb: `http://${host}:${(dynamo.address() as AddressInfo).port}`,
+    bedrock: emulator.url,
+  };
+  const sqs = new SQSClient({ region, endpoint: endpoints.sqs, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
+  const queues = await createQueues(sqs, { prefix: options.queuePrefix ?? "labelq", maxReceiveCount: options.maxReceiveCount });
+  sqs.destroy();
+  return {
+    region,
+    endpoints,
+    queues,
+    emulator,
+    env: {
+      AWS_REGION: region,
+      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      AWS_ENDPOINT_URL_BEDROCK_RUNTIME: endpoints.bedrock,
+      LABELQ_REQUESTS_QUEUE_URL: queues.requests,
+      LABELQ_RESULTS_QUEUE_URL: queues.results,
+      LABELQ_DLQ_URL: queues.dlq,
+    },
+    async close() {
+      await emulator.close();
+      await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+      await fauxqs.stop();
+    },
+  };
+}
+
+/** Emulators accept any credentials; these keep the SDK's credential chain from looking further. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };

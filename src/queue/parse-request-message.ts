@@ -1,0 +1,38 @@
+import type { z } from "zod";
+import { type LabelRequest, type RequestLimits, requestSchema } from "../contracts/request.ts";
+import { InvalidRequestError } from "../errors/errors.ts";
+
+/** Parse and validate a request message body; every problem becomes an InvalidRequestError naming the field. */
+export function parseRequestMessage(body: string | undefined, limits: RequestLimits): LabelRequest {
+  if (body === undefined || body.length === 0) throw new InvalidRequestError("The message body is empty");
+  const bytes = Buffer.byteLength(body, "utf8");
+  if (bytes > limits.maxBodyBytes) {
+    throw new InvalidRequestError(`The message body is ${bytes} bytes; the limit is ${limits.maxBodyBytes}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (error) {
+    throw new InvalidRequestError(`The message body is not JSON: ${(error as Error).message}`);
+  }
+  const parsed = requestSchema(limits).safeParse(json);
+  if (!parsed.success) {
+    const issues = formatIssues(parsed.error.issues);
+    throw new InvalidRequestError(`The request does not match contract v1: ${issues.slice(0, 5).join("; ")}${issues.length > 5 ? ` (+${issues.length - 5} more)` : ""}`, issues);
+  }
+  return parsed.data;
+}
+
+function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "body"}: ${i.message}`);
+}
+
+/** The batchId of a body that failed validation, when one can be read, so the DLQ entry can name it. */
+export function peekBatchId(body: string | undefined): string | undefined {
+  try {
+    const id = (JSON.parse(body ?? "") as { batchId?: unknown }).batchId;
+    return typeof id === "string" ? id.slice(0, 128) : undefined;
+  } catch {
+    return undefined;
+  }
+}

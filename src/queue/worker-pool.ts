@@ -1,0 +1,141 @@
+import type { Message, SQSClient } from "@aws-sdk/client-sqs";
+import { EventEmitter } from "node:events";
+import type { Logger } from "pino";
+import { Consumer } from "sqs-consumer";
+import type { MessageHandler, MessageOutcome } from "./message-handler.ts";
+
+export interface WorkerPoolOptions {
+  queueUrl: string;
+  /** Batches processed at once by this process. */
+  concurrency: number;
+  visibilityTimeoutS: number;
+  heartbeatS: number;
+  waitTimeS: number;
+  /** How long stop() lets in-flight batches finish before returning them to the queue. */
+  shutdownTimeoutS: number;
+  /** True when the SQS client has an explicit endpoint (emulators): use it instead of the queue URL's host. */
+  useClientEndpoint: boolean;
+}
+
+/** Events of a pool, with their payloads. */
+export interface WorkerPoolEvents {
+  outcome: [message: Message, outcome: MessageOutcome];
+  /** Not "error": an unhandled "error" event would throw from the consumer. */
+  queue_error: [error: Error, message: Message | undefined];
+  stopped: [];
+}
+
+interface InFlight {
+  controller: AbortController;
+  settled: Promise<void>;
+  settle: () => void;
+}
+
+/**
+ * Runs `concurrency` sqs-consumer instances, one message each. One Consumer finishes its
+ * whole received batch before polling again, so one-message consumers avoid a slow batch
+ * holding up others and make the configured concurrency real. sqs-consumer's heartbeat
+ * extends visibility while a batch runs.
+ */
+export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
+  readonly #options: WorkerPoolOptions;
+  readonly #consumers: Consumer[];
+  readonly #inflight = new Map<string, InFlight>();
+  readonly #logger: Logger;
+  #stopping = false;
+
+  constructor(options: WorkerPoolOptions, sqs: SQSClient, handler: MessageHandler, logger: Logger) {
+    super();
+    this.#options = options;
+    this.#logger = logger;
+    this.#consumers = Array.from({ length: options.concurrency }, () => {
+      const consumer = Consumer.create({
+        queueUrl: options.queueUrl,
+        sqs,
+        batchSize: 1,
+        visibilityTimeout: options.visibilityTimeoutS,
+        heartbeatInterval: options.heartbeatS,
+        waitTimeSeconds: options.waitTimeS,
+        messageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
+        messageAttributeNames: ["All"],
+        useQueueUrlAsEndpoint: !options.useClientEndpoint,
+        suppressFifoWarning: true,
+        handleMessage: (message) => this.#handle(message, handler),
+      });
+      consumer.on("message_processed", (m) => this.#settle(m));
+      consumer.on("error", (error, m) => {
+        const message = Array.isArray(m) ? m[0] : m;
+        if (message) this.#settle(message);
+        // The long poll cut short by stop() is expected, not an error.
+        if (this.#stopping && !message) return;
+        this.#logger.error({ err: error, messageId: message?.MessageId }, "queue error");
+        this.emit("queue_error", error, message);
+      });
+      consumer.on("processing_error", (error, m) => {
+        this.#settle(m);
+        this.#logger.error({ err: error, messageId: m.MessageId }, "message handler failed; the message stays on the queue");
+        this.emit("queue_error", error, m);
+      });
+      return consumer;
+    });
+  }
+
+  /** Start polling. */
+  start(): void {
+    for (const c of this.#consumers) c.start();
+  }
+
+  /** Messages being worked on right now. */
+  inFlight(): number {
+    return this.#inflight.size;
+  }
+
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /**
+   * Stop polling, let in-flight batches finish for up to shutdownTimeoutS, then abort the
+   * rest, whose messages are made visible again at once for other workers.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const c of this.#consumers) c.stop();
+    const drained = this.#drain();
+    const deadline = new Promise<"timeout">((resolve) => setTimeout(resolve, this.#options.shutdownTimeoutS * 1000, "timeout").unref());
+    if ((await Promise.race([drained, deadline])) === "timeout") {
+      this.#logger.warn({ inFlight: this.#inflight.size }, "shutdown deadline reached: returning unfinished messages to the queue");
+      for (const f of this.#inflight.values()) f.controller.abort();
+      await drained;
+    }
+    // Only now cut the idle long polls: aborting earlier would also abort in-flight deletes.
+    for (const c of this.#consumers) c.stop({ abort: true });
+    this.emit("stopped");
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.all([...this.#inflight.values()].map((f) => f.settled));
+  }
+
+  async #handle(message: Message, handler: MessageHandler): Promise<Message | undefined> {
+    const id = message.MessageId ?? "";
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    const controller = new AbortController();
+    this.#inflight.set(id, { controller, settled, settle });
+    // A message received by a poll that was already under way when stop() began.
+    if (this.#stopping) controller.abort();
+    const { ack, outcome } = await handler(message, controller.signal);
+    this.emit("outcome", message, outcome);
+    if (!ack) this.#settle(message);
+    return ack ? message : undefined;
+  }
+
+  #settle(message: Message): void {
+    const f = this.#inflight.get(message.MessageId ?? "");
+    if (!f) return;
+    this.#inflight.delete(message.MessageId ?? "");
+    f.settle();
+  }
+}

@@ -1,0 +1,76 @@
+import type { Logger } from "pino";
+import type { AwsClients } from "./aws-clients.ts";
+import { labelBatch, type LabelBatchSettings } from "./classify/label-batch.ts";
+import { type Config, requireQueue } from "./config/config.ts";
+import { BedrockProvider } from "./llm/bedrock-provider.ts";
+import type { ModelProvider } from "./llm/model-provider.ts";
+import { BottleneckLimiter } from "./limiter/bottleneck-limiter.ts";
+import type { RateLimiter } from "./limiter/rate-limiter.ts";
+import { PromptRegistry } from "./prompts/prompt-registry.ts";
+import { createMessageHandler } from "./queue/message-handler.ts";
+import { WorkerPool } from "./queue/worker-pool.ts";
+
+export interface Worker {
+  pool: WorkerPool;
+  limiter: RateLimiter;
+  /** Stop polling, drain or return in-flight batches, release connections. Runs every step even if one fails. */
+  close(): Promise<void>;
+}
+
+/** Composition root: build the worker pool and everything it needs from config. */
+export function createWorker(config: Config, clients: AwsClients, logger: Logger, overrides: { provider?: ModelProvider } = {}): Worker {
+  const settings: LabelBatchSettings = {
+    defaultTaxonomy: config.prompts.defaultTaxonomy,
+    defaultPromptVersion: config.prompts.defaultVersion,
+    defaultModel: config.models.default,
+    allowedModels: config.models.allowed,
+    chunkSize: config.classify.chunkSize,
+    maxReaskRounds: config.classify.maxReaskRounds,
+  };
+  const prompts = new PromptRegistry(config.prompts.dir);
+  const limiter = new BottleneckLimiter(config.limiter, logger);
+  const provider = overrides.provider ?? new BedrockProvider(clients.bedrock);
+  const deps = { prompts, limiter, provider, logger };
+
+  const handler = createMessageHandler(
+    {
+      requestsQueueUrl: requireQueue(config, "requests"),
+      resultsQueueUrl: requireQueue(config, "results"),
+      dlqUrl: requireQueue(config, "dlq"),
+      replyToAllowlist: config.replyToAllowlist,
+      limits: config.limits,
+      retryBaseDelayS: config.worker.retryBaseDelayS,
+    },
+    (request, receivedAt, signal) => labelBatch(request, receivedAt, settings, deps, signal),
+    clients.sqs,
+    logger,
+  );
+  const pool = new WorkerPool(
+    {
+      queueUrl: requireQueue(config, "requests"),
+      concurrency: config.worker.concurrency,
+      visibilityTimeoutS: config.worker.visibilityTimeoutS,
+      heartbeatS: config.worker.heartbeatS,
+      waitTimeS: config.worker.waitTimeS,
+      shutdownTimeoutS: config.worker.shutdownTimeoutS,
+      useClientEndpoint: config.endpoints.sqs !== undefined,
+    },
+    clients.sqs,
+    handler,
+    logger,
+  );
+  return {
+    pool,
+    limiter,
+    async close() {
+      const steps = [() => pool.stop(), () => limiter.close()];
+      for (const step of steps) {
+        try {
+          await step();
+        } catch (error) {
+          logger.error({ err: error }, "error while closing the worker");
+        }
+      }
+    },
+  };
+}
