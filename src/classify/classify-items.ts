@@ -38,6 +38,8 @@ export interface ClassifyOutcome {
   usage: Usage;
   /** Output objects whose number was not asked for (dropped). */
   unexpectedItems: number;
+  /** The first non-retryable model error, when a chunk was rejected. */
+  rejection?: ModelCallError;
 }
 
 type Item = { id: string; text: string };
@@ -55,6 +57,7 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
   const labelled = new Map<string, ResultItem>();
   const problems = new Map<string, Problem>();
   let unexpectedItems = 0;
+  let rejection: ModelCallError | undefined;
   let pending: Item[] = [...input.items];
   let chunkSize = input.chunkSize;
 
@@ -68,6 +71,7 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
       if (outcome.status === "rejected") {
         const error: unknown = outcome.reason;
         if (error instanceof ModelCallError && !error.retryable) {
+          rejection ??= error;
           for (const it of items) problems.set(it.id, { code: "MODEL_REJECTED_REQUEST", message: error.message });
           continue;
         }
@@ -123,7 +127,7 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
         error: problems.get(it.id) ?? { code: "MISSING_FROM_OUTPUT", message: "no labels for this text" },
       },
   );
-  return { items, usage, unexpectedItems };
+  return { items, usage, unexpectedItems, rejection };
 }
 
 async function callModel(items: Item[], input: ClassifyInput, deps: ClassifyDeps, signal?: AbortSignal) {

@@ -53,6 +53,9 @@ export async function labelBatch(
     deps,
     signal,
   );
+  // The model refused every text (no model access, input too long...): a batch-level failure
+  // for the DLQ, replayable once the cause is fixed, rather than a result of errors.
+  if (outcome.rejection && outcome.items.every((it) => it.error?.code === "MODEL_REJECTED_REQUEST")) throw outcome.rejection;
   const failed = outcome.items.filter((it) => it.error !== null).length;
   const completedAt = new Date();
   return {

@@ -252,7 +252,7 @@ describe("Bedrock emulator: output faults", () => {
     clean = textOf(await converse());
   });
 
-  const cases: Record<Exclude<FaultKind, "throttle" | "unavailable" | "internal" | "not-ready">, (out: ConverseCommandOutput) => void> = {
+  const cases: Record<Exclude<FaultKind, "throttle" | "unavailable" | "internal" | "not-ready" | "validation">, (out: ConverseCommandOutput) => void> = {
     "trailing-comma": (out) => {
       const text = textOf(out);
       expect(text).toContain(",}");
@@ -372,6 +372,20 @@ describe("Bedrock emulator: AWS-shaped errors through the real SDK", () => {
       expect(emulator.stats().errors[name]).toBe(2);
     });
   }
+
+  it("validation -> ValidationException 400, not retried by the SDK", async () => {
+    emulator.setFaults([{ kind: "validation", times: 2 }]);
+    const retrying = makeClient(3);
+    try {
+      const error = await converseError(retrying);
+      expect(error.name).toBe("ValidationException");
+      expect(error.$metadata.httpStatusCode).toBe(400);
+      expect(error.$metadata.attempts).toBe(1);
+    } finally {
+      retrying.destroy();
+      emulator.setFaults([]);
+    }
+  });
 
   it("ValidationException 400 for a blank text, not retried", async () => {
     const retrying = makeClient(3);

@@ -36,6 +36,8 @@ export function errorForFault(kind: ErrorFaultKind): AwsError {
       return awsError("InternalServerException", "The server encountered an internal error. Try again later.");
     case "not-ready":
       return awsError("ModelNotReadyException", "The model is not ready to serve inference requests. Try again later.");
+    case "validation":
+      return awsError("ValidationException", "The provided request is not valid: input is too long for the requested model.");
   }
 }
 

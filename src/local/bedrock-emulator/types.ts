@@ -4,7 +4,7 @@
  */
 
 /** Faults that fail the whole call with an AWS-shaped error. */
-export const ERROR_FAULT_KINDS = ["throttle", "unavailable", "internal", "not-ready"] as const;
+export const ERROR_FAULT_KINDS = ["throttle", "unavailable", "internal", "not-ready", "validation"] as const;
 
 /** Faults that damage the answer the simulated classifier built. */
 export const OUTPUT_FAULT_KINDS = [

@@ -1,0 +1,132 @@
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { contractJsonSchema } from "../../src/contracts/json-schema.ts";
+import { resultSchema } from "../../src/contracts/result.ts";
+import { makeRequest } from "../support/pipeline.ts";
+import { exited, freePort, runCli, startCli } from "../support/run-cli.ts";
+
+interface LocalInfo {
+  region: string;
+  endpoints: { sqs: string; dynamodb: string; bedrock: string };
+  queues: { requests: string; results: string; dlq: string };
+}
+
+describe("labelq local: a stack any producer can talk to", () => {
+  let local: Awaited<ReturnType<typeof startCli>>;
+  let info: LocalInfo;
+  let env: Record<string, string>;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "labelq-cli-"));
+
+  beforeAll(async () => {
+    const [sqs, dynamodb, bedrock] = [await freePort(), await freePort(), await freePort()];
+    local = await startCli(["local", "--sqs-port", String(sqs), "--dynamodb-port", String(dynamodb), "--bedrock-port", String(bedrock)], {
+      LABELQ_WAIT_TIME_S: "1",
+    });
+    info = JSON.parse(local.firstLine) as LocalInfo;
+    env = {
+      AWS_REGION: info.region,
+      AWS_ACCESS_KEY_ID: "test",
+      AWS_SECRET_ACCESS_KEY: "test",
+      AWS_ENDPOINT_URL_SQS: info.endpoints.sqs,
+      LABELQ_REQUESTS_QUEUE_URL: info.queues.requests,
+      LABELQ_RESULTS_QUEUE_URL: info.queues.results,
+    };
+  });
+
+  afterAll(async () => {
+    if (local.child.exitCode === null) {
+      local.child.kill("SIGTERM");
+      await exited(local.child);
+    }
+  });
+
+  it("prints one JSON line with the region, the three endpoints on the requested ports and the queue URLs", () => {
+    expect(info.region).toBe("us-east-1");
+    expect(Object.keys(info.endpoints).sort()).toEqual(["bedrock", "dynamodb", "sqs"]);
+    for (const url of Object.values(info.endpoints)) expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(info.queues.requests).toMatch(/labelq-requests$/);
+    expect(info.queues.results).toMatch(/labelq-results$/);
+    expect(info.queues.dlq).toMatch(/labelq-dlq$/);
+  });
+
+  it("labels a request sent by a plain SQS producer and puts the result on the results queue", async () => {
+    const sqs = new SQSClient({ region: info.region, endpoint: info.endpoints.sqs, credentials: { accessKeyId: "x", secretAccessKey: "y" } });
+    const request = makeRequest(3);
+    await sqs.send(new SendMessageCommand({ QueueUrl: info.queues.requests, MessageBody: JSON.stringify(request) }));
+    let body: string | undefined;
+    for (let k = 0; k < 20 && !body; k++) {
+      const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: info.queues.results, WaitTimeSeconds: 1 }));
+      body = out.Messages?.[0]?.Body;
+    }
+    sqs.destroy();
+    const result = resultSchema.parse(JSON.parse(body ?? "null"));
+    expect(result.batchId).toBe(request.batchId);
+    expect(result.status).toBe("completed");
+  });
+
+  it("enqueue splits a CSV into batches and prints their ids; collect writes each result as a JSONL line", async () => {
+    const enqueue = await runCli(["enqueue", "samples/small.csv", "--batch-size", "5", "--prefix", "csv-test"], env);
+    expect(enqueue.code, enqueue.stderr).toBe(0);
+    expect(enqueue.stdout.trim().split("\n")).toEqual(["csv-test-000001", "csv-test-000002", "csv-test-000003"]);
+    expect(enqueue.stderr).toMatch(/enqueued 12 texts in 3 batches/);
+
+    const out = path.join(tmp, "results.jsonl");
+    const collect = await runCli(["collect", "--batches", "3", "--timeout", "30", "--out", out], env);
+    expect(collect.code, collect.stderr).toBe(0);
+    const lines = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => resultSchema.parse(JSON.parse(l)));
+    expect(lines.map((r) => r.batchId).sort()).toEqual(["csv-test-000001", "csv-test-000002", "csv-test-000003"]);
+    expect(lines.reduce((n, r) => n + r.items.length, 0)).toBe(12);
+  });
+
+  it("exits 0 on SIGTERM", async () => {
+    local.child.kill("SIGTERM");
+    expect(await exited(local.child)).toBe(0);
+  });
+});
+
+describe("labelq commands", () => {
+  it("schema request|result prints the committed JSON Schema", async () => {
+    for (const name of ["request", "result"] as const) {
+      const run = await runCli(["schema", name]);
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout)).toEqual(contractJsonSchema(name));
+    }
+  });
+
+  it("refuses to start on a bad setting, naming the variable and what it allows", async () => {
+    const run = await runCli(["worker"], { LABELQ_CONCURRENCY: "lots" });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/CONFIG_INVALID/);
+    expect(run.stderr).toMatch(/LABELQ_CONCURRENCY="lots"/);
+  });
+
+  it("names the missing queue when enqueue has nowhere to send", async () => {
+    const run = await runCli(["enqueue", "samples/small.csv"], { LABELQ_REQUESTS_QUEUE_URL: "" });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/LABELQ_REQUESTS_QUEUE_URL/);
+  });
+
+  it("has --help on every command", async () => {
+    for (const cmd of [[], ["worker"], ["local"], ["enqueue"], ["collect"], ["schema"], ["demo"]]) {
+      const run = await runCli([...cmd, "--help"]);
+      expect(run.code, cmd.join(" ")).toBe(0);
+      expect(run.stdout).toMatch(/Usage: labelq/);
+    }
+  });
+
+  it("demo labels the bundled sample end to end, says the model was simulated and writes JSONL", async () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "labelq-demo-")), "demo.jsonl");
+    const run = await runCli(["demo", "--out", out], {}, 120_000);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/batches 5 \(completed 5\)\s+texts 250\s+labelled 250/);
+    expect(run.stdout).toMatch(/Bedrock emulator, a test double/);
+    expect(run.stdout).toMatch(/texts\/s/);
+    expect(run.stdout).toContain(out);
+    const results = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => resultSchema.parse(JSON.parse(l)));
+    expect(results).toHaveLength(5);
+    expect(new Set(results.flatMap((r) => r.items.map((i) => i.id))).size).toBe(250);
+  });
+});

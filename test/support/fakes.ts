@@ -1,0 +1,271 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pino, { type Logger } from "pino";
+import type { RateLimiter } from "../../src/limiter/rate-limiter.ts";
+import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/llm/model-provider.ts";
+import type { Dimension, Taxonomy } from "../../src/taxonomy/taxonomy-schema.ts";
+
+/** The repository root, the shipped prompts and samples (tests never depend on the working directory). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const PROMPTS_DIR = path.join(REPO_ROOT, "prompts");
+export const SAMPLES_DIR = path.join(REPO_ROOT, "samples");
+export const SCHEMAS_DIR = path.join(REPO_ROOT, "schemas");
+
+/** A logger that writes nothing. */
+export function silentLogger(): Logger {
+  return pino({ level: "silent" });
+}
+
+/** Run `fn` and return what it threw (fails the test when it does not throw). */
+export function caught(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the call to throw, but it returned");
+}
+
+/** Await `promise` and return its rejection reason (fails the test when it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the promise to reject, but it resolved");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limiter
+
+/** A RateLimiter that runs every task at once and records the weights it was given. */
+export class PassThroughLimiter implements RateLimiter {
+  readonly weights: number[] = [];
+  closed = false;
+
+  schedule<T>(weight: number, task: () => Promise<T>): Promise<T> {
+    this.weights.push(weight);
+    return task();
+  }
+
+  queued(): number {
+    return 0;
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model provider
+
+/** One text as the classifier sent it: the `{"i":n,"t":...}` line of the user message. */
+export interface AskedText {
+  i: number;
+  t: string;
+}
+
+/** The numbered texts of a user message, read back from its JSON lines. */
+export function askedTexts(user: string): AskedText[] {
+  return user
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => {
+      const value = JSON.parse(line) as { i?: unknown; t?: unknown };
+      if (typeof value.i !== "number" || typeof value.t !== "string") throw new Error(`not a text line: ${line}`);
+      return { i: value.i, t: value.t };
+    });
+}
+
+/** Compact labels (dimension code -> label code) the fake model gives one text. */
+export type Labeller = (text: string) => Record<string, unknown>;
+
+/** What goes wrong in one call. Everything is optional; an empty object is a clean answer. */
+export interface Damage {
+  /** Output objects for one text in place of its clean answer `{i, ...labels}`: [] omits it, several add objects. */
+  rewrite?: (text: AskedText, clean: Record<string, unknown>) => Record<string, unknown>[];
+  /** Objects appended after the answers of every text. */
+  extra?: Record<string, unknown>[];
+  /** Write this many complete objects, then cut the next one in half and stop with "max_tokens". */
+  truncateAfter?: number;
+  /** Throw this instead of answering. */
+  error?: Error;
+  /** Answer exactly this text (stopReason end_turn unless `stopReason` says otherwise). */
+  text?: string;
+  stopReason?: string;
+  usage?: { inputTokens: number; outputTokens: number };
+}
+
+/** A call the fake received, with the texts it read from the user message. */
+export interface FakeCall {
+  index: number;
+  request: ModelRequest;
+  texts: AskedText[];
+}
+
+export interface FakeModelOptions {
+  labeller: Labeller;
+  /** Damage for a call (0-based call index, texts asked); undefined means a clean answer. */
+  damage?: (call: FakeCall) => Damage | undefined;
+  /** Token usage reported per call unless the damage says otherwise. */
+  usage?: { inputTokens: number; outputTokens: number };
+}
+
+/**
+ * A ModelProvider that answers like a well-behaved model: it reads the numbered texts of the
+ * user message and writes `{"r":[{"i":n,...labels}, ...]}`, with scripted damage per call.
+ */
+export class FakeModelProvider implements ModelProvider {
+  readonly calls: FakeCall[] = [];
+  readonly #options: FakeModelOptions;
+
+  constructor(options: FakeModelOptions) {
+    this.#options = options;
+  }
+
+  converse(request: ModelRequest, signal?: AbortSignal): Promise<ModelResponse> {
+    signal?.throwIfAborted();
+    const call: FakeCall = { index: this.calls.length, request, texts: askedTexts(request.user) };
+    this.calls.push(call);
+    const damage = this.#options.damage?.(call) ?? {};
+    if (damage.error) return Promise.reject(damage.error);
+    const usage = damage.usage ?? this.#options.usage ?? { inputTokens: 1000, outputTokens: 200 };
+    if (damage.text !== undefined) return Promise.resolve({ text: damage.text, stopReason: damage.stopReason ?? "end_turn", usage });
+
+    const objects: Record<string, unknown>[] = [];
+    for (const text of call.texts) {
+      const clean = { i: text.i, ...this.#options.labeller(text.t) };
+      objects.push(...(damage.rewrite ? damage.rewrite(text, clean) : [clean]));
+    }
+    objects.push(...(damage.extra ?? []));
+    const serialized = objects.map((o) => JSON.stringify(o));
+    if (damage.truncateAfter !== undefined && damage.truncateAfter < serialized.length) {
+      const cut = serialized[damage.truncateAfter] ?? "";
+      const kept = [...serialized.slice(0, damage.truncateAfter), cut.slice(0, Math.ceil(cut.length / 2))];
+      return Promise.resolve({ text: `{"r":[${kept.join(",")}`, stopReason: "max_tokens", usage });
+    }
+    return Promise.resolve({ text: `{"r":[${serialized.join(",")}]}`, stopReason: damage.stopReason ?? "end_turn", usage });
+  }
+
+  /** The texts of every call, in call order. */
+  textsPerCall(): string[][] {
+    return this.calls.map((c) => c.texts.map((t) => t.t));
+  }
+}
+
+/** Valid compact labels for a taxonomy, chosen deterministically from the text so different texts get different labels. */
+export function validCompactLabels(taxonomy: Taxonomy, text: string): Record<string, unknown> {
+  let seed = 0;
+  for (const ch of text) seed = (seed * 31 + (ch.codePointAt(0) ?? 0)) % 1_000_003;
+  const out: Record<string, unknown> = {};
+  for (const [n, d] of taxonomy.dimensions.entries()) out[d.code] = pick(d, seed + n * 7);
+  return out;
+}
+
+function pick(d: Dimension, seed: number): unknown {
+  switch (d.kind) {
+    case "single":
+      return d.labels[seed % d.labels.length]?.code;
+    case "multi":
+      return d.labels.slice(0, Math.max(d.minItems, Math.min(d.maxItems, seed % 3))).map((l) => l.code);
+    case "scale":
+      return d.min + (seed % (d.max - d.min + 1));
+    case "boolean":
+      return seed % 2;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small taxonomy with every kind of dimension, as raw JSON (tests mutate copies of it).
+
+export interface RawTaxonomy {
+  name: string;
+  title: string;
+  description: string;
+  dimensions: Record<string, unknown>[];
+}
+
+export function miniTaxonomyJson(): RawTaxonomy {
+  return {
+    name: "mini",
+    title: "Mini feedback",
+    description: "A small taxonomy for tests.",
+    dimensions: [
+      {
+        key: "sentiment",
+        code: "sen",
+        title: "Sentiment",
+        kind: "single",
+        definition: "Overall attitude.",
+        labels: [
+          { name: "positive", code: "pos", description: "Favourable." },
+          { name: "negative", code: "neg", description: "Unfavourable." },
+          { name: "neutral", code: "neu", description: "Neither." },
+        ],
+        examples: [{ text: "Love it.", label: "positive" }],
+      },
+      {
+        key: "topics",
+        code: "top",
+        title: "Topics",
+        kind: "multi",
+        definition: "What the text talks about.",
+        labels: [
+          { name: "price", code: "pri", description: "Cost." },
+          { name: "quality", code: "qua", description: "Build quality." },
+          { name: "delivery", code: "del", description: "Shipping." },
+        ],
+        minItems: 0,
+        maxItems: 2,
+        examples: [{ text: "Cheap and arrived fast.", label: ["price", "delivery"] }],
+      },
+      {
+        key: "quality",
+        code: "q",
+        title: "Perceived quality",
+        kind: "scale",
+        definition: "How good the author thinks it is.",
+        min: 1,
+        max: 5,
+        anchors: [
+          { value: 1, description: "Poor." },
+          { value: 5, description: "Excellent." },
+        ],
+        nullable: true,
+        examples: [{ text: "Solid build.", label: 4 }],
+      },
+      {
+        key: "credibility",
+        code: "cr",
+        title: "Credibility",
+        kind: "scale",
+        definition: "How believable the text is.",
+        min: 1,
+        max: 3,
+        anchors: [
+          { value: 1, description: "Not credible." },
+          { value: 3, description: "Credible." },
+        ],
+      },
+      {
+        key: "sarcasm",
+        code: "sar",
+        title: "Sarcasm",
+        kind: "boolean",
+        definition: "Says the opposite of what it means.",
+        examples: [{ text: "Great, broken again.", label: true }],
+      },
+      {
+        key: "refund_wanted",
+        code: "ref",
+        title: "Refund wanted",
+        kind: "boolean",
+        definition: "Asks for money back.",
+        nullable: true,
+      },
+    ],
+  };
+}

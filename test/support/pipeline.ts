@@ -1,0 +1,144 @@
+import {
+  DeleteMessageCommand,
+  DeleteQueueCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { randomUUID } from "node:crypto";
+import pino, { type Logger } from "pino";
+import { inject } from "vitest";
+import { createAwsClients, type AwsClients } from "../../src/aws-clients.ts";
+import { loadConfig, type Config } from "../../src/config/config.ts";
+import type { LabelRequest } from "../../src/contracts/request.ts";
+import { type LabelResult, resultSchema } from "../../src/contracts/result.ts";
+import { type BedrockEmulator, type BedrockEmulatorOptions, startBedrockEmulator } from "../../src/local/bedrock-emulator/index.ts";
+import { createQueues, type QueueSet } from "../../src/queue/create-queues.ts";
+import { toSqsJson } from "../../src/queue/sqs-json.ts";
+import { createWorker, type Worker } from "../../src/worker.ts";
+import { targetClients } from "./aws-target.ts";
+
+export interface Pipeline {
+  config: Config;
+  queues: QueueSet;
+  emulator: BedrockEmulator;
+  clients: AwsClients;
+  /** A client of the test's own, as a producer in another process would have. */
+  sqs: SQSClient;
+  logger: Logger;
+  startWorker(overrides?: Record<string, string>): Worker;
+  send(body: LabelRequest | string): Promise<void>;
+  /** Receive until `count` messages arrived on the queue (deleting them) or the timeout. */
+  drain(queueUrl: string, count: number, timeoutMs?: number): Promise<Message[]>;
+  results(count: number, timeoutMs?: number): Promise<LabelResult[]>;
+  close(): Promise<void>;
+}
+
+/** A request of `n` texts from a small fixed pool, with ids `<prefix>-1..n`. */
+export function makeRequest(n: number, overrides: Partial<LabelRequest> = {}): LabelRequest {
+  const pool = [
+    "Love the colour, battery died in a week",
+    "Terrible delivery, box crushed and the kettle leaks.",
+    "Great, another charger that lasts a whole week. Genius.",
+    "Does the backpack fit a 16 inch laptop?",
+    "Super Qualität, sehr zufrieden mit dem Kauf!",
+    "Customer service replaced my broken blender in two days, thank you",
+    "FREE GIFT CARDS click here now crypto bonus",
+    "The sofa looks great but the fabric pills after a month",
+  ];
+  return {
+    schemaVersion: 1,
+    batchId: `b-${randomUUID()}`,
+    items: Array.from({ length: n }, (_, k) => ({ id: `t-${k + 1}`, text: `${pool[k % pool.length]} (#${k + 1})` })),
+    ...overrides,
+  };
+}
+
+/**
+ * A labelq worker wired to the integration target (fresh queues with random names) and to a
+ * Bedrock emulator (test double) of the test's own.
+ */
+export async function startPipeline(
+  options: { emulator?: Omit<BedrockEmulatorOptions, "port">; env?: Record<string, string>; maxReceiveCount?: number } = {},
+): Promise<Pipeline> {
+  const target = inject("awsTarget");
+  const { sqs } = targetClients(target, process.env);
+  const queues = await createQueues(sqs, { prefix: `lq-${randomUUID().slice(0, 8)}`, maxReceiveCount: options.maxReceiveCount ?? 5, visibilityTimeoutS: 30 });
+  const emulator = await startBedrockEmulator({ ...options.emulator, port: 0 });
+  process.env.AWS_ACCESS_KEY_ID ??= "test";
+  process.env.AWS_SECRET_ACCESS_KEY ??= "test";
+  const env = {
+    AWS_REGION: target.region,
+    AWS_ENDPOINT_URL_SQS: target.endpoints.sqs,
+    AWS_ENDPOINT_URL_DYNAMODB: target.endpoints.dynamodb,
+    AWS_ENDPOINT_URL_BEDROCK_RUNTIME: emulator.url,
+    LABELQ_REQUESTS_QUEUE_URL: queues.requests,
+    LABELQ_RESULTS_QUEUE_URL: queues.results,
+    LABELQ_DLQ_URL: queues.dlq,
+    LABELQ_CONCURRENCY: "4",
+    LABELQ_WAIT_TIME_S: "1",
+    LABELQ_VISIBILITY_TIMEOUT_S: "30",
+    LABELQ_HEARTBEAT_S: "10",
+    LABELQ_RETRY_BASE_DELAY_S: "1",
+    LABELQ_SHUTDOWN_TIMEOUT_S: "10",
+    LOG_LEVEL: "silent",
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const clients = createAwsClients(config);
+  const logger = pino({ level: "silent" });
+  const workers: Worker[] = [];
+
+  const drain = async (queueUrl: string, count: number, timeoutMs = 20_000): Promise<Message[]> => {
+    const out: Message[] = [];
+    const deadline = Date.now() + timeoutMs;
+    while (out.length < count && Date.now() < deadline) {
+      const res = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ["All"], MessageSystemAttributeNames: ["All"] }),
+      );
+      for (const m of res.Messages ?? []) {
+        out.push(m);
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+      }
+    }
+    return out;
+  };
+
+  return {
+    config,
+    queues,
+    emulator,
+    clients,
+    sqs,
+    logger,
+    startWorker(overrides = {}) {
+      const c = Object.keys(overrides).length > 0 ? loadConfig({ ...env, ...overrides }) : config;
+      const worker = createWorker(c, clients, logger);
+      worker.pool.start();
+      workers.push(worker);
+      return worker;
+    },
+    async send(body) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: queues.requests, MessageBody: typeof body === "string" ? body : toSqsJson(body) }));
+    },
+    drain,
+    async results(count, timeoutMs) {
+      const messages = await drain(queues.results, count, timeoutMs);
+      return messages.map((m) => resultSchema.parse(JSON.parse(m.Body ?? "")));
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      clients.destroy();
+      for (const url of [queues.requests, queues.results, queues.dlq]) {
+        try {
+          await sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
+        } catch {
+          // Already gone or the target is down: nothing left to clean.
+        }
+      }
+      sqs.destroy();
+      await emulator.close();
+    },
+  };
+}
