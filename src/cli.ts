@@ -9,6 +9,7 @@ import { contractJsonSchema, schemaNames, type SchemaName } from "./contracts/js
 import { runDemo } from "./demo/run-demo.ts";
 import { LabelqError } from "./errors/errors.ts";
 import { LOCAL_CREDENTIALS, startLocalStack } from "./local/local-stack.ts";
+import { controlBodySchema, type ControlBody } from "./local/bedrock-emulator/settings-schema.ts";
 import { createLogger } from "./observability/logger.ts";
 import { buildBatches } from "./producer/build-batches.ts";
 import { collectResults } from "./producer/collect-results.ts";
@@ -48,6 +49,28 @@ function untilSignal(close: () => Promise<void>, logger: { info: (o: object, m: 
     process.on("SIGTERM", onSignal);
   });
 }
+
+const EMULATOR_HELP =
+  'Bedrock emulator settings as JSON, e.g. \'{"latency":{"fixedMs":800,"perOutputTokenMs":2},"quota":{"rpm":60},"faults":[{"kind":"truncate","probability":0.2}]}\'';
+
+/** Parse --emulator JSON with the emulator's own schema, so a typo fails loudly. */
+function emulatorSettings(json: string | undefined): ControlBody {
+  if (json === undefined) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (error) {
+    throw new LabelqError("CONFIG_INVALID", `--emulator: not JSON (${(error as Error).message})`, false);
+  }
+  const parsed = controlBodySchema.safeParse(value);
+  if (!parsed.success) {
+    throw new LabelqError("CONFIG_INVALID", `--emulator: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`, false);
+  }
+  return parsed.data;
+}
+
+/** The emulator's defaults for `local` and `demo`: a hosted 70B model's pace, scaled down. */
+const DEFAULT_EMULATOR_LATENCY = { fixedMs: 150, perOutputTokenMs: 0.3 };
 
 const program = new Command()
   .name("labelq")
@@ -94,15 +117,17 @@ program
   .option("--host <host>", "address to bind and advertise", "127.0.0.1")
   .option("--no-worker", "start only the stack, no worker pool")
   .option("--concurrency <n>", "worker pool size (LABELQ_CONCURRENCY)")
-  .action(async (o: { sqsPort: string; dynamodbPort: string; bedrockPort: string; host: string; worker: boolean; concurrency?: string }) => {
+  .option("--emulator <json>", EMULATOR_HELP)
+  .action(async (o: { sqsPort: string; dynamodbPort: string; bedrockPort: string; host: string; worker: boolean; concurrency?: string; emulator?: string }) => {
     useLocalCredentials();
     const base = configFrom({ LABELQ_CONCURRENCY: o.concurrency });
     const logger = createLogger(base.log);
+    const emulator = emulatorSettings(o.emulator);
     const stack = await startLocalStack({
       region: base.region,
       host: o.host,
       ports: { sqs: Number(o.sqsPort), dynamodb: Number(o.dynamodbPort), bedrock: Number(o.bedrockPort) },
-      emulator: { latency: { fixedMs: 150, perOutputTokenMs: 0.3 }, logger: (line) => logger.info(line) },
+      emulator: { latency: DEFAULT_EMULATOR_LATENCY, ...emulator, logger: (line) => logger.info(line) },
     });
     const config = configFrom({ LABELQ_CONCURRENCY: o.concurrency, ...stack.env });
     const clients = createAwsClients(config);
@@ -212,7 +237,8 @@ program
   .option("--batch-size <n>", "texts per batch", "50")
   .option("--out <file>", "where to write the results (JSONL)")
   .option("--timeout <seconds>", "give up after this long", "300")
-  .action(async (o: { texts: string; batchSize: string; out?: string; timeout: string }) => {
+  .option("--emulator <json>", EMULATOR_HELP)
+  .action(async (o: { texts: string; batchSize: string; out?: string; timeout: string; emulator?: string }) => {
     useLocalCredentials();
     const base = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
     const logger = createLogger(base.log);
@@ -224,6 +250,7 @@ program
       env: { ...process.env, LOG_LEVEL: base.log.level },
       logger,
       timeoutMs: Number(o.timeout) * 1000,
+      emulator: { latency: DEFAULT_EMULATOR_LATENCY, ...emulatorSettings(o.emulator) },
       write: (line) => process.stdout.write(line + "\n"),
     });
   });

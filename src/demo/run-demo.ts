@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { createAwsClients } from "../aws-clients.ts";
 import { loadConfig } from "../config/config.ts";
 import type { LabelResult } from "../contracts/result.ts";
+import type { BedrockEmulatorOptions } from "../local/bedrock-emulator/index.ts";
 import { startLocalStack } from "../local/local-stack.ts";
 import { buildBatches } from "../producer/build-batches.ts";
 import { collectResults } from "../producer/collect-results.ts";
@@ -20,6 +21,8 @@ export interface DemoOptions {
   env: Record<string, string | undefined>;
   logger: Logger;
   timeoutMs: number;
+  /** Bedrock emulator settings: latency, quota, faults. */
+  emulator: Omit<BedrockEmulatorOptions, "port" | "host" | "logger">;
   write: (line: string) => void;
 }
 
@@ -29,10 +32,7 @@ export interface DemoOptions {
  */
 export async function runDemo(options: DemoOptions): Promise<{ results: LabelResult[]; outFile: string }> {
   const started = Date.now();
-  const stack = await startLocalStack({
-    // Latency in the range of a hosted 70B model's output speed, scaled down to keep the demo short.
-    emulator: { latency: { fixedMs: 150, perOutputTokenMs: 0.3 }, logger: (line) => options.logger.info(line) },
-  });
+  const stack = await startLocalStack({ emulator: { ...options.emulator, logger: (line) => options.logger.info(line) } });
   const config = loadConfig({ LABELQ_WAIT_TIME_S: "1", ...options.env, ...stack.env });
   const clients = createAwsClients(config);
   const worker = createWorker(config, clients, options.logger);

@@ -107,4 +107,18 @@ describe("the pipeline, end to end over the wire", () => {
     expect(result?.taxonomy).toBe("support-triage");
     expect(Object.keys(result?.items[0]?.labels ?? {}).sort()).toEqual(["category", "needs_human", "priority", "products_mentioned"]);
   });
+
+  it("works on FIFO queues: results and DLQ entries carry group and deduplication ids", async () => {
+    pipeline = await startPipeline({ fifo: true });
+    pipeline.startWorker();
+    const request = makeRequest(3);
+    await pipeline.send(request);
+    await pipeline.send("{}");
+    const [result] = await pipeline.results(1);
+    expect(pipeline.queues.results).toMatch(/\.fifo$/);
+    expect(result?.batchId).toBe(request.batchId);
+    expect(result?.status).toBe("completed");
+    const dead = await pipeline.drain(pipeline.queues.dlq, 1);
+    expect(dead[0]?.MessageAttributes?.[DLQ_ATTRIBUTES.code]?.StringValue).toBe("INVALID_REQUEST");
+  });
 });

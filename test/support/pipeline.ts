@@ -16,6 +16,7 @@ import { type LabelResult, resultSchema } from "../../src/contracts/result.ts";
 import { type BedrockEmulator, type BedrockEmulatorOptions, startBedrockEmulator } from "../../src/local/bedrock-emulator/index.ts";
 import { createQueues, type QueueSet } from "../../src/queue/create-queues.ts";
 import { toSqsJson } from "../../src/queue/sqs-json.ts";
+import { fifoFields } from "../../src/queue/sqs-messages.ts";
 import { createWorker, type Worker } from "../../src/worker.ts";
 import { targetClients } from "./aws-target.ts";
 
@@ -60,11 +61,11 @@ export function makeRequest(n: number, overrides: Partial<LabelRequest> = {}): L
  * Bedrock emulator (test double) of the test's own.
  */
 export async function startPipeline(
-  options: { emulator?: Omit<BedrockEmulatorOptions, "port">; env?: Record<string, string>; maxReceiveCount?: number } = {},
+  options: { emulator?: Omit<BedrockEmulatorOptions, "port">; env?: Record<string, string>; maxReceiveCount?: number; fifo?: boolean } = {},
 ): Promise<Pipeline> {
   const target = inject("awsTarget");
   const { sqs } = targetClients(target, process.env);
-  const queues = await createQueues(sqs, { prefix: `lq-${randomUUID().slice(0, 8)}`, maxReceiveCount: options.maxReceiveCount ?? 5, visibilityTimeoutS: 30 });
+  const queues = await createQueues(sqs, { prefix: `lq-${randomUUID().slice(0, 8)}`, maxReceiveCount: options.maxReceiveCount ?? 5, visibilityTimeoutS: 30, fifo: options.fifo });
   const emulator = await startBedrockEmulator({ ...options.emulator, port: 0 });
   process.env.AWS_ACCESS_KEY_ID ??= "test";
   process.env.AWS_SECRET_ACCESS_KEY ??= "test";
@@ -120,7 +121,8 @@ export async function startPipeline(
       return worker;
     },
     async send(body) {
-      await sqs.send(new SendMessageCommand({ QueueUrl: queues.requests, MessageBody: typeof body === "string" ? body : toSqsJson(body) }));
+      const text = typeof body === "string" ? body : toSqsJson(body);
+      await sqs.send(new SendMessageCommand({ QueueUrl: queues.requests, MessageBody: text, ...fifoFields(queues.requests, "producer-1", text) }));
     },
     drain,
     async results(count, timeoutMs) {
