@@ -20,7 +20,14 @@ export interface AwsClients {
 export function createAwsClients(config: Pick<Config, "region" | "endpoints" | "bedrock">): AwsClients {
   // With an endpoint override (LocalStack, emulators) send to it, not to the host in the queue URL.
   const sqs = new SQSClient({ region: config.region, endpoint: config.endpoints.sqs, useQueueUrlAsEndpoint: config.endpoints.sqs === undefined });
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: config.region, endpoint: config.endpoints.dynamodb }), {
+  // Cache and batch-record calls are small: fail fast so an outage degrades instead of stalling a batch.
+  const dynamoClient = new DynamoDBClient({
+    region: config.region,
+    endpoint: config.endpoints.dynamodb,
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
+  });
+  const dynamo = DynamoDBDocumentClient.from(dynamoClient, {
     marshallOptions: { removeUndefinedValues: true },
   });
   const bedrock = new BedrockRuntimeClient({

@@ -15,6 +15,7 @@ import { buildBatches } from "./producer/build-batches.ts";
 import { collectResults } from "./producer/collect-results.ts";
 import { readTexts } from "./producer/read-texts.ts";
 import { sendRequests } from "./producer/send-requests.ts";
+import { registerPromptsCommand } from "./prompts/prompts-command.ts";
 import { createWorker } from "./worker.ts";
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -254,6 +255,8 @@ program
       write: (line) => process.stdout.write(line + "\n"),
     });
   });
+
+registerPromptsCommand(program, () => configFrom({}).prompts.dir, (s) => void process.stdout.write(s));
 
 try {
   await program.parseAsync(process.argv);

@@ -9,10 +9,14 @@ import type { RateLimiter } from "./limiter/rate-limiter.ts";
 import { PromptRegistry } from "./prompts/prompt-registry.ts";
 import { createMessageHandler } from "./queue/message-handler.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
+import { DynamoIdempotencyStore } from "./store/dynamo-idempotency-store.ts";
+import { DynamoLabelCache } from "./store/dynamo-label-cache.ts";
+import type { LabelCache } from "./store/label-cache.ts";
 
 export interface Worker {
   pool: WorkerPool;
   limiter: RateLimiter;
+  cache: LabelCache | undefined;
   /** Stop polling, drain or return in-flight batches, release connections. Runs every step even if one fails. */
   close(): Promise<void>;
 }
@@ -26,11 +30,16 @@ export function createWorker(config: Config, clients: AwsClients, logger: Logger
     allowedModels: config.models.allowed,
     chunkSize: config.classify.chunkSize,
     maxReaskRounds: config.classify.maxReaskRounds,
+    cacheTtlDays: config.store.cacheTtlDays,
   };
   const prompts = new PromptRegistry(config.prompts.dir);
   const limiter = new BottleneckLimiter(config.limiter, logger);
   const provider = overrides.provider ?? new BedrockProvider(clients.bedrock);
-  const deps = { prompts, limiter, provider, logger };
+  const cache = config.store.cacheTable ? new DynamoLabelCache(clients.dynamo, config.store.cacheTable, logger) : undefined;
+  const idempotency = config.store.batchesTable
+    ? new DynamoIdempotencyStore(clients.dynamo, config.store.batchesTable, config.store.batchRecordTtlDays)
+    : undefined;
+  const deps = { prompts, limiter, provider, logger, cache };
 
   const handler = createMessageHandler(
     {
@@ -40,10 +49,12 @@ export function createWorker(config: Config, clients: AwsClients, logger: Logger
       replyToAllowlist: config.replyToAllowlist,
       limits: config.limits,
       retryBaseDelayS: config.worker.retryBaseDelayS,
+      // The lease lives as long as the message's visibility and is renewed with it.
+      leaseS: config.worker.visibilityTimeoutS,
+      leaseRenewS: config.worker.heartbeatS,
     },
     (request, receivedAt, signal) => labelBatch(request, receivedAt, settings, deps, signal),
-    clients.sqs,
-    logger,
+    { sqs: clients.sqs, logger, idempotency },
   );
   const pool = new WorkerPool(
     {
@@ -62,6 +73,7 @@ export function createWorker(config: Config, clients: AwsClients, logger: Logger
   return {
     pool,
     limiter,
+    cache,
     async close() {
       const steps = [() => pool.stop(), () => limiter.close()];
       for (const step of steps) {

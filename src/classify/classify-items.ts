@@ -17,6 +17,8 @@ export interface ClassifyInput {
   chunkSize: number;
   /** Rounds that re-ask only for texts still missing or invalid. */
   maxReaskRounds: number;
+  /** Called with the texts each model call labelled, as soon as they validate (for the cache). */
+  onLabelled?: (items: ResultItem[]) => Promise<void>;
 }
 
 export interface ClassifyDeps {
@@ -61,57 +63,79 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
   let pending: Item[] = [...input.items];
   let chunkSize = input.chunkSize;
 
-  for (let round = 0; round <= input.maxReaskRounds && pending.length > 0; round++) {
-    signal?.throwIfAborted();
-    const chunks = chunk(pending, chunkSize);
-    const settled = await Promise.allSettled(chunks.map((c) => callModel(c, input, deps, signal)));
-    let truncated = false;
-    for (const [n, outcome] of settled.entries()) {
-      const items = chunks[n] ?? [];
-      if (outcome.status === "rejected") {
-        const error: unknown = outcome.reason;
-        if (error instanceof ModelCallError && !error.retryable) {
-          rejection ??= error;
-          for (const it of items) problems.set(it.id, { code: "MODEL_REJECTED_REQUEST", message: error.message });
-          continue;
-        }
-        throw error;
+  /** Call the model for one chunk and record what it answered; labelled texts are reported at once. */
+  const runChunk = async (items: Item[]): Promise<{ truncated: number }> => {
+    let answer: Awaited<ReturnType<typeof callModel>>;
+    try {
+      answer = await callModel(items, input, deps, signal);
+    } catch (error) {
+      if (error instanceof ModelCallError && !error.retryable) {
+        rejection ??= error;
+        for (const it of items) problems.set(it.id, { code: "MODEL_REJECTED_REQUEST", message: error.message });
+        return { truncated: 0 };
       }
-      const { response, parsed } = outcome.value;
-      usage.modelCalls += 1;
-      usage.inputTokens += response.usage.inputTokens;
-      usage.outputTokens += response.usage.outputTokens;
-      usage.costUsd += costUsd(input.model, response.usage.inputTokens, response.usage.outputTokens);
-      if (response.stopReason === "max_tokens") truncated = true;
+      throw error;
+    }
+    const { response, parsed } = answer;
+    usage.modelCalls += 1;
+    usage.inputTokens += response.usage.inputTokens;
+    usage.outputTokens += response.usage.outputTokens;
+    usage.costUsd += costUsd(input.model, response.usage.inputTokens, response.usage.outputTokens);
 
-      const seen = new Set<number>();
-      for (const raw of parsed.items) {
-        const { number, rest } = splitNumber(raw);
-        const item = number !== undefined ? items[number - 1] : undefined;
-        if (!item || seen.has(number!)) {
-          unexpectedItems += 1;
-          continue;
-        }
-        seen.add(number!);
-        const decoded = input.prompt.codec.decode(rest);
-        if (decoded.ok) {
-          labelled.set(item.id, { id: item.id, labels: decoded.labels, source: "model", model: input.model.modelId, error: null });
-          problems.delete(item.id);
-        } else {
-          problems.set(item.id, { code: "INVALID_OUTPUT", message: `invalid labels: ${decoded.issues.join("; ")}` });
-        }
+    const seen = new Set<number>();
+    const answeredTwice = new Set<number>();
+    const fresh: ResultItem[] = [];
+    for (const raw of parsed.items) {
+      const { number, rest } = splitNumber(raw);
+      const item = number !== undefined ? items[number - 1] : undefined;
+      if (number === undefined || !item) {
+        unexpectedItems += 1;
+        continue;
       }
-      for (const [index, item] of items.entries()) {
-        if (!seen.has(index + 1) && !labelled.has(item.id)) {
-          problems.set(item.id, {
-            code: "MISSING_FROM_OUTPUT",
-            message: `no labels for this text in the model's answer${parsed.problem ? ` (${parsed.problem})` : ""}`,
-          });
-        }
+      if (seen.has(number)) {
+        // Two answers for one text: one may be forged by another text (prompt injection). Trust neither.
+        answeredTwice.add(number);
+        continue;
+      }
+      seen.add(number);
+      const decoded = input.prompt.codec.decode(rest);
+      if (decoded.ok) {
+        const result: ResultItem = { id: item.id, labels: decoded.labels, source: "model", model: input.model.modelId, error: null };
+        labelled.set(item.id, result);
+        problems.delete(item.id);
+        fresh.push(result);
+      } else {
+        problems.set(item.id, { code: "INVALID_OUTPUT", message: `invalid labels: ${decoded.issues.join("; ")}` });
       }
     }
+    for (const number of answeredTwice) {
+      const item = items[number - 1]!;
+      labelled.delete(item.id);
+      problems.set(item.id, { code: "INVALID_OUTPUT", message: "the model answered twice for this text" });
+    }
+    fresh.splice(0, fresh.length, ...fresh.filter((r) => labelled.has(r.id)));
+    for (const [index, item] of items.entries()) {
+      if (!seen.has(index + 1) && !labelled.has(item.id)) {
+        problems.set(item.id, {
+          code: "MISSING_FROM_OUTPUT",
+          message: `no labels for this text in the model's answer${parsed.problem ? ` (${parsed.problem})` : ""}`,
+        });
+      }
+    }
+    // Reported per chunk, so a worker that dies mid-batch keeps what it already paid for.
+    if (fresh.length > 0) await input.onLabelled?.(fresh);
+    return { truncated: response.stopReason === "max_tokens" ? items.length : 0 };
+  };
+
+  for (let round = 0; round <= input.maxReaskRounds && pending.length > 0; round++) {
+    signal?.throwIfAborted();
+    const settled = await Promise.allSettled(chunk(pending, chunkSize).map(runChunk));
+    const failure = settled.find((o) => o.status === "rejected");
+    if (failure) throw failure.reason;
+    // Halve the largest chunk that was cut off, not the configured size: a short batch must shrink too.
+    const truncated = Math.max(0, ...settled.map((o) => (o.status === "fulfilled" ? o.value.truncated : 0)));
     pending = pending.filter((it) => !labelled.has(it.id) && problems.get(it.id)?.code !== "MODEL_REJECTED_REQUEST");
-    if (truncated) chunkSize = Math.max(1, Math.ceil(chunkSize / 2));
+    if (truncated > 0) chunkSize = Math.max(1, Math.ceil(Math.min(chunkSize, truncated) / 2));
     if (pending.length > 0 && round < input.maxReaskRounds) {
       deps.logger.debug({ round, pending: pending.length, chunkSize }, "re-asking for texts without valid labels");
     }
@@ -134,6 +158,15 @@ async function callModel(items: Item[], input: ClassifyInput, deps: ClassifyDeps
   const user = renderUserMessage(items.map((it) => it.text));
   // ~4 characters per token: close enough to weigh calls against a tokens-per-minute budget.
   const weight = Math.ceil((input.prompt.system.length + user.length) / 4) + items.length * 40;
+  const inputTokens = Math.ceil((input.prompt.system.length + user.length) / 4);
+  if (inputTokens + input.inference.maxTokens > input.model.contextTokens) {
+    // Bedrock would refuse it (ValidationException) after a round trip and a quota slot: say so now.
+    throw new ModelCallError(
+      "MODEL_REJECTED_REQUEST",
+      input.model.modelId,
+      `the prompt (~${inputTokens} tokens) plus ${input.inference.maxTokens} output tokens exceeds ${input.model.alias}'s context of ${input.model.contextTokens} tokens; choose a model with a larger context or a smaller taxonomy`,
+    );
+  }
   const response = await deps.limiter.schedule(weight, () =>
     deps.provider.converse({ modelId: input.model.modelId, system: input.prompt.system, user, inference: input.inference }, signal),
   );

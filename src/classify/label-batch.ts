@@ -1,9 +1,12 @@
 import type { LabelRequest } from "../contracts/request.ts";
-import type { LabelResult } from "../contracts/result.ts";
-import { InvalidRequestError } from "../errors/errors.ts";
+import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts";
+import { InvalidRequestError, type ModelCallError } from "../errors/errors.ts";
 import { findModel, type ModelSpec } from "../llm/model-registry.ts";
-import { promptHash, type PromptRegistry } from "../prompts/prompt-registry.ts";
-import { classifyItems, type ClassifyDeps } from "./classify-items.ts";
+import { type InferenceParams, promptHash, type PromptRegistry, type ResolvedPrompt, subsetPrompt } from "../prompts/prompt-registry.ts";
+import { cacheKey } from "../store/cache-key.ts";
+import { promptContextHash } from "../taxonomy/dimension-hashes.ts";
+import type { CacheEntry, LabelCache } from "../store/label-cache.ts";
+import { classifyItems, type ClassifyDeps, type Usage } from "./classify-items.ts";
 
 export interface LabelBatchSettings {
   defaultTaxonomy: string;
@@ -13,10 +16,15 @@ export interface LabelBatchSettings {
   allowedModels: readonly string[];
   chunkSize: number;
   maxReaskRounds: number;
+  /** How long cached labels stay valid; default 30 days. */
+  cacheTtlDays?: number;
 }
 
 export interface LabelBatchDeps extends ClassifyDeps {
   prompts: PromptRegistry;
+  /** Per-text label cache; absent when turned off. */
+  cache?: LabelCache;
+  now?: () => number;
 }
 
 /** Resolve a request's model alias against the registry and the allow-list; unknown or not allowed is a bad request. */
@@ -30,7 +38,13 @@ export function resolveModel(alias: string, settings: LabelBatchSettings): Model
   return model;
 }
 
-/** Label one validated batch request and build its result message. Knows nothing of queues. */
+type Item = LabelRequest["items"][number];
+
+/**
+ * Label one validated batch request and build its result message. Knows nothing of queues.
+ * Texts whose labels are all cached skip the model; texts cached under older definitions of
+ * some dimensions are asked only for those dimensions; the rest get the full prompt.
+ */
 export async function labelBatch(
   request: LabelRequest,
   receivedAt: Date,
@@ -38,43 +52,133 @@ export async function labelBatch(
   deps: LabelBatchDeps,
   signal?: AbortSignal,
 ): Promise<LabelResult> {
+  const now = deps.now ?? Date.now;
   const taxonomyName = request.taxonomy ?? settings.defaultTaxonomy;
   const modelAlias = request.model ?? settings.defaultModel;
   const model = resolveModel(modelAlias, settings);
   const prompt = await deps.prompts.resolve(taxonomyName, request.promptVersion ?? settings.defaultPromptVersion);
-  const inference = {
+  const inference: InferenceParams = {
     temperature: prompt.inference.temperature ?? model.inference.temperature,
     topP: prompt.inference.topP ?? model.inference.topP,
     maxTokens: model.maxOutputTokens,
   };
+  const mode = request.cache ?? "use";
+  const cache = mode === "bypass" ? undefined : deps.cache;
+  const context = promptContextHash(prompt.taxonomy, prompt.template);
+  const keyOf = (it: Item) => cacheKey(it.text, { taxonomy: taxonomyName, context, modelId: model.modelId, inference });
+  const cached = cache && mode === "use" ? await cache.getMany(request.items.map(keyOf)) : new Map<string, CacheEntry>();
 
-  const outcome = await classifyItems(
-    { items: request.items, prompt, model, inference, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds },
-    deps,
-    signal,
+  // Sort every text into: fully cached, cached except some dimensions, not cached.
+  const fromCache = new Map<string, ResultItem>();
+  const misses: Item[] = [];
+  const stale = new Map<string, { dims: Set<string>; items: Item[] }>();
+  for (const it of request.items) {
+    const entry = cached.get(keyOf(it));
+    if (!entry) {
+      misses.push(it);
+      continue;
+    }
+    const changed = prompt.taxonomy.dimensions.filter((d) => entry.labels[d.key]?.h !== prompt.dimensionHashes[d.key]).map((d) => d.key);
+    if (changed.length === 0) {
+      fromCache.set(it.id, { id: it.id, labels: labelsFrom(prompt, entry, new Set()), source: "cache", model: entry.model, error: null });
+    } else {
+      const group = stale.get(changed.join(",")) ?? { dims: new Set(changed), items: [] };
+      group.items.push(it);
+      stale.set(changed.join(","), group);
+    }
+  }
+
+  const expiresAt = () => Math.floor(now() / 1000) + (settings.cacheTtlDays ?? 30) * 86_400;
+  const byId = new Map(request.items.map((it) => [it.id, it]));
+  const toEntry = (item: ResultItem, labels: Record<string, LabelValue>): CacheEntry => ({
+    key: keyOf(byId.get(item.id)!),
+    labels: Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, { h: prompt.dimensionHashes[k] ?? "", v }])),
+    model: item.model ?? model.modelId,
+    promptVersion: prompt.version,
+    expiresAt: expiresAt(),
+  });
+
+  const runs: { items: ResultItem[]; usage: Usage; rejection?: ModelCallError }[] = [];
+  const common = { model, inference, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds };
+  if (misses.length > 0) {
+    runs.push(
+      await classifyItems(
+        {
+          ...common,
+          items: misses,
+          prompt,
+          onLabelled: async (items) => cache?.putMany(items.map((i) => toEntry(i, i.labels ?? {}))),
+        },
+        deps,
+        signal,
+      ),
+    );
+  }
+  for (const group of stale.values()) {
+    const merge = (item: ResultItem): ResultItem => {
+      const entry = cached.get(keyOf(byId.get(item.id)!))!;
+      return item.labels ? { ...item, labels: labelsFrom(prompt, entry, group.dims, item.labels) } : item;
+    };
+    const run = await classifyItems(
+      {
+        ...common,
+        items: group.items,
+        prompt: subsetPrompt(prompt, group.dims),
+        onLabelled: async (items) => cache?.putMany(items.map(merge).map((i) => toEntry(i, i.labels ?? {}))),
+      },
+      deps,
+      signal,
+    );
+    runs.push({ ...run, items: run.items.map(merge) });
+  }
+
+  const answered = new Map(runs.flatMap((r) => r.items).map((it) => [it.id, it]));
+  const items = request.items.map((it) => fromCache.get(it.id) ?? answered.get(it.id)!);
+  // The model refused every text it was asked about (no model access, input too long...): a
+  // batch-level failure for the DLQ, replayable once the cause is fixed, not a result of errors.
+  const rejection = runs.find((r) => r.rejection)?.rejection;
+  if (rejection && fromCache.size === 0 && items.every((it) => it.error?.code === "MODEL_REJECTED_REQUEST")) throw rejection;
+
+  const usage = runs.reduce(
+    (u, r) => ({
+      modelCalls: u.modelCalls + r.usage.modelCalls,
+      inputTokens: u.inputTokens + r.usage.inputTokens,
+      outputTokens: u.outputTokens + r.usage.outputTokens,
+      costUsd: u.costUsd + r.usage.costUsd,
+    }),
+    { modelCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },
   );
-  // The model refused every text (no model access, input too long...): a batch-level failure
-  // for the DLQ, replayable once the cause is fixed, rather than a result of errors.
-  if (outcome.rejection && outcome.items.every((it) => it.error?.code === "MODEL_REJECTED_REQUEST")) throw outcome.rejection;
-  const failed = outcome.items.filter((it) => it.error !== null).length;
-  const completedAt = new Date();
+  const failed = items.filter((it) => it.error !== null).length;
+  const completedAt = new Date(now());
   return {
     schemaVersion: 1,
     batchId: request.batchId,
-    status: failed === 0 ? "completed" : failed === outcome.items.length ? "failed" : "partial",
+    status: failed === 0 ? "completed" : failed === items.length ? "failed" : "partial",
     taxonomy: taxonomyName,
     promptVersion: prompt.version,
     promptHash: promptHash(prompt, model.modelId, inference),
     model: modelAlias,
-    items: outcome.items,
-    usage: { ...outcome.usage, costUsd: round6(outcome.usage.costUsd), cacheHits: 0 },
+    items,
+    usage: { ...usage, costUsd: round6(usage.costUsd), cacheHits: fromCache.size },
     timing: {
       receivedAt: receivedAt.toISOString(),
       completedAt: completedAt.toISOString(),
-      durationMs: completedAt.getTime() - receivedAt.getTime(),
+      durationMs: Math.max(0, completedAt.getTime() - receivedAt.getTime()),
     },
     attributes: request.attributes ?? {},
   };
+}
+
+/** Labels in taxonomy order: cached values for dimensions not in `fresh`, new values for the rest. */
+function labelsFrom(
+  prompt: ResolvedPrompt,
+  entry: CacheEntry,
+  freshDims: ReadonlySet<string>,
+  fresh: Record<string, LabelValue> = {},
+): Record<string, LabelValue> {
+  return Object.fromEntries(
+    prompt.taxonomy.dimensions.map((d) => [d.key, freshDims.has(d.key) ? (fresh[d.key] ?? null) : (entry.labels[d.key]?.v ?? null)]),
+  );
 }
 
 function round6(x: number): number {

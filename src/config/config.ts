@@ -8,7 +8,8 @@ const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 const csv = z
   .string()
   .transform((s) => s.split(",").map((x) => x.trim()).filter((x) => x.length > 0));
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max: number) =>
+  z.coerce.number({ message: `expected an integer from ${min} to ${max}` }).int(`expected an integer from ${min} to ${max}`).min(min, `expected an integer from ${min} to ${max}`).max(max, `expected an integer from ${min} to ${max}`);
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"], { message: 'expected one of "true", "false", "1", "0", "yes", "no"' })
   .transform((v) => v === "true" || v === "1" || v === "yes");
@@ -45,7 +46,8 @@ const envSchema = z.object({
   LABELQ_PROMPTS_DIR: z.string().min(1).default(path.join(packageRoot, "prompts")),
   LABELQ_DEFAULT_TAXONOMY: z.string().min(1).default("product-feedback"),
   LABELQ_DEFAULT_PROMPT_VERSION: z.string().min(1).default("prod"),
-  LABELQ_DEFAULT_MODEL: z.string().min(1).default("llama3-70b"),
+  // Llama 3.3 70B: the 25-dimension prompt (~8k tokens) does not fit Llama 3 70B's 8k context.
+  LABELQ_DEFAULT_MODEL: z.string().min(1).default("llama3.3-70b"),
   /** Model aliases a request may choose; empty means only the default. */
   LABELQ_ALLOWED_MODELS: csv.default([]),
 
@@ -58,6 +60,12 @@ const envSchema = z.object({
   LABELQ_LIMITER_MIN_TIME_MS: int(0, 60_000).default(0),
   LABELQ_REDIS_URL: z.string().regex(/^rediss?:\/\//, "expected a redis:// or rediss:// URL").optional(),
   LABELQ_LIMITER_ID: z.string().min(1).default("labelq"),
+
+  /** DynamoDB tables; "off" turns the feature off. */
+  LABELQ_CACHE_TABLE: z.string().default("labelq-label-cache"),
+  LABELQ_BATCHES_TABLE: z.string().default("labelq-batches"),
+  LABELQ_CACHE_TTL_DAYS: int(1, 3_650).default(30),
+  LABELQ_BATCH_RECORD_TTL_DAYS: int(1, 365).default(7),
 
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   LABELQ_LOG_TEXTS: bool.default(false),
@@ -86,6 +94,7 @@ export interface Config {
   classify: { chunkSize: number; maxReaskRounds: number };
   bedrock: { timeoutMs: number; maxAttempts: number };
   limiter: { maxConcurrent: number; minTimeMs: number; redisUrl?: string; id: string };
+  store: { cacheTable?: string; batchesTable?: string; cacheTtlDays: number; batchRecordTtlDays: number };
   log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent"; logTexts: boolean; pretty?: boolean };
 }
 
@@ -131,6 +140,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       minTimeMs: e.LABELQ_LIMITER_MIN_TIME_MS,
       redisUrl: e.LABELQ_REDIS_URL,
       id: e.LABELQ_LIMITER_ID,
+    },
+    store: {
+      cacheTable: e.LABELQ_CACHE_TABLE === "off" ? undefined : e.LABELQ_CACHE_TABLE,
+      batchesTable: e.LABELQ_BATCHES_TABLE === "off" ? undefined : e.LABELQ_BATCHES_TABLE,
+      cacheTtlDays: e.LABELQ_CACHE_TTL_DAYS,
+      batchRecordTtlDays: e.LABELQ_BATCH_RECORD_TTL_DAYS,
     },
     log: { level: e.LOG_LEVEL, logTexts: e.LABELQ_LOG_TEXTS, pretty: e.LABELQ_LOG_PRETTY },
   };

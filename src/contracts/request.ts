@@ -28,10 +28,14 @@ export function requestSchema(limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {
     .object({
       schemaVersion: z.literal(1),
       batchId: z.string().min(1).max(128).regex(idPattern, `batchId ${idMessage}`).describe("Idempotency key of the batch"),
-      taxonomy: z.string().min(1).max(64).optional().describe("Taxonomy name; defaults from config"),
-      promptVersion: z.string().min(1).max(64).optional().describe("Prompt version (v3) or environment alias (prod); defaults from config"),
+      taxonomy: z.string().min(1).max(64).regex(/^[a-z][a-z0-9-]*$/, "taxonomy names are kebab-case").optional().describe("Taxonomy name; defaults from config"),
+      promptVersion: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, "a version or alias may contain only letters, digits and . _ -").optional().describe("Prompt version (v3) or environment alias (prod); defaults from config"),
       model: z.string().min(1).max(128).optional().describe("Model alias from the registry, allow-listed in config"),
       items: z.array(item).min(1, "a batch needs at least one item").max(limits.maxItems, `a batch holds at most ${limits.maxItems} items`),
+      cache: z
+        .enum(["use", "bypass", "refresh"])
+        .optional()
+        .describe("use (default): reuse cached labels; bypass: neither read nor write the cache; refresh: label anew and overwrite the cache"),
       replyTo: z.string().url().optional().describe("Result queue URL; must match the worker's allow-list"),
       attributes: z.record(z.string().max(256), z.string().max(1024)).optional().describe("Echoed back in the result"),
     })

@@ -17,6 +17,8 @@ export type ErrorCode =
   | "MODEL_REJECTED_REQUEST"
   | "MODEL_ERROR"
   | "QUEUE_ERROR"
+  | "BATCH_ID_CONFLICT"
+  | "STORE_UNAVAILABLE"
   | "SHUTTING_DOWN";
 
 export class LabelqError extends Error {
@@ -70,6 +72,13 @@ export class ModelCallError extends LabelqError {
     super(code, message, code !== "MODEL_REJECTED_REQUEST", options);
     this.modelId = modelId;
     this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+}
+
+/** A DynamoDB call failed for a reason other than a condition; callers degrade rather than fail the batch. */
+export class StoreError extends LabelqError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("STORE_UNAVAILABLE", message, true, options);
   }
 }
 

@@ -7,34 +7,77 @@ export interface ParsedOutput {
   problem?: string;
 }
 
+/** How many bracket positions to try as the start of the JSON before giving up. */
+const MAX_CANDIDATES = 20;
+
 /**
  * Read the model's answer into the list of per-text objects, repairing what can be repaired
  * (prose or code fences around the JSON, trailing commas, missing closing brackets).
+ * Prose may itself contain brackets ("texts [1-2]"), so each opening bracket is tried in turn
+ * and the first that yields a list of numbered objects wins.
  * When the model stopped at max_tokens the last object may be cut short yet still repair into
  * something that validates (jsonrepair closes open strings silently), so it is dropped and
  * re-asked rather than trusted.
  */
 export function parseModelOutput(text: string, stopReason: string): ParsedOutput {
   const truncated = stopReason === "max_tokens";
-  const start = text.search(/[[{]/);
-  if (start < 0) return { items: [], problem: "no JSON in the answer" };
-  let body = text.slice(start);
-  if (!truncated) {
-    // Drop prose or a closing code fence after the JSON.
-    const end = Math.max(body.lastIndexOf("}"), body.lastIndexOf("]"));
-    body = body.slice(0, end + 1);
+  const starts = [...text.matchAll(/[[{]/g)].map((m) => m.index).slice(0, MAX_CANDIDATES);
+  if (starts.length === 0) return { items: [], problem: "no JSON in the answer" };
+  const accept = (items: unknown[]): ParsedOutput =>
+    truncated ? { items: items.slice(0, -1), problem: "the answer was cut off at max_tokens" } : { items };
+
+  // First the widest reading: from the first bracket to the last one (also reads JSON lines).
+  const lastClose = Math.max(text.lastIndexOf("}"), text.lastIndexOf("]"));
+  const widest = readItems(text.slice(starts[0], truncated ? text.length : lastClose + 1));
+  if (widest.items?.some(isNumbered)) return accept(widest.items);
+
+  // Then each balanced bracketed value in turn, skipping those inside a value already read.
+  let firstProblem = widest.problem;
+  let coveredUntil = -1;
+  for (const start of starts) {
+    if (start < coveredUntil) continue;
+    const end = truncated ? undefined : matchingClose(text, start);
+    const attempt = readItems(text.slice(start, end ?? text.length));
+    if (attempt.items?.some(isNumbered)) return accept(attempt.items);
+    if (attempt.parsed && end !== undefined) coveredUntil = end;
+    firstProblem ??= attempt.problem;
   }
+  return { items: [], problem: firstProblem ?? "the JSON has no list of items" };
+}
+
+function readItems(body: string): { items?: unknown[]; problem?: string; parsed?: boolean } {
   let value: unknown;
   try {
     value = JSON.parse(jsonrepair(body));
   } catch (error) {
     const why = error instanceof JSONRepairError || error instanceof SyntaxError ? error.message : String(error);
-    return { items: [], problem: `unreadable JSON: ${why}` };
+    return { problem: `unreadable JSON: ${why}` };
   }
   const items = findItems(value);
-  if (!items) return { items: [], problem: "the JSON has no list of items" };
-  if (truncated) return { items: items.slice(0, -1), problem: "the answer was cut off at max_tokens" };
-  return { items };
+  return items ? { items, parsed: true } : { problem: "the JSON has no list of items", parsed: true };
+}
+
+/** Index just past the bracket that closes the one at `start`, skipping strings; undefined when unbalanced. */
+function matchingClose(text: string, start: number): number | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let k = start; k < text.length; k++) {
+    const c = text[k];
+    if (inString) {
+      if (c === "\\") k++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") {
+      depth--;
+      if (depth === 0) return k + 1;
+    }
+  }
+  return undefined;
+}
+
+function isNumbered(item: unknown): boolean {
+  return typeof item === "object" && item !== null && "i" in item;
 }
 
 function findItems(value: unknown): unknown[] | undefined {

@@ -1,8 +1,13 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { AddressInfo } from "node:net";
 import { startFauxqs } from "fauxqs";
 import dynalite from "dynalite";
 import { createQueues, type QueueSet } from "../queue/create-queues.ts";
+import { createTables } from "../store/create-tables.ts";
+
+/** Table names of the embedded stack: the defaults of LABELQ_CACHE_TABLE and LABELQ_BATCHES_TABLE. */
+const TABLES = { cacheTable: "labelq-label-cache", batchesTable: "labelq-batches" };
 import { type BedrockEmulator, type BedrockEmulatorOptions, startBedrockEmulator } from "./bedrock-emulator/index.ts";
 
 export interface LocalStackOptions {
@@ -19,6 +24,7 @@ export interface LocalStack {
   region: string;
   endpoints: { sqs: string; dynamodb: string; bedrock: string };
   queues: QueueSet;
+  tables: { cacheTable: string; batchesTable: string };
   /** The Bedrock emulator (test double): faults, quotas and call counts. */
   emulator: BedrockEmulator;
   /** Environment variables that point labelq (or any AWS SDK or CLI) at this stack. */
@@ -48,10 +54,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const sqs = new SQSClient({ region, endpoint: endpoints.sqs, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
   const queues = await createQueues(sqs, { prefix: options.queuePrefix ?? "labelq", maxReceiveCount: options.maxReceiveCount });
   sqs.destroy();
+  const db = new DynamoDBClient({ region, endpoint: endpoints.dynamodb, credentials: LOCAL_CREDENTIALS });
+  await createTables(db, TABLES);
+  db.destroy();
   return {
     region,
     endpoints,
     queues,
+    tables: TABLES,
     emulator,
     env: {
       AWS_REGION: region,
@@ -61,6 +71,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       LABELQ_REQUESTS_QUEUE_URL: queues.requests,
       LABELQ_RESULTS_QUEUE_URL: queues.results,
       LABELQ_DLQ_URL: queues.dlq,
+      LABELQ_CACHE_TABLE: TABLES.cacheTable,
+      LABELQ_BATCHES_TABLE: TABLES.batchesTable,
     },
     async close() {
       await emulator.close();

@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import pino, { type Logger } from "pino";
 import type { Config } from "../config/config.ts";
 
@@ -30,8 +31,18 @@ export function createLogger(log: Config["log"], destination?: pino.DestinationS
     serializers: { err: pino.stdSerializers.err },
   };
   if (destination) return pino(options, destination);
-  if (log.pretty ?? process.stderr.isTTY) {
+  // pino-pretty is a dev dependency: production images run with it absent, even on a TTY.
+  if ((log.pretty ?? process.stderr.isTTY) && prettyAvailable()) {
     return pino({ ...options, transport: { target: "pino-pretty", options: { destination: 2 } } });
   }
   return pino(options, pino.destination(2));
+}
+
+function prettyAvailable(): boolean {
+  try {
+    createRequire(import.meta.url).resolve("pino-pretty");
+    return true;
+  } catch {
+    return false;
+  }
 }

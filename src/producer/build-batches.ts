@@ -14,6 +14,7 @@ export interface BatchOptions {
 
 /** Split texts into request messages of at most batchSize items each. */
 export function buildBatches(texts: readonly InputText[], options: BatchOptions): LabelRequest[] {
+  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
   const batches: LabelRequest[] = [];
   for (let start = 0, n = 1; start < texts.length; start += options.batchSize, n++) {
     batches.push({

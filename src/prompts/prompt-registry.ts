@@ -4,6 +4,7 @@ import path from "node:path";
 import { z } from "zod";
 import { TaxonomyError } from "../errors/errors.ts";
 import { createLabelCodec, type LabelCodec } from "../taxonomy/label-codec.ts";
+import { dimensionHashes } from "../taxonomy/dimension-hashes.ts";
 import { loadTaxonomy } from "../taxonomy/load-taxonomy.ts";
 import type { Taxonomy } from "../taxonomy/taxonomy-schema.ts";
 import { fillTemplate, renderDimensions, renderOutputFormat } from "./render-prompt.ts";
@@ -11,7 +12,13 @@ import { fillTemplate, renderDimensions, renderOutputFormat } from "./render-pro
 const manifestSchema = z.object({
   versions: z.record(
     z.string().regex(/^v\d+$/, "versions are named v1, v2, ..."),
-    z.object({ template: z.string().min(1), createdAt: z.string().optional(), notes: z.string().optional() }),
+    z.object({
+      template: z.string().min(1),
+      /** The taxonomy file this version uses; versions that change definitions point at their own. */
+      taxonomy: z.string().min(1).default("taxonomy.json"),
+      createdAt: z.string().optional(),
+      notes: z.string().optional(),
+    }),
   ),
   aliases: z.record(z.string(), z.string()).default({}),
   inference: z.object({ temperature: z.number().min(0).max(1), topP: z.number().gt(0).max(1) }).partial().default({}),
@@ -30,6 +37,11 @@ export interface ResolvedPrompt {
   version: string;
   system: string;
   codec: LabelCodec;
+  /** Dimension key -> hash of its definition, for per-dimension cache reuse. */
+  dimensionHashes: Record<string, string>;
+  /** The template text, kept to render prompts for a subset of dimensions. */
+  template: string;
+  templateFile: string;
   /** Taxonomy-level inference defaults from the manifest (override the model's). */
   inference: Partial<Pick<InferenceParams, "temperature" | "topP">>;
 }
@@ -57,39 +69,78 @@ export class PromptRegistry {
   }
 
   async #load(taxonomyName: string, versionOrAlias: string): Promise<ResolvedPrompt> {
-    const taxonomy = await loadTaxonomy(this.#dir, taxonomyName);
+    // Checked before any path is built from it: a request must not reach outside the prompts dir.
+    if (!TAXONOMY_NAME.test(taxonomyName)) {
+      throw new TaxonomyError("TAXONOMY_NOT_FOUND", `Unknown taxonomy "${taxonomyName}": names are kebab-case`);
+    }
     const manifestFile = path.join(this.#dir, taxonomyName, "manifest.json");
-    const manifest = await readManifest(manifestFile);
+    const manifest = await readManifest(manifestFile, taxonomyName);
     const version = manifest.aliases[versionOrAlias] ?? versionOrAlias;
     const entry = manifest.versions[version];
     if (!entry) {
       const known = [...Object.keys(manifest.versions), ...Object.keys(manifest.aliases)].join(", ");
       throw new TaxonomyError("PROMPT_VERSION_NOT_FOUND", `Taxonomy "${taxonomyName}" has no prompt version or alias "${versionOrAlias}" (known: ${known})`);
     }
+    const taxonomy = await loadTaxonomy(this.#dir, taxonomyName, entry.taxonomy);
     const templateFile = path.join(this.#dir, taxonomyName, entry.template);
     const template = await fs.readFile(templateFile, "utf8");
-    const system = fillTemplate(
+    return {
+      taxonomy,
+      version,
+      system: renderSystemPrompt(template, taxonomy, templateFile),
+      codec: createLabelCodec(taxonomy),
+      dimensionHashes: dimensionHashes(taxonomy),
       template,
-      {
-        "taxonomy.title": taxonomy.title,
-        "taxonomy.description": taxonomy.description,
-        dimensions: renderDimensions(taxonomy),
-        output_format: renderOutputFormat(taxonomy),
-      },
       templateFile,
-    );
-    return { taxonomy, version, system, codec: createLabelCodec(taxonomy), inference: manifest.inference };
+      inference: manifest.inference,
+    };
   }
 }
 
-async function readManifest(file: string): Promise<z.infer<typeof manifestSchema>> {
+function renderSystemPrompt(template: string, taxonomy: Taxonomy, templateFile: string): string {
+  return fillTemplate(
+    template,
+    {
+      "taxonomy.title": taxonomy.title,
+      "taxonomy.description": taxonomy.description,
+      dimensions: renderDimensions(taxonomy),
+      output_format: renderOutputFormat(taxonomy),
+    },
+    templateFile,
+  );
+}
+
+/**
+ * The same prompt asking only for some dimensions: used when a text's other dimensions come
+ * from the cache, so the model reads (and is paid for) only what changed.
+ */
+export function subsetPrompt(prompt: ResolvedPrompt, dimensionKeys: ReadonlySet<string>): ResolvedPrompt {
+  const taxonomy = { ...prompt.taxonomy, dimensions: prompt.taxonomy.dimensions.filter((d) => dimensionKeys.has(d.key)) };
+  return {
+    ...prompt,
+    taxonomy,
+    system: renderSystemPrompt(prompt.template, taxonomy, prompt.templateFile),
+    codec: createLabelCodec(taxonomy),
+    dimensionHashes: Object.fromEntries(Object.entries(prompt.dimensionHashes).filter(([k]) => dimensionKeys.has(k))),
+  };
+}
+
+const TAXONOMY_NAME = /^[a-z][a-z0-9-]*$/;
+
+async function readManifest(file: string, taxonomyName: string): Promise<z.infer<typeof manifestSchema>> {
   let raw: string;
   try {
     raw = await fs.readFile(file, "utf8");
   } catch (cause) {
-    throw new TaxonomyError("PROMPT_VERSION_NOT_FOUND", `${file} cannot be read`, { cause });
+    throw new TaxonomyError("TAXONOMY_NOT_FOUND", `Unknown taxonomy "${taxonomyName}": ${file} cannot be read`, { cause });
   }
-  const parsed = manifestSchema.safeParse(JSON.parse(raw));
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (cause) {
+    throw new TaxonomyError("TAXONOMY_INVALID", `${file}: not valid JSON (${(cause as Error).message})`, { cause });
+  }
+  const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) {
     throw new TaxonomyError("TAXONOMY_INVALID", `${file}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   }

@@ -40,6 +40,7 @@ interface InFlight {
 export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   readonly #options: WorkerPoolOptions;
   readonly #consumers: Consumer[];
+
   readonly #inflight = new Map<string, InFlight>();
   readonly #logger: Logger;
   #stopping = false;
@@ -60,6 +61,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         messageAttributeNames: ["All"],
         useQueueUrlAsEndpoint: !options.useClientEndpoint,
         suppressFifoWarning: true,
+        // Let stop() wait for an open long poll to end: aborting it client-side can leave the
+        // server handing a message to a closed request, invisible until its visibility timeout.
+        pollingCompleteWaitTimeMs: (options.waitTimeS + 5) * 1000,
         handleMessage: (message) => this.#handle(message, handler),
       });
       consumer.on("message_processed", (m) => this.#settle(m));
@@ -101,6 +105,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    const pollsEnded = Promise.all(this.#consumers.map((c) => new Promise<void>((resolve) => c.once("stopped", () => resolve()))));
     for (const c of this.#consumers) c.stop();
     const drained = this.#drain();
     const deadline = new Promise<"timeout">((resolve) => setTimeout(resolve, this.#options.shutdownTimeoutS * 1000, "timeout").unref());
@@ -109,8 +114,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       for (const f of this.#inflight.values()) f.controller.abort();
       await drained;
     }
-    // Only now cut the idle long polls: aborting earlier would also abort in-flight deletes.
-    for (const c of this.#consumers) c.stop({ abort: true });
+    // A poll that was open when stop() began may still deliver a message: it is returned at once.
+    await pollsEnded;
+    for (const f of this.#inflight.values()) f.controller.abort();
+    await this.#drain();
     this.emit("stopped");
   }
 

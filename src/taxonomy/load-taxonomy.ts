@@ -3,12 +3,12 @@ import path from "node:path";
 import { TaxonomyError } from "../errors/errors.ts";
 import { taxonomySchema, type Taxonomy } from "./taxonomy-schema.ts";
 
-/** Read and validate `<promptsDir>/<name>/taxonomy.json`; errors name the file, the dimension and the problem. */
-export async function loadTaxonomy(promptsDir: string, name: string): Promise<Taxonomy> {
+/** Read and validate `<promptsDir>/<name>/<file>` (taxonomy.json); errors name the file, the dimension and the problem. */
+export async function loadTaxonomy(promptsDir: string, name: string, fileName = "taxonomy.json"): Promise<Taxonomy> {
   if (!/^[a-z][a-z0-9-]*$/.test(name)) {
     throw new TaxonomyError("TAXONOMY_NOT_FOUND", `Unknown taxonomy "${name}": names are kebab-case`);
   }
-  const file = path.join(promptsDir, name, "taxonomy.json");
+  const file = path.join(promptsDir, name, fileName);
   let raw: string;
   try {
     raw = await fs.readFile(file, "utf8");

@@ -76,17 +76,6 @@ describe("the pipeline, end to end over the wire", () => {
     expect(bodies.some((b) => b.batchId === inside.batchId && b.status === "completed")).toBe(true);
   });
 
-  it("gives both copies of a batchId a result (idempotency comes later)", async () => {
-    pipeline = await startPipeline();
-    pipeline.startWorker();
-    const request = makeRequest(4);
-    await pipeline.send(request);
-    await pipeline.send(request);
-    const results = await pipeline.results(2);
-    expect(results.map((r) => r.batchId)).toEqual([request.batchId, request.batchId]);
-    expect(results.every((r) => r.status === "completed")).toBe(true);
-  });
-
   it("dead-letters a request naming an unknown taxonomy or a model that is not allowed", async () => {
     pipeline = await startPipeline();
     pipeline.startWorker();

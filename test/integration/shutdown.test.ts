@@ -38,7 +38,9 @@ describe("stopping a worker while a batch is in flight loses nothing", () => {
     const outcomes: string[] = [];
     first.pool.on("outcome", (_m, outcome) => outcomes.push(outcome));
     await first.close();
-    expect(outcomes).toEqual(["returned"]);
+    // A long poll still open during shutdown may pick the returned message up again: it is returned again.
+    expect(outcomes.length).toBeGreaterThanOrEqual(1);
+    expect(outcomes.every((o) => o === "returned")).toBe(true);
 
     // Visibility was set to 0: the message is back now, not after the 30 s visibility timeout.
     pipeline.emulator.setLatency({ fixedMs: 0, perOutputTokenMs: 0 });

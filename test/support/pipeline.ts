@@ -6,6 +6,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { DeleteTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { randomUUID } from "node:crypto";
 import pino, { type Logger } from "pino";
 import { inject } from "vitest";
@@ -15,6 +16,7 @@ import type { LabelRequest } from "../../src/contracts/request.ts";
 import { type LabelResult, resultSchema } from "../../src/contracts/result.ts";
 import { type BedrockEmulator, type BedrockEmulatorOptions, startBedrockEmulator } from "../../src/local/bedrock-emulator/index.ts";
 import { createQueues, type QueueSet } from "../../src/queue/create-queues.ts";
+import { createTables } from "../../src/store/create-tables.ts";
 import { toSqsJson } from "../../src/queue/sqs-json.ts";
 import { fifoFields } from "../../src/queue/sqs-messages.ts";
 import { createWorker, type Worker } from "../../src/worker.ts";
@@ -23,6 +25,9 @@ import { targetClients } from "./aws-target.ts";
 export interface Pipeline {
   config: Config;
   queues: QueueSet;
+  tables: { cacheTable: string; batchesTable: string };
+  /** A DynamoDB client of the test's own, to inspect tables. */
+  dynamo: DynamoDBClient;
   emulator: BedrockEmulator;
   clients: AwsClients;
   /** A client of the test's own, as a producer in another process would have. */
@@ -64,9 +69,11 @@ export async function startPipeline(
   options: { emulator?: Omit<BedrockEmulatorOptions, "port">; env?: Record<string, string>; maxReceiveCount?: number; fifo?: boolean } = {},
 ): Promise<Pipeline> {
   const target = inject("awsTarget");
-  const { sqs } = targetClients(target, process.env);
+  const { sqs, dynamo } = targetClients(target, process.env);
   const queues = await createQueues(sqs, { prefix: `lq-${randomUUID().slice(0, 8)}`, maxReceiveCount: options.maxReceiveCount ?? 5, visibilityTimeoutS: 30, fifo: options.fifo });
   const emulator = await startBedrockEmulator({ ...options.emulator, port: 0 });
+  const tables = { cacheTable: `lq-cache-${randomUUID().slice(0, 8)}`, batchesTable: `lq-batches-${randomUUID().slice(0, 8)}` };
+  await createTables(dynamo, tables);
   process.env.AWS_ACCESS_KEY_ID ??= "test";
   process.env.AWS_SECRET_ACCESS_KEY ??= "test";
   const env = {
@@ -77,6 +84,8 @@ export async function startPipeline(
     LABELQ_REQUESTS_QUEUE_URL: queues.requests,
     LABELQ_RESULTS_QUEUE_URL: queues.results,
     LABELQ_DLQ_URL: queues.dlq,
+    LABELQ_CACHE_TABLE: tables.cacheTable,
+    LABELQ_BATCHES_TABLE: tables.batchesTable,
     LABELQ_CONCURRENCY: "4",
     LABELQ_WAIT_TIME_S: "1",
     LABELQ_VISIBILITY_TIMEOUT_S: "30",
@@ -88,7 +97,7 @@ export async function startPipeline(
   };
   const config = loadConfig(env);
   const clients = createAwsClients(config);
-  const logger = pino({ level: "silent" });
+  const logger = pino({ level: process.env.LABELQ_TEST_LOG ?? "silent" }, pino.destination(2));
   const workers: Worker[] = [];
 
   const drain = async (queueUrl: string, count: number, timeoutMs = 20_000): Promise<Message[]> => {
@@ -109,6 +118,8 @@ export async function startPipeline(
   return {
     config,
     queues,
+    tables,
+    dynamo,
     emulator,
     clients,
     sqs,
@@ -139,7 +150,15 @@ export async function startPipeline(
           // Already gone or the target is down: nothing left to clean.
         }
       }
+      for (const table of [tables.cacheTable, tables.batchesTable]) {
+        try {
+          await dynamo.send(new DeleteTableCommand({ TableName: table }));
+        } catch {
+          // Already gone or the target is down.
+        }
+      }
       sqs.destroy();
+      dynamo.destroy();
       await emulator.close();
     },
   };

@@ -1,0 +1,208 @@
+import { type Command, Option } from "commander";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import { TaxonomyError } from "../errors/errors.ts";
+import { MODELS, findModel, type ModelSpec } from "../llm/model-registry.ts";
+import { compareDimensionHashes, promptContextHash, taxonomyHash } from "../taxonomy/dimension-hashes.ts";
+import type { Dimension } from "../taxonomy/taxonomy-schema.ts";
+import { diffLines, diffStats, unifiedDiff } from "./diff-prompts.ts";
+import { PromptRegistry, promptHash, type InferenceParams, type ResolvedPrompt } from "./prompt-registry.ts";
+
+/** Version shown when none is named: the alias requests use unless they or the config say otherwise. */
+const DEFAULT_VERSION = "prod";
+const DEFAULT_MODEL = "llama3.3-70b";
+
+// Only what `list` and `show` display; PromptRegistry.resolve validates the whole manifest.
+const manifestIndexSchema = z.object({
+  versions: z.record(z.string(), z.object({ taxonomy: z.string().optional(), createdAt: z.string().optional(), notes: z.string().optional() })),
+  aliases: z.record(z.string(), z.string()).default({}),
+});
+type ManifestIndex = z.infer<typeof manifestIndexSchema>;
+
+/** Add `labelq prompts list|show|render|diff`: inspect taxonomies and prompt versions without calling a model. */
+export function registerPromptsCommand(program: Command, promptsDir: () => string, write: (s: string) => void): void {
+  const out = (lines: readonly string[]) => write(lines.map((l) => `${l}\n`).join(""));
+  const prompts = program
+    .command("prompts")
+    .description("Inspect taxonomies and prompt versions: list them, show a taxonomy, render a prompt, diff two versions.");
+
+  prompts
+    .command("list")
+    .description("every taxonomy with its versions, aliases, dimension counts and rendered prompt sizes")
+    .action(async () => {
+      const dir = promptsDir();
+      const registry = new PromptRegistry(dir);
+      const lines: string[] = [];
+      for (const name of await taxonomyNames(dir)) {
+        const manifest = await readManifestIndex(dir, name);
+        const rendered = await Promise.all(Object.keys(manifest.versions).map((v) => registry.resolve(name, v)));
+        // Versions may use different taxonomy files; the title shown is the one prod serves.
+        const headline = rendered.find((p) => p.version === manifest.aliases[DEFAULT_VERSION]) ?? rendered.at(-1);
+        lines.push(`${name}  "${headline?.taxonomy.title ?? ""}"`);
+        lines.push(`  aliases: ${Object.entries(manifest.aliases).map(([alias, v]) => `${alias} -> ${v}`).join(", ") || "none"}`);
+        for (const p of rendered) {
+          const meta = manifest.versions[p.version];
+          const file = meta?.taxonomy && meta.taxonomy !== "taxonomy.json" ? `  (${meta.taxonomy})` : "";
+          lines.push(`  ${p.version}  ${p.taxonomy.dimensions.length} dimensions${file}  ${sizeOf(p.system)}${meta?.createdAt ? `  created ${meta.createdAt}` : ""}`);
+        }
+      }
+      out(lines);
+    });
+
+  prompts
+    .command("show <taxonomy> [version]")
+    .description(`a taxonomy's dimensions (key, code, kind, labels or range) and the hash of each (version default: ${DEFAULT_VERSION})`)
+    .action(async (name: string, versionArg: string | undefined) => {
+      const dir = promptsDir();
+      const prompt = await new PromptRegistry(dir).resolve(name, versionArg ?? DEFAULT_VERSION);
+      const meta = (await readManifestIndex(dir, name)).versions[prompt.version];
+      const { taxonomy } = prompt;
+      const hashes = prompt.dimensionHashes;
+      const lines = [
+        `${taxonomy.name}: ${taxonomy.title}`,
+        taxonomy.description,
+        "",
+        `version ${prompt.version}${versionArg && versionArg !== prompt.version ? ` (${versionArg})` : ""}${meta?.createdAt ? `, created ${meta.createdAt}` : ""}${meta?.notes ? `: ${meta.notes}` : ""}`,
+        `taxonomy ${meta?.taxonomy ?? "taxonomy.json"}, hash ${taxonomyHash(taxonomy)}`,
+        `prompt context hash ${promptContextHash(taxonomy, prompt.template)} (template, title and description)`,
+        "",
+        `${taxonomy.dimensions.length} dimensions:`,
+      ];
+      for (const d of taxonomy.dimensions) {
+        lines.push(`  ${d.key}  "${d.code}"  ${d.kind}  ${hashes[d.key] ?? ""}`, `      ${valuesOf(d)}`);
+      }
+      out(lines);
+    });
+
+  prompts
+    .command("render <taxonomy> [version]")
+    .description(`print the exact system prompt, then its promptHash for a model (version default: ${DEFAULT_VERSION})`)
+    .addOption(new Option("--model <alias>", "model alias the hash is for").choices(MODELS.map((m) => m.alias)).default(DEFAULT_MODEL))
+    .action(async (name: string, versionArg: string | undefined, o: { model: string }) => {
+      const prompt = await new PromptRegistry(promptsDir()).resolve(name, versionArg ?? DEFAULT_VERSION);
+      const model = findModel(o.model);
+      // Unreachable through the CLI (commander checks the choices), but the type says it can be missing.
+      if (!model) throw new Error(`unknown model alias "${o.model}"`);
+      const inference = inferenceFor(prompt, model);
+      const tokens = approxTokens(prompt.system);
+      // The texts of a chunk and the answer must fit beside the system prompt in the model's context.
+      const left = model.contextTokens - tokens - inference.maxTokens;
+      write(prompt.system.endsWith("\n") ? prompt.system : `${prompt.system}\n`);
+      out([
+        `--- ${name} ${prompt.version}: promptHash ${promptHash(prompt, model.modelId, inference)}`,
+        `--- model ${model.alias} (${model.modelId}), temperature ${inference.temperature}, topP ${inference.topP}, maxTokens ${inference.maxTokens}`,
+        `--- size ${sizeOf(prompt.system)}; + maxTokens ${inference.maxTokens} = ~${tokens + inference.maxTokens} of the model's ${model.contextTokens}-token context, ${
+          left > 0 ? `~${left} left for the texts` : "DOES NOT FIT even before any text"
+        }`,
+      ]);
+    });
+
+  prompts
+    .command("diff <taxonomy> <from> <to>")
+    .description("line diff of two rendered prompt versions (or aliases) and which dimension definitions changed")
+    .action(async (name: string, fromArg: string, toArg: string) => {
+      const registry = new PromptRegistry(promptsDir());
+      const [from, to] = await Promise.all([registry.resolve(name, fromArg), registry.resolve(name, toArg)]);
+      const diff = diffLines(from.system.split("\n"), to.system.split("\n"));
+      const { removed, added } = diffStats(diff);
+      const lines = unifiedDiff(diff, label(name, fromArg, from), label(name, toArg, to));
+      if (lines.length > 0) lines.push("");
+      lines.push(lines.length === 0 ? "rendered prompts are identical" : `rendered prompts differ: -${removed} +${added} lines`);
+      lines.push(...hashSummary(from, to));
+      out(lines);
+    });
+}
+
+/**
+ * Inference parameters exactly as labelBatch sends them (src/classify/label-batch.ts):
+ * the manifest's temperature and topP win over the model's, maxTokens is the model's limit.
+ */
+export function inferenceFor(prompt: ResolvedPrompt, model: ModelSpec): InferenceParams {
+  return {
+    temperature: prompt.inference.temperature ?? model.inference.temperature,
+    topP: prompt.inference.topP ?? model.inference.topP,
+    maxTokens: model.maxOutputTokens,
+  };
+}
+
+/** Rough token count, four characters a token, as the emulator and the size report assume. */
+export function approxTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+function sizeOf(system: string): string {
+  return `${Buffer.byteLength(system, "utf8")} bytes  ~${approxTokens(system)} tokens`;
+}
+
+function label(name: string, asked: string, prompt: ResolvedPrompt): string {
+  return `${name} ${prompt.version}${asked === prompt.version ? "" : ` (${asked})`}`;
+}
+
+/** What a label cache needs to know: which dimensions' labels still mean the same, and whether the instructions around them changed. */
+function hashSummary(from: ResolvedPrompt, to: ResolvedPrompt): string[] {
+  const c = compareDimensionHashes(from.dimensionHashes, to.dimensionHashes);
+  const lines =
+    c.changed.length + c.added.length + c.removed.length === 0
+      ? [`dimension definitions unchanged (all ${c.unchanged.length} dimension hashes equal)`]
+      : [`dimension definitions changed: ${c.changed.length} changed, ${c.added.length} added, ${c.removed.length} removed, ${c.unchanged.length} unchanged`];
+  if (c.changed.length > 0) lines.push(`  changed: ${c.changed.join(", ")}`);
+  if (c.added.length > 0) lines.push(`  added: ${c.added.join(", ")}`);
+  if (c.removed.length > 0) lines.push(`  removed: ${c.removed.join(", ")}`);
+  const [before, after] = [promptContextHash(from.taxonomy, from.template), promptContextHash(to.taxonomy, to.template)];
+  lines.push(
+    before === after
+      ? "prompt context unchanged (template, taxonomy title and description)"
+      : `prompt context changed (template, taxonomy title or description): ${before} -> ${after}`,
+  );
+  return lines;
+}
+
+function valuesOf(d: Dimension): string {
+  const labels = (ls: { name: string; code: string }[]) => ls.map((l) => `${l.name} "${l.code}"`).join(", ");
+  switch (d.kind) {
+    case "single":
+      return `one of: ${labels(d.labels)}`;
+    case "multi":
+      return `${d.minItems} to ${d.maxItems} of: ${labels(d.labels)}`;
+    case "scale":
+      return `integer ${d.min}..${d.max}${d.nullable ? " or null" : ""}`;
+    case "boolean":
+      return `1 or 0${d.nullable ? " or null" : ""}`;
+  }
+}
+
+/** Taxonomy names under the prompts directory: the kebab-case folders that hold a manifest.json. */
+async function taxonomyNames(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (cause) {
+    throw new TaxonomyError("TAXONOMY_NOT_FOUND", `prompts directory ${dir} cannot be read`, { cause });
+  }
+  const names: string[] = [];
+  for (const e of entries) {
+    if (!e.isDirectory() || !/^[a-z][a-z0-9-]*$/.test(e.name)) continue;
+    const hasManifest = await fs.access(path.join(dir, e.name, "manifest.json")).then(
+      () => true,
+      () => false,
+    );
+    if (hasManifest) names.push(e.name);
+  }
+  return names.sort();
+}
+
+async function readManifestIndex(dir: string, name: string): Promise<ManifestIndex> {
+  const file = path.join(dir, name, "manifest.json");
+  let json: unknown;
+  try {
+    json = JSON.parse(await fs.readFile(file, "utf8"));
+  } catch (cause) {
+    throw new TaxonomyError("PROMPT_VERSION_NOT_FOUND", `${file} cannot be read as JSON`, { cause });
+  }
+  const parsed = manifestIndexSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new TaxonomyError("TAXONOMY_INVALID", `${file}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,208 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { labelBatch, resolveModel, type LabelBatchSettings } from "../../src/classify/label-batch.ts";
+import type { LabelRequest } from "../../src/contracts/request.ts";
+import { resultSchema, type LabelResult } from "../../src/contracts/result.ts";
+import { InvalidRequestError, ModelCallError, TaxonomyError } from "../../src/errors/errors.ts";
+import { findModel } from "../../src/llm/model-registry.ts";
+import { PromptRegistry, promptHash, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import {
+  FakeModelProvider,
+  PROMPTS_DIR,
+  PassThroughLimiter,
+  caught,
+  rejection,
+  silentLogger,
+  validCompactLabels,
+  type FakeModelOptions,
+} from "../support/fakes.ts";
+
+const prompts = new PromptRegistry(PROMPTS_DIR);
+let productFeedback: ResolvedPrompt;
+let supportTriage: ResolvedPrompt;
+
+beforeAll(async () => {
+  productFeedback = await prompts.resolve("product-feedback", "prod");
+  supportTriage = await prompts.resolve("support-triage", "prod");
+});
+
+const settings: LabelBatchSettings = {
+  defaultTaxonomy: "product-feedback",
+  defaultPromptVersion: "prod",
+  defaultModel: "llama3.3-70b",
+  allowedModels: ["claude-haiku"],
+  chunkSize: 50,
+  maxReaskRounds: 1,
+};
+
+function request(overrides: Partial<LabelRequest> = {}): LabelRequest {
+  return {
+    schemaVersion: 1,
+    batchId: "batch-42",
+    items: [
+      { id: "a", text: "Great kettle, boils fast." },
+      { id: "b", text: "The lid broke on day two." },
+      { id: "c", text: "Where is my order?" },
+    ],
+    ...overrides,
+  };
+}
+
+/** A fake model that labels with whichever taxonomy the system prompt belongs to. */
+function provider(damage?: FakeModelOptions["damage"]): FakeModelProvider {
+  let current: ResolvedPrompt | undefined;
+  const p = new FakeModelProvider({
+    labeller: (text) => validCompactLabels((current ?? productFeedback).taxonomy, text),
+    damage: (call) => {
+      current = call.request.system === supportTriage.system ? supportTriage : productFeedback;
+      return damage?.(call);
+    },
+    usage: { inputTokens: 1234, outputTokens: 567 },
+  });
+  return p;
+}
+
+async function label(req: LabelRequest, p = provider(), receivedAt = new Date(Date.now() - 5)): Promise<LabelResult> {
+  return labelBatch(req, receivedAt, settings, { provider: p, limiter: new PassThroughLimiter(), logger: silentLogger(), prompts });
+}
+
+describe("resolveModel", () => {
+  it("accepts the default model and an allow-listed alias", () => {
+    expect(resolveModel("llama3.3-70b", settings).modelId).toBe("us.meta.llama3-3-70b-instruct-v1:0");
+    expect(resolveModel("claude-haiku", settings).alias).toBe("claude-haiku");
+  });
+
+  it("rejects a registry model that is not allow-listed with MODEL_NOT_ALLOWED, listing the allowed ones", () => {
+    const error = caught(() => resolveModel("claude-sonnet", settings));
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as InvalidRequestError).code).toBe("MODEL_NOT_ALLOWED");
+    expect((error as InvalidRequestError).retryable).toBe(false);
+    expect((error as Error).message).toBe('Model "claude-sonnet" is not allowed here (allowed: llama3.3-70b, claude-haiku)');
+  });
+
+  it("rejects an allow-listed alias the registry does not know", () => {
+    expect((caught(() => resolveModel("gpt-x", { ...settings, allowedModels: ["gpt-x"] })) as InvalidRequestError).code).toBe("MODEL_NOT_ALLOWED");
+  });
+});
+
+describe("labelBatch", () => {
+  it("returns a completed result that validates against resultSchema", async () => {
+    const result = await label(request({ attributes: { tenant: "acme", run: "7" } }));
+    expect(resultSchema.safeParse(result).success).toBe(true);
+    expect(result).toMatchObject({
+      schemaVersion: 1,
+      batchId: "batch-42",
+      status: "completed",
+      taxonomy: "product-feedback",
+      promptVersion: "v1",
+      model: "llama3.3-70b",
+      attributes: { tenant: "acme", run: "7" },
+    });
+    expect(result.items.map((it) => it.id)).toEqual(["a", "b", "c"]);
+    expect(result.items.every((it) => it.source === "model" && it.model === "us.meta.llama3-3-70b-instruct-v1:0")).toBe(true);
+  });
+
+  it("echoes no attributes as an empty object", async () => {
+    expect((await label(request())).attributes).toEqual({});
+  });
+
+  it("resolves the prompt alias to its version and hashes the prompt, model and inference it used", async () => {
+    const result = await label(request({ promptVersion: "prod" }));
+    expect(result.promptVersion).toBe("v1");
+    const model = findModel("llama3.3-70b");
+    expect(model).toBeDefined();
+    if (!model) return;
+    expect(result.promptHash).toBe(promptHash(productFeedback, model.modelId, { temperature: 0.5, topP: 0.9, maxTokens: model.maxOutputTokens }));
+  });
+
+  it("uses the manifest's inference parameters and the model's output-token limit", async () => {
+    const p = provider();
+    await label(request({ model: "claude-haiku" }), p);
+    expect(p.calls[0]?.request.modelId).toBe("us.anthropic.claude-haiku-4-5-20251001-v1:0");
+    expect(p.calls[0]?.request.inference).toEqual({ temperature: 0.5, topP: 0.9, maxTokens: 64_000 });
+  });
+
+  it("uses the request's taxonomy and records it", async () => {
+    const p = provider();
+    const result = await label(request({ taxonomy: "support-triage" }), p);
+    expect(p.calls[0]?.request.system).toBe(supportTriage.system);
+    expect(result.taxonomy).toBe("support-triage");
+    expect(result.status).toBe("completed");
+    expect(Object.keys(result.items[0]?.labels ?? {})).toEqual(["category", "priority", "needs_human", "products_mentioned"]);
+  });
+
+  it("is partial when some items have errors", async () => {
+    const result = await label(request(), provider(() => ({ rewrite: (t, clean) => (t.t.includes("lid") ? [] : [clean]) })));
+    expect(result.status).toBe("partial");
+    expect(result.items.map((it) => it.error?.code ?? null)).toEqual([null, "MISSING_FROM_OUTPUT", null]);
+    expect(resultSchema.safeParse(result).success).toBe(true);
+  });
+
+  it("is failed when no item is labelled", async () => {
+    const result = await label(request(), provider(() => ({ rewrite: () => [] })));
+    expect(result.status).toBe("failed");
+    expect(result.items.every((it) => it.error?.code === "MISSING_FROM_OUTPUT" && it.labels === null)).toBe(true);
+    expect(resultSchema.safeParse(result).success).toBe(true);
+  });
+
+  it("is partial when the model rejects some texts but labels others", async () => {
+    const rejected = new ModelCallError("MODEL_REJECTED_REQUEST", "m", "ValidationException: too long");
+    const p = provider((call) => (call.texts.some((t) => t.t.includes("lid")) ? { error: rejected } : undefined));
+    const result = await labelBatch(request(), new Date(), { ...settings, chunkSize: 1 }, {
+      provider: p,
+      limiter: new PassThroughLimiter(),
+      logger: silentLogger(),
+      prompts,
+    });
+    expect(result.status).toBe("partial");
+    expect(result.items.map((it) => it.error?.code ?? null)).toEqual([null, "MODEL_REJECTED_REQUEST", null]);
+  });
+
+  it("throws the model's rejection when the model rejected every text, so the batch goes to the DLQ", async () => {
+    const rejected = new ModelCallError("MODEL_REJECTED_REQUEST", "m", "AccessDeniedException: no model access");
+    const error = await rejection(label(request(), provider(() => ({ error: rejected }))));
+    expect(error).toBe(rejected);
+  });
+
+  it("reports usage with cacheHits 0 and the cost rounded to 6 decimals", async () => {
+    const result = await label(request());
+    expect(result.usage).toEqual({
+      modelCalls: 1,
+      inputTokens: 1234,
+      outputTokens: 567,
+      cacheHits: 0,
+      costUsd: Math.round((1.234 * 0.00072 + 0.567 * 0.00072) * 1e6) / 1e6,
+    });
+  });
+
+  it("times the batch from receivedAt to completion", async () => {
+    const receivedAt = new Date(Date.now() - 1500);
+    const result = await label(request(), provider(), receivedAt);
+    expect(result.timing.receivedAt).toBe(receivedAt.toISOString());
+    expect(result.timing.durationMs).toBeGreaterThanOrEqual(1500);
+    expect(Date.parse(result.timing.completedAt) - Date.parse(result.timing.receivedAt)).toBe(result.timing.durationMs);
+  });
+
+  it("rejects a model alias that is not allowed with MODEL_NOT_ALLOWED before calling the model", async () => {
+    const p = provider();
+    const error = await rejection(label(request({ model: "claude-sonnet" }), p));
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as InvalidRequestError).code).toBe("MODEL_NOT_ALLOWED");
+    expect(p.calls).toHaveLength(0);
+  });
+
+  it("uses the default prompt version when the request names none, and an explicit version when it does", async () => {
+    expect((await label(request())).promptVersion).toBe((await prompts.resolve("product-feedback", settings.defaultPromptVersion)).version);
+    expect((await label(request({ promptVersion: "v1" }))).promptVersion).toBe("v1");
+  });
+
+  it("rejects an unknown prompt version with PROMPT_VERSION_NOT_FOUND", async () => {
+    const error = await rejection(label(request({ promptVersion: "v7" })));
+    expect(error).toBeInstanceOf(TaxonomyError);
+    expect((error as TaxonomyError).code).toBe("PROMPT_VERSION_NOT_FOUND");
+  });
+
+  it("lets a retryable model failure reject the whole batch", async () => {
+    const throttled = new ModelCallError("MODEL_THROTTLED", "m", "slow down");
+    expect(await rejection(label(request(), provider(() => ({ error: throttled }))))).toBe(throttled);
+  });
+});
