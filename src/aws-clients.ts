@@ -8,6 +8,8 @@ import type { Config } from "./config/config.ts";
 export interface AwsClients {
   sqs: SQSClient;
   dynamo: DynamoDBDocumentClient;
+  /** The plain DynamoDB client under `dynamo`, for table management. */
+  dynamoBase: DynamoDBClient;
   bedrock: BedrockRuntimeClient;
   destroy(): void;
 }
@@ -42,6 +44,7 @@ export function createAwsClients(config: Pick<Config, "region" | "endpoints" | "
   return {
     sqs,
     dynamo,
+    dynamoBase: dynamoClient,
     bedrock,
     destroy() {
       sqs.destroy();

@@ -16,6 +16,7 @@ import { collectResults } from "./producer/collect-results.ts";
 import { readTexts } from "./producer/read-texts.ts";
 import { sendRequests } from "./producer/send-requests.ts";
 import { registerPromptsCommand } from "./prompts/prompts-command.ts";
+import { createTables } from "./store/create-tables.ts";
 import { createWorker } from "./worker.ts";
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -239,7 +240,13 @@ program
   .option("--out <file>", "where to write the results (JSONL)")
   .option("--timeout <seconds>", "give up after this long", "300")
   .option("--emulator <json>", EMULATOR_HELP)
-  .action(async (o: { texts: string; batchSize: string; out?: string; timeout: string; emulator?: string }) => {
+  .option("--runs <n>", "label the same texts this many times on the same stack (run 2 shows the label cache)", "1")
+  .option("--external", "use the stack and workers the configuration names (e.g. a running `labelq local`) instead of starting them")
+  .action(async (o: { texts: string; batchSize: string; out?: string; timeout: string; emulator?: string; runs: string; external?: boolean }) => {
+    const batchSize = Number(o.batchSize);
+    const runs = Number(o.runs);
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new LabelqError("INVALID_REQUEST", "--batch-size must be a positive integer", false);
+    if (!Number.isInteger(runs) || runs < 1 || runs > 10) throw new LabelqError("INVALID_REQUEST", "--runs must be an integer from 1 to 10", false);
     useLocalCredentials();
     const base = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
     const logger = createLogger(base.log);
@@ -247,13 +254,34 @@ program
     await runDemo({
       textsFile: o.texts,
       outFile,
-      batchSize: Number(o.batchSize),
+      batchSize,
+      runs,
+      external: o.external ?? false,
       env: { ...process.env, LOG_LEVEL: base.log.level },
       logger,
       timeoutMs: Number(o.timeout) * 1000,
       emulator: { latency: DEFAULT_EMULATOR_LATENCY, ...emulatorSettings(o.emulator) },
       write: (line) => process.stdout.write(line + "\n"),
     });
+  });
+
+program
+  .command("tables")
+  .description("DynamoDB tables of the label cache and the batch records.")
+  .command("create")
+  .description("create both tables if missing (idempotent), wait until active, turn on TTL where the service supports it")
+  .action(async () => {
+    const config = configFrom({});
+    const clients = createAwsClients(config);
+    try {
+      const reports = await createTables(clients.dynamoBase, {
+        cacheTable: config.store.cacheTable ?? "labelq-label-cache",
+        batchesTable: config.store.batchesTable ?? "labelq-batches",
+      });
+      for (const r of reports) process.stdout.write(`${r.table}: ${r.created ? "created" : "exists"}, TTL on expiresAt ${r.ttl}\n`);
+    } finally {
+      clients.destroy();
+    }
   });
 
 registerPromptsCommand(program, () => configFrom({}).prompts.dir, (s) => void process.stdout.write(s));

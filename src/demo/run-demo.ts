@@ -1,22 +1,27 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
-import { createAwsClients } from "../aws-clients.ts";
-import { loadConfig } from "../config/config.ts";
+import { type AwsClients, createAwsClients } from "../aws-clients.ts";
+import { type Config, loadConfig, requireQueue } from "../config/config.ts";
 import type { LabelResult } from "../contracts/result.ts";
 import type { BedrockEmulatorOptions } from "../local/bedrock-emulator/index.ts";
-import { startLocalStack } from "../local/local-stack.ts";
+import { type LocalStack, startLocalStack } from "../local/local-stack.ts";
 import { buildBatches } from "../producer/build-batches.ts";
 import { collectResults } from "../producer/collect-results.ts";
 import { readTexts } from "../producer/read-texts.ts";
 import { sendRequests } from "../producer/send-requests.ts";
-import { createWorker } from "../worker.ts";
+import { createWorker, type Worker } from "../worker.ts";
 import { formatSummary, summarizeResults } from "./summarize-results.ts";
 
 export interface DemoOptions {
   textsFile: string;
+  /** Results of the last run go here; earlier runs get `-run<N>` before the extension. */
   outFile: string;
   batchSize: number;
+  /** Runs over the same texts on the same stack: the second shows the label cache at work. */
+  runs: number;
+  /** Use the stack and workers the configuration names (e.g. a running `labelq local`) instead of starting them. */
+  external: boolean;
   /** The process environment: labelq settings in it apply, the local stack's endpoints win. */
   env: Record<string, string | undefined>;
   logger: Logger;
@@ -27,48 +32,74 @@ export interface DemoOptions {
 }
 
 /**
- * The whole pipeline on the embedded stack in this process: enqueue a sample, let a worker pool
- * label it through the Bedrock emulator, collect every result, print a summary, write JSONL.
+ * The whole pipeline: enqueue a sample, let a worker pool label it through the Bedrock
+ * emulator, collect every result, print a summary, write JSONL. By default the embedded stack
+ * and the workers run in this process.
  */
-export async function runDemo(options: DemoOptions): Promise<{ results: LabelResult[]; outFile: string }> {
-  const started = Date.now();
-  const stack = await startLocalStack({ emulator: { ...options.emulator, logger: (line) => options.logger.info(line) } });
-  const config = loadConfig({ LABELQ_WAIT_TIME_S: "1", ...options.env, ...stack.env });
-  const clients = createAwsClients(config);
-  const worker = createWorker(config, clients, options.logger);
-  try {
-    worker.pool.start();
-    const texts = await readTexts(options.textsFile);
-    const requests = buildBatches(texts, { batchSize: options.batchSize, prefix: `demo-${new Date().toISOString().replace(/[:.]/g, "-")}` });
-    await sendRequests(clients.sqs, stack.queues.requests, requests);
-    options.write(`enqueued ${texts.length} texts as ${requests.length} batches of up to ${options.batchSize}; ${config.worker.concurrency} workers labelling...`);
-
-    const results: LabelResult[] = [];
-    await collectResults(clients.sqs, {
-      queueUrl: stack.queues.results,
-      batches: requests.length,
-      batchIds: new Set(requests.map((r) => r.batchId)),
-      timeoutMs: options.timeoutMs,
-      onResult: (r) => void results.push(r),
-    });
-    if (results.length < requests.length) {
-      throw new Error(`only ${results.length} of ${requests.length} batch results arrived within ${options.timeoutMs / 1000} s`);
-    }
-    const wallMs = Date.now() - started;
-    await fs.mkdir(path.dirname(options.outFile), { recursive: true });
-    await fs.writeFile(options.outFile, results.map((r) => JSON.stringify(r)).join("\n") + "\n");
-    const stats = stack.emulator.stats();
-    options.write(
-      formatSummary(summarizeResults(results), wallMs, [
-        `emulator calls ${stats.calls} (throttled ${stats.throttled})`,
-        "NOTE: labels come from the Bedrock emulator, a test double with a simulated, rule-based classifier, not a language model.",
-      ]),
-    );
-    options.write(`\nresults: ${options.outFile}`);
-    return { results, outFile: options.outFile };
-  } finally {
-    await worker.close();
-    clients.destroy();
-    await stack.close();
+export async function runDemo(options: DemoOptions): Promise<{ runs: LabelResult[][]; outFiles: string[] }> {
+  let stack: LocalStack | undefined;
+  let config: Config;
+  if (options.external) {
+    config = loadConfig(options.env);
+  } else {
+    stack = await startLocalStack({ emulator: { ...options.emulator, logger: (line) => options.logger.info(line) } });
+    config = loadConfig({ LABELQ_WAIT_TIME_S: "1", ...options.env, ...stack.env });
   }
+  const clients = createAwsClients(config);
+  const worker: Worker | undefined = stack ? createWorker(config, clients, options.logger) : undefined;
+  const texts = await readTexts(options.textsFile);
+  const runs: LabelResult[][] = [];
+  const outFiles: string[] = [];
+  try {
+    worker?.pool.start();
+    for (let run = 1; run <= options.runs; run++) {
+      const outFile = run === options.runs ? options.outFile : options.outFile.replace(/(\.[^./]+)?$/, `-run${run}$1`);
+      if (options.runs > 1) options.write(`\n=== run ${run} of ${options.runs} ===`);
+      const started = Date.now();
+      const results = await oneRun(options, config, clients, texts, run);
+      const wallMs = Date.now() - started;
+      await fs.mkdir(path.dirname(outFile), { recursive: true });
+      await fs.writeFile(outFile, results.map((r) => JSON.stringify(r)).join("\n") + "\n");
+      const stats = stack?.emulator.stats();
+      options.write(
+        formatSummary(summarizeResults(results), wallMs, [
+          ...(stats ? [`emulator calls so far ${stats.calls} (throttled ${stats.throttled})`] : []),
+          "NOTE: labels come from the Bedrock emulator, a test double with a simulated, rule-based classifier, not a language model.",
+        ]),
+      );
+      options.write(`\nresults: ${outFile}`);
+      runs.push(results);
+      outFiles.push(outFile);
+    }
+    return { runs, outFiles };
+  } finally {
+    await worker?.close();
+    clients.destroy();
+    await stack?.close();
+  }
+}
+
+async function oneRun(
+  options: DemoOptions,
+  config: Config,
+  clients: AwsClients,
+  texts: Awaited<ReturnType<typeof readTexts>>,
+  run: number,
+): Promise<LabelResult[]> {
+  const prefix = `demo-${new Date().toISOString().replace(/[:.]/g, "-")}-r${run}`;
+  const requests = buildBatches(texts, { batchSize: options.batchSize, prefix });
+  await sendRequests(clients.sqs, requireQueue(config, "requests"), requests);
+  options.write(`enqueued ${texts.length} texts as ${requests.length} batches of up to ${options.batchSize}; labelling...`);
+  const results: LabelResult[] = [];
+  await collectResults(clients.sqs, {
+    queueUrl: requireQueue(config, "results"),
+    batches: requests.length,
+    batchIds: new Set(requests.map((r) => r.batchId)),
+    timeoutMs: options.timeoutMs,
+    onResult: (r) => void results.push(r),
+  });
+  if (results.length < requests.length) {
+    throw new Error(`only ${results.length} of ${requests.length} batch results arrived within ${options.timeoutMs / 1000} s`);
+  }
+  return results;
 }

@@ -7,6 +7,8 @@ export interface RunSummary {
   itemErrors: Record<string, number>;
   statuses: Record<string, number>;
   modelCalls: number;
+  /** Texts answered wholly from the label cache. */
+  cacheHits: number;
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
@@ -23,6 +25,7 @@ export function summarizeResults(results: readonly LabelResult[]): RunSummary {
     itemErrors: {},
     statuses: {},
     modelCalls: 0,
+    cacheHits: 0,
     inputTokens: 0,
     outputTokens: 0,
     costUsd: 0,
@@ -31,6 +34,7 @@ export function summarizeResults(results: readonly LabelResult[]): RunSummary {
   for (const r of results) {
     s.statuses[r.status] = (s.statuses[r.status] ?? 0) + 1;
     s.modelCalls += r.usage.modelCalls;
+    s.cacheHits += r.usage.cacheHits;
     s.inputTokens += r.usage.inputTokens;
     s.outputTokens += r.usage.outputTokens;
     s.costUsd += r.usage.costUsd;
@@ -57,7 +61,8 @@ export function formatSummary(s: RunSummary, wallMs: number, extra: string[] = [
   const lines = [
     `batches ${s.batches} (${Object.entries(s.statuses).map(([k, v]) => `${k} ${v}`).join(", ")})  texts ${s.texts}  labelled ${s.labelled}` +
       (Object.keys(s.itemErrors).length ? `  item errors: ${Object.entries(s.itemErrors).map(([k, v]) => `${k} ${v}`).join(", ")}` : ""),
-    `model calls ${s.modelCalls}  tokens in ${s.inputTokens} / out ${s.outputTokens}  (${(s.outputTokens / Math.max(1, s.labelled)).toFixed(1)} out per text)  cost at list price $${s.costUsd.toFixed(4)}`,
+    `model calls ${s.modelCalls}  cache hits ${s.cacheHits}/${s.texts} (${Math.round((100 * s.cacheHits) / Math.max(1, s.texts))}%)`,
+    `tokens in ${s.inputTokens} / out ${s.outputTokens}  per text in ${(s.inputTokens / Math.max(1, s.texts - s.cacheHits)).toFixed(0)} / out ${(s.outputTokens / Math.max(1, s.texts - s.cacheHits)).toFixed(1)} (texts sent to the model)  cost at list price $${s.costUsd.toFixed(4)} ($${((1000 * s.costUsd) / Math.max(1, s.texts)).toFixed(3)} per 1,000 texts)`,
     `wall time ${seconds.toFixed(2)} s  throughput ${(s.texts / Math.max(seconds, 0.001)).toFixed(1)} texts/s`,
     ...extra,
     "",

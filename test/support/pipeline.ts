@@ -24,6 +24,8 @@ import { targetClients } from "./aws-target.ts";
 
 export interface Pipeline {
   config: Config;
+  /** The environment the worker's config was loaded from, e.g. for a worker in a child process. */
+  env: Record<string, string>;
   queues: QueueSet;
   tables: { cacheTable: string; batchesTable: string };
   /** A DynamoDB client of the test's own, to inspect tables. */
@@ -117,6 +119,7 @@ export async function startPipeline(
 
   return {
     config,
+    env,
     queues,
     tables,
     dynamo,

@@ -76,7 +76,9 @@ describe("formatSummary", () => {
     const text = formatSummary(summarizeResults(results), 2000, ["extra line"]);
     expect(text).toContain("batches 3 (completed 1, partial 1, failed 1)  texts 6  labelled 3");
     expect(text).toContain("item errors: INVALID_OUTPUT 2, MISSING_FROM_OUTPUT 1");
-    expect(text).toContain("model calls 4  tokens in 500 / out 90");
+    expect(text).toContain("model calls 4  cache hits 0/6 (0%)");
+    expect(text).toContain("tokens in 500 / out 90  per text in 83 / out 15.0");
+    expect(text).toContain("($0.667 per 1,000 texts)");
     expect(text).toContain("throughput 3.0 texts/s");
     expect(text).toContain("extra line");
     expect(text).toMatch(/sentiment\s+positive 67%\s+negative 33%/);

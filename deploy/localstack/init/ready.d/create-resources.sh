@@ -42,7 +42,21 @@ requests_url="$(ensure_queue "${PREFIX}-requests" "{\"VisibilityTimeout\":\"${RE
 results_url="$(ensure_queue "${PREFIX}-results")"
 
 # --- DynamoDB -------------------------------------------------------------------------------
-# PLACEHOLDER: the labelq-* tables (result cache, idempotency) come with the change that
-# adds them; create them here then, with the same key schema as the code. No tables yet.
+# Same definitions as src/store/create-tables.ts (tableDefinitions): one string hash key each,
+# on-demand billing, TTL on expiresAt.
+ensure_table() {
+  local name="$1" key="$2"
+  if ! awslocal dynamodb describe-table --table-name "$name" >/dev/null 2>&1; then
+    awslocal dynamodb create-table --table-name "$name" \
+      --attribute-definitions "AttributeName=${key},AttributeType=S" \
+      --key-schema "AttributeName=${key},KeyType=HASH" \
+      --billing-mode PAY_PER_REQUEST >/dev/null
+    awslocal dynamodb wait table-exists --table-name "$name"
+  fi
+  awslocal dynamodb update-time-to-live --table-name "$name" \
+    --time-to-live-specification "Enabled=true,AttributeName=expiresAt" >/dev/null 2>&1 || true
+}
+ensure_table "${PREFIX}-label-cache" pk
+ensure_table "${PREFIX}-batches" batchId
 
 echo "labelq: queues ready: requests=${requests_url} results=${results_url} dlq=${dlq_url} (redrive to ${dlq_arn} after ${MAX_RECEIVE_COUNT} receives)"

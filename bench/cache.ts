@@ -1,0 +1,68 @@
+// Benchmark (not a test): the label cache's hit path against the cold path, in one run on
+// one machine, so the ratio is what counts. Prints a Markdown table for docs/benchmarks.md.
+//   npm run bench:cache [-- --texts 500 --concurrency 8]
+import { parseArgs } from "node:util";
+import pino from "pino";
+import { createAwsClients } from "../src/aws-clients.ts";
+import { loadConfig } from "../src/config/config.ts";
+import type { LabelResult } from "../src/contracts/result.ts";
+import { startLocalStack } from "../src/local/local-stack.ts";
+import { buildBatches } from "../src/producer/build-batches.ts";
+import { collectResults } from "../src/producer/collect-results.ts";
+import { readTexts } from "../src/producer/read-texts.ts";
+import { sendRequests } from "../src/producer/send-requests.ts";
+import { createWorker } from "../src/worker.ts";
+
+const { values } = parseArgs({
+  options: { texts: { type: "string", default: "500" }, concurrency: { type: "string", default: "8" } },
+});
+process.env.AWS_ACCESS_KEY_ID ??= "test";
+process.env.AWS_SECRET_ACCESS_KEY ??= "test";
+
+// The emulator's latency model: a fixed overhead plus time per output token, like a hosted model.
+const latency = { fixedMs: 300, perOutputTokenMs: 2 };
+const stack = await startLocalStack({ emulator: { latency } });
+const config = loadConfig({ ...stack.env, LABELQ_WAIT_TIME_S: "1", LABELQ_CONCURRENCY: values.concurrency, LOG_LEVEL: "silent" });
+const clients = createAwsClients(config);
+const worker = createWorker(config, clients, pino({ level: "silent" }));
+worker.pool.start();
+
+const sample = await readTexts("samples/product-feedback.jsonl");
+const wanted = Number(values.texts);
+// Distinct texts: repeat the sample with a suffix so every text is its own cache entry.
+const texts = Array.from({ length: wanted }, (_, k) => ({ id: `t${k}`, text: `${sample[k % sample.length]!.text} [#${Math.floor(k / sample.length)}]` }));
+
+async function run(label: string) {
+  const before = worker.cache!.stats();
+  const calls = stack.emulator.stats().calls;
+  const requests = buildBatches(texts, { batchSize: 50, prefix: `bench-${label}-${Date.now()}` });
+  const started = performance.now();
+  await sendRequests(clients.sqs, stack.queues.requests, requests);
+  const results: LabelResult[] = [];
+  await collectResults(clients.sqs, { queueUrl: stack.queues.results, batches: requests.length, batchIds: new Set(requests.map((r) => r.batchId)), timeoutMs: 600_000, onResult: (r) => void results.push(r) });
+  const seconds = (performance.now() - started) / 1000;
+  const after = worker.cache!.stats();
+  return {
+    label,
+    seconds,
+    textsPerSecond: wanted / seconds,
+    modelCalls: stack.emulator.stats().calls - calls,
+    cacheHits: results.reduce((n, r) => n + r.usage.cacheHits, 0),
+    rcuPer1k: ((after.readCapacityUnits - before.readCapacityUnits) * 1000) / wanted,
+    wcuPer1k: ((after.writeCapacityUnits - before.writeCapacityUnits) * 1000) / wanted,
+  };
+}
+
+const cold = await run("cold");
+const warm = await run("warm");
+await worker.close();
+clients.destroy();
+await stack.close();
+
+console.log(`node ${process.version}, ${wanted} texts in batches of 50, concurrency ${values.concurrency}, emulator latency ${latency.fixedMs} ms + ${latency.perOutputTokenMs} ms/output token\n`);
+console.log("| path | wall s | texts/s | model calls | cache hits | DynamoDB RCU / 1k texts | WCU / 1k texts |");
+console.log("|---|---|---|---|---|---|---|");
+for (const r of [cold, warm]) {
+  console.log(`| ${r.label} | ${r.seconds.toFixed(2)} | ${r.textsPerSecond.toFixed(0)} | ${r.modelCalls} | ${r.cacheHits} | ${r.rcuPer1k.toFixed(0)} | ${r.wcuPer1k.toFixed(0)} |`);
+}
+console.log(`\nhit path / cold path throughput: ${(warm.textsPerSecond / cold.textsPerSecond).toFixed(1)}x`);
