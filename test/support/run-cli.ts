@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcess, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
 
@@ -50,6 +50,6 @@ export async function freePort(): Promise<number> {
 }
 
 /** Wait for a child process to exit; resolves with its exit code. */
-export function exited(child: ChildProcessWithoutNullStreams): Promise<number | null> {
+export function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on("exit", (code) => resolve(code))));
 }
