@@ -28,6 +28,7 @@ export function createWorker(config: Config, clients: AwsClients, logger: Logger
     defaultPromptVersion: config.prompts.defaultVersion,
     defaultModel: config.models.default,
     allowedModels: config.models.allowed,
+    fallbackModels: config.models.fallbacks,
     chunkSize: config.classify.chunkSize,
     maxReaskRounds: config.classify.maxReaskRounds,
     cacheTtlDays: config.store.cacheTtlDays,

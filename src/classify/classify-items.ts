@@ -19,6 +19,17 @@ export interface ClassifyInput {
   maxReaskRounds: number;
   /** Called with the texts each model call labelled, as soon as they validate (for the cache). */
   onLabelled?: (items: ResultItem[]) => Promise<void>;
+  /**
+   * Models to fall back on, in order: a chunk whose model is unavailable goes to the next one
+   * at once; texts still without valid labels after a model's rounds get the next one's rounds.
+   */
+  fallbacks?: readonly ModelChoice[];
+}
+
+/** A model with the inference parameters to call it with. */
+export interface ModelChoice {
+  model: ModelSpec;
+  inference: InferenceParams;
 }
 
 export interface ClassifyDeps {
@@ -52,7 +63,8 @@ type Problem = { code: ItemErrorCode; message: string };
  * text whose labels validate and asks again only for the rest, in smaller chunks after a
  * truncated answer. After the last round a text still without valid labels gets an error.
  * A model call that fails for a retryable reason (after the SDK's own attempts) throws, so
- * the whole batch is retried later from the queue; a request the model rejects is final.
+ * the whole batch is retried later from the queue, unless a fallback model can take the chunk;
+ * texts a model rejects or cannot label validly are handed to the next fallback.
  */
 export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, signal?: AbortSignal): Promise<ClassifyOutcome> {
   const usage: Usage = { modelCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
@@ -60,27 +72,35 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
   const problems = new Map<string, Problem>();
   let unexpectedItems = 0;
   let rejection: ModelCallError | undefined;
-  let pending: Item[] = [...input.items];
-  let chunkSize = input.chunkSize;
+  const tiers: ModelChoice[] = [{ model: input.model, inference: input.inference }, ...(input.fallbacks ?? [])];
 
   /** Call the model for one chunk and record what it answered; labelled texts are reported at once. */
-  const runChunk = async (items: Item[]): Promise<{ truncated: number }> => {
-    let answer: Awaited<ReturnType<typeof callModel>>;
-    try {
-      answer = await callModel(items, input, deps, signal);
-    } catch (error) {
-      if (error instanceof ModelCallError && !error.retryable) {
-        rejection ??= error;
-        for (const it of items) problems.set(it.id, { code: "MODEL_REJECTED_REQUEST", message: error.message });
-        return { truncated: 0 };
+  const runChunk = async (items: Item[], tier: number): Promise<{ truncated: number }> => {
+    let answer: Awaited<ReturnType<typeof callModel>> | undefined;
+    let choice = tiers[tier]!;
+    for (let k = tier; !answer; k++) {
+      choice = tiers[k]!;
+      try {
+        answer = await callModel(items, input.prompt, choice, deps, signal);
+      } catch (error) {
+        const down = error instanceof ModelCallError && (error.code === "MODEL_UNAVAILABLE" || error.code === "MODEL_TIMEOUT");
+        if (down && k + 1 < tiers.length) {
+          deps.logger.warn({ model: choice.model.alias, fallback: tiers[k + 1]!.model.alias, code: error.code }, "model unavailable: chunk goes to the fallback model");
+          continue;
+        }
+        if (error instanceof ModelCallError && !error.retryable) {
+          rejection ??= error;
+          for (const it of items) problems.set(it.id, { code: "MODEL_REJECTED_REQUEST", message: error.message });
+          return { truncated: 0 };
+        }
+        throw error;
       }
-      throw error;
     }
     const { response, parsed } = answer;
     usage.modelCalls += 1;
     usage.inputTokens += response.usage.inputTokens;
     usage.outputTokens += response.usage.outputTokens;
-    usage.costUsd += costUsd(input.model, response.usage.inputTokens, response.usage.outputTokens);
+    usage.costUsd += costUsd(choice.model, response.usage.inputTokens, response.usage.outputTokens);
 
     const seen = new Set<number>();
     const answeredTwice = new Set<number>();
@@ -100,7 +120,7 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
       seen.add(number);
       const decoded = input.prompt.codec.decode(rest);
       if (decoded.ok) {
-        const result: ResultItem = { id: item.id, labels: decoded.labels, source: "model", model: input.model.modelId, error: null };
+        const result: ResultItem = { id: item.id, labels: decoded.labels, source: "model", model: choice.model.modelId, error: null };
         labelled.set(item.id, result);
         problems.delete(item.id);
         fresh.push(result);
@@ -127,18 +147,27 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
     return { truncated: response.stopReason === "max_tokens" ? items.length : 0 };
   };
 
-  for (let round = 0; round <= input.maxReaskRounds && pending.length > 0; round++) {
-    signal?.throwIfAborted();
-    const settled = await Promise.allSettled(chunk(pending, chunkSize).map(runChunk));
-    const failure = settled.find((o) => o.status === "rejected");
-    if (failure) throw failure.reason;
-    // Halve the largest chunk that was cut off, not the configured size: a short batch must shrink too.
-    const truncated = Math.max(0, ...settled.map((o) => (o.status === "fulfilled" ? o.value.truncated : 0)));
-    pending = pending.filter((it) => !labelled.has(it.id) && problems.get(it.id)?.code !== "MODEL_REJECTED_REQUEST");
-    if (truncated > 0) chunkSize = Math.max(1, Math.ceil(Math.min(chunkSize, truncated) / 2));
-    if (pending.length > 0 && round < input.maxReaskRounds) {
-      deps.logger.debug({ round, pending: pending.length, chunkSize }, "re-asking for texts without valid labels");
+  let pending: Item[] = [...input.items];
+  for (let tier = 0; tier < tiers.length && pending.length > 0; tier++) {
+    if (tier > 0) {
+      deps.logger.info({ model: tiers[tier]!.model.alias, texts: pending.length }, "texts without valid labels go to the fallback model");
     }
+    let chunkSize = input.chunkSize;
+    for (let round = 0; round <= input.maxReaskRounds && pending.length > 0; round++) {
+      signal?.throwIfAborted();
+      const settled = await Promise.allSettled(chunk(pending, chunkSize).map((c) => runChunk(c, tier)));
+      const failure = settled.find((o) => o.status === "rejected");
+      if (failure) throw failure.reason;
+      // Halve the largest chunk that was cut off, not the configured size: a short batch must shrink too.
+      const truncated = Math.max(0, ...settled.map((o) => (o.status === "fulfilled" ? o.value.truncated : 0)));
+      pending = pending.filter((it) => !labelled.has(it.id) && problems.get(it.id)?.code !== "MODEL_REJECTED_REQUEST");
+      if (truncated > 0) chunkSize = Math.max(1, Math.ceil(Math.min(chunkSize, truncated) / 2));
+      if (pending.length > 0 && round < input.maxReaskRounds) {
+        deps.logger.debug({ round, pending: pending.length, chunkSize }, "re-asking for texts without valid labels");
+      }
+    }
+    // What this model could not label, rejected texts included, is the next model's to try.
+    pending = input.items.filter((it) => !labelled.has(it.id));
   }
 
   const items = input.items.map<ResultItem>(
@@ -154,21 +183,21 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
   return { items, usage, unexpectedItems, rejection };
 }
 
-async function callModel(items: Item[], input: ClassifyInput, deps: ClassifyDeps, signal?: AbortSignal) {
+async function callModel(items: Item[], prompt: ResolvedPrompt, { model, inference }: ModelChoice, deps: ClassifyDeps, signal?: AbortSignal) {
   const user = renderUserMessage(items.map((it) => it.text));
   // ~4 characters per token: close enough to weigh calls against a tokens-per-minute budget.
-  const weight = Math.ceil((input.prompt.system.length + user.length) / 4) + items.length * 40;
-  const inputTokens = Math.ceil((input.prompt.system.length + user.length) / 4);
-  if (inputTokens + input.inference.maxTokens > input.model.contextTokens) {
+  const inputTokens = Math.ceil((prompt.system.length + user.length) / 4);
+  const weight = inputTokens + items.length * 40;
+  if (inputTokens + inference.maxTokens > model.contextTokens) {
     // Bedrock would refuse it (ValidationException) after a round trip and a quota slot: say so now.
     throw new ModelCallError(
       "MODEL_REJECTED_REQUEST",
-      input.model.modelId,
-      `the prompt (~${inputTokens} tokens) plus ${input.inference.maxTokens} output tokens exceeds ${input.model.alias}'s context of ${input.model.contextTokens} tokens; choose a model with a larger context or a smaller taxonomy`,
+      model.modelId,
+      `the prompt (~${inputTokens} tokens) plus ${inference.maxTokens} output tokens exceeds ${model.alias}'s context of ${model.contextTokens} tokens; choose a model with a larger context or a smaller taxonomy`,
     );
   }
   const response = await deps.limiter.schedule(weight, () =>
-    deps.provider.converse({ modelId: input.model.modelId, system: input.prompt.system, user, inference: input.inference }, signal),
+    deps.provider.converse({ modelId: model.modelId, system: prompt.system, user, inference }, signal),
   );
   return { response, parsed: parseModelOutput(response.text, response.stopReason) };
 }

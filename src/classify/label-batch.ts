@@ -14,6 +14,8 @@ export interface LabelBatchSettings {
   defaultModel: string;
   /** Aliases a request may choose besides the default. */
   allowedModels: readonly string[];
+  /** Aliases that take over, in order, when the chosen model fails (see classifyItems). */
+  fallbackModels?: readonly string[];
   chunkSize: number;
   maxReaskRounds: number;
   /** How long cached labels stay valid; default 30 days. */
@@ -57,11 +59,18 @@ export async function labelBatch(
   const modelAlias = request.model ?? settings.defaultModel;
   const model = resolveModel(modelAlias, settings);
   const prompt = await deps.prompts.resolve(taxonomyName, request.promptVersion ?? settings.defaultPromptVersion);
-  const inference: InferenceParams = {
-    temperature: prompt.inference.temperature ?? model.inference.temperature,
-    topP: prompt.inference.topP ?? model.inference.topP,
-    maxTokens: model.maxOutputTokens,
-  };
+  // Request overrides taxonomy overrides model defaults.
+  const inferenceFor = (m: ModelSpec): InferenceParams => ({
+    temperature: request.inference?.temperature ?? prompt.inference.temperature ?? m.inference.temperature,
+    topP: request.inference?.topP ?? prompt.inference.topP ?? m.inference.topP,
+    maxTokens: m.maxOutputTokens,
+  });
+  const inference = inferenceFor(model);
+  const fallbacks = (settings.fallbackModels ?? [])
+    .filter((alias) => alias !== modelAlias)
+    .map(findModel)
+    .filter((m): m is ModelSpec => m !== undefined)
+    .map((m) => ({ model: m, inference: inferenceFor(m) }));
   const mode = request.cache ?? "use";
   const cache = mode === "bypass" ? undefined : deps.cache;
   const context = promptContextHash(prompt.taxonomy, prompt.template);
@@ -99,7 +108,7 @@ export async function labelBatch(
   });
 
   const runs: { items: ResultItem[]; usage: Usage; rejection?: ModelCallError }[] = [];
-  const common = { model, inference, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds };
+  const common = { model, inference, fallbacks, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds };
   if (misses.length > 0) {
     runs.push(
       await classifyItems(

@@ -2,6 +2,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError } from "../errors/errors.ts";
+import { findModel, MODELS } from "../llm/model-registry.ts";
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -50,6 +51,8 @@ const envSchema = z.object({
   LABELQ_DEFAULT_MODEL: z.string().min(1).default("llama3.3-70b"),
   /** Model aliases a request may choose; empty means only the default. */
   LABELQ_ALLOWED_MODELS: csv.default([]),
+  /** Models that take over, in order, when the requested one is unavailable or keeps answering invalid labels; "none" for no fallback. */
+  LABELQ_FALLBACK_MODELS: csv.default(["claude-sonnet"]),
 
   LABELQ_CHUNK_SIZE: int(1, 200).default(50),
   LABELQ_MAX_REASK_ROUNDS: int(0, 10).default(2),
@@ -90,7 +93,7 @@ export interface Config {
   };
   limits: { maxItems: number; maxTextChars: number; maxBodyBytes: number };
   prompts: { dir: string; defaultTaxonomy: string; defaultVersion: string };
-  models: { default: string; allowed: string[] };
+  models: { default: string; allowed: string[]; fallbacks: string[] };
   classify: { chunkSize: number; maxReaskRounds: number };
   bedrock: { timeoutMs: number; maxAttempts: number };
   limiter: { maxConcurrent: number; minTimeMs: number; redisUrl?: string; id: string };
@@ -132,7 +135,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     limits: { maxItems: e.LABELQ_MAX_ITEMS, maxTextChars: e.LABELQ_MAX_TEXT_CHARS, maxBodyBytes: e.LABELQ_MAX_BODY_BYTES },
     prompts: { dir: e.LABELQ_PROMPTS_DIR, defaultTaxonomy: e.LABELQ_DEFAULT_TAXONOMY, defaultVersion: e.LABELQ_DEFAULT_PROMPT_VERSION },
-    models: { default: e.LABELQ_DEFAULT_MODEL, allowed: e.LABELQ_ALLOWED_MODELS },
+    models: {
+      default: e.LABELQ_DEFAULT_MODEL,
+      allowed: e.LABELQ_ALLOWED_MODELS,
+      fallbacks: e.LABELQ_FALLBACK_MODELS.filter((m) => m !== "none"),
+    },
     classify: { chunkSize: e.LABELQ_CHUNK_SIZE, maxReaskRounds: e.LABELQ_MAX_REASK_ROUNDS },
     bedrock: { timeoutMs: e.LABELQ_MODEL_TIMEOUT_MS, maxAttempts: e.LABELQ_MODEL_MAX_ATTEMPTS },
     limiter: {
@@ -149,6 +156,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     log: { level: e.LOG_LEVEL, logTexts: e.LABELQ_LOG_TEXTS, pretty: e.LABELQ_LOG_PRETTY },
   };
+  const unknown = [config.models.default, ...config.models.allowed, ...config.models.fallbacks].filter((alias) => !findModel(alias));
+  if (unknown.length > 0) {
+    throw new ConfigError([
+      `LABELQ_DEFAULT_MODEL / LABELQ_ALLOWED_MODELS / LABELQ_FALLBACK_MODELS: unknown model alias ${unknown.map((u) => `"${u}"`).join(", ")} (known: ${MODELS.map((m) => m.alias).join(", ")})`,
+    ]);
+  }
   if (config.worker.heartbeatS >= config.worker.visibilityTimeoutS) {
     throw new ConfigError([
       `LABELQ_HEARTBEAT_S=${config.worker.heartbeatS}: must be shorter than LABELQ_VISIBILITY_TIMEOUT_S (${config.worker.visibilityTimeoutS}) so the heartbeat extends visibility before it lapses`,

@@ -32,6 +32,11 @@ export function requestSchema(limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {
       promptVersion: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, "a version or alias may contain only letters, digits and . _ -").optional().describe("Prompt version (v3) or environment alias (prod); defaults from config"),
       model: z.string().min(1).max(128).optional().describe("Model alias from the registry, allow-listed in config"),
       items: z.array(item).min(1, "a batch needs at least one item").max(limits.maxItems, `a batch holds at most ${limits.maxItems} items`),
+      inference: z
+        .object({ temperature: z.number().min(0).max(1).optional(), topP: z.number().gt(0).max(1).optional() })
+        .strict()
+        .optional()
+        .describe("Overrides the taxonomy's and the model's defaults (temperature 0.5, topP 0.9)"),
       cache: z
         .enum(["use", "bypass", "refresh"])
         .optional()

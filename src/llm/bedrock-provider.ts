@@ -1,4 +1,12 @@
-import { type BedrockRuntimeClient, ConverseCommand, type ConverseCommandOutput } from "@aws-sdk/client-bedrock-runtime";
+import {
+  type BedrockRuntimeClient,
+  ConverseCommand,
+  type ConverseCommandInput,
+  type ConverseCommandOutput,
+  type SystemContentBlock,
+  type ToolConfiguration,
+  type ToolInputSchema,
+} from "@aws-sdk/client-bedrock-runtime";
 import { ModelCallError } from "../errors/errors.ts";
 import type { ModelProvider, ModelRequest, ModelResponse } from "./model-provider.ts";
 
@@ -13,29 +21,76 @@ export class BedrockProvider implements ModelProvider {
   async converse(request: ModelRequest, signal?: AbortSignal): Promise<ModelResponse> {
     let out: ConverseCommandOutput;
     try {
-      out = await this.#client.send(
-        new ConverseCommand({
-          modelId: request.modelId,
-          system: [{ text: request.system }],
-          messages: [{ role: "user", content: [{ text: request.user }] }],
-          inferenceConfig: {
-            maxTokens: request.inference.maxTokens,
-            temperature: request.inference.temperature,
-            topP: request.inference.topP,
-          },
-        }),
-        { abortSignal: signal },
-      );
+      out = await this.#client.send(new ConverseCommand(converseInput(request)), { abortSignal: signal });
     } catch (error) {
       throw toModelCallError(request.modelId, error);
     }
-    const text = (out.output?.message?.content ?? []).map((c) => c.text ?? "").join("");
     return {
-      text,
+      text: answerText(out, request.structuredOutput !== undefined),
       stopReason: out.stopReason ?? "end_turn",
-      usage: { inputTokens: out.usage?.inputTokens ?? 0, outputTokens: out.usage?.outputTokens ?? 0 },
+      usage: usageOf(out),
     };
   }
+}
+
+/** Name of the tool that structured output forces the model to call; its input is the answer. */
+export const STRUCTURED_OUTPUT_TOOL = "record_labels";
+
+function converseInput(request: ModelRequest): ConverseCommandInput {
+  const system: SystemContentBlock[] = [{ text: request.system }];
+  // Everything before the cache point is the cached prefix: the system prompt, the same for
+  // every chunk of a taxonomy version, while the texts in the user turn change every call.
+  if (request.cacheSystemPrompt) system.push({ cachePoint: { type: "default" } });
+  const input: ConverseCommandInput = {
+    modelId: request.modelId,
+    system,
+    messages: [{ role: "user", content: [{ text: request.user }] }],
+    inferenceConfig: {
+      maxTokens: request.inference.maxTokens,
+      temperature: request.inference.temperature,
+      topP: request.inference.topP,
+    },
+  };
+  if (request.structuredOutput) input.toolConfig = forcedTool(request.structuredOutput.schema);
+  return input;
+}
+
+function forcedTool(schema: Record<string, unknown>): ToolConfiguration {
+  // The SDK types a schema as a JSON document; any JSON-serialisable object is one.
+  const inputSchema = { json: schema } as ToolInputSchema;
+  return {
+    tools: [
+      {
+        toolSpec: {
+          name: STRUCTURED_OUTPUT_TOOL,
+          description: "Record the labels of every numbered text: one object per text, with its number as \"i\".",
+          inputSchema,
+        },
+      },
+    ],
+    // Forced, not "auto": without it a model may answer prose instead of calling the tool.
+    toolChoice: { tool: { name: STRUCTURED_OUTPUT_TOOL } },
+  };
+}
+
+/**
+ * The answer as text: the forced tool's input serialised as JSON when the model called it, so
+ * the parser and validator stay the same for both paths; otherwise the text blocks, since a
+ * model may still answer in text.
+ */
+function answerText(out: ConverseCommandOutput, structured: boolean): string {
+  const content = out.output?.message?.content ?? [];
+  const toolUse = structured ? content.find((c) => c.toolUse?.name === STRUCTURED_OUTPUT_TOOL)?.toolUse : undefined;
+  if (toolUse?.input !== undefined) return JSON.stringify(toolUse.input);
+  return content.map((c) => c.text ?? "").join("");
+}
+
+function usageOf(out: ConverseCommandOutput): ModelResponse["usage"] {
+  const usage: ModelResponse["usage"] = { inputTokens: out.usage?.inputTokens ?? 0, outputTokens: out.usage?.outputTokens ?? 0 };
+  // Only when reported, so a response without caching keeps the two-field shape.
+  if (out.usage?.cacheReadInputTokens !== undefined) usage.cacheReadInputTokens = out.usage.cacheReadInputTokens;
+  if (out.usage?.cacheWriteInputTokens !== undefined) usage.cacheWriteInputTokens = out.usage.cacheWriteInputTokens;
+  return usage;
 }
 
 const throttled = new Set(["ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"]);

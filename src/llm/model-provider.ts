@@ -6,13 +6,25 @@ export interface ModelRequest {
   system: string;
   user: string;
   inference: InferenceParams;
+  /**
+   * Force the answer into this JSON Schema by tool use (only on models whose registry entry has
+   * capabilities.structuredOutput "tool"). The response text is then the tool input as JSON, so
+   * the parse and validate path is the same as for JSON written as text.
+   */
+  structuredOutput?: { schema: Record<string, unknown> };
+  /** Mark the system prompt as a cache prefix (Bedrock cachePoint); only on models with capabilities.promptCache. */
+  cacheSystemPrompt?: boolean;
 }
 
 export interface ModelResponse {
   text: string;
-  /** "end_turn", "max_tokens", ... as the service reports it. */
+  /** "end_turn", "max_tokens", "tool_use", ... as the service reports it. */
   stopReason: string;
-  usage: { inputTokens: number; outputTokens: number };
+  /**
+   * Token counts as the service reports them. Input tokens read from or written to the prompt
+   * cache are reported apart from inputTokens, not included in it.
+   */
+  usage: { inputTokens: number; outputTokens: number; cacheReadInputTokens?: number; cacheWriteInputTokens?: number };
 }
 
 /** What the classifier needs of a model service; Bedrock implements it, unit tests fake it. */

@@ -32,7 +32,7 @@ describe("Bedrock emulator faults end in a valid result, never a crash or a lost
   }
 
   it("gives a text whose labels stay invalid a per-item error and the batch status partial", async () => {
-    pipeline = await startPipeline({ emulator: { faults: [{ kind: "invalid-labels" }] }, env: { LABELQ_MAX_REASK_ROUNDS: "2" } });
+    pipeline = await startPipeline({ emulator: { faults: [{ kind: "invalid-labels" }] }, env: { LABELQ_MAX_REASK_ROUNDS: "2", LABELQ_FALLBACK_MODELS: "none" } });
     pipeline.startWorker();
     const request = makeRequest(10);
     await pipeline.send(request);
@@ -66,7 +66,7 @@ describe("Bedrock emulator faults end in a valid result, never a crash or a lost
   it("puts a batch whose model stays down back on the queue with a delay, then the redrive policy moves it to the DLQ", async () => {
     pipeline = await startPipeline({
       emulator: { faults: [{ kind: "unavailable" }] },
-      env: { LABELQ_MODEL_MAX_ATTEMPTS: "1", LABELQ_RETRY_BASE_DELAY_S: "1" },
+      env: { LABELQ_MODEL_MAX_ATTEMPTS: "1", LABELQ_RETRY_BASE_DELAY_S: "1", LABELQ_FALLBACK_MODELS: "none" },
       maxReceiveCount: 2,
     });
     pipeline.startWorker();
@@ -81,7 +81,7 @@ describe("Bedrock emulator faults end in a valid result, never a crash or a lost
   });
 
   it("dead-letters a batch the model rejects outright (not retryable), after one call", async () => {
-    pipeline = await startPipeline({ emulator: { faults: [{ kind: "validation" }] } });
+    pipeline = await startPipeline({ emulator: { faults: [{ kind: "validation" }] }, env: { LABELQ_FALLBACK_MODELS: "none" } });
     pipeline.startWorker();
     const request = makeRequest(4);
     await pipeline.send(request);
@@ -94,7 +94,7 @@ describe("Bedrock emulator faults end in a valid result, never a crash or a lost
   });
 
   it("keeps the texts of chunks the model answered when it rejects one chunk: status partial", async () => {
-    pipeline = await startPipeline({ emulator: { faults: [{ kind: "validation", times: 1 }] }, env: { LABELQ_CHUNK_SIZE: "5" } });
+    pipeline = await startPipeline({ emulator: { faults: [{ kind: "validation", times: 1 }] }, env: { LABELQ_CHUNK_SIZE: "5", LABELQ_FALLBACK_MODELS: "none" } });
     pipeline.startWorker({ LABELQ_LIMITER_MAX_CONCURRENT: "1" });
     const request = makeRequest(10);
     await pipeline.send(request);

@@ -26,7 +26,7 @@ describe("loadConfig", () => {
     });
     expect(config.limits).toEqual({ maxItems: 100, maxTextChars: 5_000, maxBodyBytes: 1_000_000 });
     expect(config.prompts).toEqual({ dir: PROMPTS_DIR, defaultTaxonomy: "product-feedback", defaultVersion: "prod" });
-    expect(config.models).toEqual({ default: "llama3.3-70b", allowed: [] });
+    expect(config.models).toEqual({ default: "llama3.3-70b", allowed: [], fallbacks: ["claude-sonnet"] });
     expect(config.classify).toEqual({ chunkSize: 50, maxReaskRounds: 2 });
     expect(config.bedrock).toEqual({ timeoutMs: 120_000, maxAttempts: 3 });
     expect(config.limiter).toEqual({ maxConcurrent: 8, minTimeMs: 0, redisUrl: undefined, id: "labelq" });
@@ -167,5 +167,15 @@ describe("requireQueue", () => {
     const config = loadConfig({});
     expect((caught(() => requireQueue(config, "results")) as Error).message).toContain("LABELQ_RESULTS_QUEUE_URL");
     expect((caught(() => requireQueue(config, "dlq")) as Error).message).toContain("LABELQ_DLQ_URL");
+  });
+});
+
+describe("model settings", () => {
+  it("turns the fallback chain off with LABELQ_FALLBACK_MODELS=none", () => {
+    expect(loadConfig({ LABELQ_FALLBACK_MODELS: "none" }).models.fallbacks).toEqual([]);
+  });
+
+  it("rejects a model alias the registry does not know, listing the known ones", () => {
+    expect(() => loadConfig({ LABELQ_FALLBACK_MODELS: "gpt-9" })).toThrow(/unknown model alias "gpt-9" \(known: llama3-70b, llama3.3-70b, claude-sonnet, claude-haiku\)/);
   });
 });
