@@ -10,13 +10,18 @@ import { runDemo } from "./demo/run-demo.ts";
 import { LabelqError } from "./errors/errors.ts";
 import { LOCAL_CREDENTIALS, startLocalStack } from "./local/local-stack.ts";
 import { controlBodySchema, type ControlBody } from "./local/bedrock-emulator/settings-schema.ts";
+import { startHealthServer } from "./observability/health-server.ts";
 import { createLogger } from "./observability/logger.ts";
+import { workerHealthChecks } from "./observability/worker-health.ts";
 import { buildBatches } from "./producer/build-batches.ts";
 import { collectResults } from "./producer/collect-results.ts";
 import { readTexts } from "./producer/read-texts.ts";
 import { sendRequests } from "./producer/send-requests.ts";
 import { registerPromptsCommand } from "./prompts/prompts-command.ts";
 import { createTables } from "./store/create-tables.ts";
+import { estimateRun, formatEstimate } from "./ops/estimate.ts";
+import { flowRates, formatStatus, queueDepths, scrapeMetrics } from "./ops/status.ts";
+import { PromptRegistry } from "./prompts/prompt-registry.ts";
 import { createWorker } from "./worker.ts";
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -101,9 +106,20 @@ program
     const clients = createAwsClients(config);
     const worker = createWorker(config, clients, logger);
     worker.pool.start();
-    logger.info({ queue: config.queues.requests, concurrency: config.worker.concurrency, region: config.region }, "worker started");
+    const health = await startHealthServer(
+      { port: config.http.port },
+      worker.metrics,
+      workerHealthChecks(worker.pool, clients.sqs, requireQueue(config, "requests"), config.worker.waitTimeS),
+      logger,
+    );
+    logger.info(
+      { queue: config.queues.requests, concurrency: config.worker.concurrency, region: config.region, httpPort: health.port },
+      "worker started (metrics on /metrics, probes on /healthz and /readyz)",
+    );
     await untilSignal(async () => {
+      // Readiness turns 503 as soon as stopping begins; the server stays up until the pool is drained.
       await worker.close();
+      await health.close();
       clients.destroy();
       logger.info("worker stopped");
       logger.flush();
@@ -282,6 +298,50 @@ program
     } finally {
       clients.destroy();
     }
+  });
+
+program
+  .command("status")
+  .description("Queue depths (visible, in flight, delayed) of the requests, results and dead-letter queues, and a worker's throughput and error rate from its /metrics.")
+  .option("--metrics-url <url>", "a worker's metrics endpoint (default http://127.0.0.1:$LABELQ_HTTP_PORT/metrics)")
+  .option("--interval <seconds>", "seconds between the two scrapes rates are computed from", "5")
+  .option("--watch", "refresh every --interval seconds until interrupted")
+  .action(async (o: { metricsUrl?: string; interval: string; watch?: boolean }) => {
+    const config = configFrom({});
+    const clients = createAwsClients(config);
+    const url = o.metricsUrl ?? `http://127.0.0.1:${config.http.port}/metrics`;
+    const seconds = Number(o.interval);
+    if (!(seconds > 0)) throw new LabelqError("INVALID_REQUEST", "--interval must be a positive number of seconds", false);
+    try {
+      let before = await scrapeMetrics(url);
+      do {
+        await new Promise((r) => setTimeout(r, seconds * 1000));
+        const after = await scrapeMetrics(url);
+        const depths = await queueDepths(clients.sqs, { requests: config.queues.requests, results: config.queues.results, dlq: config.queues.dlq });
+        const rates = before && after ? flowRates(before, after, seconds) : undefined;
+        if (o.watch && process.stdout.isTTY) process.stdout.write("\x1b[2J\x1b[H");
+        process.stdout.write(`${new Date().toISOString()}\n${formatStatus(depths, rates, url, after)}\n`);
+        before = after;
+      } while (o.watch);
+    } finally {
+      clients.destroy();
+    }
+  });
+
+program
+  .command("estimate <file>")
+  .description("Before enqueueing: count the texts and batches of a .jsonl or .csv file and estimate tokens and cost per model at list prices.")
+  .option("--batch-size <n>", "texts per batch", "50")
+  .option("--taxonomy <name>", "taxonomy (default LABELQ_DEFAULT_TAXONOMY)")
+  .option("--prompt-version <v>", "version or alias (default LABELQ_DEFAULT_PROMPT_VERSION)")
+  .action(async (file: string, o: { batchSize: string; taxonomy?: string; promptVersion?: string }) => {
+    const config = configFrom({});
+    const batchSize = Number(o.batchSize);
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new LabelqError("INVALID_REQUEST", "--batch-size must be a positive integer", false);
+    const taxonomy = o.taxonomy ?? config.prompts.defaultTaxonomy;
+    const prompt = await new PromptRegistry(config.prompts.dir).resolve(taxonomy, o.promptVersion ?? config.prompts.defaultVersion);
+    const estimate = estimateRun(await readTexts(file), prompt, { batchSize, chunkSize: config.classify.chunkSize });
+    process.stdout.write(formatEstimate(estimate, taxonomy, prompt.version) + "\n");
   });
 
 registerPromptsCommand(program, () => configFrom({}).prompts.dir, (s) => void process.stdout.write(s));

@@ -6,6 +6,7 @@ import { BedrockProvider } from "./llm/bedrock-provider.ts";
 import type { ModelProvider } from "./llm/model-provider.ts";
 import { BottleneckLimiter } from "./limiter/bottleneck-limiter.ts";
 import type { RateLimiter } from "./limiter/rate-limiter.ts";
+import { Metrics } from "./observability/metrics.ts";
 import { PromptRegistry } from "./prompts/prompt-registry.ts";
 import { createMessageHandler } from "./queue/message-handler.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
@@ -17,12 +18,19 @@ export interface Worker {
   pool: WorkerPool;
   limiter: RateLimiter;
   cache: LabelCache | undefined;
+  metrics: Metrics;
   /** Stop polling, drain or return in-flight batches, release connections. Runs every step even if one fails. */
   close(): Promise<void>;
 }
 
 /** Composition root: build the worker pool and everything it needs from config. */
-export function createWorker(config: Config, clients: AwsClients, logger: Logger, overrides: { provider?: ModelProvider } = {}): Worker {
+export function createWorker(
+  config: Config,
+  clients: AwsClients,
+  logger: Logger,
+  overrides: { provider?: ModelProvider; metrics?: Metrics } = {},
+): Worker {
+  const metrics = overrides.metrics ?? new Metrics();
   const settings: LabelBatchSettings = {
     defaultTaxonomy: config.prompts.defaultTaxonomy,
     defaultPromptVersion: config.prompts.defaultVersion,
@@ -40,7 +48,7 @@ export function createWorker(config: Config, clients: AwsClients, logger: Logger
   const idempotency = config.store.batchesTable
     ? new DynamoIdempotencyStore(clients.dynamo, config.store.batchesTable, config.store.batchRecordTtlDays)
     : undefined;
-  const deps = { prompts, limiter, provider, logger, cache };
+  const deps = { prompts, limiter, provider, logger, cache, metrics };
 
   const handler = createMessageHandler(
     {
@@ -55,7 +63,7 @@ export function createWorker(config: Config, clients: AwsClients, logger: Logger
       leaseRenewS: config.worker.heartbeatS,
     },
     (request, receivedAt, signal) => labelBatch(request, receivedAt, settings, deps, signal),
-    { sqs: clients.sqs, logger, idempotency },
+    { sqs: clients.sqs, logger, idempotency, metrics },
   );
   const pool = new WorkerPool(
     {
@@ -71,10 +79,12 @@ export function createWorker(config: Config, clients: AwsClients, logger: Logger
     handler,
     logger,
   );
+  metrics.observeGauges({ inFlight: () => pool.inFlight(), limiterQueued: () => limiter.queued(), cacheErrors: () => cache?.stats().errors ?? 0 });
   return {
     pool,
     limiter,
     cache,
+    metrics,
     async close() {
       const steps = [() => pool.stop(), () => limiter.close()];
       for (const step of steps) {

@@ -7,6 +7,7 @@ import { parseModelOutput } from "../llm/parse-model-output.ts";
 import type { RateLimiter } from "../limiter/rate-limiter.ts";
 import type { InferenceParams, ResolvedPrompt } from "../prompts/prompt-registry.ts";
 import { renderUserMessage } from "../prompts/render-prompt.ts";
+import type { Metrics } from "../observability/metrics.ts";
 
 export interface ClassifyInput {
   items: readonly { id: string; text: string }[];
@@ -36,6 +37,7 @@ export interface ClassifyDeps {
   provider: ModelProvider;
   limiter: RateLimiter;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 export interface Usage {
@@ -80,11 +82,15 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
     let choice = tiers[tier]!;
     for (let k = tier; !answer; k++) {
       choice = tiers[k]!;
+      const started = performance.now();
       try {
         answer = await callModel(items, input.prompt, choice, deps, signal);
+        observeCall(deps.metrics, choice.model.alias, "ok", started);
       } catch (error) {
+        observeCall(deps.metrics, choice.model.alias, callOutcome(error), started);
         const down = error instanceof ModelCallError && (error.code === "MODEL_UNAVAILABLE" || error.code === "MODEL_TIMEOUT");
         if (down && k + 1 < tiers.length) {
+          deps.metrics?.fallbacks.inc({ from: choice.model.alias, to: tiers[k + 1]!.model.alias, reason: "unavailable" });
           deps.logger.warn({ model: choice.model.alias, fallback: tiers[k + 1]!.model.alias, code: error.code }, "model unavailable: chunk goes to the fallback model");
           continue;
         }
@@ -100,7 +106,11 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
     usage.modelCalls += 1;
     usage.inputTokens += response.usage.inputTokens;
     usage.outputTokens += response.usage.outputTokens;
-    usage.costUsd += costUsd(choice.model, response.usage.inputTokens, response.usage.outputTokens);
+    const cost = costUsd(choice.model, response.usage.inputTokens, response.usage.outputTokens);
+    usage.costUsd += cost;
+    deps.metrics?.tokens.inc({ model: choice.model.alias, direction: "input" }, response.usage.inputTokens);
+    deps.metrics?.tokens.inc({ model: choice.model.alias, direction: "output" }, response.usage.outputTokens);
+    deps.metrics?.costUsd.inc({ model: choice.model.alias }, cost);
 
     const seen = new Set<number>();
     const answeredTwice = new Set<number>();
@@ -151,6 +161,7 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
   for (let tier = 0; tier < tiers.length && pending.length > 0; tier++) {
     if (tier > 0) {
       deps.logger.info({ model: tiers[tier]!.model.alias, texts: pending.length }, "texts without valid labels go to the fallback model");
+      deps.metrics?.fallbacks.inc({ from: tiers[tier - 1]!.model.alias, to: tiers[tier]!.model.alias, reason: "invalid-output" }, pending.length);
     }
     let chunkSize = input.chunkSize;
     for (let round = 0; round <= input.maxReaskRounds && pending.length > 0; round++) {
@@ -214,4 +225,20 @@ function chunk<T>(xs: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let k = 0; k < xs.length; k += size) out.push(xs.slice(k, k + size));
   return out;
+}
+
+function observeCall(metrics: Metrics | undefined, model: string, outcome: string, started: number): void {
+  metrics?.modelCalls.inc({ model, outcome });
+  metrics?.modelCallDuration.observe({ model, outcome }, (performance.now() - started) / 1000);
+}
+
+const CALL_OUTCOMES: Partial<Record<string, string>> = {
+  MODEL_THROTTLED: "throttled",
+  MODEL_UNAVAILABLE: "unavailable",
+  MODEL_REJECTED_REQUEST: "rejected",
+  MODEL_TIMEOUT: "timeout",
+};
+
+function callOutcome(error: unknown): string {
+  return (error instanceof ModelCallError && CALL_OUTCOMES[error.code]) || "error";
 }

@@ -141,6 +141,12 @@ export async function labelBatch(
     runs.push({ ...run, items: run.items.map(merge) });
   }
 
+  if (cache && mode === "use") {
+    const partial = [...stale.values()].reduce((n, g) => n + g.items.length, 0);
+    deps.metrics?.cacheLookups.inc({ result: "hit" }, fromCache.size);
+    deps.metrics?.cacheLookups.inc({ result: "partial" }, partial);
+    deps.metrics?.cacheLookups.inc({ result: "miss" }, misses.length);
+  }
   const answered = new Map(runs.flatMap((r) => r.items).map((it) => [it.id, it]));
   const items = request.items.map((it) => fromCache.get(it.id) ?? answered.get(it.id)!);
   // The model refused every text it was asked about (no model access, input too long...): a

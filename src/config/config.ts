@@ -70,6 +70,9 @@ const envSchema = z.object({
   LABELQ_CACHE_TTL_DAYS: int(1, 3_650).default(30),
   LABELQ_BATCH_RECORD_TTL_DAYS: int(1, 365).default(7),
 
+  /** Port of /metrics, /healthz and /readyz (0 picks a free port). */
+  LABELQ_HTTP_PORT: int(0, 65_535).default(9400),
+
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   LABELQ_LOG_TEXTS: bool.default(false),
   LABELQ_LOG_PRETTY: bool.optional(),
@@ -99,6 +102,7 @@ export interface Config {
   limiter: { maxConcurrent: number; minTimeMs: number; redisUrl?: string; id: string };
   store: { cacheTable?: string; batchesTable?: string; cacheTtlDays: number; batchRecordTtlDays: number };
   log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent"; logTexts: boolean; pretty?: boolean };
+  http: { port: number };
 }
 
 /** Parse and validate configuration from environment variables once, at start-up. Throws ConfigError naming each bad variable. */
@@ -155,6 +159,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       batchRecordTtlDays: e.LABELQ_BATCH_RECORD_TTL_DAYS,
     },
     log: { level: e.LOG_LEVEL, logTexts: e.LABELQ_LOG_TEXTS, pretty: e.LABELQ_LOG_PRETTY },
+    http: { port: e.LABELQ_HTTP_PORT },
   };
   const unknown = [config.models.default, ...config.models.allowed, ...config.models.fallbacks].filter((alias) => !findModel(alias));
   if (unknown.length > 0) {

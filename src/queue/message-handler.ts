@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { LabelRequest, RequestLimits } from "../contracts/request.ts";
 import type { LabelResult } from "../contracts/result.ts";
 import { errorCode, InvalidRequestError, isRetryable, ShuttingDownError } from "../errors/errors.ts";
+import type { Metrics } from "../observability/metrics.ts";
 import type { ClaimOutcome, IdempotencyStore } from "../store/idempotency-store.ts";
 import { parseRequestMessage, peekBatchId } from "./parse-request-message.ts";
 import { payloadHash } from "./payload-hash.ts";
@@ -36,6 +37,14 @@ export interface HandlerDeps {
   idempotency?: IdempotencyStore;
   /** Identifies this worker as a lease owner. */
   workerId?: string;
+  metrics?: Metrics;
+}
+
+/** What a handled message turned out to be, for metrics. */
+interface Seen {
+  request?: LabelRequest;
+  result?: LabelResult;
+  dlqCode?: string;
 }
 
 /**
@@ -52,13 +61,23 @@ export function createMessageHandler(settings: HandlerSettings, label: LabelFn, 
   const { sqs, logger, idempotency } = deps;
   const owner = deps.workerId ?? randomUUID();
 
+  /** Handle one message; see above. Returns whether to delete it (sqs-consumer's acknowledgement). */
   return async function handleMessage(message: Message, signal: AbortSignal): Promise<{ ack: boolean; outcome: MessageOutcome }> {
+    const started = performance.now();
+    const seen: Seen = {};
+    const out = await handle(message, signal, seen);
+    if (deps.metrics) recordOutcome(deps.metrics, out.outcome, seen, (performance.now() - started) / 1000);
+    return out;
+  };
+
+  async function handle(message: Message, signal: AbortSignal, seen: Seen): Promise<{ ack: boolean; outcome: MessageOutcome }> {
     const receivedAt = new Date();
     const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? "1");
     const log = logger.child({ messageId: message.MessageId, receiveCount });
 
     const deadLetter = async (error: unknown, batchId: string | undefined) => {
       await sendToDlq(sqs, settings.dlqUrl, message, { error, receiveCount, sourceQueue: settings.requestsQueueUrl, batchId });
+      seen.dlqCode = errorCode(error);
       log.warn({ batchId, code: errorCode(error), reason: (error as Error).message }, "request sent to the DLQ");
       return { ack: true, outcome: "dead-lettered" as const };
     };
@@ -73,6 +92,7 @@ export function createMessageHandler(settings: HandlerSettings, label: LabelFn, 
       throw error;
     }
     const batchLog = log.child({ batchId: request.batchId });
+    seen.request = request;
 
     // Claim the batch. If the store is down, process unguarded: a possible duplicate costs
     // model calls, a stalled pipeline costs more.
@@ -107,6 +127,7 @@ export function createMessageHandler(settings: HandlerSettings, label: LabelFn, 
       case "completed":
         if (claim.result) {
           await publishResult(sqs, replyTo, claim.result);
+          seen.result = claim.result;
           batchLog.info({ status: claim.result.status }, "duplicate of a completed batch: stored result published again");
           return { ack: true, outcome: "republished" };
         }
@@ -143,6 +164,7 @@ export function createMessageHandler(settings: HandlerSettings, label: LabelFn, 
         return { ack: false, outcome: "lease-lost" };
       }
       await publishResult(sqs, replyTo, result);
+      seen.result = result;
       const errors = result.items.filter((it) => it.error !== null).length;
       batchLog.info(
         {
@@ -184,7 +206,21 @@ export function createMessageHandler(settings: HandlerSettings, label: LabelFn, 
       clearInterval(renew);
       signal.removeEventListener("abort", onStop);
     }
-  };
+  }
+}
+
+/** Count a handled message: its outcome, latency, texts and errors, with bounded labels. */
+function recordOutcome(metrics: Metrics, outcome: MessageOutcome, seen: Seen, seconds: number): void {
+  const taxonomy = seen.result?.taxonomy ?? "unknown";
+  const model = seen.result?.model ?? "unknown";
+  metrics.batches.inc({ outcome, taxonomy, prompt_version: seen.result?.promptVersion ?? "unknown", model });
+  metrics.batchDuration.observe({ outcome }, seconds);
+  if (seen.dlqCode) metrics.dlqSends.inc({ code: seen.dlqCode });
+  if (outcome !== "published" || !seen.result) return;
+  for (const item of seen.result.items) {
+    if (item.error) metrics.itemErrors.inc({ code: item.error.code });
+    metrics.texts.inc({ result: item.error ? "error" : (item.source ?? "model"), taxonomy, model });
+  }
 }
 
 export type MessageHandler = ReturnType<typeof createMessageHandler>;

@@ -44,6 +44,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   readonly #inflight = new Map<string, InFlight>();
   readonly #logger: Logger;
   #stopping = false;
+  #lastPollAt = Date.now();
 
   constructor(options: WorkerPoolOptions, sqs: SQSClient, handler: MessageHandler, logger: Logger) {
     super();
@@ -67,9 +68,14 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         handleMessage: (message) => this.#handle(message, handler),
       });
       consumer.on("message_processed", (m) => this.#settle(m));
+      // A long poll that came back, empty or not: the poll loop is alive.
+      consumer.on("empty", () => (this.#lastPollAt = Date.now()));
+      consumer.on("response_processed", () => (this.#lastPollAt = Date.now()));
       consumer.on("error", (error, m) => {
         const message = Array.isArray(m) ? m[0] : m;
         if (message) this.#settle(message);
+        // A failed poll still shows the loop is alive (the queue may not be).
+        if (!message) this.#lastPollAt = Date.now();
         // The long poll cut short by stop() is expected, not an error.
         if (this.#stopping && !message) return;
         this.#logger.error({ err: error, messageId: message?.MessageId }, "queue error");
@@ -96,6 +102,11 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   get stopping(): boolean {
     return this.#stopping;
+  }
+
+  /** When a long poll last came back (epoch ms). */
+  get lastPollAt(): number {
+    return this.#lastPollAt;
   }
 
   /**

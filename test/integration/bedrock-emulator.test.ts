@@ -7,6 +7,10 @@ import { startBedrockEmulator, type BedrockEmulator, type FaultKind } from "../.
 // real SDK client, as the service and the demo use it.
 
 const MODEL = "meta.llama3-70b-instruct-v1:0";
+// Llama 3 70B has no tool use on Bedrock (the emulator refuses it too): tool answers come from Claude.
+const CLAUDE = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
+const LLAMA33 = "us.meta.llama3-3-70b-instruct-v1:0";
+const NOVA = "amazon.nova-pro-v1:0";
 
 type Key =
   | { code: string; name: string; kind: "single"; labels: string[] }
@@ -216,6 +220,7 @@ describe("Bedrock emulator: simulated classifier", () => {
   it("answers a tool call with a toolUse block when the request has a tool", async () => {
     const out = await converse(
       request({
+        modelId: CLAUDE,
         toolConfig: {
           tools: [{ toolSpec: { name: "record_labels", inputSchema: { json: { type: "object" } } } }],
           toolChoice: { tool: { name: "record_labels" } },
@@ -252,7 +257,8 @@ describe("Bedrock emulator: output faults", () => {
     clean = textOf(await converse());
   });
 
-  const cases: Record<Exclude<FaultKind, "throttle" | "unavailable" | "internal" | "not-ready" | "validation">, (out: ConverseCommandOutput) => void> = {
+  // ignore-tool applies only to calls with a tool: tested on its own below.
+  const cases: Record<Exclude<FaultKind, "throttle" | "unavailable" | "internal" | "not-ready" | "validation" | "ignore-tool">, (out: ConverseCommandOutput) => void> = {
     "trailing-comma": (out) => {
       const text = textOf(out);
       expect(text).toContain(",}");
@@ -335,9 +341,20 @@ describe("Bedrock emulator: output faults", () => {
     expect(await run()).toEqual(first);
   });
 
+  it("ignore-tool: offered a tool, answers the same JSON as text; not counted on calls without a tool", async () => {
+    emulator.setFaults([{ kind: "ignore-tool", times: 1 }]);
+    expect(textOf(await converse())).toBe(clean);
+    const toolRequest = request({ modelId: CLAUDE, toolConfig: { tools: [{ toolSpec: { name: "record_labels", inputSchema: { json: { type: "object" } } } }], toolChoice: { tool: { name: "record_labels" } } } });
+    const out = await converse(toolRequest);
+    expect(out.stopReason).toBe("end_turn");
+    expect(textOf(out)).toBe(textOf(await converse(request({ modelId: CLAUDE }))));
+    expect(emulator.stats().faultsInjected).toEqual({ "ignore-tool": 1 });
+    expect((await converse(toolRequest)).stopReason).toBe("tool_use");
+  });
+
   it("damages tool-use input too (missing-ids)", async () => {
     emulator.setFaults([{ kind: "missing-ids" }]);
-    const out = await converse(request({ toolConfig: { tools: [{ toolSpec: { name: "record_labels", inputSchema: { json: { type: "object" } } } }] } }));
+    const out = await converse(request({ modelId: CLAUDE, toolConfig: { tools: [{ toolSpec: { name: "record_labels", inputSchema: { json: { type: "object" } } } }] } }));
     const block = out.output?.message?.content?.[0];
     const input = block && "toolUse" in block ? (block.toolUse?.input as { r: Item[] }) : undefined;
     expect(input?.r.length).toBeLessThan(IDS.length);
@@ -516,5 +533,143 @@ describe("Bedrock emulator: stats and control endpoints over HTTP/2", () => {
       expect(typeof (JSON.parse(res.body) as { message: unknown }).message).toBe("string");
     }
     expect((await converse()).stopReason).toBe("end_turn");
+  });
+});
+
+describe("Bedrock emulator: per-model behaviours", () => {
+  const tool = { toolSpec: { name: "record_labels", inputSchema: { json: { type: "object" } } } };
+  const choices = {
+    none: undefined,
+    auto: { auto: {} },
+    any: { any: {} },
+    tool: { tool: { name: "record_labels" } },
+  } as const;
+  const withTools = (modelId: string, choice: keyof typeof choices): ConverseCommandInput => {
+    const toolChoice = choices[choice];
+    return request({ modelId, toolConfig: toolChoice === undefined ? { tools: [tool] } : { tools: [tool], toolChoice } });
+  };
+  const cached = (modelId: string, system = SYSTEM): ConverseCommandInput =>
+    request({ modelId, system: [{ text: system }, { cachePoint: { type: "default" } }] });
+
+  it("Llama 3 70B refuses any toolConfig with ValidationException, not retried", async () => {
+    const retrying = makeClient(3);
+    try {
+      for (const choice of ["none", "auto", "any", "tool"] as const) {
+        const error = await converseError(retrying, withTools(MODEL, choice));
+        expect(error.name, choice).toBe("ValidationException");
+        expect(error.message).toBe("This model doesn't support tool use.");
+        expect(error.$metadata.attempts).toBe(1);
+      }
+    } finally {
+      retrying.destroy();
+    }
+    expect(emulator.stats()).toMatchObject({ calls: 4, succeeded: 0, errors: { ValidationException: 4 } });
+  });
+
+  it("Llama 3.3 takes tools but refuses a forced toolChoice (any or tool)", async () => {
+    for (const choice of ["any", "tool"] as const) {
+      const error = await converseError(client, withTools(LLAMA33, choice));
+      expect(error.name).toBe("ValidationException");
+      expect(error.message).toContain(`toolConfig.toolChoice.${choice}`);
+    }
+    for (const choice of ["none", "auto"] as const) {
+      expect((await converse(withTools(LLAMA33, choice))).stopReason, choice).toBe("tool_use");
+    }
+  });
+
+  it("Claude accepts every toolChoice and answers a forced one with stopReason tool_use", async () => {
+    for (const choice of ["none", "auto", "any", "tool"] as const) {
+      const out = await converse(withTools(CLAUDE, choice));
+      expect(out.stopReason, choice).toBe("tool_use");
+    }
+  });
+
+  it("Nova forces a named tool but refuses toolChoice any", async () => {
+    expect((await converse(withTools(NOVA, "tool"))).stopReason).toBe("tool_use");
+    expect((await converseError(client, withTools(NOVA, "any"))).name).toBe("ValidationException");
+  });
+
+  it("answers with the tool toolChoice names, and refuses one that is not in the tools", async () => {
+    const tools = [tool, { toolSpec: { name: "other_tool", inputSchema: { json: { type: "object" } } } }];
+    const out = await converse(request({ modelId: CLAUDE, toolConfig: { tools: [...tools].reverse(), toolChoice: { tool: { name: "record_labels" } } } }));
+    const block = out.output?.message?.content?.[0];
+    expect(block && "toolUse" in block ? block.toolUse?.name : undefined).toBe("record_labels");
+    const error = await converseError(client, request({ modelId: CLAUDE, toolConfig: { tools, toolChoice: { tool: { name: "missing" } } } }));
+    expect(error.name).toBe("ValidationException");
+  });
+
+  it("unknown model ids keep the permissive tool handling", async () => {
+    for (const choice of ["none", "auto", "any", "tool"] as const) {
+      expect((await converse(withTools("some.other-model-v1:0", choice))).stopReason, choice).toBe("tool_use");
+    }
+  });
+
+  it("refuses a cachePoint on models without prompt caching (Llama, unknown ids), anywhere in the request", async () => {
+    for (const modelId of [MODEL, LLAMA33, "some.other-model-v1:0"]) {
+      const error = await converseError(client, cached(modelId));
+      expect(error.name, modelId).toBe("ValidationException");
+      expect(error.message).toContain("prompt caching");
+    }
+    const inMessages = request({ modelId: LLAMA33, messages: [{ role: "user", content: [{ text: USER }, { cachePoint: { type: "default" } }] }] });
+    expect((await converseError(client, inMessages)).name).toBe("ValidationException");
+    // Without a cache point the same models answer, and usage has no cache fields.
+    const plain = await converse(request({ modelId: LLAMA33 }));
+    expect(plain.usage?.cacheReadInputTokens).toBeUndefined();
+    expect(plain.usage?.cacheWriteInputTokens).toBeUndefined();
+  });
+
+  it("Claude: a system cachePoint is a cache write the first time, then a read; cached tokens are not in inputTokens", async () => {
+    const systemTokens = Math.ceil(SYSTEM.length / 4);
+    const allTokens = Math.ceil((SYSTEM.length + USER.length) / 4);
+
+    const first = await converse(cached(CLAUDE));
+    expect(first.usage).toMatchObject({ cacheWriteInputTokens: systemTokens, cacheReadInputTokens: 0, inputTokens: allTokens - systemTokens });
+    const second = await converse(cached(CLAUDE));
+    expect(second.usage).toMatchObject({ cacheWriteInputTokens: 0, cacheReadInputTokens: systemTokens, inputTokens: allTokens - systemTokens });
+    const out = second.usage?.outputTokens ?? 0;
+    expect(second.usage?.totalTokens).toBe(allTokens + out);
+    // The answer itself does not change.
+    expect(textOf(second)).toBe(textOf(await converse(request({ modelId: CLAUDE }))));
+
+    // The prefix is per model and per text: another model or another system prompt writes anew.
+    expect((await converse(cached("anthropic.claude-3-haiku-20240307-v1:0"))).usage?.cacheWriteInputTokens).toBe(systemTokens);
+    expect((await converse(cached(CLAUDE, `${SYSTEM}\nBe terse.`))).usage?.cacheReadInputTokens).toBe(0);
+    // Nova caches too.
+    expect((await converse(cached(NOVA))).usage?.cacheWriteInputTokens).toBe(systemTokens);
+
+    expect(emulator.stats()).toMatchObject({ cacheReadInputTokens: systemTokens });
+    emulator.reset();
+    expect((await converse(cached(CLAUDE))).usage?.cacheWriteInputTokens).toBe(systemTokens);
+  });
+
+  it("Claude: a call refused by the quota writes nothing to the cache", async () => {
+    emulator.setQuota({ rpm: 0 });
+    expect((await converseError(client, cached(CLAUDE))).name).toBe("ThrottlingException");
+    emulator.setQuota({});
+    expect((await converse(cached(CLAUDE))).usage?.cacheWriteInputTokens).toBeGreaterThan(0);
+  });
+
+  it("Claude: the cache lives 5 minutes, counted again from each read", async () => {
+    let now = 1_000_000;
+    const timed = await startBedrockEmulator({ port: 0, clock: () => now });
+    const timedClient = new BedrockRuntimeClient({
+      region: "us-east-1",
+      endpoint: timed.url,
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+      maxAttempts: 1,
+    });
+    const usage = async () => (await timedClient.send(new ConverseCommand(cached(CLAUDE)))).usage;
+    try {
+      expect((await usage())?.cacheWriteInputTokens).toBeGreaterThan(0);
+      now += 4 * 60_000;
+      expect((await usage())?.cacheReadInputTokens).toBeGreaterThan(0);
+      now += 4 * 60_000; // 8 minutes after the write, 4 after the read
+      expect((await usage())?.cacheReadInputTokens).toBeGreaterThan(0);
+      now += 5 * 60_000 + 1;
+      expect((await usage())?.cacheWriteInputTokens).toBeGreaterThan(0);
+    } finally {
+      timedClient.destroy();
+      await timed.close();
+    }
   });
 });

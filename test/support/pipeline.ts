@@ -68,7 +68,7 @@ export function makeRequest(n: number, overrides: Partial<LabelRequest> = {}): L
  * Bedrock emulator (test double) of the test's own.
  */
 export async function startPipeline(
-  options: { emulator?: Omit<BedrockEmulatorOptions, "port">; env?: Record<string, string>; maxReceiveCount?: number; fifo?: boolean } = {},
+  options: { emulator?: Omit<BedrockEmulatorOptions, "port">; env?: Record<string, string>; maxReceiveCount?: number; fifo?: boolean; logger?: Logger } = {},
 ): Promise<Pipeline> {
   const target = inject("awsTarget");
   const { sqs, dynamo } = targetClients(target, process.env);
@@ -99,7 +99,7 @@ export async function startPipeline(
   };
   const config = loadConfig(env);
   const clients = createAwsClients(config);
-  const logger = pino({ level: process.env.LABELQ_TEST_LOG ?? "silent" }, pino.destination(2));
+  const logger = options.logger ?? pino({ level: process.env.LABELQ_TEST_LOG ?? "silent" }, pino.destination(2));
   const workers: Worker[] = [];
 
   const drain = async (queueUrl: string, count: number, timeoutMs = 20_000): Promise<Message[]> => {

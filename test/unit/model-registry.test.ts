@@ -25,4 +25,49 @@ describe("model registry", () => {
     expect(costUsd(m, 2500, 500)).toBeCloseTo(2.5 * 0.00265 + 0.5 * 0.0035, 12);
     expect(costUsd(m, 0, 0)).toBe(0);
   });
+
+  it("keeps the capability flags consistent: tool-forced structured output needs tool use, cache prices need prompt caching", () => {
+    for (const m of MODELS) {
+      expect(m.capabilities.structuredOutput === "tool", m.alias).toBe(m.capabilities.toolUse);
+      const hasCachePrices = m.price.cacheReadPer1k !== undefined && m.price.cacheWritePer1k !== undefined;
+      expect(hasCachePrices, m.alias).toBe(m.capabilities.promptCache);
+    }
+    expect(findModel("claude-sonnet")?.capabilities.structuredOutput).toBe("tool");
+    expect(findModel("claude-haiku")?.capabilities.structuredOutput).toBe("tool");
+    // Llama 3 70B has no tool use; Llama 3.3 rejects a forced toolChoice.
+    expect(findModel("llama3-70b")?.capabilities.structuredOutput).toBe("none");
+    expect(findModel("llama3.3-70b")?.capabilities.structuredOutput).toBe("none");
+  });
+
+  it("prices Claude's cache reads at 10% and writes at 125% of the input price, as of the same date", () => {
+    for (const alias of ["claude-sonnet", "claude-haiku"]) {
+      const { price } = findModel(alias)!;
+      expect(price.cacheReadPer1k, alias).toBeCloseTo(price.inputPer1k * 0.1, 12);
+      expect(price.cacheWritePer1k, alias).toBeCloseTo(price.inputPer1k * 1.25, 12);
+    }
+    expect(findModel("claude-sonnet")?.price.cacheReadPer1k).toBeCloseTo(0.0003, 12);
+    expect(findModel("claude-sonnet")?.price.cacheWritePer1k).toBeCloseTo(0.00375, 12);
+    expect(new Set(MODELS.map((m) => m.price.asOf)).size).toBe(1);
+  });
+
+  it("adds cache reads and writes to the uncached input, each at its own price", () => {
+    const m = findModel("claude-sonnet")!;
+    // Bedrock reports cached tokens apart from inputTokens, so nothing is subtracted.
+    expect(costUsd(m, 0, 0, { readTokens: 1000 })).toBeCloseTo(0.0003, 12);
+    expect(costUsd(m, 0, 0, { writeTokens: 1000 })).toBeCloseTo(0.00375, 12);
+    expect(costUsd(m, 2000, 500, { readTokens: 8000, writeTokens: 0 })).toBeCloseTo(2 * 0.003 + 8 * 0.0003 + 0.5 * 0.015, 12);
+    expect(costUsd(m, 2000, 500, { readTokens: 0, writeTokens: 8000 })).toBeCloseTo(2 * 0.003 + 8 * 0.00375 + 0.5 * 0.015, 12);
+    // Without cache tokens, or with an empty record, the cost is the plain one.
+    expect(costUsd(m, 2000, 500, {})).toBe(costUsd(m, 2000, 500));
+    expect(costUsd(m, 2000, 500, { readTokens: 0, writeTokens: 0 })).toBe(costUsd(m, 2000, 500));
+    // A cache read of the whole prompt costs a tenth of sending it uncached; the first write a quarter more.
+    const haiku = findModel("claude-haiku")!;
+    expect(costUsd(haiku, 0, 0, { readTokens: 10_000 }) / costUsd(haiku, 10_000, 0)).toBeCloseTo(0.1, 12);
+    expect(costUsd(haiku, 0, 0, { writeTokens: 10_000 }) / costUsd(haiku, 10_000, 0)).toBeCloseTo(1.25, 12);
+  });
+
+  it("charges cache tokens as ordinary input on a model without cache prices", () => {
+    const m = findModel("llama3.3-70b")!;
+    expect(costUsd(m, 1000, 0, { readTokens: 1000, writeTokens: 1000 })).toBeCloseTo(3 * 0.00072, 12);
+  });
 });

@@ -91,7 +91,8 @@ export function buildAnswer(input: ConverseInput, seed: number, faults: OutputFa
   const damaged = ctx.faults.has("invalid-labels") ? corruptItems(items, keys, random) : undefined;
   if (damaged !== undefined && use(ctx, "invalid-labels")) items = damaged;
 
-  if (input.toolName !== undefined) return toolAnswer(input.toolName, items, input.maxTokens, ctx);
+  // Checked only when there is a tool, so on other calls the fault is not counted.
+  if (input.toolName !== undefined && !use(ctx, "ignore-tool")) return toolAnswer(input.toolName, items, input.maxTokens, ctx);
 
   if (use(ctx, "empty")) return textAnswer("", false, input.maxTokens, ctx);
   let text = JSON.stringify({ r: items });

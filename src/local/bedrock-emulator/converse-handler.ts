@@ -1,6 +1,7 @@
 import { buildAnswer } from "./answer.ts";
 import { AWS_ERRORS, awsError, errorForFault, errorHeaders, type AwsError } from "./aws-errors.ts";
-import { isAwsError, parseConverseBody } from "./converse-request.ts";
+import { isAwsError, parseConverseBody, type ConverseInput } from "./converse-request.ts";
+import { behaviourOf, refuseForModel } from "./model-behaviours.ts";
 import type { EmulatorState } from "./state.ts";
 import { estimateTokens } from "./tokens.ts";
 
@@ -23,6 +24,9 @@ export function handleConverse(state: EmulatorState, modelId: string, rawBody: s
   state.stats.call(modelId);
   const input = parseConverseBody(rawBody);
   if (isAwsError(input)) return errorResponse(state, input, requestId);
+  const behaviour = behaviourOf(modelId);
+  const refusal = refuseForModel(behaviour, input);
+  if (refusal !== undefined) return errorResponse(state, refusal, requestId);
   if (state.unavailableModels.has(modelId)) {
     return errorResponse(state, awsError("ServiceUnavailableException", `Model ${modelId} is unavailable in this Region right now. Try again later.`), requestId);
   }
@@ -34,22 +38,43 @@ export function handleConverse(state: EmulatorState, modelId: string, rawBody: s
   }
 
   const answer = buildAnswer(input, state.seed, draw.output, state.faults.random);
-  const inputTokens = estimateTokens(input.allText);
-  const refusal = state.quota.tryAccept(inputTokens + answer.outputTokens);
-  if (refusal !== undefined) {
-    const what = refusal.reason === "rpm" ? "requests" : "tokens";
-    return errorResponse(state, awsError("ThrottlingException", `Too many ${what}, please wait before trying again.`, refusal.retryAfterSeconds), requestId);
+  const allInputTokens = estimateTokens(input.allText);
+  const cache = behaviour.promptCache ? cacheUse(state, modelId, input) : undefined;
+  // The quota counts every input token, cached or not.
+  const overQuota = state.quota.tryAccept(allInputTokens + answer.outputTokens);
+  if (overQuota !== undefined) {
+    const what = overQuota.reason === "rpm" ? "requests" : "tokens";
+    return errorResponse(state, awsError("ThrottlingException", `Too many ${what}, please wait before trying again.`, overQuota.retryAfterSeconds), requestId);
   }
+  // Written or refreshed only once the call is accepted: a refused call leaves the cache as it was.
+  if (cache !== undefined) state.promptCache.touch(cache.key);
+  const cacheRead = cache?.hit ? cache.tokens : 0;
+  const cacheWrite = cache !== undefined && !cache.hit ? cache.tokens : 0;
+  // Cached tokens are reported apart from inputTokens, as Bedrock does; the sum stays the same.
+  const inputTokens = Math.max(0, allInputTokens - cacheRead - cacheWrite);
   state.stats.faults(draw.commit(answer.applied));
-  state.stats.success(modelId, inputTokens, answer.outputTokens);
+  state.stats.success(modelId, inputTokens, answer.outputTokens, { read: cacheRead, write: cacheWrite });
 
   const { fixedMs, perOutputTokenMs } = state.latency;
   const delayMs = Math.round(fixedMs + perOutputTokenMs * answer.outputTokens);
   const body = {
     output: { message: { role: "assistant", content: [answer.content] } },
     stopReason: answer.stopReason,
-    usage: { inputTokens, outputTokens: answer.outputTokens, totalTokens: inputTokens + answer.outputTokens },
+    usage: {
+      inputTokens,
+      outputTokens: answer.outputTokens,
+      totalTokens: inputTokens + cacheRead + cacheWrite + answer.outputTokens,
+      // Only when the request had a cache point, so other answers keep today's shape.
+      ...(cache === undefined ? {} : { cacheReadInputTokens: cacheRead, cacheWriteInputTokens: cacheWrite }),
+    },
     metrics: { latencyMs: delayMs },
   };
   return { status: 200, headers: { "content-type": "application/json", "x-amzn-requestid": requestId }, body: JSON.stringify(body), delayMs };
+}
+
+/** The cached prefix a request names (per model: the tools, then the system text up to its cache point), and whether it is cached now. */
+function cacheUse(state: EmulatorState, modelId: string, input: ConverseInput): { key: string; tokens: number; hit: boolean } | undefined {
+  if (input.systemCachePrefix === undefined) return undefined;
+  const key = [modelId, input.tools?.fingerprint ?? "", input.systemCachePrefix].join("\u0000");
+  return { key, tokens: estimateTokens(input.systemCachePrefix), hit: state.promptCache.has(key) };
 }

@@ -2,8 +2,15 @@ import { z } from "zod";
 import { awsError, type AwsError } from "./aws-errors.ts";
 
 // Loose objects: the emulator reads only what it needs and ignores other fields
-// (cachePoint, guardContent, outputConfig ...) as the service would accept them.
-const block = z.looseObject({ text: z.string().optional() });
+// (guardContent, outputConfig ...) as the service would accept them.
+const cachePoint = z.looseObject({ type: z.literal("default") });
+const block = z.looseObject({ text: z.string().optional(), cachePoint: cachePoint.optional() });
+
+const toolChoiceSchema = z.looseObject({
+  auto: z.looseObject({}).optional(),
+  any: z.looseObject({}).optional(),
+  tool: z.looseObject({ name: z.string().min(1) }).optional(),
+});
 
 const converseBodySchema = z.looseObject({
   messages: z.array(z.looseObject({ role: z.enum(["user", "assistant"]), content: z.array(block) })).min(1),
@@ -11,10 +18,27 @@ const converseBodySchema = z.looseObject({
   inferenceConfig: z.looseObject({ maxTokens: z.number().int().min(1).optional() }).optional(),
   toolConfig: z
     .looseObject({
-      tools: z.array(z.looseObject({ toolSpec: z.looseObject({ name: z.string().min(1) }).optional() })).min(1),
+      tools: z
+        .array(z.looseObject({ toolSpec: z.looseObject({ name: z.string().min(1) }).optional(), cachePoint: cachePoint.optional() }))
+        .min(1),
+      toolChoice: toolChoiceSchema.optional(),
     })
     .optional(),
 });
+
+/** Which toolChoice member a request set: "auto" lets the model choose, "any" and "tool" force a tool call. */
+export type ToolChoiceKind = "auto" | "any" | "tool";
+
+/** The request's toolConfig, as far as the simulated model and the per-model rules need it. */
+export interface ToolRequest {
+  names: string[];
+  /** undefined when the request set no toolChoice (the service then behaves as "auto"). */
+  choice: ToolChoiceKind | undefined;
+  /** The tool named by toolChoice.tool. */
+  forcedName: string | undefined;
+  /** The tools as sent, serialised: they come before the system prompt in a cached prefix. */
+  fingerprint: string;
+}
 
 /** What the simulated model needs from a Converse request. */
 export interface ConverseInput {
@@ -24,8 +48,13 @@ export interface ConverseInput {
   /** Every system and message text, for the input token estimate. */
   allText: string;
   maxTokens: number | undefined;
-  /** Name of the first tool when the caller asked for tool use. */
+  /** The tool the answer calls when the caller asked for tool use: the forced one, else the first. */
   toolName: string | undefined;
+  tools: ToolRequest | undefined;
+  /** System text before the last cachePoint in `system`; undefined when `system` has none. */
+  systemCachePrefix: string | undefined;
+  /** cachePoint blocks anywhere in the request (system, messages, tools). */
+  cachePoints: number;
 }
 
 /** Parses and validates a Converse body; an invalid one gives the ValidationException the service would send. */
@@ -57,15 +86,38 @@ export function parseConverseBody(raw: string): ConverseInput | AwsError {
     return awsError("ValidationException", "A conversation must start with a user message. Try again with a conversation that starts with a user message.");
   }
 
+  const tools = toolRequest(body.toolConfig);
+  if (tools?.forcedName !== undefined && !tools.names.includes(tools.forcedName)) {
+    return awsError("ValidationException", `The tool ${tools.forcedName} named in toolConfig.toolChoice.tool is not in toolConfig.tools. Add it, or name one of the tools, and try again.`);
+  }
+
   const texts = (blocks: { text?: string | undefined }[]): string[] => blocks.flatMap((b) => (b.text === undefined ? [] : [b.text]));
-  const systemText = texts(body.system ?? []).join("\n");
+  const system = body.system ?? [];
+  const systemText = texts(system).join("\n");
   const lastUser = body.messages.findLast((m) => m.role === "user");
+  const lastSystemCachePoint = system.findLastIndex((b) => b.cachePoint !== undefined);
+  const countCachePoints = (blocks: { cachePoint?: unknown }[]) => blocks.filter((b) => b.cachePoint !== undefined).length;
   return {
     systemText,
     lastUserText: texts(lastUser?.content ?? []).join("\n"),
     allText: [systemText, ...body.messages.flatMap((m) => texts(m.content))].join(""),
     maxTokens: body.inferenceConfig?.maxTokens,
-    toolName: body.toolConfig?.tools.find((t) => t.toolSpec !== undefined)?.toolSpec?.name,
+    toolName: tools === undefined ? undefined : (tools.forcedName ?? tools.names[0]),
+    tools,
+    systemCachePrefix: lastSystemCachePoint < 0 ? undefined : texts(system.slice(0, lastSystemCachePoint)).join("\n"),
+    cachePoints:
+      countCachePoints(system) + body.messages.reduce((n, m) => n + countCachePoints(m.content), 0) + countCachePoints(body.toolConfig?.tools ?? []),
+  };
+}
+
+function toolRequest(config: z.infer<typeof converseBodySchema>["toolConfig"]): ToolRequest | undefined {
+  if (config === undefined) return undefined;
+  const choice = config.toolChoice;
+  return {
+    names: config.tools.flatMap((t) => (t.toolSpec === undefined ? [] : [t.toolSpec.name])),
+    choice: choice?.tool !== undefined ? "tool" : choice?.any !== undefined ? "any" : choice?.auto !== undefined ? "auto" : undefined,
+    forcedName: choice?.tool?.name,
+    fingerprint: JSON.stringify(config.tools),
   };
 }
 

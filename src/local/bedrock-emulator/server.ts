@@ -47,7 +47,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
   const quota = quotaSchema.parse(options.quota ?? {});
   const latency = latencySchema.parse(options.latency ?? { fixedMs: 0, perOutputTokenMs: 0 });
   const host = options.host ?? "127.0.0.1";
-  const state = new EmulatorState(options.seed ?? 0, faults, quota, latency, options.unavailableModels ?? []);
+  const state = new EmulatorState(options.seed ?? 0, faults, quota, latency, options.unavailableModels ?? [], options.clock);
 
   const sessions = new Set<http2.ServerHttp2Session>();
   const timers = new Set<NodeJS.Timeout>();

@@ -1,4 +1,5 @@
 import { FaultInjector } from "./faults.ts";
+import { PromptCache } from "./prompt-cache.ts";
 import { QuotaWindow } from "./quota.ts";
 import { StatsRecorder } from "./stats.ts";
 import type { FaultRule, LatencyOptions, QuotaOptions } from "./types.ts";
@@ -8,14 +9,23 @@ export class EmulatorState {
   readonly seed: number;
   readonly stats = new StatsRecorder();
   readonly quota: QuotaWindow;
+  readonly promptCache: PromptCache;
   faults: FaultInjector;
   latency: LatencyOptions;
   unavailableModels: Set<string>;
 
-  constructor(seed: number, faults: FaultRule[], quota: QuotaOptions, latency: LatencyOptions, unavailableModels: string[]) {
+  constructor(
+    seed: number,
+    faults: FaultRule[],
+    quota: QuotaOptions,
+    latency: LatencyOptions,
+    unavailableModels: string[],
+    now: () => number = Date.now,
+  ) {
     this.seed = seed;
     this.faults = new FaultInjector(faults, seed);
-    this.quota = new QuotaWindow(quota);
+    this.quota = new QuotaWindow(quota, now);
+    this.promptCache = new PromptCache(now);
     this.latency = latency;
     this.unavailableModels = new Set(unavailableModels);
   }
@@ -37,9 +47,10 @@ export class EmulatorState {
     this.unavailableModels = new Set(ids);
   }
 
-  /** Clears counters and quota windows, leaving the settings as they are. */
+  /** Clears counters, quota windows and the prompt cache, leaving the settings as they are. */
   reset(): void {
     this.stats.reset();
     this.quota.clear();
+    this.promptCache.clear();
   }
 }

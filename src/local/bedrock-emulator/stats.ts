@@ -1,7 +1,7 @@
 import type { EmulatorStats, ModelStats } from "./types.ts";
 
 function empty(): EmulatorStats {
-  return { calls: 0, succeeded: 0, throttled: 0, errors: {}, byModel: {}, inputTokens: 0, outputTokens: 0, faultsInjected: {} };
+  return { calls: 0, succeeded: 0, throttled: 0, errors: {}, byModel: {}, inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0, faultsInjected: {} };
 }
 
 /** Counters behind GET /_emulator/stats. */
@@ -22,12 +22,14 @@ export class StatsRecorder {
     this.#model(modelId).calls += 1;
   }
 
-  /** Counts an answered call and its tokens. */
-  success(modelId: string, inputTokens: number, outputTokens: number): void {
+  /** Counts an answered call and its tokens; input tokens as usage reports them, without the cached ones. */
+  success(modelId: string, inputTokens: number, outputTokens: number, cache: { read: number; write: number } = { read: 0, write: 0 }): void {
     const model = this.#model(modelId);
     this.#stats.succeeded += 1;
     this.#stats.inputTokens += inputTokens;
     this.#stats.outputTokens += outputTokens;
+    this.#stats.cacheReadInputTokens += cache.read;
+    this.#stats.cacheWriteInputTokens += cache.write;
     model.inputTokens += inputTokens;
     model.outputTokens += outputTokens;
   }

@@ -17,6 +17,8 @@ export const OUTPUT_FAULT_KINDS = [
   "extra-ids",
   "invalid-labels",
   "empty",
+  // Offered a tool, the model answers the JSON as text instead (as models may with toolChoice auto).
+  "ignore-tool",
 ] as const;
 
 export const FAULT_KINDS = [...ERROR_FAULT_KINDS, ...OUTPUT_FAULT_KINDS] as const;
@@ -59,6 +61,8 @@ export interface BedrockEmulatorOptions {
   seed?: number;
   /** Calls to these model ids get ServiceUnavailableException. */
   unavailableModels?: string[];
+  /** Milliseconds since the epoch; default Date.now. Tests move it to expire the prompt cache and quota windows. */
+  clock?: () => number;
   logger?: (line: string) => void;
 }
 
@@ -77,8 +81,11 @@ export interface EmulatorStats {
   /** Error answers by exception name (ThrottlingException included). */
   errors: Record<string, number>;
   byModel: Record<string, ModelStats>;
+  /** Input tokens not read from or written to the prompt cache (usage.inputTokens). */
   inputTokens: number;
   outputTokens: number;
+  cacheReadInputTokens: number;
+  cacheWriteInputTokens: number;
   faultsInjected: Record<string, number>;
 }
 
@@ -88,7 +95,7 @@ export interface BedrockEmulator {
   port: number;
   stats(): EmulatorStats;
   resetStats(): void;
-  /** Clears stats and the quota windows (what POST /_emulator/reset does). */
+  /** Clears stats, the quota windows and the prompt cache (what POST /_emulator/reset does). */
   reset(): void;
   /** Replaces the fault rules, restarts their `times` counters and re-seeds the fault PRNG. */
   setFaults(rules: FaultRule[]): void;

@@ -1,0 +1,130 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * labelq's Prometheus metrics, in one registry per process. Label values are bounded: model
+ * aliases come from the registry, taxonomies and versions from the prompts directory,
+ * outcomes and error codes from fixed lists; anything else is reported as "unknown".
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly batches = new Counter({
+    name: "labelq_batches_total",
+    help: "Request messages handled, by outcome (published, republished, dead-lettered, deferred, retry-later, returned, lease-lost)",
+    labelNames: ["outcome", "taxonomy", "prompt_version", "model"] as const,
+    registers: [this.registry],
+  });
+
+  readonly batchDuration = new Histogram({
+    name: "labelq_batch_duration_seconds",
+    help: "Time from receiving a request message to its outcome",
+    labelNames: ["outcome"] as const,
+    buckets: [0.1, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320],
+    registers: [this.registry],
+  });
+
+  readonly texts = new Counter({
+    name: "labelq_texts_total",
+    help: "Texts in published results, by result: model (labelled by a model), cache (served from the label cache), error",
+    labelNames: ["result", "taxonomy", "model"] as const,
+    registers: [this.registry],
+  });
+
+  readonly itemErrors = new Counter({
+    name: "labelq_item_errors_total",
+    help: "Per-item errors in published results, by code",
+    labelNames: ["code"] as const,
+    registers: [this.registry],
+  });
+
+  readonly modelCalls = new Counter({
+    name: "labelq_model_calls_total",
+    help: "Bedrock calls by model alias and outcome (ok, throttled, unavailable, rejected, timeout, error)",
+    labelNames: ["model", "outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly modelCallDuration = new Histogram({
+    name: "labelq_model_call_duration_seconds",
+    help: "Bedrock call latency including the SDK's own retries, by model alias",
+    labelNames: ["model", "outcome"] as const,
+    buckets: [0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120],
+    registers: [this.registry],
+  });
+
+  readonly sdkRetries = new Counter({
+    name: "labelq_model_sdk_retries_total",
+    help: "Extra attempts the AWS SDK made inside successful Bedrock calls (throttling, 5xx)",
+    labelNames: ["model"] as const,
+    registers: [this.registry],
+  });
+
+  readonly tokens = new Counter({
+    name: "labelq_tokens_total",
+    help: "Model tokens by model alias and direction (input, output)",
+    labelNames: ["model", "direction"] as const,
+    registers: [this.registry],
+  });
+
+  readonly costUsd = new Counter({
+    name: "labelq_cost_usd_total",
+    help: "Model cost in USD at the registry's list prices, by model alias",
+    labelNames: ["model"] as const,
+    registers: [this.registry],
+  });
+
+  readonly fallbacks = new Counter({
+    name: "labelq_model_fallbacks_total",
+    help: "Chunks or texts handed to a fallback model, by reason (unavailable, invalid-output)",
+    labelNames: ["from", "to", "reason"] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheLookups = new Counter({
+    name: "labelq_cache_lookups_total",
+    help: "Label cache lookups per text: hit (all dimensions), partial (some definitions changed), miss",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+
+  readonly dlqSends = new Counter({
+    name: "labelq_dlq_sends_total",
+    help: "Messages labelq sent to the DLQ, by error code",
+    labelNames: ["code"] as const,
+    registers: [this.registry],
+  });
+
+  // Gauges are read from their sources when Prometheus scrapes, not tracked on every change.
+  #sources: GaugeSources = { inFlight: () => 0, limiterQueued: () => 0, cacheErrors: () => 0 };
+
+  readonly inFlight = this.#gauge("labelq_inflight_batches", "Batches being worked on in this process", "inFlight");
+  readonly limiterQueued = this.#gauge("labelq_limiter_queued", "Model calls waiting for the rate limiter", "limiterQueued");
+  readonly cacheErrors = this.#gauge("labelq_cache_errors", "Label cache reads or writes that failed and degraded to no cache (since start)", "cacheErrors");
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: "labelq_process_" });
+  }
+
+  /** Name where the gauges read their values from. */
+  observeGauges(sources: GaugeSources): void {
+    this.#sources = sources;
+  }
+
+  #gauge(name: string, help: string, source: keyof GaugeSources): Gauge {
+    const read = () => this.#sources[source]();
+    return new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+}
+
+export interface GaugeSources {
+  inFlight: () => number;
+  limiterQueued: () => number;
+  cacheErrors: () => number;
+}
