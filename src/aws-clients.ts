@@ -35,9 +35,9 @@ export function createAwsClients(config: Pick<Config, "region" | "endpoints" | "
   const bedrock = new BedrockRuntimeClient({
     region: config.region,
     endpoint: config.endpoints.bedrock,
-    // The SDK retries throttling and 5xx itself; labelq's own retry is the queue's redelivery,
-    // so the two multiply only as maxAttempts x receive count, both bounded.
-    maxAttempts: config.bedrock.maxAttempts,
+    // One attempt per SDK call: labelq retries itself (src/classify/retry-policy.ts) so that
+    // every throttle reaches the adaptive limiter, and retries never multiply.
+    maxAttempts: 1,
     // The HTTP/2 handler has no request timeout by default: a stuck stream would hang the batch.
     requestHandler: new NodeHttp2Handler({ requestTimeout: config.bedrock.timeoutMs, sessionTimeout: 300_000 }),
   });

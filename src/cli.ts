@@ -18,6 +18,7 @@ import { collectResults } from "./producer/collect-results.ts";
 import { readTexts } from "./producer/read-texts.ts";
 import { sendRequests } from "./producer/send-requests.ts";
 import { registerPromptsCommand } from "./prompts/prompts-command.ts";
+import { registerDlqCommand } from "./queue/dlq-command.ts";
 import { createTables } from "./store/create-tables.ts";
 import { estimateRun, formatEstimate } from "./ops/estimate.ts";
 import { flowRates, formatStatus, queueDepths, scrapeMetrics } from "./ops/status.ts";
@@ -344,6 +345,7 @@ program
     process.stdout.write(formatEstimate(estimate, taxonomy, prompt.version) + "\n");
   });
 
+registerDlqCommand(program, { config: configFrom, clients: createAwsClients });
 registerPromptsCommand(program, () => configFrom({}).prompts.dir, (s) => void process.stdout.write(s));
 
 try {

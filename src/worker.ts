@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
 import type { AwsClients } from "./aws-clients.ts";
+import { CircuitBreakers } from "./classify/circuit-breaker.ts";
 import { labelBatch, type LabelBatchSettings } from "./classify/label-batch.ts";
+import { DEFAULT_RETRY_POLICY } from "./classify/retry-policy.ts";
 import { type Config, requireQueue } from "./config/config.ts";
 import { BedrockProvider } from "./llm/bedrock-provider.ts";
 import type { ModelProvider } from "./llm/model-provider.ts";
@@ -40,15 +42,28 @@ export function createWorker(
     chunkSize: config.classify.chunkSize,
     maxReaskRounds: config.classify.maxReaskRounds,
     cacheTtlDays: config.store.cacheTtlDays,
+    retryBudgetS: config.bedrock.retryBudgetS,
   };
   const prompts = new PromptRegistry(config.prompts.dir);
-  const limiter = new BottleneckLimiter(config.limiter, logger);
+  const limiter = new BottleneckLimiter(
+    {
+      maxConcurrent: config.limiter.maxConcurrent,
+      minTimeMs: config.limiter.minTimeMs,
+      redisUrl: config.limiter.redisUrl,
+      id: config.limiter.id,
+      quotaFor: (model) => ({ ...config.limiter.quota, ...config.limiter.quotas[model] }),
+      localShare: 1 / config.limiter.expectedWorkers,
+    },
+    logger,
+  );
   const provider = overrides.provider ?? new BedrockProvider(clients.bedrock);
   const cache = config.store.cacheTable ? new DynamoLabelCache(clients.dynamo, config.store.cacheTable, logger) : undefined;
   const idempotency = config.store.batchesTable
     ? new DynamoIdempotencyStore(clients.dynamo, config.store.batchesTable, config.store.batchRecordTtlDays)
     : undefined;
-  const deps = { prompts, limiter, provider, logger, cache, metrics };
+  const breakers = new CircuitBreakers({ threshold: 5, cooldownMs: 30_000 });
+  const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: config.bedrock.maxAttempts };
+  const deps = { prompts, limiter, provider, logger, cache, metrics, breakers, retry };
 
   const handler = createMessageHandler(
     {
@@ -79,7 +94,13 @@ export function createWorker(
     handler,
     logger,
   );
-  metrics.observeGauges({ inFlight: () => pool.inFlight(), limiterQueued: () => limiter.queued(), cacheErrors: () => cache?.stats().errors ?? 0 });
+  metrics.observeGauges({
+    inFlight: () => pool.inFlight(),
+    limiterQueued: () => limiter.queued(),
+    cacheErrors: () => cache?.stats().errors ?? 0,
+    rateFactors: () => limiter.rateFactors(),
+    breakers: () => Object.fromEntries(breakers.models().map((m) => [m, breakers.state(m)])),
+  });
   return {
     pool,
     limiter,

@@ -7,7 +7,10 @@ import { parseModelOutput } from "../llm/parse-model-output.ts";
 import type { RateLimiter } from "../limiter/rate-limiter.ts";
 import type { InferenceParams, ResolvedPrompt } from "../prompts/prompt-registry.ts";
 import { renderUserMessage } from "../prompts/render-prompt.ts";
+import { outputJsonSchema } from "../taxonomy/output-json-schema.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import type { CircuitBreakers } from "./circuit-breaker.ts";
+import { DEFAULT_RETRY_POLICY, nextRetryDelayMs, RetryBudget, type RetryPolicy } from "./retry-policy.ts";
 
 export interface ClassifyInput {
   items: readonly { id: string; text: string }[];
@@ -25,6 +28,8 @@ export interface ClassifyInput {
    * at once; texts still without valid labels after a model's rounds get the next one's rounds.
    */
   fallbacks?: readonly ModelChoice[];
+  /** Waiting time between retried calls this batch may still spend. */
+  retryBudget?: RetryBudget;
 }
 
 /** A model with the inference parameters to call it with. */
@@ -38,12 +43,18 @@ export interface ClassifyDeps {
   limiter: RateLimiter;
   logger: Logger;
   metrics?: Metrics;
+  /** Per-model circuit breakers, shared by the process's batches. */
+  breakers?: CircuitBreakers;
+  retry?: RetryPolicy;
 }
 
 export interface Usage {
   modelCalls: number;
+  /** Input tokens billed at the input price (prompt-cache reads and writes are counted apart). */
   inputTokens: number;
   outputTokens: number;
+  cacheReadInputTokens: number;
+  cacheWriteInputTokens: number;
   costUsd: number;
 }
 
@@ -69,12 +80,13 @@ type Problem = { code: ItemErrorCode; message: string };
  * texts a model rejects or cannot label validly are handed to the next fallback.
  */
 export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, signal?: AbortSignal): Promise<ClassifyOutcome> {
-  const usage: Usage = { modelCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+  const usage: Usage = { modelCalls: 0, inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0, costUsd: 0 };
   const labelled = new Map<string, ResultItem>();
   const problems = new Map<string, Problem>();
   let unexpectedItems = 0;
   let rejection: ModelCallError | undefined;
   const tiers: ModelChoice[] = [{ model: input.model, inference: input.inference }, ...(input.fallbacks ?? [])];
+  const budget = input.retryBudget ?? new RetryBudget(60_000);
 
   /** Call the model for one chunk and record what it answered; labelled texts are reported at once. */
   const runChunk = async (items: Item[], tier: number): Promise<{ truncated: number }> => {
@@ -82,13 +94,22 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
     let choice = tiers[tier]!;
     for (let k = tier; !answer; k++) {
       choice = tiers[k]!;
-      const started = performance.now();
+      if (deps.breakers && !deps.breakers.allow(choice.model.alias)) {
+        // Open breaker: skip the model without a call; with no fallback, hold the batch back.
+        if (k + 1 < tiers.length) {
+          deps.metrics?.fallbacks.inc({ from: choice.model.alias, to: tiers[k + 1]!.model.alias, reason: "circuit-open" });
+          continue;
+        }
+        throw new ModelCallError("MODEL_UNAVAILABLE", choice.model.modelId, `circuit open for ${choice.model.alias}: recent calls found it unavailable`);
+      }
       try {
-        answer = await callModel(items, input.prompt, choice, deps, signal);
-        observeCall(deps.metrics, choice.model.alias, "ok", started);
+        answer = await callModel(items, input.prompt, choice, deps, budget, signal);
+        deps.breakers?.success(choice.model.alias);
       } catch (error) {
-        observeCall(deps.metrics, choice.model.alias, callOutcome(error), started);
         const down = error instanceof ModelCallError && (error.code === "MODEL_UNAVAILABLE" || error.code === "MODEL_TIMEOUT");
+        if (down && deps.breakers?.failure(choice.model.alias)) {
+          deps.logger.warn({ model: choice.model.alias }, "circuit breaker opened: the model is skipped until a trial call succeeds");
+        }
         if (down && k + 1 < tiers.length) {
           deps.metrics?.fallbacks.inc({ from: choice.model.alias, to: tiers[k + 1]!.model.alias, reason: "unavailable" });
           deps.logger.warn({ model: choice.model.alias, fallback: tiers[k + 1]!.model.alias, code: error.code }, "model unavailable: chunk goes to the fallback model");
@@ -106,7 +127,11 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
     usage.modelCalls += 1;
     usage.inputTokens += response.usage.inputTokens;
     usage.outputTokens += response.usage.outputTokens;
-    const cost = costUsd(choice.model, response.usage.inputTokens, response.usage.outputTokens);
+    const cacheRead = response.usage.cacheReadInputTokens ?? 0;
+    const cacheWrite = response.usage.cacheWriteInputTokens ?? 0;
+    usage.cacheReadInputTokens += cacheRead;
+    usage.cacheWriteInputTokens += cacheWrite;
+    const cost = costUsd(choice.model, response.usage.inputTokens, response.usage.outputTokens, { readTokens: cacheRead, writeTokens: cacheWrite });
     usage.costUsd += cost;
     deps.metrics?.tokens.inc({ model: choice.model.alias, direction: "input" }, response.usage.inputTokens);
     deps.metrics?.tokens.inc({ model: choice.model.alias, direction: "output" }, response.usage.outputTokens);
@@ -194,11 +219,17 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
   return { items, usage, unexpectedItems, rejection };
 }
 
-async function callModel(items: Item[], prompt: ResolvedPrompt, { model, inference }: ModelChoice, deps: ClassifyDeps, signal?: AbortSignal) {
+async function callModel(
+  items: Item[],
+  prompt: ResolvedPrompt,
+  { model, inference }: ModelChoice,
+  deps: ClassifyDeps,
+  budget: RetryBudget,
+  signal?: AbortSignal,
+) {
   const user = renderUserMessage(items.map((it) => it.text));
   // ~4 characters per token: close enough to weigh calls against a tokens-per-minute budget.
   const inputTokens = Math.ceil((prompt.system.length + user.length) / 4);
-  const weight = inputTokens + items.length * 40;
   if (inputTokens + inference.maxTokens > model.contextTokens) {
     // Bedrock would refuse it (ValidationException) after a round trip and a quota slot: say so now.
     throw new ModelCallError(
@@ -207,10 +238,35 @@ async function callModel(items: Item[], prompt: ResolvedPrompt, { model, inferen
       `the prompt (~${inputTokens} tokens) plus ${inference.maxTokens} output tokens exceeds ${model.alias}'s context of ${model.contextTokens} tokens; choose a model with a larger context or a smaller taxonomy`,
     );
   }
-  const response = await deps.limiter.schedule(weight, () =>
-    deps.provider.converse({ modelId: model.modelId, system: prompt.system, user, inference }, signal),
-  );
-  return { response, parsed: parseModelOutput(response.text, response.stopReason) };
+  const call = { model: model.alias, tokens: inputTokens + items.length * 40 };
+  const policy = deps.retry ?? DEFAULT_RETRY_POLICY;
+  for (let attempt = 1; ; attempt++) {
+    const started = performance.now();
+    try {
+      const request = {
+        modelId: model.modelId,
+        system: prompt.system,
+        user,
+        inference,
+        // Forced tool use where the model supports it; JSON in text (and repair) elsewhere.
+        ...(model.capabilities.structuredOutput === "tool" ? { structuredOutput: { schema: outputSchemaOf(prompt) } } : {}),
+        cacheSystemPrompt: model.capabilities.promptCache,
+      };
+      const response = await deps.limiter.schedule(call, () => deps.provider.converse(request, signal));
+      deps.limiter.report(call, { throttled: false, actualTokens: response.usage.inputTokens + response.usage.outputTokens });
+      observeCall(deps.metrics, model.alias, "ok", started);
+      return { response, parsed: parseModelOutput(response.text, response.stopReason) };
+    } catch (error) {
+      observeCall(deps.metrics, model.alias, callOutcome(error), started);
+      if (error instanceof ModelCallError && error.code === "MODEL_THROTTLED") {
+        deps.limiter.report(call, { throttled: true, retryAfterSeconds: error.retryAfterSeconds });
+      }
+      const delay = nextRetryDelayMs(error, attempt, policy);
+      if (delay === undefined || signal?.aborted || !budget.take(delay)) throw error;
+      deps.metrics?.retries.inc({ model: model.alias, code: (error as ModelCallError).code });
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
 }
 
 /** Take the text number "i" off an output object; accepts 7 or "7". */
@@ -241,4 +297,15 @@ const CALL_OUTCOMES: Partial<Record<string, string>> = {
 
 function callOutcome(error: unknown): string {
   return (error instanceof ModelCallError && CALL_OUTCOMES[error.code]) || "error";
+}
+
+// One schema per rendered prompt (subset prompts included), built on first use.
+const outputSchemas = new WeakMap<ResolvedPrompt, Record<string, unknown>>();
+function outputSchemaOf(prompt: ResolvedPrompt): Record<string, unknown> {
+  let schema = outputSchemas.get(prompt);
+  if (!schema) {
+    schema = outputJsonSchema(prompt.taxonomy);
+    outputSchemas.set(prompt, schema);
+  }
+  return schema;
 }

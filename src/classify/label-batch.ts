@@ -7,6 +7,7 @@ import { cacheKey } from "../store/cache-key.ts";
 import { promptContextHash } from "../taxonomy/dimension-hashes.ts";
 import type { CacheEntry, LabelCache } from "../store/label-cache.ts";
 import { classifyItems, type ClassifyDeps, type Usage } from "./classify-items.ts";
+import { RetryBudget } from "./retry-policy.ts";
 
 export interface LabelBatchSettings {
   defaultTaxonomy: string;
@@ -20,6 +21,8 @@ export interface LabelBatchSettings {
   maxReaskRounds: number;
   /** How long cached labels stay valid; default 30 days. */
   cacheTtlDays?: number;
+  /** Seconds a batch may spend waiting to retry model calls before it goes back to the queue; default 60. */
+  retryBudgetS?: number;
 }
 
 export interface LabelBatchDeps extends ClassifyDeps {
@@ -108,7 +111,8 @@ export async function labelBatch(
   });
 
   const runs: { items: ResultItem[]; usage: Usage; rejection?: ModelCallError }[] = [];
-  const common = { model, inference, fallbacks, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds };
+  const retryBudget = new RetryBudget((settings.retryBudgetS ?? 60) * 1000);
+  const common = { model, inference, fallbacks, retryBudget, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds };
   if (misses.length > 0) {
     runs.push(
       await classifyItems(
@@ -159,9 +163,11 @@ export async function labelBatch(
       modelCalls: u.modelCalls + r.usage.modelCalls,
       inputTokens: u.inputTokens + r.usage.inputTokens,
       outputTokens: u.outputTokens + r.usage.outputTokens,
+      cacheReadInputTokens: u.cacheReadInputTokens + r.usage.cacheReadInputTokens,
+      cacheWriteInputTokens: u.cacheWriteInputTokens + r.usage.cacheWriteInputTokens,
       costUsd: u.costUsd + r.usage.costUsd,
     }),
-    { modelCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },
+    { modelCalls: 0, inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0, costUsd: 0 },
   );
   const failed = items.filter((it) => it.error !== null).length;
   const completedAt = new Date(now());

@@ -60,6 +60,24 @@ const envSchema = z.object({
   LABELQ_MODEL_MAX_ATTEMPTS: int(1, 10).default(3),
 
   LABELQ_LIMITER_MAX_CONCURRENT: int(1, 10_000).default(8),
+  /** Each model's quota (requests and tokens per minute); 0 = no limit of that kind. LABELQ_QUOTAS overrides per model. */
+  LABELQ_QUOTA_RPM: int(0, 1_000_000).default(0),
+  LABELQ_QUOTA_TPM: int(0, 1_000_000_000).default(0),
+  LABELQ_QUOTAS: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: 'expected JSON such as {"llama3.3-70b":{"rpm":800,"tpm":300000}}' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string(), z.object({ rpm: z.number().int().min(0).optional(), tpm: z.number().int().min(0).optional() }).strict()))
+    .default({}),
+  /** Workers expected to share the quota; each takes 1/N of it while Redis is unreachable. */
+  LABELQ_EXPECTED_WORKERS: int(1, 10_000).default(1),
+  LABELQ_RETRY_BUDGET_S: int(0, 3_600).default(60),
   LABELQ_LIMITER_MIN_TIME_MS: int(0, 60_000).default(0),
   LABELQ_REDIS_URL: z.string().regex(/^rediss?:\/\//, "expected a redis:// or rediss:// URL").optional(),
   LABELQ_LIMITER_ID: z.string().min(1).default("labelq"),
@@ -98,8 +116,16 @@ export interface Config {
   prompts: { dir: string; defaultTaxonomy: string; defaultVersion: string };
   models: { default: string; allowed: string[]; fallbacks: string[] };
   classify: { chunkSize: number; maxReaskRounds: number };
-  bedrock: { timeoutMs: number; maxAttempts: number };
-  limiter: { maxConcurrent: number; minTimeMs: number; redisUrl?: string; id: string };
+  bedrock: { timeoutMs: number; maxAttempts: number; retryBudgetS: number };
+  limiter: {
+    maxConcurrent: number;
+    minTimeMs: number;
+    redisUrl?: string;
+    id: string;
+    quota: { rpm: number; tpm: number };
+    quotas: Record<string, { rpm?: number; tpm?: number }>;
+    expectedWorkers: number;
+  };
   store: { cacheTable?: string; batchesTable?: string; cacheTtlDays: number; batchRecordTtlDays: number };
   log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent"; logTexts: boolean; pretty?: boolean };
   http: { port: number };
@@ -145,12 +171,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       fallbacks: e.LABELQ_FALLBACK_MODELS.filter((m) => m !== "none"),
     },
     classify: { chunkSize: e.LABELQ_CHUNK_SIZE, maxReaskRounds: e.LABELQ_MAX_REASK_ROUNDS },
-    bedrock: { timeoutMs: e.LABELQ_MODEL_TIMEOUT_MS, maxAttempts: e.LABELQ_MODEL_MAX_ATTEMPTS },
+    bedrock: { timeoutMs: e.LABELQ_MODEL_TIMEOUT_MS, maxAttempts: e.LABELQ_MODEL_MAX_ATTEMPTS, retryBudgetS: e.LABELQ_RETRY_BUDGET_S },
     limiter: {
       maxConcurrent: e.LABELQ_LIMITER_MAX_CONCURRENT,
       minTimeMs: e.LABELQ_LIMITER_MIN_TIME_MS,
       redisUrl: e.LABELQ_REDIS_URL,
       id: e.LABELQ_LIMITER_ID,
+      quota: { rpm: e.LABELQ_QUOTA_RPM, tpm: e.LABELQ_QUOTA_TPM },
+      quotas: e.LABELQ_QUOTAS,
+      expectedWorkers: e.LABELQ_EXPECTED_WORKERS,
     },
     store: {
       cacheTable: e.LABELQ_CACHE_TABLE === "off" ? undefined : e.LABELQ_CACHE_TABLE,
@@ -161,10 +190,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     log: { level: e.LOG_LEVEL, logTexts: e.LABELQ_LOG_TEXTS, pretty: e.LABELQ_LOG_PRETTY },
     http: { port: e.LABELQ_HTTP_PORT },
   };
-  const unknown = [config.models.default, ...config.models.allowed, ...config.models.fallbacks].filter((alias) => !findModel(alias));
+  const unknown = [config.models.default, ...config.models.allowed, ...config.models.fallbacks, ...Object.keys(config.limiter.quotas)].filter(
+    (alias) => !findModel(alias),
+  );
   if (unknown.length > 0) {
     throw new ConfigError([
-      `LABELQ_DEFAULT_MODEL / LABELQ_ALLOWED_MODELS / LABELQ_FALLBACK_MODELS: unknown model alias ${unknown.map((u) => `"${u}"`).join(", ")} (known: ${MODELS.map((m) => m.alias).join(", ")})`,
+      `LABELQ_DEFAULT_MODEL / LABELQ_ALLOWED_MODELS / LABELQ_FALLBACK_MODELS / LABELQ_QUOTAS: unknown model alias ${unknown.map((u) => `"${u}"`).join(", ")} (known: ${MODELS.map((m) => m.alias).join(", ")})`,
     ]);
   }
   if (config.worker.heartbeatS >= config.worker.visibilityTimeoutS) {

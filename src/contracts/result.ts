@@ -29,9 +29,11 @@ export const resultSchema = z.object({
   items: z.array(resultItemSchema),
   usage: z.object({
     modelCalls: z.number().int().nonnegative(),
-    inputTokens: z.number().int().nonnegative(),
+    inputTokens: z.number().int().nonnegative().describe("Input tokens billed at the input price"),
     outputTokens: z.number().int().nonnegative(),
-    cacheHits: z.number().int().nonnegative(),
+    cacheReadInputTokens: z.number().int().nonnegative().describe("Prompt-cache reads (Claude): billed at the cache-read price"),
+    cacheWriteInputTokens: z.number().int().nonnegative().describe("Prompt-cache writes (Claude): billed at the cache-write price"),
+    cacheHits: z.number().int().nonnegative().describe("Texts answered wholly from the label cache"),
     costUsd: z.number().nonnegative(),
   }),
   timing: z.object({

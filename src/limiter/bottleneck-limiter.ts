@@ -1,54 +1,286 @@
 import Bottleneck from "bottleneck";
-import IORedis from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
-import type { RateLimiter } from "./rate-limiter.ts";
+import { type AimdSettings, type AimdState, type AimdStore, DEFAULT_AIMD, LocalAimdStore, RedisAimdStore } from "./aimd.ts";
+import type { CallFeedback, ModelCall, RateLimiter } from "./rate-limiter.ts";
 
-export interface LimiterOptions {
-  maxConcurrent: number;
-  minTimeMs: number;
-  /** With a Redis URL every process sharing `id` shares one limiter (Bottleneck clustering). */
-  redisUrl?: string;
-  id: string;
+/** A model's quota: the ceiling labelq stays under, not a target. 0 = no limit of that kind. */
+export interface ModelQuota {
+  rpm: number;
+  tpm: number;
 }
 
+export interface LimiterOptions {
+  /** Calls in flight per model, per process. */
+  maxConcurrent: number;
+  /** Minimum spacing between calls, per model, per process. */
+  minTimeMs: number;
+  /** With a Redis URL every process sharing `id` shares each model's limiter and adaptive rate. */
+  redisUrl?: string;
+  id: string;
+  quotaFor: (model: string) => ModelQuota;
+  /** During a Redis outage each process falls back to a local limiter with this share of the quota. */
+  localShare: number;
+  aimd?: AimdSettings;
+}
+
+/** Requests are weighed in hundredths so a reduced rate (factor < 1) can be applied as a heavier weight. */
+const UNITS = 100;
+/** Bucket depth in seconds of quota: smooths bursts while letting a fleet start promptly. */
+const BURST_S = 2;
+/** Reservoirs refill in steps; Bottleneck wants multiples of 250 ms. */
+const REFILL_MS = 250;
+
 /**
- * RateLimiter on Bottleneck. Concurrency and spacing for now; token weights are accepted so
- * callers need not change when a tokens-per-minute reservoir is added.
+ * RateLimiter on Bottleneck, one lane per model: a concurrency limiter, a requests-per-minute
+ * reservoir and a tokens-per-minute reservoir, all refilled in small steps. The adaptive factor
+ * (AIMD: lower on throttling, raise slowly while quiet) is applied as heavier weights instead
+ * of updateSettings, which can stop a reservoir from refilling (bottleneck#185). With Redis the
+ * reservoirs and the factor are shared by the fleet; if Redis fails, lanes fall back to local
+ * limiters with `localShare` of the quota and are rebuilt once Redis answers again.
  */
 export class BottleneckLimiter implements RateLimiter {
-  readonly #limiter: Bottleneck;
+  readonly #options: LimiterOptions;
+  readonly #logger: Logger;
+  readonly #aimd: AimdSettings;
+  readonly #lanes = new Map<string, Lane>();
+  readonly #redis: Redis | undefined;
+  #closed = false;
 
   constructor(options: LimiterOptions, logger: Logger) {
-    const settings: Bottleneck.ConstructorOptions = {
-      maxConcurrent: options.maxConcurrent,
-      minTime: options.minTimeMs,
-      id: options.id,
-    };
-    if (options.redisUrl) {
-      this.#limiter = new Bottleneck({
-        ...settings,
-        datastore: "ioredis",
-        clearDatastore: false,
-        clientOptions: options.redisUrl,
-        // Clustered limiters refresh shared state on the heartbeat; the default 5 s is too coarse (bottleneck#185 area).
-        heartbeatInterval: 250,
-        Redis: IORedis,
-      });
-    } else {
-      this.#limiter = new Bottleneck(settings);
-    }
-    this.#limiter.on("error", (error: unknown) => logger.error({ err: error }, "rate limiter error"));
+    this.#options = options;
+    this.#logger = logger;
+    this.#aimd = options.aimd ?? DEFAULT_AIMD;
+    this.#redis = options.redisUrl ? new Redis(options.redisUrl, redisOptions) : undefined;
+    this.#redis?.on("error", (error) => logger.debug({ err: error }, "limiter redis error"));
   }
 
-  schedule<T>(_weight: number, task: () => Promise<T>): Promise<T> {
-    return this.#limiter.schedule(task);
+  async schedule<T>(call: ModelCall, task: () => Promise<T>): Promise<T> {
+    const lane = this.#lane(call.model);
+    return lane.schedule(call.tokens, task);
+  }
+
+  report(call: ModelCall, feedback: CallFeedback): void {
+    this.#lane(call.model).report(call.tokens, feedback);
   }
 
   queued(): number {
-    return this.#limiter.queued();
+    let n = 0;
+    for (const lane of this.#lanes.values()) n += lane.queued();
+    return n;
+  }
+
+  rateFactors(): Record<string, number> {
+    return Object.fromEntries([...this.#lanes].map(([model, lane]) => [model, lane.factor]));
   }
 
   async close(): Promise<void> {
-    await this.#limiter.disconnect(false);
+    this.#closed = true;
+    for (const lane of this.#lanes.values()) await lane.close();
+    this.#redis?.disconnect();
+  }
+
+  #lane(model: string): Lane {
+    let lane = this.#lanes.get(model);
+    if (!lane) {
+      if (this.#closed) throw new Error("the rate limiter is closed");
+      lane = new Lane(model, this.#options, this.#aimd, this.#redis, this.#logger);
+      this.#lanes.set(model, lane);
+    }
+    return lane;
+  }
+}
+
+const redisOptions: RedisOptions = {
+  // Fail fast while Redis is away, so lanes fall back to local limits instead of queueing blind.
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  connectTimeout: 2_000,
+  lazyConnect: false,
+};
+
+interface Limiters {
+  concurrency: Bottleneck;
+  requests?: Bottleneck;
+  tokens?: Bottleneck;
+  tokenBucket: number;
+  shared: boolean;
+}
+
+/** One model's limiters and adaptive state. */
+class Lane {
+  readonly #model: string;
+  readonly #options: LimiterOptions;
+  readonly #aimd: AimdSettings;
+  readonly #redis: Redis | undefined;
+  readonly #logger: Logger;
+  readonly #store: AimdStore;
+  readonly #localStore = new LocalAimdStore();
+  #state: AimdState = { factor: 1, lastDecreaseAt: 0, lastIncreaseAt: 0, pausedUntil: 0 };
+  #limiters: Limiters;
+  #tick: NodeJS.Timeout;
+  #degradedSince: number | undefined;
+
+  constructor(model: string, options: LimiterOptions, aimd: AimdSettings, redis: Redis | undefined, logger: Logger) {
+    this.#model = model;
+    this.#options = options;
+    this.#aimd = aimd;
+    this.#redis = redis;
+    this.#logger = logger.child({ limiter: model });
+    this.#store = redis ? new RedisAimdStore(redis, `${options.id}:${model}:aimd`) : this.#localStore;
+    this.#limiters = this.#build(redis !== undefined);
+    this.#tick = setInterval(() => void this.#onTick(), 1_000);
+    this.#tick.unref();
+  }
+
+  get factor(): number {
+    return this.#state.factor;
+  }
+
+  queued(): number {
+    const l = this.#limiters;
+    return l.concurrency.queued() + (l.requests?.queued() ?? 0) + (l.tokens?.queued() ?? 0);
+  }
+
+  async schedule<T>(tokens: number, task: () => Promise<T>): Promise<T> {
+    const wait = this.#state.pausedUntil - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    try {
+      return await this.#run(this.#limiters, tokens, task);
+    } catch (error) {
+      if (!(error instanceof LimiterStoreError)) throw error;
+      this.#degrade(error.cause);
+      return this.#run(this.#limiters, tokens, task);
+    }
+  }
+
+  report(tokens: number, feedback: CallFeedback): void {
+    const now = Date.now();
+    if (feedback.throttled) {
+      const pauseUntil = feedback.retryAfterSeconds ? now + feedback.retryAfterSeconds * 1000 : 0;
+      void this.#apply((store) => store.throttled(now, pauseUntil, this.#aimd));
+      return;
+    }
+    // Correct the token reservoir by what the call really used (the schedule weighed an estimate).
+    const bucket = this.#limiters.tokens;
+    const delta = Math.round((tokens - feedback.actualTokens) / Math.max(this.#state.factor, this.#aimd.minFactor));
+    if (bucket && delta !== 0) bucket.incrementReservoir(delta).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#tick);
+    await disconnect(this.#limiters);
+  }
+
+  async #run<T>(l: Limiters, tokens: number, task: () => Promise<T>): Promise<T> {
+    const factor = Math.max(this.#state.factor, this.#aimd.minFactor);
+    const withSlot = () => guard(l, () => l.concurrency.schedule(task));
+    const withRequest = l.requests ? () => guard(l, () => l.requests!.schedule({ weight: Math.ceil(UNITS / factor) }, withSlot)) : withSlot;
+    if (!l.tokens) return withRequest();
+    const weight = Math.min(l.tokenBucket, Math.ceil(tokens / factor));
+    return guard(l, () => l.tokens!.schedule({ weight }, withRequest));
+  }
+
+  #build(shared: boolean): Limiters {
+    const quota = this.#options.quotaFor(this.#model);
+    const share = shared ? 1 : this.#redis ? this.#options.localShare : 1;
+    const base: Bottleneck.ConstructorOptions = shared
+      ? {
+          datastore: "ioredis",
+          Redis,
+          clientOptions: { ...redisOptions, lazyConnect: false },
+          clearDatastore: false,
+          // Clustered reservoirs refill on the heartbeat; the default 5 s is far too coarse.
+          heartbeatInterval: REFILL_MS,
+        }
+      : {};
+    const id = (kind: string) => `${this.#options.id}:${this.#model}:${kind}`;
+    const reservoir = (perMinute: number, depth: number): Bottleneck.ConstructorOptions => ({
+      reservoir: depth,
+      reservoirIncreaseInterval: REFILL_MS,
+      reservoirIncreaseAmount: Math.max(1, Math.floor((perMinute * REFILL_MS) / 60_000)),
+      reservoirIncreaseMaximum: depth,
+    });
+    const requestsPerMin = quota.rpm * share * UNITS;
+    const tokensPerMin = quota.tpm * share;
+    const tokenBucket = Math.max(1, Math.floor((tokensPerMin * BURST_S) / 60));
+    const limiters: Limiters = {
+      // Concurrency is per process: a crashed process must not hold fleet slots.
+      concurrency: new Bottleneck({ maxConcurrent: this.#options.maxConcurrent, minTime: this.#options.minTimeMs, id: id("slots") }),
+      requests:
+        quota.rpm > 0
+          ? new Bottleneck({ ...base, id: id("requests"), ...reservoir(requestsPerMin, Math.max(UNITS, Math.floor((requestsPerMin * BURST_S) / 60))) })
+          : undefined,
+      tokens: quota.tpm > 0 ? new Bottleneck({ ...base, id: id("tokens"), ...reservoir(tokensPerMin, tokenBucket) }) : undefined,
+      tokenBucket,
+      shared,
+    };
+    for (const b of [limiters.concurrency, limiters.requests, limiters.tokens]) b?.on("error", (e: unknown) => this.#logger.warn({ err: e }, "limiter error"));
+    return limiters;
+  }
+
+  /** Redis failed under a shared lane: carry on with local limits, and try to rebuild later. */
+  #degrade(cause: unknown): void {
+    if (!this.#limiters.shared) return;
+    this.#logger.warn({ err: cause, localShare: this.#options.localShare }, "limiter lost Redis: limiting locally until it is back");
+    const old = this.#limiters;
+    this.#limiters = this.#build(false);
+    this.#degradedSince = Date.now();
+    void disconnect(old);
+  }
+
+  async #onTick(): Promise<void> {
+    await this.#apply((store) => store.quietTick(Date.now(), this.#aimd));
+    // After an outage, or a Redis restart that lost the limiter's keys (ERR SETTINGS_KEY_NOT_FOUND),
+    // build fresh shared limiters once Redis answers.
+    if (this.#redis && this.#degradedSince !== undefined && Date.now() - this.#degradedSince > 5_000) {
+      try {
+        await this.#redis.ping();
+        const old = this.#limiters;
+        this.#limiters = this.#build(true);
+        this.#degradedSince = undefined;
+        this.#logger.info("limiter back on Redis: fleet-wide limits restored");
+        void disconnect(old);
+      } catch {
+        this.#degradedSince = Date.now();
+      }
+    }
+  }
+
+  async #apply(change: (store: AimdStore) => Promise<AimdState>): Promise<void> {
+    try {
+      this.#state = await change(this.#degradedSince === undefined ? this.#store : this.#localStore);
+    } catch {
+      this.#state = await change(this.#localStore);
+    }
+  }
+}
+
+/** A failure of the limiter's shared store rather than of the task. */
+class LimiterStoreError extends Error {}
+
+/** Run a Bottleneck call; tell Redis trouble (connection, lost keys, NOSCRIPT) apart from the task's own errors. */
+async function guard<T>(l: Limiters, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (l.shared && isStoreFailure(error)) throw new LimiterStoreError("rate limiter store failed", { cause: error });
+    throw error;
+  }
+}
+
+function isStoreFailure(error: unknown): boolean {
+  if (error instanceof LimiterStoreError) return true;
+  const message = error instanceof Error ? error.message : String(error);
+  return /SETTINGS_KEY_NOT_FOUND|NOSCRIPT|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|connect ETIMEDOUT|MaxRetriesPerRequest|enableOfflineQueue/i.test(message);
+}
+
+async function disconnect(l: Limiters): Promise<void> {
+  for (const b of [l.concurrency, l.requests, l.tokens]) {
+    try {
+      await b?.disconnect(false);
+    } catch {
+      // Already gone with Redis.
+    }
   }
 }

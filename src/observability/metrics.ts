@@ -46,16 +46,16 @@ export class Metrics {
 
   readonly modelCallDuration = new Histogram({
     name: "labelq_model_call_duration_seconds",
-    help: "Bedrock call latency including the SDK's own retries, by model alias",
+    help: "Latency of one Bedrock call attempt, by model alias and outcome",
     labelNames: ["model", "outcome"] as const,
     buckets: [0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120],
     registers: [this.registry],
   });
 
-  readonly sdkRetries = new Counter({
-    name: "labelq_model_sdk_retries_total",
-    help: "Extra attempts the AWS SDK made inside successful Bedrock calls (throttling, 5xx)",
-    labelNames: ["model"] as const,
+  readonly retries = new Counter({
+    name: "labelq_model_retries_total",
+    help: "Model calls tried again within a batch, by model alias and the error code that caused it",
+    labelNames: ["model", "code"] as const,
     registers: [this.registry],
   });
 
@@ -95,7 +95,7 @@ export class Metrics {
   });
 
   // Gauges are read from their sources when Prometheus scrapes, not tracked on every change.
-  #sources: GaugeSources = { inFlight: () => 0, limiterQueued: () => 0, cacheErrors: () => 0 };
+  #sources: GaugeSources = { inFlight: () => 0, limiterQueued: () => 0, cacheErrors: () => 0, rateFactors: () => ({}), breakers: () => ({}) };
 
   readonly inFlight = this.#gauge("labelq_inflight_batches", "Batches being worked on in this process", "inFlight");
   readonly limiterQueued = this.#gauge("labelq_limiter_queued", "Model calls waiting for the rate limiter", "limiterQueued");
@@ -105,12 +105,32 @@ export class Metrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: "labelq_process_" });
   }
 
+  readonly rateFactor = new Gauge({
+    name: "labelq_limiter_rate_factor",
+    help: "Share of each model's configured quota the adaptive limiter uses now (1 = full quota)",
+    labelNames: ["model"] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [model, factor] of Object.entries(this.#sources.rateFactors())) this.rateFactor.set({ model }, factor);
+    },
+  });
+
+  readonly breakerOpen = new Gauge({
+    name: "labelq_circuit_open",
+    help: "1 while a model's circuit breaker is open or half-open (calls skip the model), else 0",
+    labelNames: ["model"] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [model, state] of Object.entries(this.#sources.breakers())) this.breakerOpen.set({ model }, state === "closed" ? 0 : 1);
+    },
+  });
+
   /** Name where the gauges read their values from. */
   observeGauges(sources: GaugeSources): void {
     this.#sources = sources;
   }
 
-  #gauge(name: string, help: string, source: keyof GaugeSources): Gauge {
+  #gauge(name: string, help: string, source: "inFlight" | "limiterQueued" | "cacheErrors"): Gauge {
     const read = () => this.#sources[source]();
     return new Gauge({
       name,
@@ -127,4 +147,6 @@ export interface GaugeSources {
   inFlight: () => number;
   limiterQueued: () => number;
   cacheErrors: () => number;
+  rateFactors: () => Record<string, number>;
+  breakers: () => Record<string, string>;
 }

@@ -161,7 +161,7 @@ async function receive(sqs: SQSClient, dlqUrl: string, options: ScanOptions): Pr
     );
     return out.Messages ?? [];
   } catch (cause) {
-    throw new QueueError(`Could not receive from the DLQ ${dlqUrl}`, { cause });
+    throw new QueueError(`Could not receive from the DLQ ${dlqUrl}: ${errorMessage(cause)}`, { cause });
   }
 }
 
@@ -276,30 +276,23 @@ export function entrySummary(entry: DlqEntry, now: number) {
   };
 }
 
-const COLUMNS = [
-  { title: "MESSAGE ID", width: 36 },
-  { title: "BATCH ID", width: 32 },
-  { title: "CODE", width: 22 },
-  { title: "REASON", width: 48 },
-  { title: "AGE", width: 7 },
-  { title: "RECV", width: 4 },
-] as const;
+/** Reasons are cut to this many characters in the table; `show` prints them whole. */
+const REASON_WIDTH = 60;
 
-/** `list` as a table: one line per entry, no bodies. RECV is labelq's receive count, or SQS's for REDRIVE entries. */
+/**
+ * `list` as a table: one line per entry, no bodies. Ids are never cut (an operator copies them
+ * into `show` and `--batch-id`), so columns are as wide as their longest cell. RECV is labelq's
+ * receive count, or SQS's ApproximateReceiveCount for REDRIVE entries.
+ */
 export function formatTable(entries: readonly DlqEntry[], now: number): string[] {
-  const row = (cells: readonly string[]) =>
-    cells
-      .map((c, k) => truncate(c, COLUMNS[k]?.width ?? 20).padEnd(COLUMNS[k]?.width ?? 20))
-      .join("  ")
-      .trimEnd();
-  return [
-    row(COLUMNS.map((c) => c.title)),
-    ...entries.map((e) => {
-      const at = failedTime(e);
-      const reason = e.reason ?? (e.redrive ? "moved by the redrive policy (maxReceiveCount reached)" : "");
-      return row([e.messageId, e.batchId ?? "-", e.code, reason, at === undefined ? "-" : formatAge(now - at), String(e.receiveCount ?? e.approximateReceiveCount ?? "-")]);
-    }),
-  ];
+  const rows = entries.map((e) => {
+    const at = failedTime(e);
+    const reason = e.reason ?? (e.redrive ? "moved by the redrive policy (maxReceiveCount reached)" : "");
+    return [e.messageId, e.batchId ?? "-", e.code, truncate(reason, REASON_WIDTH), at === undefined ? "-" : formatAge(now - at), String(e.receiveCount ?? e.approximateReceiveCount ?? "-")];
+  });
+  const all = [["MESSAGE ID", "BATCH ID", "CODE", "REASON", "AGE", "RECV"], ...rows];
+  const widths = all[0]!.map((_, k) => Math.max(...all.map((r) => r[k]?.length ?? 0)));
+  return all.map((cells) => cells.map((c, k) => c.padEnd(widths[k] ?? 0)).join("  ").trimEnd());
 }
 
 /** `show`: every attribute, then the body, pretty-printed when it is JSON. */
@@ -344,4 +337,10 @@ function time(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const t = Date.parse(value);
   return Number.isNaN(t) ? undefined : t;
+}
+
+/** An SDK error as "Name: message", for messages an operator reads. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.name && error.name !== "Error" ? `${error.name}: ${error.message}` : error.message;
+  return String(error);
 }

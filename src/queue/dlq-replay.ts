@@ -6,7 +6,7 @@ import {
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
 import { InvalidRequestError, QueueError } from "../errors/errors.ts";
-import { type DlqEntry, failedTime, scanDlq } from "./dlq-inspect.ts";
+import { type DlqEntry, errorMessage, failedTime, scanDlq } from "./dlq-inspect.ts";
 import { fifoFields } from "./sqs-messages.ts";
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -46,11 +46,6 @@ export interface ReplayFilter {
   olderThanMs?: number;
   /** Only entries that failed less than this long ago. */
   newerThanMs?: number;
-}
-
-/** True when the filter narrows the replay (anything but "every message"). */
-export function hasFilters(filter: ReplayFilter): boolean {
-  return (filter.codes?.size ?? 0) > 0 || filter.batchId !== undefined || filter.olderThanMs !== undefined || filter.newerThanMs !== undefined;
 }
 
 /** Check a filter for contradictions before it touches a queue. */
@@ -168,14 +163,14 @@ export async function replayDlq(sqs: SQSClient, options: ReplayOptions): Promise
           );
         } catch (error) {
           counts.failed++;
-          options.onMatch?.({ entry, action: "failed", target, error: `send failed: ${messageOf(error)}` });
+          options.onMatch?.({ entry, action: "failed", target, error: `send failed: ${errorMessage(error)}` });
           return "hold";
         }
         try {
           await sqs.send(new DeleteMessageCommand({ QueueUrl: options.dlqUrl, ReceiptHandle: entry.receiptHandle }));
         } catch (error) {
           counts.failed++;
-          options.onMatch?.({ entry, action: "failed", target, error: `sent, but the DLQ copy could not be deleted (${messageOf(error)}): a second replay would send it again` });
+          options.onMatch?.({ entry, action: "failed", target, error: `sent, but the DLQ copy could not be deleted (${errorMessage(error)}): a second replay would send it again` });
           return "hold";
         }
         counts.moved++;
@@ -223,7 +218,7 @@ export async function startMoveTask(
     const hint = /InvalidAction|UnknownOperation|UnsupportedOperation|NotImplemented/i.test(name)
       ? " This SQS does not implement StartMessageMoveTask (the embedded SQS, fauxqs, does not): replay without --move-task, which receives and sends and works on every SQS."
       : "";
-    throw new QueueError(`StartMessageMoveTask from ${sourceArn} failed: ${messageOf(cause)}.${hint}`, { cause });
+    throw new QueueError(`StartMessageMoveTask from ${sourceArn} failed: ${errorMessage(cause)}.${hint}`, { cause });
   }
 }
 
@@ -234,11 +229,6 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
     if (!arn) throw new Error("no QueueArn in the answer");
     return arn;
   } catch (cause) {
-    throw new QueueError(`Could not read the ARN of ${queueUrl}`, { cause });
+    throw new QueueError(`Could not read the ARN of ${queueUrl}: ${errorMessage(cause)}`, { cause });
   }
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.name && error.name !== "Error" ? `${error.name}: ${error.message}` : error.message;
-  return String(error);
 }

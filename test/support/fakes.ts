@@ -1,7 +1,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pino, { type Logger } from "pino";
-import type { RateLimiter } from "../../src/limiter/rate-limiter.ts";
+import type { CallFeedback, ModelCall, RateLimiter } from "../../src/limiter/rate-limiter.ts";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/llm/model-provider.ts";
 import type { Dimension, Taxonomy } from "../../src/taxonomy/taxonomy-schema.ts";
 
@@ -42,15 +42,24 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
 /** A RateLimiter that runs every task at once and records the weights it was given. */
 export class PassThroughLimiter implements RateLimiter {
   readonly weights: number[] = [];
+  readonly reports: CallFeedback[] = [];
   closed = false;
 
-  schedule<T>(weight: number, task: () => Promise<T>): Promise<T> {
-    this.weights.push(weight);
+  schedule<T>(call: ModelCall, task: () => Promise<T>): Promise<T> {
+    this.weights.push(call.tokens);
     return task();
+  }
+
+  report(_call: ModelCall, feedback: CallFeedback): void {
+    this.reports.push(feedback);
   }
 
   queued(): number {
     return 0;
+  }
+
+  rateFactors(): Record<string, number> {
+    return {};
   }
 
   close(): Promise<void> {

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { RetryBudget } from "../../src/classify/retry-policy.ts";
 import { classifyItems, type ClassifyInput, type ClassifyOutcome } from "../../src/classify/classify-items.ts";
 import type { LabelValue } from "../../src/contracts/result.ts";
 import { ModelCallError } from "../../src/errors/errors.ts";
@@ -241,17 +242,44 @@ describe("classifyItems", () => {
     for (const texts of provider.textsPerCall().slice(1)) expect(texts).toEqual(TEXTS.slice(4));
   });
 
-  it("rejects with the error when a model call fails for a retryable reason, so the batch is retried", async () => {
-    const throttled = new ModelCallError("MODEL_THROTTLED", model.modelId, "ThrottlingException", { retryAfterSeconds: 3 });
+  it("retries a throttled call after the service's retry-after, tells the limiter, and labels everything", async () => {
+    const throttled = new ModelCallError("MODEL_THROTTLED", model.modelId, "ThrottlingException", { retryAfterSeconds: 0.05 });
     const provider = fake((call) => (call.index === 1 ? { error: throttled } : undefined));
     const limiter = new PassThroughLimiter();
+    const outcome = await classifyItems(
+      { items: items(), prompt, model, inference: { temperature: 0.5, topP: 0.9, maxTokens: 2048 }, chunkSize: 4, maxReaskRounds: 2 },
+      { provider, limiter, logger: silentLogger(), retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 } },
+    );
+    expect(outcome.items.every((it) => it.error === null)).toBe(true);
+    expect(limiter.reports.filter((r) => r.throttled)).toEqual([{ throttled: true, retryAfterSeconds: 0.05 }]);
+    expect(limiter.reports.filter((r) => !r.throttled).length).toBe(outcome.usage.modelCalls);
+  });
+
+  it("rejects with the error when retries are used up, so the batch goes back to the queue", async () => {
+    const throttled = new ModelCallError("MODEL_THROTTLED", model.modelId, "ThrottlingException");
+    const provider = fake((call) => (call.index >= 1 ? { error: throttled } : undefined));
     const error = await rejection(
       classifyItems(
         { items: items(), prompt, model, inference: { temperature: 0.5, topP: 0.9, maxTokens: 2048 }, chunkSize: 4, maxReaskRounds: 2 },
-        { provider, limiter, logger: silentLogger() },
+        { provider, limiter: new PassThroughLimiter(), logger: silentLogger(), retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 } },
       ),
     );
     expect(error).toBe(throttled);
+    // The first chunk's call plus three attempts of the second.
+    expect(provider.calls.length).toBe(4);
+  });
+
+  it("stops retrying when the batch's retry budget is spent", async () => {
+    const throttled = new ModelCallError("MODEL_THROTTLED", model.modelId, "ThrottlingException", { retryAfterSeconds: 1 });
+    const provider = fake(() => ({ error: throttled }));
+    const error = await rejection(
+      classifyItems(
+        { items: items(), prompt, model, inference: { temperature: 0.5, topP: 0.9, maxTokens: 2048 }, chunkSize: 50, maxReaskRounds: 0, retryBudget: new RetryBudget(500) },
+        { provider, limiter: new PassThroughLimiter(), logger: silentLogger(), retry: { maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 5 } },
+      ),
+    );
+    expect(error).toBe(throttled);
+    expect(provider.calls.length).toBe(1);
   });
 
   it("rejects with an unexpected (non-ModelCallError) failure too", async () => {

@@ -28,8 +28,16 @@ describe("loadConfig", () => {
     expect(config.prompts).toEqual({ dir: PROMPTS_DIR, defaultTaxonomy: "product-feedback", defaultVersion: "prod" });
     expect(config.models).toEqual({ default: "llama3.3-70b", allowed: [], fallbacks: ["claude-sonnet"] });
     expect(config.classify).toEqual({ chunkSize: 50, maxReaskRounds: 2 });
-    expect(config.bedrock).toEqual({ timeoutMs: 120_000, maxAttempts: 3 });
-    expect(config.limiter).toEqual({ maxConcurrent: 8, minTimeMs: 0, redisUrl: undefined, id: "labelq" });
+    expect(config.bedrock).toEqual({ timeoutMs: 120_000, maxAttempts: 3, retryBudgetS: 60 });
+    expect(config.limiter).toEqual({
+      maxConcurrent: 8,
+      minTimeMs: 0,
+      redisUrl: undefined,
+      id: "labelq",
+      quota: { rpm: 0, tpm: 0 },
+      quotas: {},
+      expectedWorkers: 1,
+    });
     expect(config.log).toEqual({ level: "info", logTexts: false, pretty: undefined });
   });
 
@@ -177,5 +185,13 @@ describe("model settings", () => {
 
   it("rejects a model alias the registry does not know, listing the known ones", () => {
     expect(() => loadConfig({ LABELQ_FALLBACK_MODELS: "gpt-9" })).toThrow(/unknown model alias "gpt-9" \(known: llama3-70b, llama3.3-70b, claude-sonnet, claude-haiku\)/);
+  });
+});
+
+describe("quota settings", () => {
+  it("reads per-model quotas from LABELQ_QUOTAS JSON and rejects bad JSON or unknown models by name", () => {
+    expect(loadConfig({ LABELQ_QUOTAS: '{"llama3.3-70b":{"rpm":800,"tpm":300000}}' }).limiter.quotas).toEqual({ "llama3.3-70b": { rpm: 800, tpm: 300000 } });
+    expect(() => loadConfig({ LABELQ_QUOTAS: "{nope" })).toThrow(/LABELQ_QUOTAS="\{nope": expected JSON/);
+    expect(() => loadConfig({ LABELQ_QUOTAS: '{"gpt-9":{"rpm":1}}' })).toThrow(/unknown model alias "gpt-9"/);
   });
 });

@@ -169,6 +169,8 @@ describe("labelBatch", () => {
       modelCalls: 1,
       inputTokens: 1234,
       outputTokens: 567,
+      cacheReadInputTokens: 0,
+      cacheWriteInputTokens: 0,
       cacheHits: 0,
       costUsd: Math.round((1.234 * 0.00072 + 0.567 * 0.00072) * 1e6) / 1e6,
     });

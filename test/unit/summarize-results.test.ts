@@ -12,7 +12,7 @@ function result(batchId: string, status: LabelResult["status"], items: ResultIte
     promptHash: `sha256:${"0".repeat(64)}`,
     model: "llama3-70b",
     items,
-    usage: { modelCalls: 1, inputTokens: 100, outputTokens: 20, cacheHits: 0, costUsd: 0.001, ...usage },
+    usage: { modelCalls: 1, inputTokens: 100, outputTokens: 20, cacheReadInputTokens: 0, cacheWriteInputTokens: 0, cacheHits: 0, costUsd: 0.001, ...usage },
     timing: { receivedAt: "2026-11-25T12:00:00.000Z", completedAt: "2026-11-25T12:00:01.000Z", durationMs: 1000 },
     attributes: {},
   };

@@ -1,0 +1,240 @@
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import cliProgress from "cli-progress";
+import type { Command } from "commander";
+import { type Config, requireQueue } from "../config/config.ts";
+import { InvalidRequestError, QueueError } from "../errors/errors.ts";
+import { dlqDepth, entrySummary, findDlqEntry, formatEntry, formatTable, listDlq } from "./dlq-inspect.ts";
+import {
+  checkFilter,
+  parseCodes,
+  parseDuration,
+  type ReplayFilter,
+  type ReplayOutcome,
+  replayDlq,
+  startMoveTask,
+} from "./dlq-replay.ts";
+
+/** What `labelq dlq` needs from the CLI: config with flag overrides, and SQS clients made in the one place that makes them. */
+export interface DlqCommandDeps {
+  /** Validated config; each entry (variable name to flag value, undefined when not given) overrides the environment. */
+  config: (overrides: Record<string, string | undefined>) => Config;
+  /** Clients for that config (createAwsClients); destroyed when the command ends. */
+  clients: (config: Config) => { sqs: SQSClient; destroy(): void };
+  /** Results (tables, JSON lines, replay report); default stdout. */
+  write?: (s: string) => void;
+  /** Notes about the run; default stderr. */
+  note?: (s: string) => void;
+  /** Where a progress bar goes; default stderr when it is a terminal, else no bar. */
+  progress?: NodeJS.WritableStream;
+  now?: () => number;
+}
+
+const DEFAULT_VISIBILITY_S = 30;
+
+/** Add `labelq dlq list|show|replay`: inspect dead-lettered batches and send them back for another attempt. */
+export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void {
+  const write = deps.write ?? ((s: string) => void process.stdout.write(s));
+  const note = deps.note ?? ((s: string) => void process.stderr.write(s));
+  const progress = "progress" in deps ? deps.progress : process.stderr.isTTY ? process.stderr : undefined;
+  const now = deps.now ?? Date.now;
+  const out = (lines: readonly string[]) => write(lines.map((l) => `${l}\n`).join(""));
+
+  /** Run `body` with an SQS client for the config, destroying the clients afterwards. */
+  const withSqs = async <T>(config: Config, body: (sqs: SQSClient) => Promise<T>): Promise<T> => {
+    const clients = deps.clients(config);
+    try {
+      return await body(clients.sqs);
+    } finally {
+      clients.destroy();
+    }
+  };
+
+  const dlq = program
+    .command("dlq")
+    .description("Inspect the dead-letter queue and replay failed batches. Reading a message hides it briefly (SQS has no peek); every command makes what it read visible again at once.");
+
+  dlq
+    .command("list")
+    .description("one line per DLQ entry: messageId, batchId, error code (REDRIVE: moved by the redrive policy), reason, age, receive count; bodies are not shown")
+    .option("--limit <n>", "read at most this many messages", "100")
+    .option("--json", "print one JSON object per line instead of a table")
+    .option("--visibility-timeout <s>", "seconds a read message stays hidden; they are released at once when the list ends, so this matters only if it is interrupted", String(DEFAULT_VISIBILITY_S))
+    .option("--dlq <url>", "dead-letter queue URL (LABELQ_DLQ_URL)")
+    .action(async (o: { limit: string; json?: boolean; visibilityTimeout: string; dlq?: string }) => {
+      const limit = integer("--limit", o.limit, 1, 100_000);
+      const visibilityTimeoutS = integer("--visibility-timeout", o.visibilityTimeout, 1, 43_200);
+      const config = deps.config({ LABELQ_DLQ_URL: o.dlq });
+      const dlqUrl = requireQueue(config, "dlq");
+      await withSqs(config, async (sqs) => {
+        const { entries, unreleased } = await listDlq(sqs, dlqUrl, { limit, visibilityTimeoutS });
+        const at = now();
+        out(o.json ? entries.map((e) => JSON.stringify(entrySummary(e, at))) : formatTable(entries, at));
+        const depth = await dlqDepth(sqs, dlqUrl);
+        note(`${entries.length} messages listed from ${dlqUrl}${depth === undefined ? "" : ` (about ${depth} in the queue)`}; all are still in the DLQ\n`);
+        if (entries.length >= limit) note(`--limit ${limit} reached: the DLQ may hold more\n`);
+        if (unreleased > 0) note(`${unreleased} messages could not be made visible again; they reappear within ${visibilityTimeoutS} s\n`);
+      });
+    });
+
+  dlq
+    .command("show <messageId>")
+    .description("one DLQ entry in full: its attributes and its body, pretty-printed (bodies are user data: shown because you asked for this message)")
+    .option("--limit <n>", "look at most at this many messages to find it", "1000")
+    .option("--json", "print the entry, body included, as one JSON object")
+    .option("--visibility-timeout <s>", "seconds a read message stays hidden; they are released at once when the search ends", String(DEFAULT_VISIBILITY_S))
+    .option("--dlq <url>", "dead-letter queue URL (LABELQ_DLQ_URL)")
+    .action(async (messageId: string, o: { limit: string; json?: boolean; visibilityTimeout: string; dlq?: string }) => {
+      const limit = integer("--limit", o.limit, 1, 100_000);
+      const visibilityTimeoutS = integer("--visibility-timeout", o.visibilityTimeout, 1, 43_200);
+      const config = deps.config({ LABELQ_DLQ_URL: o.dlq });
+      const dlqUrl = requireQueue(config, "dlq");
+      await withSqs(config, async (sqs) => {
+        const { entry, scanned } = await findDlqEntry(sqs, dlqUrl, messageId, { limit, visibilityTimeoutS });
+        if (!entry) throw new InvalidRequestError(`message ${messageId} is not among the ${scanned} messages read from ${dlqUrl} (raise --limit to look further)`);
+        const at = now();
+        if (o.json) {
+          out([JSON.stringify({ ...entrySummary(entry, at), attributes: entry.attributes, body: entry.body })]);
+        } else {
+          out(formatEntry(entry, at));
+        }
+      });
+    });
+
+  dlq
+    .command("replay")
+    .description(
+      "send DLQ entries back to their source queue (labelq-source-queue, else LABELQ_REQUESTS_QUEUE_URL) with their body unchanged, deleting each from the DLQ only after it was sent. A DRY RUN unless --execute.",
+    )
+    .option("--code <code>", "only entries with this error code (repeat, or a comma list; REDRIVE: moved by the redrive policy)", (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option("--batch-id <id>", "only entries of this batch")
+    .option("--older-than <duration>", "only entries that failed at least this long ago (e.g. 10m, 2h, 1d)")
+    .option("--newer-than <duration>", "only entries that failed less than this long ago")
+    .option("--limit <n>", "replay at most this many matching entries")
+    .option("--execute", "really move them (without it, only print what would move)")
+    .option("--rate <per-second>", "send at most this many messages a second", "50")
+    .option(
+      "--move-task",
+      "unfiltered only, AWS only: start SQS's own redrive (StartMessageMoveTask) to LABELQ_REQUESTS_QUEUE_URL, or without one to each message's original source queue. The embedded SQS (fauxqs, `labelq local`) lacks it; the default receive-and-send replay works everywhere",
+    )
+    .option("--visibility-timeout <s>", "seconds a read message stays hidden; skipped ones are released at once when the scan ends (raise it for scans of many thousands)", String(DEFAULT_VISIBILITY_S))
+    .option("--queue <url>", "requests queue URL (LABELQ_REQUESTS_QUEUE_URL): the target of entries without labelq-source-queue, and of --move-task")
+    .option("--dlq <url>", "dead-letter queue URL (LABELQ_DLQ_URL)")
+    .action(async (o: ReplayFlags) => {
+      if (o.moveTask) {
+        // Refused first, before any config or queue is touched: a move task moves everything, not what the filters name.
+        const given = [o.code.length > 0 && "--code", o.batchId !== undefined && "--batch-id", o.olderThan !== undefined && "--older-than", o.newerThan !== undefined && "--newer-than", o.limit !== undefined && "--limit"].filter(
+          (f): f is string => typeof f === "string",
+        );
+        if (given.length > 0) {
+          throw new InvalidRequestError(
+            `--move-task cannot be combined with ${given.join(", ")}: SQS's move task moves every message in the DLQ. Drop --move-task to replay only the matching messages (receive and send).`,
+          );
+        }
+      }
+      const filter: ReplayFilter = {
+        codes: o.code.length > 0 ? parseCodes(o.code) : undefined,
+        batchId: o.batchId,
+        olderThanMs: o.olderThan === undefined ? undefined : parseDuration(o.olderThan),
+        newerThanMs: o.newerThan === undefined ? undefined : parseDuration(o.newerThan),
+      };
+      checkFilter(filter);
+      const limit = o.limit === undefined ? undefined : integer("--limit", o.limit, 1, 10_000_000);
+      const rate = Number(o.rate);
+      if (!Number.isFinite(rate) || rate <= 0) throw new InvalidRequestError(`--rate must be a positive number of messages a second, not "${o.rate}"`);
+      if (o.moveTask && (!Number.isInteger(rate) || rate > 500)) throw new InvalidRequestError("--rate with --move-task must be an integer from 1 to 500 (the SQS limit)");
+      const visibilityTimeoutS = integer("--visibility-timeout", o.visibilityTimeout, 1, 43_200);
+      const config = deps.config({ LABELQ_DLQ_URL: o.dlq, LABELQ_REQUESTS_QUEUE_URL: o.queue });
+      const dlqUrl = requireQueue(config, "dlq");
+      const target = config.queues.requests;
+      if (o.moveTask) {
+        await withSqs(config, (sqs) => moveTask(sqs, dlqUrl, target, rate, o.execute ?? false));
+        return;
+      }
+      await withSqs(config, (sqs) => replay(sqs, { dlqUrl, target, filter, limit, rate, visibilityTimeoutS, execute: o.execute ?? false }));
+    });
+
+  async function moveTask(sqs: SQSClient, dlqUrl: string, destinationUrl: string | undefined, rate: number, execute: boolean): Promise<void> {
+    const to = destinationUrl ?? "each message's original source queue (works only for messages the redrive policy moved)";
+    if (!execute) {
+      out([`dry run: would start an SQS message move task from ${dlqUrl} to ${to} at up to ${rate} messages/s. Pass --execute to start it.`]);
+      return;
+    }
+    const task = await startMoveTask(sqs, { dlqUrl, destinationUrl, ratePerSecond: rate });
+    out([
+      `started message move task ${task.taskHandle}`,
+      `  from ${task.sourceArn} to ${task.destinationArn ?? to}`,
+      `  follow it with: aws sqs list-message-move-tasks --source-arn ${task.sourceArn}; cancel with: aws sqs cancel-message-move-task --task-handle '${task.taskHandle}'`,
+    ]);
+  }
+
+  async function replay(
+    sqs: SQSClient,
+    r: { dlqUrl: string; target: string | undefined; filter: ReplayFilter; limit: number | undefined; rate: number; visibilityTimeoutS: number; execute: boolean },
+  ): Promise<void> {
+    const bar = progress
+      ? new cliProgress.SingleBar(
+          { format: `${r.execute ? "replay" : "dry run"} [{bar}] {value}/{total} read | ${r.execute ? "moved" : "would move"} {matched} skipped {skipped} failed {failed}`, stream: progress },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
+    bar?.start((await dlqDepth(sqs, r.dlqUrl)) ?? 0, 0, { matched: 0, skipped: 0, failed: 0 });
+    // With a bar on the terminal, lines wait until it is gone so the two do not interleave.
+    const lines: string[] = [];
+    const line = (l: string) => (bar ? lines.push(l) : out([l]));
+    let report;
+    try {
+      report = await replayDlq(sqs, {
+        dlqUrl: r.dlqUrl,
+        defaultTarget: r.target,
+        filter: r.filter,
+        limit: r.limit,
+        execute: r.execute,
+        ratePerSecond: r.rate,
+        visibilityTimeoutS: r.visibilityTimeoutS,
+        now,
+        onMatch: (m) => line(outcomeLine(m)),
+        onProgress: (c) => {
+          if (bar && c.scanned > bar.getTotal()) bar.setTotal(c.scanned);
+          bar?.update(c.scanned, { matched: c.moved + c.wouldMove, skipped: c.skipped, failed: c.failed });
+        },
+      });
+    } finally {
+      bar?.stop();
+      out(lines);
+    }
+    const summary = r.execute
+      ? `replay: moved ${report.moved}, skipped ${report.skipped}, failed ${report.failed} (${report.scanned} read from the DLQ)`
+      : `dry run: ${report.wouldMove} would move, ${report.skipped} skipped (${report.scanned} read from the DLQ); nothing was sent or deleted. Pass --execute to move them.`;
+    out([summary]);
+    if (report.limitReached) note(`stopped at --limit ${r.limit}: more matching entries may remain\n`);
+    if (report.unreleased > 0) note(`${report.unreleased} messages could not be made visible again; they reappear within ${r.visibilityTimeoutS} s\n`);
+    if (report.failed > 0) throw new QueueError(`${report.failed} matching messages were not replayed; they are still in the DLQ`);
+  }
+}
+
+interface ReplayFlags {
+  code: string[];
+  batchId?: string;
+  olderThan?: string;
+  newerThan?: string;
+  limit?: string;
+  execute?: boolean;
+  rate: string;
+  moveTask?: boolean;
+  visibilityTimeout: string;
+  queue?: string;
+  dlq?: string;
+}
+
+function outcomeLine(m: ReplayOutcome): string {
+  const action = { "would-move": "would move", moved: "moved", failed: "FAILED" }[m.action];
+  // Ids whole: they are what an operator copies into `show` or `--batch-id`.
+  const cells = [action.padEnd(10), m.entry.messageId, (m.entry.batchId ?? "-").padEnd(24), m.entry.code.padEnd(22), `-> ${m.target ?? "(no target)"}`];
+  return `${cells.join("  ")}${m.error ? `  ${m.error}` : ""}`;
+}
+
+function integer(flag: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidRequestError(`${flag} must be an integer from ${min} to ${max}, not "${value}"`);
+  return n;
+}
