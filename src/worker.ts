@@ -61,7 +61,7 @@ export function createWorker(
   const idempotency = config.store.batchesTable
     ? new DynamoIdempotencyStore(clients.dynamo, config.store.batchesTable, config.store.batchRecordTtlDays)
     : undefined;
-  const breakers = new CircuitBreakers({ threshold: 5, cooldownMs: 30_000 });
+  const breakers = new CircuitBreakers({ threshold: config.bedrock.breakerThreshold, cooldownMs: config.bedrock.breakerCooldownS * 1000 });
   const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: config.bedrock.maxAttempts };
   const deps = { prompts, limiter, provider, logger, cache, metrics, breakers, retry };
 

@@ -78,6 +78,9 @@ const envSchema = z.object({
   /** Workers expected to share the quota; each takes 1/N of it while Redis is unreachable. */
   LABELQ_EXPECTED_WORKERS: int(1, 10_000).default(1),
   LABELQ_RETRY_BUDGET_S: int(0, 3_600).default(60),
+  /** Unavailability failures in a row that open a model's circuit breaker, and how long it stays open. */
+  LABELQ_BREAKER_THRESHOLD: int(1, 1_000).default(5),
+  LABELQ_BREAKER_COOLDOWN_S: int(1, 3_600).default(30),
   LABELQ_LIMITER_MIN_TIME_MS: int(0, 60_000).default(0),
   LABELQ_REDIS_URL: z.string().regex(/^rediss?:\/\//, "expected a redis:// or rediss:// URL").optional(),
   LABELQ_LIMITER_ID: z.string().min(1).default("labelq"),
@@ -116,7 +119,7 @@ export interface Config {
   prompts: { dir: string; defaultTaxonomy: string; defaultVersion: string };
   models: { default: string; allowed: string[]; fallbacks: string[] };
   classify: { chunkSize: number; maxReaskRounds: number };
-  bedrock: { timeoutMs: number; maxAttempts: number; retryBudgetS: number };
+  bedrock: { timeoutMs: number; maxAttempts: number; retryBudgetS: number; breakerThreshold: number; breakerCooldownS: number };
   limiter: {
     maxConcurrent: number;
     minTimeMs: number;
@@ -171,7 +174,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       fallbacks: e.LABELQ_FALLBACK_MODELS.filter((m) => m !== "none"),
     },
     classify: { chunkSize: e.LABELQ_CHUNK_SIZE, maxReaskRounds: e.LABELQ_MAX_REASK_ROUNDS },
-    bedrock: { timeoutMs: e.LABELQ_MODEL_TIMEOUT_MS, maxAttempts: e.LABELQ_MODEL_MAX_ATTEMPTS, retryBudgetS: e.LABELQ_RETRY_BUDGET_S },
+    bedrock: {
+      timeoutMs: e.LABELQ_MODEL_TIMEOUT_MS,
+      maxAttempts: e.LABELQ_MODEL_MAX_ATTEMPTS,
+      retryBudgetS: e.LABELQ_RETRY_BUDGET_S,
+      breakerThreshold: e.LABELQ_BREAKER_THRESHOLD,
+      breakerCooldownS: e.LABELQ_BREAKER_COOLDOWN_S,
+    },
     limiter: {
       maxConcurrent: e.LABELQ_LIMITER_MAX_CONCURRENT,
       minTimeMs: e.LABELQ_LIMITER_MIN_TIME_MS,

@@ -51,7 +51,7 @@ export class BottleneckLimiter implements RateLimiter {
     this.#options = options;
     this.#logger = logger;
     this.#aimd = options.aimd ?? DEFAULT_AIMD;
-    this.#redis = options.redisUrl ? new Redis(options.redisUrl, redisOptions) : undefined;
+    this.#redis = options.redisUrl ? new Redis({ ...redisOptionsFromUrl(options.redisUrl), ...redisOptions }) : undefined;
     this.#redis?.on("error", (error) => logger.debug({ err: error }, "limiter redis error"));
   }
 
@@ -85,10 +85,24 @@ export class BottleneckLimiter implements RateLimiter {
     if (!lane) {
       if (this.#closed) throw new Error("the rate limiter is closed");
       lane = new Lane(model, this.#options, this.#aimd, this.#redis, this.#logger);
+
       this.#lanes.set(model, lane);
     }
     return lane;
   }
+}
+
+/** Connection options from a redis:// or rediss:// URL (Bottleneck builds its own clients from options, not URLs). */
+export function redisOptionsFromUrl(url: string): RedisOptions {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: u.port ? Number(u.port) : 6379,
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
+    ...(u.protocol === "rediss:" ? { tls: {} } : {}),
+  };
 }
 
 const redisOptions: RedisOptions = {
@@ -188,7 +202,7 @@ class Lane {
       ? {
           datastore: "ioredis",
           Redis,
-          clientOptions: { ...redisOptions, lazyConnect: false },
+          clientOptions: { ...redisOptionsFromUrl(this.#options.redisUrl!), ...redisOptions },
           clearDatastore: false,
           // Clustered reservoirs refill on the heartbeat; the default 5 s is far too coarse.
           heartbeatInterval: REFILL_MS,

@@ -28,7 +28,7 @@ describe("loadConfig", () => {
     expect(config.prompts).toEqual({ dir: PROMPTS_DIR, defaultTaxonomy: "product-feedback", defaultVersion: "prod" });
     expect(config.models).toEqual({ default: "llama3.3-70b", allowed: [], fallbacks: ["claude-sonnet"] });
     expect(config.classify).toEqual({ chunkSize: 50, maxReaskRounds: 2 });
-    expect(config.bedrock).toEqual({ timeoutMs: 120_000, maxAttempts: 3, retryBudgetS: 60 });
+    expect(config.bedrock).toEqual({ timeoutMs: 120_000, maxAttempts: 3, retryBudgetS: 60, breakerThreshold: 5, breakerCooldownS: 30 });
     expect(config.limiter).toEqual({
       maxConcurrent: 8,
       minTimeMs: 0,

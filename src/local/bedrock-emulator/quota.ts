@@ -1,6 +1,5 @@
 import type { QuotaOptions } from "./types.ts";
 
-const WINDOW_MS = 60_000;
 
 interface Entry {
   at: number;
@@ -13,7 +12,11 @@ export interface QuotaRefusal {
   retryAfterSeconds: number | undefined;
 }
 
-/** Rolling 60 s windows of requests and tokens; only accepted calls are recorded. */
+/**
+ * Rolling windows of requests and tokens; only accepted calls are recorded. The window is
+ * 60 s like Bedrock's per-minute quotas; tests may shorten it (`windowSeconds`), the limits
+ * then scale with it so rpm and tpm still mean "per minute".
+ */
 export class QuotaWindow {
   #entries: Entry[] = [];
   #quota: QuotaOptions;
@@ -35,9 +38,12 @@ export class QuotaWindow {
   /** Records the call when it fits both limits, else says which limit refused it. */
   tryAccept(tokens: number): QuotaRefusal | undefined {
     const now = this.#now();
-    this.#entries = this.#entries.filter((e) => e.at > now - WINDOW_MS);
-    const { rpm, tpm } = this.#quota;
-    const secondsUntil = (at: number) => Math.max(1, Math.ceil((at + WINDOW_MS - now) / 1000));
+    const windowMs = (this.#quota.windowSeconds ?? 60) * 1000;
+    this.#entries = this.#entries.filter((e) => e.at > now - windowMs);
+    const scale = windowMs / 60_000;
+    const rpm = this.#quota.rpm === undefined ? undefined : Math.max(1, Math.floor(this.#quota.rpm * scale));
+    const tpm = this.#quota.tpm === undefined ? undefined : Math.max(1, Math.floor(this.#quota.tpm * scale));
+    const secondsUntil = (at: number) => Math.max(1, Math.ceil((at + windowMs - now) / 1000));
     if (rpm !== undefined && this.#entries.length + 1 > rpm) {
       // Room for one more request once the entry that makes the count too high leaves the window.
       const blocking = this.#entries[this.#entries.length - rpm];

@@ -14,6 +14,7 @@ export const faultRuleSchema = z.strictObject({
 export const quotaSchema = z.strictObject({
   rpm: z.number().int().min(0).optional(),
   tpm: z.number().int().min(0).optional(),
+  windowSeconds: z.number().int().min(1).max(60).optional(),
 });
 
 export const latencySchema = z.strictObject({

@@ -47,6 +47,8 @@ export interface QuotaOptions {
   rpm?: number;
   /** Input + output tokens of accepted calls per rolling 60 s window. */
   tpm?: number;
+  /** Shorter rolling window for fast tests (limits scale with it); default 60. */
+  windowSeconds?: number;
 }
 
 export interface BedrockEmulatorOptions {
