@@ -2,7 +2,7 @@ import type { LabelRequest } from "../contracts/request.ts";
 import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts";
 import { InvalidRequestError, type ModelCallError } from "../errors/errors.ts";
 import { findModel, type ModelSpec } from "../llm/model-registry.ts";
-import { type InferenceParams, promptHash, type PromptRegistry, type ResolvedPrompt, subsetPrompt } from "../prompts/prompt-registry.ts";
+import { type InferenceParams, promptHash, type PromptRegistry, type ResolvedPrompt, resolveInference, subsetPrompt } from "../prompts/prompt-registry.ts";
 import { cacheKey } from "../store/cache-key.ts";
 import { promptContextHash } from "../taxonomy/dimension-hashes.ts";
 import type { CacheEntry, LabelCache } from "../store/label-cache.ts";
@@ -62,12 +62,7 @@ export async function labelBatch(
   const modelAlias = request.model ?? settings.defaultModel;
   const model = resolveModel(modelAlias, settings);
   const prompt = await deps.prompts.resolve(taxonomyName, request.promptVersion ?? settings.defaultPromptVersion);
-  // Request overrides taxonomy overrides model defaults.
-  const inferenceFor = (m: ModelSpec): InferenceParams => ({
-    temperature: request.inference?.temperature ?? prompt.inference.temperature ?? m.inference.temperature,
-    topP: request.inference?.topP ?? prompt.inference.topP ?? m.inference.topP,
-    maxTokens: m.maxOutputTokens,
-  });
+  const inferenceFor = (m: ModelSpec): InferenceParams => resolveInference(prompt, m, request.inference);
   const inference = inferenceFor(model);
   const fallbacks = (settings.fallbackModels ?? [])
     .filter((alias) => alias !== modelAlias)

@@ -153,3 +153,19 @@ export function promptHash(prompt: ResolvedPrompt, modelId: string, inference: I
   h.update(JSON.stringify({ system: prompt.system, modelId, inference }));
   return `sha256:${h.digest("hex")}`;
 }
+
+/**
+ * The inference parameters a call is made with: a request's overrides win over the
+ * taxonomy's (manifest), which win over the model's defaults; maxTokens is the model's limit.
+ */
+export function resolveInference(
+  prompt: Pick<ResolvedPrompt, "inference">,
+  model: { inference: { temperature: number; topP: number }; maxOutputTokens: number },
+  overrides: { temperature?: number; topP?: number } = {},
+): InferenceParams {
+  return {
+    temperature: overrides.temperature ?? prompt.inference.temperature ?? model.inference.temperature,
+    topP: overrides.topP ?? prompt.inference.topP ?? model.inference.topP,
+    maxTokens: model.maxOutputTokens,
+  };
+}

@@ -7,7 +7,7 @@ import { MODELS, findModel, type ModelSpec } from "../llm/model-registry.ts";
 import { compareDimensionHashes, promptContextHash, taxonomyHash } from "../taxonomy/dimension-hashes.ts";
 import type { Dimension } from "../taxonomy/taxonomy-schema.ts";
 import { diffLines, diffStats, unifiedDiff } from "./diff-prompts.ts";
-import { PromptRegistry, promptHash, type InferenceParams, type ResolvedPrompt } from "./prompt-registry.ts";
+import { PromptRegistry, promptHash, resolveInference, type InferenceParams, type ResolvedPrompt } from "./prompt-registry.ts";
 
 /** Version shown when none is named: the alias requests use unless they or the config say otherwise. */
 const DEFAULT_VERSION = "prod";
@@ -114,16 +114,9 @@ export function registerPromptsCommand(program: Command, promptsDir: () => strin
     });
 }
 
-/**
- * Inference parameters exactly as labelBatch sends them (src/classify/label-batch.ts):
- * the manifest's temperature and topP win over the model's, maxTokens is the model's limit.
- */
+/** Inference parameters exactly as labelBatch sends them for a request without overrides. */
 export function inferenceFor(prompt: ResolvedPrompt, model: ModelSpec): InferenceParams {
-  return {
-    temperature: prompt.inference.temperature ?? model.inference.temperature,
-    topP: prompt.inference.topP ?? model.inference.topP,
-    maxTokens: model.maxOutputTokens,
-  };
+  return resolveInference(prompt, model);
 }
 
 /** Rough token count, four characters a token, as the emulator and the size report assume. */

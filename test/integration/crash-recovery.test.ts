@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
+import { until } from "../support/until.ts";
 import { exited, repoRoot } from "../support/run-cli.ts";
 
 let pipeline: Pipeline | undefined;
@@ -11,13 +12,6 @@ afterEach(async () => {
   pipeline = undefined;
 });
 
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe("a worker killed with SIGKILL in the middle of a batch", () => {
   it("leaves a lease that expires; another worker finishes the batch once, without re-sending cached texts", async () => {

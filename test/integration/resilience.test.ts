@@ -44,7 +44,7 @@ function startWorkerProcess(env: Record<string, string>): { child: ChildProcess;
     env: { ...process.env, ...env, LOG_LEVEL: "info", LABELQ_HTTP_PORT: "0", LABELQ_LOG_PRETTY: "false" },
     stdio: ["ignore", "ignore", "pipe"],
   });
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   children.push(child);
   return { child, stderr: () => stderr };
 }

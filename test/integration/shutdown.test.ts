@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
+import { until } from "../support/until.ts";
 
 let pipeline: Pipeline | undefined;
 afterEach(async () => {
@@ -7,13 +8,6 @@ afterEach(async () => {
   pipeline = undefined;
 });
 
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("stopping a worker while a batch is in flight loses nothing", () => {
   it("lets an in-flight batch finish within the shutdown deadline and publishes its result", async () => {
