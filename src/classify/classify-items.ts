@@ -49,6 +49,7 @@ export interface ClassifyDeps {
 }
 
 export interface Usage {
+  /** Calls sent to the model, retries and re-asks included. */
   modelCalls: number;
   /** Input tokens billed at the input price (prompt-cache reads and writes are counted apart). */
   inputTokens: number;
@@ -103,7 +104,7 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
         throw new ModelCallError("MODEL_UNAVAILABLE", choice.model.modelId, `circuit open for ${choice.model.alias}: recent calls found it unavailable`);
       }
       try {
-        answer = await callModel(items, input.prompt, choice, deps, budget, signal);
+        answer = await callModel(items, input.prompt, choice, deps, budget, usage, signal);
         deps.breakers?.success(choice.model.alias);
       } catch (error) {
         const down = error instanceof ModelCallError && (error.code === "MODEL_UNAVAILABLE" || error.code === "MODEL_TIMEOUT");
@@ -124,7 +125,6 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
       }
     }
     const { response, parsed } = answer;
-    usage.modelCalls += 1;
     usage.inputTokens += response.usage.inputTokens;
     usage.outputTokens += response.usage.outputTokens;
     const cacheRead = response.usage.cacheReadInputTokens ?? 0;
@@ -225,6 +225,7 @@ async function callModel(
   { model, inference }: ModelChoice,
   deps: ClassifyDeps,
   budget: RetryBudget,
+  usage: Usage,
   signal?: AbortSignal,
 ) {
   const user = renderUserMessage(items.map((it) => it.text));
@@ -242,6 +243,8 @@ async function callModel(
   const policy = deps.retry ?? DEFAULT_RETRY_POLICY;
   for (let attempt = 1; ; attempt++) {
     const started = performance.now();
+    // Every attempt counts, retried and failed ones too: usage says what was asked of the service.
+    usage.modelCalls += 1;
     try {
       const request = {
         modelId: model.modelId,

@@ -119,7 +119,12 @@ interface Limiters {
   tokens?: Bottleneck;
   tokenBucket: number;
   shared: boolean;
+  /** Shared lanes: settles when their Redis connections are ready (or cannot be). */
+  ready?: Promise<void>;
 }
+
+/** How long a shared lane waits for Redis before limiting locally instead. */
+const REDIS_READY_TIMEOUT_MS = 2_000;
 
 /** One model's limiters and adaptive state. */
 class Lane {
@@ -187,6 +192,9 @@ class Lane {
   }
 
   async #run<T>(l: Limiters, tokens: number, task: () => Promise<T>): Promise<T> {
+    // Bottleneck waits for its Redis connection without a deadline: bound it, or a worker
+    // started while Redis is down would never run a call.
+    if (l.ready) await l.ready;
     const factor = Math.max(this.#state.factor, this.#aimd.minFactor);
     const withSlot = () => guard(l, () => l.concurrency.schedule(task));
     const withRequest = l.requests ? () => guard(l, () => l.requests!.schedule({ weight: Math.ceil(UNITS / factor) }, withSlot)) : withSlot;
@@ -230,6 +238,14 @@ class Lane {
       shared,
     };
     for (const b of [limiters.concurrency, limiters.requests, limiters.tokens]) b?.on("error", (e: unknown) => this.#logger.warn({ err: e }, "limiter error"));
+    if (shared) {
+      const connected = Promise.all([limiters.requests?.ready(), limiters.tokens?.ready()]).then(() => undefined);
+      const deadline = new Promise<never>((_, reject) => {
+        setTimeout(() => reject(new LimiterStoreError(`Redis not ready within ${REDIS_READY_TIMEOUT_MS} ms`)), REDIS_READY_TIMEOUT_MS).unref();
+      });
+      limiters.ready = Promise.race([connected, deadline]);
+      limiters.ready.catch(() => undefined);
+    }
     return limiters;
   }
 

@@ -231,7 +231,8 @@ describe("classifyItems", () => {
       expect(it).toMatchObject({ labels: null, error: { code: "MODEL_REJECTED_REQUEST", message: rejected.message } });
     }
     expect(outcome.items.slice(4).map((it) => it.labels)).toEqual(TEXTS.slice(4).map(expectedLabels));
-    expect(outcome.usage.modelCalls).toBe(1);
+    // Both calls count: the rejected one was still a request to the service.
+    expect(outcome.usage.modelCalls).toBe(2);
     expect(outcome.rejection).toBe(rejected);
   });
 
@@ -252,7 +253,8 @@ describe("classifyItems", () => {
     );
     expect(outcome.items.every((it) => it.error === null)).toBe(true);
     expect(limiter.reports.filter((r) => r.throttled)).toEqual([{ throttled: true, retryAfterSeconds: 0.05 }]);
-    expect(limiter.reports.filter((r) => !r.throttled).length).toBe(outcome.usage.modelCalls);
+    // Every attempt is a model call, the throttled one included.
+    expect(limiter.reports.length).toBe(outcome.usage.modelCalls);
   });
 
   it("rejects with the error when retries are used up, so the batch goes back to the queue", async () => {

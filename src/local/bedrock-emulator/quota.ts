@@ -41,8 +41,10 @@ export class QuotaWindow {
     const windowMs = (this.#quota.windowSeconds ?? 60) * 1000;
     this.#entries = this.#entries.filter((e) => e.at > now - windowMs);
     const scale = windowMs / 60_000;
-    const rpm = this.#quota.rpm === undefined ? undefined : Math.max(1, Math.floor(this.#quota.rpm * scale));
-    const tpm = this.#quota.tpm === undefined ? undefined : Math.max(1, Math.floor(this.#quota.tpm * scale));
+    // A shorter window scales the limits, but a zero quota stays zero.
+    const scaled = (limit: number | undefined) => (limit === undefined ? undefined : limit === 0 ? 0 : Math.max(1, Math.floor(limit * scale)));
+    const rpm = scaled(this.#quota.rpm);
+    const tpm = scaled(this.#quota.tpm);
     const secondsUntil = (at: number) => Math.max(1, Math.ceil((at + windowMs - now) / 1000));
     if (rpm !== undefined && this.#entries.length + 1 > rpm) {
       // Room for one more request once the entry that makes the count too high leaves the window.
