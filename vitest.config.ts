@@ -5,6 +5,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // The JSON report lets .ci/run print a plain "N passed, N failed" line.
+    reporters: ["default", ["json", { outputFile: "out/vitest-report.json" }]],
     projects: [
       // Unit tests: the project's own code with in-memory fakes of its interfaces; no network.
       { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
