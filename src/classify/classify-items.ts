@@ -107,6 +107,8 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
         answer = await callModel(items, input.prompt, choice, deps, budget, usage, signal);
         deps.breakers?.success(choice.model.alias);
       } catch (error) {
+        // Stopping is not the model's fault: no breaker, no fallback, no retry.
+        if (signal?.aborted) throw error;
         const down = error instanceof ModelCallError && (error.code === "MODEL_UNAVAILABLE" || error.code === "MODEL_TIMEOUT");
         if (down && deps.breakers?.failure(choice.model.alias)) {
           deps.logger.warn({ model: choice.model.alias }, "circuit breaker opened: the model is skipped until a trial call succeeds");
@@ -255,11 +257,18 @@ async function callModel(
         ...(model.capabilities.structuredOutput === "tool" ? { structuredOutput: { schema: outputSchemaOf(prompt) } } : {}),
         cacheSystemPrompt: model.capabilities.promptCache,
       };
-      const response = await deps.limiter.schedule(call, () => deps.provider.converse(request, signal));
+      signal?.throwIfAborted();
+      // A call still waiting in the limiter when the worker stops must not hold the shutdown:
+      // give up waiting at once; the queued job then finds the signal aborted and does nothing.
+      const response = await abortable(
+        deps.limiter.schedule(call, () => (signal?.aborted ? Promise.reject(signal.reason as Error) : deps.provider.converse(request, signal))),
+        signal,
+      );
       deps.limiter.report(call, { throttled: false, actualTokens: response.usage.inputTokens + response.usage.outputTokens });
       observeCall(deps.metrics, model.alias, "ok", started);
       return { response, parsed: parseModelOutput(response.text, response.stopReason) };
     } catch (error) {
+      if (signal?.aborted) throw error;
       observeCall(deps.metrics, model.alias, callOutcome(error), started);
       if (error instanceof ModelCallError && error.code === "MODEL_THROTTLED") {
         deps.limiter.report(call, { throttled: true, retryAfterSeconds: error.retryAfterSeconds });
@@ -311,4 +320,24 @@ function outputSchemaOf(prompt: ResolvedPrompt): Record<string, unknown> {
     outputSchemas.set(prompt, schema);
   }
   return schema;
+}
+
+/** Settle with `promise`, or reject as soon as `signal` aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
 }

@@ -26,10 +26,17 @@ export interface LimiterOptions {
 
 /** Requests are weighed in hundredths so a reduced rate (factor < 1) can be applied as a heavier weight. */
 const UNITS = 100;
-/** Bucket depth in seconds of quota: smooths bursts while letting a fleet start promptly. */
-const BURST_S = 2;
-/** Reservoirs refill in steps; Bottleneck wants multiples of 250 ms. */
-const REFILL_MS = 250;
+/**
+ * Bucket depth: half a second of quota (tokens: at least a tenth of a minute, up to 20k, so a
+ * large call fits). The refill rate is the quota minus that depth, so depth + rate x 60 s never
+ * exceeds the quota in any rolling minute, which is how Bedrock counts.
+ */
+const DEPTH_S = 0.5;
+/**
+ * Refill step. Redis-backed reservoirs count elapsed intervals, so small steps are exact there;
+ * the local datastore adds one step per heartbeat and loses the remainder, so it steps per second.
+ */
+const REFILL_MS = { shared: 250, local: 1_000 };
 
 /**
  * RateLimiter on Bottleneck, one lane per model: a concurrency limiter, a requests-per-minute
@@ -213,25 +220,30 @@ class Lane {
           clientOptions: { ...redisOptionsFromUrl(this.#options.redisUrl!), ...redisOptions },
           clearDatastore: false,
           // Clustered reservoirs refill on the heartbeat; the default 5 s is far too coarse.
-          heartbeatInterval: REFILL_MS,
+          heartbeatInterval: REFILL_MS.shared,
         }
       : {};
     const id = (kind: string) => `${this.#options.id}:${this.#model}:${kind}`;
+    const refillMs = shared ? REFILL_MS.shared : REFILL_MS.local;
     const reservoir = (perMinute: number, depth: number): Bottleneck.ConstructorOptions => ({
       reservoir: depth,
-      reservoirIncreaseInterval: REFILL_MS,
-      reservoirIncreaseAmount: Math.max(1, Math.floor((perMinute * REFILL_MS) / 60_000)),
+      reservoirIncreaseInterval: refillMs,
+      // For tiny quotas the depth would eat the whole rate: keep at least half of it.
+      reservoirIncreaseAmount: Math.max(1, Math.floor((Math.max(perMinute - depth, perMinute / 2) * refillMs) / 60_000)),
       reservoirIncreaseMaximum: depth,
     });
     const requestsPerMin = quota.rpm * share * UNITS;
     const tokensPerMin = quota.tpm * share;
-    const tokenBucket = Math.max(1, Math.floor((tokensPerMin * BURST_S) / 60));
+    // The bucket must hold at least one refill step, or refills above it are lost.
+    const depthS = Math.max(DEPTH_S, refillMs / 1000);
+    const requestBucket = Math.max(UNITS, Math.ceil((requestsPerMin * depthS) / 60));
+    const tokenBucket = Math.max(1, Math.ceil((tokensPerMin * depthS) / 60), Math.floor(Math.min(tokensPerMin / 10, 20_000)));
     const limiters: Limiters = {
       // Concurrency is per process: a crashed process must not hold fleet slots.
       concurrency: new Bottleneck({ maxConcurrent: this.#options.maxConcurrent, minTime: this.#options.minTimeMs, id: id("slots") }),
       requests:
         quota.rpm > 0
-          ? new Bottleneck({ ...base, id: id("requests"), ...reservoir(requestsPerMin, Math.max(UNITS, Math.floor((requestsPerMin * BURST_S) / 60))) })
+          ? new Bottleneck({ ...base, id: id("requests"), ...reservoir(requestsPerMin, requestBucket) })
           : undefined,
       tokens: quota.tpm > 0 ? new Bottleneck({ ...base, id: id("tokens"), ...reservoir(tokensPerMin, tokenBucket) }) : undefined,
       tokenBucket,

@@ -1,0 +1,498 @@
+// Benchmark (not a test): a naive client against labelq under one model quota, in one run on
+// one machine. Every scenario gets its own embedded stack (fresh quota windows), the same
+// Bedrock emulator quota and latency model, and a backlog of more work than the quota allows.
+// Prints the parameters, a Markdown table for docs/benchmarks.md and writes the throughput chart.
+//   npm run bench:quota [-- --rpm 120 --tpm 2000000 --ramp 60 --steady 60 --scenarios naive,local,fleet --fleet 1,2,4]
+import { BedrockRuntimeClient, ConverseCommand } from "@aws-sdk/client-bedrock-runtime";
+import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { Redis } from "ioredis";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createAwsClients } from "../src/aws-clients.ts";
+import { loadConfig } from "../src/config/config.ts";
+import type { LabelRequest } from "../src/contracts/request.ts";
+import type { LabelResult } from "../src/contracts/result.ts";
+import { findModel } from "../src/llm/model-registry.ts";
+import type { EmulatorStats } from "../src/local/bedrock-emulator/index.ts";
+import { LOCAL_CREDENTIALS, type LocalStack, startLocalStack } from "../src/local/local-stack.ts";
+import { createLogger } from "../src/observability/logger.ts";
+import { buildBatches } from "../src/producer/build-batches.ts";
+import { readTexts } from "../src/producer/read-texts.ts";
+import { sendRequests } from "../src/producer/send-requests.ts";
+import { PromptRegistry } from "../src/prompts/prompt-registry.ts";
+import { renderUserMessage } from "../src/prompts/render-prompt.ts";
+import { createWorker } from "../src/worker.ts";
+import { lineChartSvg } from "./quota-chart.ts";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const { values } = parseArgs({
+  options: {
+    rpm: { type: "string", default: "120" },
+    // High enough that requests per minute, not tokens, is the binding quota (~9,100 tokens per call of 10 texts).
+    tpm: { type: "string", default: "2000000" },
+    "fixed-ms": { type: "string", default: "400" },
+    "per-token-ms": { type: "string", default: "1" },
+    "texts-per-batch": { type: "string", default: "10" },
+    // Backlog = demand x what the quota allows over a scenario's whole run.
+    demand: { type: "string", default: "3" },
+    ramp: { type: "string", default: "60" },
+    // A whole number of minutes: a bursty client gets up to a full quota at the start of each rolling minute.
+    steady: { type: "string", default: "60" },
+    "naive-concurrency": { type: "string", default: "16" },
+    concurrency: { type: "string", default: "16" },
+    fleet: { type: "string", default: "1,2,4" },
+    scenarios: { type: "string", default: "naive,local,fleet" },
+    "redis-url": { type: "string", default: "redis://127.0.0.1:6379" },
+    "stop-timeout": { type: "string", default: "10" },
+    bucket: { type: "string", default: "10" },
+    chart: { type: "string", default: "docs/quota-throughput.svg" },
+  },
+});
+process.env.AWS_ACCESS_KEY_ID ??= "test";
+process.env.AWS_SECRET_ACCESS_KEY ??= "test";
+
+const P = {
+  rpm: Number(values.rpm),
+  tpm: Number(values.tpm),
+  latency: { fixedMs: Number(values["fixed-ms"]), perOutputTokenMs: Number(values["per-token-ms"]) },
+  textsPerBatch: Number(values["texts-per-batch"]),
+  demand: Number(values.demand),
+  rampS: Number(values.ramp),
+  steadyS: Number(values.steady),
+  naiveConcurrency: Number(values["naive-concurrency"]),
+  concurrency: Number(values.concurrency),
+  fleet: values.fleet.split(",").map(Number).filter((n) => n > 0),
+  scenarios: new Set(values.scenarios.split(",").map((s) => s.trim())),
+  redisUrl: values["redis-url"],
+  stopTimeoutS: Number(values["stop-timeout"]),
+  bucketS: Number(values.bucket),
+  chart: values.chart,
+};
+const durationS = P.rampS + P.steadyS;
+const batchesPerScenario = Math.ceil((P.demand * P.rpm * durationS) / 60);
+/** What the quota allows: one call per batch (LABELQ_CHUNK_SIZE = batch size), rpm calls a minute. */
+const quotaTextsPerMin = P.rpm * P.textsPerBatch;
+if (P.steadyS % 60 !== 0) console.warn(`warning: --steady ${P.steadyS} is not a whole number of minutes; a bursty client is over- or under-counted`);
+
+// ---------------------------------------------------------------------------------------------
+
+interface Completion {
+  /** ms since the scenario started, when the batch's result was complete. */
+  at: number;
+  /** The successful attempt: naive, the Converse call with its SDK retries; labelq, receive to result (limiter wait included). */
+  latencyMs: number;
+  texts: number;
+}
+
+interface Outcome {
+  name: string;
+  completions: Completion[];
+  atRamp: EmulatorStats;
+  atEnd: EmulatorStats;
+  /** naive: Converse calls that failed after the SDK's retries (the batch went back on the list); labelq: deliveries that failed after labelq's retries (back on the queue). */
+  failedAttempts: number;
+  dlq: number | undefined;
+  /** Batches enqueued but neither answered, nor still on the requests queue, nor in the DLQ. */
+  unaccounted: number | undefined;
+  itemErrors: number;
+  /** Mean adaptive rate factor (share of the configured quota) over the steady window, sampled each second. */
+  meanFactor?: number;
+  minFactor?: number;
+  notes: string[];
+}
+
+const sample = await readTexts(path.join(root, "samples/product-feedback.jsonl"));
+/** Distinct texts per scenario, so nothing is ever served twice. */
+function requestsFor(scenario: string): LabelRequest[] {
+  const texts = Array.from({ length: batchesPerScenario * P.textsPerBatch }, (_, k) => ({
+    id: `t${k}`,
+    text: `${sample[k % sample.length]!.text} [${scenario} #${k}]`,
+  }));
+  return buildBatches(texts, { batchSize: P.textsPerBatch, prefix: `quota-${scenario}-${Date.now()}` });
+}
+
+const startStack = () => startLocalStack({ emulator: { quota: { rpm: P.rpm, tpm: P.tpm }, latency: P.latency } });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Emulator stats at the end of the ramp and at the end of the run, and the rate factor each second in between. */
+function watch(stack: LocalStack, t0: number, factor: () => Promise<number | undefined>) {
+  const factors: number[] = [];
+  let atRamp: EmulatorStats | undefined;
+  const rampTimer = setTimeout(() => (atRamp = stack.emulator.stats()), t0 + P.rampS * 1000 - Date.now());
+  const sampler = setInterval(() => {
+    if (Date.now() - t0 < P.rampS * 1000) return;
+    factor().then(
+      (f) => void (f !== undefined && factors.push(f)),
+      () => undefined,
+    );
+  }, 1000);
+  return {
+    end(): { atRamp: EmulatorStats; atEnd: EmulatorStats; meanFactor?: number; minFactor?: number } {
+      clearTimeout(rampTimer);
+      clearInterval(sampler);
+      const atEnd = stack.emulator.stats();
+      return {
+        atRamp: atRamp ?? atEnd,
+        atEnd,
+        meanFactor: factors.length > 0 ? factors.reduce((a, b) => a + b, 0) / factors.length : undefined,
+        minFactor: factors.length > 0 ? Math.min(...factors) : undefined,
+      };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) naive: N loops of direct Converse calls, the SDK's default retries, no limiter.
+
+async function runNaive(): Promise<Outcome> {
+  const stack = await startStack();
+  const prompt = await new PromptRegistry(path.join(root, "prompts")).resolve("product-feedback", "prod");
+  const model = findModel("llama3.3-70b")!;
+  // As most users write it: the defaults (maxAttempts 3, standard retry mode).
+  const client = new BedrockRuntimeClient({ region: stack.region, endpoint: stack.endpoints.bedrock, credentials: LOCAL_CREDENTIALS });
+  const work = requestsFor("naive").map((r) => r.items.map((it) => it.text));
+  const completions: Completion[] = [];
+  const errors = new Map<string, number>();
+  let failed = 0;
+  const stop = new AbortController();
+  const t0 = Date.now();
+  const watcher = watch(stack, t0, () => Promise.resolve(undefined));
+  const loop = async () => {
+    while (!stop.signal.aborted) {
+      const texts = work.shift();
+      if (!texts) return;
+      const started = performance.now();
+      try {
+        await client.send(
+          new ConverseCommand({
+            modelId: model.modelId,
+            system: [{ text: prompt.system }],
+            messages: [{ role: "user", content: [{ text: renderUserMessage(texts) }] }],
+            inferenceConfig: { maxTokens: model.maxOutputTokens, temperature: model.inference.temperature, topP: model.inference.topP },
+          }),
+          { abortSignal: stop.signal },
+        );
+        completions.push({ at: Date.now() - t0, latencyMs: performance.now() - started, texts: texts.length });
+      } catch (error) {
+        if (stop.signal.aborted) return;
+        failed += 1;
+        const name = (error as Error).name;
+        errors.set(name, (errors.get(name) ?? 0) + 1);
+        // Retry the batch later: back to the end of the list.
+        work.push(texts);
+      }
+    }
+  };
+  const loops = Array.from({ length: P.naiveConcurrency }, loop);
+  await sleep(t0 + durationS * 1000 - Date.now());
+  const w = watcher.end();
+  stop.abort();
+  await Promise.all(loops);
+  client.destroy();
+  await stack.close();
+  return {
+    name: `naive (${P.naiveConcurrency} concurrent calls, SDK retries)`,
+    completions,
+    ...w,
+    failedAttempts: failed,
+    dlq: undefined,
+    unaccounted: undefined,
+    itemErrors: 0,
+    notes: [`errors after SDK retries: ${[...errors].map(([k, v]) => `${k} ${v}`).join(", ") || "none"}`],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b), (c) labelq: the same backlog on the requests queue, results read from the results queue.
+
+/** Environment for a labelq worker on this stack. */
+function labelqEnv(stack: LocalStack, extra: Record<string, string>): Record<string, string> {
+  return {
+    ...stack.env,
+    LABELQ_CACHE_TABLE: "off",
+    LABELQ_BATCHES_TABLE: "off",
+    LABELQ_CHUNK_SIZE: String(P.textsPerBatch),
+    LABELQ_QUOTA_RPM: String(P.rpm),
+    LABELQ_QUOTA_TPM: String(P.tpm),
+    LABELQ_CONCURRENCY: String(P.concurrency),
+    LABELQ_WAIT_TIME_S: "1",
+    LABELQ_SHUTDOWN_TIMEOUT_S: String(P.stopTimeoutS),
+    LOG_LEVEL: "warn",
+    ...extra,
+  };
+}
+
+/** Counts labelq's warn and error log lines by message: failed deliveries, DLQ sends, anything unexpected. */
+class LogTally {
+  readonly counts = new Map<string, { n: number; first: number; last: number }>();
+  readonly raw: string[] = [];
+  t0 = Date.now();
+  line(text: string): void {
+    if (text.trim() === "") return;
+    try {
+      const { msg, err, time } = JSON.parse(text) as { msg?: string; err?: { message?: string }; time?: number };
+      const key = msg === "batch failed; will retry" || msg === "request sent to the DLQ" || !err?.message ? String(msg) : `${msg}: ${err.message.slice(0, 120)}`;
+      const at = ((time ?? Date.now()) - this.t0) / 1000;
+      const c = this.counts.get(key) ?? { n: 0, first: at, last: at };
+      this.counts.set(key, { n: c.n + 1, first: Math.min(c.first, at), last: Math.max(c.last, at) });
+    } catch {
+      if (this.raw.length < 5) this.raw.push(text.slice(0, 200));
+    }
+  }
+  count(msg: string): number {
+    return this.counts.get(msg)?.n ?? 0;
+  }
+  notes(): string[] {
+    return [
+      ...[...this.counts].map(([k, c]) => `log "${k}" x${c.n} (at ${c.first.toFixed(1)}-${c.last.toFixed(1)} s)`),
+      ...this.raw.map((r) => `output: ${r}`),
+    ];
+  }
+}
+
+/** Read results until told to stop and the queue came back empty once more. */
+function collect(sqs: SQSClient, queueUrl: string, onResult: (r: LabelResult) => void) {
+  let stopping = false;
+  const done = (async () => {
+    for (;;) {
+      const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60 }));
+      const messages = out.Messages ?? [];
+      for (const m of messages) onResult(JSON.parse(m.Body ?? "{}") as LabelResult);
+      if (messages.length > 0) {
+        await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle! })) }));
+      } else if (stopping) return;
+    }
+  })();
+  return {
+    async stop() {
+      stopping = true;
+      await done;
+    },
+  };
+}
+
+async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const out = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
+    }),
+  );
+  const a = out.Attributes ?? {};
+  return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
+}
+
+/** Run labelq on a fresh stack: `start` starts the workers (after the backlog is on the queue) and returns how to stop them. */
+async function runLabelq(
+  name: string,
+  scenario: string,
+  start: (stack: LocalStack, tally: LogTally) => { stop: () => Promise<void>; factor: () => Promise<number | undefined> },
+): Promise<Outcome> {
+  const stack = await startStack();
+  const clients = createAwsClients(loadConfig(stack.env));
+  const requests = requestsFor(scenario);
+  await sendRequests(clients.sqs, stack.queues.requests, requests);
+  const results = new Map<string, LabelResult>();
+  const tally = new LogTally();
+  const t0 = Date.now();
+  tally.t0 = t0;
+  const collector = collect(clients.sqs, stack.queues.results, (r) => void (results.has(r.batchId) || results.set(r.batchId, r)));
+  const workers = start(stack, tally);
+  const watcher = watch(stack, t0, workers.factor);
+  await sleep(t0 + durationS * 1000 - Date.now());
+  const w = watcher.end();
+  const stopping = Date.now();
+  await workers.stop();
+  const stopS = (Date.now() - stopping) / 1000;
+  await collector.stop();
+  const remaining = await queueDepth(clients.sqs, stack.queues.requests);
+  const dlq = await queueDepth(clients.sqs, stack.queues.dlq);
+  const after = stack.emulator.stats();
+  clients.destroy();
+  await stack.close();
+  const completions = [...results.values()].map((r) => ({
+    at: Date.parse(r.timing.completedAt) - t0,
+    latencyMs: r.timing.durationMs,
+    texts: r.items.filter((it) => it.error === null).length,
+  }));
+  return {
+    name,
+    completions,
+    ...w,
+    failedAttempts: tally.count("batch failed; will retry"),
+    dlq,
+    unaccounted: requests.length - results.size - remaining - dlq,
+    itemErrors: [...results.values()].reduce((n, r) => n + r.items.filter((it) => it.error !== null).length, 0),
+    notes: [
+      `workers stopped in ${stopS.toFixed(1)} s (LABELQ_SHUTDOWN_TIMEOUT_S=${P.stopTimeoutS}); left on the requests queue: ${remaining} of ${requests.length}; model calls by model, shutdown included: ${Object.entries(after.byModel).map(([m, v]) => `${m} ${v.calls}`).join(", ")}`,
+      ...tally.notes(),
+    ],
+  };
+}
+
+/** (b) one in-process worker pool, local limiter (no Redis). */
+function runLocal(): Promise<Outcome> {
+  return runLabelq(`labelq, 1 pool in-process, local limiter`, "local", (stack, tally) => {
+    const config = loadConfig(labelqEnv(stack, {}));
+    const clients = createAwsClients(config);
+    const worker = createWorker(config, clients, createLogger(config.log, { write: (s: string) => tally.line(s) }));
+    worker.pool.start();
+    return {
+      async stop() {
+        await worker.close();
+        clients.destroy();
+      },
+      factor: () => Promise.resolve(Object.values(worker.limiter.rateFactors())[0]),
+    };
+  });
+}
+
+/** (c) N `labelq worker` processes sharing one Redis limiter. */
+function runFleet(processes: number): Promise<Outcome> {
+  const limiterId = `bench-quota-${randomUUID()}`;
+  return runLabelq(`labelq fleet, ${processes} worker process${processes > 1 ? "es" : ""}, Redis limiter`, `fleet${processes}`, (stack, tally) => {
+    const env = labelqEnv(stack, {
+      LABELQ_REDIS_URL: P.redisUrl,
+      LABELQ_LIMITER_ID: limiterId,
+      LABELQ_EXPECTED_WORKERS: String(processes),
+      LABELQ_HTTP_PORT: "0",
+    });
+    const children: ChildProcess[] = [];
+    const exits: Promise<number | null>[] = [];
+    for (let k = 0; k < processes; k++) {
+      const child = spawn(process.execPath, [path.join(root, "bin/labelq.js"), "worker"], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+      for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on("line", (l) => tally.line(l));
+      exits.push(new Promise((resolve) => child.once("exit", (code) => resolve(code))));
+      children.push(child);
+    }
+    const redis = new Redis(P.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
+    return {
+      async stop() {
+        for (const child of children) child.kill("SIGTERM");
+        const codes = await Promise.all(exits);
+        if (codes.some((c) => c !== 0)) tally.raw.push(`worker exit codes: ${codes.join(", ")}`);
+        // This scenario's limiter keys only (its id is fresh and random).
+        let cursor = "0";
+        do {
+          const [next, keys] = await redis.scan(cursor, "MATCH", `*${limiterId}*`, "COUNT", 1000);
+          if (keys.length > 0) await redis.del(...keys);
+          cursor = next;
+        } while (cursor !== "0");
+        redis.disconnect();
+      },
+      async factor() {
+        const f = await redis.hget(`${limiterId}:llama3.3-70b:aimd`, "f");
+        return f === null ? 1 : Number(f);
+      },
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+function summarize(o: Outcome) {
+  const inSteady = o.completions.filter((c) => c.at >= P.rampS * 1000 && c.at < durationS * 1000);
+  const texts = inSteady.reduce((n, c) => n + c.texts, 0);
+  const perMin = texts / (P.steadyS / 60);
+  const calls = o.atEnd.calls - o.atRamp.calls;
+  const throttled = o.atEnd.throttled - o.atRamp.throttled;
+  const buckets = Array.from({ length: Math.ceil(durationS / P.bucketS) }, () => 0);
+  for (const c of o.completions) {
+    const k = Math.floor(c.at / 1000 / P.bucketS);
+    if (k >= 0 && k < buckets.length) buckets[k]! += c.texts;
+  }
+  return {
+    perMin,
+    share: perMin / quotaTextsPerMin,
+    calls,
+    throttled,
+    throttledShare: calls > 0 ? throttled / calls : 0,
+    throttledShareAll: o.atEnd.calls > 0 ? o.atEnd.throttled / o.atEnd.calls : 0,
+    callsPerS: calls / P.steadyS,
+    p50: percentile(inSteady.map((c) => c.latencyMs), 50) / 1000,
+    p99: percentile(inSteady.map((c) => c.latencyMs), 99) / 1000,
+    firstMinuteTexts: o.completions.filter((c) => c.at < P.rampS * 1000).reduce((n, c) => n + c.texts, 0),
+    buckets,
+  };
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const started = Date.now();
+console.log(
+  [
+    `quota benchmark, ${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"})`,
+    `emulator (test double): quota ${P.rpm} rpm, ${P.tpm} tpm (rolling 60 s windows); latency ${P.latency.fixedMs} ms + ${P.latency.perOutputTokenMs} ms/output token`,
+    `batches of ${P.textsPerBatch} texts, 1 model call each (LABELQ_CHUNK_SIZE=${P.textsPerBatch}); the quota allows ${quotaTextsPerMin} texts/min`,
+    `each scenario: fresh stack, backlog of ${batchesPerScenario} batches (${P.demand}x what the quota allows in ${durationS} s), runs ${durationS} s; figures over the steady window ${P.rampS}-${durationS} s`,
+    `naive: ${P.naiveConcurrency} concurrent loops; labelq: LABELQ_CONCURRENCY=${P.concurrency} per process; fleet: ${P.fleet.join(", ")} processes on ${P.redisUrl}`,
+    "",
+  ].join("\n"),
+);
+
+if (P.scenarios.has("fleet")) {
+  const probe = new Redis(P.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await probe.connect().then(() => probe.ping());
+  probe.disconnect();
+}
+
+const outcomes: Outcome[] = [];
+const run = async (f: () => Promise<Outcome>) => {
+  const o = await f();
+  const s = summarize(o);
+  console.log(
+    `${o.name}: ${s.perMin.toFixed(0)} texts/min (${pct(s.share)} of quota), calls ${s.calls} (${s.callsPerS.toFixed(1)}/s), throttled ${s.throttled} (${pct(s.throttledShare)}; whole run ${pct(s.throttledShareAll)}), ` +
+      `p50 ${s.p50.toFixed(2)} s p99 ${s.p99.toFixed(2)} s, first minute ${s.firstMinuteTexts} texts, failed attempts ${o.failedAttempts}` +
+      (o.meanFactor !== undefined ? `, rate factor mean ${o.meanFactor.toFixed(2)} min ${o.minFactor!.toFixed(2)}` : ""),
+  );
+  for (const n of o.notes) console.log(`  ${n}`);
+  console.log(`  texts per ${P.bucketS} s: ${s.buckets.join(" ")}`);
+  outcomes.push(o);
+};
+if (P.scenarios.has("naive")) await run(runNaive);
+if (P.scenarios.has("local")) await run(runLocal);
+if (P.scenarios.has("fleet")) for (const n of P.fleet) await run(() => runFleet(n));
+
+console.log(`\n| scenario | texts/min | % of quota | model calls | throttled | throttled share | p50 batch s | p99 batch s | failed batch attempts | DLQ | unaccounted |`);
+console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+for (const o of outcomes) {
+  const s = summarize(o);
+  const na = (v: number | undefined) => (v === undefined ? "n/a" : String(v));
+  console.log(
+    `| ${o.name} | ${s.perMin.toFixed(0)} | ${pct(s.share)} | ${s.calls} | ${s.throttled} | ${pct(s.throttledShare)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${o.failedAttempts} | ${na(o.dlq)} | ${na(o.unaccounted)} |`,
+  );
+}
+
+const naive = outcomes.find((o) => o.name.startsWith("naive"));
+const local = outcomes.find((o) => o.name.includes("local limiter"));
+if (naive && local && P.chart) {
+  const toPoints = (o: Outcome) => summarize(o).buckets.map((v, k) => [(k + 0.5) * P.bucketS, v] as const);
+  const svg = lineChartSvg({
+    title: "Completed texts per 10 s under one model quota",
+    subtitle: `emulator quota ${P.rpm} requests/min x ${P.textsPerBatch} texts per call; backlog ${P.demand}x the quota; ${new Date().toISOString().slice(0, 10)}`,
+    xLabel: "seconds since start",
+    yLabel: `texts completed per ${P.bucketS} s`,
+    xMax: durationS,
+    xStep: P.bucketS * 2,
+    band: { from: P.rampS, to: durationS, label: "steady window" },
+    series: [
+      { name: `naive (${P.naiveConcurrency} concurrent, SDK retries)`, color: "#d62728", points: toPoints(naive) },
+      { name: "labelq (local limiter)", color: "#1f77b4", points: toPoints(local) },
+      { name: "quota", color: "#555555", dashed: true, points: [[0, (quotaTextsPerMin * P.bucketS) / 60], [durationS, (quotaTextsPerMin * P.bucketS) / 60]] },
+    ],
+  });
+  await fs.writeFile(path.resolve(root, P.chart), svg);
+  console.log(`\nchart: ${P.chart}`);
+}
+console.log(`total run time ${((Date.now() - started) / 60_000).toFixed(1)} min`);
