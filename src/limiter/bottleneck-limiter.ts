@@ -26,12 +26,8 @@ export interface LimiterOptions {
 
 /** Requests are weighed in hundredths so a reduced rate (factor < 1) can be applied as a heavier weight. */
 const UNITS = 100;
-/**
- * Bucket depth: half a second of quota (tokens: at least a tenth of a minute, up to 20k, so a
- * large call fits). The refill rate is the quota minus that depth, so depth + rate x 60 s never
- * exceeds the quota in any rolling minute, which is how Bedrock counts.
- */
-const DEPTH_S = 0.5;
+/** Room in the token bucket for one large call beyond a refill step (tokens). */
+const LARGE_CALL_TOKENS = 20_000;
 /**
  * Refill step. Redis-backed reservoirs count elapsed intervals, so small steps are exact there;
  * the local datastore adds one step per heartbeat and loses the remainder, so it steps per second.
@@ -225,27 +221,30 @@ class Lane {
       : {};
     const id = (kind: string) => `${this.#options.id}:${this.#model}:${kind}`;
     const refillMs = shared ? REFILL_MS.shared : REFILL_MS.local;
-    const reservoir = (perMinute: number, depth: number): Bottleneck.ConstructorOptions => ({
-      reservoir: depth,
-      reservoirIncreaseInterval: refillMs,
+    /**
+     * A token bucket refilled every step. Its depth is one step's refill plus room for one call:
+     * shallower, and refills spill over the top and the rate is lost; deeper, and bursts
+     * overshoot. The refill rate is the quota minus the depth, so that depth + rate x 60 s
+     * never exceeds the quota in any rolling minute, which is how Bedrock counts.
+     */
+    const bucket = (perMinute: number, oneCall: number) => {
+      const depth = Math.ceil((perMinute * refillMs) / 60_000) + oneCall;
       // For tiny quotas the depth would eat the whole rate: keep at least half of it.
-      reservoirIncreaseAmount: Math.max(1, Math.floor((Math.max(perMinute - depth, perMinute / 2) * refillMs) / 60_000)),
-      reservoirIncreaseMaximum: depth,
-    });
-    const requestsPerMin = quota.rpm * share * UNITS;
+      const amount = Math.max(1, Math.floor((Math.max(perMinute - depth, perMinute / 2) * refillMs) / 60_000));
+      return { depth, options: { reservoir: depth, reservoirIncreaseInterval: refillMs, reservoirIncreaseAmount: amount, reservoirIncreaseMaximum: depth } };
+    };
+    const requests = bucket(quota.rpm * share * UNITS, UNITS);
     const tokensPerMin = quota.tpm * share;
-    // The bucket must hold at least one refill step, or refills above it are lost.
-    const depthS = Math.max(DEPTH_S, refillMs / 1000);
-    const requestBucket = Math.max(UNITS, Math.ceil((requestsPerMin * depthS) / 60));
-    const tokenBucket = Math.max(1, Math.ceil((tokensPerMin * depthS) / 60), Math.floor(Math.min(tokensPerMin / 10, 20_000)));
+    const tokens = bucket(tokensPerMin, Math.floor(Math.min(tokensPerMin / 10, LARGE_CALL_TOKENS)));
+    const tokenBucket = tokens.depth;
     const limiters: Limiters = {
       // Concurrency is per process: a crashed process must not hold fleet slots.
       concurrency: new Bottleneck({ maxConcurrent: this.#options.maxConcurrent, minTime: this.#options.minTimeMs, id: id("slots") }),
       requests:
         quota.rpm > 0
-          ? new Bottleneck({ ...base, id: id("requests"), ...reservoir(requestsPerMin, requestBucket) })
+          ? new Bottleneck({ ...base, id: id("requests"), ...requests.options })
           : undefined,
-      tokens: quota.tpm > 0 ? new Bottleneck({ ...base, id: id("tokens"), ...reservoir(tokensPerMin, tokenBucket) }) : undefined,
+      tokens: quota.tpm > 0 ? new Bottleneck({ ...base, id: id("tokens"), ...tokens.options }) : undefined,
       tokenBucket,
       shared,
     };
