@@ -4,6 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createAwsClients } from "./aws-clients.ts";
+import { integerFlag } from "./cli-options.ts";
 import { type Config, configVariables, loadConfig, requireQueue } from "./config/config.ts";
 import { contractJsonSchema, schemaNames, type SchemaName } from "./contracts/json-schema.ts";
 import { runDemo } from "./demo/run-demo.ts";
@@ -175,10 +176,7 @@ program
   .option("--queue <url>", "requests queue URL (LABELQ_REQUESTS_QUEUE_URL)")
   .action(async (file: string, o: { batchSize: string; prefix?: string; taxonomy?: string; promptVersion?: string; model?: string; replyTo?: string; queue?: string }) => {
     const config = configFrom({ LABELQ_REQUESTS_QUEUE_URL: o.queue });
-    const batchSize = Number(o.batchSize);
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > config.limits.maxItems) {
-      throw new LabelqError("INVALID_REQUEST", `--batch-size must be an integer from 1 to ${config.limits.maxItems} (LABELQ_MAX_ITEMS)`, false);
-    }
+    const batchSize = integerFlag("--batch-size", o.batchSize, 1, config.limits.maxItems, " (LABELQ_MAX_ITEMS)");
     const queueUrl = requireQueue(config, "requests");
     const texts = await readTexts(file);
     const prefix = o.prefix ?? `${path.basename(file).replace(/\.[^.]+$/, "")}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
@@ -260,10 +258,8 @@ program
   .option("--runs <n>", "label the same texts this many times on the same stack (run 2 shows the label cache)", "1")
   .option("--external", "use the stack and workers the configuration names (e.g. a running `labelq local`) instead of starting them")
   .action(async (o: { texts: string; batchSize: string; out?: string; timeout: string; emulator?: string; runs: string; external?: boolean }) => {
-    const batchSize = Number(o.batchSize);
-    const runs = Number(o.runs);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new LabelqError("INVALID_REQUEST", "--batch-size must be a positive integer", false);
-    if (!Number.isInteger(runs) || runs < 1 || runs > 10) throw new LabelqError("INVALID_REQUEST", "--runs must be an integer from 1 to 10", false);
+    const batchSize = integerFlag("--batch-size", o.batchSize, 1, 1_000);
+    const runs = integerFlag("--runs", o.runs, 1, 10);
     useLocalCredentials();
     const base = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
     const logger = createLogger(base.log);
@@ -337,8 +333,7 @@ program
   .option("--prompt-version <v>", "version or alias (default LABELQ_DEFAULT_PROMPT_VERSION)")
   .action(async (file: string, o: { batchSize: string; taxonomy?: string; promptVersion?: string }) => {
     const config = configFrom({});
-    const batchSize = Number(o.batchSize);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new LabelqError("INVALID_REQUEST", "--batch-size must be a positive integer", false);
+    const batchSize = integerFlag("--batch-size", o.batchSize, 1, 1_000);
     const taxonomy = o.taxonomy ?? config.prompts.defaultTaxonomy;
     const prompt = await new PromptRegistry(config.prompts.dir).resolve(taxonomy, o.promptVersion ?? config.prompts.defaultVersion);
     const estimate = estimateRun(await readTexts(file), prompt, { batchSize, chunkSize: config.classify.chunkSize });

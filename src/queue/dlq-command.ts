@@ -1,3 +1,4 @@
+import { integerFlag } from "../cli-options.ts";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
@@ -61,8 +62,8 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
     .option("--visibility-timeout <s>", "seconds a read message stays hidden; they are released at once when the list ends, so this matters only if it is interrupted", String(DEFAULT_VISIBILITY_S))
     .option("--dlq <url>", "dead-letter queue URL (LABELQ_DLQ_URL)")
     .action(async (o: { limit: string; json?: boolean; visibilityTimeout: string; dlq?: string }) => {
-      const limit = integer("--limit", o.limit, 1, 100_000);
-      const visibilityTimeoutS = integer("--visibility-timeout", o.visibilityTimeout, 1, 43_200);
+      const limit = integerFlag("--limit", o.limit, 1, 100_000);
+      const visibilityTimeoutS = integerFlag("--visibility-timeout", o.visibilityTimeout, 1, 43_200);
       const config = deps.config({ LABELQ_DLQ_URL: o.dlq });
       const dlqUrl = requireQueue(config, "dlq");
       await withSqs(config, async (sqs) => {
@@ -84,8 +85,8 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
     .option("--visibility-timeout <s>", "seconds a read message stays hidden; they are released at once when the search ends", String(DEFAULT_VISIBILITY_S))
     .option("--dlq <url>", "dead-letter queue URL (LABELQ_DLQ_URL)")
     .action(async (messageId: string, o: { limit: string; json?: boolean; visibilityTimeout: string; dlq?: string }) => {
-      const limit = integer("--limit", o.limit, 1, 100_000);
-      const visibilityTimeoutS = integer("--visibility-timeout", o.visibilityTimeout, 1, 43_200);
+      const limit = integerFlag("--limit", o.limit, 1, 100_000);
+      const visibilityTimeoutS = integerFlag("--visibility-timeout", o.visibilityTimeout, 1, 43_200);
       const config = deps.config({ LABELQ_DLQ_URL: o.dlq });
       const dlqUrl = requireQueue(config, "dlq");
       await withSqs(config, async (sqs) => {
@@ -138,11 +139,11 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
         newerThanMs: o.newerThan === undefined ? undefined : parseDuration(o.newerThan),
       };
       checkFilter(filter);
-      const limit = o.limit === undefined ? undefined : integer("--limit", o.limit, 1, 10_000_000);
+      const limit = o.limit === undefined ? undefined : integerFlag("--limit", o.limit, 1, 10_000_000);
       const rate = Number(o.rate);
       if (!Number.isFinite(rate) || rate <= 0) throw new InvalidRequestError(`--rate must be a positive number of messages a second, not "${o.rate}"`);
       if (o.moveTask && (!Number.isInteger(rate) || rate > 500)) throw new InvalidRequestError("--rate with --move-task must be an integer from 1 to 500 (the SQS limit)");
-      const visibilityTimeoutS = integer("--visibility-timeout", o.visibilityTimeout, 1, 43_200);
+      const visibilityTimeoutS = integerFlag("--visibility-timeout", o.visibilityTimeout, 1, 43_200);
       const config = deps.config({ LABELQ_DLQ_URL: o.dlq, LABELQ_REQUESTS_QUEUE_URL: o.queue });
       const dlqUrl = requireQueue(config, "dlq");
       const target = config.queues.requests;
@@ -233,8 +234,4 @@ function outcomeLine(m: ReplayOutcome): string {
   return `${cells.join("  ")}${m.error ? `  ${m.error}` : ""}`;
 }
 
-function integer(flag: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidRequestError(`${flag} must be an integer from ${min} to ${max}, not "${value}"`);
-  return n;
-}
+
