@@ -1,6 +1,7 @@
 import http2 from "node:http2";
-import { BedrockRuntimeClient, ConverseCommand, type ConverseCommandInput, type ConverseCommandOutput } from "@aws-sdk/client-bedrock-runtime";
+import { type BedrockRuntimeClient, ConverseCommand, type ConverseCommandInput, type ConverseCommandOutput } from "@aws-sdk/client-bedrock-runtime";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { emulatorClient } from "../support/emulator-client.ts";
 import { startBedrockEmulator, type BedrockEmulator, type FaultKind } from "../../src/local/bedrock-emulator/index.ts";
 
 // Exercises the Bedrock emulator (test double, simulated model) over the wire with the
@@ -144,12 +145,7 @@ async function converseError(c: BedrockRuntimeClient, input: ConverseCommandInpu
 }
 
 function makeClient(maxAttempts: number): BedrockRuntimeClient {
-  return new BedrockRuntimeClient({
-    region: "us-east-1",
-    endpoint: emulator.url,
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    maxAttempts,
-  });
+  return emulatorClient(emulator.url, maxAttempts);
 }
 
 let emulator: BedrockEmulator;
@@ -652,12 +648,7 @@ describe("Bedrock emulator: per-model behaviours", () => {
   it("Claude: the cache lives 5 minutes, counted again from each read", async () => {
     let now = 1_000_000;
     const timed = await startBedrockEmulator({ port: 0, clock: () => now });
-    const timedClient = new BedrockRuntimeClient({
-      region: "us-east-1",
-      endpoint: timed.url,
-      credentials: { accessKeyId: "test", secretAccessKey: "test" },
-      maxAttempts: 1,
-    });
+    const timedClient = emulatorClient(timed.url, 1);
     const usage = async () => (await timedClient.send(new ConverseCommand(cached(CLAUDE)))).usage;
     try {
       expect((await usage())?.cacheWriteInputTokens).toBeGreaterThan(0);

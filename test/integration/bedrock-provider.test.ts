@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
-import { BedrockRuntimeClient, type ConverseCommand, type ConverseCommandInput } from "@aws-sdk/client-bedrock-runtime";
-import { NodeHttp2Handler } from "@smithy/node-http-handler";
+import { type BedrockRuntimeClient, type ConverseCommand, type ConverseCommandInput } from "@aws-sdk/client-bedrock-runtime";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ModelCallError } from "../../src/errors/errors.ts";
 import { BedrockProvider, STRUCTURED_OUTPUT_TOOL } from "../../src/llm/bedrock-provider.ts";
@@ -11,6 +10,7 @@ import { startBedrockEmulator, type BedrockEmulator } from "../../src/local/bedr
 import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
 import { renderUserMessage } from "../../src/prompts/render-prompt.ts";
 import { outputJsonSchema } from "../../src/taxonomy/output-json-schema.ts";
+import { emulatorClient } from "../support/emulator-client.ts";
 import { rejection } from "../support/fakes.ts";
 
 // BedrockProvider over the wire: the real SDK client against the Bedrock emulator (test double,
@@ -41,13 +41,7 @@ let schema: Record<string, unknown>;
 
 /** A client as src/aws-clients.ts builds it, pointed at the emulator. */
 function makeClient(maxAttempts: number): BedrockRuntimeClient {
-  return new BedrockRuntimeClient({
-    region: "us-east-1",
-    endpoint: emulator.url,
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    maxAttempts,
-    requestHandler: new NodeHttp2Handler({ requestTimeout: 10_000 }),
-  });
+  return emulatorClient(emulator.url, maxAttempts);
 }
 
 function requestFor(m: ModelSpec, texts: readonly string[] = TEXTS, options: Partial<ModelRequest> = {}): ModelRequest {
