@@ -174,7 +174,7 @@ async function runNaive(): Promise<Outcome> {
             modelId: model.modelId,
             system: [{ text: prompt.system }],
             messages: [{ role: "user", content: [{ text: renderUserMessage(texts) }] }],
-            inferenceConfig: { maxTokens: model.maxOutputTokens, temperature: model.inference.temperature, topP: model.inference.topP },
+            inferenceConfig: { maxTokens: model.maxOutputTokens, ...model.sampling.defaults },
           }),
           { abortSignal: stop.signal },
         );

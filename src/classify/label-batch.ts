@@ -1,6 +1,7 @@
 import type { LabelRequest } from "../contracts/request.ts";
 import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts";
 import { InvalidRequestError, type ModelCallError } from "../errors/errors.ts";
+import { acceptsSampling } from "../llm/sampling.ts";
 import { findModel, type ModelSpec } from "../llm/model-registry.ts";
 import { type InferenceParams, promptHash, type PromptRegistry, type ResolvedPrompt, resolveInference, subsetPrompt } from "../prompts/prompt-registry.ts";
 import { cacheKey } from "../store/cache-key.ts";
@@ -68,7 +69,8 @@ export async function labelBatch(
     .filter((alias) => alias !== modelAlias)
     .map(findModel)
     .filter((m): m is ModelSpec => m !== undefined)
-    .map((m) => ({ model: m, inference: inferenceFor(m) }));
+    // A fallback that cannot take the request's sampling overrides is skipped, not sent other sampling.
+    .flatMap((m) => (acceptsSampling(m, request.inference) ? [{ model: m, inference: inferenceFor(m) }] : []));
   const mode = request.cache ?? "use";
   const cache = mode === "bypass" ? undefined : deps.cache;
   const context = promptContextHash(prompt.taxonomy, prompt.template);

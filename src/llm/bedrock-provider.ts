@@ -45,14 +45,15 @@ function converseInput(request: ModelRequest): ConverseCommandInput {
     modelId: request.modelId,
     system,
     messages: [{ role: "user", content: [{ text: request.user }] }],
-    inferenceConfig: {
-      maxTokens: request.inference.maxTokens,
-      temperature: request.inference.temperature,
-      topP: request.inference.topP,
-    },
+    // Only the sampling parameters present: a model may refuse one, or two together.
+    inferenceConfig: { maxTokens: request.inference.maxTokens, ...definedOnly({ temperature: request.inference.temperature, topP: request.inference.topP }) },
   };
   if (request.structuredOutput) input.toolConfig = forcedTool(request.structuredOutput.schema);
   return input;
+}
+
+function definedOnly<T extends Record<string, number | undefined>>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function forcedTool(schema: Record<string, unknown>): ToolConfiguration {

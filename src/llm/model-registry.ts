@@ -1,3 +1,5 @@
+import type { SamplingRules } from "./sampling.ts";
+
 /**
  * The models labelq can call, in one place: aliases requests may name, the Bedrock model or
  * inference-profile ids behind them, what each supports, and list prices for cost accounting.
@@ -25,7 +27,8 @@ export interface ModelSpec {
    * caching: reads from and writes to the prompt cache are priced apart from other input.
    */
   price: { inputPer1k: number; outputPer1k: number; cacheReadPer1k?: number; cacheWritePer1k?: number; asOf: string };
-  inference: { temperature: number; topP: number };
+  /** Which sampling parameters the model takes, and the values sent by default. */
+  sampling: SamplingRules;
 }
 
 const PRICES_AS_OF = "2026-11-01";
@@ -45,7 +48,7 @@ export const MODELS: readonly ModelSpec[] = [
     contextTokens: 8_192,
     maxOutputTokens: 2_048,
     price: { inputPer1k: 0.00265, outputPer1k: 0.0035, asOf: PRICES_AS_OF },
-    inference: { temperature: 0.5, topP: 0.9 },
+    sampling: { accepts: ["temperature", "topP"], oneOf: false, defaults: { temperature: 0.5, topP: 0.9 } },
   },
   {
     alias: "llama3.3-70b",
@@ -56,7 +59,7 @@ export const MODELS: readonly ModelSpec[] = [
     contextTokens: 128_000,
     maxOutputTokens: 8_192,
     price: { inputPer1k: 0.00072, outputPer1k: 0.00072, asOf: PRICES_AS_OF },
-    inference: { temperature: 0.5, topP: 0.9 },
+    sampling: { accepts: ["temperature", "topP"], oneOf: false, defaults: { temperature: 0.5, topP: 0.9 } },
   },
   {
     alias: "claude-sonnet",
@@ -66,7 +69,8 @@ export const MODELS: readonly ModelSpec[] = [
     contextTokens: 200_000,
     maxOutputTokens: 64_000,
     price: { inputPer1k: 0.003, outputPer1k: 0.015, ...claudeCachePrices(0.003), asOf: PRICES_AS_OF },
-    inference: { temperature: 0.5, topP: 0.9 },
+    // Claude 4.5 refuses temperature and topP together (ValidationException, mem0ai/mem0#3891).
+    sampling: { accepts: ["temperature", "topP"], oneOf: true, defaults: { temperature: 0.5 } },
   },
   {
     alias: "claude-haiku",
@@ -76,7 +80,8 @@ export const MODELS: readonly ModelSpec[] = [
     contextTokens: 200_000,
     maxOutputTokens: 64_000,
     price: { inputPer1k: 0.001, outputPer1k: 0.005, ...claudeCachePrices(0.001), asOf: PRICES_AS_OF },
-    inference: { temperature: 0.5, topP: 0.9 },
+    // Claude 4.5 refuses temperature and topP together (ValidationException, mem0ai/mem0#3891).
+    sampling: { accepts: ["temperature", "topP"], oneOf: true, defaults: { temperature: 0.5 } },
   },
 ];
 

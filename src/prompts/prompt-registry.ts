@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { TaxonomyError } from "../errors/errors.ts";
+import { chooseSampling, type SamplingRules } from "../llm/sampling.ts";
 import { createLabelCodec, type LabelCodec } from "../taxonomy/label-codec.ts";
 import { dimensionHashes } from "../taxonomy/dimension-hashes.ts";
 import { loadTaxonomy } from "../taxonomy/load-taxonomy.ts";
@@ -26,8 +27,9 @@ const manifestSchema = z.object({
 
 /** Inference parameters sent with the prompt; part of its content hash. */
 export interface InferenceParams {
-  temperature: number;
-  topP: number;
+  /** Only the sampling parameters the model takes are present (see chooseSampling). */
+  temperature?: number;
+  topP?: number;
   maxTokens: number;
 }
 
@@ -156,16 +158,14 @@ export function promptHash(prompt: ResolvedPrompt, modelId: string, inference: I
 
 /**
  * The inference parameters a call is made with: a request's overrides win over the
- * taxonomy's (manifest), which win over the model's defaults; maxTokens is the model's limit.
+ * taxonomy's (manifest), which win over the model's defaults, keeping only the sampling
+ * parameters the model takes (an override it cannot take is an InvalidRequestError);
+ * maxTokens is the model's limit.
  */
 export function resolveInference(
   prompt: Pick<ResolvedPrompt, "inference">,
-  model: { inference: { temperature: number; topP: number }; maxOutputTokens: number },
+  model: { alias: string; sampling: SamplingRules; maxOutputTokens: number },
   overrides: { temperature?: number; topP?: number } = {},
 ): InferenceParams {
-  return {
-    temperature: overrides.temperature ?? prompt.inference.temperature ?? model.inference.temperature,
-    topP: overrides.topP ?? prompt.inference.topP ?? model.inference.topP,
-    maxTokens: model.maxOutputTokens,
-  };
+  return { ...chooseSampling(model.alias, model.sampling, overrides, prompt.inference), maxTokens: model.maxOutputTokens };
 }

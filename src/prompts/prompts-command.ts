@@ -91,7 +91,7 @@ export function registerPromptsCommand(program: Command, promptsDir: () => strin
       write(prompt.system.endsWith("\n") ? prompt.system : `${prompt.system}\n`);
       out([
         `--- ${name} ${prompt.version}: promptHash ${promptHash(prompt, model.modelId, inference)}`,
-        `--- model ${model.alias} (${model.modelId}), temperature ${inference.temperature}, topP ${inference.topP}, maxTokens ${inference.maxTokens}`,
+        `--- model ${model.alias} (${model.modelId}), ${samplingText(inference)}, maxTokens ${inference.maxTokens}`,
         `--- size ${sizeOf(prompt.system)}; + maxTokens ${inference.maxTokens} = ~${tokens + inference.maxTokens} of the model's ${model.contextTokens}-token context, ${
           left > 0 ? `~${left} left for the texts` : "DOES NOT FIT even before any text"
         }`,
@@ -117,6 +117,12 @@ export function registerPromptsCommand(program: Command, promptsDir: () => strin
 /** Inference parameters exactly as labelBatch sends them for a request without overrides. */
 export function inferenceFor(prompt: ResolvedPrompt, model: ModelSpec): InferenceParams {
   return resolveInference(prompt, model);
+}
+
+/** The sampling parameters sent, e.g. "temperature 0.5, topP 0.9" or "temperature 0.5". */
+function samplingText(inference: InferenceParams): string {
+  const parts = [inference.temperature === undefined ? "" : `temperature ${inference.temperature}`, inference.topP === undefined ? "" : `topP ${inference.topP}`];
+  return parts.filter(Boolean).join(", ") || "no sampling parameters";
 }
 
 /** Rough token count, four characters a token, as the emulator and the size report assume. */

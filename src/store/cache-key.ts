@@ -16,7 +16,7 @@ export function normalizeText(text: string): string {
  */
 export function cacheKey(
   text: string,
-  scope: { taxonomy: string; context: string; modelId: string; inference: { temperature: number; topP: number } },
+  scope: { taxonomy: string; context: string; modelId: string; inference: { temperature?: number; topP?: number } },
 ): string {
   const h = createHash("sha256");
   h.update(JSON.stringify([normalizeText(text), scope.taxonomy, scope.context, scope.modelId, scope.inference.temperature, scope.inference.topP]));

@@ -49,7 +49,7 @@ function requestFor(m: ModelSpec, texts: readonly string[] = TEXTS, options: Par
     modelId: m.modelId,
     system: prompt.system,
     user: renderUserMessage(texts),
-    inference: { temperature: m.inference.temperature, topP: m.inference.topP, maxTokens: 4096 },
+    inference: { ...m.sampling.defaults, maxTokens: 4096 },
     ...options,
   };
 }
@@ -123,7 +123,7 @@ describe("BedrockProvider: structured output by forced tool use", () => {
   });
 
   it("a cut-off tool answer keeps stopReason max_tokens, so the parser drops the last item", async () => {
-    const response = await provider.converse(requestFor(CLAUDE, TEXTS, { structuredOutput: { schema }, inference: { temperature: 0.5, topP: 0.9, maxTokens: 200 } }));
+    const response = await provider.converse(requestFor(CLAUDE, TEXTS, { structuredOutput: { schema }, inference: { temperature: 0.5, maxTokens: 200 } }));
     expect(response.stopReason).toBe("max_tokens");
     const { numbers } = labelled(response);
     expect(numbers.length).toBeLessThan(TEXTS.length);

@@ -149,6 +149,12 @@ describe("BedrockProvider.converse", () => {
     expect(signals[0]).toBe(abort.signal);
   });
 
+  it("sends only the sampling parameters present, so a one-of model never gets both", async () => {
+    const { client, sent } = fakeClient(() => Promise.resolve({}));
+    await new BedrockProvider(client).converse({ ...request, inference: { topP: 0.8, maxTokens: 64 } });
+    expect(sent[0]?.input.inferenceConfig).toStrictEqual({ maxTokens: 64, topP: 0.8 });
+  });
+
   it("defaults a missing answer, stop reason and usage", async () => {
     const { client } = fakeClient(() => Promise.resolve({}));
     expect(await new BedrockProvider(client).converse(request)).toEqual({ text: "", stopReason: "end_turn", usage: { inputTokens: 0, outputTokens: 0 } });

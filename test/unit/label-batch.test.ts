@@ -114,11 +114,21 @@ describe("labelBatch", () => {
     expect(result.promptHash).toBe(promptHash(productFeedback, model.modelId, { temperature: 0.5, topP: 0.9, maxTokens: model.maxOutputTokens }));
   });
 
-  it("uses the manifest's inference parameters and the model's output-token limit", async () => {
+  it("uses the manifest's inference parameters the model takes and the model's output-token limit", async () => {
     const p = provider();
     await label(request({ model: "claude-haiku" }), p);
     expect(p.calls[0]?.request.modelId).toBe("us.anthropic.claude-haiku-4-5-20251001-v1:0");
-    expect(p.calls[0]?.request.inference).toEqual({ temperature: 0.5, topP: 0.9, maxTokens: 64_000 });
+    // Claude Haiku 4.5 takes temperature or topP, not both: the manifest names both, the model's default choice wins.
+    expect(p.calls[0]?.request.inference).toEqual({ temperature: 0.5, maxTokens: 64_000 });
+  });
+
+  it("refuses a request override the model cannot take with INVALID_REQUEST naming what it takes, before any call", async () => {
+    const p = provider();
+    const error = await rejection(label(request({ model: "claude-haiku", inference: { temperature: 0.2, topP: 0.5 } }), p));
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as InvalidRequestError).code).toBe("INVALID_REQUEST");
+    expect((error as Error).message).toContain("it takes temperature or topP, not both");
+    expect(p.calls).toHaveLength(0);
   });
 
   it("uses the request's taxonomy and records it", async () => {
