@@ -22,11 +22,11 @@ export default tseslint.config(
     },
   },
   {
-    files: ["src/config/**", "src/cli.ts", "test/**", "bench/**", "vitest.config.ts"],
+    files: ["src/config/**", "src/cli/**", "test/**", "bench/**", "vitest.config.ts"],
     rules: { "no-restricted-properties": "off" },
   },
   {
-    files: ["**/*.js"],
+    files: ["**/*.js", "**/*.cjs"],
     ...tseslint.configs.disableTypeChecked,
   },
 );

@@ -39,47 +39,70 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const region = options.region ?? "us-east-1";
   const host = options.host ?? "127.0.0.1";
-  const fauxqs = await startFauxqs({ port: options.ports?.sqs ?? 0, logger: false, defaultRegion: region });
-  const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    dynamo.once("error", reject);
-    dynamo.listen(options.ports?.dynamodb ?? 0, host, () => resolve());
-  });
-  const emulator = await startBedrockEmulator({ ...options.emulator, port: options.ports?.bedrock ?? 0, host });
-  const endpoints = {
-    sqs: `http://${host}:${fauxqs.port}`,
-    dynamodb: `http://${host}:${(dynamo.address() as AddressInfo).port}`,
-    bedrock: emulator.url,
-  };
-  const sqs = new SQSClient({ region, endpoint: endpoints.sqs, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
-  const queues = await createQueues(sqs, { prefix: options.queuePrefix ?? "labelq", maxReceiveCount: options.maxReceiveCount });
-  sqs.destroy();
-  const db = new DynamoDBClient({ region, endpoint: endpoints.dynamodb, credentials: LOCAL_CREDENTIALS });
-  await createTables(db, TABLES);
-  db.destroy();
-  return {
-    region,
-    endpoints,
-    queues,
-    tables: TABLES,
-    emulator,
-    env: {
-      AWS_REGION: region,
-      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
-      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
-      AWS_ENDPOINT_URL_BEDROCK_RUNTIME: endpoints.bedrock,
-      LABELQ_REQUESTS_QUEUE_URL: queues.requests,
-      LABELQ_RESULTS_QUEUE_URL: queues.results,
-      LABELQ_DLQ_URL: queues.dlq,
-      LABELQ_CACHE_TABLE: TABLES.cacheTable,
-      LABELQ_BATCHES_TABLE: TABLES.batchesTable,
-    },
-    async close() {
-      await emulator.close();
-      await new Promise<void>((resolve) => dynamo.close(() => resolve()));
-      await fauxqs.stop();
-    },
-  };
+  // Close steps of what has started so far, newest first; a failed start runs them before it throws.
+  const started: (() => Promise<void>)[] = [];
+  try {
+    const fauxqs = await startFauxqs({ port: options.ports?.sqs ?? 0, logger: false, defaultRegion: region });
+    started.unshift(() => fauxqs.stop());
+    const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    await new Promise<void>((resolve, reject) => {
+      dynamo.once("error", reject);
+      dynamo.listen(options.ports?.dynamodb ?? 0, host, () => resolve());
+    });
+    started.unshift(() => new Promise<void>((resolve, reject) => dynamo.close((error?: Error) => (error ? reject(error) : resolve()))));
+    const emulator = await startBedrockEmulator({ ...options.emulator, port: options.ports?.bedrock ?? 0, host });
+    started.unshift(() => emulator.close());
+    const endpoints = {
+      sqs: `http://${host}:${fauxqs.port}`,
+      dynamodb: `http://${host}:${(dynamo.address() as AddressInfo).port}`,
+      bedrock: emulator.url,
+    };
+    const sqs = new SQSClient({ region, endpoint: endpoints.sqs, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
+    const queues = await createQueues(sqs, { prefix: options.queuePrefix ?? "labelq", maxReceiveCount: options.maxReceiveCount }).finally(() => sqs.destroy());
+    const db = new DynamoDBClient({ region, endpoint: endpoints.dynamodb, credentials: LOCAL_CREDENTIALS });
+    await createTables(db, TABLES).finally(() => db.destroy());
+    let closing: Promise<void> | undefined;
+    return {
+      region,
+      endpoints,
+      queues,
+      tables: TABLES,
+      emulator,
+      env: {
+        AWS_REGION: region,
+        AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+        AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+        AWS_ENDPOINT_URL_BEDROCK_RUNTIME: endpoints.bedrock,
+        LABELQ_REQUESTS_QUEUE_URL: queues.requests,
+        LABELQ_RESULTS_QUEUE_URL: queues.results,
+        LABELQ_DLQ_URL: queues.dlq,
+        LABELQ_CACHE_TABLE: TABLES.cacheTable,
+        LABELQ_BATCHES_TABLE: TABLES.batchesTable,
+      },
+      close() {
+        closing ??= runAll(started);
+        return closing;
+      },
+    };
+  } catch (error) {
+    // A partial start must not leave servers listening: close what started, then report the start failure.
+    await runAll(started).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Run every close step even if some fail (like BullMQ's close); then throw the first failure, the others attached. */
+export async function runAll(steps: readonly (() => Promise<void>)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new AggregateError(failures, `${failures.length} close steps failed`);
 }
 
 /** Emulators accept any credentials; these keep the SDK's credential chain from looking further. */

@@ -66,21 +66,3 @@ export function flowRates(before: readonly Sample[], after: readonly Sample[], s
     inFlight: sumOf(after, "labelq_inflight_batches"),
   };
 }
-
-/** Status as terminal lines. */
-export function formatStatus(depths: readonly QueueDepth[], rates: FlowRates | undefined, metricsUrl: string, totals: Sample[] | undefined): string {
-  const lines = ["queue      visible  in flight  delayed"];
-  for (const q of depths) {
-    lines.push(q.error ? `${q.name.padEnd(9)}  unreachable: ${q.error}` : `${q.name.padEnd(9)}  ${String(q.visible).padStart(7)}  ${String(q.inFlight).padStart(9)}  ${String(q.delayed).padStart(7)}`);
-  }
-  lines.push("");
-  if (!rates || !totals) {
-    lines.push(`metrics: ${metricsUrl} did not answer (start workers with LABELQ_HTTP_PORT, or pass --metrics-url)`);
-  } else {
-    lines.push(
-      `worker ${metricsUrl}: in flight ${rates.inFlight}  batches/min ${rates.batchesPerMin.toFixed(1)}  texts/min ${rates.textsPerMin.toFixed(0)}  item errors ${(100 * rates.itemErrorShare).toFixed(1)}%  throttled calls ${(100 * rates.throttledShare).toFixed(1)}%  DLQ/min ${rates.dlqPerMin.toFixed(1)}  cost $${rates.costUsdPerHour.toFixed(2)}/h`,
-      `since start: batches ${sumOf(totals, "labelq_batches_total", { outcome: "published" })}  texts ${sumOf(totals, "labelq_texts_total")}  cost $${sumOf(totals, "labelq_cost_usd_total").toFixed(4)}`,
-    );
-  }
-  return lines.join("\n");
-}

@@ -6,7 +6,7 @@ import { loadConfig } from "../../src/config/config.ts";
 import { InvalidRequestError, ModelCallError, QueueError } from "../../src/errors/errors.ts";
 import { findModel } from "../../src/llm/model-registry.ts";
 import { listDlq } from "../../src/queue/dlq-inspect.ts";
-import { registerDlqCommand } from "../../src/queue/dlq-command.ts";
+import { registerDlqCommand } from "../../src/cli/dlq-command.ts";
 import { toSqsJson } from "../../src/queue/sqs-json.ts";
 import { DLQ_ATTRIBUTES, sendToDlq } from "../../src/queue/sqs-messages.ts";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";

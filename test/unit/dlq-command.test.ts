@@ -1,7 +1,7 @@
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { describe, expect, it } from "vitest";
 import { InvalidRequestError } from "../../src/errors/errors.ts";
-import { registerDlqCommand } from "../../src/queue/dlq-command.ts";
+import { registerDlqCommand } from "../../src/cli/dlq-command.ts";
 import { rejection } from "../support/fakes.ts";
 
 /**
@@ -35,14 +35,25 @@ describe("labelq dlq: flags are checked before any queue is touched", () => {
   });
 
   it("refuses a bad duration, a bad code, an empty age window and a bad rate", async () => {
-    for (const args of [["replay", "--older-than", "10"], ["replay", "--code", "not a code"], ["list", "--limit", "0"]]) {
+    for (const args of [["replay", "--older-than", "10"], ["replay", "--code", "not a code"]]) {
       expect(await rejection(run(args)), args.join(" ")).toBeInstanceOf(InvalidRequestError);
     }
     await expect(run(["replay", "--older-than", "10"])).rejects.toThrow(/not a duration/);
     await expect(run(["replay", "--code", "not a code"])).rejects.toThrow(/not an error code/);
     await expect(run(["replay", "--older-than", "2h", "--newer-than", "1h"])).rejects.toThrow(/--older-than must be shorter/);
-    await expect(run(["replay", "--rate", "0"])).rejects.toThrow(/--rate must be a positive number/);
     await expect(run(["replay", "--move-task", "--rate", "501"])).rejects.toThrow(/from 1 to 500/);
-    await expect(run(["list", "--limit", "0"])).rejects.toThrow(/--limit must be an integer/);
+  });
+
+  it("refuses a bad number while commander parses the flags, naming the flag", async () => {
+    for (const [args, message] of [
+      [["replay", "--rate", "0"], /--rate <per-second>.*must be a positive number of messages a second, not "0"/],
+      [["list", "--limit", "0"], /--limit <n>.*must be an integer from 1 to 100000, not "0"/],
+      [["replay", "--limit", "2.5"], /--limit <n>.*must be an integer/],
+      [["show", "m-1", "--visibility-timeout", "0"], /--visibility-timeout <s>.*must be an integer from 1 to 43200/],
+    ] as const) {
+      const error = await rejection(run([...args]));
+      expect(error, args.join(" ")).toBeInstanceOf(CommanderError);
+      expect((error as Error).message).toMatch(message);
+    }
   });
 });

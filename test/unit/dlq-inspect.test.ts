@@ -1,6 +1,7 @@
 import type { Message } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
-import { entrySummary, formatAge, formatEntry, formatTable, REDRIVE_CODE, toDlqEntry, truncate } from "../../src/queue/dlq-inspect.ts";
+import { entrySummary, formatAge, formatEntry, formatTable, truncate } from "../../src/cli/dlq-format.ts";
+import { REDRIVE_CODE, toDlqEntry } from "../../src/queue/dlq-inspect.ts";
 import { DLQ_ATTRIBUTES } from "../../src/queue/sqs-messages.ts";
 
 const now = Date.parse("2026-11-25T12:00:00Z");

@@ -7,7 +7,7 @@ import { labelBatch, type LabelBatchSettings } from "../../src/classify/label-ba
 import { TaxonomyError } from "../../src/errors/errors.ts";
 import { diffLines, unifiedDiff, type DiffLine } from "../../src/prompts/diff-prompts.ts";
 import { PromptRegistry } from "../../src/prompts/prompt-registry.ts";
-import { registerPromptsCommand } from "../../src/prompts/prompts-command.ts";
+import { registerPromptsCommand } from "../../src/cli/prompts-command.ts";
 import { dimensionHashes, promptContextHash } from "../../src/taxonomy/dimension-hashes.ts";
 import {
   FakeModelProvider,

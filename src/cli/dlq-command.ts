@@ -1,19 +1,12 @@
-import { integerFlag } from "../cli-options.ts";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { type Config, requireQueue } from "../config/config.ts";
 import { InvalidRequestError, QueueError } from "../errors/errors.ts";
-import { dlqDepth, entrySummary, findDlqEntry, formatEntry, formatTable, listDlq } from "./dlq-inspect.ts";
-import {
-  checkFilter,
-  parseCodes,
-  parseDuration,
-  type ReplayFilter,
-  type ReplayOutcome,
-  replayDlq,
-  startMoveTask,
-} from "./dlq-replay.ts";
+import { dlqDepth, findDlqEntry, listDlq } from "../queue/dlq-inspect.ts";
+import { checkFilter, parseCodes, parseDuration, type ReplayFilter, replayDlq, startMoveTask } from "../queue/dlq-replay.ts";
+import { entrySummary, formatEntry, formatTable, outcomeLine } from "./dlq-format.ts";
+import { integerArg, positiveNumberArg } from "./numeric-flags.ts";
 
 /** What `labelq dlq` needs from the CLI: config with flag overrides, and SQS clients made in the one place that makes them. */
 export interface DlqCommandDeps {
@@ -31,6 +24,8 @@ export interface DlqCommandDeps {
 }
 
 const DEFAULT_VISIBILITY_S = 30;
+/** SQS allows a visibility timeout of up to 12 hours. */
+const visibilityArg = integerArg(1, 43_200);
 
 /** Add `labelq dlq list|show|replay`: inspect dead-lettered batches and send them back for another attempt. */
 export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void {
@@ -57,13 +52,12 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
   dlq
     .command("list")
     .description("one line per DLQ entry: messageId, batchId, error code (REDRIVE: moved by the redrive policy), reason, age, receive count; bodies are not shown")
-    .option("--limit <n>", "read at most this many messages", "100")
+    .option("--limit <n>", "read at most this many messages", integerArg(1, 100_000), 100)
     .option("--json", "print one JSON object per line instead of a table")
-    .option("--visibility-timeout <s>", "seconds a read message stays hidden; they are released at once when the list ends, so this matters only if it is interrupted", String(DEFAULT_VISIBILITY_S))
+    .option("--visibility-timeout <s>", "seconds a read message stays hidden; they are released at once when the list ends, so this matters only if it is interrupted", visibilityArg, DEFAULT_VISIBILITY_S)
     .option("--dlq <url>", "dead-letter queue URL (LABELQ_DLQ_URL)")
-    .action(async (o: { limit: string; json?: boolean; visibilityTimeout: string; dlq?: string }) => {
-      const limit = integerFlag("--limit", o.limit, 1, 100_000);
-      const visibilityTimeoutS = integerFlag("--visibility-timeout", o.visibilityTimeout, 1, 43_200);
+    .action(async (o: { limit: number; json?: boolean; visibilityTimeout: number; dlq?: string }) => {
+      const { limit, visibilityTimeout: visibilityTimeoutS } = o;
       const config = deps.config({ LABELQ_DLQ_URL: o.dlq });
       const dlqUrl = requireQueue(config, "dlq");
       await withSqs(config, async (sqs) => {
@@ -80,13 +74,12 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
   dlq
     .command("show <messageId>")
     .description("one DLQ entry in full: its attributes and its body, pretty-printed (bodies are user data: shown because you asked for this message)")
-    .option("--limit <n>", "look at most at this many messages to find it", "1000")
+    .option("--limit <n>", "look at most at this many messages to find it", integerArg(1, 100_000), 1000)
     .option("--json", "print the entry, body included, as one JSON object")
-    .option("--visibility-timeout <s>", "seconds a read message stays hidden; they are released at once when the search ends", String(DEFAULT_VISIBILITY_S))
+    .option("--visibility-timeout <s>", "seconds a read message stays hidden; they are released at once when the search ends", visibilityArg, DEFAULT_VISIBILITY_S)
     .option("--dlq <url>", "dead-letter queue URL (LABELQ_DLQ_URL)")
-    .action(async (messageId: string, o: { limit: string; json?: boolean; visibilityTimeout: string; dlq?: string }) => {
-      const limit = integerFlag("--limit", o.limit, 1, 100_000);
-      const visibilityTimeoutS = integerFlag("--visibility-timeout", o.visibilityTimeout, 1, 43_200);
+    .action(async (messageId: string, o: { limit: number; json?: boolean; visibilityTimeout: number; dlq?: string }) => {
+      const { limit, visibilityTimeout: visibilityTimeoutS } = o;
       const config = deps.config({ LABELQ_DLQ_URL: o.dlq });
       const dlqUrl = requireQueue(config, "dlq");
       await withSqs(config, async (sqs) => {
@@ -110,14 +103,14 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
     .option("--batch-id <id>", "only entries of this batch")
     .option("--older-than <duration>", "only entries that failed at least this long ago (e.g. 10m, 2h, 1d)")
     .option("--newer-than <duration>", "only entries that failed less than this long ago")
-    .option("--limit <n>", "replay at most this many matching entries")
+    .option("--limit <n>", "replay at most this many matching entries", integerArg(1, 10_000_000))
     .option("--execute", "really move them (without it, only print what would move)")
-    .option("--rate <per-second>", "send at most this many messages a second", "50")
+    .option("--rate <per-second>", "send at most this many messages a second", positiveNumberArg("messages a second"), 50)
     .option(
       "--move-task",
       "unfiltered only, AWS only: start SQS's own redrive (StartMessageMoveTask) to LABELQ_REQUESTS_QUEUE_URL, or without one to each message's original source queue. The embedded SQS (fauxqs, `labelq local`) lacks it; the default receive-and-send replay works everywhere",
     )
-    .option("--visibility-timeout <s>", "seconds a read message stays hidden; skipped ones are released at once when the scan ends (raise it for scans of many thousands)", String(DEFAULT_VISIBILITY_S))
+    .option("--visibility-timeout <s>", "seconds a read message stays hidden; skipped ones are released at once when the scan ends (raise it for scans of many thousands)", visibilityArg, DEFAULT_VISIBILITY_S)
     .option("--queue <url>", "requests queue URL (LABELQ_REQUESTS_QUEUE_URL): the target of entries without labelq-source-queue, and of --move-task")
     .option("--dlq <url>", "dead-letter queue URL (LABELQ_DLQ_URL)")
     .action(async (o: ReplayFlags) => {
@@ -139,11 +132,8 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
         newerThanMs: o.newerThan === undefined ? undefined : parseDuration(o.newerThan),
       };
       checkFilter(filter);
-      const limit = o.limit === undefined ? undefined : integerFlag("--limit", o.limit, 1, 10_000_000);
-      const rate = Number(o.rate);
-      if (!Number.isFinite(rate) || rate <= 0) throw new InvalidRequestError(`--rate must be a positive number of messages a second, not "${o.rate}"`);
+      const { limit, rate, visibilityTimeout: visibilityTimeoutS } = o;
       if (o.moveTask && (!Number.isInteger(rate) || rate > 500)) throw new InvalidRequestError("--rate with --move-task must be an integer from 1 to 500 (the SQS limit)");
-      const visibilityTimeoutS = integerFlag("--visibility-timeout", o.visibilityTimeout, 1, 43_200);
       const config = deps.config({ LABELQ_DLQ_URL: o.dlq, LABELQ_REQUESTS_QUEUE_URL: o.queue });
       const dlqUrl = requireQueue(config, "dlq");
       const target = config.queues.requests;
@@ -218,20 +208,11 @@ interface ReplayFlags {
   batchId?: string;
   olderThan?: string;
   newerThan?: string;
-  limit?: string;
+  limit?: number;
   execute?: boolean;
-  rate: string;
+  rate: number;
   moveTask?: boolean;
-  visibilityTimeout: string;
+  visibilityTimeout: number;
   queue?: string;
   dlq?: string;
 }
-
-function outcomeLine(m: ReplayOutcome): string {
-  const action = { "would-move": "would move", moved: "moved", failed: "FAILED" }[m.action];
-  // Ids whole: they are what an operator copies into `show` or `--batch-id`.
-  const cells = [action.padEnd(10), m.entry.messageId, (m.entry.batchId ?? "-").padEnd(24), m.entry.code.padEnd(22), `-> ${m.target ?? "(no target)"}`];
-  return `${cells.join("  ")}${m.error ? `  ${m.error}` : ""}`;
-}
-
-

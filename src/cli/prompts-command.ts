@@ -6,8 +6,8 @@ import { TaxonomyError } from "../errors/errors.ts";
 import { MODELS, findModel, type ModelSpec } from "../llm/model-registry.ts";
 import { compareDimensionHashes, promptContextHash, taxonomyHash } from "../taxonomy/dimension-hashes.ts";
 import type { Dimension } from "../taxonomy/taxonomy-schema.ts";
-import { diffLines, diffStats, unifiedDiff } from "./diff-prompts.ts";
-import { PromptRegistry, promptHash, resolveInference, type InferenceParams, type ResolvedPrompt } from "./prompt-registry.ts";
+import { diffLines, diffStats, unifiedDiff } from "../prompts/diff-prompts.ts";
+import { PromptRegistry, promptHash, resolveInference, type InferenceParams, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
 
 /** Version shown when none is named: the alias requests use unless they or the config say otherwise. */
 const DEFAULT_VERSION = "prod";

@@ -1,0 +1,40 @@
+import type { Command } from "commander";
+import path from "node:path";
+import { runDemo } from "../demo/run-demo.ts";
+import { createLogger } from "../observability/logger.ts";
+import { configFrom, useLocalCredentials } from "./config-from-flags.ts";
+import { DEFAULT_EMULATOR_LATENCY, EMULATOR_HELP, emulatorSettings } from "./emulator-flag.ts";
+import { integerArg, positiveNumberArg } from "./numeric-flags.ts";
+import { packageRoot } from "./package-root.ts";
+
+/** Add `labelq demo`: the whole pipeline in this process on the embedded stack. */
+export function registerDemoCommand(program: Command): void {
+  program
+    .command("demo")
+    .description("Run the whole pipeline in this process on the embedded stack with the Bedrock emulator (a test double) and print a summary.")
+    .option("--texts <file>", "texts to label (.jsonl or .csv)", path.join(packageRoot, "samples", "product-feedback.jsonl"))
+    .option("--batch-size <n>", "texts per batch", integerArg(1, 1_000), 50)
+    .option("--out <file>", "where to write the results (JSONL)")
+    .option("--timeout <seconds>", "give up after this long", positiveNumberArg("seconds"), 300)
+    .option("--emulator <json>", EMULATOR_HELP)
+    .option("--runs <n>", "label the same texts this many times on the same stack (run 2 shows the label cache)", integerArg(1, 10), 1)
+    .option("--external", "use the stack and workers the configuration names (e.g. a running `labelq local`) instead of starting them")
+    .action(async (o: { texts: string; batchSize: number; out?: string; timeout: number; emulator?: string; runs: number; external?: boolean }) => {
+      useLocalCredentials();
+      const base = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
+      const logger = createLogger(base.log);
+      const outFile = path.resolve(o.out ?? path.join("out", `demo-results-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`));
+      await runDemo({
+        textsFile: o.texts,
+        outFile,
+        batchSize: o.batchSize,
+        runs: o.runs,
+        external: o.external ?? false,
+        env: { ...process.env, LOG_LEVEL: base.log.level },
+        logger,
+        timeoutMs: o.timeout * 1000,
+        emulator: { latency: DEFAULT_EMULATOR_LATENCY, ...emulatorSettings(o.emulator) },
+        write: (line) => process.stdout.write(line + "\n"),
+      });
+    });
+}

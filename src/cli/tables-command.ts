@@ -1,0 +1,26 @@
+import type { Command } from "commander";
+import { createAwsClients } from "../aws-clients.ts";
+import { createTables } from "../store/create-tables.ts";
+import { configFrom } from "./config-from-flags.ts";
+
+/** Add `labelq tables create`: the DynamoDB tables of the label cache and the batch records. */
+export function registerTablesCommand(program: Command): void {
+  program
+    .command("tables")
+    .description("DynamoDB tables of the label cache and the batch records.")
+    .command("create")
+    .description("create both tables if missing (idempotent), wait until active, turn on TTL where the service supports it")
+    .action(async () => {
+      const config = configFrom({});
+      const clients = createAwsClients(config);
+      try {
+        const reports = await createTables(clients.dynamoBase, {
+          cacheTable: config.store.cacheTable ?? "labelq-label-cache",
+          batchesTable: config.store.batchesTable ?? "labelq-batches",
+        });
+        for (const r of reports) process.stdout.write(`${r.table}: ${r.created ? "created" : "exists"}, TTL on expiresAt ${r.ttl}\n`);
+      } finally {
+        clients.destroy();
+      }
+    });
+}
