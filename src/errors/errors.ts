@@ -19,7 +19,8 @@ export type ErrorCode =
   | "QUEUE_ERROR"
   | "BATCH_ID_CONFLICT"
   | "STORE_UNAVAILABLE"
-  | "SHUTTING_DOWN";
+  | "SHUTTING_DOWN"
+  | "GOLD_SET_INVALID";
 
 export class LabelqError extends Error {
   readonly code: ErrorCode;
@@ -55,6 +56,15 @@ export class InvalidRequestError extends LabelqError {
 export class TaxonomyError extends LabelqError {
   constructor(code: "TAXONOMY_INVALID" | "TAXONOMY_NOT_FOUND" | "PROMPT_VERSION_NOT_FOUND", message: string, options?: ErrorOptions) {
     super(code, message, false, options);
+  }
+}
+
+/** A gold set (evaluation data) that does not fit its taxonomy; `issues` name the line, the dimension and what is allowed. */
+export class GoldSetError extends LabelqError {
+  readonly issues: string[];
+  constructor(message: string, issues: string[] = []) {
+    super("GOLD_SET_INVALID", issues.length === 0 ? message : `${message}:\n  - ${issues.join("\n  - ")}`, false);
+    this.issues = issues;
   }
 }
 

@@ -1,0 +1,59 @@
+import { prf } from "./classification.ts";
+
+/** Micro- and macro-averaged F1 and mean Jaccard of a multi-choice dimension (sets of labels per text). */
+export interface MultiChoiceScores {
+  microPrecision: number;
+  microRecall: number;
+  microF1: number;
+  /** Mean F1 over every label used as gold or prediction; null when no label was used at all. */
+  macroF1: number | null;
+  /** Mean over texts of |gold ∩ predicted| / |gold ∪ predicted|; two empty sets agree fully (1). */
+  meanJaccard: number | null;
+}
+
+/** Score predicted label sets against gold label sets, text by text. */
+export function multiChoiceScores(gold: readonly (readonly string[])[], predicted: readonly (readonly string[])[]): MultiChoiceScores {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  const perLabel = new Map<string, { tp: number; fp: number; fn: number }>();
+  const cell = (label: string) => perLabel.get(label) ?? perLabel.set(label, { tp: 0, fp: 0, fn: 0 }).get(label)!;
+  let jaccardSum = 0;
+  gold.forEach((gList, k) => {
+    const g = new Set(gList);
+    const p = new Set(predicted[k]);
+    for (const label of p) {
+      if (g.has(label)) {
+        tp += 1;
+        cell(label).tp += 1;
+      } else {
+        fp += 1;
+        cell(label).fp += 1;
+      }
+    }
+    for (const label of g) {
+      if (!p.has(label)) {
+        fn += 1;
+        cell(label).fn += 1;
+      }
+    }
+    jaccardSum += jaccard(g, p);
+  });
+  const micro = prf(tp, fp, fn);
+  const f1s = [...perLabel.values()].map((c) => prf(c.tp, c.fp, c.fn).f1);
+  return {
+    microPrecision: micro.precision,
+    microRecall: micro.recall,
+    microF1: micro.f1,
+    macroF1: f1s.length === 0 ? null : f1s.reduce((s, x) => s + x, 0) / f1s.length,
+    meanJaccard: gold.length === 0 ? null : jaccardSum / gold.length,
+  };
+}
+
+/** |a ∩ b| / |a ∪ b|, and 1 when both are empty (nothing to disagree about). */
+export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
+  if (a.size === 0 && b.size === 0) return 1;
+  let both = 0;
+  for (const x of a) if (b.has(x)) both += 1;
+  return both / (a.size + b.size - both);
+}
