@@ -29,6 +29,16 @@ export class CircuitBreakers {
     this.#state.set(model, { failures: 0, trial: false });
   }
 
+  /**
+   * Give back the half-open trial slot when the trial call ended saying nothing about the
+   * model's availability (throttled, rejected, stopped): the next call may be the trial.
+   * Without this, such a trial left the breaker open for good.
+   */
+  release(model: string): void {
+    const s = this.#state.get(model);
+    if (s) s.trial = false;
+  }
+
   /** Count an unavailability failure; returns true when this opened (or re-opened) the breaker. */
   failure(model: string): boolean {
     const s = this.#state.get(model) ?? { failures: 0, trial: false };

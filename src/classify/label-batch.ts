@@ -1,14 +1,15 @@
 import type { LabelRequest } from "../contracts/request.ts";
 import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts";
-import { InvalidRequestError, type ModelCallError } from "../errors/errors.ts";
+import { InvalidRequestError } from "../errors/errors.ts";
 import { acceptsSampling } from "../llm/sampling.ts";
 import { findModel, type ModelSpec } from "../llm/model-registry.ts";
 import { type InferenceParams, promptHash, type PromptRegistry, type ResolvedPrompt, resolveInference, subsetPrompt } from "../prompts/prompt-registry.ts";
 import { cacheKey } from "../store/cache-key.ts";
 import { promptContextHash } from "../taxonomy/dimension-hashes.ts";
 import type { CacheEntry, LabelCache } from "../store/label-cache.ts";
-import { classifyItems, type ClassifyDeps, type Usage } from "./classify-items.ts";
+import { classifyItems, type ClassifyDeps, type ClassifyOutcome } from "./classify-items.ts";
 import { RetryBudget } from "./retry-policy.ts";
+import { addUsage, noUsage } from "./usage.ts";
 
 export interface LabelBatchSettings {
   defaultTaxonomy: string;
@@ -98,38 +99,35 @@ export async function labelBatch(
   }
 
   const expiresAt = () => Math.floor(now() / 1000) + (settings.cacheTtlDays ?? 30) * 86_400;
-  const byId = new Map(request.items.map((it) => [it.id, it]));
+  const textOf = new Map(request.items.map((it) => [it.id, it.text]));
+  const keyOfId = (id: string) => keyOf({ id, text: textOf.get(id) ?? "" });
   const toEntry = (item: ResultItem, labels: Record<string, LabelValue>): CacheEntry => ({
-    key: keyOf(byId.get(item.id)!),
+    key: keyOfId(item.id),
     labels: Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, { h: prompt.dimensionHashes[k] ?? "", v }])),
     model: item.model ?? model.modelId,
     promptVersion: prompt.version,
     expiresAt: expiresAt(),
   });
 
-  const runs: { items: ResultItem[]; usage: Usage; rejection?: ModelCallError }[] = [];
   const retryBudget = new RetryBudget((settings.retryBudgetS ?? 60) * 1000);
   const common = { model, inference, fallbacks, retryBudget, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds };
+  const runs: Promise<ClassifyOutcome>[] = [];
   if (misses.length > 0) {
     runs.push(
-      await classifyItems(
-        {
-          ...common,
-          items: misses,
-          prompt,
-          onLabelled: async (items) => cache?.putMany(items.map((i) => toEntry(i, i.labels ?? {}))),
-        },
+      classifyItems(
+        { ...common, items: misses, prompt, onLabelled: async (items) => cache?.putMany(items.map((i) => toEntry(i, i.labels ?? {}))) },
         deps,
         signal,
       ),
     );
   }
   for (const group of stale.values()) {
+    // Fresh labels for the group's changed dimensions, cached ones for the rest.
     const merge = (item: ResultItem): ResultItem => {
-      const entry = cached.get(keyOf(byId.get(item.id)!))!;
-      return item.labels ? { ...item, labels: labelsFrom(prompt, entry, group.dims, item.labels) } : item;
+      const entry = cached.get(keyOfId(item.id));
+      return item.labels && entry ? { ...item, labels: labelsFrom(prompt, entry, group.dims, item.labels) } : item;
     };
-    const run = await classifyItems(
+    const run = classifyItems(
       {
         ...common,
         items: group.items,
@@ -139,8 +137,14 @@ export async function labelBatch(
       deps,
       signal,
     );
-    runs.push({ ...run, items: run.items.map(merge) });
+    runs.push(run.then((r) => ({ ...r, items: r.items.map(merge) })));
   }
+  // The groups run side by side (the limiter bounds the calls); every one settles before the
+  // batch fails, so no group is still calling the model or writing the cache after it.
+  const settled = await Promise.allSettled(runs);
+  const failure = settled.find((s) => s.status === "rejected");
+  if (failure) throw failure.reason;
+  const outcomes = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
 
   if (cache && mode === "use") {
     const partial = [...stale.values()].reduce((n, g) => n + g.items.length, 0);
@@ -148,24 +152,18 @@ export async function labelBatch(
     deps.metrics?.cacheLookups.inc({ result: "partial" }, partial);
     deps.metrics?.cacheLookups.inc({ result: "miss" }, misses.length);
   }
-  const answered = new Map(runs.flatMap((r) => r.items).map((it) => [it.id, it]));
-  const items = request.items.map((it) => fromCache.get(it.id) ?? answered.get(it.id)!);
+  const answered = new Map(outcomes.flatMap((r) => r.items).map((it) => [it.id, it]));
+  const items = request.items.map(
+    (it): ResultItem =>
+      fromCache.get(it.id) ??
+      answered.get(it.id) ?? { id: it.id, labels: null, source: null, model: null, error: { code: "MISSING_FROM_OUTPUT", message: "no labels for this text" } },
+  );
   // The model refused every text it was asked about (no model access, input too long...): a
   // batch-level failure for the DLQ, replayable once the cause is fixed, not a result of errors.
-  const rejection = runs.find((r) => r.rejection)?.rejection;
+  const rejection = outcomes.find((r) => r.rejection)?.rejection;
   if (rejection && fromCache.size === 0 && items.every((it) => it.error?.code === "MODEL_REJECTED_REQUEST")) throw rejection;
 
-  const usage = runs.reduce(
-    (u, r) => ({
-      modelCalls: u.modelCalls + r.usage.modelCalls,
-      inputTokens: u.inputTokens + r.usage.inputTokens,
-      outputTokens: u.outputTokens + r.usage.outputTokens,
-      cacheReadInputTokens: u.cacheReadInputTokens + r.usage.cacheReadInputTokens,
-      cacheWriteInputTokens: u.cacheWriteInputTokens + r.usage.cacheWriteInputTokens,
-      costUsd: u.costUsd + r.usage.costUsd,
-    }),
-    { modelCalls: 0, inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0, costUsd: 0 },
-  );
+  const usage = outcomes.map((r) => r.usage).reduce(addUsage, noUsage());
   const failed = items.filter((it) => it.error !== null).length;
   const completedAt = new Date(now());
   return {

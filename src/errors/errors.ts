@@ -10,6 +10,7 @@ export type ErrorCode =
   | "TAXONOMY_INVALID"
   | "TAXONOMY_NOT_FOUND"
   | "PROMPT_VERSION_NOT_FOUND"
+  | "PROMPT_TEMPLATE_INVALID"
   | "MODEL_NOT_ALLOWED"
   | "MODEL_THROTTLED"
   | "MODEL_UNAVAILABLE"
@@ -65,6 +66,13 @@ export class GoldSetError extends LabelqError {
   constructor(message: string, issues: string[] = []) {
     super("GOLD_SET_INVALID", issues.length === 0 ? message : `${message}:\n  - ${issues.join("\n  - ")}`, false);
     this.issues = issues;
+  }
+}
+
+/** A prompt template that cannot be rendered (an unknown placeholder): fixing the file is the only cure. */
+export class PromptTemplateError extends LabelqError {
+  constructor(message: string) {
+    super("PROMPT_TEMPLATE_INVALID", message, false);
   }
 }
 

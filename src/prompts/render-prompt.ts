@@ -1,3 +1,4 @@
+import { PromptTemplateError } from "../errors/errors.ts";
 import type { Dimension, Taxonomy } from "../taxonomy/taxonomy-schema.ts";
 
 /** Render the taxonomy's dimensions as the prompt's definitions section. */
@@ -79,11 +80,14 @@ function exampleValue(d: Dimension): unknown {
   }
 }
 
-/** Fill `{{name}}` placeholders; an unknown placeholder is an error so a typo never reaches the model. */
+/**
+ * Fill `{{name}}` placeholders. An unknown placeholder is a PromptTemplateError (not retryable),
+ * so a typo never reaches the model and a batch using the template goes to the DLQ with the reason.
+ */
 export function fillTemplate(template: string, values: Record<string, string>, source: string): string {
   return template.replace(/\{\{\s*([\w.]+)\s*\}\}/g, (_, name: string) => {
     const v = values[name];
-    if (v === undefined) throw new Error(`${source}: unknown placeholder {{${name}}}`);
+    if (v === undefined) throw new PromptTemplateError(`${source}: unknown placeholder {{${name}}}`);
     return v;
   });
 }

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { CircuitBreakers } from "../../src/classify/circuit-breaker.ts";
 import { RetryBudget } from "../../src/classify/retry-policy.ts";
 import { classifyItems, type ClassifyInput, type ClassifyOutcome } from "../../src/classify/classify-items.ts";
 import type { LabelValue } from "../../src/contracts/result.ts";
@@ -15,6 +16,7 @@ import {
   validCompactLabels,
   type FakeModelOptions,
 } from "../support/fakes.ts";
+import { until } from "../support/until.ts";
 
 let prompt: ResolvedPrompt;
 let model: ModelSpec;
@@ -303,6 +305,45 @@ describe("classifyItems", () => {
     );
     expect((error as Error).message).toBe("shutting down");
     expect(provider.calls).toHaveLength(0);
+  });
+
+  it("ends a retry wait the moment the worker stops, so a backoff never outlasts shutdown", async () => {
+    // An hour's retry-after, well within the budget: only the stop signal can end the wait.
+    const throttled = new ModelCallError("MODEL_THROTTLED", model.modelId, "ThrottlingException", { retryAfterSeconds: 3600 });
+    const provider = fake(() => ({ error: throttled }));
+    const limiter = new PassThroughLimiter();
+    const abort = new AbortController();
+    const pending = rejection(
+      classifyItems(
+        { items: items(), prompt, model, inference: { temperature: 0.5, topP: 0.9, maxTokens: 2048 }, chunkSize: 50, maxReaskRounds: 0, retryBudget: new RetryBudget(7_200_000) },
+        { provider, limiter, logger: silentLogger(), retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 } },
+        abort.signal,
+      ),
+    );
+    // The throttle is reported just before the wait starts.
+    await until(() => limiter.reports.length === 1);
+    abort.abort(new Error("shutting down"));
+    expect(((await pending) as Error).message).toBe("shutting down");
+    expect(provider.calls).toHaveLength(1);
+  });
+
+  it("tries an open breaker's model again after its half-open trial was throttled, instead of keeping it shut", async () => {
+    let now = 0;
+    const breakers = new CircuitBreakers({ threshold: 1, cooldownMs: 1_000 }, () => now);
+    breakers.failure(model.alias);
+    now = 1_000;
+    const input = { items: items(), prompt, model, inference: { temperature: 0.5, topP: 0.9, maxTokens: 2048 }, chunkSize: 50, maxReaskRounds: 0 };
+    const retry = { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 };
+    const throttled = new ModelCallError("MODEL_THROTTLED", model.modelId, "ThrottlingException");
+    const trial = fake(() => ({ error: throttled }));
+    expect(await rejection(classifyItems(input, { provider: trial, limiter: new PassThroughLimiter(), logger: silentLogger(), breakers, retry }))).toBe(throttled);
+    expect(trial.calls).toHaveLength(1);
+
+    const next = fake();
+    const outcome = await classifyItems(input, { provider: next, limiter: new PassThroughLimiter(), logger: silentLogger(), breakers, retry });
+    expect(next.calls).toHaveLength(1);
+    expect(outcome.items.every((it) => it.error === null)).toBe(true);
+    expect(breakers.state(model.alias)).toBe("closed");
   });
 
   it("reports the texts each call labelled through onLabelled, once each, as they validate", async () => {

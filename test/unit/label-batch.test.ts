@@ -3,8 +3,10 @@ import { labelBatch, resolveModel, type LabelBatchSettings } from "../../src/cla
 import type { LabelRequest } from "../../src/contracts/request.ts";
 import { resultSchema, type LabelResult } from "../../src/contracts/result.ts";
 import { InvalidRequestError, ModelCallError, TaxonomyError } from "../../src/errors/errors.ts";
+import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/llm/model-provider.ts";
 import { findModel } from "../../src/llm/model-registry.ts";
 import { PromptRegistry, promptHash, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import type { CacheEntry, CacheStats, LabelCache } from "../../src/store/label-cache.ts";
 import {
   FakeModelProvider,
   PROMPTS_DIR,
@@ -15,6 +17,7 @@ import {
   validCompactLabels,
   type FakeModelOptions,
 } from "../support/fakes.ts";
+import { until } from "../support/until.ts";
 
 const prompts = new PromptRegistry(PROMPTS_DIR);
 let productFeedback: ResolvedPrompt;
@@ -217,4 +220,101 @@ describe("labelBatch", () => {
     const throttled = new ModelCallError("MODEL_THROTTLED", "m", "slow down");
     expect(await rejection(label(request(), provider(() => ({ error: throttled }))))).toBe(throttled);
   });
+
+  it("asks for uncached texts and for texts cached under older definitions at the same time, not one group after the other", async () => {
+    const cache = await cacheWithOneStaleDimension();
+    const deps = { limiter: new PassThroughLimiter(), logger: silentLogger(), prompts, cache };
+
+    const gated = new GatedProvider(provider());
+    const second = request({ items: [{ id: "a", text: "Great kettle, boils fast." }, { id: "n", text: "Never seen before." }] });
+    const result = labelBatch(second, new Date(), settings, { ...deps, provider: gated });
+    // Both groups' calls are in flight before either is answered.
+    await until(() => gated.started === 2);
+    gated.open();
+    const done = await result;
+    expect(done.status).toBe("completed");
+    expect(done.items.map((it) => it.source)).toEqual(["model", "model"]);
+    const systems = gated.requests.map((r) => r.system);
+    expect(systems).toContain(productFeedback.system);
+    expect(systems.filter((s) => s !== productFeedback.system)).toHaveLength(1);
+  });
+
+  it("still labels and caches the other group when one group's call fails the batch", async () => {
+    const cache = await cacheWithOneStaleDimension();
+    const deps = { limiter: new PassThroughLimiter(), logger: silentLogger(), prompts, cache };
+    const writesBefore = cache.writes;
+
+    const throttled = new ModelCallError("MODEL_THROTTLED", "m", "slow down");
+    const inner = provider((call) => (call.request.system === productFeedback.system ? { error: throttled } : undefined));
+    const gated = new GatedProvider(inner);
+    const second = request({ items: [{ id: "a", text: "Great kettle, boils fast." }, { id: "n", text: "Never seen before." }] });
+    const outcome = rejection(labelBatch(second, new Date(), { ...settings, maxReaskRounds: 0 }, { ...deps, provider: gated, retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }));
+    await until(() => gated.started === 2);
+    gated.open();
+    expect(await outcome).toBe(throttled);
+    // What the other group paid for is kept for the retry.
+    expect(cache.writes).toBe(writesBefore + 1);
+  });
 });
+
+/** A cache holding "Great kettle, boils fast." with one dimension labelled under an older definition. */
+async function cacheWithOneStaleDimension(): Promise<MemoryLabelCache> {
+  const cache = new MemoryLabelCache();
+  const first = request({ items: [{ id: "a", text: "Great kettle, boils fast." }] });
+  await labelBatch(first, new Date(), settings, { limiter: new PassThroughLimiter(), logger: silentLogger(), prompts, cache, provider: provider() });
+  for (const entry of cache.entries.values()) {
+    const [key] = Object.keys(entry.labels);
+    const label = key === undefined ? undefined : entry.labels[key];
+    if (label) label.h = "sha256:older-definition";
+  }
+  return cache;
+}
+
+/** A LabelCache in memory, for tests that need cached and stale entries. */
+class MemoryLabelCache implements LabelCache {
+  readonly entries = new Map<string, CacheEntry>();
+  writes = 0;
+
+  getMany(keys: readonly string[]): Promise<Map<string, CacheEntry>> {
+    const hits = keys.flatMap((k): [string, CacheEntry][] => {
+      const entry = this.entries.get(k);
+      return entry ? [[k, structuredClone(entry)]] : [];
+    });
+    return Promise.resolve(new Map(hits));
+  }
+
+  putMany(entries: readonly CacheEntry[]): Promise<void> {
+    this.writes += 1;
+    for (const e of entries) this.entries.set(e.key, structuredClone(e));
+    return Promise.resolve();
+  }
+
+  stats(): CacheStats {
+    return { reads: 0, hits: 0, writes: this.writes, errors: 0, readCapacityUnits: 0, writeCapacityUnits: 0 };
+  }
+}
+
+/** A provider that holds every call until `open()`, counting the calls started. */
+class GatedProvider implements ModelProvider {
+  started = 0;
+  readonly requests: ModelRequest[] = [];
+  readonly #inner: ModelProvider;
+  readonly #gate: Promise<void>;
+  #open: () => void = () => undefined;
+
+  constructor(inner: ModelProvider) {
+    this.#inner = inner;
+    this.#gate = new Promise((resolve) => (this.#open = resolve));
+  }
+
+  open(): void {
+    this.#open();
+  }
+
+  async converse(request: ModelRequest, signal?: AbortSignal): Promise<ModelResponse> {
+    this.started += 1;
+    this.requests.push(request);
+    await this.#gate;
+    return this.#inner.converse(request, signal);
+  }
+}

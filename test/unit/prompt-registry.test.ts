@@ -81,9 +81,10 @@ describe("PromptRegistry.resolve", () => {
     expect((await r.resolve("support-triage", "prod")).version).toBe("v1");
   });
 
-  it("rejects a template with an unknown placeholder, naming the template file", async () => {
+  it("rejects a template with an unknown placeholder with a non-retryable PROMPT_TEMPLATE_INVALID naming the template file", async () => {
     const dir = await promptsDirWith("support-triage", { "v1.md": "Hello {{taxonomy.name}}\n{{output_format}}" });
     const error = await rejection(new PromptRegistry(dir).resolve("support-triage", "v1"));
+    expect(error).toMatchObject({ code: "PROMPT_TEMPLATE_INVALID", retryable: false });
     expect((error as Error).message).toContain(path.join(dir, "support-triage", "v1.md"));
     expect((error as Error).message).toContain("{{taxonomy.name}}");
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { isRetryable, PromptTemplateError } from "../../src/errors/errors.ts";
 import { fillTemplate, renderDimensions, renderOutputFormat, renderUserMessage } from "../../src/prompts/render-prompt.ts";
 import { parseTaxonomy } from "../../src/taxonomy/load-taxonomy.ts";
 import { caught, miniTaxonomyJson } from "../support/fakes.ts";
@@ -14,9 +15,11 @@ describe("fillTemplate", () => {
     expect(fillTemplate("{{v}}", { v: "costs $& and $1" }, "t.md")).toBe("costs $& and $1");
   });
 
-  it("throws on an unknown placeholder, naming the file and the placeholder", () => {
+  it("throws a non-retryable PROMPT_TEMPLATE_INVALID on an unknown placeholder, naming the file and the placeholder", () => {
     const error = caught(() => fillTemplate("Hello {{taxonomy.titel}}", { "taxonomy.title": "x" }, "prompts/p/v1.md"));
-    expect(error).toBeInstanceOf(Error);
+    expect(error).toBeInstanceOf(PromptTemplateError);
+    expect(error).toMatchObject({ code: "PROMPT_TEMPLATE_INVALID", retryable: false });
+    expect(isRetryable(error)).toBe(false);
     expect((error as Error).message).toBe("prompts/p/v1.md: unknown placeholder {{taxonomy.titel}}");
   });
 });
