@@ -12,7 +12,7 @@ const layers = [
   ["llm"],
   ["classify"],
   ["queue", "store", "limiter"],
-  ["worker\\.ts", "aws-clients\\.ts", "producer", "ops"],
+  ["worker\\.ts", "aws-clients\\.ts", "producer", "ops", "eval"],
   ["local", "demo"],
   ["cli"],
 ];

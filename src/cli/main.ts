@@ -8,6 +8,7 @@ import { registerDemoCommand } from "./demo-command.ts";
 import { registerDlqCommand } from "./dlq-command.ts";
 import { registerEnqueueCommand } from "./enqueue-command.ts";
 import { registerEstimateCommand } from "./estimate-command.ts";
+import { registerEvalCommand } from "./eval-command.ts";
 import { registerLocalCommand } from "./local-command.ts";
 import { registerPromptsCommand } from "./prompts-command.ts";
 import { registerSchemaCommand } from "./schema-command.ts";
@@ -34,6 +35,7 @@ registerDemoCommand(program);
 registerTablesCommand(program);
 registerStatusCommand(program);
 registerEstimateCommand(program);
+registerEvalCommand(program);
 registerDlqCommand(program, { config: configFrom, clients: createAwsClients });
 registerPromptsCommand(program, () => configFrom({}).prompts.dir, (s) => void process.stdout.write(s));
 

@@ -24,8 +24,10 @@ export type DimensionMetrics =
       nullAgreement: number | null;
       numericPairs: number;
       confusions: Confusion[];
+      /** How often each scale point (and null) is the gold answer and the prediction. */
+      distribution: { value: string; gold: number; predicted: number }[];
     }
-  | { kind: "multi"; microPrecision: number; microRecall: number; microF1: number; macroF1: number | null; meanJaccard: number | null }
+  | { kind: "multi"; microPrecision: number; microRecall: number; microF1: number; macroF1: number | null; meanJaccard: number | null; perLabel: LabelScores[] }
   | { kind: "boolean"; precision: number; recall: number; f1: number | null; accuracy: number | null; positives: number };
 
 /** The metric each kind is judged by: accuracy, quadratic kappa, micro-F1, F1 of true. */
@@ -58,6 +60,13 @@ export function dimensionMetrics(dimension: Dimension, pairs: readonly LabelPair
         nullAgreement: pairs.length === 0 ? null : pairs.filter((p) => (p.gold === null) === (p.predicted === null)).length / pairs.length,
         numericPairs: numeric.length,
         confusions: topConfusions(pairs.map((p) => shown(p.gold)), pairs.map((p) => shown(p.predicted))),
+        distribution: [...Array.from({ length: dimension.max - dimension.min + 1 }, (_, k) => String(dimension.min + k)), ...(dimension.nullable ? ["null"] : [])].map(
+          (value) => ({
+            value,
+            gold: pairs.filter((p) => shown(p.gold) === value).length,
+            predicted: pairs.filter((p) => shown(p.predicted) === value).length,
+          }),
+        ),
       };
     }
     case "multi": {
@@ -93,6 +102,10 @@ export function headline(metrics: DimensionMetrics): number | null {
 export function headlineOf(dimension: Dimension, pairs: readonly LabelPair[]): number | null {
   if (pairs.length === 0) return null;
   if (dimension.kind === "single") return accuracy(pairs.map((p) => p.gold), pairs.map((p) => p.predicted));
+  if (dimension.kind === "scale") {
+    const numeric = pairs.filter((p): p is { gold: number; predicted: number } => typeof p.gold === "number" && typeof p.predicted === "number");
+    return quadraticWeightedKappa(numeric.map((p) => p.gold), numeric.map((p) => p.predicted), dimension.min, dimension.max);
+  }
   return headline(dimensionMetrics(dimension, pairs));
 }
 

@@ -1,4 +1,4 @@
-import { prf } from "./classification.ts";
+import { type LabelScores, prf } from "./classification.ts";
 
 /** Micro- and macro-averaged F1 and mean Jaccard of a multi-choice dimension (sets of labels per text). */
 export interface MultiChoiceScores {
@@ -9,6 +9,8 @@ export interface MultiChoiceScores {
   macroF1: number | null;
   /** Mean over texts of |gold ∩ predicted| / |gold ∪ predicted|; two empty sets agree fully (1). */
   meanJaccard: number | null;
+  /** Precision, recall and F1 of each label used as gold or prediction, in first-seen order. */
+  perLabel: LabelScores[];
 }
 
 /** Score predicted label sets against gold label sets, text by text. */
@@ -40,13 +42,15 @@ export function multiChoiceScores(gold: readonly (readonly string[])[], predicte
     jaccardSum += jaccard(g, p);
   });
   const micro = prf(tp, fp, fn);
-  const f1s = [...perLabel.values()].map((c) => prf(c.tp, c.fp, c.fn).f1);
+  const labelScores = [...perLabel.entries()].map(([label, c]) => ({ label, ...prf(c.tp, c.fp, c.fn), support: c.tp + c.fn }));
+  const f1s = labelScores.map((x) => x.f1);
   return {
     microPrecision: micro.precision,
     microRecall: micro.recall,
     microF1: micro.f1,
     macroF1: f1s.length === 0 ? null : f1s.reduce((s, x) => s + x, 0) / f1s.length,
     meanJaccard: gold.length === 0 ? null : jaccardSum / gold.length,
+    perLabel: labelScores,
   };
 }
 

@@ -1,0 +1,129 @@
+import { type Command, Option } from "commander";
+import fs from "node:fs";
+import path from "node:path";
+import { createAwsClients } from "../aws-clients.ts";
+import type { Config } from "../config/config.ts";
+import { createEvalCore } from "../eval/eval-core.ts";
+import { formatReport } from "../eval/format-terminal.ts";
+import { loadGoldSet } from "../eval/gold-set.ts";
+import { renderHtmlReport } from "../eval/report-html.ts";
+import { type EvalTarget, runEvaluation } from "../eval/run-evaluation.ts";
+import { parseThresholds } from "../eval/thresholds.ts";
+import { type LocalStack, startLocalStack } from "../local/local-stack.ts";
+import { createLogger } from "../observability/logger.ts";
+import { PromptRegistry } from "../prompts/prompt-registry.ts";
+import { configFrom, useLocalCredentials } from "./config-from-flags.ts";
+import { DEFAULT_EMULATOR_LATENCY, EMULATOR_HELP, emulatorSettings } from "./emulator-flag.ts";
+import { checkIntegerFlag, integerArg } from "./numeric-flags.ts";
+import { packageRoot } from "./package-root.ts";
+
+interface EvalFlags {
+  gold?: string;
+  taxonomy?: string;
+  prompt?: string;
+  model?: string;
+  against?: string;
+  repeat: number;
+  batchSize: number;
+  cache?: boolean;
+  min: string[];
+  json?: boolean;
+  html?: string;
+  out?: string;
+  target: "emulator" | "bedrock";
+  emulator?: string;
+  seed: number;
+  resamples: number;
+}
+
+/** Exit code when every text was labelled but a --min threshold was not met (1 is for errors). */
+const THRESHOLD_FAILED = 2;
+
+/** Add `labelq eval`: label a gold set through the worker's core and report how good the labels are. */
+export function registerEvalCommand(program: Command): void {
+  program
+    .command("eval")
+    .description(
+      "Label a gold set through the same core as the worker and score the labels per dimension (accuracy, kappa, F1, bootstrap intervals), " +
+        "optionally against another prompt version, model or stored results. Uses the Bedrock emulator (a test double) unless --target bedrock.",
+    )
+    .option("--gold <file>", "gold set JSONL (default: eval/gold/<taxonomy>.jsonl)")
+    .option("--taxonomy <name>", "taxonomy (default LABELQ_DEFAULT_TAXONOMY)")
+    .option("--prompt <version>", "prompt version or alias (default LABELQ_DEFAULT_PROMPT_VERSION)")
+    .option("--model <alias>", "model alias (default LABELQ_DEFAULT_MODEL)")
+    .option("--against <what>", "compare with a prompt version or alias (v1), a model alias, or a results JSONL file")
+    .option("--repeat <n>", "label the gold texts n times and report self-consistency", integerArg(1, 20), 1)
+    .option("--batch-size <n>", "texts per batch (as one request message)", integerArg(1, 1_000), 50)
+    .option("--cache", "use the label cache (off by default: cached labels would measure an earlier run)")
+    .option("--min <spec>", "fail (exit 2) below a headline score: 0.7 (overall), overall=0.7, sentiment_polarity=0.8; repeatable", (v: string, all: string[]) => [...all, v], [])
+    .option("--json", "print the whole report as JSON instead of the table")
+    .option("--html <file>", "also write a self-contained HTML report with charts")
+    .option("--out <file>", "also write the run's result messages (JSONL), usable later as --against")
+    .addOption(new Option("--target <where>", "emulator: an embedded Bedrock emulator (test double); bedrock: the endpoint the configuration names").choices(["emulator", "bedrock"]).default("emulator"))
+    .option("--emulator <json>", EMULATOR_HELP)
+    .option("--seed <n>", "bootstrap seed", integerArg(0, 2 ** 31 - 1), 1)
+    .option("--resamples <n>", "bootstrap resamples", integerArg(100, 100_000), 1_000)
+    .action(async (o: EvalFlags) => {
+      let stack: LocalStack | undefined;
+      let config: Config;
+      let target: EvalTarget;
+      if (o.target === "emulator") {
+        useLocalCredentials();
+        const base = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
+        stack = await startLocalStack({ region: base.region, emulator: { latency: DEFAULT_EMULATOR_LATENCY, ...emulatorSettings(o.emulator) } });
+        config = configFrom({ LOG_LEVEL: base.log.level, ...stack.env });
+        target = { kind: "emulator", description: `Bedrock emulator at ${stack.endpoints.bedrock} (test double)` };
+      } else {
+        config = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
+        target = { kind: "bedrock", description: config.endpoints.bedrock ?? `Amazon Bedrock in ${config.region}` };
+      }
+      const logger = createLogger(config.log);
+      const clients = createAwsClients(config);
+      const core = createEvalCore(config, clients, logger, { cache: o.cache ?? false });
+      try {
+        const taxonomyName = o.taxonomy ?? config.prompts.defaultTaxonomy;
+        const promptVersion = o.prompt ?? config.prompts.defaultVersion;
+        const prompt = await new PromptRegistry(config.prompts.dir).resolve(taxonomyName, promptVersion);
+        const goldFile = o.gold ?? path.join(packageRoot, "eval", "gold", `${taxonomyName}.jsonl`);
+        const gold = await loadGoldSet(goldFile, prompt.taxonomy, { maxTextChars: config.limits.maxTextChars });
+        const thresholds = parseThresholds(o.min, prompt.taxonomy.dimensions.map((d) => d.key));
+        const batchSize = checkIntegerFlag("--batch-size", o.batchSize, 1, config.limits.maxItems, " (LABELQ_MAX_ITEMS)");
+        const out = o.out ? fs.openSync(o.out, "w") : undefined;
+        let report;
+        try {
+          report = await runEvaluation(
+            prompt.taxonomy,
+            gold,
+            {
+              taxonomy: taxonomyName,
+              promptVersion,
+              model: o.model ?? config.models.default,
+              goldFile: path.relative(process.cwd(), goldFile) || goldFile,
+              batchSize,
+              cache: o.cache ?? false,
+              against: o.against,
+              repeat: o.repeat,
+              thresholds,
+              bootstrap: { resamples: o.resamples, seed: o.seed },
+              target,
+              onResult: out === undefined ? undefined : (r) => fs.writeSync(out, JSON.stringify(r) + "\n"),
+              progress: (line) => process.stderr.write(`${line}\n`),
+            },
+            core,
+          );
+        } finally {
+          if (out !== undefined) fs.closeSync(out);
+        }
+        process.stdout.write(o.json ? JSON.stringify(report, null, 2) + "\n" : formatReport(report) + "\n");
+        if (o.html) {
+          fs.writeFileSync(o.html, renderHtmlReport(report));
+          process.stderr.write(`wrote ${o.html}\n`);
+        }
+        if (!report.passed) process.exitCode = THRESHOLD_FAILED;
+      } finally {
+        await core.close();
+        clients.destroy();
+        await stack?.close();
+      }
+    });
+}
