@@ -8,7 +8,11 @@ import { BedrockProvider } from "./llm/bedrock-provider.ts";
 import type { ModelProvider } from "./llm/model-provider.ts";
 import { BottleneckLimiter } from "./limiter/bottleneck-limiter.ts";
 import type { RateLimiter } from "./limiter/rate-limiter.ts";
+import { ConfigError } from "./errors/errors.ts";
+import { runEveryStep } from "./lifecycle/run-every-step.ts";
+import { type HealthServer, startHealthServer } from "./observability/health-server.ts";
 import { Metrics } from "./observability/metrics.ts";
+import { workerHealthChecks } from "./observability/worker-health.ts";
 import { PromptRegistry } from "./prompts/prompt-registry.ts";
 import { createMessageHandler } from "./queue/message-handler.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
@@ -21,8 +25,24 @@ export interface Worker {
   limiter: RateLimiter;
   cache: LabelCache | undefined;
   metrics: Metrics;
-  /** Stop polling, drain or return in-flight batches, release connections. Runs every step even if one fails. */
+  /** The port of /metrics, /healthz and /readyz once started, when the worker serves them. */
+  readonly httpPort: number | undefined;
+  /**
+   * Make the health server listen (when configured), then start consuming: the probes answer
+   * before the first message is taken. Idempotent. When the server cannot listen, nothing is
+   * consumed, the worker is closed and a ConfigError names LABELQ_HTTP_PORT.
+   */
+  start(): Promise<void>;
+  /** Stop polling, drain or return in-flight batches, close the health server and the limiter. Every step runs even if one fails; every call waits for the same close. */
   close(): Promise<void>;
+}
+
+/** What the composition root may be given instead of building it from config. */
+export interface WorkerOverrides {
+  provider?: ModelProvider;
+  metrics?: Metrics;
+  /** Serve /metrics, /healthz and /readyz on this port (0 picks a free one); none when absent. */
+  http?: { port: number; host?: string };
 }
 
 /** Composition root: build the worker pool and everything it needs from config. */
@@ -30,7 +50,7 @@ export function createWorker(
   config: Config,
   clients: AwsClients,
   logger: Logger,
-  overrides: { provider?: ModelProvider; metrics?: Metrics } = {},
+  overrides: WorkerOverrides = {},
 ): Worker {
   const metrics = overrides.metrics ?? new Metrics();
   const settings: LabelBatchSettings = {
@@ -101,20 +121,55 @@ export function createWorker(
     rateFactors: () => limiter.rateFactors(),
     breakers: () => Object.fromEntries(breakers.models().map((m) => [m, breakers.state(m)])),
   });
+  let health: HealthServer | undefined;
+  let starting: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= runEveryStep([
+      // Readiness turns 503 as soon as the pool stops; the server stays up until it is drained.
+      () => pool.stop(),
+      () => health?.close(),
+      () => limiter.close(),
+    ]).catch((error: unknown) => {
+      logger.error({ err: error }, "error while closing the worker");
+      throw error;
+    });
+    return closing;
+  };
+  const listen = async (http: { port: number; host?: string }): Promise<HealthServer> => {
+    const checks = workerHealthChecks(pool, clients.sqs, requireQueue(config, "requests"), config.worker.waitTimeS);
+    try {
+      return await startHealthServer(http, metrics, checks, logger);
+    } catch (error) {
+      const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new ConfigError([`LABELQ_HTTP_PORT=${http.port}: the health server cannot listen (${why}); choose another port, or 0 for a free one`], { cause: error });
+    }
+  };
   return {
     pool,
     limiter,
     cache,
     metrics,
-    async close() {
-      const steps = [() => pool.stop(), () => limiter.close()];
-      for (const step of steps) {
-        try {
-          await step();
-        } catch (error) {
-          logger.error({ err: error }, "error while closing the worker");
-        }
-      }
+    get httpPort() {
+      return health?.port;
     },
+    start() {
+      starting ??= (async () => {
+        if (overrides.http) health = await listen(overrides.http);
+        pool.start();
+      })().catch(async (error: unknown) => {
+        await close().catch(() => {});
+        throw error;
+      });
+      return starting;
+    },
+    close,
   };
+}
+
+/** Build a worker from config and start it (see Worker.start): the one way a process runs a worker. */
+export async function startWorker(config: Config, clients: AwsClients, logger: Logger, overrides: WorkerOverrides = {}): Promise<Worker> {
+  const worker = createWorker(config, clients, logger, overrides);
+  await worker.start();
+  return worker;
 }

@@ -1,10 +1,7 @@
 import type { Command } from "commander";
 import { createAwsClients } from "../aws-clients.ts";
-import { requireQueue } from "../config/config.ts";
-import { startHealthServer } from "../observability/health-server.ts";
 import { createLogger } from "../observability/logger.ts";
-import { workerHealthChecks } from "../observability/worker-health.ts";
-import { createWorker } from "../worker.ts";
+import { startWorker } from "../worker.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { untilSignal } from "./until-signal.ts";
 
@@ -26,22 +23,13 @@ export function registerWorkerCommand(program: Command): void {
       });
       const logger = createLogger(config.log);
       const clients = createAwsClients(config);
-      const worker = createWorker(config, clients, logger);
-      worker.pool.start();
-      const health = await startHealthServer(
-        { port: config.http.port },
-        worker.metrics,
-        workerHealthChecks(worker.pool, clients.sqs, requireQueue(config, "requests"), config.worker.waitTimeS),
-        logger,
-      );
+      const worker = await startWorker(config, clients, logger, { http: { port: config.http.port } });
       logger.info(
-        { queue: config.queues.requests, concurrency: config.worker.concurrency, region: config.region, httpPort: health.port },
+        { queue: config.queues.requests, concurrency: config.worker.concurrency, region: config.region, httpPort: worker.httpPort },
         "worker started (metrics on /metrics, probes on /healthz and /readyz)",
       );
       await untilSignal(async () => {
-        // Readiness turns 503 as soon as stopping begins; the server stays up until the pool is drained.
         await worker.close();
-        await health.close();
         clients.destroy();
         logger.info("worker stopped");
         logger.flush();

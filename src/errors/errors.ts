@@ -20,8 +20,11 @@ export type ErrorCode =
   | "QUEUE_ERROR"
   | "BATCH_ID_CONFLICT"
   | "STORE_UNAVAILABLE"
+  | "TABLE_SETUP_FAILED"
+  | "LEASE_LOST"
   | "SHUTTING_DOWN"
-  | "GOLD_SET_INVALID";
+  | "GOLD_SET_INVALID"
+  | "UNEXPECTED_ERROR";
 
 export class LabelqError extends Error {
   readonly code: ErrorCode;
@@ -38,8 +41,8 @@ export class LabelqError extends Error {
 /** A configuration value is missing or invalid; `issues` name each variable and what it allows. */
 export class ConfigError extends LabelqError {
   readonly issues: string[];
-  constructor(issues: string[]) {
-    super("CONFIG_INVALID", `Invalid configuration:\n  - ${issues.join("\n  - ")}`, false);
+  constructor(issues: string[], options?: ErrorOptions) {
+    super("CONFIG_INVALID", `Invalid configuration:\n  - ${issues.join("\n  - ")}`, false, options);
     this.issues = issues;
   }
 }
@@ -107,6 +110,20 @@ export class QueueError extends LabelqError {
   }
 }
 
+/** Creating or waiting for a DynamoDB table failed; the message names the table. */
+export class TableSetupError extends LabelqError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("TABLE_SETUP_FAILED", message, false, options);
+  }
+}
+
+/** Another worker took the batch's lease over (this one stalled past it); that worker finishes the batch. */
+export class LeaseLostError extends LabelqError {
+  constructor(batchId: string) {
+    super("LEASE_LOST", `Lost the lease on batch ${batchId} to another worker`, true);
+  }
+}
+
 /** The worker is stopping; the message goes back to the queue for another worker. */
 export class ShuttingDownError extends LabelqError {
   constructor() {
@@ -114,12 +131,29 @@ export class ShuttingDownError extends LabelqError {
   }
 }
 
-/** True when retrying the same work later may succeed; unknown errors count as retryable so nothing is dropped. */
-export function isRetryable(error: unknown): boolean {
-  return error instanceof LabelqError ? error.retryable : true;
+/**
+ * An error labelq did not raise on purpose (a TypeError, a library's plain Error): a bug or a
+ * case nobody foresaw. Not retryable: the same input would fail the same way, so the message
+ * goes to the DLQ at once with this reason, for an operator to look at and replay.
+ */
+export class UnexpectedError extends LabelqError {
+  constructor(cause: unknown) {
+    const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super("UNEXPECTED_ERROR", `Unexpected error (${what})`, false, { cause });
+  }
 }
 
-/** The code of a labelq error, or "INTERNAL" for anything else. */
-export function errorCode(error: unknown): string {
-  return error instanceof LabelqError ? error.code : "INTERNAL";
+/** The one place that decides what an error is: labelq's own errors as they are, anything else as UnexpectedError. */
+export function toLabelqError(error: unknown): LabelqError {
+  return error instanceof LabelqError ? error : new UnexpectedError(error);
+}
+
+/** True when retrying the same work later may succeed (see toLabelqError). */
+export function isRetryable(error: unknown): boolean {
+  return toLabelqError(error).retryable;
+}
+
+/** The code of an error (see toLabelqError). */
+export function errorCode(error: unknown): ErrorCode {
+  return toLabelqError(error).code;
 }

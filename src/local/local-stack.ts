@@ -9,6 +9,7 @@ import { createTables } from "../store/create-tables.ts";
 /** Table names of the embedded stack: the defaults of LABELQ_CACHE_TABLE and LABELQ_BATCHES_TABLE. */
 const TABLES = { cacheTable: "labelq-label-cache", batchesTable: "labelq-batches" };
 import { type BedrockEmulator, type BedrockEmulatorOptions, startBedrockEmulator } from "./bedrock-emulator/index.ts";
+import { runEveryStep } from "../lifecycle/run-every-step.ts";
 
 export interface LocalStackOptions {
   region?: string;
@@ -80,29 +81,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         LABELQ_BATCHES_TABLE: TABLES.batchesTable,
       },
       close() {
-        closing ??= runAll(started);
+        closing ??= runEveryStep(started);
         return closing;
       },
     };
   } catch (error) {
     // A partial start must not leave servers listening: close what started, then report the start failure.
-    await runAll(started).catch(() => undefined);
+    await runEveryStep(started).catch(() => undefined);
     throw error;
   }
-}
-
-/** Run every close step even if some fail (like BullMQ's close); then throw the first failure, the others attached. */
-export async function runAll(steps: readonly (() => Promise<void>)[]): Promise<void> {
-  const failures: unknown[] = [];
-  for (const step of steps) {
-    try {
-      await step();
-    } catch (error) {
-      failures.push(error);
-    }
-  }
-  if (failures.length === 1) throw failures[0];
-  if (failures.length > 1) throw new AggregateError(failures, `${failures.length} close steps failed`);
 }
 
 /** Emulators accept any credentials; these keep the SDK's credential chain from looking further. */

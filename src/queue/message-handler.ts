@@ -3,9 +3,11 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { LabelRequest, RequestLimits } from "../contracts/request.ts";
 import type { LabelResult } from "../contracts/result.ts";
-import { errorCode, InvalidRequestError, isRetryable, ShuttingDownError } from "../errors/errors.ts";
+import { InvalidRequestError, LeaseLostError, ShuttingDownError, toLabelqError } from "../errors/errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import type { ClaimOutcome, IdempotencyStore } from "../store/idempotency-store.ts";
+import type { BatchLease } from "../store/batch-lease.ts";
+import type { IdempotencyStore } from "../store/idempotency-store.ts";
+import { claimBatch } from "./claim-batch.ts";
 import { parseRequestMessage, peekBatchId } from "./parse-request-message.ts";
 import { payloadHash } from "./payload-hash.ts";
 import { resolveReplyTo } from "./reply-to.ts";
@@ -30,6 +32,12 @@ export type LabelFn = (request: LabelRequest, receivedAt: Date, signal: AbortSig
 /** What happened to a message, for the pool's bookkeeping, logs and tests. */
 export type MessageOutcome = "published" | "republished" | "dead-lettered" | "deferred" | "retry-later" | "returned" | "lease-lost";
 
+/** A handled message: whether to delete it (sqs-consumer's acknowledgement) and what became of it. */
+export interface Handled {
+  ack: boolean;
+  outcome: MessageOutcome;
+}
+
 export interface HandlerDeps {
   sqs: SQSClient;
   logger: Logger;
@@ -40,8 +48,13 @@ export interface HandlerDeps {
   metrics?: Metrics;
 }
 
-/** What a handled message turned out to be, for metrics. */
-interface Seen {
+/** One delivery of a request message, and what it turned out to be (for metrics). */
+interface Delivery {
+  message: Message;
+  receivedAt: Date;
+  receiveCount: number;
+  log: Logger;
+  signal: AbortSignal;
   request?: LabelRequest;
   result?: LabelResult;
   dlqCode?: string;
@@ -56,161 +69,154 @@ interface Seen {
  * - retry-later: a retryable failure; the message becomes visible again after a growing delay;
  * - returned: the worker is stopping; the message is made visible at once for another worker;
  * - lease-lost: another worker took the batch over (this one stalled past its lease): it publishes.
+ *
+ * Every failure, wherever it happens, goes through routeFailure, which decides by the error.
  */
 export function createMessageHandler(settings: HandlerSettings, label: LabelFn, deps: HandlerDeps) {
-  const { sqs, logger, idempotency } = deps;
+  const { sqs, logger } = deps;
   const owner = deps.workerId ?? randomUUID();
 
-  /** Handle one message; see above. Returns whether to delete it (sqs-consumer's acknowledgement). */
-  return async function handleMessage(message: Message, signal: AbortSignal): Promise<{ ack: boolean; outcome: MessageOutcome }> {
+  /** Handle one message; see above. */
+  return async function handleMessage(message: Message, signal: AbortSignal): Promise<Handled> {
     const started = performance.now();
-    const seen: Seen = {};
-    const out = await handle(message, signal, seen);
-    if (deps.metrics) recordOutcome(deps.metrics, out.outcome, seen, (performance.now() - started) / 1000);
-    return out;
+    const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? "1");
+    const delivery: Delivery = { message, receivedAt: new Date(), receiveCount, signal, log: logger.child({ messageId: message.MessageId, receiveCount }) };
+    const handled = await handle(delivery);
+    if (deps.metrics) recordOutcome(deps.metrics, handled.outcome, delivery, (performance.now() - started) / 1000);
+    return handled;
   };
 
-  async function handle(message: Message, signal: AbortSignal, seen: Seen): Promise<{ ack: boolean; outcome: MessageOutcome }> {
-    const receivedAt = new Date();
-    const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? "1");
-    const log = logger.child({ messageId: message.MessageId, receiveCount });
-
-    const deadLetter = async (error: unknown, batchId: string | undefined) => {
-      await sendToDlq(sqs, settings.dlqUrl, message, { error, receiveCount, sourceQueue: settings.requestsQueueUrl, batchId });
-      seen.dlqCode = errorCode(error);
-      log.warn({ batchId, code: errorCode(error), reason: (error as Error).message }, "request sent to the DLQ");
-      return { ack: true, outcome: "dead-lettered" as const };
-    };
-
-    let request: LabelRequest;
-    let replyTo: string;
+  async function handle(d: Delivery): Promise<Handled> {
+    let lease: BatchLease | undefined;
     try {
-      request = parseRequestMessage(message.Body, settings.limits);
-      replyTo = resolveReplyTo(request.replyTo, settings.resultsQueueUrl, settings.replyToAllowlist);
-    } catch (error) {
-      if (error instanceof InvalidRequestError) return deadLetter(error, peekBatchId(message.Body));
-      throw error;
-    }
-    const batchLog = log.child({ batchId: request.batchId });
-    seen.request = request;
-
-    // Claim the batch. If the store is down, process unguarded: a possible duplicate costs
-    // model calls, a stalled pipeline costs more.
-    let claim: ClaimOutcome = { kind: "claimed" };
-    let guarded = false;
-    if (idempotency) {
-      try {
-        claim = await idempotency.claim(request.batchId, payloadHash(request), owner, settings.leaseS * 1000);
-        guarded = claim.kind === "claimed";
-      } catch (error) {
-        batchLog.warn({ err: error }, "batch records unavailable; processing without the idempotency guard");
-      }
-    }
-    switch (claim.kind) {
-      case "conflict":
-        return deadLetter(
-          new InvalidRequestError(
+      const request = parseRequestMessage(d.message.Body, settings.limits);
+      const replyTo = resolveReplyTo(request.replyTo, settings.resultsQueueUrl, settings.replyToAllowlist);
+      d.request = request;
+      d.log = d.log.child({ batchId: request.batchId });
+      const claim = await claimBatch(
+        deps.idempotency,
+        { batchId: request.batchId, payloadHash: payloadHash(request), owner, leaseMs: settings.leaseS * 1000 },
+        d.log,
+      );
+      switch (claim.kind) {
+        case "conflict":
+          throw new InvalidRequestError(
             `batchId ${request.batchId} was already used for a different payload (stored ${claim.storedPayloadHash.slice(0, 19)}...); use a new batchId`,
             [],
             "BATCH_ID_CONFLICT",
-          ),
-          request.batchId,
-        );
-      case "in-progress": {
-        // Look again soon (growing with each receive), but never later than the lease ends.
-        const leaseLeftS = Math.ceil((claim.leaseExpiresAt - Date.now()) / 1000) + 1;
-        const wait = Math.min(MAX_RETRY_DELAY_S, leaseLeftS, Math.max(1, retryDelaySeconds(receiveCount, settings.retryBaseDelayS)));
-        await changeVisibility(sqs, settings.requestsQueueUrl, message, wait);
-        batchLog.info({ retryInSeconds: wait }, "batch in progress on another worker; looking again after its lease");
-        return { ack: false, outcome: "deferred" };
-      }
-      case "completed":
-        if (claim.result) {
-          await publishResult(sqs, replyTo, claim.result);
-          seen.result = claim.result;
-          batchLog.info({ status: claim.result.status }, "duplicate of a completed batch: stored result published again");
-          return { ack: true, outcome: "republished" };
-        }
-        // The result was too large to store: rebuild it (from the label cache) below.
-        break;
-      case "claimed":
-        break;
-    }
-
-    // The lease is extended while the batch runs; losing it means another worker took over.
-    const work = new AbortController();
-    const onStop = () => work.abort(signal.reason);
-    signal.addEventListener("abort", onStop, { once: true });
-    let leaseLost = false;
-    const renew = guarded
-      ? setInterval(() => {
-          idempotency!.extend(request.batchId, owner, settings.leaseS * 1000).then(
-            (held) => {
-              if (!held) {
-                leaseLost = true;
-                work.abort(new Error("lease lost"));
-              }
-            },
-            (error: unknown) => batchLog.warn({ err: error }, "could not extend the batch lease"),
           );
-        }, settings.leaseRenewS * 1000)
-      : undefined;
-
-    try {
-      if (signal.aborted) throw new ShuttingDownError();
-      const result = await label(request, receivedAt, work.signal);
-      if (guarded && !(await idempotency!.complete(request.batchId, owner, result))) {
-        batchLog.warn("lost the batch lease before completing; the worker that took it over publishes the result");
-        return { ack: false, outcome: "lease-lost" };
+        case "in-progress":
+          return await defer(d, claim.leaseExpiresAt);
+        case "completed":
+          await publishResult(sqs, replyTo, claim.result);
+          d.result = claim.result;
+          d.log.info({ status: claim.result.status }, "duplicate of a completed batch: stored result published again");
+          return { ack: true, outcome: "republished" };
+        case "leased":
+          lease = claim.lease;
+          return await labelUnderLease(d, request, replyTo, claim.lease);
       }
+    } catch (error) {
+      return routeFailure(d, error, lease);
+    }
+  }
+
+  /** Another worker holds the batch: look again soon (growing with each receive), never later than its lease ends. */
+  async function defer(d: Delivery, leaseExpiresAt: number): Promise<Handled> {
+    const leaseLeftS = Math.ceil((leaseExpiresAt - Date.now()) / 1000) + 1;
+    const wait = Math.min(MAX_RETRY_DELAY_S, leaseLeftS, Math.max(1, retryDelaySeconds(d.receiveCount, settings.retryBaseDelayS)));
+    await changeVisibility(sqs, settings.requestsQueueUrl, d.message, wait);
+    d.log.info({ retryInSeconds: wait }, "batch in progress on another worker; looking again after its lease");
+    return { ack: false, outcome: "deferred" };
+  }
+
+  /** Label the batch while renewing its lease, record it COMPLETED, then publish it. */
+  async function labelUnderLease(d: Delivery, request: LabelRequest, replyTo: string, lease: BatchLease): Promise<Handled> {
+    const held = holdLease(lease, request.batchId, settings.leaseRenewS * 1000, d.log);
+    try {
+      if (d.signal.aborted) throw new ShuttingDownError();
+      const result = await label(request, d.receivedAt, AbortSignal.any([d.signal, held.lost]));
+      if (!(await lease.complete(result))) throw new LeaseLostError(request.batchId);
       await publishResult(sqs, replyTo, result);
-      seen.result = result;
-      const errors = result.items.filter((it) => it.error !== null).length;
-      batchLog.info(
-        {
-          status: result.status,
-          items: result.items.length,
-          labelled: result.items.length - errors,
-          errors,
-          cacheHits: result.usage.cacheHits,
-          taxonomy: result.taxonomy,
-          promptVersion: result.promptVersion,
-          model: result.model,
-          modelCalls: result.usage.modelCalls,
-          inputTokens: result.usage.inputTokens,
-          outputTokens: result.usage.outputTokens,
-          costUsd: result.usage.costUsd,
-          durationMs: result.timing.durationMs,
-        },
-        "batch labelled",
-      );
+      d.result = result;
+      logLabelled(d.log, result);
       return { ack: true, outcome: "published" };
     } catch (error) {
-      if (leaseLost) {
-        batchLog.warn("lost the batch lease; another worker finishes the batch");
-        return { ack: false, outcome: "lease-lost" };
-      }
-      if (guarded) await idempotency!.release(request.batchId, owner).catch((e: unknown) => batchLog.warn({ err: e }, "could not release the batch lease"));
-      if (signal.aborted) {
-        // Stopping: hand the message to another worker now rather than after the visibility timeout.
-        await changeVisibility(sqs, settings.requestsQueueUrl, message, 0);
-        batchLog.info("worker stopping: message returned to the queue");
-        return { ack: false, outcome: "returned" };
-      }
-      if (!isRetryable(error)) return deadLetter(error, request.batchId);
-      const delay = retryDelaySeconds(receiveCount, settings.retryBaseDelayS);
-      await changeVisibility(sqs, settings.requestsQueueUrl, message, delay);
-      batchLog.warn({ code: errorCode(error), err: error, retryInSeconds: delay }, "batch failed; will retry");
-      return { ack: false, outcome: "retry-later" };
+      // Whatever the aborted work threw, the reason it stopped is what counts.
+      if (held.lost.aborted) throw new LeaseLostError(request.batchId);
+      if (d.signal.aborted) throw new ShuttingDownError();
+      throw error;
     } finally {
-      clearInterval(renew);
-      signal.removeEventListener("abort", onStop);
+      held.stop();
     }
+  }
+
+  /** The one place that decides a failed message's fate, by its error (see toLabelqError). */
+  async function routeFailure(d: Delivery, thrown: unknown, lease: BatchLease | undefined): Promise<Handled> {
+    const error = toLabelqError(thrown);
+    if (error instanceof LeaseLostError) {
+      d.log.warn("lost the batch lease; the worker that took it over publishes the result");
+      return { ack: false, outcome: "lease-lost" };
+    }
+    await lease?.release().catch((e: unknown) => d.log.warn({ err: e }, "could not release the batch lease"));
+    if (error instanceof ShuttingDownError) {
+      // Hand the message to another worker now rather than after the visibility timeout.
+      await changeVisibility(sqs, settings.requestsQueueUrl, d.message, 0);
+      d.log.info("worker stopping: message returned to the queue");
+      return { ack: false, outcome: "returned" };
+    }
+    if (!error.retryable) {
+      const batchId = d.request?.batchId ?? peekBatchId(d.message.Body);
+      await sendToDlq(sqs, settings.dlqUrl, d.message, { error, receiveCount: d.receiveCount, sourceQueue: settings.requestsQueueUrl, batchId });
+      d.dlqCode = error.code;
+      d.log.warn({ batchId, code: error.code, reason: error.message }, "request sent to the DLQ");
+      return { ack: true, outcome: "dead-lettered" };
+    }
+    const delay = retryDelaySeconds(d.receiveCount, settings.retryBaseDelayS);
+    await changeVisibility(sqs, settings.requestsQueueUrl, d.message, delay);
+    d.log.warn({ code: error.code, err: thrown, retryInSeconds: delay }, "batch failed; will retry");
+    return { ack: false, outcome: "retry-later" };
   }
 }
 
+/** Renew a lease every `everyMs` until stopped; `lost` aborts when another worker has taken it. */
+function holdLease(lease: BatchLease, batchId: string, everyMs: number, log: Logger): { lost: AbortSignal; stop: () => void } {
+  const lost = new AbortController();
+  const timer = setInterval(() => {
+    lease.renew().then(
+      (held) => {
+        if (!held) lost.abort(new LeaseLostError(batchId));
+      },
+      (error: unknown) => log.warn({ err: error }, "could not extend the batch lease"),
+    );
+  }, everyMs);
+  return { lost: lost.signal, stop: () => clearInterval(timer) };
+}
+
+function logLabelled(log: Logger, result: LabelResult): void {
+  const errors = result.items.filter((it) => it.error !== null).length;
+  log.info(
+    {
+      status: result.status,
+      items: result.items.length,
+      labelled: result.items.length - errors,
+      errors,
+      cacheHits: result.usage.cacheHits,
+      taxonomy: result.taxonomy,
+      promptVersion: result.promptVersion,
+      model: result.model,
+      modelCalls: result.usage.modelCalls,
+      inputTokens: result.usage.inputTokens,
+      outputTokens: result.usage.outputTokens,
+      costUsd: result.usage.costUsd,
+      durationMs: result.timing.durationMs,
+    },
+    "batch labelled",
+  );
+}
+
 /** Count a handled message: its outcome, latency, texts and errors, with bounded labels. */
-function recordOutcome(metrics: Metrics, outcome: MessageOutcome, seen: Seen, seconds: number): void {
+function recordOutcome(metrics: Metrics, outcome: MessageOutcome, seen: Delivery, seconds: number): void {
   const taxonomy = seen.result?.taxonomy ?? "unknown";
   const model = seen.result?.model ?? "unknown";
   metrics.batches.inc({ outcome, taxonomy, prompt_version: seen.result?.promptVersion ?? "unknown", model });

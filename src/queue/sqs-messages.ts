@@ -80,9 +80,11 @@ export async function sendToDlq(sqs: SQSClient, dlqUrl: string, message: Message
 
 /** Make a message visible again after `seconds` (0 = at once). */
 export async function changeVisibility(sqs: SQSClient, queueUrl: string, message: Message, seconds: number): Promise<void> {
-  await sqs.send(
-    new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: seconds }),
-  );
+  try {
+    await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: seconds }));
+  } catch (cause) {
+    throw new QueueError(`Could not change the visibility of message ${message.MessageId} on ${queueUrl}`, { cause });
+  }
 }
 
 function str(value: string): MessageAttributeValue {

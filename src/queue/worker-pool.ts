@@ -1,5 +1,6 @@
 import type { Message, SQSClient } from "@aws-sdk/client-sqs";
 import { EventEmitter } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { Consumer } from "sqs-consumer";
 import type { MessageHandler, MessageOutcome } from "./message-handler.ts";
@@ -43,7 +44,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   readonly #inflight = new Map<string, InFlight>();
   readonly #logger: Logger;
+  #started = false;
   #stopping = false;
+  /** The one stop in progress or done: every stop() call waits for it. */
+  #closing: Promise<void> | undefined;
   #lastPollAt = Date.now();
 
   constructor(options: WorkerPoolOptions, sqs: SQSClient, handler: MessageHandler, logger: Logger) {
@@ -90,8 +94,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     });
   }
 
-  /** Start polling. */
+  /** Start polling. Idempotent; a stopped pool stays stopped. */
   start(): void {
+    if (this.#started || this.#stopping) return;
+    this.#started = true;
     for (const c of this.#consumers) c.start();
   }
 
@@ -111,25 +117,43 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   /**
    * Stop polling, let in-flight batches finish for up to shutdownTimeoutS, then abort the
-   * rest, whose messages are made visible again at once for other workers.
+   * rest, whose messages are made visible again at once for other workers. Every call
+   * returns the same promise, which settles when the pool is drained.
    */
-  async stop(): Promise<void> {
-    if (this.#stopping) return;
+  stop(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#stopping = true;
-    const pollsEnded = Promise.all(this.#consumers.map((c) => new Promise<void>((resolve) => c.once("stopped", () => resolve()))));
-    for (const c of this.#consumers) c.stop();
-    const drained = this.#drain();
-    const deadline = new Promise<"timeout">((resolve) => setTimeout(resolve, this.#options.shutdownTimeoutS * 1000, "timeout").unref());
-    if ((await Promise.race([drained, deadline])) === "timeout") {
+    // sqs-consumer emits "stopped" only for a consumer that was running.
+    const running = this.#consumers.filter((c) => c.status.isRunning);
+    const pollsEnded = Promise.all(running.map((c) => new Promise<void>((resolve) => c.once("stopped", () => resolve()))));
+    for (const c of running) c.stop();
+    if ((await this.#drainWithin(this.#options.shutdownTimeoutS * 1000)) === "timeout") {
       this.#logger.warn({ inFlight: this.#inflight.size }, "shutdown deadline reached: returning unfinished messages to the queue");
-      for (const f of this.#inflight.values()) f.controller.abort();
-      await drained;
+      this.#abortInFlight();
     }
     // A poll that was open when stop() began may still deliver a message: it is returned at once.
     await pollsEnded;
-    for (const f of this.#inflight.values()) f.controller.abort();
+    this.#abortInFlight();
     await this.#drain();
     this.emit("stopped");
+  }
+
+  /** Wait for in-flight batches to finish, or for the deadline, whichever comes first. */
+  async #drainWithin(ms: number): Promise<"drained" | "timeout"> {
+    const deadline = new AbortController();
+    try {
+      return await Promise.race([this.#drain().then(() => "drained" as const), sleep(ms, "timeout" as const, { signal: deadline.signal, ref: false })]);
+    } finally {
+      deadline.abort();
+    }
+  }
+
+  #abortInFlight(): void {
+    for (const f of this.#inflight.values()) f.controller.abort();
   }
 
   async #drain(): Promise<void> {
@@ -138,8 +162,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   async #handle(message: Message, handler: MessageHandler): Promise<Message | undefined> {
     const id = message.MessageId ?? "";
-    let settle!: () => void;
-    const settled = new Promise<void>((resolve) => (settle = resolve));
+    const { promise: settled, resolve: settle } = Promise.withResolvers<void>();
     const controller = new AbortController();
     this.#inflight.set(id, { controller, settled, settle });
     // A message received by a poll that was already under way when stop() began.

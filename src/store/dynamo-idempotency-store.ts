@@ -146,9 +146,18 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
   }
 }
 
+/**
+ * The stored result, or undefined when none was stored (too large) or it cannot be read (a
+ * record written by another labelq version, a corrupt value): both are rebuilt from the cache.
+ */
 function decodeResult(value: unknown): LabelResult | undefined {
   if (!(value instanceof Uint8Array)) return undefined;
-  return resultSchema.parse(JSON.parse(gunzipSync(value).toString("utf8")));
+  try {
+    const parsed = resultSchema.safeParse(JSON.parse(gunzipSync(value).toString("utf8")));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function storeError(what: string, batchId: string, cause: unknown): StoreError {

@@ -3,7 +3,7 @@ import type { LabelResult } from "../contracts/result.ts";
 /**
  * What claiming a batch found:
  * - claimed: this worker holds the lease and does the work;
- * - completed: done before; `result` is the stored result when it fitted in the record;
+ * - completed: done before; `result` is the stored result when it fitted in the record and reads back;
  * - in-progress: another worker holds a live lease until `leaseExpiresAt` (epoch ms);
  * - conflict: the batchId was used before with a different payload.
  */

@@ -1,8 +1,12 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pino, { type Logger } from "pino";
+import type { LabelResult } from "../../src/contracts/result.ts";
+import { StoreError } from "../../src/errors/errors.ts";
 import type { CallFeedback, ModelCall, RateLimiter } from "../../src/limiter/rate-limiter.ts";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/llm/model-provider.ts";
+import type { ClaimOutcome, IdempotencyStore } from "../../src/store/idempotency-store.ts";
+import type { CacheEntry, CacheStats, LabelCache } from "../../src/store/label-cache.ts";
 import type { Dimension, Taxonomy } from "../../src/taxonomy/taxonomy-schema.ts";
 
 /** The repository root, the shipped prompts and samples (tests never depend on the working directory). */
@@ -65,6 +69,116 @@ export class PassThroughLimiter implements RateLimiter {
   close(): Promise<void> {
     this.closed = true;
     return Promise.resolve();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch records and label cache
+
+/** One batch record of FakeIdempotencyStore. */
+export interface FakeBatchRecord {
+  status: "IN_PROGRESS" | "COMPLETED";
+  payloadHash: string;
+  owner: string;
+  leaseExpiresAt: number;
+  result?: LabelResult;
+}
+
+/**
+ * An IdempotencyStore in memory with the DynamoDB store's rules: one live lease per batch, a
+ * lease taken over once expired, results kept only up to `maxStoredResultBytes`. `unavailable`
+ * makes every call fail as an outage does; `failClaimWith` makes claim throw that error.
+ */
+export class FakeIdempotencyStore implements IdempotencyStore {
+  readonly records = new Map<string, FakeBatchRecord>();
+  readonly calls: string[] = [];
+  unavailable = false;
+  failClaimWith: Error | undefined;
+  maxStoredResultBytes = Number.POSITIVE_INFINITY;
+  now: () => number = Date.now;
+
+  claim(batchId: string, payloadHash: string, owner: string, leaseMs: number): Promise<ClaimOutcome> {
+    return this.#run("claim", (): ClaimOutcome => {
+      if (this.failClaimWith) throw this.failClaimWith;
+      const r = this.records.get(batchId);
+      if (r && r.payloadHash !== payloadHash) return { kind: "conflict", storedPayloadHash: r.payloadHash };
+      if (r?.status === "COMPLETED") return { kind: "completed", result: r.result };
+      if (r && r.leaseExpiresAt >= this.now()) return { kind: "in-progress", leaseExpiresAt: r.leaseExpiresAt };
+      this.records.set(batchId, { status: "IN_PROGRESS", payloadHash, owner, leaseExpiresAt: this.now() + leaseMs });
+      return { kind: "claimed" };
+    });
+  }
+
+  extend(batchId: string, owner: string, leaseMs: number): Promise<boolean> {
+    return this.#run("extend", () => {
+      const r = this.#held(batchId, owner);
+      if (r) r.leaseExpiresAt = this.now() + leaseMs;
+      return r !== undefined;
+    });
+  }
+
+  complete(batchId: string, owner: string, result: LabelResult): Promise<boolean> {
+    return this.#run("complete", () => {
+      const r = this.#held(batchId, owner);
+      if (!r) return false;
+      r.status = "COMPLETED";
+      if (Buffer.byteLength(JSON.stringify(result)) <= this.maxStoredResultBytes) r.result = result;
+      return true;
+    });
+  }
+
+  release(batchId: string, owner: string): Promise<void> {
+    return this.#run("release", () => {
+      if (this.#held(batchId, owner)) this.records.delete(batchId);
+    });
+  }
+
+  /** Another worker takes the batch's lease over, as after this one stalled past it. */
+  takeOver(batchId: string, newOwner = "other-worker"): void {
+    const r = this.records.get(batchId);
+    if (!r) throw new Error(`no record for ${batchId}`);
+    r.owner = newOwner;
+  }
+
+  #held(batchId: string, owner: string): FakeBatchRecord | undefined {
+    const r = this.records.get(batchId);
+    return r?.status === "IN_PROGRESS" && r.owner === owner ? r : undefined;
+  }
+
+  #run<T>(name: string, body: () => T): Promise<T> {
+    this.calls.push(name);
+    if (this.unavailable) return Promise.reject(new StoreError(`batch records unavailable (${name})`));
+    // A throw in the executor rejects the promise, as a failed call does.
+    return new Promise((resolve) => resolve(body()));
+  }
+}
+
+/** A LabelCache in memory that honours expiry on read and counts like the DynamoDB one. */
+export class FakeLabelCache implements LabelCache {
+  readonly entries = new Map<string, CacheEntry>();
+  readonly #stats: CacheStats = { reads: 0, hits: 0, writes: 0, errors: 0, readCapacityUnits: 0, writeCapacityUnits: 0 };
+  now: () => number = Date.now;
+
+  getMany(keys: readonly string[]): Promise<Map<string, CacheEntry>> {
+    const nowS = Math.floor(this.now() / 1000);
+    const found = new Map<string, CacheEntry>();
+    for (const key of new Set(keys)) {
+      this.#stats.reads += 1;
+      const entry = this.entries.get(key);
+      if (entry && entry.expiresAt > nowS) found.set(key, entry);
+    }
+    this.#stats.hits += found.size;
+    return Promise.resolve(found);
+  }
+
+  putMany(entries: readonly CacheEntry[]): Promise<void> {
+    for (const e of entries) this.entries.set(e.key, e);
+    this.#stats.writes += entries.length;
+    return Promise.resolve();
+  }
+
+  stats(): CacheStats {
+    return { ...this.#stats };
   }
 }
 

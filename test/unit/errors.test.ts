@@ -6,9 +6,12 @@ import {
   ModelCallError,
   QueueError,
   ShuttingDownError,
+  StoreError,
   TaxonomyError,
+  UnexpectedError,
   errorCode,
   isRetryable,
+  toLabelqError,
 } from "../../src/errors/errors.ts";
 
 describe("labelq errors", () => {
@@ -27,10 +30,22 @@ describe("labelq errors", () => {
     expect(new ModelCallError("MODEL_REJECTED_REQUEST", "m", "x").retryable).toBe(false);
   });
 
-  it("count an unknown error as retryable, so nothing is dropped, with code INTERNAL", () => {
-    expect(isRetryable(new Error("?"))).toBe(true);
-    expect(isRetryable("string")).toBe(true);
-    expect(errorCode(new Error("?"))).toBe("INTERNAL");
+  it("report an error labelq did not raise as UNEXPECTED_ERROR, not retryable, naming the original error", () => {
+    const plain = new TypeError("Cannot read properties of undefined");
+    const wrapped = toLabelqError(plain);
+    expect(wrapped).toBeInstanceOf(UnexpectedError);
+    expect(wrapped.code).toBe("UNEXPECTED_ERROR");
+    expect(wrapped.retryable).toBe(false);
+    expect(wrapped.message).toBe("Unexpected error (TypeError: Cannot read properties of undefined)");
+    expect(wrapped.cause).toBe(plain);
+    expect(isRetryable(new Error("?"))).toBe(false);
+    expect(errorCode("a string")).toBe("UNEXPECTED_ERROR");
+    expect(toLabelqError("a string").message).toBe("Unexpected error (a string)");
+  });
+
+  it("keep labelq's own errors as they are", () => {
+    const store = new StoreError("down");
+    expect(toLabelqError(store)).toBe(store);
     expect(errorCode(new InvalidRequestError("bad", [], "MODEL_NOT_ALLOWED"))).toBe("MODEL_NOT_ALLOWED");
   });
 
