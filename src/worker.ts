@@ -59,6 +59,7 @@ export function createWorker(
     defaultModel: config.models.default,
     allowedModels: config.models.allowed,
     fallbackModels: config.models.fallbacks,
+    catalogue: config.models.catalogue,
     chunkSize: config.classify.chunkSize,
     maxReaskRounds: config.classify.maxReaskRounds,
     cacheTtlDays: config.store.cacheTtlDays,

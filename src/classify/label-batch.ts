@@ -2,7 +2,8 @@ import type { LabelRequest } from "../contracts/request.ts";
 import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts";
 import { InvalidRequestError } from "../errors/errors.ts";
 import { acceptsSampling } from "../llm/sampling.ts";
-import { findModel, type ModelSpec } from "../llm/model-registry.ts";
+import type { ModelCatalogue } from "../llm/model-catalogue.ts";
+import { DEFAULT_CATALOGUE, type ModelSpec } from "../llm/model-registry.ts";
 import { type InferenceParams, promptHash, type PromptRegistry, type ResolvedPrompt, resolveInference, subsetPrompt } from "../prompts/prompt-registry.ts";
 import { cacheKey } from "../store/cache-key.ts";
 import { promptContextHash } from "../taxonomy/dimension-hashes.ts";
@@ -25,6 +26,8 @@ export interface LabelBatchSettings {
   cacheTtlDays?: number;
   /** Seconds a batch may spend waiting to retry model calls before it goes back to the queue; default 60. */
   retryBudgetS?: number;
+  /** The configured model catalogue (config.models.catalogue); default the packaged one (us geography). */
+  catalogue?: ModelCatalogue;
 }
 
 export interface LabelBatchDeps extends ClassifyDeps {
@@ -37,7 +40,7 @@ export interface LabelBatchDeps extends ClassifyDeps {
 /** Resolve a request's model alias against the registry and the allow-list; unknown or not allowed is a bad request. */
 export function resolveModel(alias: string, settings: LabelBatchSettings): ModelSpec {
   const allowed = alias === settings.defaultModel || settings.allowedModels.includes(alias);
-  const model = findModel(alias);
+  const model = (settings.catalogue ?? DEFAULT_CATALOGUE).find(alias);
   if (!allowed || !model) {
     const choices = [settings.defaultModel, ...settings.allowedModels].join(", ");
     throw new InvalidRequestError(`Model "${alias}" is not allowed here (allowed: ${choices})`, [], "MODEL_NOT_ALLOWED");
@@ -68,7 +71,7 @@ export async function labelBatch(
   const inference = inferenceFor(model);
   const fallbacks = (settings.fallbackModels ?? [])
     .filter((alias) => alias !== modelAlias)
-    .map(findModel)
+    .map((alias) => (settings.catalogue ?? DEFAULT_CATALOGUE).find(alias))
     .filter((m): m is ModelSpec => m !== undefined)
     // A fallback that cannot take the request's sampling overrides is skipped, not sent other sampling.
     .flatMap((m) => (acceptsSampling(m, request.inference) ? [{ model: m, inference: inferenceFor(m) }] : []));

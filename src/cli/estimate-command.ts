@@ -17,7 +17,7 @@ export function registerEstimateCommand(program: Command): void {
       const config = configFrom({});
       const taxonomy = o.taxonomy ?? config.prompts.defaultTaxonomy;
       const prompt = await new PromptRegistry(config.prompts.dir).resolve(taxonomy, o.promptVersion ?? config.prompts.defaultVersion);
-      const estimate = estimateRun(await readTexts(file), prompt, { batchSize: o.batchSize, chunkSize: config.classify.chunkSize });
+      const estimate = estimateRun(await readTexts(file), prompt, { batchSize: o.batchSize, chunkSize: config.classify.chunkSize, models: config.models.catalogue.models });
       process.stdout.write(formatEstimate(estimate, taxonomy, prompt.version) + "\n");
     });
 }

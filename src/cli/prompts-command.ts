@@ -4,6 +4,7 @@ import path from "node:path";
 import { z } from "zod";
 import { TaxonomyError } from "../errors/errors.ts";
 import { MODELS, findModel, type ModelSpec } from "../llm/model-registry.ts";
+import { countTokens } from "../llm/token-estimator.ts";
 import { compareDimensionHashes, promptContextHash, taxonomyHash } from "../taxonomy/dimension-hashes.ts";
 import type { Dimension } from "../taxonomy/taxonomy-schema.ts";
 import { diffLines, diffStats, unifiedDiff } from "../prompts/diff-prompts.ts";
@@ -85,7 +86,7 @@ export function registerPromptsCommand(program: Command, promptsDir: () => strin
       // Unreachable through the CLI (commander checks the choices), but the type says it can be missing.
       if (!model) throw new Error(`unknown model alias "${o.model}"`);
       const inference = inferenceFor(prompt, model);
-      const tokens = approxTokens(prompt.system);
+      const tokens = countTokens(prompt.system, model.tokenizer);
       // The texts of a chunk and the answer must fit beside the system prompt in the model's context.
       const left = model.contextTokens - tokens - inference.maxTokens;
       write(prompt.system.endsWith("\n") ? prompt.system : `${prompt.system}\n`);
@@ -125,9 +126,9 @@ function samplingText(inference: InferenceParams): string {
   return parts.filter(Boolean).join(", ") || "no sampling parameters";
 }
 
-/** Rough token count, four characters a token, as the emulator and the size report assume. */
+/** Llama 3 token count (the real tokenizer), the size shown for a prompt not tied to a model. */
 export function approxTokens(text: string): number {
-  return Math.ceil(text.length / 4);
+  return countTokens(text, { kind: "llama3" });
 }
 
 function sizeOf(system: string): string {

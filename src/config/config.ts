@@ -2,7 +2,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError } from "../errors/errors.ts";
-import { findModel, MODELS } from "../llm/model-registry.ts";
+import { CatalogueError, GEOGRAPHIES, geographyOf, loadModelCatalogue, type ModelCatalogue } from "../llm/model-catalogue.ts";
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -53,6 +53,10 @@ const envSchema = z.object({
   LABELQ_ALLOWED_MODELS: csv.default([]),
   /** Models that take over, in order, when the requested one is unavailable or keeps answering invalid labels; "none" for no fallback. */
   LABELQ_FALLBACK_MODELS: csv.default(["claude-sonnet"]),
+  /** A model catalogue file whose models add to (or, by alias, replace) the packaged ones (src/llm/model-catalogue.json). */
+  LABELQ_MODEL_CATALOGUE: z.string().min(1).optional(),
+  /** Which inference-profile geography to call (us, eu, apac, global); default from AWS_REGION. */
+  LABELQ_MODEL_GEOGRAPHY: z.enum(GEOGRAPHIES).optional(),
 
   LABELQ_CHUNK_SIZE: int(1, 200).default(50),
   LABELQ_MAX_REASK_ROUNDS: int(0, 10).default(2),
@@ -117,7 +121,7 @@ export interface Config {
   };
   limits: { maxItems: number; maxTextChars: number; maxBodyBytes: number };
   prompts: { dir: string; defaultTaxonomy: string; defaultVersion: string };
-  models: { default: string; allowed: string[]; fallbacks: string[] };
+  models: { default: string; allowed: string[]; fallbacks: string[]; catalogue: ModelCatalogue };
   classify: { chunkSize: number; maxReaskRounds: number };
   bedrock: { timeoutMs: number; maxAttempts: number; retryBudgetS: number; breakerThreshold: number; breakerCooldownS: number };
   limiter: {
@@ -172,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       default: e.LABELQ_DEFAULT_MODEL,
       allowed: e.LABELQ_ALLOWED_MODELS,
       fallbacks: e.LABELQ_FALLBACK_MODELS.filter((m) => m !== "none"),
+      catalogue: catalogueFrom(e.LABELQ_MODEL_CATALOGUE, e.LABELQ_MODEL_GEOGRAPHY ?? geographyOf(e.AWS_REGION)),
     },
     classify: { chunkSize: e.LABELQ_CHUNK_SIZE, maxReaskRounds: e.LABELQ_MAX_REASK_ROUNDS },
     bedrock: {
@@ -199,12 +204,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     log: { level: e.LOG_LEVEL, logTexts: e.LABELQ_LOG_TEXTS, pretty: e.LABELQ_LOG_PRETTY },
     http: { port: e.LABELQ_HTTP_PORT },
   };
+  const { catalogue } = config.models;
   const unknown = [config.models.default, ...config.models.allowed, ...config.models.fallbacks, ...Object.keys(config.limiter.quotas)].filter(
-    (alias) => !findModel(alias),
+    (alias) => !catalogue.find(alias),
   );
   if (unknown.length > 0) {
     throw new ConfigError([
-      `LABELQ_DEFAULT_MODEL / LABELQ_ALLOWED_MODELS / LABELQ_FALLBACK_MODELS / LABELQ_QUOTAS: unknown model alias ${unknown.map((u) => `"${u}"`).join(", ")} (known: ${MODELS.map((m) => m.alias).join(", ")})`,
+      `LABELQ_DEFAULT_MODEL / LABELQ_ALLOWED_MODELS / LABELQ_FALLBACK_MODELS / LABELQ_QUOTAS: ${[...new Set(unknown)].map((u) => catalogue.whyNot(u)).join("; ")}`,
     ]);
   }
   if (config.worker.heartbeatS >= config.worker.visibilityTimeoutS) {
@@ -213,6 +219,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ]);
   }
   return config;
+}
+
+function catalogueFrom(file: string | undefined, geography: (typeof GEOGRAPHIES)[number]): ModelCatalogue {
+  try {
+    return loadModelCatalogue({ geography, overrideFile: file });
+  } catch (error) {
+    if (error instanceof CatalogueError) throw new ConfigError(error.issues.map((i) => `LABELQ_MODEL_CATALOGUE=${JSON.stringify(file ?? "")}: ${i}`));
+    throw error;
+  }
 }
 
 /** The environment variables loadConfig reads, for docs and `--help`. */

@@ -26,7 +26,9 @@ describe("loadConfig", () => {
     });
     expect(config.limits).toEqual({ maxItems: 100, maxTextChars: 5_000, maxBodyBytes: 1_000_000 });
     expect(config.prompts).toEqual({ dir: PROMPTS_DIR, defaultTaxonomy: "product-feedback", defaultVersion: "prod" });
-    expect(config.models).toEqual({ default: "llama3.3-70b", allowed: [], fallbacks: ["claude-sonnet"] });
+    const { catalogue, ...models } = config.models;
+    expect(models).toEqual({ default: "llama3.3-70b", allowed: [], fallbacks: ["claude-sonnet"] });
+    expect(catalogue.geography).toBe("us");
     expect(config.classify).toEqual({ chunkSize: 50, maxReaskRounds: 2 });
     expect(config.bedrock).toEqual({ timeoutMs: 120_000, maxAttempts: 3, retryBudgetS: 60, breakerThreshold: 5, breakerCooldownS: 30 });
     expect(config.limiter).toEqual({
@@ -184,7 +186,52 @@ describe("model settings", () => {
   });
 
   it("rejects a model alias the registry does not know, listing the known ones", () => {
-    expect(() => loadConfig({ LABELQ_FALLBACK_MODELS: "gpt-9" })).toThrow(/unknown model alias "gpt-9" \(known: llama3-70b, llama3.3-70b, claude-sonnet, claude-haiku\)/);
+    expect(() => loadConfig({ LABELQ_FALLBACK_MODELS: "gpt-9" })).toThrow(/unknown model alias "gpt-9" \(known: llama3-70b, llama3.3-70b, llama4-scout, llama4-maverick, nova-micro, nova-lite, claude-sonnet, claude-haiku\)/);
+  });
+
+  it("chooses the inference-profile geography from AWS_REGION unless LABELQ_MODEL_GEOGRAPHY is set", () => {
+    expect(loadConfig({ AWS_REGION: "eu-west-1", LABELQ_DEFAULT_MODEL: "claude-haiku" }).models.catalogue.find("claude-haiku")?.modelId).toBe(
+      "eu.anthropic.claude-haiku-4-5-20251001-v1:0",
+    );
+    expect(loadConfig({ AWS_REGION: "ap-southeast-2", LABELQ_DEFAULT_MODEL: "nova-lite", LABELQ_FALLBACK_MODELS: "none" }).models.catalogue.geography).toBe("apac");
+    const global = loadConfig({ LABELQ_MODEL_GEOGRAPHY: "global", LABELQ_DEFAULT_MODEL: "claude-sonnet", LABELQ_FALLBACK_MODELS: "none" });
+    expect(global.models.catalogue.find("claude-sonnet")?.modelId).toBe("global.anthropic.claude-sonnet-4-5-20250929-v1:0");
+    expect(() => loadConfig({ LABELQ_MODEL_GEOGRAPHY: "mars" })).toThrow(/LABELQ_MODEL_GEOGRAPHY="mars"/);
+  });
+
+  it("rejects a model with no id in the chosen geography, saying which geographies it has", () => {
+    expect(() => loadConfig({ AWS_REGION: "eu-central-1" })).toThrow(/llama3.3-70b has no model id for geography "eu" \(it has: us\)/);
+  });
+
+  it("adds the models of LABELQ_MODEL_CATALOGUE, and names the variable and field of a bad one", async () => {
+    const fs = await import("node:fs");
+    const os = await import("node:os");
+    const path = await import("node:path");
+    const { mkdtempSync, writeFileSync } = fs;
+    const join = (...parts: string[]) => path.join(...parts);
+    const tmpdir = () => os.tmpdir();
+    const dir = mkdtempSync(join(tmpdir(), "labelq-catalogue-"));
+    const entry = {
+      alias: "mistral-small",
+      name: "Mistral Small",
+      family: "mistral",
+      modelIds: { inRegion: "mistral.mistral-small-2402-v1:0" },
+      tokenizer: { kind: "approximate", basis: "llama3", factor: 1.2 },
+      contextTokens: 32000,
+      maxOutputTokens: 8192,
+      sampling: { accepts: ["temperature", "topP"], oneOf: false, defaults: { temperature: 0.5 } },
+      capabilities: { toolUse: false, forcedTool: false, promptCache: null, structuredOutput: "none" },
+      quota: { outputBurnDown: 1 },
+      price: { inputPer1k: 0.001, outputPer1k: 0.003, asOf: "2025-07-20", source: "https://aws.amazon.com/bedrock/pricing/" },
+    };
+    const good = join(dir, "good.json");
+    writeFileSync(good, JSON.stringify({ models: [entry] }));
+    const config = loadConfig({ LABELQ_MODEL_CATALOGUE: good, LABELQ_ALLOWED_MODELS: "mistral-small" });
+    expect(config.models.catalogue.find("mistral-small")?.modelId).toBe("mistral.mistral-small-2402-v1:0");
+    expect(config.models.catalogue.find("claude-sonnet")).toBeDefined();
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ models: [{ ...entry, maxOutputTokens: 64000 }] }));
+    expect(() => loadConfig({ LABELQ_MODEL_CATALOGUE: bad })).toThrow(/LABELQ_MODEL_CATALOGUE=".*bad.json": models.0.maxOutputTokens \(mistral-small\): must not exceed contextTokens/);
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ModelCatalogue, PACKAGED_CATALOGUE, readCatalogueFile } from "../../src/llm/model-catalogue.ts";
 import { MODELS, costUsd, findModel } from "../../src/llm/model-registry.ts";
 
 describe("model registry", () => {
@@ -26,9 +27,10 @@ describe("model registry", () => {
     expect(costUsd(m, 0, 0)).toBe(0);
   });
 
-  it("keeps the capability flags consistent: tool-forced structured output needs tool use, cache prices need prompt caching", () => {
+  it("keeps the capability flags consistent: tool-forced structured output needs a forced tool, cache prices need prompt caching", () => {
     for (const m of MODELS) {
-      expect(m.capabilities.structuredOutput === "tool", m.alias).toBe(m.capabilities.toolUse);
+      if (m.capabilities.structuredOutput === "tool") expect(m.capabilities.forcedTool, m.alias).toBe(true);
+      if (m.capabilities.forcedTool) expect(m.capabilities.toolUse, m.alias).toBe(true);
       const hasCachePrices = m.price.cacheReadPer1k !== undefined && m.price.cacheWritePer1k !== undefined;
       expect(hasCachePrices, m.alias).toBe(m.capabilities.promptCache);
     }
@@ -39,19 +41,25 @@ describe("model registry", () => {
     expect(findModel("llama3.3-70b")?.capabilities.structuredOutput).toBe("none");
   });
 
-  it("prices Claude's cache reads at 10% and writes at 125% of the input price, as of the same date", () => {
+  it("prices Claude's cache reads at 10% and writes at 125% of the input price, with a source and date for every model", () => {
     for (const alias of ["claude-sonnet", "claude-haiku"]) {
       const { price } = findModel(alias)!;
       expect(price.cacheReadPer1k, alias).toBeCloseTo(price.inputPer1k * 0.1, 12);
       expect(price.cacheWritePer1k, alias).toBeCloseTo(price.inputPer1k * 1.25, 12);
     }
-    expect(findModel("claude-sonnet")?.price.cacheReadPer1k).toBeCloseTo(0.0003, 12);
-    expect(findModel("claude-sonnet")?.price.cacheWritePer1k).toBeCloseTo(0.00375, 12);
-    expect(new Set(MODELS.map((m) => m.price.asOf)).size).toBe(1);
+    // The us. profile costs 10 % more than the global one for Claude 4.5.
+    expect(findModel("claude-sonnet")?.price.cacheReadPer1k).toBeCloseTo(0.00033, 12);
+    expect(findModel("claude-sonnet")?.price.cacheWritePer1k).toBeCloseTo(0.004125, 12);
+    for (const m of MODELS) {
+      expect(m.price.asOf, m.alias).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      expect(m.price.source, m.alias).toContain("aws.amazon.com/bedrock/pricing");
+    }
   });
 
   it("adds cache reads and writes to the uncached input, each at its own price", () => {
-    const m = findModel("claude-sonnet")!;
+    const m = new ModelCatalogue(readCatalogueFile(PACKAGED_CATALOGUE), "global").find("claude-sonnet")!;
+    expect(m).toBeTruthy();
+    if (!m) return;
     // Bedrock reports cached tokens apart from inputTokens, so nothing is subtracted.
     expect(costUsd(m, 0, 0, { readTokens: 1000 })).toBeCloseTo(0.0003, 12);
     expect(costUsd(m, 0, 0, { writeTokens: 1000 })).toBeCloseTo(0.00375, 12);

@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { labelBatch, type LabelBatchSettings } from "../../src/classify/label-batch.ts";
 import { TaxonomyError } from "../../src/errors/errors.ts";
+import { countTokens } from "../../src/llm/token-estimator.ts";
 import { diffLines, unifiedDiff, type DiffLine } from "../../src/prompts/diff-prompts.ts";
 import { PromptRegistry } from "../../src/prompts/prompt-registry.ts";
 import { registerPromptsCommand } from "../../src/cli/prompts-command.ts";
@@ -64,7 +65,7 @@ describe("labelq prompts list", () => {
     const out = await run(["list"]);
     for (const [taxonomy, version] of [["product-feedback", "v1"], ["product-feedback", "v2"], ["support-triage", "v1"]] as const) {
       const { system } = await registry.resolve(taxonomy, version);
-      expect(out).toMatch(new RegExp(`^ {2}${version} {2}\\d+ dimensions {2}${Buffer.byteLength(system)} bytes {2}~${Math.ceil(system.length / 4)} tokens`, "m"));
+      expect(out).toMatch(new RegExp(`^ {2}${version} {2}\\d+ dimensions {2}${Buffer.byteLength(system)} bytes {2}~${countTokens(system, { kind: "llama3" })} tokens`, "m"));
     }
   });
 
@@ -165,9 +166,9 @@ describe("labelq prompts render", () => {
   it("says when the prompt and maxTokens leave no room in the model's context, and how much is left when they do", async () => {
     const small = await run(["render", "mini", "--model", "llama3-70b"], await promptsDirWith("{{output_format}}"));
     expect(small).toMatch(/~\d+ left for the texts\n$/);
-    const huge = await run(["render", "mini", "--model", "llama3-70b"], await promptsDirWith(`${"x".repeat(4 * 7000)}\n{{output_format}}`));
+    const huge = await run(["render", "mini", "--model", "llama3-70b"], await promptsDirWith(`${"label ".repeat(7000)}\n{{output_format}}`));
     expect(huge).toContain("of the model's 8192-token context, DOES NOT FIT even before any text");
-    expect((await run(["render", "mini", "--model", "claude-haiku"], await promptsDirWith(`${"x".repeat(4 * 7000)}\n{{output_format}}`))).includes("DOES NOT FIT")).toBe(false);
+    expect((await run(["render", "mini", "--model", "claude-haiku"], await promptsDirWith(`${"label ".repeat(7000)}\n{{output_format}}`))).includes("DOES NOT FIT")).toBe(false);
   });
 
   it("fails with PROMPT_VERSION_NOT_FOUND for an unknown version", async () => {

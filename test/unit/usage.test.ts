@@ -20,7 +20,8 @@ describe("answerUsage", () => {
     const haiku = model("claude-haiku");
     const u = answerUsage(haiku, { inputTokens: 1000, outputTokens: 100, cacheReadInputTokens: 8000, cacheWriteInputTokens: 0 });
     expect(u.cacheReadInputTokens).toBe(8000);
-    expect(u.costUsd).toBeCloseTo(1 * 0.001 + 8 * 0.0001 + 0.1 * 0.005, 12);
+    // Claude Haiku 4.5 through its us. profile: list price + 10 %.
+    expect(u.costUsd).toBeCloseTo(1.1 * (1 * 0.001 + 8 * 0.0001 + 0.1 * 0.005), 12);
   });
 });
 
