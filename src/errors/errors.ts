@@ -13,6 +13,7 @@ export type ErrorCode =
   | "PROMPT_TEMPLATE_INVALID"
   | "MODEL_NOT_ALLOWED"
   | "MODEL_THROTTLED"
+  | "MODEL_QUOTA_EXHAUSTED"
   | "MODEL_UNAVAILABLE"
   | "MODEL_TIMEOUT"
   | "MODEL_REJECTED_REQUEST"
@@ -79,20 +80,27 @@ export class PromptTemplateError extends LabelqError {
   }
 }
 
-/** The model call failed. Throttling, unavailability and timeouts are retryable; a rejected request is not. */
+/**
+ * The model call failed. Throttling, unavailability and timeouts are retryable; a rejected
+ * request is not. MODEL_QUOTA_EXHAUSTED (the model's daily token quota) is retryable only
+ * after `resetsAt`: skip the model until then.
+ */
 export class ModelCallError extends LabelqError {
   readonly modelId: string;
   /** Seconds the service asked us to wait (retry-after), when it said so. */
   readonly retryAfterSeconds: number | undefined;
+  /** MODEL_QUOTA_EXHAUSTED: when the model's daily quota is expected back (epoch ms); retrying sooner cannot help. */
+  readonly resetsAt: number | undefined;
   constructor(
-    code: "MODEL_THROTTLED" | "MODEL_UNAVAILABLE" | "MODEL_TIMEOUT" | "MODEL_REJECTED_REQUEST" | "MODEL_ERROR",
+    code: "MODEL_THROTTLED" | "MODEL_QUOTA_EXHAUSTED" | "MODEL_UNAVAILABLE" | "MODEL_TIMEOUT" | "MODEL_REJECTED_REQUEST" | "MODEL_ERROR",
     modelId: string,
     message: string,
-    options?: ErrorOptions & { retryAfterSeconds?: number },
+    options?: ErrorOptions & { retryAfterSeconds?: number; resetsAt?: number },
   ) {
     super(code, message, code !== "MODEL_REJECTED_REQUEST", options);
     this.modelId = modelId;
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.resetsAt = options?.resetsAt;
   }
 }
 

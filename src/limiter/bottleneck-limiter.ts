@@ -2,6 +2,8 @@ import Bottleneck from "bottleneck";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 import { type AimdSettings, type AimdState, type AimdStore, DEFAULT_AIMD, LocalAimdStore, RedisAimdStore } from "./aimd.ts";
+import { ModelCallError } from "../errors/errors.ts";
+import { reservedTokens, settledTokens } from "./bedrock-quota.ts";
 import type { CallFeedback, ModelCall, RateLimiter } from "./rate-limiter.ts";
 
 /** A model's quota: the ceiling labelq stays under, not a target. 0 = no limit of that kind. */
@@ -48,6 +50,8 @@ export class BottleneckLimiter implements RateLimiter {
   readonly #aimd: AimdSettings;
   readonly #lanes = new Map<string, Lane>();
   readonly #redis: Redis | undefined;
+  /** Models whose daily quota is spent, and until when (per process: each learns it from its own call). */
+  readonly #dailyPause = new Map<string, number>();
   #closed = false;
 
   constructor(options: LimiterOptions, logger: Logger) {
@@ -59,12 +63,36 @@ export class BottleneckLimiter implements RateLimiter {
   }
 
   async schedule<T>(call: ModelCall, task: () => Promise<T>): Promise<T> {
+    const paused = this.pausedUntil(call.model);
+    if (paused !== undefined) {
+      throw new ModelCallError("MODEL_QUOTA_EXHAUSTED", call.model, `${call.model}: the daily token quota is spent until ${new Date(paused).toISOString()}`, { resetsAt: paused });
+    }
     const lane = this.#lane(call.model);
-    return lane.schedule(call.tokens, task);
+    return lane.schedule(weightOf(call), task);
   }
 
   report(call: ModelCall, feedback: CallFeedback): void {
-    this.#lane(call.model).report(call.tokens, feedback);
+    if ("outcome" in feedback && feedback.outcome === "quota-exhausted") {
+      this.#dailyPause.set(call.model, Math.max(feedback.resetsAt, this.#dailyPause.get(call.model) ?? 0));
+      this.#logger.warn({ model: call.model, until: new Date(feedback.resetsAt).toISOString() }, "daily token quota spent: model paused until it resets");
+    }
+    this.#lane(call.model).report(weightOf(call), normalise(call, feedback));
+  }
+
+  pausedUntil(model: string): number | undefined {
+    const until = this.#dailyPause.get(model);
+    if (until === undefined || until <= Date.now()) return undefined;
+    return until;
+  }
+
+  async whenCanStart(models: readonly string[], signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const paused = models.map((m) => this.pausedUntil(m));
+      if (models.length === 0 || paused.some((p) => p === undefined)) return;
+      const wait = Math.min(...(paused as number[])) - Date.now();
+      await sleep(Math.max(10, Math.min(wait, 60_000)), signal);
+    }
   }
 
   queued(): number {
@@ -93,6 +121,43 @@ export class BottleneckLimiter implements RateLimiter {
     }
     return lane;
   }
+}
+
+/** What the lane weighs a call at: Bedrock's reservation when the caller gave it, else the older estimate. */
+function weightOf(call: ModelCall): number {
+  return call.reserve ? reservedTokens(call.reserve) : call.tokens;
+}
+
+type LaneFeedback = { throttled: false; actualTokens: number } | { throttled: true; retryAfterSeconds?: number };
+
+/** Feedback in the lane's terms: a settled token count, or a throttle. */
+function normalise(call: ModelCall, feedback: CallFeedback): LaneFeedback {
+  if (!("outcome" in feedback)) return feedback;
+  switch (feedback.outcome) {
+    case "ok":
+      return { throttled: false, actualTokens: call.reserve ? settledTokens(call.reserve, feedback.usage) : feedback.usage.inputTokens + feedback.usage.outputTokens };
+    case "throttled":
+      return { throttled: true };
+    // Refused calls were never counted by Bedrock: give the whole reservation back.
+    case "quota-exhausted":
+    case "failed":
+      return { throttled: false, actualTokens: 0 };
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener("abort", aborted);
+      resolve();
+    }
+    function aborted() {
+      clearTimeout(timer);
+      reject(signal!.reason as Error);
+    }
+    signal?.addEventListener("abort", aborted, { once: true });
+  });
 }
 
 /** Connection options from a redis:// or rediss:// URL (Bottleneck builds its own clients from options, not URLs). */
@@ -176,7 +241,7 @@ class Lane {
     }
   }
 
-  report(tokens: number, feedback: CallFeedback): void {
+  report(tokens: number, feedback: LaneFeedback): void {
     const now = Date.now();
     if (feedback.throttled) {
       const pauseUntil = feedback.retryAfterSeconds ? now + feedback.retryAfterSeconds * 1000 : 0;

@@ -94,23 +94,53 @@ function usageOf(out: ConverseCommandOutput): ModelResponse["usage"] {
   return usage;
 }
 
-const throttled = new Set(["ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"]);
+/**
+ * The one table that decides which Bedrock failures are retryable (errors: SDK statuses and
+ * messages as Bedrock sends them). The SDK makes one attempt, so every failure lands here.
+ *  - ThrottlingException "Too many tokens per day": the daily quota is spent; nothing helps
+ *    until it resets, so it has its own code and the limiter pauses the model.
+ *  - ThrottlingException (429, per-minute quotas) and ServiceUnavailableException "Too many
+ *    connections" (503, load shedding, not an outage): throttles; back off, never trip a breaker.
+ *  - ServiceUnavailable otherwise, ModelNotReady, InternalServer: the model is unavailable.
+ *  - ServiceQuotaExceededException (400) and every other 4xx: the request cannot succeed as sent.
+ * No Bedrock 429 carries retry-after (aws-samples/amazon-bedrock-client-for-mac#99); when some
+ * endpoint sends one it is kept as information only.
+ */
+const throttled = new Set(["ThrottlingException", "TooManyRequestsException"]);
 const unavailable = new Set(["ServiceUnavailableException", "ModelNotReadyException", "InternalServerException"]);
 const timeout = new Set(["ModelTimeoutException", "TimeoutError", "RequestTimeout", "AbortError"]);
-const rejected = new Set(["ValidationException", "AccessDeniedException", "ResourceNotFoundException", "UnrecognizedClientException"]);
+const rejected = new Set(["ValidationException", "AccessDeniedException", "ResourceNotFoundException", "UnrecognizedClientException", "ServiceQuotaExceededException"]);
+const DAILY_QUOTA = /too many tokens per day/i;
+const TOO_MANY_CONNECTIONS = /too many connections/i;
 
 /** Classify an SDK error once: this is the only place that decides which Bedrock failures are retryable. */
-export function toModelCallError(modelId: string, error: unknown): ModelCallError {
-  const e = error as { name?: string; message?: string; code?: string; $response?: { headers?: Record<string, string> } };
+export function toModelCallError(modelId: string, error: unknown, now: number = Date.now()): ModelCallError {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> } };
   const name = e.name ?? "Error";
-  const message = `${name} from ${modelId}: ${e.message ?? String(error)}`;
+  const text = e.message ?? String(error);
+  const message = `${name} from ${modelId}: ${text}`;
   const retryAfter = Number(e.$response?.headers?.["retry-after"]);
   const options = { cause: error, retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : undefined };
+  if (throttled.has(name) && DAILY_QUOTA.test(text)) {
+    return new ModelCallError("MODEL_QUOTA_EXHAUSTED", modelId, message, { ...options, resetsAt: nextDailyReset(now) });
+  }
   if (throttled.has(name)) return new ModelCallError("MODEL_THROTTLED", modelId, message, options);
+  if (name === "ServiceUnavailableException" && TOO_MANY_CONNECTIONS.test(text)) return new ModelCallError("MODEL_THROTTLED", modelId, message, options);
   if (unavailable.has(name)) return new ModelCallError("MODEL_UNAVAILABLE", modelId, message, options);
   if (timeout.has(name)) return new ModelCallError("MODEL_TIMEOUT", modelId, message, options);
   if (rejected.has(name)) return new ModelCallError("MODEL_REJECTED_REQUEST", modelId, message, options);
   if (name === "ModelErrorException") return new ModelCallError("MODEL_ERROR", modelId, message, options);
+  const status = e.$metadata?.httpStatusCode;
+  if (status !== undefined && status >= 400 && status < 500) return new ModelCallError("MODEL_REJECTED_REQUEST", modelId, message, options);
   // Network failures (ECONNREFUSED, ECONNRESET, ...) and anything unknown: the service may answer later.
   return new ModelCallError("MODEL_UNAVAILABLE", modelId, message, options);
+}
+
+/**
+ * When a spent daily quota is expected back. Bedrock does not say when its tokens-per-day
+ * window resets; the next 00:00 UTC is assumed (unconfirmed), and the limiter re-probes then.
+ */
+export function nextDailyReset(now: number): number {
+  const d = new Date(now);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
 }

@@ -58,6 +58,14 @@ export class PassThroughLimiter implements RateLimiter {
     this.reports.push(feedback);
   }
 
+  pausedUntil(): number | undefined {
+    return undefined;
+  }
+
+  whenCanStart(): Promise<void> {
+    return Promise.resolve();
+  }
+
   queued(): number {
     return 0;
   }

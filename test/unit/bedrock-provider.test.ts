@@ -13,7 +13,7 @@ import {
 } from "@aws-sdk/client-bedrock-runtime";
 import { describe, expect, it } from "vitest";
 import { ModelCallError, isRetryable } from "../../src/errors/errors.ts";
-import { BedrockProvider, toModelCallError } from "../../src/llm/bedrock-provider.ts";
+import { BedrockProvider, nextDailyReset, toModelCallError } from "../../src/llm/bedrock-provider.ts";
 import type { ModelRequest } from "../../src/llm/model-provider.ts";
 import { rejection } from "../support/fakes.ts";
 
@@ -44,10 +44,32 @@ describe("toModelCallError", () => {
     expect(toModelCallError(MODEL, dated).retryAfterSeconds).toBeUndefined();
   });
 
-  it("treats the other quota errors as throttling too", () => {
-    for (const name of ["TooManyRequestsException", "ServiceQuotaExceededException"]) {
-      expect(toModelCallError(MODEL, Object.assign(new Error("quota"), { name })).code, name).toBe("MODEL_THROTTLED");
-    }
+  it("treats TooManyRequestsException as throttling, and ServiceQuotaExceededException as a request that cannot succeed", () => {
+    expect(toModelCallError(MODEL, Object.assign(new Error("quota"), { name: "TooManyRequestsException" })).code).toBe("MODEL_THROTTLED");
+    const quota = toModelCallError(MODEL, Object.assign(new Error("quota"), { name: "ServiceQuotaExceededException", $metadata }));
+    expect(quota.code).toBe("MODEL_REJECTED_REQUEST");
+    expect(quota.retryable).toBe(false);
+  });
+
+  it("gives a spent daily quota its own code, expected back at the next 00:00 UTC", () => {
+    const now = Date.UTC(2026, 10, 30, 4, 41);
+    const e = toModelCallError(MODEL, new ThrottlingException({ message: "Too many tokens per day, please wait before trying again.", $metadata }), now);
+    expect(e.code).toBe("MODEL_QUOTA_EXHAUSTED");
+    expect(e.retryable).toBe(true);
+    expect(e.resetsAt).toBe(Date.UTC(2026, 11, 1));
+    expect(nextDailyReset(Date.UTC(2026, 11, 31, 23, 59))).toBe(Date.UTC(2027, 0, 1));
+  });
+
+  it("treats 503 \"Too many connections\" as a throttle (load shedding), not as the model being unavailable", () => {
+    const e = toModelCallError(MODEL, new ServiceUnavailableException({ message: "Too many connections, please wait before trying again.", $metadata }));
+    expect(e.code).toBe("MODEL_THROTTLED");
+    expect(e.retryable).toBe(true);
+  });
+
+  it("does not retry an unknown 4xx error", () => {
+    const e = toModelCallError(MODEL, Object.assign(new Error("teapot"), { name: "SomeNewException", $metadata: { httpStatusCode: 418 } }));
+    expect(e.code).toBe("MODEL_REJECTED_REQUEST");
+    expect(e.retryable).toBe(false);
   });
 
   it("maps ServiceUnavailableException, ModelNotReadyException and InternalServerException to MODEL_UNAVAILABLE, retryable", () => {

@@ -254,7 +254,7 @@ describe("classifyItems", () => {
       { provider, limiter, logger: silentLogger(), retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 } },
     );
     expect(outcome.items.every((it) => it.error === null)).toBe(true);
-    expect(limiter.reports.filter((r) => r.throttled)).toEqual([{ throttled: true, retryAfterSeconds: 0.05 }]);
+    expect(limiter.reports.filter((r) => "throttled" in r && r.throttled)).toEqual([{ throttled: true, retryAfterSeconds: 0.05 }]);
     // Every attempt is a model call, the throttled one included.
     expect(limiter.reports.length).toBe(outcome.usage.modelCalls);
   });
