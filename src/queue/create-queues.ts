@@ -6,6 +6,9 @@ export interface QueueSet {
   dlq: string;
 }
 
+/** Receives before SQS moves a request to the DLQ, unless told otherwise (also used by deploy/cdk). */
+export const DEFAULT_MAX_RECEIVE_COUNT = 5;
+
 export interface CreateQueuesOptions {
   /** Names are `<prefix>-requests`, `<prefix>-results`, `<prefix>-dlq` (plus `.fifo` for FIFO). */
   prefix: string;
@@ -32,7 +35,7 @@ export async function createQueues(sqs: SQSClient, options: CreateQueuesOptions)
   const dlqAttrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ["QueueArn"] }));
   const requests = await create("requests", {
     VisibilityTimeout: String(options.visibilityTimeoutS ?? 120),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqAttrs.Attributes?.QueueArn, maxReceiveCount: options.maxReceiveCount ?? 5 }),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqAttrs.Attributes?.QueueArn, maxReceiveCount: options.maxReceiveCount ?? DEFAULT_MAX_RECEIVE_COUNT }),
   });
   const results = await create("results", {});
   return { requests, results, dlq };

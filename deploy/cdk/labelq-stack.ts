@@ -1,0 +1,434 @@
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import * as appscaling from "aws-cdk-lib/aws-applicationautoscaling";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as cwActions from "aws-cdk-lib/aws-cloudwatch-actions";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import { Platform } from "aws-cdk-lib/aws-ecr-assets";
+import * as ecs from "aws-cdk-lib/aws-ecs";
+import * as elasticache from "aws-cdk-lib/aws-elasticache";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as sns from "aws-cdk-lib/aws-sns";
+import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import type { Construct } from "constructs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { findModel } from "../../src/llm/model-registry.ts";
+import { backlogPerTaskTarget, type BatchProfile, fleetCapacity, type Quota } from "../../src/ops/fleet-size.ts";
+import { tableDefinitions } from "../../src/store/create-tables.ts";
+import { workerPolicyJson } from "./worker-policy.ts";
+import { labelqDefaults, shutdownBudgetS } from "./worker-settings.ts";
+
+/** The repository root: the worker image is built from its Dockerfile. */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Fargate kills a container this long after SIGTERM at most (ECS ContainerDefinition stopTimeout). */
+const FARGATE_MAX_STOP_TIMEOUT_S = 120;
+/** Lambda + SQS: the queue's visibility timeout should be at least 6x the function timeout (Lambda developer guide, "Using Lambda with Amazon SQS"). */
+export const LAMBDA_VISIBILITY_FACTOR = 6;
+/** SQS event source MaximumConcurrency must be from 2 to 1000. */
+const LAMBDA_MAX_CONCURRENCY_RANGE = [2, 1_000] as const;
+
+export interface LabelqStackProps extends StackProps {
+  /** Name prefix of queues and tables; deploy/iam/worker-policy.json is written for "labelq". Default "labelq". */
+  prefix?: string;
+  /** FIFO requests, results and dead-letter queues. Default false. */
+  fifo?: boolean;
+  /** Where the worker runs: long-running ECS Fargate tasks, or a Lambda function on the requests queue. Default "ecs". */
+  compute?: "ecs" | "lambda";
+  /** An existing Redis for the fleet-wide limiter (redis:// or rediss://); without it the stack creates an ElastiCache (Valkey) node. */
+  redisUrl?: string;
+  /** ElastiCache node type when the stack creates the Redis. Default cache.t4g.micro. */
+  cacheNodeType?: string;
+  /** The account's Bedrock quota for the default model (Service Quotas); 0 = no limit of that kind. */
+  quota: Quota;
+  /** One batch as measured on an unthrottled worker: model calls, tokens and wall time (see src/ops/fleet-size.ts). */
+  batch: BatchProfile;
+  /** How long a request may wait in the queue before it is worked on: sets the backlog-per-task target. */
+  acceptableLatencyS: number;
+  /** Batches in flight per task (LABELQ_CONCURRENCY). Default: labelq's default. */
+  concurrency?: number;
+  /** Fewest tasks. Default 1. */
+  minTasks?: number;
+  /** A hard ceiling on tasks whatever the quota allows. Default 64. */
+  maxTasksCeiling?: number;
+  cpu?: number;
+  memoryMiB?: number;
+  /** More worker settings (LABELQ_DEFAULT_MODEL, LABELQ_REPLY_TO_ALLOWLIST, ...). */
+  environment?: Record<string, string>;
+  /** Lambda mode: function timeout (the queue's visibility becomes 6x this) and messages per invocation. */
+  lambda?: { timeoutS?: number; batchSize?: number; memoryMiB?: number };
+  /** Alarm when the oldest request is older than this. Default: twice the acceptable latency. */
+  oldestMessageAlarmS?: number;
+  /** Alarm when more than this share (0-1) of Bedrock calls is throttled, or of texts ends in an error. Defaults 0.05 and 0.02. */
+  throttledShareAlarm?: number;
+  errorShareAlarm?: number;
+  /** Email subscribed to the alarm topic. */
+  alarmEmail?: string;
+  /** An existing VPC; default a new one with two AZs and one NAT gateway. */
+  vpc?: ec2.IVpc;
+}
+
+/**
+ * labelq on AWS: requests/results/DLQ queues, the cache and batch-record tables, a Redis for
+ * the fleet-wide limiter, the worker on ECS Fargate (or Lambda), alarms, and autoscaling on
+ * backlog per task capped where the Bedrock quota stops feeding more workers.
+ */
+export class LabelqStack extends Stack {
+  readonly requests: sqs.Queue;
+  readonly results: sqs.Queue;
+  readonly dlq: sqs.Queue;
+  readonly tables: { cache: dynamodb.Table; batches: dynamodb.Table };
+  /** Task (ECS) or function (Lambda) count the quota can feed. */
+  readonly maxTasks: number;
+  readonly backlogTarget: number;
+  readonly alarmTopic: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: LabelqStackProps) {
+    super(scope, id, props);
+    const { config, maxReceiveCount } = labelqDefaults();
+    const prefix = props.prefix ?? "labelq";
+    const fifo = props.fifo ?? false;
+    const compute = props.compute ?? "ecs";
+    const concurrency = props.concurrency ?? config.worker.concurrency;
+    const capacity = fleetCapacity({ ...props.batch, quota: props.quota, concurrency });
+    const ceiling = props.maxTasksCeiling ?? 64;
+    this.maxTasks = Math.min(capacity.maxUsefulTasks ?? ceiling, ceiling);
+    this.backlogTarget = backlogPerTaskTarget({ concurrency, secondsPerBatch: props.batch.secondsPerBatch }, props.acceptableLatencyS);
+    const minTasks = Math.min(props.minTasks ?? 1, this.maxTasks);
+
+    // --- Queues: the same names, redrive and visibility as src/queue/create-queues.ts ---------
+    const lambdaTimeoutS = props.lambda?.timeoutS ?? 180;
+    const visibilityS = compute === "lambda" ? Math.max(config.worker.visibilityTimeoutS, LAMBDA_VISIBILITY_FACTOR * lambdaTimeoutS) : config.worker.visibilityTimeoutS;
+    const suffix = fifo ? ".fifo" : "";
+    const fifoProps = fifo ? { fifo: true, contentBasedDeduplication: false } : {};
+    this.dlq = new sqs.Queue(this, "DeadLetterQueue", {
+      queueName: `${prefix}-dlq${suffix}`,
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      ...fifoProps,
+    });
+    this.requests = new sqs.Queue(this, "RequestsQueue", {
+      queueName: `${prefix}-requests${suffix}`,
+      visibilityTimeout: Duration.seconds(visibilityS),
+      deadLetterQueue: { queue: this.dlq, maxReceiveCount },
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      ...fifoProps,
+    });
+    this.results = new sqs.Queue(this, "ResultsQueue", {
+      queueName: `${prefix}-results${suffix}`,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      ...fifoProps,
+    });
+
+    // --- Tables: keys from src/store/create-tables.ts; TTL on expiresAt; PITR on -------------
+    const names = { cacheTable: `${prefix}-label-cache`, batchesTable: `${prefix}-batches` };
+    const [cacheDef, batchesDef] = tableDefinitions(names);
+    const table = (cid: string, def: typeof cacheDef) =>
+      new dynamodb.Table(this, cid, {
+        tableName: def!.TableName,
+        partitionKey: { name: def!.KeySchema![0]!.AttributeName!, type: dynamodb.AttributeType.STRING },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        // labelq also compares expiresAt on every read: TTL deletion is lazy.
+        timeToLiveAttribute: "expiresAt",
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+    this.tables = { cache: table("LabelCacheTable", cacheDef), batches: table("BatchesTable", batchesDef) };
+
+    // --- Network and the fleet-wide limiter's Redis --------------------------------------------
+    const vpc = props.vpc ?? new ec2.Vpc(this, "Vpc", { maxAzs: 2, natGateways: 1 });
+    const workerSg = new ec2.SecurityGroup(this, "WorkerSecurityGroup", { vpc, description: "labelq workers: outbound only", allowAllOutbound: true });
+    const redisUrl = props.redisUrl ?? this.#createRedis(vpc, workerSg, props.cacheNodeType ?? "cache.t4g.micro");
+
+    // --- The worker's role: exactly deploy/iam/worker-policy.json -------------------------------
+    const policy = iam.PolicyDocument.fromJson(workerPolicyJson({ region: this.region, account: this.account, prefix, fifo }));
+    const roleFor = (principal: string) =>
+      new iam.Role(this, compute === "ecs" ? "TaskRole" : "FunctionRole", {
+        assumedBy: new iam.ServicePrincipal(principal),
+        description: "labelq worker: deploy/iam/worker-policy.json",
+        inlinePolicies: { "labelq-worker": policy },
+      });
+
+    const quotaEnv = { LABELQ_QUOTA_RPM: String(props.quota.rpm), LABELQ_QUOTA_TPM: String(props.quota.tpm) };
+    const environment: Record<string, string> = {
+      AWS_REGION: Aws.REGION,
+      LABELQ_REQUESTS_QUEUE_URL: this.requests.queueUrl,
+      LABELQ_RESULTS_QUEUE_URL: this.results.queueUrl,
+      LABELQ_DLQ_URL: this.dlq.queueUrl,
+      LABELQ_CACHE_TABLE: this.tables.cache.tableName,
+      LABELQ_BATCHES_TABLE: this.tables.batches.tableName,
+      LABELQ_REDIS_URL: redisUrl,
+      LABELQ_CONCURRENCY: String(concurrency),
+      // Each worker takes 1/N of the quota while Redis is unreachable.
+      LABELQ_EXPECTED_WORKERS: String(this.maxTasks),
+      LABELQ_VISIBILITY_TIMEOUT_S: String(visibilityS),
+      ...quotaEnv,
+      ...props.environment,
+    };
+
+    const logGroup = new logs.LogGroup(this, "WorkerLogs", { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    if (compute === "ecs") {
+      this.#ecsWorker({ vpc, workerSg, logGroup, environment, role: roleFor("ecs-tasks.amazonaws.com"), minTasks, props, config });
+    } else {
+      this.#lambdaWorker({ vpc, workerSg, logGroup, environment, role: roleFor("lambda.amazonaws.com"), timeoutS: lambdaTimeoutS, maxInFlight: capacity.maxUsefulInFlight, props });
+    }
+
+    this.alarmTopic = new sns.Topic(this, "AlarmTopic", { displayName: "labelq alarms" });
+    if (props.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    this.#alarms(logGroup, props, config.models.default, props.environment?.LABELQ_DEFAULT_MODEL);
+
+    new CfnOutput(this, "RequestsQueueUrl", { value: this.requests.queueUrl });
+    new CfnOutput(this, "ResultsQueueUrl", { value: this.results.queueUrl });
+    new CfnOutput(this, "DeadLetterQueueUrl", { value: this.dlq.queueUrl });
+    new CfnOutput(this, "MaxTasks", { value: String(this.maxTasks), description: "workers the Bedrock quota can feed (src/ops/fleet-size.ts)" });
+  }
+
+  /** One ElastiCache Valkey node (cluster mode off: Bottleneck's Lua scripts touch several keys), TLS in transit. */
+  #createRedis(vpc: ec2.IVpc, workerSg: ec2.SecurityGroup, nodeType: string): string {
+    const sg = new ec2.SecurityGroup(this, "RedisSecurityGroup", { vpc, description: "labelq limiter Redis", allowAllOutbound: false });
+    sg.addIngressRule(workerSg, ec2.Port.tcp(6379), "labelq workers");
+    const subnets = new elasticache.CfnSubnetGroup(this, "RedisSubnets", {
+      description: "labelq limiter",
+      subnetIds: vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
+    });
+    const redis = new elasticache.CfnReplicationGroup(this, "Redis", {
+      replicationGroupDescription: "labelq fleet-wide rate limiter",
+      engine: "valkey",
+      cacheNodeType: nodeType,
+      numCacheClusters: 1,
+      automaticFailoverEnabled: false,
+      transitEncryptionEnabled: true,
+      atRestEncryptionEnabled: true,
+      cacheSubnetGroupName: subnets.ref,
+      securityGroupIds: [sg.securityGroupId],
+    });
+    // The limiter holds only counters: losing them costs a moment of local limiting (LABELQ_EXPECTED_WORKERS), not work.
+    return `rediss://${redis.attrPrimaryEndPointAddress}:${redis.attrPrimaryEndPointPort}`;
+  }
+
+  #ecsWorker(o: {
+    vpc: ec2.IVpc;
+    workerSg: ec2.SecurityGroup;
+    logGroup: logs.LogGroup;
+    environment: Record<string, string>;
+    role: iam.Role;
+    minTasks: number;
+    props: LabelqStackProps;
+    config: ReturnType<typeof labelqDefaults>["config"];
+  }): void {
+    const stopTimeoutS = shutdownBudgetS(o.config.worker);
+    if (stopTimeoutS > FARGATE_MAX_STOP_TIMEOUT_S) {
+      throw new Error(`the worker's shutdown budget (${stopTimeoutS} s) exceeds Fargate's maximum stopTimeout of ${FARGATE_MAX_STOP_TIMEOUT_S} s`);
+    }
+    // Container Insights publishes RunningTaskCount, the denominator of backlog per task.
+    const cluster = new ecs.Cluster(this, "Cluster", { vpc: o.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    const taskDefinition = new ecs.FargateTaskDefinition(this, "WorkerTask", {
+      cpu: o.props.cpu ?? 1024,
+      memoryLimitMiB: o.props.memoryMiB ?? 2048,
+      taskRole: o.role,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+    });
+    const port = o.config.http.port;
+    taskDefinition.addContainer("worker", {
+      // The repository's Dockerfile (production dependencies only; .dockerignore keeps the rest out).
+      image: ecs.ContainerImage.fromAsset(REPO_ROOT, { file: "Dockerfile", platform: Platform.LINUX_AMD64 }),
+      command: ["worker"],
+      environment: { ...o.environment, LABELQ_HTTP_PORT: String(port) },
+      logging: ecs.LogDrivers.awsLogs({ logGroup: o.logGroup, streamPrefix: "worker" }),
+      stopTimeout: Duration.seconds(stopTimeoutS),
+      // The image has node but no curl: probe /healthz (liveness: the poll loop is alive) with fetch.
+      healthCheck: {
+        command: ["CMD", "node", "-e", `fetch("http://127.0.0.1:${port}/healthz").then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`],
+        interval: Duration.seconds(30),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(30),
+      },
+    });
+    const service = new ecs.FargateService(this, "WorkerService", {
+      cluster,
+      taskDefinition,
+      desiredCount: o.minTasks,
+      securityGroups: [o.workerSg],
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { rollback: true },
+    });
+
+    // Target tracking on backlog per task, nothing else: no CPU policy to fight it
+    // (aws-cdk#20706), no absolute-backlog steps. The L2 policy accepts only a single metric,
+    // so the metric-math form is written as the L1 resource; the shape follows the Application
+    // Auto Scaling guide's example "target tracking scaling policy using metric math".
+    const target = new appscaling.ScalableTarget(this, "WorkerScaling", {
+      serviceNamespace: appscaling.ServiceNamespace.ECS,
+      resourceId: `service/${cluster.clusterName}/${service.serviceName}`,
+      scalableDimension: "ecs:service:DesiredCount",
+      minCapacity: o.minTasks,
+      maxCapacity: this.maxTasks,
+      // ECS scaling's service-linked role (as FargateService.autoScaleTaskCount uses), not an empty new role.
+      role: iam.Role.fromRoleArn(
+        this,
+        "WorkerScalingRole",
+        this.formatArn({
+          region: "",
+          service: "iam",
+          resource: "role/aws-service-role/ecs.application-autoscaling.amazonaws.com",
+          resourceName: "AWSServiceRoleForApplicationAutoScaling_ECSService",
+        }),
+      ),
+    });
+    new appscaling.CfnScalingPolicy(this, "BacklogPerTaskPolicy", {
+      policyName: "labelq-backlog-per-task",
+      policyType: "TargetTrackingScaling",
+      scalingTargetId: target.scalableTargetId,
+      targetTrackingScalingPolicyConfiguration: {
+        targetValue: this.backlogTarget,
+        scaleOutCooldown: 60,
+        // Scale in slowly: a task that stops returns its in-flight batches to the queue.
+        scaleInCooldown: 300,
+        customizedMetricSpecification: {
+          metrics: [
+            {
+              id: "visible",
+              metricStat: {
+                metric: { namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", dimensions: [{ name: "QueueName", value: this.requests.queueName }] },
+                stat: "Sum",
+              },
+              returnData: false,
+            },
+            {
+              id: "tasks",
+              metricStat: {
+                metric: {
+                  namespace: "ECS/ContainerInsights",
+                  metricName: "RunningTaskCount",
+                  dimensions: [
+                    { name: "ClusterName", value: cluster.clusterName },
+                    { name: "ServiceName", value: service.serviceName },
+                  ],
+                },
+                stat: "Average",
+              },
+              returnData: false,
+            },
+            { id: "backlogPerTask", expression: "visible / tasks", label: "visible messages per running task", returnData: true },
+          ],
+        },
+      },
+    });
+  }
+
+  #lambdaWorker(o: {
+    vpc: ec2.IVpc;
+    workerSg: ec2.SecurityGroup;
+    logGroup: logs.LogGroup;
+    environment: Record<string, string>;
+    role: iam.Role;
+    timeoutS: number;
+    maxInFlight: number | undefined;
+    props: LabelqStackProps;
+  }): void {
+    o.role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName("service-role/AWSLambdaVPCAccessExecutionRole"));
+    const batchSize = o.props.lambda?.batchSize ?? 1;
+    // Concurrent invocations the quota keeps busy: batches in flight / messages per invocation.
+    const [lo, hi] = LAMBDA_MAX_CONCURRENCY_RANGE;
+    const wanted = Math.ceil((o.maxInFlight ?? hi * batchSize) / batchSize);
+    const maxConcurrency = Math.min(hi, Math.max(lo, wanted));
+    const fn = new lambda.DockerImageFunction(this, "WorkerFunction", {
+      description: "labelq worker (Lambda mode): the same message handler as the ECS worker",
+      code: lambda.DockerImageCode.fromImageAsset(REPO_ROOT, { file: "deploy/cdk/lambda.Dockerfile", platform: Platform.LINUX_AMD64 }),
+      architecture: lambda.Architecture.X86_64,
+      timeout: Duration.seconds(o.timeoutS),
+      memorySize: o.props.lambda?.memoryMiB ?? 1024,
+      role: o.role,
+      vpc: o.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [o.workerSg],
+      logGroup: o.logGroup,
+      // Lambda sets AWS_REGION itself (and refuses it here).
+      environment: { ...withoutRegion(o.environment), LABELQ_EXPECTED_WORKERS: String(maxConcurrency) },
+    });
+    fn.addEventSource(new SqsEventSource(this.requests, { batchSize, maxConcurrency, reportBatchItemFailures: true }));
+  }
+
+  #alarms(logGroup: logs.LogGroup, props: LabelqStackProps, defaultModel: string, modelOverride: string | undefined): void {
+    const action = new cwActions.SnsAction(this.alarmTopic);
+    const alarm = (aid: string, a: cloudwatch.AlarmProps) => new cloudwatch.Alarm(this, aid, a).addAlarmAction(action);
+    const minute = Duration.minutes(1);
+
+    alarm("DeadLettersAlarm", {
+      alarmDescription: "labelq: requests in the dead-letter queue (inspect with `labelq dlq inspect`)",
+      metric: this.dlq.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: "Maximum" }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm("OldestRequestAlarm", {
+      alarmDescription: "labelq: the oldest request waits longer than allowed",
+      metric: this.requests.metricApproximateAgeOfOldestMessage({ period: minute, statistic: "Maximum" }),
+      threshold: props.oldestMessageAlarmS ?? 2 * props.acceptableLatencyS,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    // Bedrock's own metrics (AWS/Bedrock, per ModelId). Invocations excludes throttled calls,
+    // so the share is throttles / (invocations + throttles).
+    const modelId = findModel(modelOverride ?? defaultModel)?.modelId ?? defaultModel;
+    const bedrock = (metricName: string) =>
+      new cloudwatch.Metric({ namespace: "AWS/Bedrock", metricName, dimensionsMap: { ModelId: modelId }, statistic: "Sum", period: Duration.minutes(5) });
+    alarm("ThrottledShareAlarm", {
+      alarmDescription: `labelq: share of Bedrock calls to ${modelId} throttled (the fleet is larger than the quota feeds, or the quota is shared)`,
+      metric: new cloudwatch.MathExpression({
+        expression: "IF(invocations + throttles > 0, throttles / (invocations + throttles), 0)",
+        usingMetrics: { invocations: bedrock("Invocations"), throttles: bedrock("InvocationThrottles") },
+        label: "throttled share",
+        period: Duration.minutes(5),
+      }),
+      threshold: props.throttledShareAlarm ?? 0.05,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    // labelq's "batch labelled" log line carries items and errors (texts without valid labels).
+    const fromLog = (fid: string, metricName: string, field: string) =>
+      new logs.MetricFilter(this, fid, {
+        logGroup,
+        filterPattern: logs.FilterPattern.stringValue("$.msg", "=", "batch labelled"),
+        metricNamespace: "labelq",
+        metricName,
+        metricValue: `$.${field}`,
+        defaultValue: 0,
+      }).metric({ statistic: "Sum", period: Duration.minutes(5) });
+    const texts = fromLog("TextsMetric", "Texts", "items");
+    const textErrors = fromLog("TextErrorsMetric", "TextErrors", "errors");
+    alarm("ErrorShareAlarm", {
+      alarmDescription: "labelq: share of texts that ended without valid labels",
+      metric: new cloudwatch.MathExpression({
+        expression: "IF(texts > 0, errors / texts, 0)",
+        usingMetrics: { texts, errors: textErrors },
+        label: "text error share",
+        period: Duration.minutes(5),
+      }),
+      threshold: props.errorShareAlarm ?? 0.02,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+}
+
+function withoutRegion(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => k !== "AWS_REGION"));
+}

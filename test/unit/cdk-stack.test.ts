@@ -1,0 +1,193 @@
+import { App } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { LabelqStack, type LabelqStackProps } from "../../deploy/cdk/labelq-stack.ts";
+import { WORKER_POLICY_FILE } from "../../deploy/cdk/worker-policy.ts";
+import { shutdownBudgetS } from "../../deploy/cdk/worker-settings.ts";
+import { loadConfig } from "../../src/config/config.ts";
+import { backlogPerTaskTarget, fleetCapacity } from "../../src/ops/fleet-size.ts";
+import { DEFAULT_MAX_RECEIVE_COUNT } from "../../src/queue/create-queues.ts";
+
+const ENV = { account: "123456789012", region: "us-east-1" };
+const BASE: LabelqStackProps = {
+  env: ENV,
+  quota: { rpm: 200, tpm: 600_000 },
+  batch: { callsPerBatch: 1, tokensPerBatch: 12_000, secondsPerBatch: 40 },
+  acceptableLatencyS: 600,
+};
+const defaults = loadConfig({});
+
+function synth(props: Partial<LabelqStackProps> = {}): { stack: LabelqStack; template: Template } {
+  const stack = new LabelqStack(new App(), "Test", { ...BASE, ...props });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+/** deploy/iam/worker-policy.json with the placeholders replaced, as a user does with sed. */
+function documentedWorkerPolicy(suffix = "") {
+  const text = readFileSync(WORKER_POLICY_FILE, "utf8")
+    .replaceAll(':labelq-requests"', `:labelq-requests${suffix}"`)
+    .replaceAll(':labelq-dlq"', `:labelq-dlq${suffix}"`)
+    .replaceAll("REGION", ENV.region)
+    .replaceAll("ACCOUNT_ID", ENV.account);
+  return JSON.parse(text) as { Statement: unknown[] };
+}
+
+const ecs = synth();
+
+describe("LabelqStack (ECS): queues and tables", () => {
+  it("redrives requests to the DLQ after labelq's maxReceiveCount, with the worker's visibility timeout", () => {
+    const { template } = ecs;
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: "labelq-requests",
+      VisibilityTimeout: defaults.worker.visibilityTimeoutS,
+      RedrivePolicy: { deadLetterTargetArn: { "Fn::GetAtt": [Match.stringLikeRegexp("^DeadLetterQueue"), "Arn"] }, maxReceiveCount: DEFAULT_MAX_RECEIVE_COUNT },
+    });
+    template.hasResourceProperties("AWS::SQS::Queue", { QueueName: "labelq-dlq", MessageRetentionPeriod: 14 * 24 * 3600 });
+    template.hasResourceProperties("AWS::SQS::Queue", { QueueName: "labelq-results" });
+    template.resourceCountIs("AWS::SQS::Queue", 3);
+  });
+
+  it("makes FIFO queues on request, and the task role follows their names", () => {
+    const { template } = synth({ fifo: true });
+    for (const name of ["labelq-requests.fifo", "labelq-results.fifo", "labelq-dlq.fifo"]) {
+      template.hasResourceProperties("AWS::SQS::Queue", { QueueName: name, FifoQueue: true });
+    }
+    template.hasResourceProperties("AWS::IAM::Role", {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: "ecs-tasks.amazonaws.com" } })] },
+      Policies: [{ PolicyName: "labelq-worker", PolicyDocument: { Version: "2012-10-17", Statement: documentedWorkerPolicy(".fifo").Statement } }],
+    });
+  });
+
+  it("creates both tables on demand, with TTL on expiresAt and point-in-time recovery", () => {
+    const { template } = ecs;
+    for (const [name, key] of [["labelq-label-cache", "pk"], ["labelq-batches", "batchId"]]) {
+      template.hasResourceProperties("AWS::DynamoDB::Table", {
+        TableName: name,
+        KeySchema: [{ AttributeName: key, KeyType: "HASH" }],
+        BillingMode: "PAY_PER_REQUEST",
+        TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      });
+    }
+  });
+});
+
+describe("LabelqStack (ECS): the worker", () => {
+  it("gives the task role exactly deploy/iam/worker-policy.json and nothing else", () => {
+    const { template } = ecs;
+    const roles = template.findResources("AWS::IAM::Role", { Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: "ecs-tasks.amazonaws.com" } })] } } });
+    const taskRole = Object.entries(roles).find(([, r]) => (r as { Properties: { Policies?: unknown } }).Properties.Policies);
+    expect(taskRole).toBeDefined();
+    const [taskRoleId, role] = taskRole as [string, { Properties: { Policies: { PolicyName: string; PolicyDocument: { Statement: unknown[] } }[]; ManagedPolicyArns?: unknown } }];
+    expect(role.Properties.Policies).toHaveLength(1);
+    expect(role.Properties.Policies[0]!.PolicyDocument.Statement).toEqual(documentedWorkerPolicy().Statement);
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    // No grant added statements to the task role behind the documented policy's back.
+    const attached = template.findResources("AWS::IAM::Policy", { Properties: { Roles: Match.arrayWith([{ Ref: taskRoleId }]) } });
+    expect(Object.keys(attached)).toEqual([]);
+    template.hasResourceProperties("AWS::ECS::TaskDefinition", { TaskRoleArn: { "Fn::GetAtt": [taskRoleId, "Arn"] } });
+  });
+
+  it("runs the repository's Dockerfile with a /healthz check and stopTimeout from the shutdown budget", () => {
+    const { stack, template } = ecs;
+    const budget = shutdownBudgetS(defaults.worker);
+    expect(budget).toBeGreaterThan(defaults.worker.shutdownTimeoutS);
+    template.hasResourceProperties("AWS::ECS::TaskDefinition", {
+      RequiresCompatibilities: ["FARGATE"],
+      ContainerDefinitions: [
+        Match.objectLike({
+          Command: ["worker"],
+          StopTimeout: budget,
+          HealthCheck: Match.objectLike({ Command: Match.arrayWith([Match.stringLikeRegexp(`127\\.0\\.0\\.1:${defaults.http.port}/healthz`)]) }),
+          LogConfiguration: Match.objectLike({ LogDriver: "awslogs" }),
+          Environment: Match.arrayWith([
+            { Name: "LABELQ_EXPECTED_WORKERS", Value: String(stack.maxTasks) },
+            { Name: "LABELQ_QUOTA_RPM", Value: "200" },
+            { Name: "LABELQ_QUOTA_TPM", Value: "600000" },
+          ]),
+        }),
+      ],
+    });
+    const assets = stack.node.root as App;
+    const manifest = JSON.parse(readFileSync(`${assets.assetOutdir}/Test.assets.json`, "utf8")) as { dockerImages: Record<string, { source: { directory: string; dockerFile?: string } }> };
+    const images = Object.values(manifest.dockerImages);
+    expect(images).toHaveLength(1);
+    expect(images[0]!.source.dockerFile ?? "Dockerfile").toBe("Dockerfile");
+  });
+
+  it("scales on visible messages per running task with metric math, capped where the quota stops feeding tasks, and on nothing else", () => {
+    const { stack, template } = ecs;
+    const capacity = fleetCapacity({ ...BASE.batch, quota: BASE.quota, concurrency: defaults.worker.concurrency });
+    // 600,000 TPM / 12,000 tokens = 50 batches/min; one task does 8 / 40 s = 12/min: 5 tasks.
+    expect(capacity.maxUsefulTasks).toBe(5);
+    expect(stack.maxTasks).toBe(5);
+    template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", { MinCapacity: 1, MaxCapacity: 5, ScalableDimension: "ecs:service:DesiredCount" });
+    template.resourceCountIs("AWS::ApplicationAutoScaling::ScalingPolicy", 1);
+    template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalingPolicy", {
+      PolicyType: "TargetTrackingScaling",
+      TargetTrackingScalingPolicyConfiguration: {
+        TargetValue: backlogPerTaskTarget({ concurrency: defaults.worker.concurrency, secondsPerBatch: 40 }, 600),
+        PredefinedMetricSpecification: Match.absent(),
+        CustomizedMetricSpecification: {
+          Metrics: [
+            Match.objectLike({ Id: "visible", MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: "AWS/SQS", MetricName: "ApproximateNumberOfMessagesVisible" }), Stat: "Sum" }), ReturnData: false }),
+            Match.objectLike({ Id: "tasks", MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: "ECS/ContainerInsights", MetricName: "RunningTaskCount" }) }), ReturnData: false }),
+            Match.objectLike({ Id: "backlogPerTask", Expression: "visible / tasks", ReturnData: true }),
+          ],
+        },
+      },
+    });
+    // 600 s of latency at 8 batches per 40 s: a backlog of 120 per task.
+    expect(stack.backlogTarget).toBe(120);
+    template.hasResourceProperties("AWS::ECS::Cluster", { ClusterSettings: [{ Name: "containerInsights", Value: "enabled" }] });
+  });
+
+  it("stops at the ceiling when no quota is configured", () => {
+    expect(synth({ quota: { rpm: 0, tpm: 0 }, maxTasksCeiling: 12 }).stack.maxTasks).toBe(12);
+  });
+});
+
+describe("LabelqStack (ECS): Redis and alarms", () => {
+  it("creates a Valkey node with TLS for the limiter, or uses the Redis it is given", () => {
+    ecs.template.hasResourceProperties("AWS::ElastiCache::ReplicationGroup", { Engine: "valkey", TransitEncryptionEnabled: true, NumCacheClusters: 1 });
+    const { template } = synth({ redisUrl: "rediss://limiter.example:6379" });
+    template.resourceCountIs("AWS::ElastiCache::ReplicationGroup", 0);
+    template.hasResourceProperties("AWS::ECS::TaskDefinition", {
+      ContainerDefinitions: [Match.objectLike({ Environment: Match.arrayWith([{ Name: "LABELQ_REDIS_URL", Value: "rediss://limiter.example:6379" }]) })],
+    });
+  });
+
+  it("alarms on dead letters, the oldest request's age, the throttled share and the text error share", () => {
+    const { template } = ecs;
+    template.resourceCountIs("AWS::CloudWatch::Alarm", 4);
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [Match.stringLikeRegexp("^DeadLetterQueue"), "QueueName"] } }],
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+      AlarmActions: [{ Ref: Match.stringLikeRegexp("^AlarmTopic") }],
+    });
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", { MetricName: "ApproximateAgeOfOldestMessage", Threshold: 1_200 });
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      Threshold: 0.05,
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: "IF(invocations + throttles > 0, throttles / (invocations + throttles), 0)" }),
+        Match.objectLike({
+          Id: "throttles",
+          MetricStat: Match.objectLike({
+            Metric: { Namespace: "AWS/Bedrock", MetricName: "InvocationThrottles", Dimensions: [{ Name: "ModelId", Value: "us.meta.llama3-3-70b-instruct-v1:0" }] },
+          }),
+        }),
+      ]),
+    });
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      Threshold: 0.02,
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: "IF(texts > 0, errors / texts, 0)" })]),
+    });
+    template.hasResourceProperties("AWS::Logs::MetricFilter", {
+      FilterPattern: '{ $.msg = "batch labelled" }',
+      MetricTransformations: [Match.objectLike({ MetricNamespace: "labelq", MetricName: "TextErrors", MetricValue: "$.errors" })],
+    });
+  });
+});
