@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import { estimateRun, formatEstimate } from "../ops/estimate.ts";
+import { fleetForEstimate, formatFleetPlan } from "../ops/fleet-size.ts";
 import { readTexts } from "../producer/read-texts.ts";
 import { PromptRegistry } from "../prompts/prompt-registry.ts";
 import { configFrom } from "./config-from-flags.ts";
-import { integerArg } from "./numeric-flags.ts";
+import { InvalidRequestError } from "../errors/errors.ts";
+import { integerArg, positiveNumberArg } from "./numeric-flags.ts";
 
 /** Add `labelq estimate <file>`: texts, batches, tokens and cost before enqueueing. */
 export function registerEstimateCommand(program: Command): void {
@@ -13,11 +15,19 @@ export function registerEstimateCommand(program: Command): void {
     .option("--batch-size <n>", "texts per batch", integerArg(1, 1_000), 50)
     .option("--taxonomy <name>", "taxonomy (default LABELQ_DEFAULT_TAXONOMY)")
     .option("--prompt-version <v>", "version or alias (default LABELQ_DEFAULT_PROMPT_VERSION)")
-    .action(async (file: string, o: { batchSize: number; taxonomy?: string; promptVersion?: string }) => {
+    .option("--deadline <minutes>", "also print the workers needed to label the file within this time, within the Bedrock quota (LABELQ_QUOTA_*)", positiveNumberArg("minutes"))
+    .option("--seconds-per-batch <s>", "measured wall time of one batch on an unthrottled worker (needed with --deadline)", positiveNumberArg("seconds"))
+    .action(async (file: string, o: { batchSize: number; taxonomy?: string; promptVersion?: string; deadline?: number; secondsPerBatch?: number }) => {
       const config = configFrom({});
       const taxonomy = o.taxonomy ?? config.prompts.defaultTaxonomy;
       const prompt = await new PromptRegistry(config.prompts.dir).resolve(taxonomy, o.promptVersion ?? config.prompts.defaultVersion);
       const estimate = estimateRun(await readTexts(file), prompt, { batchSize: o.batchSize, chunkSize: config.classify.chunkSize, models: config.models.catalogue.models });
       process.stdout.write(formatEstimate(estimate, taxonomy, prompt.version) + "\n");
+      if (o.deadline === undefined) return;
+      if (o.secondsPerBatch === undefined) throw new InvalidRequestError("--deadline needs --seconds-per-batch: measure one batch (labelq_batch_duration_seconds) on an unthrottled worker");
+      const model = config.models.default;
+      const quota = { ...config.limiter.quota, ...config.limiter.quotas[model] };
+      const plan = fleetForEstimate(estimate, { model, quota, concurrency: config.worker.concurrency, secondsPerBatch: o.secondsPerBatch, deadlineS: o.deadline * 60 });
+      process.stdout.write(`\n${model}: ${formatFleetPlan(plan, estimate.batches, o.deadline * 60, config.worker.concurrency)}\n`);
     });
 }

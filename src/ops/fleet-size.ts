@@ -17,6 +17,8 @@
  * tokensPerBatch come from `labelq estimate` (one clean pass; re-asks add calls).
  */
 
+import type { Estimate } from "./estimate.ts";
+
 export interface Quota {
   /** Requests per minute; 0 = no limit of that kind. */
   rpm: number;
@@ -98,7 +100,8 @@ export function fleetForDeadline(inputs: FleetInputs, backlogBatches: number, de
   const capacity = fleetCapacity(inputs);
   const tasksForDeadline = Math.max(1, Math.ceil(backlogBatches / deadlineS / capacity.taskBatchesPerS - 1e-9));
   const tasks = Math.min(tasksForDeadline, capacity.maxUsefulTasks ?? tasksForDeadline);
-  const drainS = backlogBatches / Math.min(tasks * capacity.taskBatchesPerS, capacity.quotaBatchesPerS);
+  // No backlog drains faster than one batch takes.
+  const drainS = backlogBatches === 0 ? 0 : Math.max(inputs.secondsPerBatch, backlogBatches / Math.min(tasks * capacity.taskBatchesPerS, capacity.quotaBatchesPerS));
   return { capacity, tasks, tasksForDeadline, meetsDeadline: drainS <= deadlineS * (1 + 1e-9), drainS };
 }
 
@@ -111,6 +114,30 @@ export function backlogPerTaskTarget(inputs: Pick<FleetInputs, "concurrency" | "
   positive("acceptableLatencyS", acceptableLatencyS);
   positive("secondsPerBatch", inputs.secondsPerBatch);
   return Math.max(1, Math.floor((acceptableLatencyS * inputs.concurrency) / inputs.secondsPerBatch));
+}
+
+/**
+ * The fleet for the batches of an estimate (`labelq estimate`), on one model: calls and
+ * tokens per batch come from the estimate, seconds per batch from a measurement.
+ */
+export function fleetForEstimate(
+  estimate: Estimate,
+  o: { model: string; quota: Quota; concurrency: number; secondsPerBatch: number; deadlineS: number },
+): FleetPlan {
+  const m = estimate.models.find((x) => x.model.alias === o.model);
+  if (!m) throw new RangeError(`no estimate for model ${o.model}`);
+  const batches = Math.max(1, estimate.batches);
+  return fleetForDeadline(
+    {
+      quota: o.quota,
+      concurrency: o.concurrency,
+      secondsPerBatch: o.secondsPerBatch,
+      callsPerBatch: Math.max(1, m.calls / batches),
+      tokensPerBatch: Math.max(1, (m.inputTokens + m.outputTokens) / batches),
+    },
+    estimate.batches,
+    o.deadlineS,
+  );
 }
 
 /** A fleet plan as lines for the terminal. */

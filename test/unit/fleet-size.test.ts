@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { backlogPerTaskTarget, fleetCapacity, fleetForDeadline, formatFleetPlan } from "../../src/ops/fleet-size.ts";
+import { estimateRun } from "../../src/ops/estimate.ts";
+import { backlogPerTaskTarget, fleetCapacity, fleetForDeadline, fleetForEstimate, formatFleetPlan } from "../../src/ops/fleet-size.ts";
+import { PromptRegistry } from "../../src/prompts/prompt-registry.ts";
+import { PROMPTS_DIR } from "../support/fakes.ts";
 
 // 2 calls of ~10k tokens per batch, 20 s per batch, 4 batches at once per task: 0.2 batches/s per task.
 const profile = { callsPerBatch: 2, tokensPerBatch: 20_000, secondsPerBatch: 20, concurrency: 4 };
@@ -66,5 +69,22 @@ describe("backlogPerTaskTarget", () => {
     // 5 minutes at 20 s per batch, 4 at once: 60 batches.
     expect(backlogPerTaskTarget(profile, 300)).toBe(60);
     expect(backlogPerTaskTarget(profile, 1)).toBe(1);
+  });
+});
+
+describe("fleetForEstimate", () => {
+  it("takes calls and tokens per batch from an estimate, and never promises less than one batch's time", async () => {
+    const prompt = await new PromptRegistry(PROMPTS_DIR).resolve("product-feedback", "v1");
+    const texts = Array.from({ length: 500 }, (_, k) => ({ id: `t${k}`, text: `text ${k} about a kettle` }));
+    const estimate = estimateRun(texts, prompt, { batchSize: 50, chunkSize: 50 });
+    const m = estimate.models.find((x) => x.model.alias === "llama3.3-70b")!;
+    const tokensPerBatch = (m.inputTokens + m.outputTokens) / estimate.batches;
+    // A TPM quota for exactly 1 batch a minute: 10 batches take 10 minutes whatever the fleet.
+    const plan = fleetForEstimate(estimate, { model: "llama3.3-70b", quota: { rpm: 0, tpm: tokensPerBatch }, concurrency: 4, secondsPerBatch: 20, deadlineS: 60 });
+    expect(plan.capacity.maxUsefulTasks).toBe(1);
+    expect(plan.drainS).toBeCloseTo(600, 6);
+    expect(plan.meetsDeadline).toBe(false);
+    const one = fleetForEstimate(estimateRun(texts.slice(0, 10), prompt, { batchSize: 50, chunkSize: 50 }), { model: "llama3.3-70b", quota: { rpm: 0, tpm: 0 }, concurrency: 4, secondsPerBatch: 20, deadlineS: 60 });
+    expect(one.drainS).toBe(20);
   });
 });
