@@ -4,7 +4,7 @@ import type { ConverseInput } from "./converse-request.ts";
 import { addItems, corruptItems, dropItems } from "./item-faults.ts";
 import { parseInputTexts, parseOutputFormat } from "./prompt-format.ts";
 import { addTrailingCommas, cutAtSixtyPercent, dropFinalBrackets, wrapInCodeFence, wrapInProse } from "./text-faults.ts";
-import { estimateTokens } from "./tokens.ts";
+import { countTokens, truncateToTokens, type TokenCounting } from "./tokens.ts";
 import type { OutputFaultKind } from "./types.ts";
 
 export type StopReason = "end_turn" | "max_tokens" | "tool_use";
@@ -29,6 +29,7 @@ const NO_TASK_REPLY =
 interface Context {
   faults: ReadonlySet<OutputFaultKind>;
   applied: OutputFaultKind[];
+  counting: TokenCounting;
 }
 
 function use(ctx: Context, kind: OutputFaultKind): boolean {
@@ -40,11 +41,11 @@ function use(ctx: Context, kind: OutputFaultKind): boolean {
 function textAnswer(text: string, truncated: boolean, maxTokens: number | undefined, ctx: Context): Answer {
   let stopReason: StopReason = truncated ? "max_tokens" : "end_turn";
   // A real model stops at maxTokens whatever it was writing.
-  if (maxTokens !== undefined && estimateTokens(text) > maxTokens) {
-    text = text.slice(0, maxTokens * 4);
+  if (maxTokens !== undefined && countTokens(text, ctx.counting) > maxTokens) {
+    text = truncateToTokens(text, maxTokens, ctx.counting);
     stopReason = "max_tokens";
   }
-  return { content: { text }, stopReason, outputTokens: estimateTokens(text), applied: ctx.applied };
+  return { content: { text }, stopReason, outputTokens: countTokens(text, ctx.counting), applied: ctx.applied };
 }
 
 function toolAnswer(name: string, items: LabelItem[], maxTokens: number | undefined, ctx: Context): Answer {
@@ -58,7 +59,7 @@ function toolAnswer(name: string, items: LabelItem[], maxTokens: number | undefi
     stopReason = "max_tokens";
   }
   // A cut-off tool call keeps the items that were complete when the budget ran out.
-  while (maxTokens !== undefined && kept.length > 0 && estimateTokens(JSON.stringify({ r: kept })) > maxTokens) {
+  while (maxTokens !== undefined && kept.length > 0 && countTokens(JSON.stringify({ r: kept }), ctx.counting) > maxTokens) {
     kept = kept.slice(0, -1);
     stopReason = "max_tokens";
   }
@@ -67,14 +68,14 @@ function toolAnswer(name: string, items: LabelItem[], maxTokens: number | undefi
   return {
     content: { toolUse: { toolUseId, name, input } },
     stopReason,
-    outputTokens: estimateTokens(JSON.stringify(input)),
+    outputTokens: countTokens(JSON.stringify(input), ctx.counting),
     applied: ctx.applied,
   };
 }
 
 /** Builds the simulated model's answer to a Converse request, with the given output faults applied. */
-export function buildAnswer(input: ConverseInput, seed: number, faults: OutputFaultKind[], random: () => number): Answer {
-  const ctx: Context = { faults: new Set(faults), applied: [] };
+export function buildAnswer(input: ConverseInput, seed: number, faults: OutputFaultKind[], random: () => number, counting: TokenCounting): Answer {
+  const ctx: Context = { faults: new Set(faults), applied: [], counting };
   const keys = parseOutputFormat(input.systemText);
   const texts = parseInputTexts(input.lastUserText);
 

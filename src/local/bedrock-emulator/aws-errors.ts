@@ -3,6 +3,7 @@ import type { ErrorFaultKind } from "./types.ts";
 /** Error names and HTTP statuses as the Bedrock runtime service model declares them. */
 export const AWS_ERRORS = {
   ValidationException: 400,
+  AccessDeniedException: 403,
   ThrottlingException: 429,
   ModelNotReadyException: 429,
   InternalServerException: 500,
@@ -16,7 +17,7 @@ export type AwsErrorName = keyof typeof AWS_ERRORS;
 export interface AwsError {
   name: AwsErrorName;
   message: string;
-  /** Seconds, sent as retry-after when known. */
+  /** Seconds, sent as retry-after only when the emulator is told to (Bedrock sends none). */
   retryAfterSeconds?: number;
 }
 

@@ -1,16 +1,19 @@
 import { buildAnswer } from "./answer.ts";
 import { AWS_ERRORS, awsError, errorForFault, errorHeaders, type AwsError } from "./aws-errors.ts";
+import type { BedrockModel } from "./bedrock-models.ts";
 import { isAwsError, parseConverseBody, type ConverseInput } from "./converse-request.ts";
-import { behaviourOf, refuseForModel } from "./model-behaviours.ts";
+import { refuseForModel, resolveModel } from "./model-rules.ts";
+import { isRefusal } from "./quota.ts";
 import type { EmulatorState } from "./state.ts";
-import { estimateTokens } from "./tokens.ts";
+import { sumTokens, type TokenCounting } from "./tokens.ts";
 
-/** An HTTP answer, to be sent after delayMs. */
+/** An HTTP answer, to be sent after delayMs; onSent runs once it is sent (or the client left). */
 export interface EmulatorResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
   delayMs: number;
+  onSent?: () => void;
 }
 
 /** Sends an AWS-shaped error and counts it. */
@@ -19,16 +22,28 @@ export function errorResponse(state: EmulatorState | undefined, error: AwsError,
   return { status: AWS_ERRORS[error.name], headers: errorHeaders(error, requestId), body: JSON.stringify({ message: error.message }), delayMs: 0 };
 }
 
+// Bedrock's load-shedding answer (anthropics/claude-code#562, langchain-ai/langchain-aws#968).
+const TOO_MANY_CONNECTIONS = "Too many connections, please wait before trying again.";
+const QUOTA_MESSAGES = {
+  rpm: "Too many requests, please wait before trying again.",
+  tpm: "Too many tokens, please wait before trying again.",
+  tpd: "Too many tokens per day, please wait before trying again.",
+} as const;
+
 /** Answers POST /model/{modelId}/converse the way Bedrock would, with the simulated classifier as the model. */
 export function handleConverse(state: EmulatorState, modelId: string, rawBody: string, requestId: string): EmulatorResponse {
   state.stats.call(modelId);
   const input = parseConverseBody(rawBody);
   if (isAwsError(input)) return errorResponse(state, input, requestId);
-  const behaviour = behaviourOf(modelId);
-  const refusal = refuseForModel(behaviour, input);
+  const model = resolveModel(modelId, state.lenient);
+  if (isAwsError(model)) return errorResponse(state, model, requestId);
+  const refusal = refuseForModel(model, input, state.lenient);
   if (refusal !== undefined) return errorResponse(state, refusal, requestId);
   if (state.unavailableModels.has(modelId)) {
     return errorResponse(state, awsError("ServiceUnavailableException", `Model ${modelId} is unavailable in this Region right now. Try again later.`), requestId);
+  }
+  if (state.maxConcurrent > 0 && state.inFlight >= state.maxConcurrent) {
+    return errorResponse(state, awsError("ServiceUnavailableException", TOO_MANY_CONNECTIONS), requestId);
   }
 
   const draw = state.faults.draw(modelId);
@@ -37,21 +52,30 @@ export function handleConverse(state: EmulatorState, modelId: string, rawBody: s
     return errorResponse(state, errorForFault(draw.error), requestId);
   }
 
-  const answer = buildAnswer(input, state.seed, draw.output, state.faults.random);
-  const allInputTokens = estimateTokens(input.allText);
-  const cache = behaviour.promptCache ? cacheUse(state, modelId, input) : undefined;
-  // The quota counts every input token, cached or not.
-  const overQuota = state.quota.tryAccept(allInputTokens + answer.outputTokens);
-  if (overQuota !== undefined) {
-    const what = overQuota.reason === "rpm" ? "requests" : "tokens";
-    return errorResponse(state, awsError("ThrottlingException", `Too many ${what}, please wait before trying again.`, overQuota.retryAfterSeconds), requestId);
+  const counting: TokenCounting = state.lenient.has("tokenizer") ? "chars" : model.tokenizer;
+  // Without maxTokens a model stops at its own cap, and Bedrock reserves that cap.
+  const outputCap = input.maxTokens ?? (Number.isFinite(model.maxOutputTokens) ? model.maxOutputTokens : undefined);
+  const answer = buildAnswer({ ...input, maxTokens: outputCap }, state.seed, draw.output, state.faults.random, counting);
+  const allInputTokens = sumTokens(input.inputTexts, counting);
+  const cache = model.promptCacheMinTokens === undefined ? undefined : cacheUse(state, modelId, input, model, counting);
+  const cacheRead = cache?.hit === true ? cache.tokens : 0;
+  const cacheWrite = cache?.hit === false ? cache.tokens : 0;
+
+  // Lenient: every input and output token counted once, as the emulator used to. Strict: what
+  // Bedrock reserves at the start (input + cache + maxTokens) and settles to at the end
+  // (input + cache writes + output x burn-down; cache reads are released). Sources: docs
+  // quotas-token-burndown; aws/agent-toolkit-for-aws quota-health.
+  const strictQuota = !state.lenient.has("quota-reservation");
+  const reserve = strictQuota ? allInputTokens + (outputCap ?? answer.outputTokens) : allInputTokens + answer.outputTokens;
+  const settled = strictQuota ? allInputTokens - cacheRead + answer.outputTokens * model.outputBurndown : reserve;
+  const reservation = state.quota.tryReserve(modelId, reserve);
+  if (isRefusal(reservation)) {
+    return errorResponse(state, awsError("ThrottlingException", QUOTA_MESSAGES[reservation.reason], reservation.retryAfterSeconds), requestId);
   }
   // Written or refreshed only once the call is accepted: a refused call leaves the cache as it was.
-  if (cache !== undefined) state.promptCache.touch(cache.key);
-  const cacheRead = cache?.hit ? cache.tokens : 0;
-  const cacheWrite = cache !== undefined && !cache.hit ? cache.tokens : 0;
+  if (cache?.key !== undefined) state.promptCache.touch(cache.key);
   // Cached tokens are reported apart from inputTokens, as Bedrock does; the sum stays the same.
-  const inputTokens = Math.max(0, allInputTokens - cacheRead - cacheWrite);
+  const inputTokens = allInputTokens - cacheRead - cacheWrite;
   state.stats.faults(draw.commit(answer.applied));
   state.stats.success(modelId, inputTokens, answer.outputTokens, { read: cacheRead, write: cacheWrite });
 
@@ -63,18 +87,41 @@ export function handleConverse(state: EmulatorState, modelId: string, rawBody: s
     usage: {
       inputTokens,
       outputTokens: answer.outputTokens,
-      totalTokens: inputTokens + cacheRead + cacheWrite + answer.outputTokens,
-      // Only when the request had a cache point, so other answers keep today's shape.
+      totalTokens: allInputTokens + answer.outputTokens,
+      // Only when the request had a system cache point, so other answers keep their shape.
       ...(cache === undefined ? {} : { cacheReadInputTokens: cacheRead, cacheWriteInputTokens: cacheWrite }),
     },
     metrics: { latencyMs: delayMs },
   };
-  return { status: 200, headers: { "content-type": "application/json", "x-amzn-requestid": requestId }, body: JSON.stringify(body), delayMs };
+  state.inFlight += 1;
+  return {
+    status: 200,
+    headers: { "content-type": "application/json", "x-amzn-requestid": requestId },
+    body: JSON.stringify(body),
+    delayMs,
+    onSent: () => {
+      state.inFlight -= 1;
+      reservation.settle(settled);
+    },
+  };
 }
 
-/** The cached prefix a request names (per model: the tools, then the system text up to its cache point), and whether it is cached now. */
-function cacheUse(state: EmulatorState, modelId: string, input: ConverseInput): { key: string; tokens: number; hit: boolean } | undefined {
+/**
+ * The cached prefix a request names (per model: the tools, then the system text up to its
+ * cache point), and whether it is cached now. A prefix shorter than the model's minimum is
+ * not cached: both cache fields stay 0 and every token is ordinary input (key undefined).
+ */
+function cacheUse(
+  state: EmulatorState,
+  modelId: string,
+  input: ConverseInput,
+  model: BedrockModel,
+  counting: TokenCounting,
+): { key: string | undefined; tokens: number; hit: boolean | undefined } | undefined {
   if (input.systemCachePrefix === undefined) return undefined;
+  const tokens = sumTokens(input.systemCacheTexts, counting);
+  const minimum = state.lenient.has("cache-minimum") ? 0 : (model.promptCacheMinTokens ?? 0);
+  if (tokens < minimum) return { key: undefined, tokens: 0, hit: undefined };
   const key = [modelId, input.tools?.fingerprint ?? "", input.systemCachePrefix].join("\u0000");
-  return { key, tokens: estimateTokens(input.systemCachePrefix), hit: state.promptCache.has(key) };
+  return { key, tokens, hit: state.promptCache.has(key) };
 }

@@ -15,7 +15,9 @@ const toolChoiceSchema = z.looseObject({
 const converseBodySchema = z.looseObject({
   messages: z.array(z.looseObject({ role: z.enum(["user", "assistant"]), content: z.array(block) })).min(1),
   system: z.array(block).optional(),
-  inferenceConfig: z.looseObject({ maxTokens: z.number().int().min(1).optional() }).optional(),
+  inferenceConfig: z
+    .looseObject({ maxTokens: z.number().int().min(1).optional(), temperature: z.number().optional(), topP: z.number().optional() })
+    .optional(),
   toolConfig: z
     .looseObject({
       tools: z
@@ -45,14 +47,18 @@ export interface ConverseInput {
   systemText: string;
   /** Text of the last user message: the texts to label are in it. */
   lastUserText: string;
-  /** Every system and message text, for the input token estimate. */
-  allText: string;
+  /** Every system and message text block, for the input token count (each block counted on its own). */
+  inputTexts: string[];
   maxTokens: number | undefined;
+  /** Which sampling parameters the request set (inferenceConfig.temperature / topP). */
+  sampling: { temperature: boolean; topP: boolean };
   /** The tool the answer calls when the caller asked for tool use: the forced one, else the first. */
   toolName: string | undefined;
   tools: ToolRequest | undefined;
   /** System text before the last cachePoint in `system`; undefined when `system` has none. */
   systemCachePrefix: string | undefined;
+  /** The system text blocks before that cache point. */
+  systemCacheTexts: string[];
   /** cachePoint blocks anywhere in the request (system, messages, tools). */
   cachePoints: number;
 }
@@ -100,11 +106,13 @@ export function parseConverseBody(raw: string): ConverseInput | AwsError {
   return {
     systemText,
     lastUserText: texts(lastUser?.content ?? []).join("\n"),
-    allText: [systemText, ...body.messages.flatMap((m) => texts(m.content))].join(""),
+    inputTexts: [...texts(system), ...body.messages.flatMap((m) => texts(m.content))],
     maxTokens: body.inferenceConfig?.maxTokens,
+    sampling: { temperature: body.inferenceConfig?.temperature !== undefined, topP: body.inferenceConfig?.topP !== undefined },
     toolName: tools === undefined ? undefined : (tools.forcedName ?? tools.names[0]),
     tools,
     systemCachePrefix: lastSystemCachePoint < 0 ? undefined : texts(system.slice(0, lastSystemCachePoint)).join("\n"),
+    systemCacheTexts: lastSystemCachePoint < 0 ? [] : texts(system.slice(0, lastSystemCachePoint)),
     cachePoints:
       countCachePoints(system) + body.messages.reduce((n, m) => n + countCachePoints(m.content), 0) + countCachePoints(body.toolConfig?.tools ?? []),
   };
@@ -121,7 +129,7 @@ function toolRequest(config: z.infer<typeof converseBodySchema>["toolConfig"]): 
   };
 }
 
-/** True when parseConverseBody answered with an error. */
-export function isAwsError(value: ConverseInput | AwsError): value is AwsError {
+/** True when a parse or lookup answered with an error. */
+export function isAwsError<T extends object>(value: T | AwsError): value is AwsError {
   return "name" in value && "message" in value;
 }

@@ -2,6 +2,8 @@
 // and the integration tests. Its classifier is deterministic rules, not a language model.
 export { startBedrockEmulator } from "./server.ts";
 export { FAULT_KINDS, ERROR_FAULT_KINDS, OUTPUT_FAULT_KINDS } from "./types.ts";
+export { LENIENT_RULES, DEFAULT_LENIENT, type LenientRule } from "./strictness.ts";
+export { BEDROCK_MODELS, type BedrockModel } from "./bedrock-models.ts";
 export type {
   BedrockEmulator,
   BedrockEmulatorOptions,

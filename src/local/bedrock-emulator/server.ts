@@ -4,8 +4,9 @@ import type { AddressInfo } from "node:net";
 import { awsError } from "./aws-errors.ts";
 import { handleControl } from "./control.ts";
 import { errorResponse, handleConverse, type EmulatorResponse } from "./converse-handler.ts";
-import { faultRuleSchema, latencySchema, quotaSchema } from "./settings-schema.ts";
+import { faultRuleSchema, latencySchema, lenientSchema, maxConcurrentSchema, quotaSchema } from "./settings-schema.ts";
 import { EmulatorState } from "./state.ts";
+import { DEFAULT_LENIENT, type LenientRule } from "./strictness.ts";
 import type { BedrockEmulator, BedrockEmulatorOptions, FaultRule, LatencyOptions, QuotaOptions } from "./types.ts";
 
 const CONVERSE_PATH = /^\/model\/([^/]+)\/converse$/;
@@ -47,7 +48,9 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
   const quota = quotaSchema.parse(options.quota ?? {});
   const latency = latencySchema.parse(options.latency ?? { fixedMs: 0, perOutputTokenMs: 0 });
   const host = options.host ?? "127.0.0.1";
-  const state = new EmulatorState(options.seed ?? 0, faults, quota, latency, options.unavailableModels ?? [], options.clock);
+  const lenient = lenientSchema.parse(options.lenient ?? [...DEFAULT_LENIENT]);
+  const maxConcurrent = maxConcurrentSchema.parse(options.maxConcurrent ?? 0);
+  const state = new EmulatorState(options.seed ?? 0, faults, quota, latency, options.unavailableModels ?? [], lenient, maxConcurrent, options.clock);
 
   const sessions = new Set<http2.ServerHttp2Session>();
   const timers = new Set<NodeJS.Timeout>();
@@ -62,10 +65,14 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
       .then((body) => {
         const answer = route(state, req.method, req.url, body);
         const send = () => {
-          // The client may have given up while the simulated latency ran.
-          if (res.stream.destroyed || res.stream.closed) return;
-          res.writeHead(answer.status, answer.headers);
-          res.end(answer.body);
+          try {
+            // The client may have given up while the simulated latency ran.
+            if (res.stream.destroyed || res.stream.closed) return;
+            res.writeHead(answer.status, answer.headers);
+            res.end(answer.body);
+          } finally {
+            answer.onSent?.();
+          }
         };
         if (answer.delayMs <= 0) return send();
         // A timer, never a busy wait: other calls proceed during the simulated latency.
@@ -99,10 +106,13 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
     setQuota: (q: QuotaOptions) => state.setQuota(quotaSchema.parse(q)),
     setLatency: (l: LatencyOptions) => state.setLatency(latencySchema.parse(l)),
     setUnavailableModels: (ids: string[]) => state.setUnavailableModels(ids),
+    setLenient: (rules: LenientRule[]) => state.setLenient(lenientSchema.parse(rules)),
+    setMaxConcurrent: (max: number) => state.setMaxConcurrent(maxConcurrentSchema.parse(max)),
     close: () =>
       new Promise<void>((resolve, reject) => {
         for (const timer of timers) clearTimeout(timer);
         timers.clear();
+        state.inFlight = 0;
         server.close((err) => (err ? reject(err) : resolve()));
         // Clients keep HTTP/2 sessions open; without this close() would wait for them.
         for (const session of sessions) session.destroy();

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LENIENT_RULES } from "./strictness.ts";
 import { FAULT_KINDS } from "./types.ts";
 
 // One schema for the options passed in code and for PUT /_emulator/faults, so a typo
@@ -14,8 +15,15 @@ export const faultRuleSchema = z.strictObject({
 export const quotaSchema = z.strictObject({
   rpm: z.number().int().min(0).optional(),
   tpm: z.number().int().min(0).optional(),
+  tpd: z.number().int().min(0).optional(),
   windowSeconds: z.number().int().min(1).max(60).optional(),
+  retryAfter: z.boolean().optional(),
 });
+
+export const lenientSchema = z.array(z.enum(LENIENT_RULES));
+
+/** 0 means no cap. */
+export const maxConcurrentSchema = z.number().int().min(0);
 
 export const latencySchema = z.strictObject({
   fixedMs: z.number().min(0),
@@ -28,6 +36,8 @@ export const controlBodySchema = z.strictObject({
   quota: quotaSchema.optional(),
   latency: latencySchema.optional(),
   unavailableModels: z.array(z.string().min(1)).optional(),
+  lenient: lenientSchema.optional(),
+  maxConcurrent: maxConcurrentSchema.optional(),
 });
 
 export type ControlBody = z.infer<typeof controlBodySchema>;

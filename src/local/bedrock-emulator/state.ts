@@ -1,18 +1,24 @@
 import { FaultInjector } from "./faults.ts";
 import { PromptCache } from "./prompt-cache.ts";
-import { QuotaWindow } from "./quota.ts";
+import { QuotaLedger } from "./quota.ts";
 import { StatsRecorder } from "./stats.ts";
+import type { LenientRule } from "./strictness.ts";
 import type { FaultRule, LatencyOptions, QuotaOptions } from "./types.ts";
 
 /** The emulator's mutable settings and counters, shared by the converse and control routes. */
 export class EmulatorState {
   readonly seed: number;
   readonly stats = new StatsRecorder();
-  readonly quota: QuotaWindow;
+  readonly quota: QuotaLedger;
   readonly promptCache: PromptCache;
   faults: FaultInjector;
   latency: LatencyOptions;
   unavailableModels: Set<string>;
+  lenient: ReadonlySet<LenientRule>;
+  /** 0: no cap. */
+  maxConcurrent: number;
+  /** Calls accepted and not yet answered, for the concurrency cap. */
+  inFlight = 0;
 
   constructor(
     seed: number,
@@ -20,14 +26,18 @@ export class EmulatorState {
     quota: QuotaOptions,
     latency: LatencyOptions,
     unavailableModels: string[],
+    lenient: readonly LenientRule[],
+    maxConcurrent: number,
     now: () => number = Date.now,
   ) {
     this.seed = seed;
     this.faults = new FaultInjector(faults, seed);
-    this.quota = new QuotaWindow(quota, now);
+    this.quota = new QuotaLedger(quota, now);
     this.promptCache = new PromptCache(now);
     this.latency = latency;
     this.unavailableModels = new Set(unavailableModels);
+    this.lenient = new Set(lenient);
+    this.maxConcurrent = maxConcurrent;
   }
 
   /** Replaces the fault rules; a fresh PRNG makes the new rule set repeatable from here. */
@@ -45,6 +55,14 @@ export class EmulatorState {
 
   setUnavailableModels(ids: string[]): void {
     this.unavailableModels = new Set(ids);
+  }
+
+  setLenient(rules: readonly LenientRule[]): void {
+    this.lenient = new Set(rules);
+  }
+
+  setMaxConcurrent(max: number): void {
+    this.maxConcurrent = max;
   }
 
   /** Clears counters, quota windows and the prompt cache, leaving the settings as they are. */

@@ -1,3 +1,5 @@
+import type { LenientRule } from "./strictness.ts";
+
 /**
  * Public types of the Bedrock emulator: a test double that answers the Converse API with
  * a simulated (deterministic, rule-based) classifier. It is not a model.
@@ -42,13 +44,22 @@ export interface LatencyOptions {
   perOutputTokenMs: number;
 }
 
+/**
+ * Bedrock's quotas, applied to each model id apart. Tokens are quota tokens: a call reserves
+ * input + cache + maxTokens (the model's cap when maxTokens is not sent) when it starts and
+ * settles to input + cache writes + output x the model's burn-down rate when it ends.
+ */
 export interface QuotaOptions {
   /** Requests per rolling 60 s window. */
   rpm?: number;
-  /** Input + output tokens of accepted calls per rolling 60 s window. */
+  /** Quota tokens per rolling 60 s window. */
   tpm?: number;
-  /** Shorter rolling window for fast tests (limits scale with it); default 60. */
+  /** Quota tokens per rolling 24 hours ("Too many tokens per day"). */
+  tpd?: number;
+  /** Shorter rolling minute for fast tests (rpm and tpm scale with it); default 60. */
   windowSeconds?: number;
+  /** Send a retry-after header on quota throttling. Bedrock sends none, so the default is false. */
+  retryAfter?: boolean;
 }
 
 export interface BedrockEmulatorOptions {
@@ -63,6 +74,13 @@ export interface BedrockEmulatorOptions {
   seed?: number;
   /** Calls to these model ids get ServiceUnavailableException. */
   unavailableModels?: string[];
+  /**
+   * Bedrock rules to relax (see strictness.ts); every other rule is enforced. Default
+   * DEFAULT_LENIENT: the rules labelq itself does not meet yet.
+   */
+  lenient?: LenientRule[];
+  /** Calls in progress at once above this get 503 ServiceUnavailableException "Too many connections" (load shedding); 0 or absent: no cap. */
+  maxConcurrent?: number;
   /** Milliseconds since the epoch; default Date.now. Tests move it to expire the prompt cache and quota windows. */
   clock?: () => number;
   logger?: (line: string) => void;
@@ -104,5 +122,9 @@ export interface BedrockEmulator {
   setQuota(quota: QuotaOptions): void;
   setLatency(latency: LatencyOptions): void;
   setUnavailableModels(ids: string[]): void;
+  /** Replaces the relaxed rules: [] makes every rule strict. */
+  setLenient(rules: LenientRule[]): void;
+  /** 0 removes the cap. */
+  setMaxConcurrent(max: number): void;
   close(): Promise<void>;
 }

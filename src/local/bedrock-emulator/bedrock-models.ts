@@ -1,0 +1,212 @@
+import type { ToolChoiceKind } from "./converse-request.ts";
+
+/**
+ * The Bedrock emulator's own table of what Bedrock does per model. It is kept here, apart
+ * from labelq's model catalogue, on purpose: if the emulator read labelq's figures it would
+ * agree with labelq by construction. Every figure names where it comes from; the same
+ * sources, and the figures that could not be confirmed, are listed in
+ * docs/bedrock-fidelity.md.
+ */
+
+/** Which tokenizer counts a model's tokens (see tokens.ts). */
+export type TokenizerKind = "llama3" | "approximate";
+
+/** How a model takes the sampling parameters. */
+export type SamplingRule =
+  /** temperature and topP may be sent together. */
+  | "any"
+  /** temperature or topP, never both (Claude Sonnet 4.5, Haiku 4.5, Opus 4.1 and later). */
+  | "temperature-or-top-p";
+
+/** Cross-region inference profile prefixes: `<prefix>.<base model id>`. */
+export type ProfilePrefix = "us" | "eu" | "apac" | "global";
+
+export interface BedrockModel {
+  name: string;
+  /** The base model id, e.g. "meta.llama3-70b-instruct-v1:0". */
+  baseId: string;
+  /** Whether the base id can be invoked on demand; false: only through an inference profile. */
+  onDemand: boolean;
+  /** The inference profiles Bedrock offers for the model. */
+  profiles: readonly ProfilePrefix[];
+  /** Highest inferenceConfig.maxTokens Bedrock accepts; also what it reserves when maxTokens is not sent. */
+  maxOutputTokens: number;
+  sampling: SamplingRule;
+  /** toolChoice members the model takes; "none" when any toolConfig is refused. */
+  toolChoices: readonly ToolChoiceKind[] | "none";
+  /** Explicit prompt caching (cachePoint): the minimum cacheable prefix in tokens, or undefined when cachePoint is refused. */
+  promptCacheMinTokens: number | undefined;
+  /** Quota tokens one output token uses up (docs: quotas-token-burndown). */
+  outputBurndown: number;
+  tokenizer: TokenizerKind;
+  /** Where the figures come from (short references, expanded in docs/bedrock-fidelity.md). */
+  sources: readonly string[];
+}
+
+// Short references, one per source, so the table stays readable.
+const S = {
+  metaParams: "docs: model-parameters-meta (max_gen_len at most 2048)",
+  llama3Cap: "BerriAI/litellm#33413 (service answer: exceeds the model limit of 2048, meta.llama3-70b)",
+  llama31Cap: "aws-samples/bedrock-access-gateway#41 (service answer: exceeds the model limit of 2048, Llama 3.1 70B)",
+  llama4Cap: "braintrustdata/braintrust-proxy#557 (max output 8,000; not an AWS page)",
+  converseFeatures: "docs: conversation-inference-supported-models-features",
+  toolChoice: "docs: API_runtime_ToolChoice (tool: Claude 3 and Nova only)",
+  novaToolChoice: "docs: nova/latest/userguide/tool-choice (tool, any, auto)",
+  profiles: "docs: inference-profiles-support; issues quoting the on-demand ValidationException",
+  sampling: "BerriAI/litellm#15070, aws-samples/bedrock-access-gateway#191, BoltAI/BoltAI#399",
+  claudeCap: "Anthropic model overview (64K max output, Sonnet 4.5 and Haiku 4.5)",
+  cacheMin: "docs: prompt-caching (minimum tokens per cache checkpoint); anthropics/anthropic-sdk-python#1194",
+  novaCache: "docs: prompt-caching (Nova Micro/Lite/Pro); minimum not confirmed",
+  novaCap: "monadierickx/swift-fm-playground parameter_cheatsheet (Nova maxTokens 5,000); not confirmed",
+  burndown: "docs: quotas-token-burndown (5x output for Claude 4 models)",
+  noCache: "strands-agents/harness-sdk#1807, agentgateway/agentgateway#2751 (Llama and other models: 403 AccessDeniedException)",
+} as const;
+
+const LLAMA3_SOURCES = [S.metaParams, S.llama3Cap, S.converseFeatures, S.noCache];
+const CLAUDE_45_SOURCES = [S.profiles, S.sampling, S.claudeCap, S.toolChoice, S.cacheMin, S.burndown];
+const NOVA_SOURCES = [S.novaCap, S.novaToolChoice, S.novaCache];
+
+export const BEDROCK_MODELS: readonly BedrockModel[] = [
+  {
+    name: "Llama 3 70B Instruct",
+    baseId: "meta.llama3-70b-instruct-v1:0",
+    onDemand: true,
+    profiles: [],
+    maxOutputTokens: 2048,
+    sampling: "any",
+    // The Converse feature table lists no tool use for Llama 3: any toolConfig is refused.
+    toolChoices: "none",
+    promptCacheMinTokens: undefined,
+    outputBurndown: 1,
+    tokenizer: "llama3",
+    sources: LLAMA3_SOURCES,
+  },
+  {
+    name: "Llama 3.3 70B Instruct",
+    baseId: "meta.llama3-3-70b-instruct-v1:0",
+    onDemand: false,
+    profiles: ["us"],
+    // 2048 as for Llama 3 and 3.1 on Converse; 8K is reported elsewhere (see the fidelity doc).
+    maxOutputTokens: 2048,
+    sampling: "any",
+    // Tools, but no forced call: toolChoice tool is Claude 3 and Nova only.
+    toolChoices: ["auto"],
+    promptCacheMinTokens: undefined,
+    outputBurndown: 1,
+    tokenizer: "llama3",
+    sources: [...LLAMA3_SOURCES, S.llama31Cap, S.toolChoice, S.profiles],
+  },
+  {
+    name: "Llama 4 Scout 17B Instruct",
+    baseId: "meta.llama4-scout-17b-instruct-v1:0",
+    onDemand: false,
+    profiles: ["us"],
+    maxOutputTokens: 8000,
+    sampling: "any",
+    toolChoices: ["auto"],
+    promptCacheMinTokens: undefined,
+    outputBurndown: 1,
+    // Llama 4 has its own (larger) vocabulary; the Llama 3 tokenizer is an approximation of it.
+    tokenizer: "approximate",
+    sources: [S.llama4Cap, S.toolChoice, S.profiles, S.noCache],
+  },
+  {
+    name: "Llama 4 Maverick 17B Instruct",
+    baseId: "meta.llama4-maverick-17b-instruct-v1:0",
+    onDemand: false,
+    profiles: ["us"],
+    maxOutputTokens: 8000,
+    sampling: "any",
+    toolChoices: ["auto"],
+    promptCacheMinTokens: undefined,
+    outputBurndown: 1,
+    tokenizer: "approximate",
+    sources: [S.llama4Cap, S.toolChoice, S.profiles, S.noCache],
+  },
+  {
+    name: "Claude Sonnet 4.5",
+    baseId: "anthropic.claude-sonnet-4-5-20250929-v1:0",
+    onDemand: false,
+    profiles: ["us", "eu", "apac", "global"],
+    maxOutputTokens: 64_000,
+    sampling: "temperature-or-top-p",
+    toolChoices: ["auto", "any", "tool"],
+    promptCacheMinTokens: 1024,
+    outputBurndown: 5,
+    tokenizer: "approximate",
+    sources: CLAUDE_45_SOURCES,
+  },
+  {
+    name: "Claude Haiku 4.5",
+    baseId: "anthropic.claude-haiku-4-5-20251001-v1:0",
+    onDemand: false,
+    profiles: ["us", "eu", "apac", "global"],
+    maxOutputTokens: 64_000,
+    sampling: "temperature-or-top-p",
+    toolChoices: ["auto", "any", "tool"],
+    promptCacheMinTokens: 4096,
+    outputBurndown: 5,
+    tokenizer: "approximate",
+    sources: CLAUDE_45_SOURCES,
+  },
+  {
+    name: "Amazon Nova Micro",
+    baseId: "amazon.nova-micro-v1:0",
+    onDemand: true,
+    profiles: ["us", "eu", "apac"],
+    maxOutputTokens: 5000,
+    sampling: "any",
+    toolChoices: ["auto", "any", "tool"],
+    promptCacheMinTokens: 1000,
+    outputBurndown: 1,
+    tokenizer: "approximate",
+    sources: NOVA_SOURCES,
+  },
+  {
+    name: "Amazon Nova Lite",
+    baseId: "amazon.nova-lite-v1:0",
+    onDemand: true,
+    profiles: ["us", "eu", "apac"],
+    maxOutputTokens: 5000,
+    sampling: "any",
+    toolChoices: ["auto", "any", "tool"],
+    promptCacheMinTokens: 1000,
+    outputBurndown: 1,
+    tokenizer: "approximate",
+    sources: NOVA_SOURCES,
+  },
+  {
+    name: "Amazon Nova Pro",
+    baseId: "amazon.nova-pro-v1:0",
+    onDemand: true,
+    profiles: ["us", "eu", "apac"],
+    maxOutputTokens: 5000,
+    sampling: "any",
+    toolChoices: ["auto", "any", "tool"],
+    promptCacheMinTokens: 1000,
+    outputBurndown: 1,
+    tokenizer: "approximate",
+    sources: NOVA_SOURCES,
+  },
+];
+
+/** What a model id in a request names: the model, and the inference profile it went through, if any. */
+export interface ModelLookup {
+  model: BedrockModel;
+  /** The profile prefix, or undefined for a base model id. */
+  profile: string | undefined;
+}
+
+const byBaseId = new Map(BEDROCK_MODELS.map((m) => [m.baseId, m]));
+const PROFILE_PREFIX = /^([a-z]{2,6})\.(.+)$/;
+
+/** The model behind a model id or inference profile id, or undefined when Bedrock would not know it. */
+export function lookUpModel(modelId: string): ModelLookup | undefined {
+  const base = byBaseId.get(modelId);
+  if (base !== undefined) return { model: base, profile: undefined };
+  const match = PROFILE_PREFIX.exec(modelId);
+  if (match?.[1] === undefined || match[2] === undefined) return undefined;
+  const model = byBaseId.get(match[2]);
+  if (model === undefined) return undefined;
+  return { model, profile: match[1] };
+}

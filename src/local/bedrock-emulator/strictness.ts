@@ -1,0 +1,32 @@
+/**
+ * The Bedrock rules the emulator enforces, by name. Every rule is strict unless the emulator's
+ * `lenient` setting names it: a test that needs the old, forgiving behaviour asks for it.
+ */
+export const LENIENT_RULES = [
+  /** A model id Bedrock does not know gets ValidationException; lenient: any id answers, with no model limits. */
+  "unknown-model",
+  /** A base model id that Bedrock serves only through an inference profile gets ValidationException. */
+  "inference-profile",
+  /** temperature and topP together on a model that takes only one of them gets ValidationException. */
+  "sampling",
+  /** inferenceConfig.maxTokens above the model's output cap gets ValidationException. */
+  "max-tokens",
+  /** toolConfig / toolChoice members a model does not take get ValidationException. */
+  "tool-choice",
+  /** cachePoint on a model without prompt caching gets 403 AccessDeniedException. */
+  "prompt-cache-model",
+  /** A cached prefix below the model's minimum is silently not cached; lenient: any length is cached. */
+  "cache-minimum",
+  /** Quotas reserve input + cache + maxTokens at the start and settle with output x burn-down; lenient: count input + output once, after the call. */
+  "quota-reservation",
+  /** Tokens counted with the model family's tokenizer; lenient: ceil(characters / 4). */
+  "tokenizer",
+] as const;
+
+export type LenientRule = (typeof LENIENT_RULES)[number];
+
+/**
+ * Rules left lenient when the `lenient` setting is not given. Each is a rule that labelq's own
+ * code still breaks; it becomes strict once labelq sends what Bedrock accepts.
+ */
+export const DEFAULT_LENIENT: readonly LenientRule[] = ["max-tokens", "tokenizer"];
