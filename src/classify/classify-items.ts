@@ -1,6 +1,7 @@
 import type { ResultItem } from "../contracts/result.ts";
 import type { ModelCallError } from "../errors/errors.ts";
 import type { ModelSpec } from "../llm/model-registry.ts";
+import { isCutOff } from "../llm/parse-model-output.ts";
 import type { InferenceParams, ResolvedPrompt } from "../prompts/prompt-registry.ts";
 import { callModel, type CallModelDeps } from "./call-model.ts";
 import { callOnChain, type ModelChoice, type ModelChoiceDeps } from "./model-choice.ts";
@@ -83,7 +84,8 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
     }
     // Reported per chunk, so a worker that dies mid-batch keeps what it already paid for.
     if (sorted.labelled.length > 0) await input.onLabelled?.(sorted.labelled);
-    return { truncated: value.response.stopReason === "max_tokens" ? items.length : 0 };
+    // Cut off at the output cap or the context window: either way a smaller chunk fits.
+    return { truncated: isCutOff(value.response.stopReason) ? items.length : 0 };
   };
 
   let pending: Item[] = [...input.items];

@@ -11,20 +11,35 @@ export interface ParsedOutput {
 const MAX_CANDIDATES = 20;
 
 /**
+ * Stop reasons after which the answer ends mid-way: the output cap (max_tokens) or the model's
+ * context window (model_context_window_exceeded, one of Converse's StopReason values).
+ */
+const CUT_OFF_STOP_REASONS: Partial<Record<string, string>> = {
+  max_tokens: "the answer was cut off at max_tokens",
+  model_context_window_exceeded: "the answer was cut off at the model's context window",
+};
+
+/** True when an answer with this stop reason was cut off before its end. */
+export function isCutOff(stopReason: string): boolean {
+  return CUT_OFF_STOP_REASONS[stopReason] !== undefined;
+}
+
+/**
  * Read the model's answer into the list of per-text objects, repairing what can be repaired
  * (prose or code fences around the JSON, trailing commas, missing closing brackets).
  * Prose may itself contain brackets ("texts [1-2]"), so each opening bracket is tried in turn
  * and the first that yields a list of numbered objects wins.
- * When the model stopped at max_tokens the last object may be cut short yet still repair into
+ * When the model was cut off (max_tokens, context window) the last object may be cut short yet still repair into
  * something that validates (jsonrepair closes open strings silently), so it is dropped and
  * re-asked rather than trusted.
  */
 export function parseModelOutput(text: string, stopReason: string): ParsedOutput {
-  const truncated = stopReason === "max_tokens";
+  const cutOff = CUT_OFF_STOP_REASONS[stopReason];
+  const truncated = cutOff !== undefined;
   const starts = [...text.matchAll(/[[{]/g)].map((m) => m.index).slice(0, MAX_CANDIDATES);
   if (starts.length === 0) return { items: [], problem: "no JSON in the answer" };
   const accept = (items: unknown[]): ParsedOutput =>
-    truncated ? { items: items.slice(0, -1), problem: "the answer was cut off at max_tokens" } : { items };
+    cutOff !== undefined ? { items: items.slice(0, -1), problem: cutOff } : { items };
 
   // First the widest reading: from the first bracket to the last one (also reads JSON lines).
   const lastClose = Math.max(text.lastIndexOf("}"), text.lastIndexOf("]"));

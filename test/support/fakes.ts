@@ -220,7 +220,7 @@ export interface Damage {
   rewrite?: (text: AskedText, clean: Record<string, unknown>) => Record<string, unknown>[];
   /** Objects appended after the answers of every text. */
   extra?: Record<string, unknown>[];
-  /** Write this many complete objects, then cut the next one in half and stop with "max_tokens". */
+  /** Write this many complete objects, then cut the next one in half and stop with "max_tokens" (or `stopReason`). */
   truncateAfter?: number;
   /** Throw this instead of answering. */
   error?: Error;
@@ -276,7 +276,7 @@ export class FakeModelProvider implements ModelProvider {
     if (damage.truncateAfter !== undefined && damage.truncateAfter < serialized.length) {
       const cut = serialized[damage.truncateAfter] ?? "";
       const kept = [...serialized.slice(0, damage.truncateAfter), cut.slice(0, Math.ceil(cut.length / 2))];
-      return Promise.resolve({ text: `{"r":[${kept.join(",")}`, stopReason: "max_tokens", usage });
+      return Promise.resolve({ text: `{"r":[${kept.join(",")}`, stopReason: damage.stopReason ?? "max_tokens", usage });
     }
     return Promise.resolve({ text: `{"r":[${serialized.join(",")}]}`, stopReason: damage.stopReason ?? "end_turn", usage });
   }

@@ -214,6 +214,15 @@ describe("classifyItems", () => {
     expect(outcome.items.map((it) => it.labels)).toEqual(TEXTS.map(expectedLabels));
   });
 
+  it("splits like after max_tokens when an answer stops at the model's context window", async () => {
+    const provider = fake((call) => (call.index === 0 ? { truncateAfter: 1, stopReason: "model_context_window_exceeded" } : undefined));
+    const { outcome } = await run(provider, { chunkSize: 4 });
+    const perCall = provider.textsPerCall();
+    expect(perCall.slice(0, 2)).toEqual([TEXTS.slice(0, 4), TEXTS.slice(4, 8)]);
+    expect(perCall.slice(2)).toEqual([TEXTS.slice(1, 3), TEXTS.slice(3, 4)]);
+    expect(outcome.items.map((it) => it.labels)).toEqual(TEXTS.map(expectedLabels));
+  });
+
   it("never trusts the cut-off object of a truncated answer, and says it was cut off when out of rounds", async () => {
     const provider = fake(() => ({ truncateAfter: 1 }));
     const { outcome } = await run(provider, { maxReaskRounds: 0, items: items(TEXTS.slice(0, 3)) });

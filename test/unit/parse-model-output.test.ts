@@ -56,6 +56,11 @@ describe("parseModelOutput", () => {
     expect(parsed.problem).toBe("the answer was cut off at max_tokens");
   });
 
+  it("drops the last item of an answer cut off at the model's context window, and says so", () => {
+    const text = '{"r":[{"i":1,"sp":"pos","top":["pri"]},{"i":2,"sp":"neg","top":[]';
+    expect(parseModelOutput(text, "model_context_window_exceeded")).toEqual({ items: [ONE], problem: "the answer was cut off at the model's context window" });
+  });
+
   it("drops an object cut inside a string value at max_tokens (jsonrepair would close the string silently)", () => {
     const parsed = parseModelOutput('{"r":[{"i":1,"sp":"pos","top":["pri"]},{"i":2,"sp":"ne', "max_tokens");
     expect(parsed.items).toEqual([ONE]);
