@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
 import type { AwsClients } from "./aws-clients.ts";
 import { CircuitBreakers } from "./classify/circuit-breaker.ts";
-import { labelBatch, type LabelBatchSettings } from "./classify/label-batch.ts";
+import type { LabelBatchSettings } from "./classify/label-batch.ts";
+import { labelRoutedBatch } from "./classify/label-routed-batch.ts";
 import { DEFAULT_RETRY_POLICY } from "./classify/retry-policy.ts";
 import { type Config, requireQueue } from "./config/config.ts";
 import { BedrockProvider } from "./llm/bedrock-provider.ts";
@@ -18,6 +19,7 @@ import { createMessageHandler } from "./queue/message-handler.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
 import { DynamoIdempotencyStore } from "./store/dynamo-idempotency-store.ts";
 import { DynamoLabelCache } from "./store/dynamo-label-cache.ts";
+import { DynamoShadowSummary } from "./store/dynamo-shadow-summary.ts";
 import type { LabelCache } from "./store/label-cache.ts";
 
 export interface Worker {
@@ -84,7 +86,8 @@ export function createWorker(
     : undefined;
   const breakers = new CircuitBreakers({ threshold: config.bedrock.breakerThreshold, cooldownMs: config.bedrock.breakerCooldownS * 1000 });
   const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: config.bedrock.maxAttempts };
-  const deps = { prompts, limiter, provider, logger, cache, metrics, breakers, retry };
+  const shadow = config.store.batchesTable ? new DynamoShadowSummary(clients.dynamo, config.store.batchesTable) : undefined;
+  const deps = { prompts, limiter, provider, logger, cache, metrics, breakers, retry, shadow };
 
   const handler = createMessageHandler(
     {
@@ -98,7 +101,7 @@ export function createWorker(
       leaseS: config.worker.visibilityTimeoutS,
       leaseRenewS: config.worker.heartbeatS,
     },
-    (request, receivedAt, signal) => labelBatch(request, receivedAt, settings, deps, signal),
+    (request, receivedAt, signal) => labelRoutedBatch(request, receivedAt, settings, deps, signal),
     { sqs: clients.sqs, logger, idempotency, metrics },
   );
   const pool = new WorkerPool(

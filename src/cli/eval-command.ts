@@ -11,6 +11,9 @@ import { type EvalTarget, runEvaluation } from "../eval/run-evaluation.ts";
 import { parseThresholds } from "../eval/thresholds.ts";
 import { type LocalStack, startLocalStack } from "../local/local-stack.ts";
 import { createLogger } from "../observability/logger.ts";
+import { formatShadowAgreement, shadowAgreement } from "../eval/shadow-report.ts";
+import { DynamoShadowSummary } from "../store/dynamo-shadow-summary.ts";
+import { ConfigError } from "../errors/errors.ts";
 import { PromptRegistry } from "../prompts/prompt-registry.ts";
 import { configFrom, useLocalCredentials } from "./config-from-flags.ts";
 import { DEFAULT_EMULATOR_LATENCY, EMULATOR_HELP, emulatorSettings } from "./emulator-flag.ts";
@@ -41,8 +44,43 @@ const THRESHOLD_FAILED = 2;
 
 /** Add `labelq eval`: label a gold set through the worker's core and report how good the labels are. */
 export function registerEvalCommand(program: Command): void {
-  program
-    .command("eval")
+  const evalCommand = program.command("eval");
+  evalCommand
+    .command("canary")
+    .description("Shadow agreement of a prompt alias: how often its version and its shadow version gave the same labels, per dimension (from the DynamoDB summary the workers keep).")
+    .option("--taxonomy <name>", "taxonomy (default LABELQ_DEFAULT_TAXONOMY)")
+    .option("--alias <alias>", "prompt alias with a shadow share (default LABELQ_DEFAULT_PROMPT_VERSION)")
+    .option("--json", "print the rows as JSON")
+    .action(async (o: { taxonomy?: string; alias?: string; json?: boolean }) => {
+      const config = configFrom({});
+      const taxonomyName = o.taxonomy ?? config.prompts.defaultTaxonomy;
+      const alias = o.alias ?? config.prompts.defaultVersion;
+      const registry = new PromptRegistry(config.prompts.dir);
+      const routes = await registry.routes(taxonomyName, alias);
+      const table = config.store.batchesTable;
+      if (!table) throw new ConfigError(["LABELQ_BATCHES_TABLE: the shadow summary lives in the batches table; it is off"]);
+      const clients = createAwsClients(config);
+      try {
+        const lines: string[] = [];
+        const canary = routes.canary ? `canary ${routes.canary.version} answers ${(routes.canary.share * 100).toFixed(0)} % of texts` : "no canary";
+        if (!routes.shadow) {
+          process.stdout.write(`${taxonomyName} ${alias} -> ${routes.baseline}: ${canary}; no shadow share, so nothing is compared\n`);
+          return;
+        }
+        const taxonomy = (await registry.resolve(taxonomyName, alias)).taxonomy;
+        const scope = { taxonomy: taxonomyName, alias, baseline: routes.baseline, shadow: routes.shadow.version };
+        const rows = shadowAgreement(taxonomy, await new DynamoShadowSummary(clients.dynamo, table).read(scope, taxonomy.dimensions.map((d) => d.key)));
+        if (o.json) {
+          process.stdout.write(JSON.stringify({ ...scope, canary: routes.canary ?? null, shadowShare: routes.shadow.share, dimensions: rows }, null, 2) + "\n");
+          return;
+        }
+        lines.push(formatShadowAgreement(`${taxonomyName} ${alias} -> ${routes.baseline}: ${canary}; shadow ${routes.shadow.version} labels ${(routes.shadow.share * 100).toFixed(0)} % of texts too`, rows));
+        process.stdout.write(lines.join("\n") + "\n");
+      } finally {
+        clients.destroy();
+      }
+    });
+  evalCommand
     .description(
       "Label a gold set through the same core as the worker and score the labels per dimension (accuracy, kappa, F1, bootstrap intervals), " +
         "optionally against another prompt version, model or stored results. Uses the Bedrock emulator (a test double) unless --target bedrock.",

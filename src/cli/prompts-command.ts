@@ -17,9 +17,23 @@ const DEFAULT_MODEL = "llama3.3-70b";
 // Only what `list` and `show` display; PromptRegistry.resolve validates the whole manifest.
 const manifestIndexSchema = z.object({
   versions: z.record(z.string(), z.object({ taxonomy: z.string().optional(), createdAt: z.string().optional(), notes: z.string().optional() })),
-  aliases: z.record(z.string(), z.string()).default({}),
+  aliases: z
+    .record(z.string(), z.union([z.string(), z.object({ version: z.string(), canary: z.object({ version: z.string(), share: z.number() }).optional(), shadow: z.object({ version: z.string(), share: z.number() }).optional() })]))
+    .default({}),
 });
 type ManifestIndex = z.infer<typeof manifestIndexSchema>;
+type AliasEntry = ManifestIndex["aliases"][string];
+
+function aliasVersion(alias: AliasEntry | undefined): string | undefined {
+  return alias === undefined || typeof alias === "string" ? alias : alias.version;
+}
+
+/** "v1", or "v1 (canary v2 10%, shadow v3 20%)". */
+function describeAlias(alias: AliasEntry): string {
+  if (typeof alias === "string") return alias;
+  const shares = [alias.canary && `canary ${alias.canary.version} ${Math.round(alias.canary.share * 100)}%`, alias.shadow && `shadow ${alias.shadow.version} ${Math.round(alias.shadow.share * 100)}%`].filter(Boolean);
+  return shares.length ? `${alias.version} (${shares.join(", ")})` : alias.version;
+}
 
 /** Add `labelq prompts list|show|render|diff`: inspect taxonomies and prompt versions without calling a model. */
 export function registerPromptsCommand(program: Command, promptsDir: () => string, write: (s: string) => void): void {
@@ -39,9 +53,9 @@ export function registerPromptsCommand(program: Command, promptsDir: () => strin
         const manifest = await readManifestIndex(dir, name);
         const rendered = await Promise.all(Object.keys(manifest.versions).map((v) => registry.resolve(name, v)));
         // Versions may use different taxonomy files; the title shown is the one prod serves.
-        const headline = rendered.find((p) => p.version === manifest.aliases[DEFAULT_VERSION]) ?? rendered.at(-1);
+        const headline = rendered.find((p) => p.version === aliasVersion(manifest.aliases[DEFAULT_VERSION])) ?? rendered.at(-1);
         lines.push(`${name}  "${headline?.taxonomy.title ?? ""}"`);
-        lines.push(`  aliases: ${Object.entries(manifest.aliases).map(([alias, v]) => `${alias} -> ${v}`).join(", ") || "none"}`);
+        lines.push(`  aliases: ${Object.entries(manifest.aliases).map(([alias, v]) => `${alias} -> ${describeAlias(v)}`).join(", ") || "none"}`);
         for (const p of rendered) {
           const meta = manifest.versions[p.version];
           const file = meta?.taxonomy && meta.taxonomy !== "taxonomy.json" ? `  (${meta.taxonomy})` : "";

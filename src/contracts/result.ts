@@ -15,6 +15,7 @@ export const resultItemSchema = z.object({
   labels: z.record(z.string(), labelValueSchema).nullable().describe("Dimension key -> label; null when the item has an error"),
   source: z.enum(["model", "cache"]).nullable(),
   model: z.string().nullable().describe("Bedrock model id that answered this item"),
+  promptVersion: z.string().optional().describe("Prompt version that labelled this item (a canary share may differ from the batch's)"),
   error: z.object({ code: z.enum(itemErrorCodes), message: z.string() }).nullable(),
 });
 

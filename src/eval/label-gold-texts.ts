@@ -1,4 +1,4 @@
-import { labelBatch } from "../classify/label-batch.ts";
+import { labelRoutedBatch } from "../classify/label-routed-batch.ts";
 import type { LabelResult, LabelValue } from "../contracts/result.ts";
 import { errorCode } from "../errors/errors.ts";
 import type { EvalCore } from "./eval-core.ts";
@@ -40,8 +40,8 @@ export interface LabelRun {
 }
 
 /**
- * Label gold texts through labelBatch, the function the worker runs for every request
- * message, in batches of `batchSize` sent concurrently (the limiter paces the model calls). A
+ * Label gold texts through labelRoutedBatch, the function the worker runs for every request
+ * message (an alias with a canary share sends those texts to the canary version), in batches of `batchSize` sent concurrently (the limiter paces the model calls). A
  * batch that fails as a whole (the model stayed unavailable, the request was rejected) is
  * recorded as an error for each of its texts rather than ending the run.
  */
@@ -61,7 +61,7 @@ export async function labelGoldTexts(gold: readonly GoldItem[], options: LabelRu
     batches.map(async (items, n) => {
       const started = performance.now();
       try {
-        const result = await labelBatch(
+        const result = await labelRoutedBatch(
           {
             schemaVersion: 1,
             batchId: `${options.runId}-${String(n + 1).padStart(4, "0")}`,

@@ -87,6 +87,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly shadowLabels = new Counter({
+    name: "labelq_shadow_labels_total",
+    help: "Labels compared between an alias's version and its shadow version, by dimension and whether they agreed",
+    labelNames: ["taxonomy", "alias", "baseline", "shadow", "dimension", "agreed"] as const,
+    registers: [this.registry],
+  });
+
   readonly dlqSends = new Counter({
     name: "labelq_dlq_sends_total",
     help: "Messages labelq sent to the DLQ, by error code",

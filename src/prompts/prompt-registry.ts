@@ -10,6 +10,24 @@ import { loadTaxonomy } from "../taxonomy/load-taxonomy.ts";
 import type { Taxonomy } from "../taxonomy/taxonomy-schema.ts";
 import { fillTemplate, renderDimensions, renderOutputFormat } from "./render-prompt.ts";
 
+/** A share of texts an alias sends to another version (canary: answered by it; shadow: labelled by it too). */
+export interface VersionShare {
+  version: string;
+  share: number;
+}
+
+/** What an alias serves: one version, or a version with a canary and/or a shadow share. */
+export interface AliasRoutes {
+  baseline: string;
+  canary?: VersionShare;
+  shadow?: VersionShare;
+}
+
+function aliasSchema() {
+  const share = z.strictObject({ version: z.string().min(1), share: z.number().min(0).max(1) });
+  return z.union([z.string(), z.strictObject({ version: z.string().min(1), canary: share.optional(), shadow: share.optional() })]);
+}
+
 const manifestSchema = z.object({
   versions: z.record(
     z.string().regex(/^v\d+$/, "versions are named v1, v2, ..."),
@@ -21,7 +39,7 @@ const manifestSchema = z.object({
       notes: z.string().optional(),
     }),
   ),
-  aliases: z.record(z.string(), z.string()).default({}),
+  aliases: z.record(z.string(), aliasSchema()).default({}),
   inference: z.object({ temperature: z.number().min(0).max(1), topP: z.number().gt(0).max(1) }).partial().default({}),
 });
 
@@ -70,6 +88,18 @@ export class PromptRegistry {
     return hit;
   }
 
+  /**
+   * The versions an alias routes texts to: its own (baseline), and the canary and shadow shares
+   * the manifest gives it. A plain version, or an alias without shares, has only a baseline.
+   */
+  async routes(taxonomyName: string, versionOrAlias: string): Promise<AliasRoutes> {
+    const baseline = (await this.resolve(taxonomyName, versionOrAlias)).version;
+    const alias = (await readManifest(path.join(this.#dir, taxonomyName, "manifest.json"), taxonomyName)).aliases[versionOrAlias];
+    if (alias === undefined || typeof alias === "string") return { baseline };
+    for (const share of [alias.canary, alias.shadow]) if (share) await this.resolve(taxonomyName, share.version);
+    return { baseline, ...(alias.canary ? { canary: alias.canary } : {}), ...(alias.shadow ? { shadow: alias.shadow } : {}) };
+  }
+
   async #load(taxonomyName: string, versionOrAlias: string): Promise<ResolvedPrompt> {
     // Checked before any path is built from it: a request must not reach outside the prompts dir.
     if (!TAXONOMY_NAME.test(taxonomyName)) {
@@ -77,7 +107,8 @@ export class PromptRegistry {
     }
     const manifestFile = path.join(this.#dir, taxonomyName, "manifest.json");
     const manifest = await readManifest(manifestFile, taxonomyName);
-    const version = manifest.aliases[versionOrAlias] ?? versionOrAlias;
+    const alias = manifest.aliases[versionOrAlias];
+    const version = alias === undefined ? versionOrAlias : typeof alias === "string" ? alias : alias.version;
     const entry = manifest.versions[version];
     if (!entry) {
       const known = [...Object.keys(manifest.versions), ...Object.keys(manifest.aliases)].join(", ");
