@@ -6,6 +6,7 @@ import { labelRoutedBatch } from "./classify/label-routed-batch.ts";
 import { DEFAULT_RETRY_POLICY } from "./classify/retry-policy.ts";
 import { type Config, requireQueue } from "./config/config.ts";
 import { BedrockProvider } from "./llm/bedrock-provider.ts";
+import { CatalogueError, GEOGRAPHIES, type Geography, geographyOf, loadModelCatalogue, type ModelCatalogue } from "./llm/model-catalogue.ts";
 import type { ModelProvider } from "./llm/model-provider.ts";
 import { BottleneckLimiter } from "./limiter/bottleneck-limiter.ts";
 import type { RateLimiter } from "./limiter/rate-limiter.ts";
@@ -47,6 +48,38 @@ export interface WorkerOverrides {
   http?: { port: number; host?: string };
 }
 
+/**
+ * The model catalogue the configuration names: the packaged models plus those of
+ * LABELQ_MODEL_CATALOGUE, for LABELQ_MODEL_GEOGRAPHY or else AWS_REGION's geography, with
+ * every alias the configuration names checked against it. Throws a ConfigError naming the
+ * variable. This is where config meets the model catalogue: config itself knows nothing of it.
+ */
+export function modelCatalogueFor(config: Pick<Config, "region" | "models" | "limiter">): ModelCatalogue {
+  const geography = config.models.geography ?? geographyOf(config.region);
+  if (!isGeography(geography)) {
+    throw new ConfigError([`LABELQ_MODEL_GEOGRAPHY=${JSON.stringify(geography)}: expected one of ${GEOGRAPHIES.map((g) => `"${g}"`).join(", ")}`]);
+  }
+  let catalogue: ModelCatalogue;
+  try {
+    catalogue = loadModelCatalogue({ geography, overrideFile: config.models.catalogueFile });
+  } catch (error) {
+    if (!(error instanceof CatalogueError)) throw error;
+    throw new ConfigError(error.issues.map((i) => `LABELQ_MODEL_CATALOGUE=${JSON.stringify(config.models.catalogueFile ?? "")}: ${i}`), { cause: error });
+  }
+  const named = [config.models.default, ...config.models.allowed, ...config.models.fallbacks, ...Object.keys(config.limiter.quotas)];
+  const unknown = [...new Set(named.filter((alias) => !catalogue.find(alias)))];
+  if (unknown.length > 0) {
+    throw new ConfigError([
+      `LABELQ_DEFAULT_MODEL / LABELQ_ALLOWED_MODELS / LABELQ_FALLBACK_MODELS / LABELQ_QUOTAS: ${unknown.map((u) => catalogue.whyNot(u)).join("; ")}`,
+    ]);
+  }
+  return catalogue;
+}
+
+function isGeography(value: string): value is Geography {
+  return (GEOGRAPHIES as readonly string[]).includes(value);
+}
+
 /** Composition root: build the worker pool and everything it needs from config. */
 export function createWorker(
   config: Config,
@@ -54,6 +87,7 @@ export function createWorker(
   logger: Logger,
   overrides: WorkerOverrides = {},
 ): Worker {
+  const catalogue = modelCatalogueFor(config);
   const metrics = overrides.metrics ?? new Metrics();
   const settings: LabelBatchSettings = {
     defaultTaxonomy: config.prompts.defaultTaxonomy,
@@ -61,7 +95,7 @@ export function createWorker(
     defaultModel: config.models.default,
     allowedModels: config.models.allowed,
     fallbackModels: config.models.fallbacks,
-    catalogue: config.models.catalogue,
+    catalogue,
     chunkSize: config.classify.chunkSize,
     maxReaskRounds: config.classify.maxReaskRounds,
     cacheTtlDays: config.store.cacheTtlDays,

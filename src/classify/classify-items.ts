@@ -8,6 +8,7 @@ import { callOnChain, type ModelChoice, type ModelChoiceDeps } from "./model-cho
 import { RetryBudget } from "./retry-policy.ts";
 import { sortAnswer, type ItemProblem } from "./sort-answer.ts";
 import { addUsage, answerUsage, noUsage, recordUsage, type Usage } from "./usage.ts";
+import { DEFAULTS } from "../config/config.ts";
 
 export interface ClassifyInput {
   items: readonly { id: string; text: string }[];
@@ -59,7 +60,7 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
   let unexpectedItems = 0;
   let rejection: ModelCallError | undefined;
   const chain: ModelChoice[] = [{ model: input.model, inference: input.inference }, ...(input.fallbacks ?? [])];
-  const ctx = { budget: input.retryBudget ?? new RetryBudget(60_000), signal, onAttempt: () => void (attempts += 1) };
+  const ctx = { budget: input.retryBudget ?? new RetryBudget(DEFAULTS.retryBudgetS * 1000), signal, onAttempt: () => void (attempts += 1) };
 
   /** Ask the chain from `tier` on for one chunk and record what it answered; labelled texts are reported at once. */
   const runChunk = async (items: Item[], tier: number): Promise<{ truncated: number }> => {

@@ -11,6 +11,7 @@ import type { CacheEntry, LabelCache } from "../store/label-cache.ts";
 import { classifyItems, type ClassifyDeps, type ClassifyOutcome } from "./classify-items.ts";
 import { RetryBudget } from "./retry-policy.ts";
 import { addUsage, noUsage } from "./usage.ts";
+import { DEFAULTS } from "../config/config.ts";
 
 export interface LabelBatchSettings {
   defaultTaxonomy: string;
@@ -26,7 +27,7 @@ export interface LabelBatchSettings {
   cacheTtlDays?: number;
   /** Seconds a batch may spend waiting to retry model calls before it goes back to the queue; default 60. */
   retryBudgetS?: number;
-  /** The configured model catalogue (config.models.catalogue); default the packaged one (us geography). */
+  /** The configured model catalogue (modelCatalogueFor(config) in src/worker.ts); default the packaged one (us geography). */
   catalogue?: ModelCatalogue;
 }
 
@@ -101,7 +102,7 @@ export async function labelBatch(
     }
   }
 
-  const expiresAt = () => Math.floor(now() / 1000) + (settings.cacheTtlDays ?? 30) * 86_400;
+  const expiresAt = () => Math.floor(now() / 1000) + (settings.cacheTtlDays ?? DEFAULTS.cacheTtlDays) * 86_400;
   const textOf = new Map(request.items.map((it) => [it.id, it.text]));
   const keyOfId = (id: string) => keyOf({ id, text: textOf.get(id) ?? "" });
   const toEntry = (item: ResultItem, labels: Record<string, LabelValue>): CacheEntry => ({
@@ -112,7 +113,7 @@ export async function labelBatch(
     expiresAt: expiresAt(),
   });
 
-  const retryBudget = new RetryBudget((settings.retryBudgetS ?? 60) * 1000);
+  const retryBudget = new RetryBudget((settings.retryBudgetS ?? DEFAULTS.retryBudgetS) * 1000);
   const common = { model, inference, fallbacks, retryBudget, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds };
   const runs: Promise<ClassifyOutcome>[] = [];
   if (misses.length > 0) {

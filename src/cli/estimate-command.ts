@@ -6,6 +6,7 @@ import { PromptRegistry } from "../prompts/prompt-registry.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { InvalidRequestError } from "../errors/errors.ts";
 import { integerArg, positiveNumberArg } from "./numeric-flags.ts";
+import { modelCatalogueFor } from "../worker.ts";
 
 /** Add `labelq estimate <file>`: texts, batches, tokens and cost before enqueueing. */
 export function registerEstimateCommand(program: Command): void {
@@ -21,7 +22,7 @@ export function registerEstimateCommand(program: Command): void {
       const config = configFrom({});
       const taxonomy = o.taxonomy ?? config.prompts.defaultTaxonomy;
       const prompt = await new PromptRegistry(config.prompts.dir).resolve(taxonomy, o.promptVersion ?? config.prompts.defaultVersion);
-      const estimate = estimateRun(await readTexts(file), prompt, { batchSize: o.batchSize, chunkSize: config.classify.chunkSize, models: config.models.catalogue.models });
+      const estimate = estimateRun(await readTexts(file), prompt, { batchSize: o.batchSize, chunkSize: config.classify.chunkSize, models: modelCatalogueFor(config).models });
       process.stdout.write(formatEstimate(estimate, taxonomy, prompt.version) + "\n");
       if (o.deadline === undefined) return;
       if (o.secondsPerBatch === undefined) throw new InvalidRequestError("--deadline needs --seconds-per-batch: measure one batch (labelq_batch_duration_seconds) on an unthrottled worker");

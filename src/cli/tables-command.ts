@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { createAwsClients } from "../aws-clients.ts";
+import { DEFAULTS } from "../config/config.ts";
 import { createTables } from "../store/create-tables.ts";
 import { configFrom } from "./config-from-flags.ts";
 
@@ -15,8 +16,8 @@ export function registerTablesCommand(program: Command): void {
       const clients = createAwsClients(config);
       try {
         const reports = await createTables(clients.dynamoBase, {
-          cacheTable: config.store.cacheTable ?? "labelq-label-cache",
-          batchesTable: config.store.batchesTable ?? "labelq-batches",
+          cacheTable: config.store.cacheTable ?? DEFAULTS.tables.cacheTable,
+          batchesTable: config.store.batchesTable ?? DEFAULTS.tables.batchesTable,
         });
         for (const r of reports) process.stdout.write(`${r.table}: ${r.created ? "created" : "exists"}, TTL on expiresAt ${r.ttl}\n`);
       } finally {

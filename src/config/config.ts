@@ -1,8 +1,8 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { DEFAULT_REQUEST_LIMITS } from "../contracts/request.ts";
 import { ConfigError } from "../errors/errors.ts";
-import { CatalogueError, GEOGRAPHIES, geographyOf, loadModelCatalogue, type ModelCatalogue } from "../llm/model-catalogue.ts";
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -15,6 +15,17 @@ const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"], { message: 'expected one of "true", "false", "1", "0", "yes", "no"' })
   .transform((v) => v === "true" || v === "1" || v === "yes");
 const url = z.string().url();
+
+/**
+ * Defaults that other modules share, in one place: the request limits (from the wire
+ * contract), the table names, the label cache's lifetime and a batch's retry budget.
+ */
+export const DEFAULTS = {
+  limits: DEFAULT_REQUEST_LIMITS,
+  tables: { cacheTable: "labelq-label-cache", batchesTable: "labelq-batches" },
+  cacheTtlDays: 30,
+  retryBudgetS: 60,
+} as const;
 
 /**
  * Every setting, keyed by the environment variable that sets it. AWS settings follow the
@@ -40,9 +51,9 @@ const envSchema = z.object({
   LABELQ_SHUTDOWN_TIMEOUT_S: int(0, 3_600).default(30),
   LABELQ_RETRY_BASE_DELAY_S: int(0, 43_200).default(10),
 
-  LABELQ_MAX_ITEMS: int(1, 1_000).default(100),
-  LABELQ_MAX_TEXT_CHARS: int(1, 100_000).default(5_000),
-  LABELQ_MAX_BODY_BYTES: int(1_024, 1_048_576).default(1_000_000),
+  LABELQ_MAX_ITEMS: int(1, 1_000).default(DEFAULTS.limits.maxItems),
+  LABELQ_MAX_TEXT_CHARS: int(1, 100_000).default(DEFAULTS.limits.maxTextChars),
+  LABELQ_MAX_BODY_BYTES: int(1_024, 1_048_576).default(DEFAULTS.limits.maxBodyBytes),
 
   LABELQ_PROMPTS_DIR: z.string().min(1).default(path.join(packageRoot, "prompts")),
   LABELQ_DEFAULT_TAXONOMY: z.string().min(1).default("product-feedback"),
@@ -56,7 +67,7 @@ const envSchema = z.object({
   /** A model catalogue file whose models add to (or, by alias, replace) the packaged ones (src/llm/model-catalogue.json). */
   LABELQ_MODEL_CATALOGUE: z.string().min(1).optional(),
   /** Which inference-profile geography to call (us, eu, apac, global); default from AWS_REGION. */
-  LABELQ_MODEL_GEOGRAPHY: z.enum(GEOGRAPHIES).optional(),
+  LABELQ_MODEL_GEOGRAPHY: z.string().min(1).optional(),
 
   LABELQ_CHUNK_SIZE: int(1, 200).default(50),
   LABELQ_MAX_REASK_ROUNDS: int(0, 10).default(2),
@@ -77,11 +88,15 @@ const envSchema = z.object({
         return z.NEVER;
       }
     })
-    .pipe(z.record(z.string(), z.object({ rpm: z.number().int().min(0).optional(), tpm: z.number().int().min(0).optional() }).strict()))
+    .pipe(
+      z
+        .record(z.string(), z.object({ rpm: z.number().int().min(0).optional(), tpm: z.number().int().min(0).optional() }).strict())
+        .refine((quotas) => Object.keys(quotas).every((alias) => alias.trim().length > 0), "expected non-empty model aliases as keys"),
+    )
     .default({}),
   /** Workers expected to share the quota; each takes 1/N of it while Redis is unreachable. */
   LABELQ_EXPECTED_WORKERS: int(1, 10_000).default(1),
-  LABELQ_RETRY_BUDGET_S: int(0, 3_600).default(60),
+  LABELQ_RETRY_BUDGET_S: int(0, 3_600).default(DEFAULTS.retryBudgetS),
   /** Unavailability failures in a row that open a model's circuit breaker, and how long it stays open. */
   LABELQ_BREAKER_THRESHOLD: int(1, 1_000).default(5),
   LABELQ_BREAKER_COOLDOWN_S: int(1, 3_600).default(30),
@@ -90,9 +105,9 @@ const envSchema = z.object({
   LABELQ_LIMITER_ID: z.string().min(1).default("labelq"),
 
   /** DynamoDB tables; "off" turns the feature off. */
-  LABELQ_CACHE_TABLE: z.string().default("labelq-label-cache"),
-  LABELQ_BATCHES_TABLE: z.string().default("labelq-batches"),
-  LABELQ_CACHE_TTL_DAYS: int(1, 3_650).default(30),
+  LABELQ_CACHE_TABLE: z.string().default(DEFAULTS.tables.cacheTable),
+  LABELQ_BATCHES_TABLE: z.string().default(DEFAULTS.tables.batchesTable),
+  LABELQ_CACHE_TTL_DAYS: int(1, 3_650).default(DEFAULTS.cacheTtlDays),
   LABELQ_BATCH_RECORD_TTL_DAYS: int(1, 365).default(7),
 
   /** Port of /metrics, /healthz and /readyz (0 picks a free port). */
@@ -121,7 +136,11 @@ export interface Config {
   };
   limits: { maxItems: number; maxTextChars: number; maxBodyBytes: number };
   prompts: { dir: string; defaultTaxonomy: string; defaultVersion: string };
-  models: { default: string; allowed: string[]; fallbacks: string[]; catalogue: ModelCatalogue };
+  /**
+   * Model aliases, checked only for being non-empty here: the composition root loads the
+   * catalogue (src/worker.ts modelCatalogueFor) and checks them against it.
+   */
+  models: { default: string; allowed: string[]; fallbacks: string[]; catalogueFile?: string; geography?: string };
   classify: { chunkSize: number; maxReaskRounds: number };
   bedrock: { timeoutMs: number; maxAttempts: number; retryBudgetS: number; breakerThreshold: number; breakerCooldownS: number };
   limiter: {
@@ -176,7 +195,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       default: e.LABELQ_DEFAULT_MODEL,
       allowed: e.LABELQ_ALLOWED_MODELS,
       fallbacks: e.LABELQ_FALLBACK_MODELS.filter((m) => m !== "none"),
-      catalogue: catalogueFrom(e.LABELQ_MODEL_CATALOGUE, e.LABELQ_MODEL_GEOGRAPHY ?? geographyOf(e.AWS_REGION)),
+      catalogueFile: e.LABELQ_MODEL_CATALOGUE,
+      geography: e.LABELQ_MODEL_GEOGRAPHY,
     },
     classify: { chunkSize: e.LABELQ_CHUNK_SIZE, maxReaskRounds: e.LABELQ_MAX_REASK_ROUNDS },
     bedrock: {
@@ -204,30 +224,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     log: { level: e.LOG_LEVEL, logTexts: e.LABELQ_LOG_TEXTS, pretty: e.LABELQ_LOG_PRETTY },
     http: { port: e.LABELQ_HTTP_PORT },
   };
-  const { catalogue } = config.models;
-  const unknown = [config.models.default, ...config.models.allowed, ...config.models.fallbacks, ...Object.keys(config.limiter.quotas)].filter(
-    (alias) => !catalogue.find(alias),
-  );
-  if (unknown.length > 0) {
-    throw new ConfigError([
-      `LABELQ_DEFAULT_MODEL / LABELQ_ALLOWED_MODELS / LABELQ_FALLBACK_MODELS / LABELQ_QUOTAS: ${[...new Set(unknown)].map((u) => catalogue.whyNot(u)).join("; ")}`,
-    ]);
-  }
   if (config.worker.heartbeatS >= config.worker.visibilityTimeoutS) {
     throw new ConfigError([
       `LABELQ_HEARTBEAT_S=${config.worker.heartbeatS}: must be shorter than LABELQ_VISIBILITY_TIMEOUT_S (${config.worker.visibilityTimeoutS}) so the heartbeat extends visibility before it lapses`,
     ]);
   }
   return config;
-}
-
-function catalogueFrom(file: string | undefined, geography: (typeof GEOGRAPHIES)[number]): ModelCatalogue {
-  try {
-    return loadModelCatalogue({ geography, overrideFile: file });
-  } catch (error) {
-    if (error instanceof CatalogueError) throw new ConfigError(error.issues.map((i) => `LABELQ_MODEL_CATALOGUE=${JSON.stringify(file ?? "")}: ${i}`));
-    throw error;
-  }
 }
 
 /** The environment variables loadConfig reads, for docs and `--help`. */

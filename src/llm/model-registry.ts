@@ -4,7 +4,7 @@ export type { ModelSpec } from "./model-catalogue.ts";
 
 /**
  * The packaged catalogue in the us geography, for code that has no configuration at hand
- * (tests, benches, CLI defaults). Workers use config.models.catalogue, which honours
+ * (tests, benches, CLI defaults). Workers use modelCatalogueFor(config) (src/worker.ts), which honours
  * LABELQ_MODEL_CATALOGUE and LABELQ_MODEL_GEOGRAPHY.
  */
 export const DEFAULT_CATALOGUE = loadModelCatalogue({ geography: "us" });

@@ -7,9 +7,10 @@ import { createQueues, type QueueSet } from "../queue/create-queues.ts";
 import { createTables } from "../store/create-tables.ts";
 
 /** Table names of the embedded stack: the defaults of LABELQ_CACHE_TABLE and LABELQ_BATCHES_TABLE. */
-const TABLES = { cacheTable: "labelq-label-cache", batchesTable: "labelq-batches" };
+const TABLES = DEFAULTS.tables;
 import { type BedrockEmulator, type BedrockEmulatorOptions, startBedrockEmulator } from "./bedrock-emulator/index.ts";
 import { runEveryStep } from "../lifecycle/run-every-step.ts";
+import { DEFAULTS } from "../config/config.ts";
 
 export interface LocalStackOptions {
   region?: string;

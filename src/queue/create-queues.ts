@@ -1,4 +1,5 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { QueueError } from "../errors/errors.ts";
 
 export interface QueueSet {
   requests: string;
@@ -28,7 +29,7 @@ export async function createQueues(sqs: SQSClient, options: CreateQueuesOptions)
   const fifoAttrs: Record<string, string> = options.fifo ? { FifoQueue: "true", ContentBasedDeduplication: "false" } : {};
   const create = async (name: string, attributes: Record<string, string>) => {
     const out = await sqs.send(new CreateQueueCommand({ QueueName: `${options.prefix}-${name}${suffix}`, Attributes: { ...fifoAttrs, ...attributes } }));
-    if (!out.QueueUrl) throw new Error(`CreateQueue returned no URL for ${name}`);
+    if (!out.QueueUrl) throw new QueueError(`CreateQueue returned no URL for ${name}`);
     return out.QueueUrl;
   };
   const dlq = await create("dlq", { MessageRetentionPeriod: String(14 * 24 * 3600) });

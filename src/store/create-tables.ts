@@ -1,11 +1,15 @@
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
-  DescribeTableCommand,
   type DynamoDBClient,
   ResourceInUseException,
   UpdateTimeToLiveCommand,
+  waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
+import { TableSetupError } from "../errors/errors.ts";
+
+/** How long to wait for a new table to become ACTIVE, by default (AWS takes seconds; emulators none). */
+const TABLE_ACTIVE_WAIT_S = 120;
 
 /** The definitions of labelq's tables: the same shapes appear in the LocalStack init script. */
 export function tableDefinitions(names: { cacheTable: string; batchesTable: string }): CreateTableCommandInput[] {
@@ -34,35 +38,45 @@ export interface TableReport {
 
 /**
  * Create both tables if they do not exist, wait until they are active and turn on TTL on
- * `expiresAt`. Idempotent. Emulators without UpdateTimeToLive get "unsupported": labelq
+ * `expiresAt`. Idempotent. Throws TableSetupError naming the table when one cannot be
+ * created or does not become active. Emulators without UpdateTimeToLive get "unsupported": labelq
  * checks expiry on every read anyway.
  */
-export async function createTables(db: DynamoDBClient, names: { cacheTable: string; batchesTable: string }): Promise<TableReport[]> {
+export async function createTables(
+  db: DynamoDBClient,
+  names: { cacheTable: string; batchesTable: string },
+  options: { activeWaitS?: number } = {},
+): Promise<TableReport[]> {
+  const activeWaitS = options.activeWaitS ?? TABLE_ACTIVE_WAIT_S;
   const reports: TableReport[] = [];
   for (const def of tableDefinitions(names)) {
-    const table = def.TableName!;
+    const table = def.TableName ?? "";
     let created = true;
     try {
       await db.send(new CreateTableCommand(def));
     } catch (error) {
-      if (!(error instanceof ResourceInUseException)) throw error;
+      if (!(error instanceof ResourceInUseException)) throw new TableSetupError(`Could not create table ${table}: ${(error as Error).message}`, { cause: error });
       created = false;
     }
-    for (let k = 0; k < 120; k++) {
-      const d = await db.send(new DescribeTableCommand({ TableName: table }));
-      if (d.Table?.TableStatus === "ACTIVE") break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    let ttl: TableReport["ttl"] = "enabled";
     try {
-      await db.send(new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true } }));
+      // The SDK's waiter polls DescribeTable with backoff until the table is ACTIVE.
+      await waitUntilTableExists({ client: db, maxWaitTime: activeWaitS, minDelay: 1, maxDelay: 5 }, { TableName: table });
     } catch (error) {
-      const name = (error as Error).name;
-      // Already enabled counts as enabled; an emulator that lacks the API is "unsupported".
-      if (name === "ValidationException" && /already enabled/i.test((error as Error).message)) ttl = "enabled";
-      else ttl = name === "UnknownOperationException" || /not supported|unknown operation/i.test((error as Error).message) ? "unsupported" : "failed";
+      throw new TableSetupError(`Table ${table} did not become ACTIVE within ${activeWaitS} s: ${(error as Error).message}`, { cause: error });
     }
-    reports.push({ table, created, ttl });
+    reports.push({ table, created, ttl: await enableTtl(db, table) });
   }
   return reports;
+}
+
+/** Turn on TTL on `expiresAt`; a service without UpdateTimeToLive reports "unsupported", which is fine (expiry is checked on read). */
+async function enableTtl(db: DynamoDBClient, table: string): Promise<TableReport["ttl"]> {
+  try {
+    await db.send(new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true } }));
+    return "enabled";
+  } catch (error) {
+    const { name, message } = error as Error;
+    if (name === "ValidationException" && /already enabled/i.test(message)) return "enabled";
+    return name === "UnknownOperationException" || /not supported|unknown operation/i.test(message) ? "unsupported" : "failed";
+  }
 }

@@ -25,7 +25,7 @@ export class DynamoLabelCache implements LabelCache {
     this.#now = now;
   }
 
-  async getMany(keys: readonly string[]): Promise<Map<string, CacheEntry>> {
+  async getMany(keys: readonly string[], signal?: AbortSignal): Promise<Map<string, CacheEntry>> {
     const found = new Map<string, CacheEntry>();
     const unique = [...new Set(keys)];
     const nowS = Math.floor(this.#now() / 1000);
@@ -46,6 +46,7 @@ export class DynamoLabelCache implements LabelCache {
             const rest = out.UnprocessedKeys?.[this.#table]?.Keys;
             return rest && rest.length > 0 ? { RequestItems: { [this.#table]: { Keys: rest } } } : undefined;
           },
+          { signal },
         );
       } catch (error) {
         this.#stats.errors += 1;
@@ -56,7 +57,7 @@ export class DynamoLabelCache implements LabelCache {
     return found;
   }
 
-  async putMany(entries: readonly CacheEntry[]): Promise<void> {
+  async putMany(entries: readonly CacheEntry[], signal?: AbortSignal): Promise<void> {
     for (let k = 0; k < entries.length; k += PUT_CHUNK) {
       const chunk = entries.slice(k, k + PUT_CHUNK);
       try {
@@ -68,6 +69,7 @@ export class DynamoLabelCache implements LabelCache {
             const rest = out.UnprocessedItems?.[this.#table];
             return rest && rest.length > 0 ? { RequestItems: { [this.#table]: rest } } : undefined;
           },
+          { signal },
         );
         this.#stats.writes += chunk.length;
       } catch (error) {

@@ -30,9 +30,9 @@ export interface CacheStats {
 
 /** Per-text label cache. Implementations never throw for an outage: they degrade to misses and count it. */
 export interface LabelCache {
-  /** Entries for the keys that are cached and not expired. */
-  getMany(keys: readonly string[]): Promise<Map<string, CacheEntry>>;
-  /** Store validated labels; a failure is logged and counted, never thrown. */
-  putMany(entries: readonly CacheEntry[]): Promise<void>;
+  /** Entries for the keys that are cached and not expired. `signal` cuts retries of throttled reads short. */
+  getMany(keys: readonly string[], signal?: AbortSignal): Promise<Map<string, CacheEntry>>;
+  /** Store validated labels; a failure is logged and counted, never thrown. `signal` cuts retries short. */
+  putMany(entries: readonly CacheEntry[], signal?: AbortSignal): Promise<void>;
   stats(): CacheStats;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { configVariables, loadConfig, requireQueue } from "../../src/config/config.ts";
+import { configVariables, DEFAULTS, loadConfig, requireQueue } from "../../src/config/config.ts";
+import { DEFAULT_REQUEST_LIMITS } from "../../src/contracts/request.ts";
 import { ConfigError } from "../../src/errors/errors.ts";
 import { PROMPTS_DIR, caught } from "../support/fakes.ts";
 
@@ -26,9 +27,7 @@ describe("loadConfig", () => {
     });
     expect(config.limits).toEqual({ maxItems: 100, maxTextChars: 5_000, maxBodyBytes: 1_000_000 });
     expect(config.prompts).toEqual({ dir: PROMPTS_DIR, defaultTaxonomy: "product-feedback", defaultVersion: "prod" });
-    const { catalogue, ...models } = config.models;
-    expect(models).toEqual({ default: "llama3.3-70b", allowed: [], fallbacks: ["claude-sonnet"] });
-    expect(catalogue.geography).toBe("us");
+    expect(config.models).toEqual({ default: "llama3.3-70b", allowed: [], fallbacks: ["claude-sonnet"], catalogueFile: undefined, geography: undefined });
     expect(config.classify).toEqual({ chunkSize: 50, maxReaskRounds: 2 });
     expect(config.bedrock).toEqual({ timeoutMs: 120_000, maxAttempts: 3, retryBudgetS: 60, breakerThreshold: 5, breakerCooldownS: 30 });
     expect(config.limiter).toEqual({
@@ -185,60 +184,27 @@ describe("model settings", () => {
     expect(loadConfig({ LABELQ_FALLBACK_MODELS: "none" }).models.fallbacks).toEqual([]);
   });
 
-  it("rejects a model alias the registry does not know, listing the known ones", () => {
-    expect(() => loadConfig({ LABELQ_FALLBACK_MODELS: "gpt-9" })).toThrow(/unknown model alias "gpt-9" \(known: llama3-70b, llama3.3-70b, llama4-scout, llama4-maverick, nova-micro, nova-lite, claude-sonnet, claude-haiku\)/);
-  });
-
-  it("chooses the inference-profile geography from AWS_REGION unless LABELQ_MODEL_GEOGRAPHY is set", () => {
-    expect(loadConfig({ AWS_REGION: "eu-west-1", LABELQ_DEFAULT_MODEL: "claude-haiku" }).models.catalogue.find("claude-haiku")?.modelId).toBe(
-      "eu.anthropic.claude-haiku-4-5-20251001-v1:0",
-    );
-    expect(loadConfig({ AWS_REGION: "ap-southeast-2", LABELQ_DEFAULT_MODEL: "nova-lite", LABELQ_FALLBACK_MODELS: "none" }).models.catalogue.geography).toBe("apac");
-    const global = loadConfig({ LABELQ_MODEL_GEOGRAPHY: "global", LABELQ_DEFAULT_MODEL: "claude-sonnet", LABELQ_FALLBACK_MODELS: "none" });
-    expect(global.models.catalogue.find("claude-sonnet")?.modelId).toBe("global.anthropic.claude-sonnet-4-5-20250929-v1:0");
-    expect(() => loadConfig({ LABELQ_MODEL_GEOGRAPHY: "mars" })).toThrow(/LABELQ_MODEL_GEOGRAPHY="mars"/);
-  });
-
-  it("rejects a model with no id in the chosen geography, saying which geographies it has", () => {
-    expect(() => loadConfig({ AWS_REGION: "eu-central-1" })).toThrow(/llama3.3-70b has no model id for geography "eu" \(it has: us\)/);
-  });
-
-  it("adds the models of LABELQ_MODEL_CATALOGUE, and names the variable and field of a bad one", async () => {
-    const fs = await import("node:fs");
-    const os = await import("node:os");
-    const path = await import("node:path");
-    const { mkdtempSync, writeFileSync } = fs;
-    const join = (...parts: string[]) => path.join(...parts);
-    const tmpdir = () => os.tmpdir();
-    const dir = mkdtempSync(join(tmpdir(), "labelq-catalogue-"));
-    const entry = {
-      alias: "mistral-small",
-      name: "Mistral Small",
-      family: "mistral",
-      modelIds: { inRegion: "mistral.mistral-small-2402-v1:0" },
-      tokenizer: { kind: "approximate", basis: "llama3", factor: 1.2 },
-      contextTokens: 32000,
-      maxOutputTokens: 8192,
-      sampling: { accepts: ["temperature", "topP"], oneOf: false, defaults: { temperature: 0.5 } },
-      capabilities: { toolUse: false, forcedTool: false, promptCache: null, structuredOutput: "none" },
-      quota: { outputBurnDown: 1 },
-      price: { inputPer1k: 0.001, outputPer1k: 0.003, asOf: "2025-07-20", source: "https://aws.amazon.com/bedrock/pricing/" },
-    };
-    const good = join(dir, "good.json");
-    writeFileSync(good, JSON.stringify({ models: [entry] }));
-    const config = loadConfig({ LABELQ_MODEL_CATALOGUE: good, LABELQ_ALLOWED_MODELS: "mistral-small" });
-    expect(config.models.catalogue.find("mistral-small")?.modelId).toBe("mistral.mistral-small-2402-v1:0");
-    expect(config.models.catalogue.find("claude-sonnet")).toBeDefined();
-    const bad = join(dir, "bad.json");
-    writeFileSync(bad, JSON.stringify({ models: [{ ...entry, maxOutputTokens: 64000 }] }));
-    expect(() => loadConfig({ LABELQ_MODEL_CATALOGUE: bad })).toThrow(/LABELQ_MODEL_CATALOGUE=".*bad.json": models.0.maxOutputTokens \(mistral-small\): must not exceed contextTokens/);
+  it("accepts any non-empty model alias and geography: the catalogue is checked where the worker is composed", () => {
+    const config = loadConfig({ LABELQ_FALLBACK_MODELS: "gpt-9", LABELQ_MODEL_GEOGRAPHY: "mars", LABELQ_MODEL_CATALOGUE: "/nowhere.json" });
+    expect(config.models).toMatchObject({ fallbacks: ["gpt-9"], geography: "mars", catalogueFile: "/nowhere.json" });
   });
 });
 
 describe("quota settings", () => {
-  it("reads per-model quotas from LABELQ_QUOTAS JSON and rejects bad JSON or unknown models by name", () => {
+  it("reads per-model quotas from LABELQ_QUOTAS JSON and rejects bad JSON or an empty alias by name", () => {
     expect(loadConfig({ LABELQ_QUOTAS: '{"llama3.3-70b":{"rpm":800,"tpm":300000}}' }).limiter.quotas).toEqual({ "llama3.3-70b": { rpm: 800, tpm: 300000 } });
     expect(() => loadConfig({ LABELQ_QUOTAS: "{nope" })).toThrow(/LABELQ_QUOTAS="\{nope": expected JSON/);
-    expect(() => loadConfig({ LABELQ_QUOTAS: '{"gpt-9":{"rpm":1}}' })).toThrow(/unknown model alias "gpt-9"/);
+    expect(() => loadConfig({ LABELQ_QUOTAS: '{"":{"rpm":1}}' })).toThrow(/LABELQ_QUOTAS.*expected non-empty model aliases as keys/);
+  });
+});
+
+describe("defaults", () => {
+  it("come from one place: the request limits of the wire contract, table names, cache TTL and retry budget", () => {
+    const config = loadConfig({});
+    expect(config.limits).toEqual(DEFAULTS.limits);
+    expect(DEFAULTS.limits).toEqual(DEFAULT_REQUEST_LIMITS);
+    expect({ cacheTable: config.store.cacheTable, batchesTable: config.store.batchesTable }).toEqual(DEFAULTS.tables);
+    expect(config.store.cacheTtlDays).toBe(DEFAULTS.cacheTtlDays);
+    expect(config.bedrock.retryBudgetS).toBe(DEFAULTS.retryBudgetS);
   });
 });
