@@ -14,7 +14,8 @@ const layers = [
   ["queue", "store", "limiter"],
   ["worker\\.ts", "aws-clients\\.ts", "producer", "ops", "eval"],
   ["local", "demo"],
-  ["cli"],
+  // Entry points: the command line, and the Lambda handler (deploy/cdk's Lambda mode).
+  ["cli", "lambda"],
 ];
 
 const path = (names) => `^src/(${names.join("|")})(/|$)`;

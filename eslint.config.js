@@ -22,7 +22,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["src/config/**", "src/cli/**", "test/**", "bench/**", "vitest.config.ts"],
+    files: ["src/config/**", "src/cli/**", "src/lambda/handler.ts", "test/**", "bench/**", "vitest.config.ts"],
     rules: { "no-restricted-properties": "off" },
   },
   {

@@ -16,7 +16,7 @@ import { type HealthServer, startHealthServer } from "./observability/health-ser
 import { Metrics } from "./observability/metrics.ts";
 import { workerHealthChecks } from "./observability/worker-health.ts";
 import { PromptRegistry } from "./prompts/prompt-registry.ts";
-import { createMessageHandler } from "./queue/message-handler.ts";
+import { createMessageHandler, type MessageHandler } from "./queue/message-handler.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
 import { DynamoIdempotencyStore } from "./store/dynamo-idempotency-store.ts";
 import { DynamoLabelCache } from "./store/dynamo-label-cache.ts";
@@ -80,13 +80,25 @@ function isGeography(value: string): value is Geography {
   return (GEOGRAPHIES as readonly string[]).includes(value);
 }
 
-/** Composition root: build the worker pool and everything it needs from config. */
-export function createWorker(
+/** The message handler and the parts it is built from. */
+export interface MessagePipeline {
+  handler: MessageHandler;
+  limiter: RateLimiter;
+  cache: LabelCache | undefined;
+  metrics: Metrics;
+  breakers: CircuitBreakers;
+}
+
+/**
+ * Build the message handler and everything it needs from config: the one composition behind
+ * both the worker pool and the Lambda handler (src/lambda), so both label the same way.
+ */
+export function createMessagePipeline(
   config: Config,
   clients: AwsClients,
   logger: Logger,
-  overrides: WorkerOverrides = {},
-): Worker {
+  overrides: Pick<WorkerOverrides, "provider" | "metrics"> = {},
+): MessagePipeline {
   const catalogue = modelCatalogueFor(config);
   const metrics = overrides.metrics ?? new Metrics();
   const settings: LabelBatchSettings = {
@@ -138,6 +150,17 @@ export function createWorker(
     (request, receivedAt, signal) => labelRoutedBatch(request, receivedAt, settings, deps, signal),
     { sqs: clients.sqs, logger, idempotency, metrics },
   );
+  return { handler, limiter, cache, metrics, breakers };
+}
+
+/** Composition root: build the worker pool and everything it needs from config. */
+export function createWorker(
+  config: Config,
+  clients: AwsClients,
+  logger: Logger,
+  overrides: WorkerOverrides = {},
+): Worker {
+  const { handler, limiter, cache, metrics, breakers } = createMessagePipeline(config, clients, logger, overrides);
   const pool = new WorkerPool(
     {
       queueUrl: requireQueue(config, "requests"),
