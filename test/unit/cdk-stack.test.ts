@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { LabelqStack, type LabelqStackProps } from "../../deploy/cdk/labelq-stack.ts";
 import { WORKER_POLICY_FILE } from "../../deploy/cdk/worker-policy.ts";
 import { shutdownBudgetS } from "../../deploy/cdk/worker-settings.ts";
-import { loadConfig } from "../../src/config/config.ts";
+import { DEFAULTS, loadConfig } from "../../src/config/config.ts";
 import { backlogPerTaskTarget, fleetCapacity } from "../../src/ops/fleet-size.ts";
 import { DEFAULT_MAX_RECEIVE_COUNT } from "../../src/queue/create-queues.ts";
 
@@ -61,7 +61,8 @@ describe("LabelqStack (ECS): queues and tables", () => {
 
   it("creates both tables on demand, with TTL on expiresAt and point-in-time recovery", () => {
     const { template } = ecs;
-    for (const [name, key] of [["labelq-label-cache", "pk"], ["labelq-batches", "batchId"]]) {
+    // With the default prefix, the tables labelq's config names by default.
+    for (const [name, key] of [[DEFAULTS.tables.cacheTable, "pk"], [DEFAULTS.tables.batchesTable, "batchId"]]) {
       template.hasResourceProperties("AWS::DynamoDB::Table", {
         TableName: name,
         KeySchema: [{ AttributeName: key, KeyType: "HASH" }],

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { stackPropsFromContext } from "../../deploy/cdk/context.ts";
 import { shutdownBudgetS } from "../../deploy/cdk/worker-settings.ts";
-import { loadConfig } from "../../src/config/config.ts";
+import { DEFAULTS, loadConfig } from "../../src/config/config.ts";
 import { backlogPerTaskTarget, fleetCapacity } from "../../src/ops/fleet-size.ts";
 
 const DIR = new URL("../../deploy/k8s/", import.meta.url);
@@ -138,7 +138,8 @@ describe("deploy/k8s", () => {
       expect(policy).toContain(`:${path.basename(config[key]!)}"`);
     }
     expect(path.basename(config.LABELQ_RESULTS_QUEUE_URL!)).toMatch(/^labelq-results/);
-    expect(config.LABELQ_CACHE_TABLE).toMatch(/^labelq-/);
-    expect(config.LABELQ_BATCHES_TABLE).toMatch(/^labelq-/);
+    expect(config.LABELQ_CACHE_TABLE).toBe(DEFAULTS.tables.cacheTable);
+    expect(config.LABELQ_BATCHES_TABLE).toBe(DEFAULTS.tables.batchesTable);
+    expect(policy).toContain(":table/labelq-*");
   });
 });
