@@ -110,7 +110,7 @@ export function registerEvalCommand(program: Command): void {
         const base = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
         stack = await startLocalStack({ region: base.region, emulator: { latency: DEFAULT_EMULATOR_LATENCY, ...emulatorSettings(o.emulator) } });
         config = configFrom({ LOG_LEVEL: base.log.level, ...stack.env });
-        target = { kind: "emulator", description: `Bedrock emulator at ${stack.endpoints.bedrock} (test double)` };
+        target = { kind: "emulator", description: `Bedrock emulator (test double) at ${stack.endpoints.bedrock}${o.emulator ? `, settings ${o.emulator}` : ""}` };
       } else {
         config = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
         target = { kind: "bedrock", description: config.endpoints.bedrock ?? `Amazon Bedrock in ${config.region}` };

@@ -14,7 +14,7 @@ export function formatReport(report: EvalReport, options: { maxFlips?: number } 
   out.push(
     `labelq eval · ${report.taxonomy} · prompt ${run.spec.resolvedVersion}${run.spec.resolvedVersion === run.spec.promptVersion ? "" : ` (${run.spec.promptVersion})`} · model ${run.spec.model} · ${run.score.texts} gold texts (${report.goldFile})`,
   );
-  out.push(report.target.kind === "emulator" ? `!! ${EMULATOR_WARNING}` : `Bedrock: ${report.target.description}`);
+  out.push(report.target.kind === "emulator" ? `!! ${EMULATOR_WARNING}\n   ${report.target.description}` : `Bedrock: ${report.target.description}`);
   out.push("");
   out.push(
     table(

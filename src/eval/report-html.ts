@@ -82,7 +82,9 @@ ${barChart(
 
   const title = `labelq eval: ${report.taxonomy}, prompt ${run.spec.resolvedVersion}, ${run.spec.model}`;
   const banner =
-    report.target.kind === "emulator" ? `<p class="warning">${h(EMULATOR_WARNING)}</p>` : `<p class="target">Bedrock: ${h(report.target.description)}</p>`;
+    report.target.kind === "emulator"
+      ? `<p class="warning">${h(EMULATOR_WARNING)}</p><p class="target">${h(report.target.description)}</p>`
+      : `<p class="target">Bedrock: ${h(report.target.description)}</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${h(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

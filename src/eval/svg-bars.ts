@@ -41,8 +41,10 @@ export function barChart(rows: readonly BarRow[], options: BarChartOptions): str
   const parts: string[] = [];
   parts.push(`<text x="0" y="16" class="chart-title">${escapeHtml(options.title)}</text>`);
   if (n > 1) {
+    let lx = LABEL_W;
     options.series.forEach((s, k) => {
-      const lx = LABEL_W + k * 140;
+      // Roughly 7 px per character at 12 px: each entry starts after the previous one's text.
+      if (k > 0) lx += 16 + options.series[k - 1]!.length * 7 + 24;
       parts.push(`<rect x="${lx}" y="26" width="12" height="12" fill="${COLOURS[k % COLOURS.length]}"/><text x="${lx + 16}" y="36">${escapeHtml(s)}</text>`);
     });
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { classify, type LabelItem } from "./classifier.ts";
+import { applyLabelErrors, type LabelErrorOptions } from "./label-errors.ts";
 import type { ConverseInput } from "./converse-request.ts";
 import { addItems, corruptItems, dropItems } from "./item-faults.ts";
 import { parseInputTexts, parseOutputFormat } from "./prompt-format.ts";
@@ -74,7 +75,7 @@ function toolAnswer(name: string, items: LabelItem[], maxTokens: number | undefi
 }
 
 /** Builds the simulated model's answer to a Converse request, with the given output faults applied. */
-export function buildAnswer(input: ConverseInput, seed: number, faults: OutputFaultKind[], random: () => number, counting: TokenCounting): Answer {
+export function buildAnswer(input: ConverseInput, seed: number, faults: OutputFaultKind[], random: () => number, counting: TokenCounting, labelErrors: LabelErrorOptions = {}): Answer {
   const ctx: Context = { faults: new Set(faults), applied: [], counting };
   const keys = parseOutputFormat(input.systemText);
   const texts = parseInputTexts(input.lastUserText);
@@ -85,7 +86,7 @@ export function buildAnswer(input: ConverseInput, seed: number, faults: OutputFa
     return textAnswer(truncated ? cutAtSixtyPercent(NO_TASK_REPLY) : NO_TASK_REPLY, truncated, input.maxTokens, ctx);
   }
 
-  let items = classify(texts, keys, seed);
+  let items = applyLabelErrors(classify(texts, keys, seed), texts, keys, labelErrors, seed);
   const fewer = ctx.faults.has("missing-ids") ? dropItems(items, random) : undefined;
   if (fewer !== undefined && use(ctx, "missing-ids")) items = fewer;
   if (use(ctx, "extra-ids")) items = addItems(items, texts.map((t) => t.i), keys, seed);

@@ -55,7 +55,7 @@ export function handleConverse(state: EmulatorState, modelId: string, rawBody: s
   const counting: TokenCounting = state.lenient.has("tokenizer") ? "chars" : model.tokenizer;
   // Without maxTokens a model stops at its own cap, and Bedrock reserves that cap.
   const outputCap = input.maxTokens ?? (Number.isFinite(model.maxOutputTokens) ? model.maxOutputTokens : undefined);
-  const answer = buildAnswer({ ...input, maxTokens: outputCap }, state.seed, draw.output, state.faults.random, counting);
+  const answer = buildAnswer({ ...input, maxTokens: outputCap }, state.seed, draw.output, state.faults.random, counting, state.labelErrors);
   const allInputTokens = sumTokens(input.inputTexts, counting);
   const cache = model.promptCacheMinTokens === undefined ? undefined : cacheUse(state, modelId, input, model, counting);
   const cacheRead = cache?.hit === true ? cache.tokens : 0;

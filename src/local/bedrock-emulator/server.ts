@@ -4,7 +4,8 @@ import type { AddressInfo } from "node:net";
 import { awsError } from "./aws-errors.ts";
 import { handleControl } from "./control.ts";
 import { errorResponse, handleConverse, type EmulatorResponse } from "./converse-handler.ts";
-import { faultRuleSchema, latencySchema, lenientSchema, maxConcurrentSchema, quotaSchema } from "./settings-schema.ts";
+import type { LabelErrorOptions } from "./label-errors.ts";
+import { faultRuleSchema, labelErrorsSchema, latencySchema, lenientSchema, maxConcurrentSchema, quotaSchema } from "./settings-schema.ts";
 import { EmulatorState } from "./state.ts";
 import { DEFAULT_LENIENT, type LenientRule } from "./strictness.ts";
 import type { BedrockEmulator, BedrockEmulatorOptions, FaultRule, LatencyOptions, QuotaOptions } from "./types.ts";
@@ -51,6 +52,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
   const lenient = lenientSchema.parse(options.lenient ?? [...DEFAULT_LENIENT]);
   const maxConcurrent = maxConcurrentSchema.parse(options.maxConcurrent ?? 0);
   const state = new EmulatorState(options.seed ?? 0, faults, quota, latency, options.unavailableModels ?? [], lenient, maxConcurrent, options.clock);
+  state.setLabelErrors(labelErrorsSchema.parse(options.labelErrors ?? {}));
 
   const sessions = new Set<http2.ServerHttp2Session>();
   const timers = new Set<NodeJS.Timeout>();
@@ -108,6 +110,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
     setUnavailableModels: (ids: string[]) => state.setUnavailableModels(ids),
     setLenient: (rules: LenientRule[]) => state.setLenient(lenientSchema.parse(rules)),
     setMaxConcurrent: (max: number) => state.setMaxConcurrent(maxConcurrentSchema.parse(max)),
+    setLabelErrors: (o: LabelErrorOptions) => state.setLabelErrors(labelErrorsSchema.parse(o)),
     close: () =>
       new Promise<void>((resolve, reject) => {
         for (const timer of timers) clearTimeout(timer);

@@ -30,6 +30,12 @@ export const latencySchema = z.strictObject({
   perOutputTokenMs: z.number().min(0),
 });
 
+const errorRate = z.number().min(0).max(1);
+const rateOrPerDimension = z.union([errorRate, z.record(z.string(), errorRate)]);
+
+/** The error model (label-errors.ts): label flips and scale drift at set rates, for testing evaluation. */
+export const labelErrorsSchema = z.strictObject({ flip: rateOrPerDimension.optional(), drift: rateOrPerDimension.optional() });
+
 /** Body of PUT /_emulator/faults: each field present replaces that setting. */
 export const controlBodySchema = z.strictObject({
   faults: z.array(faultRuleSchema).optional(),
@@ -38,6 +44,7 @@ export const controlBodySchema = z.strictObject({
   unavailableModels: z.array(z.string().min(1)).optional(),
   lenient: lenientSchema.optional(),
   maxConcurrent: maxConcurrentSchema.optional(),
+  labelErrors: labelErrorsSchema.optional(),
 });
 
 export type ControlBody = z.infer<typeof controlBodySchema>;

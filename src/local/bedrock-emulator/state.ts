@@ -2,6 +2,7 @@ import { FaultInjector } from "./faults.ts";
 import { PromptCache } from "./prompt-cache.ts";
 import { QuotaLedger } from "./quota.ts";
 import { StatsRecorder } from "./stats.ts";
+import type { LabelErrorOptions } from "./label-errors.ts";
 import type { LenientRule } from "./strictness.ts";
 import type { FaultRule, LatencyOptions, QuotaOptions } from "./types.ts";
 
@@ -17,6 +18,8 @@ export class EmulatorState {
   lenient: ReadonlySet<LenientRule>;
   /** 0: no cap. */
   maxConcurrent: number;
+  /** The error model applied to every answer (label-errors.ts); {} is none. */
+  labelErrors: LabelErrorOptions = {};
   /** Calls accepted and not yet answered, for the concurrency cap. */
   inFlight = 0;
 
@@ -63,6 +66,10 @@ export class EmulatorState {
 
   setMaxConcurrent(max: number): void {
     this.maxConcurrent = max;
+  }
+
+  setLabelErrors(options: LabelErrorOptions): void {
+    this.labelErrors = options;
   }
 
   /** Clears counters, quota windows and the prompt cache, leaving the settings as they are. */

@@ -1,5 +1,7 @@
 import type { LenientRule } from "./strictness.ts";
 
+import type { LabelErrorOptions } from "./label-errors.ts";
+
 /**
  * Public types of the Bedrock emulator: a test double that answers the Converse API with
  * a simulated (deterministic, rule-based) classifier. It is not a model.
@@ -81,6 +83,8 @@ export interface BedrockEmulatorOptions {
   lenient?: LenientRule[];
   /** Calls in progress at once above this get 503 ServiceUnavailableException "Too many connections" (load shedding); 0 or absent: no cap. */
   maxConcurrent?: number;
+  /** Error model for testing evaluation: flip labels and drift scales at these rates (label-errors.ts); none by default. */
+  labelErrors?: LabelErrorOptions;
   /** Milliseconds since the epoch; default Date.now. Tests move it to expire the prompt cache and quota windows. */
   clock?: () => number;
   logger?: (line: string) => void;
@@ -126,5 +130,7 @@ export interface BedrockEmulator {
   setLenient(rules: LenientRule[]): void;
   /** 0 removes the cap. */
   setMaxConcurrent(max: number): void;
+  /** Replaces the error model; {} turns it off. */
+  setLabelErrors(options: LabelErrorOptions): void;
   close(): Promise<void>;
 }
