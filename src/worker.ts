@@ -8,7 +8,8 @@ import { type Config, requireQueue } from "./config/config.ts";
 import { BedrockProvider } from "./llm/bedrock-provider.ts";
 import { CatalogueError, GEOGRAPHIES, type Geography, geographyOf, loadModelCatalogue, type ModelCatalogue } from "./llm/model-catalogue.ts";
 import type { ModelProvider } from "./llm/model-provider.ts";
-import { BottleneckLimiter } from "./limiter/bottleneck-limiter.ts";
+import { QuotaLimiter } from "./limiter/quota-limiter.ts";
+import { BEDROCK_WINDOW } from "./limiter/quota-window.ts";
 import type { RateLimiter } from "./limiter/rate-limiter.ts";
 import { ConfigError } from "./errors/errors.ts";
 import { runEveryStep } from "./lifecycle/run-every-step.ts";
@@ -114,7 +115,7 @@ export function createMessagePipeline(
     retryBudgetS: config.bedrock.retryBudgetS,
   };
   const prompts = new PromptRegistry(config.prompts.dir);
-  const limiter = new BottleneckLimiter(
+  const limiter = new QuotaLimiter(
     {
       maxConcurrent: config.limiter.maxConcurrent,
       minTimeMs: config.limiter.minTimeMs,
@@ -122,6 +123,7 @@ export function createMessagePipeline(
       id: config.limiter.id,
       quotaFor: (model) => ({ ...config.limiter.quota, ...config.limiter.quotas[model] }),
       localShare: 1 / config.limiter.expectedWorkers,
+      timing: { ...BEDROCK_WINDOW, windowMs: config.limiter.windowS * 1000 },
     },
     logger,
   );
@@ -170,6 +172,8 @@ export function createWorker(
       waitTimeS: config.worker.waitTimeS,
       shutdownTimeoutS: config.worker.shutdownTimeoutS,
       useClientEndpoint: config.endpoints.sqs !== undefined,
+      // Back-pressure: receive only what the quota lets start soon; the rest waits in SQS for any worker.
+      beforeReceive: (signal) => limiter.whenCanStart([config.models.default, ...config.models.fallbacks], signal),
     },
     clients.sqs,
     handler,

@@ -94,6 +94,8 @@ const envSchema = z.object({
         .refine((quotas) => Object.keys(quotas).every((alias) => alias.trim().length > 0), "expected non-empty model aliases as keys"),
     )
     .default({}),
+  /** The quota's rolling window: Bedrock's is 60 s; shorter only against an emulator whose window is shortened too. */
+  LABELQ_QUOTA_WINDOW_S: int(1, 60).default(60),
   /** Workers expected to share the quota; each takes 1/N of it while Redis is unreachable. */
   LABELQ_EXPECTED_WORKERS: int(1, 10_000).default(1),
   LABELQ_RETRY_BUDGET_S: int(0, 3_600).default(DEFAULTS.retryBudgetS),
@@ -150,6 +152,7 @@ export interface Config {
     id: string;
     quota: { rpm: number; tpm: number };
     quotas: Record<string, { rpm?: number; tpm?: number }>;
+    windowS: number;
     expectedWorkers: number;
   };
   store: { cacheTable?: string; batchesTable?: string; cacheTtlDays: number; batchRecordTtlDays: number };
@@ -213,6 +216,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       id: e.LABELQ_LIMITER_ID,
       quota: { rpm: e.LABELQ_QUOTA_RPM, tpm: e.LABELQ_QUOTA_TPM },
       quotas: e.LABELQ_QUOTAS,
+      windowS: e.LABELQ_QUOTA_WINDOW_S,
       expectedWorkers: e.LABELQ_EXPECTED_WORKERS,
     },
     store: {

@@ -7,7 +7,7 @@ import type { Config } from "../config/config.ts";
 import { BedrockProvider } from "../llm/bedrock-provider.ts";
 import { MODELS } from "../llm/model-registry.ts";
 import type { ModelProvider } from "../llm/model-provider.ts";
-import { BottleneckLimiter } from "../limiter/bottleneck-limiter.ts";
+import { QuotaLimiter } from "../limiter/quota-limiter.ts";
 import { Metrics } from "../observability/metrics.ts";
 import { PromptRegistry } from "../prompts/prompt-registry.ts";
 import { DynamoLabelCache } from "../store/dynamo-label-cache.ts";
@@ -41,7 +41,7 @@ export function createEvalCore(config: Config, clients: AwsClients, logger: Logg
     cacheTtlDays: config.store.cacheTtlDays,
     retryBudgetS: config.bedrock.retryBudgetS,
   };
-  const limiter = new BottleneckLimiter(
+  const limiter = new QuotaLimiter(
     {
       maxConcurrent: config.limiter.maxConcurrent,
       minTimeMs: config.limiter.minTimeMs,

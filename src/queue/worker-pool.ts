@@ -16,6 +16,8 @@ export interface WorkerPoolOptions {
   shutdownTimeoutS: number;
   /** True when the SQS client has an explicit endpoint (emulators): use it instead of the queue URL's host. */
   useClientEndpoint: boolean;
+  /** Awaited before each receive (the limiter's back-pressure); rejects when the signal aborts at stop. */
+  beforeReceive?: (signal: AbortSignal) => Promise<void>;
 }
 
 /** Events of a pool, with their payloads. */
@@ -49,6 +51,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   /** The one stop in progress or done: every stop() call waits for it. */
   #closing: Promise<void> | undefined;
   #lastPollAt = Date.now();
+  /** Aborted by stop(), so a receive waiting in beforeReceive gives up at once. */
+  readonly #stopSignal = new AbortController();
 
   constructor(options: WorkerPoolOptions, sqs: SQSClient, handler: MessageHandler, logger: Logger) {
     super();
@@ -70,6 +74,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         // server handing a message to a closed request, invisible until its visibility timeout.
         pollingCompleteWaitTimeMs: (options.waitTimeS + 5) * 1000,
         handleMessage: (message) => this.#handle(message, handler),
+        ...(options.beforeReceive ? { preReceiveMessageCallback: () => this.#gate(options.beforeReceive!) } : {}),
       });
       consumer.on("message_processed", (m) => this.#settle(m));
       // A long poll that came back, empty or not: the poll loop is alive.
@@ -92,6 +97,16 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       });
       return consumer;
     });
+  }
+
+  /** Wait at the receive gate; the poll loop counts as alive meanwhile (waiting for quota is not a hang). */
+  async #gate(beforeReceive: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const alive = setInterval(() => (this.#lastPollAt = Date.now()), 5_000);
+    try {
+      await beforeReceive(this.#stopSignal.signal);
+    } finally {
+      clearInterval(alive);
+    }
   }
 
   /** Start polling. Idempotent; a stopped pool stays stopped. */
@@ -127,6 +142,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   async #close(): Promise<void> {
     this.#stopping = true;
+    this.#stopSignal.abort();
     // sqs-consumer emits "stopped" only for a consumer that was running.
     const running = this.#consumers.filter((c) => c.status.isRunning);
     const pollsEnded = Promise.all(running.map((c) => new Promise<void>((resolve) => c.once("stopped", () => resolve()))));

@@ -1,20 +1,45 @@
 import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
 import pino from "pino";
-import { describe, expect, it } from "vitest";
-import { BottleneckLimiter, type LimiterOptions } from "../../src/limiter/bottleneck-limiter.ts";
+import { afterAll, describe, expect, it } from "vitest";
+import { reservationFor } from "../../src/limiter/bedrock-quota.ts";
+import { QuotaLimiter, type QuotaLimiterOptions } from "../../src/limiter/quota-limiter.ts";
+import { RedisWindowStore } from "../../src/limiter/quota-window.ts";
+import type { ModelCall } from "../../src/limiter/rate-limiter.ts";
+import { until } from "../support/until.ts";
 
 const redisUrl = process.env.LABELQ_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const logger = pino({ level: "silent" });
+const redis = new Redis(redisUrl);
+afterAll(() => redis.disconnect());
 
-function options(overrides: Partial<LimiterOptions> = {}): LimiterOptions {
+function options(overrides: Partial<QuotaLimiterOptions> = {}): QuotaLimiterOptions {
   return { maxConcurrent: 4, minTimeMs: 0, id: `labelq-test-${randomUUID()}`, quotaFor: () => ({ rpm: 0, tpm: 0 }), localShare: 1, ...overrides };
 }
 
-const call = { model: "llama3.3-70b", tokens: 100 };
+const call = (): ModelCall => ({ model: "llama3.3-70b", tokens: 100 });
 
-describe("the Bottleneck limiter", () => {
+describe("the Redis window", () => {
+  it("admits and settles atomically for every process sharing the key", async () => {
+    const key = `labelq-test-${randomUUID()}:window`;
+    const a = new RedisWindowStore(redis, key);
+    const b = new RedisWindowStore(redis, key);
+    const limits = { rpm: 60, tpm: 120_000 };
+    // 120,000 a minute paces at 25,000 per 10 s: the second 18,000 waits for the first to settle.
+    expect(await a.tryAdmit("x", 18_000, limits, 1_000)).toEqual({ admitted: true });
+    const refused = await b.tryAdmit("y", 18_000, limits, 1_010);
+    expect(refused.admitted).toBe(false);
+    await a.settle("x", 18_000, 2_000);
+    expect(await b.tryAdmit("y", 18_000, limits, 1_020)).toEqual({ admitted: true });
+    await b.release("y", 18_000);
+    expect(await redis.zcard(key)).toBe(1);
+    await redis.del(key);
+  });
+});
+
+describe("the quota limiter", () => {
   it("caps concurrent calls per process", async () => {
-    const limiter = new BottleneckLimiter(options({ maxConcurrent: 2 }), logger);
+    const limiter = new QuotaLimiter(options({ maxConcurrent: 2 }), logger);
     let running = 0;
     let peak = 0;
     const task = async () => {
@@ -23,53 +48,85 @@ describe("the Bottleneck limiter", () => {
       await new Promise((r) => setTimeout(r, 20));
       running -= 1;
     };
-    await Promise.all(Array.from({ length: 10 }, () => limiter.schedule(call, task)));
+    await Promise.all(Array.from({ length: 10 }, () => limiter.schedule(call(), task)));
     expect(peak).toBe(2);
     await limiter.close();
   });
 
-  it("shares a requests-per-minute quota between two limiters (two processes' worth) through Redis", async () => {
-    // 240 rpm = 4/s with a 2 s bucket (8 at once): 24 calls need about (24 - 8) / 4 = 4 s at least.
-    const shared = options({ redisUrl, quotaFor: () => ({ rpm: 240, tpm: 0 }) });
-    const a = new BottleneckLimiter(shared, logger);
-    const b = new BottleneckLimiter(shared, logger);
+  it("shares a rolling window between two limiters (two processes' worth) through Redis, never over it", async () => {
+    // A 2 s window of 6 calls: 18 calls need at least two more windows.
+    const shared = options({ redisUrl, quotaFor: () => ({ rpm: 6, tpm: 0 }), timing: { windowMs: 2_000, marginMs: 50 } });
+    const a = new QuotaLimiter(shared, logger);
+    const b = new QuotaLimiter(shared, logger);
     const started = Date.now();
     const times: number[] = [];
     try {
-      await Promise.all(Array.from({ length: 24 }, (_, k) => (k % 2 ? a : b).schedule(call, () => Promise.resolve(times.push(Date.now() - started)))));
+      await Promise.all(Array.from({ length: 18 }, (_, k) => (k % 2 ? a : b).schedule(call(), () => Promise.resolve(times.push(Date.now() - started)))));
     } finally {
       await a.close();
       await b.close();
     }
     times.sort((x, y) => x - y);
-    // Never more than the bucket plus what refilled: count calls in the first second.
-    const inFirstSecond = times.filter((t) => t < 1_000).length;
-    expect(inFirstSecond).toBeLessThanOrEqual(8 + 4 + 1);
-    expect(times.at(-1)).toBeGreaterThanOrEqual(3_000);
+    // No 2 s span ever holds more than 6 starts.
+    for (let k = 6; k < times.length; k++) expect(times[k]! - times[k - 6]!).toBeGreaterThanOrEqual(2_000);
   });
 
-  it("lowers a model's rate on a throttle and shares that across the fleet", async () => {
-    const shared = options({ redisUrl, quotaFor: () => ({ rpm: 600, tpm: 0 }) });
-    const a = new BottleneckLimiter(shared, logger);
-    const b = new BottleneckLimiter(shared, logger);
-    try {
-      await a.schedule(call, () => Promise.resolve());
-      await b.schedule(call, () => Promise.resolve());
-      a.report(call, { throttled: true });
-      await new Promise((r) => setTimeout(r, 1_200));
-      expect(a.rateFactors()[call.model]).toBeLessThan(1);
-      // b learnt it from Redis on its next tick, without a throttle of its own.
-      expect(b.rateFactors()[call.model]).toBe(a.rateFactors()[call.model]);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+  it("reserves what Bedrock reserves and frees the rest when the call settles", async () => {
+    const limiter = new QuotaLimiter(options({ quotaFor: () => ({ rpm: 0, tpm: 20_000 }) }), logger);
+    const reserve = reservationFor({ outputBurnDown: 5 }, { inputTokens: 2_000, maxTokens: 15_000 });
+    const first: ModelCall = { model: "m", tokens: 0, reserve };
+    const second: ModelCall = { model: "m", tokens: 0, reserve };
+    let secondStarted = false;
+    await limiter.schedule(first, () => Promise.resolve());
+    const pending = limiter.schedule(second, () => Promise.resolve((secondStarted = true)));
+    await new Promise((r) => setTimeout(r, 100));
+    // 17,000 reserved of 20,000: the second call waits while the first holds its reservation,
+    // and fits once the first settles at 2,000 + 100 x 5 = 2,500.
+    expect(secondStarted).toBe(false);
+    limiter.report(first, { outcome: "ok", usage: { inputTokens: 2_000, outputTokens: 100 } });
+    await pending;
+    expect(secondStarted).toBe(true);
+    await limiter.close();
+  });
+
+  it("pauses a model whose daily quota is spent, and refuses its calls until the reset", async () => {
+    const limiter = new QuotaLimiter(options(), logger);
+    const c = call();
+    await limiter.schedule(c, () => Promise.resolve());
+    const resetsAt = Date.now() + 60_000;
+    limiter.report(c, { outcome: "quota-exhausted", resetsAt });
+    expect(limiter.pausedUntil(c.model)).toBe(resetsAt);
+    await expect(limiter.schedule(call(), () => Promise.resolve())).rejects.toMatchObject({ code: "MODEL_QUOTA_EXHAUSTED", resetsAt });
+    // With every allowed model paused, nothing is received; another model can still start.
+    const gate = new AbortController();
+    const waiting = limiter.whenCanStart([c.model], gate.signal);
+    gate.abort();
+    await expect(waiting).rejects.toThrow();
+    await limiter.whenCanStart([c.model, "claude-haiku"]);
+    await limiter.close();
+  });
+
+  it("lets one receive through at a time while a call waits for the quota", async () => {
+    const limiter = new QuotaLimiter(options({ quotaFor: () => ({ rpm: 1, tpm: 0 }), timing: { windowMs: 60_000, marginMs: 0 } }), logger);
+    await limiter.whenCanStart(["m"]);
+    await limiter.schedule({ model: "m", tokens: 1 }, () => Promise.resolve());
+    await limiter.whenCanStart(["m"]);
+    void limiter.schedule({ model: "m", tokens: 1 }, () => Promise.resolve()).catch(() => undefined);
+    let passed = false;
+    const gate = new AbortController();
+    const next = limiter.whenCanStart(["m"], gate.signal).then(() => (passed = true));
+    await until(() => limiter.queued() === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(passed).toBe(false);
+    gate.abort();
+    await next.catch(() => undefined);
+    await limiter.close();
   });
 
   it("keeps running calls locally when Redis is unreachable", async () => {
-    const limiter = new BottleneckLimiter(options({ redisUrl: "redis://127.0.0.1:9", quotaFor: () => ({ rpm: 6000, tpm: 0 }), localShare: 0.5 }), logger);
+    const limiter = new QuotaLimiter(options({ redisUrl: "redis://127.0.0.1:9", quotaFor: () => ({ rpm: 6000, tpm: 0 }), localShare: 0.5 }), logger);
     try {
-      const results = await Promise.all([1, 2, 3].map((n) => limiter.schedule(call, () => Promise.resolve(n))));
+      const results = await Promise.all([1, 2, 3].map((n) => limiter.schedule(call(), () => Promise.resolve(n))));
       expect(results).toEqual([1, 2, 3]);
     } finally {
       await limiter.close();

@@ -37,6 +37,7 @@ describe("loadConfig", () => {
       id: "labelq",
       quota: { rpm: 0, tpm: 0 },
       quotas: {},
+      windowS: 60,
       expectedWorkers: 1,
     });
     expect(config.log).toEqual({ level: "info", logTexts: false, pretty: undefined });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_AIMD, onQuietTick, onThrottle } from "../../src/limiter/aimd.ts";
-import { redisOptionsFromUrl } from "../../src/limiter/bottleneck-limiter.ts";
+import { feedbackForError, reservationFor, reservedTokens, settledTokens } from "../../src/limiter/bedrock-quota.ts";
+import { LocalWindowStore } from "../../src/limiter/quota-window.ts";
+import { ModelCallError } from "../../src/errors/errors.ts";
 
 const fresh = { factor: 1, lastDecreaseAt: 0, lastIncreaseAt: 0, pausedUntil: 0 };
 
@@ -32,9 +34,51 @@ describe("AIMD", () => {
   });
 });
 
-describe("redisOptionsFromUrl", () => {
-  it("reads host, port, credentials, db and TLS from a Redis URL", () => {
-    expect(redisOptionsFromUrl("redis://127.0.0.1:6411")).toEqual({ host: "127.0.0.1", port: 6411 });
-    expect(redisOptionsFromUrl("rediss://user:p%40ss@cache.example:6380/2")).toEqual({ host: "cache.example", port: 6380, username: "user", password: "p@ss", db: 2, tls: {} });
+describe("Bedrock's reservation and settlement", () => {
+  it("reserves input + cache + maxTokens and settles input + cache + output x burn-down", () => {
+    const r = reservationFor({ outputBurnDown: 5 }, { inputTokens: 9_000, cacheTokens: 1_000, maxTokens: 8_000 });
+    expect(reservedTokens(r)).toBe(18_000);
+    expect(settledTokens(r, { inputTokens: 9_000, outputTokens: 2_000, cacheReadInputTokens: 1_000 })).toBe(9_000 + 1_000 + 10_000);
+  });
+
+  it("turns a failed call into the feedback the limiter needs", () => {
+    expect(feedbackForError(new ModelCallError("MODEL_THROTTLED", "m", "429"))).toEqual({ outcome: "throttled" });
+    expect(feedbackForError(new ModelCallError("MODEL_QUOTA_EXHAUSTED", "m", "day", { resetsAt: 42 }))).toEqual({ outcome: "quota-exhausted", resetsAt: 42 });
+    expect(feedbackForError(new ModelCallError("MODEL_UNAVAILABLE", "m", "500"))).toEqual({ outcome: "failed" });
+    expect(feedbackForError(new Error("socket"))).toEqual({ outcome: "failed" });
+  });
+});
+
+describe("the rolling-minute window", () => {
+  const timing = { windowMs: 60_000, marginMs: 300 };
+
+  it("admits calls while both limits hold, and says when the next one fits", async () => {
+    const w = new LocalWindowStore(timing);
+    expect(await w.tryAdmit("a", 100, { rpm: 2, tpm: 0 }, 1_000)).toEqual({ admitted: true });
+    // Paced: the last sixth of the window (10 s) holds at most a sixth of the limit, plus slack.
+    expect(await w.tryAdmit("b", 100, { rpm: 2, tpm: 0 }, 2_000)).toEqual({ admitted: false, retryInMs: 9_000 });
+    expect(await w.tryAdmit("b", 100, { rpm: 2, tpm: 0 }, 11_000)).toEqual({ admitted: true });
+    // The third request waits for the first to leave the window (60 s + margin after it).
+    expect(await w.tryAdmit("c", 100, { rpm: 2, tpm: 0 }, 12_000)).toEqual({ admitted: false, retryInMs: 49_300 });
+    expect(await w.tryAdmit("c", 100, { rpm: 2, tpm: 0 }, 61_301)).toEqual({ admitted: true });
+  });
+
+  it("holds a reservation while the call runs, and frees the difference when it settles", async () => {
+    const w = new LocalWindowStore(timing);
+    const limits = { rpm: 0, tpm: 120_000 };
+    // 120,000 a minute paces at 25,000 per 10 s.
+    expect((await w.tryAdmit("a", 18_000, limits, 0)).admitted).toBe(true);
+    expect((await w.tryAdmit("b", 18_000, limits, 10)).admitted).toBe(false);
+    await w.settle("a", 18_000, 2_000);
+    expect((await w.tryAdmit("b", 18_000, limits, 20)).admitted).toBe(true);
+    // A refused call counts nothing.
+    await w.release("b", 18_000);
+    expect((await w.tryAdmit("c", 18_000, limits, 30)).admitted).toBe(true);
+  });
+
+  it("lets a call bigger than the whole quota go alone into an empty window", async () => {
+    const w = new LocalWindowStore(timing);
+    expect((await w.tryAdmit("a", 50_000, { rpm: 0, tpm: 20_000 }, 0)).admitted).toBe(true);
+    expect((await w.tryAdmit("b", 1, { rpm: 0, tpm: 20_000 }, 1)).admitted).toBe(false);
   });
 });
