@@ -2,7 +2,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { type Config, requireQueue } from "../config/config.ts";
-import { InvalidRequestError, QueueError } from "../errors/errors.ts";
+import { InvalidRequestError, LabelqError, QueueError } from "../errors/errors.ts";
 import { dlqDepth, findDlqEntry, listDlq } from "../queue/dlq-inspect.ts";
 import { checkFilter, parseCodes, parseDuration, type ReplayFilter, replayDlq, startMoveTask } from "../queue/dlq-replay.ts";
 import { entrySummary, formatEntry, formatTable, outcomeLine } from "./dlq-format.ts";
@@ -21,6 +21,29 @@ export interface DlqCommandDeps {
   /** Where a progress bar goes; default stderr when it is a terminal, else no bar. */
   progress?: NodeJS.WritableStream;
   now?: () => number;
+  /**
+   * Call `stop` when the user interrupts; returns a function that stops listening. Default: the
+   * first SIGINT or SIGTERM stops the replay (summary printed, what was read released), a second
+   * one exits at once.
+   */
+  onInterrupt?: (stop: () => void) => () => void;
+}
+
+/** The first SIGINT/SIGTERM calls `stop`; a second exits at once (its messages reappear after their visibility timeout). */
+function onSignals(stop: () => void): () => void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stderr.write("interrupted: stopping after the current message and making what was read visible again (again to exit at once)\n");
+    stop();
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  return () => {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  };
 }
 
 const DEFAULT_VISIBILITY_S = 30;
@@ -33,6 +56,7 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
   const note = deps.note ?? ((s: string) => void process.stderr.write(s));
   const progress = "progress" in deps ? deps.progress : process.stderr.isTTY ? process.stderr : undefined;
   const now = deps.now ?? Date.now;
+  const onInterrupt = deps.onInterrupt ?? onSignals;
   const out = (lines: readonly string[]) => write(lines.map((l) => `${l}\n`).join(""));
 
   /** Run `body` with an SQS client for the config, destroying the clients afterwards. */
@@ -173,6 +197,8 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
     const lines: string[] = [];
     const line = (l: string) => (bar ? lines.push(l) : out([l]));
     let report;
+    const interrupt = new AbortController();
+    const stopListening = onInterrupt(() => interrupt.abort());
     try {
       report = await replayDlq(sqs, {
         dlqUrl: r.dlqUrl,
@@ -183,6 +209,7 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
         ratePerSecond: r.rate,
         visibilityTimeoutS: r.visibilityTimeoutS,
         now,
+        signal: interrupt.signal,
         onMatch: (m) => line(outcomeLine(m)),
         onProgress: (c) => {
           if (bar && c.scanned > bar.getTotal()) bar.setTotal(c.scanned);
@@ -190,16 +217,21 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
         },
       });
     } finally {
+      stopListening();
       bar?.stop();
       out(lines);
     }
     const summary = r.execute
-      ? `replay: moved ${report.moved}, skipped ${report.skipped}, failed ${report.failed} (${report.scanned} read from the DLQ)`
-      : `dry run: ${report.wouldMove} would move, ${report.skipped} skipped (${report.scanned} read from the DLQ); nothing was sent or deleted. Pass --execute to move them.`;
+      ? `replay${report.interrupted ? " interrupted" : ""}: moved ${report.moved}, skipped ${report.skipped}, failed ${report.failed} (${report.scanned} read from the DLQ)`
+      : `dry run${report.interrupted ? " interrupted" : ""}: ${report.wouldMove} would move, ${report.skipped} skipped (${report.scanned} read from the DLQ); nothing was sent or deleted. Pass --execute to move them.`;
     out([summary]);
+    if (report.returned > 0) {
+      note(`${report.returned} messages moved by this run failed again and came back to the DLQ; they were left there (each entry moves at most once per run): see \`labelq dlq list\` for why\n`);
+    }
     if (report.limitReached) note(`stopped at --limit ${r.limit}: more matching entries may remain\n`);
     if (report.unreleased > 0) note(`${report.unreleased} messages could not be made visible again; they reappear within ${r.visibilityTimeoutS} s\n`);
     if (report.failed > 0) throw new QueueError(`${report.failed} matching messages were not replayed; they are still in the DLQ`);
+    if (report.interrupted) throw new LabelqError("SHUTTING_DOWN", "interrupted before the whole DLQ was read; what was not moved is still in the DLQ, visible again", false);
   }
 }
 

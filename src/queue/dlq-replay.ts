@@ -5,6 +5,8 @@ import {
   type SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
+import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { InvalidRequestError, QueueError } from "../errors/errors.ts";
 import { type DlqEntry, errorMessage, failedTime, scanDlq } from "./dlq-inspect.ts";
 import { fifoFields } from "./sqs-messages.ts";
@@ -87,6 +89,8 @@ export interface ReplayOptions {
   onMatch?: (outcome: ReplayOutcome) => void;
   /** Called after each message looked at, with the counts so far. */
   onProgress?: (counts: ReplayCounts) => void;
+  /** Stop before the next message (e.g. on SIGINT); what was read is made visible again. */
+  signal?: AbortSignal;
 }
 
 export interface ReplayOutcome {
@@ -106,10 +110,17 @@ export interface ReplayCounts {
   skipped: number;
   /** Matching but not moved (no target, or the send failed): still in the DLQ. */
   failed: number;
+  /**
+   * Copies of a message this run already moved: it failed again and was dead-lettered anew
+   * (with a new message id) while the replay ran. Left in the DLQ, so no entry is moved twice.
+   */
+  returned: number;
 }
 
 export interface ReplayReport extends ReplayCounts {
   limitReached: boolean;
+  /** The signal stopped the replay before it had read the whole DLQ. */
+  interrupted: boolean;
   /** Messages whose release failed; they become visible when the visibility timeout ends. */
   unreleased: number;
 }
@@ -119,22 +130,36 @@ export interface ReplayReport extends ReplayCounts {
  * StartMessageMoveTask) and can filter. Each matching message's body goes unchanged, with no
  * labelq-* attributes (it is a fresh attempt), to its source queue; the DLQ copy is deleted only
  * after that send succeeded, so a failed send leaves it in the DLQ. Everything else is made
- * visible again when the scan ends. A dry run (execute false) sends and deletes nothing.
+ * visible again when the scan ends, however it ends. A dry run (execute false) sends and deletes
+ * nothing.
+ *
+ * Each body is moved at most once per run: a replayed message that fails again comes back to the
+ * DLQ as a new message (new id, same body) while the scan is still running, and moving it again
+ * would loop for as long as the cause lasts, a paid model call each time on AWS. Such copies are
+ * counted as `returned` and left in the DLQ.
  */
 export async function replayDlq(sqs: SQSClient, options: ReplayOptions): Promise<ReplayReport> {
   const now = options.now ?? Date.now;
-  const counts: ReplayCounts = { scanned: 0, moved: 0, wouldMove: 0, skipped: 0, failed: 0 };
+  const counts: ReplayCounts = { scanned: 0, moved: 0, wouldMove: 0, skipped: 0, failed: 0, returned: 0 };
   const matched = () => counts.moved + counts.wouldMove + counts.failed;
   const limitReached = () => options.limit !== undefined && matched() >= options.limit;
-  const pace = pacer(options.ratePerSecond);
+  const interrupted = () => options.signal?.aborted === true;
+  const pace = pacer(options.ratePerSecond, (ms) => sleep(ms, undefined, { signal: options.signal }).catch(() => undefined));
+  // Hashes of the bodies this run sent: a message that comes back with one of them is a returned copy.
+  const sentBodies = new Set<string>();
 
   const report = await scanDlq(
     sqs,
     options.dlqUrl,
-    { visibilityTimeoutS: options.visibilityTimeoutS, waitTimeS: options.waitTimeS, done: limitReached },
+    { visibilityTimeoutS: options.visibilityTimeoutS, waitTimeS: options.waitTimeS, done: () => limitReached() || interrupted() },
     async (entry) => {
       counts.scanned++;
       try {
+        const bodyHash = createHash("sha256").update(entry.body).digest("hex");
+        if (sentBodies.has(bodyHash)) {
+          counts.returned++;
+          return "hold";
+        }
         if (!matchesFilter(entry, options.filter, now())) {
           counts.skipped++;
           return "hold";
@@ -151,6 +176,8 @@ export async function replayDlq(sqs: SQSClient, options: ReplayOptions): Promise
           return "hold";
         }
         await pace();
+        // Stopped while waiting for its turn: not sent, and released with the rest.
+        if (interrupted()) return "hold";
         try {
           await sqs.send(
             new SendMessageCommand({
@@ -166,6 +193,7 @@ export async function replayDlq(sqs: SQSClient, options: ReplayOptions): Promise
           options.onMatch?.({ entry, action: "failed", target, error: `send failed: ${errorMessage(error)}` });
           return "hold";
         }
+        sentBodies.add(bodyHash);
         try {
           await sqs.send(new DeleteMessageCommand({ QueueUrl: options.dlqUrl, ReceiptHandle: entry.receiptHandle }));
         } catch (error) {
@@ -181,7 +209,7 @@ export async function replayDlq(sqs: SQSClient, options: ReplayOptions): Promise
       }
     },
   );
-  return { ...counts, limitReached: limitReached(), unreleased: report.unreleased };
+  return { ...counts, limitReached: limitReached(), interrupted: interrupted(), unreleased: report.unreleased };
 }
 
 /** A function that resolves no more often than `perSecond` times a second. */

@@ -10,6 +10,7 @@ import { registerDlqCommand } from "../../src/cli/dlq-command.ts";
 import { toSqsJson } from "../../src/queue/sqs-json.ts";
 import { DLQ_ATTRIBUTES, sendToDlq } from "../../src/queue/sqs-messages.ts";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
+import { until } from "../support/until.ts";
 
 let pipeline: Pipeline | undefined;
 afterEach(async () => {
@@ -20,16 +21,29 @@ afterEach(async () => {
 const llama = findModel("llama3.3-70b")!.modelId;
 
 /** Run `labelq dlq ...args` in this process against the pipeline's queues, as cli.ts wires it. */
-async function dlq(p: Pipeline, args: string[]): Promise<{ stdout: string; stderr: string; error?: unknown }> {
+async function dlq(
+  p: Pipeline,
+  args: string[],
+  options: { onWrite?: (s: string, interrupt: () => void) => void } = {},
+): Promise<{ stdout: string; stderr: string; error?: unknown }> {
   let stdout = "";
   let stderr = "";
+  let interrupt = () => {};
   const program = new Command().exitOverride().configureOutput({ writeErr: (s) => (stderr += s), writeOut: (s) => (stdout += s) });
   registerDlqCommand(program, {
     config: (flags) => loadConfig({ ...p.env, ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) }),
     clients: createAwsClients,
-    write: (s) => (stdout += s),
+    write: (s) => {
+      stdout += s;
+      options.onWrite?.(s, interrupt);
+    },
     note: (s) => (stderr += s),
     progress: undefined,
+    // Stands in for SIGINT: the test interrupts from inside the run, at a point it chooses.
+    onInterrupt: (stop) => {
+      interrupt = stop;
+      return () => {};
+    },
   });
   try {
     await program.parseAsync(["dlq", ...args], { from: "user" });
@@ -169,6 +183,47 @@ describe("labelq dlq, over the wire", () => {
     expect(limited.stdout).toMatch(/replay: moved 1,/);
     expect(limited.stderr).toMatch(/stopped at --limit 1/);
     expect(await visible(pipeline, pipeline.queues.dlq, 1)).toHaveLength(1);
+  });
+
+  it("replay --execute moves each entry once and ends when the replayed messages fail again", async () => {
+    pipeline = await startPipeline();
+    pipeline.startWorker();
+    // Requests the worker dead-letters again at once: their taxonomy does not exist.
+    const bad = [makeRequest(1, { taxonomy: "no-such-taxonomy" }), makeRequest(1, { taxonomy: "no-such-taxonomy" })];
+    for (const r of bad) await deadLetter(pipeline, toSqsJson(r), "MODEL_REJECTED_REQUEST", r.batchId);
+
+    // --limit only keeps a looping replay from running for ever; this one must end well before it.
+    const run = await dlq(pipeline, ["replay", "--execute", "--limit", "20"]);
+    expect(run.error).toBeUndefined();
+    expect(run.stdout.match(/^moved\s/gm)).toHaveLength(2);
+    expect(run.stdout).toMatch(/replay: moved 2, skipped 0, failed 0/);
+    expect(run.stderr).not.toMatch(/stopped at --limit/);
+
+    // Both came back (the cause is not fixed), once each, visible, with the worker's reason.
+    const p = pipeline;
+    let back: Message[] = [];
+    await until(async () => (back = await visible(p, p.queues.dlq, 2, 1_000)).length === 2);
+    expect(back.map((m) => m.MessageAttributes?.[DLQ_ATTRIBUTES.code]?.StringValue)).toEqual(["TAXONOMY_NOT_FOUND", "TAXONOMY_NOT_FOUND"]);
+    expect(back.map((m) => m.Body).sort()).toEqual(bad.map((r) => toSqsJson(r)).sort());
+  });
+
+  it("an interrupted replay prints its summary and leaves what it did not move in the DLQ, visible at once", async () => {
+    pipeline = await startPipeline();
+    for (let k = 0; k < 5; k++) {
+      const r = makeRequest(1);
+      await deadLetter(pipeline, toSqsJson(r), "MODEL_UNAVAILABLE", r.batchId);
+    }
+    // Interrupted as soon as the first entry has moved.
+    const run = await dlq(pipeline, ["replay", "--execute", "--visibility-timeout", "600"], {
+      onWrite: (s, interrupt) => {
+        if (/^moved\s/m.test(s)) interrupt();
+      },
+    });
+    expect((run.error as { code?: string } | undefined)?.code).toBe("SHUTTING_DOWN");
+    expect(run.stdout).toMatch(/^replay interrupted: moved 1, skipped 0, failed 0 \(\d+ read from the DLQ\)$/m);
+    expect(await visible(pipeline, pipeline.queues.requests, 1)).toHaveLength(1);
+    // Released at once, not after the 600 s visibility timeout.
+    expect(await visible(pipeline, pipeline.queues.dlq, 4)).toHaveLength(4);
   });
 
   it("a message whose send fails stays in the DLQ and the replay reports it as failed", async () => {
