@@ -1,7 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { AddressInfo } from "node:net";
-import { startFauxqs } from "fauxqs";
+import { buildApp } from "fauxqs";
 import dynalite from "dynalite";
 import { createQueues, type QueueSet } from "../queue/create-queues.ts";
 import { createTables } from "../store/create-tables.ts";
@@ -44,8 +44,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // Close steps of what has started so far, newest first; a failed start runs them before it throws.
   const started: (() => Promise<void>)[] = [];
   try {
-    const fauxqs = await startFauxqs({ port: options.ports?.sqs ?? 0, logger: false, defaultRegion: region });
-    started.unshift(() => fauxqs.stop());
+    // fauxqs's startFauxqs() always binds 0.0.0.0; its app listens where asked, so a laptop does not expose its queues.
+    const fauxqs = buildApp({ logger: false, defaultRegion: region });
+    started.unshift(() => fauxqs.close());
+    const sqsPort = Number(new URL(await fauxqs.listen({ port: options.ports?.sqs ?? 0, host })).port);
     const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     await new Promise<void>((resolve, reject) => {
       dynamo.once("error", reject);
@@ -55,8 +57,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const emulator = await startBedrockEmulator({ ...options.emulator, port: options.ports?.bedrock ?? 0, host });
     started.unshift(() => emulator.close());
     const endpoints = {
-      sqs: `http://${host}:${fauxqs.port}`,
-      dynamodb: `http://${host}:${(dynamo.address() as AddressInfo).port}`,
+      sqs: `http://${urlHost(host)}:${sqsPort}`,
+      dynamodb: `http://${urlHost(host)}:${(dynamo.address() as AddressInfo).port}`,
       bedrock: emulator.url,
     };
     const sqs = new SQSClient({ region, endpoint: endpoints.sqs, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
@@ -91,6 +93,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await runEveryStep(started).catch(() => undefined);
     throw error;
   }
+}
+
+/** A host as it goes in a URL: IPv6 addresses in brackets. */
+function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
 }
 
 /** Emulators accept any credentials; these keep the SDK's credential chain from looking further. */

@@ -3,10 +3,10 @@ import { describe, expect, it } from "vitest";
 import { startLocalStack } from "../../src/local/local-stack.ts";
 import { freePort } from "../support/run-cli.ts";
 
-/** True when something accepts TCP connections on 127.0.0.1:port. */
-function listening(port: number): Promise<boolean> {
+/** True when something accepts TCP connections on host:port. */
+function listening(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ port, host: "127.0.0.1" });
+    const socket = net.connect({ port, host });
     socket.once("connect", () => {
       socket.destroy();
       resolve(true);
@@ -40,6 +40,19 @@ describe("the embedded local stack", () => {
       expect(await listening(dynamodbPort), "DynamoDB port").toBe(false);
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
+
+  it("binds every server to the host it is given, not to every interface", async () => {
+    const stack = await startLocalStack({ host: "127.0.0.1", queuePrefix: `lq-bind-${Date.now()}` });
+    try {
+      for (const url of Object.values(stack.endpoints)) {
+        expect(await listening(portOf(url), "127.0.0.1"), url).toBe(true);
+        // Another loopback address reaches a server bound to 0.0.0.0, not one bound to 127.0.0.1.
+        expect(await listening(portOf(url), "127.0.0.2"), url).toBe(false);
+      }
+    } finally {
+      await stack.close();
     }
   });
 });
