@@ -42,10 +42,9 @@ export interface LabelBatchDeps extends ClassifyDeps {
 export function resolveModel(alias: string, settings: LabelBatchSettings): ModelSpec {
   const allowed = alias === settings.defaultModel || settings.allowedModels.includes(alias);
   const model = (settings.catalogue ?? DEFAULT_CATALOGUE).find(alias);
-  if (!allowed || !model) {
-    const choices = [settings.defaultModel, ...settings.allowedModels].join(", ");
-    throw new InvalidRequestError(`Model "${alias}" is not allowed here (allowed: ${choices})`, [], "MODEL_NOT_ALLOWED");
-  }
+  const choices = [settings.defaultModel, ...settings.allowedModels].join(", ");
+  if (!model) throw new InvalidRequestError(`Model "${alias}" does not exist (allowed here: ${choices})`, [], "MODEL_NOT_ALLOWED");
+  if (!allowed) throw new InvalidRequestError(`Model "${alias}" is not allowed here (allowed: ${choices})`, [], "MODEL_NOT_ALLOWED");
   return model;
 }
 

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import fs from "node:fs";
 import { createAwsClients } from "../aws-clients.ts";
 import { requireQueue } from "../config/config.ts";
+import { QueueError } from "../errors/errors.ts";
 import { collectResults } from "../producer/collect-results.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { integerArg, positiveNumberArg } from "./numeric-flags.ts";
@@ -31,6 +32,9 @@ export function registerCollectCommand(program: Command): void {
           onInvalid: (_body, reason) => process.stderr.write(`skipped a message that is not a labelq result: ${reason.slice(0, 200)}\n`),
         });
         process.stderr.write(`collected ${seen.size} batch results${o.out ? ` into ${o.out}` : ""}\n`);
+        if (o.batches !== undefined && seen.size < o.batches) {
+          throw new QueueError(`only ${seen.size} of the ${o.batches} batch results asked for arrived within ${o.timeout} s (the rest may still be in progress: run collect again, or raise --timeout)`);
+        }
       } finally {
         if (o.out) fs.closeSync(out);
         clients.destroy();

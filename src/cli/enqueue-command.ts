@@ -6,6 +6,7 @@ import { requireQueue } from "../config/config.ts";
 import { buildBatches } from "../producer/build-batches.ts";
 import { readTexts } from "../producer/read-texts.ts";
 import { sendRequests } from "../producer/send-requests.ts";
+import { checkEnqueueChoices } from "./check-enqueue-choices.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { checkIntegerFlag, integerArg } from "./numeric-flags.ts";
 
@@ -21,11 +22,13 @@ export function registerEnqueueCommand(program: Command): void {
     .option("--model <alias>", "model alias (default: the worker's)")
     .option("--reply-to <url>", "results queue for these batches (must be allow-listed by the worker)")
     .option("--queue <url>", "requests queue URL (LABELQ_REQUESTS_QUEUE_URL)")
-    .action(async (file: string, o: { batchSize: number; prefix?: string; taxonomy?: string; promptVersion?: string; model?: string; replyTo?: string; queue?: string }) => {
+    .option("--no-check", "send without checking --model against the registry and allow-list, and --taxonomy/--prompt-version against LABELQ_PROMPTS_DIR")
+    .action(async (file: string, o: { batchSize: number; prefix?: string; taxonomy?: string; promptVersion?: string; model?: string; replyTo?: string; queue?: string; check: boolean }) => {
       const config = configFrom({ LABELQ_REQUESTS_QUEUE_URL: o.queue });
       // The upper bound is the worker's request limit, known only once config is read.
       const batchSize = checkIntegerFlag("--batch-size", o.batchSize, 1, config.limits.maxItems, " (LABELQ_MAX_ITEMS)");
       const queueUrl = requireQueue(config, "requests");
+      if (o.check) await checkEnqueueChoices(o, config);
       const texts = await readTexts(file);
       const prefix = o.prefix ?? `${path.basename(file).replace(/\.[^.]+$/, "")}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
       const requests = buildBatches(texts, { batchSize, prefix, taxonomy: o.taxonomy, promptVersion: o.promptVersion, model: o.model, replyTo: o.replyTo });

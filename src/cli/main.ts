@@ -1,9 +1,12 @@
 import { Command } from "commander";
+import fs from "node:fs";
+import path from "node:path";
 import { createAwsClients } from "../aws-clients.ts";
 import { configVariables } from "../config/config.ts";
-import { LabelqError } from "../errors/errors.ts";
 import { registerCollectCommand } from "./collect-command.ts";
 import { configFrom } from "./config-from-flags.ts";
+import { describeError } from "./describe-error.ts";
+import { packageRoot } from "./package-root.ts";
 import { registerDemoCommand } from "./demo-command.ts";
 import { registerDlqCommand } from "./dlq-command.ts";
 import { registerEnqueueCommand } from "./enqueue-command.ts";
@@ -20,7 +23,8 @@ import { registerWorkerCommand } from "./worker-command.ts";
 const program = new Command()
   .name("labelq")
   .description("Label short texts with an LLM on Amazon Bedrock, from an SQS queue to a results queue.")
-  .showHelpAfterError()
+  .version((JSON.parse(fs.readFileSync(path.join(packageRoot, "package.json"), "utf8")) as { version: string }).version)
+  .option("--debug", "print the stack of an error as well (LOG_LEVEL=debug does too)")
   .addHelpText(
     "after",
     `\nConfiguration comes from environment variables (flags override them):\n  ${configVariables.join("\n  ")}\nSee README.md for what each one does.`,
@@ -42,10 +46,10 @@ registerPromptsCommand(program, () => configFrom({}).prompts.dir, (s) => void pr
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof LabelqError) {
-    process.stderr.write(`labelq: ${error.code}: ${error.message}\n`);
-  } else {
-    process.stderr.write(`labelq: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  // One line a user can act on; the stack only when asked for.
+  process.stderr.write(`labelq: ${describeError(error)}\n`);
+  if (program.opts<{ debug?: boolean }>().debug || process.env.LOG_LEVEL === "debug") {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   }
   process.exitCode = 1;
 }

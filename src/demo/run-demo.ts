@@ -5,6 +5,7 @@ import { type AwsClients, createAwsClients } from "../aws-clients.ts";
 import { type Config, loadConfig, requireQueue } from "../config/config.ts";
 import type { LabelResult } from "../contracts/result.ts";
 import type { BedrockEmulatorOptions } from "../local/bedrock-emulator/index.ts";
+import { QueueError } from "../errors/errors.ts";
 import { type LocalStack, startLocalStack } from "../local/local-stack.ts";
 import { buildBatches } from "../producer/build-batches.ts";
 import { collectResults } from "../producer/collect-results.ts";
@@ -37,20 +38,23 @@ export interface DemoOptions {
  * and the workers run in this process.
  */
 export async function runDemo(options: DemoOptions): Promise<{ runs: LabelResult[][]; outFiles: string[] }> {
-  let stack: LocalStack | undefined;
-  let config: Config;
-  if (options.external) {
-    config = loadConfig(options.env);
-  } else {
-    stack = await startLocalStack({ emulator: { ...options.emulator, logger: (line) => options.logger.info(line) } });
-    config = loadConfig({ LABELQ_WAIT_TIME_S: "1", ...options.env, ...stack.env });
-  }
-  const clients = createAwsClients(config);
-  const worker: Worker | undefined = stack ? createWorker(config, clients, options.logger) : undefined;
+  // Read first: a bad file ends the demo before any server starts.
   const texts = await readTexts(options.textsFile);
+  let stack: LocalStack | undefined;
+  let clients: AwsClients | undefined;
+  let worker: Worker | undefined;
   const runs: LabelResult[][] = [];
   const outFiles: string[] = [];
   try {
+    let config: Config;
+    if (options.external) {
+      config = loadConfig(options.env);
+    } else {
+      stack = await startLocalStack({ emulator: { ...options.emulator, logger: (line) => options.logger.info(line) } });
+      config = loadConfig({ LABELQ_WAIT_TIME_S: "1", ...options.env, ...stack.env });
+    }
+    clients = createAwsClients(config);
+    worker = stack ? createWorker(config, clients, options.logger) : undefined;
     worker?.pool.start();
     for (let run = 1; run <= options.runs; run++) {
       const outFile = run === options.runs ? options.outFile : options.outFile.replace(/(\.[^./]+)?$/, `-run${run}$1`);
@@ -73,8 +77,9 @@ export async function runDemo(options: DemoOptions): Promise<{ runs: LabelResult
     }
     return { runs, outFiles };
   } finally {
-    await worker?.close();
-    clients.destroy();
+    // Every step runs, whatever failed: a demo that stops must not hang on a server left open.
+    await worker?.close().catch(() => undefined);
+    clients?.destroy();
     await stack?.close();
   }
 }
@@ -99,7 +104,7 @@ async function oneRun(
     onResult: (r) => void results.push(r),
   });
   if (results.length < requests.length) {
-    throw new Error(`only ${results.length} of ${requests.length} batch results arrived within ${options.timeoutMs / 1000} s`);
+    throw new QueueError(`only ${results.length} of ${requests.length} batch results arrived within ${options.timeoutMs / 1000} s (raise --timeout)`);
   }
   return results;
 }

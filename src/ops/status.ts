@@ -12,23 +12,24 @@ export interface QueueDepth {
 
 /** Approximate depths of the given queues (SQS reports them eventually consistent). */
 export async function queueDepths(sqs: SQSClient, queues: Record<string, string | undefined>): Promise<QueueDepth[]> {
-  const out: QueueDepth[] = [];
-  for (const [name, url] of Object.entries(queues)) {
-    if (!url) continue;
-    try {
-      const a = await sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: url,
-          AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
-        }),
-      );
-      const n = (k: string) => Number(a.Attributes?.[k as keyof typeof a.Attributes] ?? 0);
-      out.push({ name, url, visible: n("ApproximateNumberOfMessages"), inFlight: n("ApproximateNumberOfMessagesNotVisible"), delayed: n("ApproximateNumberOfMessagesDelayed") });
-    } catch (error) {
-      out.push({ name, url, visible: 0, inFlight: 0, delayed: 0, error: (error as Error).message });
-    }
-  }
-  return out;
+  const named = Object.entries(queues).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== "");
+  // In parallel: a one-shot status waits for the slowest queue, not for the sum of them.
+  return Promise.all(
+    named.map(async ([name, url]): Promise<QueueDepth> => {
+      try {
+        const a = await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: url,
+            AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
+          }),
+        );
+        const n = (k: string) => Number(a.Attributes?.[k as keyof typeof a.Attributes] ?? 0);
+        return { name, url, visible: n("ApproximateNumberOfMessages"), inFlight: n("ApproximateNumberOfMessagesNotVisible"), delayed: n("ApproximateNumberOfMessagesDelayed") };
+      } catch (error) {
+        return { name, url, visible: 0, inFlight: 0, delayed: 0, error: (error as Error).message };
+      }
+    }),
+  );
 }
 
 /** Scrape a worker's /metrics; undefined when it does not answer. */

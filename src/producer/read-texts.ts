@@ -12,11 +12,20 @@ export interface InputText {
 /**
  * Read texts from a JSONL file (objects with `text` and optional `id`, `metadata`) or a CSV file
  * with a header row (`text` column required, `id` optional). Missing ids become `<file>-<n>`.
+ * A missing or unreadable file, or one without a single text, is an InvalidRequestError.
  */
 export async function readTexts(file: string): Promise<InputText[]> {
-  const raw = await fs.readFile(file, "utf8");
+  let raw: string;
+  try {
+    raw = await fs.readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "a directory, not a file" : code === "EACCES" ? "permission denied" : (error as Error).message;
+    throw new InvalidRequestError(`${file}: ${why}`);
+  }
   const stem = path.basename(file).replace(/\.[^.]+$/, "").replace(/[^A-Za-z0-9._-]/g, "-");
   const rows = file.toLowerCase().endsWith(".csv") ? readCsv(raw, file) : readJsonl(raw, file);
+  if (rows.length === 0) throw new InvalidRequestError(`${file}: no texts in it (expected ${file.toLowerCase().endsWith(".csv") ? "a header row with a text column and one row per text" : "one JSON object with a \"text\" per line"})`);
   return rows.map((row, n) => {
     if (typeof row.text !== "string" || row.text.trim().length === 0) {
       throw new InvalidRequestError(`${file}: record ${n + 1} has no "text"`);
@@ -41,9 +50,21 @@ function readJsonl(raw: string, file: string): Record<string, unknown>[] {
 }
 
 function readCsv(raw: string, file: string): Record<string, unknown>[] {
+  let header: string[] = [];
+  let rows: Record<string, unknown>[];
   try {
-    return parseCsv<Record<string, unknown>>(raw, { columns: true, skip_empty_lines: true, bom: true, trim: false });
+    rows = parseCsv<Record<string, unknown>>(raw, {
+      // Keep the header row to name the columns found when `text` is not among them.
+      columns: (names: string[]) => (header = names),
+      skip_empty_lines: true,
+      bom: true,
+      trim: false,
+    });
   } catch (error) {
     throw new InvalidRequestError(`${file}: not valid CSV (${(error as Error).message})`);
   }
+  if (header.length > 0 && !header.includes("text")) {
+    throw new InvalidRequestError(`${file}: no "text" column in the header row (columns found: ${header.map((h) => JSON.stringify(h)).join(", ")})`);
+  }
+  return rows;
 }

@@ -165,7 +165,8 @@ async function readManifest(file: string, taxonomyName: string): Promise<z.infer
   try {
     raw = await fs.readFile(file, "utf8");
   } catch (cause) {
-    throw new TaxonomyError("TAXONOMY_NOT_FOUND", `Unknown taxonomy "${taxonomyName}": ${file} cannot be read`, { cause });
+    // The message goes into DLQ attributes and results: it names the taxonomy, not the worker's file paths (the cause has them).
+    throw new TaxonomyError("TAXONOMY_NOT_FOUND", `Unknown taxonomy "${taxonomyName}": the prompts directory has no such taxonomy`, { cause });
   }
   let json: unknown;
   try {

@@ -13,7 +13,8 @@ export async function loadTaxonomy(promptsDir: string, name: string, fileName = 
   try {
     raw = await fs.readFile(file, "utf8");
   } catch (cause) {
-    throw new TaxonomyError("TAXONOMY_NOT_FOUND", `Unknown taxonomy "${name}": ${file} cannot be read`, { cause });
+    // The message goes into DLQ attributes and results: no file paths of the worker (the cause has them).
+    throw new TaxonomyError("TAXONOMY_NOT_FOUND", `Unknown taxonomy "${name}": its ${fileName} cannot be read`, { cause });
   }
   return parseTaxonomy(raw, file);
 }

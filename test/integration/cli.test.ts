@@ -12,6 +12,15 @@ interface LocalInfo {
   region: string;
   endpoints: { sqs: string; dynamodb: string; bedrock: string };
   queues: { requests: string; results: string; dlq: string };
+  metrics: string | null;
+  envFile: string;
+}
+
+/** The variables an env file of `export NAME=value` lines sets, as a shell that sources it would have them. */
+function sourced(file: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const m of fs.readFileSync(file, "utf8").matchAll(/^export ([A-Z_][A-Z0-9_]*)=(?:'([^']*)'|(\S*))$/gm)) env[m[1]!] = m[2] ?? m[3] ?? "";
+  return env;
 }
 
 describe("labelq local: a stack any producer can talk to", () => {
@@ -21,8 +30,9 @@ describe("labelq local: a stack any producer can talk to", () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "labelq-cli-"));
 
   beforeAll(async () => {
-    const [sqs, dynamodb, bedrock] = [await freePort(), await freePort(), await freePort()];
-    local = await startCli(["local", "--sqs-port", String(sqs), "--dynamodb-port", String(dynamodb), "--bedrock-port", String(bedrock)], {
+    const [sqs, dynamodb, bedrock, metrics] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const ports = ["--sqs-port", String(sqs), "--dynamodb-port", String(dynamodb), "--bedrock-port", String(bedrock), "--metrics-port", String(metrics)];
+    local = await startCli(["local", ...ports, "--env-out", path.join(tmp, "local.env")], {
       LABELQ_WAIT_TIME_S: "1",
     });
     info = JSON.parse(local.firstLine) as LocalInfo;
@@ -50,6 +60,39 @@ describe("labelq local: a stack any producer can talk to", () => {
     expect(info.queues.requests).toMatch(/labelq-requests$/);
     expect(info.queues.results).toMatch(/labelq-results$/);
     expect(info.queues.dlq).toMatch(/labelq-dlq$/);
+  });
+
+  it("writes a ready-to-source env file: with it, labelq commands reach the stack, the DLQ and the pool's /metrics", async () => {
+    expect(info.envFile).toBe(path.join(tmp, "local.env"));
+    const fileEnv = sourced(info.envFile);
+    expect(fileEnv).toMatchObject({
+      AWS_REGION: "us-east-1",
+      AWS_DEFAULT_REGION: "us-east-1",
+      AWS_ENDPOINT_URL_SQS: info.endpoints.sqs,
+      AWS_ENDPOINT_URL_DYNAMODB: info.endpoints.dynamodb,
+      LABELQ_REQUESTS_QUEUE_URL: info.queues.requests,
+      LABELQ_RESULTS_QUEUE_URL: info.queues.results,
+      LABELQ_DLQ_URL: info.queues.dlq,
+    });
+    // A clean environment plus the file, as a new shell that sourced it would have.
+    const clean = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn" };
+    const status = await runCli(["status"], { ...clean, ...fileEnv }, 60_000, { replaceEnv: true });
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^dlq\s+\d+\s+\d+\s+\d+$/m);
+    expect(status.stdout).toMatch(new RegExp(`^worker ${info.metrics ?? "-"}: in flight \\d+`, "m"));
+    const tables = await runCli(["tables", "create"], { ...clean, ...fileEnv }, 60_000, { replaceEnv: true });
+    expect(tables.code, tables.stderr).toBe(0);
+    expect(tables.stdout).toMatch(/labelq-label-cache: exists/);
+  });
+
+  it("status --watch prints its first screen at once, not after the interval", async () => {
+    const watch = await startCli(["status", "--watch", "--interval", "600"], sourced(info.envFile));
+    try {
+      expect(watch.firstLine).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    } finally {
+      watch.child.kill("SIGINT");
+      await exited(watch.child);
+    }
   });
 
   it("labels a request sent by a plain SQS producer and puts the result on the results queue", async () => {

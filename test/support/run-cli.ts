@@ -6,9 +6,16 @@ export const repoRoot = path.resolve(import.meta.dirname, "../..");
 const cli = path.join(repoRoot, "bin", "labelq.js");
 
 /** Run `labelq <args>` to completion with the test process's Node (24). */
-export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+  options: { replaceEnv?: boolean } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, LOG_LEVEL: "warn", ...env }, cwd: repoRoot });
+    // replaceEnv: only `env`, as in a fresh shell, so nothing of the test's own environment helps.
+    const childEnv = options.replaceEnv ? env : { ...process.env, LOG_LEVEL: "warn", ...env };
+    const child = spawn(process.execPath, [cli, ...args], { env: childEnv, cwd: repoRoot });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -85,6 +85,10 @@ describe("resolveModel", () => {
   it("rejects an allow-listed alias the registry does not know", () => {
     expect((caught(() => resolveModel("gpt-x", { ...settings, allowedModels: ["gpt-x"] })) as InvalidRequestError).code).toBe("MODEL_NOT_ALLOWED");
   });
+
+  it("says a model that does not exist does not exist, rather than that it is not allowed", () => {
+    expect((caught(() => resolveModel("gpt-x", settings)) as Error).message).toBe('Model "gpt-x" does not exist (allowed here: llama3.3-70b, claude-haiku)');
+  });
 });
 
 describe("labelBatch", () => {

@@ -22,6 +22,19 @@ async function file(name: string, content: string): Promise<string> {
   return f;
 }
 
+describe("readTexts: files that cannot be read", () => {
+  it("names a missing file in one line, as an InvalidRequestError", async () => {
+    const error = await rejection(readTexts(path.join(dir, "nope.jsonl")));
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as Error).message).toBe(`${path.join(dir, "nope.jsonl")}: no such file`);
+  });
+
+  it("rejects an empty JSONL file instead of reading zero texts", async () => {
+    const f = await file("empty.jsonl", "\n\n");
+    expect(((await rejection(readTexts(f))) as Error).message).toMatch(/: no texts in it/);
+  });
+});
+
 describe("readTexts from JSONL", () => {
   it("keeps the ids and metadata given, and skips blank lines (CRLF too)", async () => {
     const f = await file(
@@ -96,9 +109,20 @@ describe("readTexts from CSV", () => {
     expect((error as Error).message).toMatch(new RegExp(`^${f.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: not valid CSV`));
   });
 
-  it("rejects a CSV without a text column", async () => {
+  it("rejects a CSV without a text column, listing the columns it found", async () => {
     const f = await file("no-text.csv", "id,body\na,hello\n");
-    expect(((await rejection(readTexts(f))) as Error).message).toBe(`${f}: record 1 has no "text"`);
+    expect(((await rejection(readTexts(f))) as Error).message).toBe(`${f}: no "text" column in the header row (columns found: "id", "body")`);
+    const headerOnly = await file("header-only-no-text.csv", "id,Text\n");
+    expect(((await rejection(readTexts(headerOnly))) as Error).message).toBe(`${headerOnly}: no "text" column in the header row (columns found: "id", "Text")`);
+  });
+
+  it("rejects an empty CSV, or one with a header and no rows, instead of reading zero texts", async () => {
+    for (const [name, content] of [["empty.csv", ""], ["header-only.csv", "id,text\n"]] as const) {
+      const f = await file(name, content);
+      const error = await rejection(readTexts(f));
+      expect(error, name).toBeInstanceOf(InvalidRequestError);
+      expect((error as Error).message).toMatch(/: no texts in it/);
+    }
   });
 
   it("treats the extension case-insensitively", async () => {

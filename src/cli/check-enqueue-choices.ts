@@ -1,0 +1,46 @@
+import type { Config } from "../config/config.ts";
+import { InvalidRequestError, LabelqError } from "../errors/errors.ts";
+import { findModel, MODELS } from "../llm/model-registry.ts";
+import { PromptRegistry } from "../prompts/prompt-registry.ts";
+
+/** What `enqueue` is asked to put in every request. */
+export interface EnqueueChoices {
+  taxonomy?: string;
+  promptVersion?: string;
+  model?: string;
+}
+
+const SKIP_HINT = "(--no-check sends anyway, e.g. when the worker is configured differently from this shell)";
+
+/**
+ * Check the taxonomy, prompt version and model an enqueue names before anything is sent, so a
+ * typo is one line here instead of a DLQ entry per batch: the model against the registry and
+ * this configuration's allow-list (LABELQ_DEFAULT_MODEL, LABELQ_ALLOWED_MODELS), the taxonomy and
+ * version against the prompts directory (LABELQ_PROMPTS_DIR). Only what is named is checked: an
+ * unnamed choice is the worker's to default.
+ */
+export async function checkEnqueueChoices(choices: EnqueueChoices, config: Pick<Config, "models" | "prompts">): Promise<void> {
+  if (choices.model !== undefined) {
+    if (!findModel(choices.model)) {
+      throw new InvalidRequestError(`--model "${choices.model}" is not a model labelq knows (known: ${MODELS.map((m) => m.alias).join(", ")})`);
+    }
+    const allowed = [config.models.default, ...config.models.allowed];
+    if (!allowed.includes(choices.model)) {
+      throw new InvalidRequestError(
+        `--model "${choices.model}" is not allowed by this configuration (LABELQ_DEFAULT_MODEL, LABELQ_ALLOWED_MODELS: ${allowed.join(", ")}); a worker configured the same refuses it ${SKIP_HINT}`,
+        [],
+        "MODEL_NOT_ALLOWED",
+      );
+    }
+  }
+  if (choices.taxonomy !== undefined || choices.promptVersion !== undefined) {
+    const taxonomy = choices.taxonomy ?? config.prompts.defaultTaxonomy;
+    const version = choices.promptVersion ?? config.prompts.defaultVersion;
+    try {
+      await new PromptRegistry(config.prompts.dir).resolve(taxonomy, version);
+    } catch (error) {
+      if (error instanceof LabelqError) throw new InvalidRequestError(`${error.message} in ${config.prompts.dir} ${SKIP_HINT}`, [], error.code);
+      throw error;
+    }
+  }
+}

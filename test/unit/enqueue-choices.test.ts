@@ -1,0 +1,54 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { checkEnqueueChoices } from "../../src/cli/check-enqueue-choices.ts";
+import { InvalidRequestError } from "../../src/errors/errors.ts";
+import { PromptRegistry } from "../../src/prompts/prompt-registry.ts";
+import { rejection } from "../support/fakes.ts";
+
+const promptsDir = path.resolve(import.meta.dirname, "../../prompts");
+const config = {
+  models: { default: "llama3.3-70b", allowed: ["claude-haiku"], fallbacks: [] },
+  prompts: { dir: promptsDir, defaultTaxonomy: "product-feedback", defaultVersion: "prod" },
+};
+
+describe("enqueue checks what it names before sending", () => {
+  it("accepts the default and allow-listed models, a known taxonomy and version, and nothing named", async () => {
+    await checkEnqueueChoices({}, config);
+    await checkEnqueueChoices({ model: "claude-haiku", taxonomy: "product-feedback", promptVersion: "prod" }, config);
+  });
+
+  it("tells a model labelq does not know from one this configuration does not allow", async () => {
+    const unknown = await rejection(checkEnqueueChoices({ model: "gpt-x" }, config));
+    expect(unknown).toBeInstanceOf(InvalidRequestError);
+    expect((unknown as Error).message).toMatch(/^--model "gpt-x" is not a model labelq knows \(known: .*llama3\.3-70b/);
+    const notAllowed = await rejection(checkEnqueueChoices({ model: "claude-sonnet" }, config));
+    expect((notAllowed as InvalidRequestError).code).toBe("MODEL_NOT_ALLOWED");
+    expect((notAllowed as Error).message).toMatch(/^--model "claude-sonnet" is not allowed by this configuration .*llama3\.3-70b, claude-haiku.*--no-check/);
+  });
+
+  it("refuses an unknown taxonomy or prompt version, naming the prompts directory it looked in", async () => {
+    const taxonomy = await rejection(checkEnqueueChoices({ taxonomy: "no-such-taxonomy" }, config));
+    expect((taxonomy as InvalidRequestError).code).toBe("TAXONOMY_NOT_FOUND");
+    expect((taxonomy as Error).message).toContain(`Unknown taxonomy "no-such-taxonomy"`);
+    expect((taxonomy as Error).message).toContain(promptsDir);
+    const version = await rejection(checkEnqueueChoices({ promptVersion: "v999" }, config));
+    expect((version as InvalidRequestError).code).toBe("PROMPT_VERSION_NOT_FOUND");
+    expect((version as Error).message).toMatch(/no prompt version or alias "v999"/);
+  });
+});
+
+describe("TAXONOMY_NOT_FOUND as a worker reports it", () => {
+  it("names the taxonomy but no file path of the worker", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "labelq-prompts-"));
+    try {
+      const error = await rejection(new PromptRegistry(dir).resolve("no-such-taxonomy", "prod"));
+      expect((error as InvalidRequestError).code).toBe("TAXONOMY_NOT_FOUND");
+      expect((error as Error).message).toBe('Unknown taxonomy "no-such-taxonomy": the prompts directory has no such taxonomy');
+      expect((error as Error).message).not.toContain(dir);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
