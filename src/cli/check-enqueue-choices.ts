@@ -1,6 +1,5 @@
 import type { Config } from "../config/config.ts";
 import { InvalidRequestError, LabelqError } from "../errors/errors.ts";
-import { findModel, MODELS } from "../llm/model-registry.ts";
 import { PromptRegistry } from "../prompts/prompt-registry.ts";
 
 /** What `enqueue` is asked to put in every request. */
@@ -21,8 +20,9 @@ const SKIP_HINT = "(--no-check sends anyway, e.g. when the worker is configured 
  */
 export async function checkEnqueueChoices(choices: EnqueueChoices, config: Pick<Config, "models" | "prompts">): Promise<void> {
   if (choices.model !== undefined) {
-    if (!findModel(choices.model)) {
-      throw new InvalidRequestError(`--model "${choices.model}" is not a model labelq knows (known: ${MODELS.map((m) => m.alias).join(", ")})`);
+    const { catalogue } = config.models;
+    if (!catalogue.find(choices.model)) {
+      throw new InvalidRequestError(`--model "${choices.model}" is not a model labelq knows (known: ${catalogue.models.map((m) => m.alias).join(", ")})`);
     }
     const allowed = [config.models.default, ...config.models.allowed];
     if (!allowed.includes(choices.model)) {

@@ -4,12 +4,13 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkEnqueueChoices } from "../../src/cli/check-enqueue-choices.ts";
 import { InvalidRequestError } from "../../src/errors/errors.ts";
+import { DEFAULT_CATALOGUE } from "../../src/llm/model-registry.ts";
 import { PromptRegistry } from "../../src/prompts/prompt-registry.ts";
 import { rejection } from "../support/fakes.ts";
 
 const promptsDir = path.resolve(import.meta.dirname, "../../prompts");
 const config = {
-  models: { default: "llama3.3-70b", allowed: ["claude-haiku"], fallbacks: [] },
+  models: { default: "llama3.3-70b", allowed: ["claude-haiku"], fallbacks: [], catalogue: DEFAULT_CATALOGUE },
   prompts: { dir: promptsDir, defaultTaxonomy: "product-feedback", defaultVersion: "prod" },
 };
 
