@@ -1,5 +1,5 @@
 import { CommanderError } from "commander";
-import { LabelqError } from "../errors/errors.ts";
+import { ConfigError, LabelqError } from "../errors/errors.ts";
 
 /** Node's system error codes for a peer that cannot be reached. */
 const UNREACHABLE = new Set(["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
@@ -21,6 +21,8 @@ export function networkFailure(error: unknown): { code: string; host: string | u
  * do. Never a stack: `--debug` (or LOG_LEVEL=debug) prints that separately.
  */
 export function describeError(error: unknown): string {
+  // Each configuration problem in the one line, so a user sees all of them at once.
+  if (error instanceof ConfigError) return `${error.code}: invalid configuration: ${error.issues.join("; ")}`;
   if (error instanceof LabelqError) return `${error.code}: ${error.message}`;
   if (error instanceof AggregateError && error.errors.length > 0) {
     const more = error.errors.length - 1;

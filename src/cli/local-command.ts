@@ -1,12 +1,9 @@
 import { type Command, Option } from "commander";
 import { createAwsClients } from "../aws-clients.ts";
-import { requireQueue } from "../config/config.ts";
 import { LabelqError } from "../errors/errors.ts";
 import { LOCAL_CREDENTIALS, type LocalStackOptions, startLocalStack } from "../local/local-stack.ts";
-import { type HealthServer, startHealthServer } from "../observability/health-server.ts";
 import { createLogger } from "../observability/logger.ts";
-import { workerHealthChecks } from "../observability/worker-health.ts";
-import { createWorker } from "../worker.ts";
+import { startWorker, type Worker } from "../worker.ts";
 import { configFrom, useLocalCredentials } from "./config-from-flags.ts";
 import { DEFAULT_EMULATOR_LATENCY, EMULATOR_HELP, emulatorSettings } from "./emulator-flag.ts";
 import { localEnvBlock, writeLocalEnvFile } from "./local-env-file.ts";
@@ -61,21 +58,14 @@ export function registerLocalCommand(program: Command): void {
       const env = { ...stack.env, ...(o.worker ? { LABELQ_HTTP_PORT: String(metricsPort) } : {}) };
       const config = configFrom({ LABELQ_CONCURRENCY: o.concurrency, ...env });
       const clients = createAwsClients(config);
-      const worker = o.worker ? createWorker(config, clients, logger) : undefined;
-      let health: HealthServer | undefined;
+      let worker: Worker | undefined;
       try {
         // Metrics and probes answer before the pool takes its first message.
-        if (worker) {
-          health = await startHealthServer(
-            { port: metricsPort, host: o.host },
-            worker.metrics,
-            workerHealthChecks(worker.pool, clients.sqs, requireQueue(config, "requests"), config.worker.waitTimeS),
-            logger,
-          ).catch((error: unknown) => {
-            throw portInUse(error, { ...ports, metrics: metricsPort }, o.host) ?? error;
-          });
-        }
-        worker?.pool.start();
+        worker = o.worker
+          ? await startWorker(config, clients, logger, { http: { port: metricsPort, host: o.host } }).catch((error: unknown) => {
+              throw portInUse(error instanceof Error && error.cause !== undefined ? error.cause : error, { ...ports, metrics: metricsPort }, o.host) ?? error;
+            })
+          : undefined;
         const envFile = await writeLocalEnvFile(o.envOut, localEnvBlock(env, LOCAL_CREDENTIALS, new Date()));
         process.stdout.write(
           JSON.stringify({
@@ -83,21 +73,19 @@ export function registerLocalCommand(program: Command): void {
             endpoints: stack.endpoints,
             queues: stack.queues,
             bedrock: "emulator (test double, simulated model)",
-            metrics: health ? `http://${o.host.includes(":") ? `[${o.host}]` : o.host}:${health.port}/metrics` : null,
+            metrics: worker?.httpPort === undefined ? null : `http://${o.host.includes(":") ? `[${o.host}]` : o.host}:${worker.httpPort}/metrics`,
             envFile,
           }) + "\n",
         );
         process.stderr.write(`labelq local is running. In another shell: . ${envFile}   (then e.g. npx labelq status)\n`);
       } catch (error) {
         await worker?.close();
-        await health?.close();
         clients.destroy();
         await stack.close();
         throw error;
       }
       await untilSignal(async () => {
         await worker?.close();
-        await health?.close();
         clients.destroy();
         await stack.close();
         logger.info("local stack stopped");

@@ -69,8 +69,13 @@ describe("every CLI error a user can cause: one line, non-zero exit, no stack", 
 
   it("tables create with no DynamoDB endpoint says it went to AWS and how to point it at labelq local", async () => {
     // A region no DNS knows, so this fails the same with or without a network.
-    const run = await runCli(["tables", "create"], { ...clean, AWS_REGION: "xx-nowhere-1" }, 60_000, { replaceEnv: true });
-    expectOneLineError(run, /^labelq: STORE_UNAVAILABLE: cannot reach dynamodb\.xx-nowhere-1\.amazonaws\.com .*no AWS_ENDPOINT_URL_DYNAMODB is set/);
+    const run = await runCli(["tables", "create"], { ...clean, AWS_REGION: "us-nowhere-1" }, 60_000, { replaceEnv: true });
+    expectOneLineError(run, /^labelq: STORE_UNAVAILABLE: cannot reach dynamodb\.us-nowhere-1\.amazonaws\.com .*no AWS_ENDPOINT_URL_DYNAMODB is set/);
+  });
+
+  it("a bad setting: every problem in one line", async () => {
+    const run = await runCli(["status"], { ...clean, LABELQ_CONCURRENCY: "lots", LABELQ_WAIT_TIME_S: "99" }, 30_000, { replaceEnv: true });
+    expectOneLineError(run, /^labelq: CONFIG_INVALID: invalid configuration: .*LABELQ_CONCURRENCY="lots".*; .*LABELQ_WAIT_TIME_S/);
   });
 
   it("enqueue refuses an empty CSV and a CSV without a text column (listing the columns found)", async () => {

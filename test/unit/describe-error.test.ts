@@ -10,7 +10,9 @@ function systemError(message: string, fields: Record<string, unknown>): Error {
 describe("describeError: one line a user can act on, never a stack", () => {
   it("prints labelq errors as code and message", () => {
     expect(describeError(new InvalidRequestError("nope.jsonl: no such file"))).toBe("INVALID_REQUEST: nope.jsonl: no such file");
-    expect(describeError(new ConfigError(["LABELQ_CONCURRENCY: expected an integer"]))).toMatch(/^CONFIG_INVALID: Invalid configuration:/);
+    expect(describeError(new ConfigError(['LABELQ_CONCURRENCY="lots": expected an integer', "LABELQ_WAIT_TIME_S: at most 20"]))).toBe(
+      'CONFIG_INVALID: invalid configuration: LABELQ_CONCURRENCY="lots": expected an integer; LABELQ_WAIT_TIME_S: at most 20',
+    );
   });
 
   it("names the host a network error could not reach and where endpoints are set, wrapped or not", () => {
