@@ -1,5 +1,6 @@
 import type { Config } from "../config/config.ts";
 import { InvalidRequestError, LabelqError } from "../errors/errors.ts";
+import type { ModelCatalogue } from "../llm/model-catalogue.ts";
 import { PromptRegistry } from "../prompts/prompt-registry.ts";
 
 /** What `enqueue` is asked to put in every request. */
@@ -13,14 +14,13 @@ const SKIP_HINT = "(--no-check sends anyway, e.g. when the worker is configured 
 
 /**
  * Check the taxonomy, prompt version and model an enqueue names before anything is sent, so a
- * typo is one line here instead of a DLQ entry per batch: the model against the registry and
+ * typo is one line here instead of a DLQ entry per batch: the model against the worker's catalogue and
  * this configuration's allow-list (LABELQ_DEFAULT_MODEL, LABELQ_ALLOWED_MODELS), the taxonomy and
  * version against the prompts directory (LABELQ_PROMPTS_DIR). Only what is named is checked: an
  * unnamed choice is the worker's to default.
  */
-export async function checkEnqueueChoices(choices: EnqueueChoices, config: Pick<Config, "models" | "prompts">): Promise<void> {
+export async function checkEnqueueChoices(choices: EnqueueChoices, config: Pick<Config, "models" | "prompts">, catalogue: ModelCatalogue): Promise<void> {
   if (choices.model !== undefined) {
-    const { catalogue } = config.models;
     if (!catalogue.find(choices.model)) {
       throw new InvalidRequestError(`--model "${choices.model}" is not a model labelq knows (known: ${catalogue.models.map((m) => m.alias).join(", ")})`);
     }

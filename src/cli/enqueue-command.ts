@@ -6,6 +6,7 @@ import { requireQueue } from "../config/config.ts";
 import { buildBatches } from "../producer/build-batches.ts";
 import { readTexts } from "../producer/read-texts.ts";
 import { sendRequests } from "../producer/send-requests.ts";
+import { modelCatalogueFor } from "../worker.ts";
 import { checkEnqueueChoices } from "./check-enqueue-choices.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { checkIntegerFlag, integerArg } from "./numeric-flags.ts";
@@ -28,7 +29,7 @@ export function registerEnqueueCommand(program: Command): void {
       // The upper bound is the worker's request limit, known only once config is read.
       const batchSize = checkIntegerFlag("--batch-size", o.batchSize, 1, config.limits.maxItems, " (LABELQ_MAX_ITEMS)");
       const queueUrl = requireQueue(config, "requests");
-      if (o.check) await checkEnqueueChoices(o, config);
+      if (o.check) await checkEnqueueChoices(o, config, modelCatalogueFor(config));
       const texts = await readTexts(file);
       const prefix = o.prefix ?? `${path.basename(file).replace(/\.[^.]+$/, "")}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
       const requests = buildBatches(texts, { batchSize, prefix, taxonomy: o.taxonomy, promptVersion: o.promptVersion, model: o.model, replyTo: o.replyTo });

@@ -27,7 +27,8 @@ describe("a worker killed with SIGKILL in the middle of a batch", () => {
     });
     const p = pipeline;
     const child = spawn(process.execPath, [path.join(repoRoot, "bin", "labelq.js"), "worker"], {
-      env: { ...process.env, ...p.env, LOG_LEVEL: "warn" },
+      // A free port for its probes: the default (9400) may be taken by another test's labelq local.
+      env: { ...process.env, ...p.env, LOG_LEVEL: "warn", LABELQ_HTTP_PORT: "0" },
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";

@@ -24,7 +24,7 @@ describe("labelq worker", () => {
 
     worker = startWorkerProcess({ ...pipeline.env, LABELQ_HTTP_PORT: String(port) });
     expect(await worker.exited, worker.stderr()).toBe(1);
-    expect(worker.stderr()).toContain(`CONFIG_INVALID: Invalid configuration:\n  - LABELQ_HTTP_PORT=${port}: the health server cannot listen (EADDRINUSE)`);
+    expect(worker.stderr()).toContain(`CONFIG_INVALID: invalid configuration: LABELQ_HTTP_PORT=${port}: the health server cannot listen (EADDRINUSE)`);
     // The request was never received: it is still on the queue, first delivery pending.
     const [left] = await pipeline.drain(pipeline.queues.requests, 1);
     expect(left?.Attributes?.ApproximateReceiveCount).toBe("1");

@@ -10,31 +10,31 @@ import { rejection } from "../support/fakes.ts";
 
 const promptsDir = path.resolve(import.meta.dirname, "../../prompts");
 const config = {
-  models: { default: "llama3.3-70b", allowed: ["claude-haiku"], fallbacks: [], catalogue: DEFAULT_CATALOGUE },
+  models: { default: "llama3.3-70b", allowed: ["claude-haiku"], fallbacks: [] },
   prompts: { dir: promptsDir, defaultTaxonomy: "product-feedback", defaultVersion: "prod" },
 };
 
 describe("enqueue checks what it names before sending", () => {
   it("accepts the default and allow-listed models, a known taxonomy and version, and nothing named", async () => {
-    await checkEnqueueChoices({}, config);
-    await checkEnqueueChoices({ model: "claude-haiku", taxonomy: "product-feedback", promptVersion: "prod" }, config);
+    await checkEnqueueChoices({}, config, DEFAULT_CATALOGUE);
+    await checkEnqueueChoices({ model: "claude-haiku", taxonomy: "product-feedback", promptVersion: "prod" }, config, DEFAULT_CATALOGUE);
   });
 
   it("tells a model labelq does not know from one this configuration does not allow", async () => {
-    const unknown = await rejection(checkEnqueueChoices({ model: "gpt-x" }, config));
+    const unknown = await rejection(checkEnqueueChoices({ model: "gpt-x" }, config, DEFAULT_CATALOGUE));
     expect(unknown).toBeInstanceOf(InvalidRequestError);
     expect((unknown as Error).message).toMatch(/^--model "gpt-x" is not a model labelq knows \(known: .*llama3\.3-70b/);
-    const notAllowed = await rejection(checkEnqueueChoices({ model: "claude-sonnet" }, config));
+    const notAllowed = await rejection(checkEnqueueChoices({ model: "claude-sonnet" }, config, DEFAULT_CATALOGUE));
     expect((notAllowed as InvalidRequestError).code).toBe("MODEL_NOT_ALLOWED");
     expect((notAllowed as Error).message).toMatch(/^--model "claude-sonnet" is not allowed by this configuration .*llama3\.3-70b, claude-haiku.*--no-check/);
   });
 
   it("refuses an unknown taxonomy or prompt version, naming the prompts directory it looked in", async () => {
-    const taxonomy = await rejection(checkEnqueueChoices({ taxonomy: "no-such-taxonomy" }, config));
+    const taxonomy = await rejection(checkEnqueueChoices({ taxonomy: "no-such-taxonomy" }, config, DEFAULT_CATALOGUE));
     expect((taxonomy as InvalidRequestError).code).toBe("TAXONOMY_NOT_FOUND");
     expect((taxonomy as Error).message).toContain(`Unknown taxonomy "no-such-taxonomy"`);
     expect((taxonomy as Error).message).toContain(promptsDir);
-    const version = await rejection(checkEnqueueChoices({ promptVersion: "v999" }, config));
+    const version = await rejection(checkEnqueueChoices({ promptVersion: "v999" }, config, DEFAULT_CATALOGUE));
     expect((version as InvalidRequestError).code).toBe("PROMPT_VERSION_NOT_FOUND");
     expect((version as Error).message).toMatch(/no prompt version or alias "v999"/);
   });
