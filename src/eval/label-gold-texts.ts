@@ -33,6 +33,8 @@ export interface LabelRun {
   usage: { modelCalls: number; inputTokens: number; outputTokens: number; costUsd: number };
   /** Model calls the first round needs: one per chunk of each batch. */
   chunks: number;
+  /** Every model call attempt, failed batches' included (usage only covers batches that returned a result). */
+  attempts: number;
   /** Wall time of each batch, in ms. */
   batchMs: number[];
   retries: number;
@@ -47,6 +49,7 @@ export interface LabelRun {
  */
 export async function labelGoldTexts(gold: readonly GoldItem[], options: LabelRunOptions, core: EvalCore): Promise<LabelRun> {
   const retriesBefore = await counterTotal(core.metrics.retries);
+  const attemptsBefore = await counterTotal(core.metrics.modelCalls);
   const fallbacksBefore = await counterTotal(core.metrics.fallbacks);
   const batches: GoldItem[][] = [];
   for (let k = 0; k < gold.length; k += options.batchSize) batches.push(gold.slice(k, k + options.batchSize));
@@ -108,6 +111,7 @@ export async function labelGoldTexts(gold: readonly GoldItem[], options: LabelRu
     usage,
     chunks: batches.reduce((s, b) => s + Math.ceil(b.length / chunkSize), 0),
     batchMs,
+    attempts: (await counterTotal(core.metrics.modelCalls)) - attemptsBefore,
     retries: (await counterTotal(core.metrics.retries)) - retriesBefore,
     fallbacks: (await counterTotal(core.metrics.fallbacks)) - fallbacksBefore,
   };

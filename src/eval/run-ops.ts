@@ -8,6 +8,7 @@ export interface RunOps {
   /** Texts without labels (item errors and failed batches), over all texts. */
   errorRate: number;
   errorsByCode: Record<string, number>;
+  /** Every model call attempt. */
   modelCalls: number;
   /** Calls beyond one per chunk that were neither retries of a failed call: re-asks for missing or invalid labels, and fallback calls. */
   reaskCalls: number;
@@ -23,7 +24,8 @@ export interface RunOps {
 export function runOps(run: LabelRun): RunOps {
   const errorsByCode: Record<string, number> = {};
   for (const e of run.errors) errorsByCode[e.code] = (errorsByCode[e.code] ?? 0) + 1;
-  const reaskCalls = Math.max(0, run.usage.modelCalls - run.chunks - run.retries);
+  // All from the same counters, failed batches included, so retries are not subtracted from calls they were not counted in.
+  const reaskCalls = Math.max(0, run.attempts - run.chunks - run.retries);
   const per1k = (x: number) => (run.texts === 0 ? 0 : (x / run.texts) * 1000);
   const sorted = [...run.batchMs].sort((a, b) => a - b);
   return {
@@ -31,7 +33,7 @@ export function runOps(run: LabelRun): RunOps {
     labelled: run.texts - run.errors.length,
     errorRate: run.texts === 0 ? 0 : run.errors.length / run.texts,
     errorsByCode,
-    modelCalls: run.usage.modelCalls,
+    modelCalls: run.attempts,
     reaskCalls,
     reaskRate: run.chunks === 0 ? 0 : reaskCalls / run.chunks,
     retries: run.retries,

@@ -44,6 +44,7 @@ function report(): EvalReport {
     texts: 3,
     usage: { modelCalls: 3, inputTokens: 3000, outputTokens: 300, costUsd: 0.006 },
     chunks: 1,
+    attempts: 3,
     batchMs: [120],
     retries: 1,
     fallbacks: 0,
