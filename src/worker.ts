@@ -29,6 +29,8 @@ export interface Worker {
   limiter: RateLimiter;
   cache: LabelCache | undefined;
   metrics: Metrics;
+  /** Each model's circuit breaker, for probes and operators. */
+  breakers: CircuitBreakers;
   /** The port of /metrics, /healthz and /readyz once started, when the worker serves them. */
   readonly httpPort: number | undefined;
   /**
@@ -215,6 +217,7 @@ export function createWorker(
     limiter,
     cache,
     metrics,
+    breakers,
     get httpPort() {
       return health?.port;
     },

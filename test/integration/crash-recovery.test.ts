@@ -1,21 +1,13 @@
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
+import { describe, expect } from "vitest";
+import { it } from "../support/fixtures.ts";
+import { makeRequest } from "../support/pipeline.ts";
 import { until } from "../support/until.ts";
-import { exited, repoRoot } from "../support/run-cli.ts";
-
-let pipeline: Pipeline | undefined;
-afterEach(async () => {
-  await pipeline?.close();
-  pipeline = undefined;
-});
 
 
 describe("a worker killed with SIGKILL in the middle of a batch", () => {
-  it("leaves a lease that expires; another worker finishes the batch once, without re-sending cached texts", async () => {
-    pipeline = await startPipeline({
+  it("leaves a lease that expires; another worker finishes the batch once, without re-sending cached texts", async ({ pipeline, workerProcess }) => {
+    const p = await pipeline({
       emulator: { latency: { fixedMs: 300, perOutputTokenMs: 0 } },
       env: {
         LABELQ_CHUNK_SIZE: "5",
@@ -25,34 +17,27 @@ describe("a worker killed with SIGKILL in the middle of a batch", () => {
         LABELQ_CONCURRENCY: "1",
       },
     });
-    const p = pipeline;
-    const child = spawn(process.execPath, [path.join(repoRoot, "bin", "labelq.js"), "worker"], {
-      // A free port for its probes: the default (9400) may be taken by another test's labelq local.
-      env: { ...process.env, ...p.env, LOG_LEVEL: "warn", LABELQ_HTTP_PORT: "0" },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const worker = workerProcess(p.env, { logLevel: "warn" });
     const request = makeRequest(20);
     await p.send(request);
 
     // Two of the four chunks answered: kill the worker without warning.
     await until(() => p.emulator.stats().succeeded >= 2);
-    child.kill("SIGKILL");
-    expect(await exited(child)).toBeNull();
+    worker.child.kill("SIGKILL");
+    expect(await worker.exited).toBeNull();
     const callsBeforeCrash = p.emulator.stats().calls;
 
     const doc = DynamoDBDocumentClient.from(p.dynamo);
     const cached = (await doc.send(new ScanCommand({ TableName: p.tables.cacheTable }))).Items?.length ?? 0;
     // At least the first chunk was written (the second may have died between answer and write).
-    expect(cached, stderr).toBeGreaterThanOrEqual(5);
+    expect(cached, worker.stderr()).toBeGreaterThanOrEqual(5);
     expect(cached).toBeLessThan(20);
     const record = (await doc.send(new GetCommand({ TableName: p.tables.batchesTable, Key: { batchId: request.batchId }, ConsistentRead: true }))).Item;
     expect(record?.status).toBe("IN_PROGRESS");
 
     // The next delivery (after the visibility timeout) finds the lease expired and takes over.
-    p.startWorker();
-    const [result] = await p.results(1, 40_000);
+    const second = p.startWorker();
+    const [result] = await p.results(1);
     expect(result?.batchId).toBe(request.batchId);
     expect(result?.status).toBe("completed");
     expect(result?.items.map((i) => i.id)).toEqual(request.items.map((i) => i.id));
@@ -63,7 +48,9 @@ describe("a worker killed with SIGKILL in the middle of a batch", () => {
 
     const done = (await doc.send(new GetCommand({ TableName: p.tables.batchesTable, Key: { batchId: request.batchId }, ConsistentRead: true }))).Item;
     expect(done?.status).toBe("COMPLETED");
-    // Exactly one result: nothing else arrives.
-    expect(await p.drain(p.queues.results, 1, 2_000)).toHaveLength(0);
+    // Exactly one result: once the second worker has stopped, nothing is left anywhere.
+    await second.close();
+    expect(await p.messagesOn(p.queues.results)).toBe(0);
+    expect(await p.messagesOn(p.queues.requests)).toBe(0);
   });
 });

@@ -7,6 +7,7 @@ import { parsePrometheusText, sumOf } from "../../src/ops/prometheus-text.ts";
 import type { Worker } from "../../src/worker.ts";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
 import { runCli } from "../support/run-cli.ts";
+import { until } from "../support/until.ts";
 
 let pipeline: Pipeline | undefined;
 let health: HealthServer | undefined;
@@ -58,7 +59,7 @@ describe("metrics and probes", () => {
     const worker = pipeline.startWorker();
     const base = await withHealth(pipeline, worker);
     await pipeline.send(makeRequest(10));
-    const [result] = await pipeline.results(1, 30_000);
+    const [result] = await pipeline.results(1);
     const samples = parsePrometheusText(await (await fetch(`${base}/metrics`)).text());
     expect(sumOf(samples, "labelq_model_calls_total", { outcome: "throttled" })).toBe(1);
     expect(sumOf(samples, "labelq_batches_total", { outcome: "retry-later" })).toBe(1);
@@ -77,7 +78,7 @@ describe("metrics and probes", () => {
     expect((await fetch(`${base}/nope`)).status).toBe(404);
 
     await pipeline.send(makeRequest(3));
-    while (worker.pool.inFlight() === 0) await new Promise((r) => setTimeout(r, 20));
+    await until(() => worker.pool.inFlight() > 0);
     const closing = worker.close();
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(503);

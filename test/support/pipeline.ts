@@ -15,12 +15,22 @@ import { loadConfig, type Config } from "../../src/config/config.ts";
 import type { LabelRequest } from "../../src/contracts/request.ts";
 import { type LabelResult, resultSchema } from "../../src/contracts/result.ts";
 import { type BedrockEmulator, type BedrockEmulatorOptions, startBedrockEmulator } from "../../src/local/bedrock-emulator/index.ts";
+import { queueDepths } from "../../src/ops/status.ts";
 import { createQueues, type QueueSet } from "../../src/queue/create-queues.ts";
 import { createTables } from "../../src/store/create-tables.ts";
 import { toSqsJson } from "../../src/queue/sqs-json.ts";
 import { fifoFields } from "../../src/queue/sqs-messages.ts";
 import { createWorker, type Worker } from "../../src/worker.ts";
 import { targetClients } from "./aws-target.ts";
+
+/** What a pipeline is started with. */
+export interface PipelineOptions {
+  emulator?: Omit<BedrockEmulatorOptions, "port">;
+  env?: Record<string, string>;
+  maxReceiveCount?: number;
+  fifo?: boolean;
+  logger?: Logger;
+}
 
 export interface Pipeline {
   config: Config;
@@ -37,9 +47,14 @@ export interface Pipeline {
   logger: Logger;
   startWorker(overrides?: Record<string, string>): Worker;
   send(body: LabelRequest | string): Promise<void>;
-  /** Receive until `count` messages arrived on the queue (deleting them) or the timeout. */
+  /**
+   * Receive until `count` messages arrived on the queue (deleting them). Without `timeoutMs`
+   * it waits as long as the test may; with it, it returns what came by then.
+   */
   drain(queueUrl: string, count: number, timeoutMs?: number): Promise<Message[]>;
   results(count: number, timeoutMs?: number): Promise<LabelResult[]>;
+  /** Messages on a queue, visible, in flight or delayed: 0 says, without waiting, that nothing is there. */
+  messagesOn(queueUrl: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -67,9 +82,7 @@ export function makeRequest(n: number, overrides: Partial<LabelRequest> = {}): L
  * A labelq worker wired to the integration target (fresh queues with random names) and to a
  * Bedrock emulator (test double) of the test's own.
  */
-export async function startPipeline(
-  options: { emulator?: Omit<BedrockEmulatorOptions, "port">; env?: Record<string, string>; maxReceiveCount?: number; fifo?: boolean; logger?: Logger } = {},
-): Promise<Pipeline> {
+export async function startPipeline(options: PipelineOptions = {}): Promise<Pipeline> {
   const target = inject("awsTarget");
   const { sqs, dynamo } = targetClients(target, process.env);
   const queues = await createQueues(sqs, { prefix: `lq-${randomUUID().slice(0, 8)}`, maxReceiveCount: options.maxReceiveCount ?? 5, visibilityTimeoutS: 30, fifo: options.fifo });
@@ -102,9 +115,9 @@ export async function startPipeline(
   const logger = options.logger ?? pino({ level: process.env.LABELQ_TEST_LOG ?? "silent" }, pino.destination(2));
   const workers: Worker[] = [];
 
-  const drain = async (queueUrl: string, count: number, timeoutMs = 20_000): Promise<Message[]> => {
+  const drain = async (queueUrl: string, count: number, timeoutMs?: number): Promise<Message[]> => {
     const out: Message[] = [];
-    const deadline = Date.now() + timeoutMs;
+    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
     while (out.length < count && Date.now() < deadline) {
       const res = await sqs.send(
         new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ["All"], MessageSystemAttributeNames: ["All"] }),
@@ -142,6 +155,11 @@ export async function startPipeline(
     async results(count, timeoutMs) {
       const messages = await drain(queues.results, count, timeoutMs);
       return messages.map((m) => resultSchema.parse(JSON.parse(m.Body ?? "")));
+    },
+    async messagesOn(queueUrl) {
+      const [depth] = await queueDepths(sqs, { queue: queueUrl });
+      if (!depth || depth.error) throw new Error(`could not read the depth of ${queueUrl}: ${depth?.error}`);
+      return depth.visible + depth.inFlight + depth.delayed;
     },
     async close() {
       await Promise.all(workers.map((w) => w.close()));

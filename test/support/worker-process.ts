@@ -12,12 +12,13 @@ export interface WorkerProcess {
 
 /**
  * Start `labelq worker` with `env` on top of this process's environment, the way an
- * orchestrator runs it: `node bin/labelq.js`, not `npx`, so signals reach it. Logs at info
- * in JSON on stderr; probes on a free port unless `env` names one.
+ * orchestrator runs it: `node bin/labelq.js`, not `npx`, so signals reach it. Logs in JSON
+ * on stderr at `logLevel` (whatever `env` says, since tests read the log); probes on a free
+ * port unless `env` names one.
  */
-export function startWorkerProcess(env: Record<string, string>): WorkerProcess {
+export function startWorkerProcess(env: Record<string, string>, options: { logLevel?: string } = {}): WorkerProcess {
   const child = spawn(process.execPath, [path.join(repoRoot, "bin", "labelq.js"), "worker"], {
-    env: { ...process.env, LOG_LEVEL: "info", LABELQ_HTTP_PORT: "0", LABELQ_LOG_PRETTY: "false", ...env },
+    env: { ...process.env, LABELQ_HTTP_PORT: "0", ...env, LOG_LEVEL: options.logLevel ?? "info", LABELQ_LOG_PRETTY: "false" },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
