@@ -1,5 +1,6 @@
 import http2 from "node:http2";
-import { type BedrockRuntimeClient, ConverseCommand, type ConverseCommandInput, type ConverseCommandOutput } from "@aws-sdk/client-bedrock-runtime";
+import { BedrockRuntimeClient, ConverseCommand, type ConverseCommandInput, type ConverseCommandOutput } from "@aws-sdk/client-bedrock-runtime";
+import { NodeHttp2Handler } from "@smithy/node-http-handler";
 import llama3Tokenizer from "llama3-tokenizer-js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { emulatorClient } from "../support/emulator-client.ts";
@@ -133,7 +134,44 @@ describe("Bedrock rules: model ids", () => {
   });
 });
 
+describe("Bedrock rules: Regions", () => {
+  it("profile-region: a geographic profile answers only from its own geography's Regions; global. from any", async () => {
+    const fromRegion = (region: string) =>
+      new BedrockRuntimeClient({ region, endpoint: emulator.url, credentials: { accessKeyId: "test", secretAccessKey: "test" }, maxAttempts: 1, requestHandler: new NodeHttp2Handler({ requestTimeout: 10_000 }) });
+    const eu = fromRegion("eu-west-1");
+    const us = fromRegion("us-west-2");
+    const sonnet = (prefix: string) => request(`${prefix}.anthropic.claude-sonnet-4-5-20250929-v1:0`, { inferenceConfig: { temperature: 0.2 } });
+    try {
+      const error = await converseError(sonnet("us"), eu);
+      expect(error.name).toBe("ValidationException");
+      expect(error.message).toBe("The provided model identifier is invalid.");
+      expect((await converseError(sonnet("eu"), us)).message).toBe("The provided model identifier is invalid.");
+      expect((await converse(sonnet("eu"), eu)).stopReason).toBe("end_turn");
+      expect((await converse(sonnet("us"), us)).stopReason).toBe("end_turn");
+      for (const c of [eu, us]) expect((await converse(sonnet("global"), c)).stopReason).toBe("end_turn");
+      // In-Region base ids answer from anywhere the model is offered.
+      expect((await converse(request(NOVA_LITE), eu)).stopReason).toBe("end_turn");
+      emulator.setLenient(["profile-region"]);
+      expect((await converse(sonnet("us"), eu)).stopReason).toBe("end_turn");
+    } finally {
+      eu.destroy();
+      us.destroy();
+    }
+  });
+});
+
 describe("Bedrock rules: inference parameters", () => {
+  it("context-window: input longer than the model's context is a ValidationException (Llama 3 70B: 8K tokens)", async () => {
+    const long = `${USER}\n${"Battery died in a week, the colour is lovely though. ".repeat(800)}`;
+    expect(tokens(SYSTEM) + tokens(long)).toBeGreaterThan(8192);
+    const error = await converseError(request(LLAMA3, { messages: [{ role: "user", content: [{ text: long }] }] }));
+    expect(error.name).toBe("ValidationException");
+    expect(error.message).toBe("Input is too long for requested model.");
+    expect((await converse(request(LLAMA33, { messages: [{ role: "user", content: [{ text: long }] }] }))).stopReason).toBe("end_turn");
+    emulator.setLenient(["context-window"]);
+    expect((await converse(request(LLAMA3, { messages: [{ role: "user", content: [{ text: long }] }] }))).stopReason).toBe("end_turn");
+  });
+
   it("sampling: Claude Sonnet 4.5 and Haiku 4.5 refuse temperature and topP together, take either alone; Llama and Nova take both", async () => {
     for (const modelId of [SONNET, HAIKU]) {
       const error = await converseError(request(modelId, { inferenceConfig: { temperature: 0.5, topP: 0.9 } }));

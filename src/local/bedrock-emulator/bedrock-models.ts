@@ -29,6 +29,8 @@ export interface BedrockModel {
   onDemand: boolean;
   /** The inference profiles Bedrock offers for the model. */
   profiles: readonly ProfilePrefix[];
+  /** Input tokens the model takes at most. */
+  contextTokens: number;
   /** Highest inferenceConfig.maxTokens Bedrock accepts; also what it reserves when maxTokens is not sent. */
   maxOutputTokens: number;
   sampling: SamplingRule;
@@ -60,11 +62,12 @@ const S = {
   novaCap: "monadierickx/swift-fm-playground parameter_cheatsheet (Nova maxTokens 5,000); not confirmed",
   burndown: "docs: quotas-token-burndown (5x output for Claude 4 models)",
   noCache: "strands-agents/harness-sdk#1807, agentgateway/agentgateway#2751 (Llama and other models: 403 AccessDeniedException)",
+  context: "model cards: Llama 3 8K, Llama 3.3 128K, Claude 4.5 200K, Nova Micro 128K, Nova Lite/Pro 300K; Llama 4 not confirmed",
 } as const;
 
-const LLAMA3_SOURCES = [S.metaParams, S.llama3Cap, S.converseFeatures, S.noCache];
-const CLAUDE_45_SOURCES = [S.profiles, S.sampling, S.claudeCap, S.toolChoice, S.cacheMin, S.burndown];
-const NOVA_SOURCES = [S.novaCap, S.novaToolChoice, S.novaCache];
+const LLAMA3_SOURCES = [S.metaParams, S.llama3Cap, S.converseFeatures, S.noCache, S.context];
+const CLAUDE_45_SOURCES = [S.profiles, S.sampling, S.claudeCap, S.toolChoice, S.cacheMin, S.burndown, S.context];
+const NOVA_SOURCES = [S.novaCap, S.novaToolChoice, S.novaCache, S.context];
 
 export const BEDROCK_MODELS: readonly BedrockModel[] = [
   {
@@ -72,6 +75,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     baseId: "meta.llama3-70b-instruct-v1:0",
     onDemand: true,
     profiles: [],
+    contextTokens: 8_192,
     maxOutputTokens: 2048,
     sampling: "any",
     // The Converse feature table lists no tool use for Llama 3: any toolConfig is refused.
@@ -87,6 +91,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     onDemand: false,
     profiles: ["us"],
     // 2048 as for Llama 3 and 3.1 on Converse; 8K is reported elsewhere (see the fidelity doc).
+    contextTokens: 128_000,
     maxOutputTokens: 2048,
     sampling: "any",
     // Tools, but no forced call: toolChoice tool is Claude 3 and Nova only.
@@ -101,6 +106,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     baseId: "meta.llama4-scout-17b-instruct-v1:0",
     onDemand: false,
     profiles: ["us"],
+    contextTokens: 1_000_000,
     maxOutputTokens: 8000,
     sampling: "any",
     toolChoices: ["auto"],
@@ -108,26 +114,28 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     outputBurndown: 1,
     // Llama 4 has its own (larger) vocabulary; the Llama 3 tokenizer is an approximation of it.
     tokenizer: "approximate",
-    sources: [S.llama4Cap, S.toolChoice, S.profiles, S.noCache],
+    sources: [S.llama4Cap, S.toolChoice, S.profiles, S.noCache, S.context],
   },
   {
     name: "Llama 4 Maverick 17B Instruct",
     baseId: "meta.llama4-maverick-17b-instruct-v1:0",
     onDemand: false,
     profiles: ["us"],
+    contextTokens: 1_000_000,
     maxOutputTokens: 8000,
     sampling: "any",
     toolChoices: ["auto"],
     promptCacheMinTokens: undefined,
     outputBurndown: 1,
     tokenizer: "approximate",
-    sources: [S.llama4Cap, S.toolChoice, S.profiles, S.noCache],
+    sources: [S.llama4Cap, S.toolChoice, S.profiles, S.noCache, S.context],
   },
   {
     name: "Claude Sonnet 4.5",
     baseId: "anthropic.claude-sonnet-4-5-20250929-v1:0",
     onDemand: false,
     profiles: ["us", "eu", "apac", "global"],
+    contextTokens: 200_000,
     maxOutputTokens: 64_000,
     sampling: "temperature-or-top-p",
     toolChoices: ["auto", "any", "tool"],
@@ -141,6 +149,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     baseId: "anthropic.claude-haiku-4-5-20251001-v1:0",
     onDemand: false,
     profiles: ["us", "eu", "apac", "global"],
+    contextTokens: 200_000,
     maxOutputTokens: 64_000,
     sampling: "temperature-or-top-p",
     toolChoices: ["auto", "any", "tool"],
@@ -154,6 +163,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     baseId: "amazon.nova-micro-v1:0",
     onDemand: true,
     profiles: ["us", "eu", "apac"],
+    contextTokens: 128_000,
     maxOutputTokens: 5000,
     sampling: "any",
     toolChoices: ["auto", "any", "tool"],
@@ -167,6 +177,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     baseId: "amazon.nova-lite-v1:0",
     onDemand: true,
     profiles: ["us", "eu", "apac"],
+    contextTokens: 300_000,
     maxOutputTokens: 5000,
     sampling: "any",
     toolChoices: ["auto", "any", "tool"],
@@ -180,6 +191,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     baseId: "amazon.nova-pro-v1:0",
     onDemand: true,
     profiles: ["us", "eu", "apac"],
+    contextTokens: 300_000,
     maxOutputTokens: 5000,
     sampling: "any",
     toolChoices: ["auto", "any", "tool"],

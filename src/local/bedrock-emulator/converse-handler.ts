@@ -31,13 +31,15 @@ const QUOTA_MESSAGES = {
 } as const;
 
 /** Answers POST /model/{modelId}/converse the way Bedrock would, with the simulated classifier as the model. */
-export function handleConverse(state: EmulatorState, modelId: string, rawBody: string, requestId: string): EmulatorResponse {
+export function handleConverse(state: EmulatorState, modelId: string, rawBody: string, requestId: string, region?: string): EmulatorResponse {
   state.stats.call(modelId);
   const input = parseConverseBody(rawBody);
   if (isAwsError(input)) return errorResponse(state, input, requestId);
-  const model = resolveModel(modelId, state.lenient);
+  const model = resolveModel(modelId, state.lenient, region);
   if (isAwsError(model)) return errorResponse(state, model, requestId);
-  const refusal = refuseForModel(model, input, state.lenient);
+  const counting: TokenCounting = state.lenient.has("tokenizer") ? "chars" : model.tokenizer;
+  const allInputTokens = sumTokens(input.inputTexts, counting);
+  const refusal = refuseForModel(model, input, state.lenient, allInputTokens);
   if (refusal !== undefined) return errorResponse(state, refusal, requestId);
   if (state.unavailableModels.has(modelId)) {
     return errorResponse(state, awsError("ServiceUnavailableException", `Model ${modelId} is unavailable in this Region right now. Try again later.`), requestId);
@@ -52,11 +54,9 @@ export function handleConverse(state: EmulatorState, modelId: string, rawBody: s
     return errorResponse(state, errorForFault(draw.error), requestId);
   }
 
-  const counting: TokenCounting = state.lenient.has("tokenizer") ? "chars" : model.tokenizer;
   // Without maxTokens a model stops at its own cap, and Bedrock reserves that cap.
   const outputCap = input.maxTokens ?? (Number.isFinite(model.maxOutputTokens) ? model.maxOutputTokens : undefined);
   const answer = buildAnswer({ ...input, maxTokens: outputCap }, state.seed, draw.output, state.faults.random, counting, state.labelErrors);
-  const allInputTokens = sumTokens(input.inputTexts, counting);
   const cache = model.promptCacheMinTokens === undefined ? undefined : cacheUse(state, modelId, input, model, counting);
   const cacheRead = cache?.hit === true ? cache.tokens : 0;
   const cacheWrite = cache?.hit === false ? cache.tokens : 0;

@@ -29,7 +29,15 @@ function decodeModelId(segment: string): string | undefined {
   }
 }
 
-function route(state: EmulatorState, method: string, url: string, body: string): EmulatorResponse {
+// SigV4 names the Region in the credential scope: Credential=<key>/<date>/<region>/bedrock/aws4_request.
+const SIGNED_REGION = /Credential=[^/]+\/\d{8}\/([a-z0-9-]+)\//;
+
+/** The Region a request was signed for, when it was signed. */
+function signedRegion(authorization: string | undefined): string | undefined {
+  return authorization === undefined ? undefined : SIGNED_REGION.exec(authorization)?.[1];
+}
+
+function route(state: EmulatorState, method: string, url: string, body: string, region: string | undefined): EmulatorResponse {
   const requestId = randomUUID();
   const path = url.split("?")[0] ?? url;
   const control = handleControl(state, method, path, body);
@@ -38,7 +46,7 @@ function route(state: EmulatorState, method: string, url: string, body: string):
   }
   const match = CONVERSE_PATH.exec(path);
   const modelId = match?.[1] === undefined ? undefined : decodeModelId(match[1]);
-  if (method === "POST" && modelId !== undefined) return handleConverse(state, modelId, body, requestId);
+  if (method === "POST" && modelId !== undefined) return handleConverse(state, modelId, body, requestId, region);
   // Not a converse call: not counted in the stats.
   return errorResponse(undefined, awsError("UnknownOperationException", `Unknown operation: ${method} ${path}`), requestId);
 }
@@ -65,7 +73,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
   server.on("request", (req, res) => {
     readBody(req)
       .then((body) => {
-        const answer = route(state, req.method, req.url, body);
+        const answer = route(state, req.method, req.url, body, signedRegion(req.headers.authorization));
         const send = () => {
           try {
             // The client may have given up while the simulated latency ran.

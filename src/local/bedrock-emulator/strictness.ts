@@ -7,6 +7,10 @@ export const LENIENT_RULES = [
   "unknown-model",
   /** A base model id that Bedrock serves only through an inference profile gets ValidationException. */
   "inference-profile",
+  /** A geographic inference profile (us., eu., apac.) called from a Region outside its geography gets ValidationException. */
+  "profile-region",
+  /** Input longer than the model's context window gets ValidationException. */
+  "context-window",
   /** temperature and topP together on a model that takes only one of them gets ValidationException. */
   "sampling",
   /** inferenceConfig.maxTokens above the model's output cap gets ValidationException. */
