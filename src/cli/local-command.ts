@@ -31,9 +31,10 @@ export function registerLocalCommand(program: Command): void {
     .description(
       "Start the embedded stack (SQS, DynamoDB, Bedrock emulator) on fixed ports with a worker pool; print its endpoints as one JSON line and write a ready-to-source env file.",
     )
-    .addOption(new Option("--sqs-port <port>", "SQS (fauxqs) port").argParser(port).default(9324))
-    .addOption(new Option("--dynamodb-port <port>", "DynamoDB (dynalite) port").argParser(port).default(8000))
-    .addOption(new Option("--bedrock-port <port>", "Bedrock emulator port").argParser(port).default(8090))
+    // The environment variables let a script or a test move the stack without changing the command line.
+    .addOption(new Option("--sqs-port <port>", "SQS (fauxqs) port").argParser(port).default(9324).env("LABELQ_LOCAL_SQS_PORT"))
+    .addOption(new Option("--dynamodb-port <port>", "DynamoDB (dynalite) port").argParser(port).default(8000).env("LABELQ_LOCAL_DYNAMODB_PORT"))
+    .addOption(new Option("--bedrock-port <port>", "Bedrock emulator port").argParser(port).default(8090).env("LABELQ_LOCAL_BEDROCK_PORT"))
     .addOption(new Option("--metrics-port <port>", "the worker pool's /metrics, /healthz and /readyz (default LABELQ_HTTP_PORT, 9400)").argParser(port))
     .option("--host <host>", "address to bind and advertise", "127.0.0.1")
     .option("--no-worker", "start only the stack, no worker pool")

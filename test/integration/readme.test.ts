@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { requestSchema } from "../../src/contracts/request.ts";
 import { resultSchema } from "../../src/contracts/result.ts";
-import { exited, repoRoot } from "../support/run-cli.ts";
+import { exited, freePort, repoRoot } from "../support/run-cli.ts";
 
 /**
  * The README's command blocks, run the way a reader pastes them into a shell in the repository's
@@ -103,7 +103,16 @@ describe("README", () => {
     });
 
     it("run verbatim, in order, in one shell", async () => {
-      const env = freshShellEnv();
+      // Free ports through the environment (the commands stay as written): other test runs on the
+      // same machine may hold the default ones.
+      const ports = { sqs: await freePort(), dynamodb: await freePort(), bedrock: await freePort(), metrics: await freePort() };
+      const env = {
+        ...freshShellEnv(),
+        LABELQ_LOCAL_SQS_PORT: String(ports.sqs),
+        LABELQ_LOCAL_DYNAMODB_PORT: String(ports.dynamodb),
+        LABELQ_LOCAL_BEDROCK_PORT: String(ports.bedrock),
+        LABELQ_HTTP_PORT: String(ports.metrics),
+      };
       const background = shell.find((b) => b.mark.kind === "background")!;
       const child = spawn("bash", ["-c", background.code], { cwd: repoRoot, env, detached: true });
       local = child;
@@ -117,7 +126,7 @@ describe("README", () => {
         });
         child.on("close", (code) => reject(new Error(`README.md:${background.line} exited with ${code} before it was ready\n${localErr}`)));
       });
-      expect(JSON.parse(firstLine)).toMatchObject({ envFile: "out/labelq-local.env", metrics: "http://127.0.0.1:9400/metrics" });
+      expect(JSON.parse(firstLine)).toMatchObject({ envFile: "out/labelq-local.env", metrics: `http://127.0.0.1:${ports.metrics}/metrics` });
 
       const script = [
         "set -euo pipefail",
@@ -130,7 +139,7 @@ describe("README", () => {
       expect(pasted.stdout).toMatch(/^small-[-0-9TZ]+-000003$/m);
       expect(pasted.stderr).toMatch(/^collected 3 batch results into out\/results\.jsonl$/m);
       expect(pasted.stdout).toMatch(/^dlq\s+\d+\s+\d+\s+\d+$/m);
-      expect(pasted.stdout).toMatch(/^worker http:\/\/127\.0\.0\.1:9400\/metrics: in flight \d+/m);
+      expect(pasted.stdout).toMatch(new RegExp(`^worker http://127\\.0\\.0\\.1:${ports.metrics}/metrics: in flight \\d+`, "m"));
       expect(pasted.stdout).toMatch(/^dry run: 0 would move/m);
     });
   });
