@@ -28,8 +28,9 @@ const upward = layers.slice(0, -1).map((names, k) => ({
   from: { path: path(names) },
   to: {
     path: path(layers.slice(k + 1).flat()),
-    // classify depends on the store's and limiter's ports (interfaces and the cache key), not their implementations.
-    pathNot: k === layers.findIndex((l) => l.includes("classify")) ? "^src/(store/(label-cache|idempotency-store|cache-key)|limiter/rate-limiter)\\.ts$" : undefined,
+    // classify depends on the store's and limiter's ports (interfaces, the cache key, and the
+    // pure Bedrock quota arithmetic over the limiter's types), not their implementations.
+    pathNot: k === layers.findIndex((l) => l.includes("classify")) ? "^src/(store/(label-cache|idempotency-store|cache-key)|limiter/(rate-limiter|bedrock-quota))\\.ts$" : undefined,
   },
 }));
 

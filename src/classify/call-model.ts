@@ -1,13 +1,17 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ModelCallError } from "../errors/errors.ts";
-import type { RateLimiter } from "../limiter/rate-limiter.ts";
+import { feedbackForError, reservationFor, reservedTokens } from "../limiter/bedrock-quota.ts";
+import type { ModelCall, RateLimiter, Reservation } from "../limiter/rate-limiter.ts";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../llm/model-provider.ts";
+import type { ModelSpec } from "../llm/model-registry.ts";
 import { parseModelOutput, type ParsedOutput } from "../llm/parse-model-output.ts";
+import { countTokens } from "../llm/token-estimator.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { ResolvedPrompt } from "../prompts/prompt-registry.ts";
 import { renderUserMessage } from "../prompts/render-prompt.ts";
 import { outputJsonSchema } from "../taxonomy/output-json-schema.ts";
 import type { ModelChoice } from "./model-choice.ts";
+import { answerTokensPerText, maxTokensFor } from "./output-budget.ts";
 import { DEFAULT_RETRY_POLICY, nextRetryDelayMs, type RetryBudget, type RetryPolicy } from "./retry-policy.ts";
 
 export interface CallModelDeps {
@@ -31,6 +35,45 @@ export interface ChunkAnswer {
   parsed: ParsedOutput;
 }
 
+/** One call as it will be sent: the request, and what Bedrock reserves for it against the quota. */
+export interface CallPlan {
+  request: ModelRequest;
+  reserve: Reservation;
+}
+
+/**
+ * Plan the call that asks `choice` to label `texts`. maxTokens is sized to the chunk (texts x
+ * the longest answer per text x headroom), never above the model's output cap, because Bedrock
+ * reserves maxTokens against tokens-per-minute when a call starts. Tokens are counted with the
+ * model's tokenizer; the system prompt counts as cache when the model caches it (Bedrock
+ * caches a prefix only from the model's minimum length up; shorter is plain input).
+ */
+export function planCall(texts: readonly string[], prompt: ResolvedPrompt, choice: ModelChoice): CallPlan {
+  const { model, inference } = choice;
+  const user = renderUserMessage(texts);
+  const systemTokens = countTokens(prompt.system, model.tokenizer);
+  const userTokens = countTokens(user, model.tokenizer);
+  const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer);
+  const maxTokens = maxTokensFor(texts.length, perText, Math.min(inference.maxTokens, model.maxOutputTokens));
+  const cached = model.capabilities.promptCache && systemTokens >= (model.capabilities.promptCacheMinTokens ?? 0);
+  const reserve = reservationFor(model, { inputTokens: cached ? userTokens : systemTokens + userTokens, cacheTokens: cached ? systemTokens : 0, maxTokens });
+  const request: ModelRequest = {
+    modelId: model.modelId,
+    system: prompt.system,
+    user,
+    inference: { ...inference, maxTokens },
+    // Forced tool use where the model supports it; JSON in text (and repair) elsewhere.
+    ...(model.capabilities.structuredOutput === "tool" ? { structuredOutput: { schema: outputSchemaOf(prompt) } } : {}),
+    cacheSystemPrompt: model.capabilities.promptCache,
+  };
+  return { request, reserve };
+}
+
+/** True when the planned call's prompt and answer fit the model's context window. */
+export function fitsContext(plan: CallPlan, model: Pick<ModelSpec, "contextTokens">): boolean {
+  return reservedTokens(plan.reserve) <= model.contextTokens;
+}
+
 /**
  * Ask one model to label one chunk of texts, through the limiter, retrying a throttled,
  * unavailable or timed-out call per the retry policy while the batch's budget lasts. Every
@@ -38,53 +81,47 @@ export interface ChunkAnswer {
  * outstays its shutdown deadline.
  */
 export async function callModel(texts: readonly string[], prompt: ResolvedPrompt, choice: ModelChoice, deps: CallModelDeps, ctx: CallContext): Promise<ChunkAnswer> {
-  const { model, inference } = choice;
+  const { model } = choice;
   const { signal } = ctx;
-  const user = renderUserMessage(texts);
-  // ~4 characters per token: close enough to weigh calls against a tokens-per-minute budget.
-  const inputTokens = Math.ceil((prompt.system.length + user.length) / 4);
-  if (inputTokens + inference.maxTokens > model.contextTokens) {
+  const plan = planCall(texts, prompt, choice);
+  if (!fitsContext(plan, model)) {
     // Bedrock would refuse it (ValidationException) after a round trip and a quota slot: say so now.
+    const { inputTokens, cacheTokens, maxTokens } = plan.reserve;
     throw new ModelCallError(
       "MODEL_REJECTED_REQUEST",
       model.modelId,
-      `the prompt (~${inputTokens} tokens) plus ${inference.maxTokens} output tokens exceeds ${model.alias}'s context of ${model.contextTokens} tokens; choose a model with a larger context or a smaller taxonomy`,
+      `the prompt (~${inputTokens + cacheTokens} tokens) plus ${maxTokens} output tokens exceeds ${model.alias}'s context of ${model.contextTokens} tokens; choose a model with a larger context or a smaller taxonomy`,
     );
   }
-  const call = { model: model.alias, tokens: inputTokens + texts.length * 40 };
-  const request: ModelRequest = {
-    modelId: model.modelId,
-    system: prompt.system,
-    user,
-    inference,
-    // Forced tool use where the model supports it; JSON in text (and repair) elsewhere.
-    ...(model.capabilities.structuredOutput === "tool" ? { structuredOutput: { schema: outputSchemaOf(prompt) } } : {}),
-    cacheSystemPrompt: model.capabilities.promptCache,
-  };
+  const call: ModelCall = { model: model.alias, tokens: reservedTokens(plan.reserve), reserve: plan.reserve };
   const policy = deps.retry ?? DEFAULT_RETRY_POLICY;
   // A plain loop rather than p-retry: the wait before each attempt is the service's retry-after
   // or full jitter, taken from a budget shared by the batch, which p-retry's backoff cannot express.
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     const started = performance.now();
-    // Every attempt counts, retried and failed ones too: usage says what was asked of the service.
-    ctx.onAttempt();
+    // Only a call the limiter let start was sent, reserved quota, and is reported back.
+    let sent = false;
     try {
       // A call still waiting in the limiter when the worker stops must not hold the shutdown:
       // give up waiting at once; the queued job then finds the signal aborted and does nothing.
       const response = await abortable(
-        deps.limiter.schedule(call, () => (signal?.aborted ? Promise.reject(abortReason(signal)) : deps.provider.converse(request, signal))),
+        deps.limiter.schedule(call, () => {
+          if (signal?.aborted) return Promise.reject(abortReason(signal));
+          sent = true;
+          // Every attempt sent counts, retried and failed ones too: usage says what was asked of the service.
+          ctx.onAttempt();
+          return deps.provider.converse(plan.request, signal);
+        }),
         signal,
       );
-      deps.limiter.report(call, { throttled: false, actualTokens: response.usage.inputTokens + response.usage.outputTokens });
+      deps.limiter.report(call, { outcome: "ok", usage: response.usage });
       observeCall(deps.metrics, model.alias, "ok", started);
       return { response, parsed: parseModelOutput(response.text, response.stopReason) };
     } catch (error) {
+      if (sent) deps.limiter.report(call, signal?.aborted ? { outcome: "failed" } : feedbackForError(error));
       if (signal?.aborted) throw error;
       observeCall(deps.metrics, model.alias, callOutcome(error), started);
-      if (error instanceof ModelCallError && error.code === "MODEL_THROTTLED") {
-        deps.limiter.report(call, { throttled: true, retryAfterSeconds: error.retryAfterSeconds });
-      }
       const delay = nextRetryDelayMs(error, attempt, policy);
       if (delay === undefined || !(error instanceof ModelCallError) || !ctx.budget.take(delay)) throw error;
       deps.metrics?.retries.inc({ model: model.alias, code: error.code });
@@ -104,6 +141,7 @@ function observeCall(metrics: Metrics | undefined, model: string, outcome: strin
 
 const CALL_OUTCOMES: Partial<Record<string, string>> = {
   MODEL_THROTTLED: "throttled",
+  MODEL_QUOTA_EXHAUSTED: "quota-exhausted",
   MODEL_UNAVAILABLE: "unavailable",
   MODEL_REJECTED_REQUEST: "rejected",
   MODEL_TIMEOUT: "timeout",

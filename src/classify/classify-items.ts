@@ -3,8 +3,9 @@ import type { ModelCallError } from "../errors/errors.ts";
 import type { ModelSpec } from "../llm/model-registry.ts";
 import { isCutOff } from "../llm/parse-model-output.ts";
 import type { InferenceParams, ResolvedPrompt } from "../prompts/prompt-registry.ts";
-import { callModel, type CallModelDeps } from "./call-model.ts";
+import { callModel, type CallModelDeps, fitsContext, planCall } from "./call-model.ts";
 import { callOnChain, type ModelChoice, type ModelChoiceDeps } from "./model-choice.ts";
+import { answerTokensPerText, textsPerCallCap } from "./output-budget.ts";
 import { RetryBudget } from "./retry-policy.ts";
 import { sortAnswer, type ItemProblem } from "./sort-answer.ts";
 import { addUsage, answerUsage, noUsage, recordUsage, type Usage } from "./usage.ts";
@@ -30,7 +31,7 @@ export interface ClassifyInput {
   retryBudget?: RetryBudget;
 }
 
-export interface ClassifyDeps extends CallModelDeps, ModelChoiceDeps {}
+export interface ClassifyDeps extends CallModelDeps, Omit<ModelChoiceDeps, "limiter"> {}
 
 export interface ClassifyOutcome {
   /** One entry per input item, in input order: labels or a per-item error. */
@@ -97,10 +98,13 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
       deps.logger.info({ model: choice.model.alias, texts: pending.length }, "texts without valid labels go to the fallback model");
       deps.metrics?.fallbacks.inc({ from: previous.model.alias, to: choice.model.alias, reason: "invalid-output" }, pending.length);
     }
-    let chunkSize = input.chunkSize;
+    // No more texts per call than the smallest output cap on the rest of the chain can answer.
+    let chunkSize = Math.min(input.chunkSize, ...chain.slice(tier).map((c) => textsPerCallCap(answerTokensPerText(input.prompt.taxonomy, c.model.tokenizer), Math.min(c.inference.maxTokens, c.model.maxOutputTokens))));
+    const fits = (part: readonly Item[]) => fitsContext(planCall(part.map((it) => it.text), input.prompt, choice), choice.model);
     for (let round = 0; round <= input.maxReaskRounds && pending.length > 0; round++) {
       signal?.throwIfAborted();
-      const settled = await Promise.allSettled(chunk(pending, chunkSize).map((c) => runChunk(c, tier)));
+      const chunks = chunk(pending, chunkSize).flatMap((c) => splitToFit(c, fits));
+      const settled = await Promise.allSettled(chunks.map((c) => runChunk(c, tier)));
       const failure = settled.find((o) => o.status === "rejected");
       if (failure) throw failure.reason;
       // Halve the largest chunk that was cut off, not the configured size: a short batch must shrink too.
@@ -123,6 +127,13 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
     return { id: it.id, labels: null, source: null, model: null, error };
   });
   return { items, usage: { ...answered, modelCalls: attempts }, unexpectedItems, rejection };
+}
+
+/** Halve `xs` until each part fits (a single item is left as it is, for the call to refuse with the reason). */
+export function splitToFit<T>(xs: T[], fits: (part: readonly T[]) => boolean): T[][] {
+  if (xs.length <= 1 || fits(xs)) return [xs];
+  const half = Math.ceil(xs.length / 2);
+  return [...splitToFit(xs.slice(0, half), fits), ...splitToFit(xs.slice(half), fits)];
 }
 
 function chunk<T>(xs: readonly T[], size: number): T[][] {

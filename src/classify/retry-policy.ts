@@ -35,6 +35,8 @@ export class RetryBudget {
 /** Delay before attempt `attempt + 1`, or undefined when the error or the attempt count says stop. */
 export function nextRetryDelayMs(error: unknown, attempt: number, policy: RetryPolicy, random: () => number = Math.random): number | undefined {
   if (!(error instanceof ModelCallError) || !error.retryable || attempt >= policy.maxAttempts) return undefined;
+  // A spent daily quota comes back at its reset, hours away: the batch moves on (fallback or queue).
+  if (error.code === "MODEL_QUOTA_EXHAUSTED") return undefined;
   if (error.retryAfterSeconds !== undefined) return error.retryAfterSeconds * 1000;
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   // Full jitter: a fleet throttled at the same moment does not come back at the same moment.

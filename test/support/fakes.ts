@@ -46,20 +46,25 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
 /** A RateLimiter that runs every task at once and records the weights it was given. */
 export class PassThroughLimiter implements RateLimiter {
   readonly weights: number[] = [];
+  readonly calls: ModelCall[] = [];
   readonly reports: CallFeedback[] = [];
+  /** Models paused until (epoch ms), as a spent daily quota pauses them; set by tests or by quota-exhausted feedback. */
+  readonly paused = new Map<string, number>();
   closed = false;
 
   schedule<T>(call: ModelCall, task: () => Promise<T>): Promise<T> {
     this.weights.push(call.tokens);
+    this.calls.push(call);
     return task();
   }
 
-  report(_call: ModelCall, feedback: CallFeedback): void {
+  report(call: ModelCall, feedback: CallFeedback): void {
     this.reports.push(feedback);
+    if ("outcome" in feedback && feedback.outcome === "quota-exhausted") this.paused.set(call.model, feedback.resetsAt);
   }
 
-  pausedUntil(): number | undefined {
-    return undefined;
+  pausedUntil(model: string): number | undefined {
+    return this.paused.get(model);
   }
 
   whenCanStart(): Promise<void> {

@@ -1,10 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { CircuitBreakers } from "../../src/classify/circuit-breaker.ts";
+import { answerTokensPerText, maxTokensFor, OUTPUT_HEADROOM, textsPerCallCap } from "../../src/classify/output-budget.ts";
 import { RetryBudget } from "../../src/classify/retry-policy.ts";
 import { classifyItems, type ClassifyInput, type ClassifyOutcome } from "../../src/classify/classify-items.ts";
 import type { LabelValue } from "../../src/contracts/result.ts";
 import { ModelCallError } from "../../src/errors/errors.ts";
 import { costUsd, findModel, type ModelSpec } from "../../src/llm/model-registry.ts";
+import { countTokens } from "../../src/llm/token-estimator.ts";
 import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
 import {
   FakeModelProvider,
@@ -83,6 +85,13 @@ async function run(
   return { outcome, provider, limiter };
 }
 
+/** Sizes of the chunks `n` texts split into at `size` per chunk. */
+function chunkSizes(n: number, size: number): number[] {
+  const out: number[] = [];
+  for (let left = n; left > 0; left -= size) out.push(Math.min(size, left));
+  return out;
+}
+
 function byId(outcome: ClassifyOutcome, id: string) {
   const item = outcome.items.find((it) => it.id === id);
   if (!item) throw new Error(`no result for ${id}`);
@@ -107,8 +116,81 @@ describe("classifyItems", () => {
     expect(provider.calls[0]?.request).toMatchObject({
       modelId: model.modelId,
       system: prompt.system,
-      inference: { temperature: 0.5, topP: 0.9, maxTokens: 2048 },
+      inference: { temperature: 0.5, topP: 0.9, maxTokens: maxTokensFor(TEXTS.length, answerTokensPerText(prompt.taxonomy, model.tokenizer), 2048) },
     });
+  });
+
+  it("sizes maxTokens to the chunk: texts x the longest answer per text x headroom, below the model's cap", async () => {
+    const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer);
+    const { provider } = await run(fake(), { chunkSize: 3 });
+    const sent = provider.calls.map((c) => c.request.inference.maxTokens);
+    expect(sent).toEqual([3, 3, 2].map((n) => Math.ceil(n * perText * OUTPUT_HEADROOM) + 16));
+    expect(sent[0]).toBeLessThan(2048);
+  });
+
+  it("caps maxTokens at the inference limit, and derives the texts per call from the output cap", async () => {
+    const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer);
+    const cap = 600;
+    const limiter = new PassThroughLimiter();
+    const provider = fake();
+    const outcome = await classifyItems(
+      { items: items(), prompt, model, inference: { temperature: 0.5, topP: 0.9, maxTokens: cap }, chunkSize: 50, maxReaskRounds: 0 },
+      { provider, limiter, logger: silentLogger() },
+    );
+    const perCall = textsPerCallCap(perText, cap);
+    expect(perCall).toBeLessThan(TEXTS.length);
+    expect(provider.textsPerCall().map((t) => t.length)).toEqual(chunkSizes(TEXTS.length, perCall));
+    expect(provider.calls.every((c) => c.request.inference.maxTokens <= cap)).toBe(true);
+    expect(outcome.items.every((it) => it.error === null)).toBe(true);
+  });
+
+  it("charges the limiter what Bedrock reserves: input and cache tokens plus the maxTokens sent", async () => {
+    const { provider, limiter } = await run(fake());
+    const call = limiter.calls[0];
+    const request = provider.calls[0]?.request;
+    const input = countTokens(prompt.system, model.tokenizer) + countTokens(request?.user ?? "", model.tokenizer);
+    expect(call?.reserve).toEqual({ inputTokens: input, cacheTokens: 0, maxTokens: request?.inference.maxTokens, outputBurnDown: model.outputBurnDown });
+    expect(call?.tokens).toBe(input + (request?.inference.maxTokens ?? 0));
+    expect(limiter.reports).toEqual([{ outcome: "ok", usage: { inputTokens: 1000, outputTokens: 200 } }]);
+  });
+
+  it("reserves the system prompt as cache tokens on a model that caches it", async () => {
+    const haiku = findModel("claude-haiku");
+    if (!haiku) throw new Error("claude-haiku is not in the model registry");
+    const limiter = new PassThroughLimiter();
+    const provider = fake();
+    await classifyItems(
+      { items: items(), prompt, model: haiku, inference: { temperature: 0.5, maxTokens: haiku.maxOutputTokens }, chunkSize: 50, maxReaskRounds: 0 },
+      { provider, limiter, logger: silentLogger() },
+    );
+    const systemTokens = countTokens(prompt.system, haiku.tokenizer);
+    expect(systemTokens).toBeGreaterThanOrEqual(haiku.capabilities.promptCacheMinTokens ?? 0);
+    expect(limiter.calls[0]?.reserve).toMatchObject({ cacheTokens: systemTokens, outputBurnDown: 5 });
+    expect(limiter.calls[0]?.reserve?.inputTokens).toBe(countTokens(provider.calls[0]?.request.user ?? "", haiku.tokenizer));
+  });
+
+  it("refuses without a call the texts whose prompt cannot fit the model's context even one at a time", async () => {
+    const tiny = { ...model, contextTokens: countTokens(prompt.system, model.tokenizer) };
+    const provider = fake();
+    const outcome = await classifyItems(
+      { items: items(TEXTS.slice(0, 2)), prompt, model: tiny, inference: { temperature: 0.5, topP: 0.9, maxTokens: 2048 }, chunkSize: 50, maxReaskRounds: 1 },
+      { provider, limiter: new PassThroughLimiter(), logger: silentLogger() },
+    );
+    expect(provider.calls).toHaveLength(0);
+    expect(outcome.items.map((it) => it.error?.code)).toEqual(["MODEL_REJECTED_REQUEST", "MODEL_REJECTED_REQUEST"]);
+    expect(outcome.rejection?.message).toMatch(/exceeds llama3\.3-70b's context of \d+ tokens/);
+  });
+
+  it("splits a chunk whose prompt and answer would not fit the model's context window", async () => {
+    const small = { ...model, contextTokens: countTokens(prompt.system, model.tokenizer) + 900 };
+    const provider = fake();
+    const outcome = await classifyItems(
+      { items: items(), prompt, model: small, inference: { temperature: 0.5, topP: 0.9, maxTokens: 2048 }, chunkSize: 50, maxReaskRounds: 0 },
+      { provider, limiter: new PassThroughLimiter(), logger: silentLogger() },
+    );
+    expect(provider.calls.length).toBeGreaterThan(1);
+    expect(provider.textsPerCall().flat()).toEqual(TEXTS);
+    expect(outcome.items.every((it) => it.error === null)).toBe(true);
   });
 
   it("splits the texts into chunks of chunkSize, numbering each chunk from 1", async () => {
@@ -263,7 +345,7 @@ describe("classifyItems", () => {
       { provider, limiter, logger: silentLogger(), retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 } },
     );
     expect(outcome.items.every((it) => it.error === null)).toBe(true);
-    expect(limiter.reports.filter((r) => "throttled" in r && r.throttled)).toEqual([{ throttled: true, retryAfterSeconds: 0.05 }]);
+    expect(limiter.reports.filter((r) => "outcome" in r && r.outcome === "throttled")).toEqual([{ outcome: "throttled" }]);
     // Every attempt is a model call, the throttled one included.
     expect(limiter.reports.length).toBe(outcome.usage.modelCalls);
   });
@@ -314,6 +396,30 @@ describe("classifyItems", () => {
     );
     expect((error as Error).message).toBe("shutting down");
     expect(provider.calls).toHaveLength(0);
+  });
+
+  it("moves to the fallback model for the rest of the batch once the model's daily quota is spent, without retrying it", async () => {
+    const haiku = findModel("claude-haiku");
+    if (!haiku) throw new Error("claude-haiku is not in the model registry");
+    const spent = new ModelCallError("MODEL_QUOTA_EXHAUSTED", model.modelId, "Too many tokens per day", { resetsAt: Date.now() + 3_600_000 });
+    const provider = fake((call) => (call.request.modelId === model.modelId ? { error: spent } : undefined));
+    const limiter = new PassThroughLimiter();
+    const outcome = await classifyItems(
+      {
+        items: items(),
+        prompt,
+        model,
+        inference: { temperature: 0.5, topP: 0.9, maxTokens: 2048 },
+        chunkSize: 4,
+        maxReaskRounds: 0,
+        fallbacks: [{ model: haiku, inference: { temperature: 0.5, maxTokens: haiku.maxOutputTokens } }],
+      },
+      { provider, limiter, logger: silentLogger(), retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 } },
+    );
+    expect(outcome.items.every((it) => it.error === null && it.model === haiku.modelId)).toBe(true);
+    expect(provider.calls.filter((c) => c.request.modelId === model.modelId).length).toBeLessThanOrEqual(2);
+    expect(limiter.pausedUntil(model.alias)).toBe(spent.resetsAt);
+    expect(limiter.reports.filter((r) => "outcome" in r && r.outcome === "quota-exhausted").length).toBeGreaterThan(0);
   });
 
   it("ends a retry wait the moment the worker stops, so a backoff never outlasts shutdown", async () => {

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { answerTokensPerText, maxTokensFor } from "../../src/classify/output-budget.ts";
 import { labelBatch, resolveModel, type LabelBatchSettings } from "../../src/classify/label-batch.ts";
 import type { LabelRequest } from "../../src/contracts/request.ts";
 import { resultSchema, type LabelResult } from "../../src/contracts/result.ts";
@@ -121,12 +122,14 @@ describe("labelBatch", () => {
     expect(result.promptHash).toBe(promptHash(productFeedback, model.modelId, { temperature: 0.5, topP: 0.9, maxTokens: model.maxOutputTokens }));
   });
 
-  it("uses the manifest's inference parameters the model takes and the model's output-token limit", async () => {
+  it("uses the manifest's inference parameters the model takes, and maxTokens sized to the chunk", async () => {
     const p = provider();
     await label(request({ model: "claude-haiku" }), p);
     expect(p.calls[0]?.request.modelId).toBe("us.anthropic.claude-haiku-4-5-20251001-v1:0");
     // Claude Haiku 4.5 takes temperature or topP, not both: the manifest names both, the model's default choice wins.
-    expect(p.calls[0]?.request.inference).toEqual({ temperature: 0.5, maxTokens: 64_000 });
+    const haiku = findModel("claude-haiku");
+    const perText = haiku ? answerTokensPerText(productFeedback.taxonomy, haiku.tokenizer) : 0;
+    expect(p.calls[0]?.request.inference).toEqual({ temperature: 0.5, maxTokens: maxTokensFor(3, perText, 64_000) });
   });
 
   it("refuses a request override the model cannot take with INVALID_REQUEST naming what it takes, before any call", async () => {

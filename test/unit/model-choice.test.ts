@@ -109,4 +109,49 @@ describe("callOnChain", () => {
     expect(asked).toEqual(["llama3.3-70b"]);
     expect(breakers.state("llama3.3-70b")).toBe("closed");
   });
+
+  it("skips a model whose daily quota is spent, without calling it, and falls back", async () => {
+    const limiter = { pausedUntil: (alias: string) => (alias === "llama3.3-70b" ? Date.now() + 3_600_000 : undefined) };
+    const { asked, call } = scripted({});
+    expect(await callOnChain(chain, call, { logger: silentLogger(), limiter })).toMatchObject({ kind: "answered", choice: haiku });
+    expect(asked).toEqual(["claude-haiku"]);
+  });
+
+  it("hands the call to the next model when the service says the daily quota is spent, without charging the breaker", async () => {
+    const breakers = new CircuitBreakers({ threshold: 1, cooldownMs: 60_000 });
+    const spent = new ModelCallError("MODEL_QUOTA_EXHAUSTED", llama.model.modelId, "Too many tokens per day", { resetsAt: Date.now() + 3_600_000 });
+    const { asked, call } = scripted({ "llama3.3-70b": spent });
+    expect(await callOnChain(chain, call, { logger: silentLogger(), breakers })).toMatchObject({ kind: "answered", choice: haiku });
+    expect(asked).toEqual(["llama3.3-70b", "claude-haiku"]);
+    expect(breakers.state("llama3.3-70b")).toBe("closed");
+  });
+
+  it("says no allowed model can run, naming each model and its reset, when every model's daily quota is spent", async () => {
+    const resets = { "llama3.3-70b": Date.parse("2026-12-01T00:00:00Z"), "claude-haiku": Date.parse("2026-11-30T12:00:00Z") };
+    const limiter = { pausedUntil: (alias: string) => resets[alias as keyof typeof resets] };
+    const { asked, call } = scripted({});
+    const error = await rejection(callOnChain(chain, call, { logger: silentLogger(), limiter }));
+    expect(error).toBeInstanceOf(ModelCallError);
+    expect(error).toMatchObject({ code: "MODEL_QUOTA_EXHAUSTED", resetsAt: resets["claude-haiku"] });
+    expect((error as Error).message).toBe(
+      "no allowed model can run: the daily token quota is spent for llama3.3-70b until 2026-12-01T00:00:00.000Z, claude-haiku until 2026-11-30T12:00:00.000Z",
+    );
+    expect(asked).toEqual([]);
+  });
+
+  it("says no allowed model can run when the last model's quota runs out during the call", async () => {
+    const limiter = { pausedUntil: (alias: string) => (alias === "llama3.3-70b" ? Date.now() + 60_000 : undefined) };
+    const spent = new ModelCallError("MODEL_QUOTA_EXHAUSTED", haiku.model.modelId, "Too many tokens per day", { resetsAt: Date.now() + 120_000 });
+    const error = await rejection(callOnChain(chain, scripted({ "claude-haiku": spent }).call, { logger: silentLogger(), limiter }));
+    expect(error).toMatchObject({ code: "MODEL_QUOTA_EXHAUSTED" });
+    expect((error as Error).message).toMatch(/^no allowed model can run: .*llama3\.3-70b until .*claude-haiku until /);
+  });
+
+  it("throws the open breaker's MODEL_UNAVAILABLE, not a quota error, when the other model is only briefly shut", async () => {
+    const breakers = new CircuitBreakers({ threshold: 1, cooldownMs: 60_000 });
+    breakers.failure("claude-haiku");
+    const limiter = { pausedUntil: (alias: string) => (alias === "llama3.3-70b" ? Date.now() + 3_600_000 : undefined) };
+    const error = await rejection(callOnChain(chain, scripted({}).call, { logger: silentLogger(), breakers, limiter }));
+    expect(error).toMatchObject({ code: "MODEL_UNAVAILABLE" });
+  });
 });

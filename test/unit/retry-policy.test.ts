@@ -22,6 +22,12 @@ describe("nextRetryDelayMs", () => {
     expect(nextRetryDelayMs(new ModelCallError("MODEL_REJECTED_REQUEST", "m", "x"), 1, policy)).toBeUndefined();
     expect(nextRetryDelayMs(new Error("boom"), 1, policy)).toBeUndefined();
   });
+
+  it("never retries within the batch when the daily quota is spent: it comes back hours later", () => {
+    const spent = new ModelCallError("MODEL_QUOTA_EXHAUSTED", "m", "Too many tokens per day", { resetsAt: Date.now() + 3_600_000 });
+    expect(spent.retryable).toBe(true);
+    expect(nextRetryDelayMs(spent, 1, policy)).toBeUndefined();
+  });
 });
 
 describe("RetryBudget", () => {

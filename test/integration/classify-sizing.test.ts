@@ -1,0 +1,106 @@
+import type { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { classifyItems } from "../../src/classify/classify-items.ts";
+import { answerTokensPerText, textsPerCallCap } from "../../src/classify/output-budget.ts";
+import { startBedrockEmulator, type BedrockEmulator, type BedrockEmulatorOptions } from "../../src/local/bedrock-emulator/index.ts";
+import { BedrockProvider } from "../../src/llm/bedrock-provider.ts";
+import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/llm/model-provider.ts";
+import { findModel, type ModelSpec } from "../../src/llm/model-registry.ts";
+import { PromptRegistry, resolveInference, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import { emulatorClient } from "../support/emulator-client.ts";
+import { PROMPTS_DIR, PassThroughLimiter, rejection, silentLogger } from "../support/fakes.ts";
+
+// classifyItems against the Bedrock emulator (a test double as strict as Bedrock): maxTokens
+// sized to the chunk within each model's output cap, and daily quotas.
+
+let prompt: ResolvedPrompt;
+const open: { emulator: BedrockEmulator; client: BedrockRuntimeClient }[] = [];
+
+beforeAll(async () => {
+  prompt = await new PromptRegistry(PROMPTS_DIR).resolve("product-feedback", "prod");
+});
+
+afterEach(async () => {
+  for (const { emulator, client } of open.splice(0)) {
+    client.destroy();
+    await emulator.close();
+  }
+});
+
+async function emulatorProvider(options: BedrockEmulatorOptions): Promise<RecordingProvider> {
+  const emulator = await startBedrockEmulator({ port: 0, seed: 7, ...options });
+  const client = emulatorClient(emulator.url, 1);
+  open.push({ emulator, client });
+  return new RecordingProvider(new BedrockProvider(client));
+}
+
+/** Remembers each request and answer on their way through. */
+class RecordingProvider implements ModelProvider {
+  readonly exchanges: { request: ModelRequest; response?: ModelResponse }[] = [];
+  readonly #inner: ModelProvider;
+  constructor(inner: ModelProvider) {
+    this.#inner = inner;
+  }
+  async converse(request: ModelRequest, signal?: AbortSignal): Promise<ModelResponse> {
+    const exchange: { request: ModelRequest; response?: ModelResponse } = { request };
+    this.exchanges.push(exchange);
+    exchange.response = await this.#inner.converse(request, signal);
+    return exchange.response;
+  }
+}
+
+function model(alias: string): ModelSpec {
+  const spec = findModel(alias);
+  if (!spec) throw new Error(`${alias} is not in the model catalogue`);
+  return spec;
+}
+
+const texts = Array.from({ length: 50 }, (_, n) => ({ id: `t${n + 1}`, text: `Review ${n + 1}: the kettle boils fast but the lid ${n % 2 ? "rattles" : "sticks"}.` }));
+
+describe("classifyItems on the strict Bedrock emulator", () => {
+  it("labels 50 texts on Nova Lite in chunks its 5,000-token output cap can answer, never cut off, never above the cap", async () => {
+    const nova = model("nova-lite");
+    const provider = await emulatorProvider({ lenient: [] });
+    const perCall = textsPerCallCap(answerTokensPerText(prompt.taxonomy, nova.tokenizer), nova.maxOutputTokens);
+    expect(perCall).toBeLessThan(50);
+
+    const outcome = await classifyItems(
+      { items: texts, prompt, model: nova, inference: resolveInference(prompt, nova), chunkSize: 50, maxReaskRounds: 1 },
+      { provider, limiter: new PassThroughLimiter(), logger: silentLogger() },
+    );
+    expect(outcome.items.filter((it) => it.error !== null)).toEqual([]);
+    expect(outcome.usage.modelCalls).toBe(Math.ceil(50 / perCall));
+    for (const { request, response } of provider.exchanges) {
+      expect(request.inference.maxTokens).toBeLessThanOrEqual(nova.maxOutputTokens);
+      expect(response?.stopReason).not.toBe("max_tokens");
+      // Sized to the chunk, with room: what the model wrote fits what was asked.
+      expect(response?.usage.outputTokens ?? Infinity).toBeLessThanOrEqual(request.inference.maxTokens);
+    }
+  });
+
+  it("says no allowed model can run, without retrying, when every model on the chain is out of its daily quota", async () => {
+    const llama = model("llama3.3-70b");
+    const nova = model("nova-lite");
+    const provider = await emulatorProvider({ quota: { tpd: 1 } });
+    const limiter = new PassThroughLimiter();
+    const error = await rejection(
+      classifyItems(
+        {
+          items: texts.slice(0, 5),
+          prompt,
+          model: llama,
+          inference: resolveInference(prompt, llama),
+          fallbacks: [{ model: nova, inference: resolveInference(prompt, nova) }],
+          chunkSize: 50,
+          maxReaskRounds: 1,
+        },
+        { provider, limiter, logger: silentLogger() },
+      ),
+    );
+    expect(error).toMatchObject({ code: "MODEL_QUOTA_EXHAUSTED" });
+    expect((error as Error).message).toMatch(/^no allowed model can run: the daily token quota is spent for llama3\.3-70b until .*, nova-lite until /);
+    // One refused call per model: no retry within the batch.
+    expect(provider.exchanges.map((e) => e.request.modelId)).toEqual([llama.modelId, nova.modelId]);
+    expect(limiter.pausedUntil(llama.alias)).toBeGreaterThan(Date.now());
+  });
+});
