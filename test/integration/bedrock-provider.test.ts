@@ -49,7 +49,7 @@ function requestFor(m: ModelSpec, texts: readonly string[] = TEXTS, options: Par
     modelId: m.modelId,
     system: prompt.system,
     user: renderUserMessage(texts),
-    inference: { ...m.sampling.defaults, maxTokens: 4096 },
+    inference: { ...m.sampling.defaults, maxTokens: Math.min(4096, m.maxOutputTokens) },
     ...options,
   };
 }
@@ -159,16 +159,19 @@ describe("BedrockProvider: structured output by forced tool use", () => {
 });
 
 describe("BedrockProvider: prompt caching of the system prompt", () => {
-  const systemTokens = () => Math.ceil(prompt.system.length / 4);
-
+  // Token counts come from the emulator's tokenizer, as they come from Bedrock's: the tests take
+  // the system prompt's size from the first write rather than computing it themselves.
   it("Claude reports a cache write on the first call and a cache read on the next, for other texts too", async () => {
     const options = { structuredOutput: { schema }, cacheSystemPrompt: true };
     const first = await provider.converse(requestFor(CLAUDE, TEXTS.slice(0, 6), options));
     const second = await provider.converse(requestFor(CLAUDE, TEXTS.slice(6), options));
-    expect(first.usage).toMatchObject({ cacheWriteInputTokens: systemTokens(), cacheReadInputTokens: 0 });
-    expect(second.usage).toMatchObject({ cacheWriteInputTokens: 0, cacheReadInputTokens: systemTokens() });
+    const systemTokens = first.usage.cacheWriteInputTokens ?? 0;
+    // Above Claude's minimum cacheable prefix (1,024 tokens), so the prompt is cached at all.
+    expect(systemTokens).toBeGreaterThan(1024);
+    expect(first.usage).toMatchObject({ cacheReadInputTokens: 0 });
+    expect(second.usage).toMatchObject({ cacheWriteInputTokens: 0, cacheReadInputTokens: systemTokens });
     // The cached system prompt is not in inputTokens: only the user turn is.
-    expect(second.usage.inputTokens).toBeLessThan(systemTokens());
+    expect(second.usage.inputTokens).toBeLessThan(systemTokens);
     expect(labelled(first).numbers).toEqual([1, 2, 3, 4, 5, 6]);
     expect(labelled(second).numbers).toEqual([1, 2, 3, 4, 5, 6]);
   });
@@ -181,10 +184,13 @@ describe("BedrockProvider: prompt caching of the system prompt", () => {
     const cost = (r: ModelResponse) =>
       costUsd(CLAUDE, r.usage.inputTokens, r.usage.outputTokens, { readTokens: r.usage.cacheReadInputTokens, writeTokens: r.usage.cacheWriteInputTokens });
     const { inputPer1k } = CLAUDE.price;
-    const promptCost = (systemTokens() / 1000) * inputPer1k;
+    const systemTokens = write.usage.cacheWriteInputTokens ?? 0;
+    expect(systemTokens).toBeGreaterThan(0);
+    const promptCost = (systemTokens / 1000) * inputPer1k;
     // Same answer, same output tokens: the costs differ only in how the system prompt is priced.
     expect(write.usage.outputTokens).toBe(uncached.usage.outputTokens);
-    expect(write.usage.inputTokens + systemTokens()).toBe(uncached.usage.inputTokens);
+    expect(write.usage.inputTokens + systemTokens).toBe(uncached.usage.inputTokens);
+    expect(read.usage.cacheReadInputTokens).toBe(systemTokens);
     expect(cost(write) - cost(uncached)).toBeCloseTo(promptCost * 0.25, 9);
     expect(cost(uncached) - cost(read)).toBeCloseTo(promptCost * 0.9, 9);
   });

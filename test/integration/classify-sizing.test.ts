@@ -5,7 +5,7 @@ import { answerTokensPerText, textsPerCallCap } from "../../src/classify/output-
 import { startBedrockEmulator, type BedrockEmulator, type BedrockEmulatorOptions } from "../../src/local/bedrock-emulator/index.ts";
 import { BedrockProvider } from "../../src/llm/bedrock-provider.ts";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/llm/model-provider.ts";
-import { findModel, type ModelSpec } from "../../src/llm/model-registry.ts";
+import { findModel, MODELS, type ModelSpec } from "../../src/llm/model-registry.ts";
 import { PromptRegistry, resolveInference, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
 import { emulatorClient } from "../support/emulator-client.ts";
 import { PROMPTS_DIR, PassThroughLimiter, rejection, silentLogger } from "../support/fakes.ts";
@@ -75,6 +75,24 @@ describe("classifyItems on the strict Bedrock emulator", () => {
       expect(response?.stopReason).not.toBe("max_tokens");
       // Sized to the chunk, with room: what the model wrote fits what was asked.
       expect(response?.usage.outputTokens ?? Infinity).toBeLessThanOrEqual(request.inference.maxTokens);
+    }
+  });
+
+  it("labels a 50-text batch on every catalogue model, each within its own limits", async () => {
+    const provider = await emulatorProvider({ lenient: [] });
+    for (const spec of MODELS) {
+      provider.exchanges.length = 0;
+      const outcome = await classifyItems(
+        { items: texts, prompt, model: spec, inference: resolveInference(prompt, spec), chunkSize: 50, maxReaskRounds: 1 },
+        { provider, limiter: new PassThroughLimiter(), logger: silentLogger() },
+      );
+      expect(outcome.items.filter((it) => it.error !== null), spec.alias).toEqual([]);
+      expect(provider.exchanges.length, spec.alias).toBeGreaterThan(0);
+      for (const { request, response } of provider.exchanges) {
+        expect(request.modelId, spec.alias).toBe(spec.modelId);
+        expect(request.inference.maxTokens, spec.alias).toBeLessThanOrEqual(spec.maxOutputTokens);
+        expect(response?.stopReason, spec.alias).not.toBe("max_tokens");
+      }
     }
   });
 

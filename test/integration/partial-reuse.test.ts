@@ -38,12 +38,13 @@ describe("a new prompt version that changes some dimensions' definitions", () =>
   it("re-asks cached texts only for the changed dimensions and takes the rest from the cache", async () => {
     pipeline = await startPipeline({ env: { LABELQ_PROMPTS_DIR: promptsWithChangedDefinitions() } });
     pipeline.startWorker();
-    const first = makeRequest(20, { promptVersion: "v1" });
+    // 12 texts: one Llama 3.3 call within its 2,048-token output cap.
+    const first = makeRequest(12, { promptVersion: "v1" });
     await pipeline.send(first);
     const [v1] = await pipeline.results(1);
     expect(v1?.usage.modelCalls).toBe(1);
 
-    await pipeline.send({ ...makeRequest(20, { promptVersion: "v2" }), items: first.items });
+    await pipeline.send({ ...makeRequest(12, { promptVersion: "v2" }), items: first.items });
     const [v2] = await pipeline.results(1);
     expect(v2?.promptVersion).toBe("v2");
     expect(v2?.status).toBe("completed");
@@ -63,10 +64,10 @@ describe("a new prompt version that changes some dimensions' definitions", () =>
     expect(saved).toBeGreaterThan(3);
 
     // A third request under v2 is served from the cache entirely.
-    await pipeline.send({ ...makeRequest(20, { promptVersion: "v2" }), items: first.items });
+    await pipeline.send({ ...makeRequest(12, { promptVersion: "v2" }), items: first.items });
     const [again] = await pipeline.results(1);
     expect(again?.usage.modelCalls).toBe(0);
-    expect(again?.usage.cacheHits).toBe(20);
+    expect(again?.usage.cacheHits).toBe(12);
     expect(again?.items.map((i) => i.labels)).toEqual(v2?.items.map((i) => i.labels));
     console.log(
       `partial re-ask: v1 cold ${v1!.usage.inputTokens}+${v1!.usage.outputTokens} tokens, v2 (2 of 25 dimensions changed) ${v2!.usage.inputTokens}+${v2!.usage.outputTokens} tokens (${saved.toFixed(1)}x fewer)`,

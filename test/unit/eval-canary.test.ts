@@ -82,7 +82,8 @@ describe("labelRoutedBatch", () => {
     v2 = await prompts.resolve("product-feedback", "v2");
   });
 
-  const settings: LabelBatchSettings = { defaultTaxonomy: "product-feedback", defaultPromptVersion: "prod", defaultModel: "llama3.3-70b", allowedModels: [], chunkSize: 50, maxReaskRounds: 0 };
+  // Claude Haiku's output cap takes each group of up to 60 texts in one call, so calls count groups.
+  const settings: LabelBatchSettings = { defaultTaxonomy: "product-feedback", defaultPromptVersion: "prod", defaultModel: "claude-haiku", allowedModels: [], chunkSize: 60, maxReaskRounds: 0 };
 
   it("answers canary texts with the canary version, shadows others, and counts agreement on known flips", async () => {
     // v2 always answers sentiment "negative"; v1 answers whatever validCompactLabels gives.

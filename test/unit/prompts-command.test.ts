@@ -160,7 +160,7 @@ describe("labelq prompts render", () => {
     const out = await run(["render", "support-triage", "--model", "claude-sonnet"]);
     expect(out).toContain("--- model claude-sonnet (us.anthropic.claude-sonnet-4-5-20250929-v1:0), temperature 0.5, maxTokens 64000");
     const llama = await run(["render", "support-triage", "--model", "llama3.3-70b"]);
-    expect(llama).toContain("--- model llama3.3-70b (us.meta.llama3-3-70b-instruct-v1:0), temperature 0.5, topP 0.9, maxTokens 8192");
+    expect(llama).toContain("--- model llama3.3-70b (us.meta.llama3-3-70b-instruct-v1:0), temperature 0.5, topP 0.9, maxTokens 2048");
   });
 
   it("says when the prompt and maxTokens leave no room in the model's context, and how much is left when they do", async () => {

@@ -29,8 +29,5 @@ export const LENIENT_RULES = [
 
 export type LenientRule = (typeof LENIENT_RULES)[number];
 
-/**
- * Rules left lenient when the `lenient` setting is not given. Each is a rule that labelq's own
- * code still breaks; it becomes strict once labelq sends what Bedrock accepts.
- */
-export const DEFAULT_LENIENT: readonly LenientRule[] = ["max-tokens", "tokenizer"];
+/** Rules left lenient when the `lenient` setting is not given: none, the emulator is as strict as Bedrock. */
+export const DEFAULT_LENIENT: readonly LenientRule[] = [];

@@ -78,7 +78,7 @@ export interface BedrockEmulatorOptions {
   unavailableModels?: string[];
   /**
    * Bedrock rules to relax (see strictness.ts); every other rule is enforced. Default
-   * DEFAULT_LENIENT: the rules labelq itself does not meet yet.
+   * DEFAULT_LENIENT (empty: fully strict).
    */
   lenient?: LenientRule[];
   /** Calls in progress at once above this get 503 ServiceUnavailableException "Too many connections" (load shedding); 0 or absent: no cap. */
