@@ -8,7 +8,8 @@ import { countTokens } from "../llm/token-estimator.ts";
 import { compareDimensionHashes, promptContextHash, taxonomyHash } from "../taxonomy/dimension-hashes.ts";
 import type { Dimension } from "../taxonomy/taxonomy-schema.ts";
 import { diffLines, diffStats, unifiedDiff } from "../prompts/diff-prompts.ts";
-import { PromptRegistry, promptHash, resolveInference, type InferenceParams, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
+import { resolveInference } from "../llm/sampling.ts";
+import { PromptRegistry, promptHash, type InferenceParams, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
 
 /** Version shown when none is named: the alias requests use unless they or the config say otherwise. */
 const DEFAULT_VERSION = "prod";

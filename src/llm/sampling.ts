@@ -1,4 +1,5 @@
 import { InvalidRequestError } from "../errors/errors.ts";
+import type { InferenceParams, ResolvedPrompt } from "../prompts/prompt-registry.ts";
 
 /** A sampling parameter labelq can send in Converse's inferenceConfig. */
 export type SamplingParam = "temperature" | "topP";
@@ -66,4 +67,18 @@ function preferred(rules: SamplingRules, taxonomy: Sampling): SamplingParam {
   const fromTaxonomy = params(taxonomy).filter((p) => rules.accepts.includes(p));
   if (fromTaxonomy.length === 1) return fromTaxonomy[0]!;
   return params(rules.defaults).find((p) => rules.accepts.includes(p)) ?? rules.accepts[0]!;
+}
+
+/**
+ * The inference parameters a call is made with: a request's overrides win over the
+ * taxonomy's (manifest), which win over the model's defaults, keeping only the sampling
+ * parameters the model takes (an override it cannot take is an InvalidRequestError);
+ * maxTokens is the model's limit.
+ */
+export function resolveInference(
+  prompt: Pick<ResolvedPrompt, "inference">,
+  model: { alias: string; sampling: SamplingRules; maxOutputTokens: number },
+  overrides: { temperature?: number; topP?: number } = {},
+): InferenceParams {
+  return { ...chooseSampling(model.alias, model.sampling, overrides, prompt.inference), maxTokens: model.maxOutputTokens };
 }

@@ -3,7 +3,6 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { TaxonomyError } from "../errors/errors.ts";
-import { chooseSampling, type SamplingRules } from "../llm/sampling.ts";
 import { createLabelCodec, type LabelCodec } from "../taxonomy/label-codec.ts";
 import { dimensionHashes } from "../taxonomy/dimension-hashes.ts";
 import { loadTaxonomy } from "../taxonomy/load-taxonomy.ts";
@@ -45,7 +44,7 @@ const manifestSchema = z.object({
 
 /** Inference parameters sent with the prompt; part of its content hash. */
 export interface InferenceParams {
-  /** Only the sampling parameters the model takes are present (see chooseSampling). */
+  /** Only the sampling parameters the model takes are present (see resolveInference in llm/sampling.ts). */
   temperature?: number;
   topP?: number;
   maxTokens: number;
@@ -186,18 +185,4 @@ export function promptHash(prompt: ResolvedPrompt, modelId: string, inference: I
   const h = createHash("sha256");
   h.update(JSON.stringify({ system: prompt.system, modelId, inference }));
   return `sha256:${h.digest("hex")}`;
-}
-
-/**
- * The inference parameters a call is made with: a request's overrides win over the
- * taxonomy's (manifest), which win over the model's defaults, keeping only the sampling
- * parameters the model takes (an override it cannot take is an InvalidRequestError);
- * maxTokens is the model's limit.
- */
-export function resolveInference(
-  prompt: Pick<ResolvedPrompt, "inference">,
-  model: { alias: string; sampling: SamplingRules; maxOutputTokens: number },
-  overrides: { temperature?: number; topP?: number } = {},
-): InferenceParams {
-  return { ...chooseSampling(model.alias, model.sampling, overrides, prompt.inference), maxTokens: model.maxOutputTokens };
 }

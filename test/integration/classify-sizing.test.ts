@@ -6,7 +6,8 @@ import { startBedrockEmulator, type BedrockEmulator, type BedrockEmulatorOptions
 import { BedrockProvider } from "../../src/llm/bedrock-provider.ts";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/llm/model-provider.ts";
 import { findModel, MODELS, type ModelSpec } from "../../src/llm/model-registry.ts";
-import { PromptRegistry, resolveInference, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import { resolveInference } from "../../src/llm/sampling.ts";
+import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
 import { emulatorClient } from "../support/emulator-client.ts";
 import { PROMPTS_DIR, PassThroughLimiter, rejection, silentLogger } from "../support/fakes.ts";
 
