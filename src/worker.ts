@@ -67,7 +67,7 @@ export function modelCatalogueFor(config: Pick<Config, "region" | "models" | "li
     catalogue = loadModelCatalogue({ geography, overrideFile: config.models.catalogueFile });
   } catch (error) {
     if (!(error instanceof CatalogueError)) throw error;
-    throw new ConfigError(error.issues.map((i) => `LABELQ_MODEL_CATALOGUE=${JSON.stringify(config.models.catalogueFile ?? "")}: ${i}`), { cause: error });
+    throw new ConfigError(error.problems.map((i) => `LABELQ_MODEL_CATALOGUE=${JSON.stringify(config.models.catalogueFile ?? "")}: ${i}`), { cause: error });
   }
   const named = [config.models.default, ...config.models.allowed, ...config.models.fallbacks, ...Object.keys(config.limiter.quotas)];
   const unknown = [...new Set(named.filter((alias) => !catalogue.find(alias)))];

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { ConfigError } from "../errors/errors.ts";
 
 /**
  * The model catalogue is data: src/llm/model-catalogue.json in the package, plus an optional
@@ -193,12 +194,12 @@ function resolveEntry(entry: ModelEntry, geography: Geography): ModelSpec | unde
 }
 
 /** A catalogue file that fails its schema: each issue names the file, the model and the field. */
-export class CatalogueError extends Error {
-  readonly issues: string[];
-  constructor(file: string, issues: string[]) {
-    super(`${file}: invalid model catalogue:\n  - ${issues.join("\n  - ")}`);
-    this.name = "CatalogueError";
-    this.issues = issues;
+export class CatalogueError extends ConfigError {
+  /** The problems found, without the file name (the caller may name the setting instead). */
+  readonly problems: string[];
+  constructor(file: string, problems: string[]) {
+    super(problems.map((p) => `${file}: invalid model catalogue: ${p}`));
+    this.problems = problems;
   }
 }
 

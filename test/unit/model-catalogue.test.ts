@@ -70,7 +70,8 @@ describe("readCatalogueFile", () => {
       return undefined;
     })();
     expect(error).toBeInstanceOf(CatalogueError);
-    const issues = (error as CatalogueError).issues.join("\n");
+    const issues = (error as CatalogueError).problems.join("\n");
+    expect(error).toMatchObject({ code: "CONFIG_INVALID", retryable: false });
     expect(issues).toContain("models.0.capabilities.forcedTool (llama3.3-70b): needs toolUse");
     expect(issues).toContain("models.1.sampling.defaults (claude-sonnet): a one-of model takes at most one default");
   });
