@@ -13,7 +13,7 @@ export function parseRequestMessage(body: string | undefined, limits: RequestLim
   try {
     json = JSON.parse(body);
   } catch (error) {
-    throw new InvalidRequestError(`The message body is not JSON: ${(error as Error).message}`);
+    throw new InvalidRequestError(`The message body is not JSON${whereJsonFailed(error)}`);
   }
   const parsed = requestSchema(limits).safeParse(json);
   if (!parsed.success) {
@@ -21,6 +21,18 @@ export function parseRequestMessage(body: string | undefined, limits: RequestLim
     throw new InvalidRequestError(`The request does not match contract v1: ${issues.slice(0, 5).join("; ")}${issues.length > 5 ? ` (+${issues.length - 5} more)` : ""}`, issues);
   }
   return parsed.data;
+}
+
+/**
+ * Where JSON.parse gave up, without its message: V8 quotes the start of the body there
+ * (`Unexpected token 'L', "Love the c"... is not valid JSON`), and the body is user text
+ * that this error carries into logs and the DLQ reason.
+ */
+function whereJsonFailed(error: unknown): string {
+  const message = error instanceof Error ? error.message : "";
+  if (message.startsWith("Unexpected end of JSON input")) return " (it ends too early)";
+  const position = /at position (\d+)/.exec(message)?.[1];
+  return position === undefined ? "" : ` (at position ${position})`;
 }
 
 function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {

@@ -40,8 +40,17 @@ describe("parseRequestMessage", () => {
     expect(invalid(undefined).message).toBe("The message body is empty");
   });
 
-  it("rejects a body that is not JSON, saying so", () => {
-    expect(invalid("{batchId: 1").message).toMatch(/^The message body is not JSON: /);
+  it("rejects a body that is not JSON, saying so and where", () => {
+    expect(invalid("{batchId: 1").message).toBe("The message body is not JSON (at position 1)");
+    expect(invalid('{"batchId": "b"').message).toBe("The message body is not JSON (at position 15)");
+  });
+
+  it("keeps the body's text out of the error, since it is logged and becomes the DLQ reason", () => {
+    for (const raw of ["Love the colour, battery died in a week", '{"text": "Love the colour"} trailing', "[Love]"]) {
+      const message = invalid(raw).message;
+      expect(message).toMatch(/^The message body is not JSON/);
+      expect(message).not.toMatch(/Love|colour|trailing/);
+    }
   });
 
   it("rejects a body over maxBodyBytes before parsing it, counting UTF-8 bytes", () => {
