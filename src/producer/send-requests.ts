@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
 import type { LabelRequest } from "../contracts/request.ts";
 import { QueueError } from "../errors/errors.ts";
@@ -11,12 +12,14 @@ const MAX_PAYLOAD_BYTES = 1_048_576;
 /**
  * Send requests with SendMessageBatch, packing entries by count and size, and re-sending the
  * entries SQS reports as failed (a partial failure is normal) a few times before giving up.
+ * An aborted `signal` stops the sending at once, a back-off wait included (an AbortError).
  */
 export async function sendRequests(
   sqs: SQSClient,
   queueUrl: string,
   requests: readonly LabelRequest[],
   onSent: (sent: number) => void = () => {},
+  signal?: AbortSignal,
 ): Promise<void> {
   let group: SendMessageBatchRequestEntry[] = [];
   let bytes = 0;
@@ -24,7 +27,7 @@ export async function sendRequests(
     const body = toSqsJson(request);
     const size = Buffer.byteLength(body);
     if (group.length === MAX_ENTRIES || (group.length > 0 && bytes + size > MAX_PAYLOAD_BYTES)) {
-      await sendGroup(sqs, queueUrl, group);
+      await sendGroup(sqs, queueUrl, group, signal);
       onSent(group.length);
       group = [];
       bytes = 0;
@@ -33,19 +36,21 @@ export async function sendRequests(
     bytes += size;
   }
   if (group.length > 0) {
-    await sendGroup(sqs, queueUrl, group);
+    await sendGroup(sqs, queueUrl, group, signal);
     onSent(group.length);
   }
 }
 
-async function sendGroup(sqs: SQSClient, queueUrl: string, entries: SendMessageBatchRequestEntry[], attempts = 4): Promise<void> {
+async function sendGroup(sqs: SQSClient, queueUrl: string, entries: SendMessageBatchRequestEntry[], signal: AbortSignal | undefined, attempts = 4): Promise<void> {
   let pending = entries;
   for (let attempt = 1; pending.length > 0; attempt++) {
+    signal?.throwIfAborted();
     let failed: { Id?: string; SenderFault?: boolean; Message?: string }[];
     try {
-      const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending }));
+      const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending }), { abortSignal: signal });
       failed = out.Failed ?? [];
     } catch (cause) {
+      signal?.throwIfAborted();
       if (attempt >= attempts) throw new QueueError(`SendMessageBatch to ${queueUrl} failed`, { cause });
       failed = pending.map((e) => ({ Id: e.Id }));
     }
@@ -55,7 +60,7 @@ async function sendGroup(sqs: SQSClient, queueUrl: string, entries: SendMessageB
     pending = pending.filter((e) => ids.has(e.Id));
     if (pending.length > 0) {
       if (attempt >= attempts) throw new QueueError(`${pending.length} messages could not be sent to ${queueUrl}`);
-      await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      await sleep(200 * 2 ** attempt, undefined, { signal });
     }
   }
 }
