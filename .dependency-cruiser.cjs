@@ -6,7 +6,7 @@
 
 /** Layers from the bottom; each entry lists the folders (or root files) of src/ in it. */
 const layers = [
-  ["contracts", "errors", "lifecycle"],
+  ["contracts", "errors", "lifecycle", "random"],
   ["config", "observability"],
   ["taxonomy", "prompts"],
   ["llm"],

@@ -1,3 +1,5 @@
+import { seededRandom } from "../../random/seeded-random.ts";
+
 /** A 95 % (or other) interval around a point estimate. */
 export interface Interval {
   low: number;
@@ -53,16 +55,4 @@ export function quantile(sorted: readonly number[], q: number): number {
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
-}
-
-/** Seeded PRNG (mulberry32) in [0, 1): resamples are repeatable from the seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }

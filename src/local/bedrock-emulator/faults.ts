@@ -1,5 +1,5 @@
 import { ERROR_FAULT_KINDS, type ErrorFaultKind, type FaultKind, type FaultRule, type OutputFaultKind } from "./types.ts";
-import { seededRandom } from "./random.ts";
+import { seededRandom } from "../../random/seeded-random.ts";
 
 interface RuleState {
   rule: FaultRule;

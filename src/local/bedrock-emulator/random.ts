@@ -7,15 +7,3 @@ export function hashUnit(seed: number, ...parts: string[]): number {
   // 48 bits fit a double exactly.
   return digest.readUIntBE(0, 6) / 2 ** 48;
 }
-
-/** Seeded PRNG (mulberry32) returning numbers in [0, 1), so fault runs are repeatable. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
