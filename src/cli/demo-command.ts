@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import path from "node:path";
 import { runDemo } from "../demo/run-demo.ts";
 import { createLogger } from "../observability/logger.ts";
-import { configFrom, useLocalCredentials } from "./config-from-flags.ts";
+import { configFrom, endpointOverridden, useLocalCredentials } from "./config-from-flags.ts";
 import { DEFAULT_EMULATOR_LATENCY, EMULATOR_HELP, emulatorSettings } from "./emulator-flag.ts";
 import { integerArg, positiveNumberArg } from "./numeric-flags.ts";
 import { packageRoot } from "./package-root.ts";
@@ -20,8 +20,9 @@ export function registerDemoCommand(program: Command): void {
     .option("--runs <n>", "label the same texts this many times on the same stack (run 2 shows the label cache)", integerArg(1, 10), 1)
     .option("--external", "use the stack and workers the configuration names (e.g. a running `labelq local`) instead of starting them")
     .action(async (o: { texts: string; batchSize: number; out?: string; timeout: number; emulator?: string; runs: number; external?: boolean }) => {
-      useLocalCredentials();
-      const base = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
+      const base = configFrom({}, { logLevel: "warn" });
+      // --external talks to what the configuration names, which may be real AWS: its own credentials then.
+      if (!o.external || endpointOverridden(base)) useLocalCredentials();
       const logger = createLogger(base.log);
       const outFile = path.resolve(o.out ?? path.join("out", `demo-results-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`));
       await runDemo({

@@ -107,12 +107,12 @@ export function registerEvalCommand(program: Command): void {
       let target: EvalTarget;
       if (o.target === "emulator") {
         useLocalCredentials();
-        const base = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
+        const base = configFrom({}, { logLevel: "warn" });
         stack = await startLocalStack({ region: base.region, emulator: { latency: DEFAULT_EMULATOR_LATENCY, ...emulatorSettings(o.emulator) } });
         config = configFrom({ LOG_LEVEL: base.log.level, ...stack.env });
         target = { kind: "emulator", description: `Bedrock emulator (test double) at ${stack.endpoints.bedrock}${o.emulator ? `, settings ${o.emulator}` : ""}` };
       } else {
-        config = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
+        config = configFrom({}, { logLevel: "warn" });
         target = { kind: "bedrock", description: config.endpoints.bedrock ?? `Amazon Bedrock in ${config.region}` };
       }
       const logger = createLogger(config.log);

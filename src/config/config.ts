@@ -115,7 +115,8 @@ const envSchema = z.object({
   /** Port of /metrics, /healthz and /readyz (0 picks a free port). */
   LABELQ_HTTP_PORT: int(0, 65_535).default(9400),
 
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Default: info for the worker; short-lived commands (eval, demo) pass their own default (warn). */
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
   LABELQ_LOG_TEXTS: bool.default(false),
   LABELQ_LOG_PRETTY: bool.optional(),
 });
@@ -160,8 +161,14 @@ export interface Config {
   http: { port: number };
 }
 
+/** Defaults a caller may choose where the environment says nothing. */
+export interface ConfigDefaults {
+  /** LOG_LEVEL when it is unset; "info" unless given. */
+  logLevel?: Config["log"]["level"];
+}
+
 /** Parse and validate configuration from environment variables once, at start-up. Throws ConfigError naming each bad variable. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+export function loadConfig(env: Record<string, string | undefined>, defaults: ConfigDefaults = {}): Config {
   const relevant = Object.fromEntries(
     Object.keys(envSchema.shape).flatMap((k) => (env[k] === undefined || env[k] === "" ? [] : [[k, env[k]]])),
   );
@@ -225,7 +232,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       cacheTtlDays: e.LABELQ_CACHE_TTL_DAYS,
       batchRecordTtlDays: e.LABELQ_BATCH_RECORD_TTL_DAYS,
     },
-    log: { level: e.LOG_LEVEL, logTexts: e.LABELQ_LOG_TEXTS, pretty: e.LABELQ_LOG_PRETTY },
+    log: { level: e.LOG_LEVEL ?? defaults.logLevel ?? "info", logTexts: e.LABELQ_LOG_TEXTS, pretty: e.LABELQ_LOG_PRETTY },
     http: { port: e.LABELQ_HTTP_PORT },
   };
   if (config.worker.heartbeatS >= config.worker.visibilityTimeoutS) {

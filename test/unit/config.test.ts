@@ -153,6 +153,12 @@ describe("loadConfig", () => {
     expect(config.worker).toMatchObject({ heartbeatS: 29, visibilityTimeoutS: 30 });
   });
 
+  it("takes a caller's default log level when LOG_LEVEL is unset, and LOG_LEVEL over it", () => {
+    expect(loadConfig({}, { logLevel: "warn" }).log.level).toBe("warn");
+    expect(loadConfig({ LOG_LEVEL: "debug" }, { logLevel: "warn" }).log.level).toBe("debug");
+    expect(loadConfig({}).log.level).toBe("info");
+  });
+
   it("lists every variable it reads, including the AWS endpoint overrides", () => {
     expect(configVariables).toContain("AWS_ENDPOINT_URL_SQS");
     expect(configVariables).toContain("LABELQ_REQUESTS_QUEUE_URL");
