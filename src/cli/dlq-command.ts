@@ -50,6 +50,24 @@ const DEFAULT_VISIBILITY_S = 30;
 /** SQS allows a visibility timeout of up to 12 hours. */
 const visibilityArg = integerArg(1, 43_200);
 
+/** Help texts of the options the dlq subcommands share; an option without help is not added. */
+interface SharedOptionHelp {
+  limit: string;
+  limitMax: number;
+  limitDefault?: number;
+  json?: string;
+  visibility: string;
+}
+
+/** Add --limit, --json, --visibility-timeout and --dlq, with the same parsing and defaults for every subcommand. */
+function withSharedOptions(command: Command, help: SharedOptionHelp): Command {
+  command.option("--limit <n>", help.limit, integerArg(1, help.limitMax), help.limitDefault);
+  if (help.json) command.option("--json", help.json);
+  return command
+    .option("--visibility-timeout <s>", help.visibility, visibilityArg, DEFAULT_VISIBILITY_S)
+    .option("--dlq <url>", "dead-letter queue URL (LABELQ_DLQ_URL)");
+}
+
 /** Add `labelq dlq list|show|replay`: inspect dead-lettered batches and send them back for another attempt. */
 export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void {
   const write = deps.write ?? ((s: string) => void process.stdout.write(s));
@@ -59,11 +77,13 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
   const onInterrupt = deps.onInterrupt ?? onSignals;
   const out = (lines: readonly string[]) => write(lines.map((l) => `${l}\n`).join(""));
 
-  /** Run `body` with an SQS client for the config, destroying the clients afterwards. */
-  const withSqs = async <T>(config: Config, body: (sqs: SQSClient) => Promise<T>): Promise<T> => {
+  /** Read config with the queue flags, require the DLQ, and run `body` with an SQS client, destroying the clients afterwards. */
+  const withDlq = async <T>(flags: { dlq?: string; queue?: string }, body: (sqs: SQSClient, dlqUrl: string, config: Config) => Promise<T>): Promise<T> => {
+    const config = deps.config({ LABELQ_DLQ_URL: flags.dlq, LABELQ_REQUESTS_QUEUE_URL: flags.queue });
+    const dlqUrl = requireQueue(config, "dlq");
     const clients = deps.clients(config);
     try {
-      return await body(clients.sqs);
+      return await body(clients.sqs, dlqUrl, config);
     } finally {
       clients.destroy();
     }
@@ -73,70 +93,78 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
     .command("dlq")
     .description("Inspect the dead-letter queue and replay failed batches. Reading a message hides it briefly (SQS has no peek); every command makes what it read visible again at once.");
 
-  dlq
-    .command("list")
-    .description("one line per DLQ entry: messageId, batchId, error code (REDRIVE: moved by the redrive policy), reason, age, receive count; bodies are not shown")
-    .option("--limit <n>", "read at most this many messages", integerArg(1, 100_000), 100)
-    .option("--json", "print one JSON object per line instead of a table")
-    .option("--visibility-timeout <s>", "seconds a read message stays hidden; they are released at once when the list ends, so this matters only if it is interrupted", visibilityArg, DEFAULT_VISIBILITY_S)
-    .option("--dlq <url>", "dead-letter queue URL (LABELQ_DLQ_URL)")
-    .action(async (o: { limit: number; json?: boolean; visibilityTimeout: number; dlq?: string }) => {
-      const { limit, visibilityTimeout: visibilityTimeoutS } = o;
-      const config = deps.config({ LABELQ_DLQ_URL: o.dlq });
-      const dlqUrl = requireQueue(config, "dlq");
-      await withSqs(config, async (sqs) => {
-        const { entries, unreleased } = await listDlq(sqs, dlqUrl, { limit, visibilityTimeoutS });
-        const at = now();
-        out(o.json ? entries.map((e) => JSON.stringify(entrySummary(e, at))) : formatTable(entries, at));
-        const depth = await dlqDepth(sqs, dlqUrl);
-        note(`${entries.length} messages listed from ${dlqUrl}${depth === undefined ? "" : ` (about ${depth} in the queue)`}; all are still in the DLQ\n`);
-        if (entries.length >= limit) note(`--limit ${limit} reached: the DLQ may hold more\n`);
-        if (unreleased > 0) note(`${unreleased} messages could not be made visible again; they reappear within ${visibilityTimeoutS} s\n`);
-      });
+  withSharedOptions(
+    dlq
+      .command("list")
+      .description("one line per DLQ entry: messageId, batchId, error code (REDRIVE: moved by the redrive policy), reason, age, receive count; bodies are not shown"),
+    {
+      limit: "read at most this many messages",
+      limitMax: 100_000,
+      limitDefault: 100,
+      json: "print one JSON object per line instead of a table",
+      visibility: "seconds a read message stays hidden; they are released at once when the list ends, so this matters only if it is interrupted",
+    },
+  ).action(async (o: { limit: number; json?: boolean; visibilityTimeout: number; dlq?: string }) => {
+    const { limit, visibilityTimeout: visibilityTimeoutS } = o;
+    await withDlq(o, async (sqs, dlqUrl) => {
+      const { entries, unreleased } = await listDlq(sqs, dlqUrl, { limit, visibilityTimeoutS });
+      const at = now();
+      out(o.json ? entries.map((e) => JSON.stringify(entrySummary(e, at))) : formatTable(entries, at));
+      const depth = await dlqDepth(sqs, dlqUrl);
+      note(`${entries.length} messages listed from ${dlqUrl}${depth === undefined ? "" : ` (about ${depth} in the queue)`}; all are still in the DLQ\n`);
+      if (entries.length >= limit) note(`--limit ${limit} reached: the DLQ may hold more\n`);
+      if (unreleased > 0) note(`${unreleased} messages could not be made visible again; they reappear within ${visibilityTimeoutS} s\n`);
     });
+  });
 
-  dlq
-    .command("show <messageId>")
-    .description("one DLQ entry in full: its attributes and its body, pretty-printed (bodies are user data: shown because you asked for this message)")
-    .option("--limit <n>", "look at most at this many messages to find it", integerArg(1, 100_000), 1000)
-    .option("--json", "print the entry, body included, as one JSON object")
-    .option("--visibility-timeout <s>", "seconds a read message stays hidden; they are released at once when the search ends", visibilityArg, DEFAULT_VISIBILITY_S)
-    .option("--dlq <url>", "dead-letter queue URL (LABELQ_DLQ_URL)")
-    .action(async (messageId: string, o: { limit: number; json?: boolean; visibilityTimeout: number; dlq?: string }) => {
-      const { limit, visibilityTimeout: visibilityTimeoutS } = o;
-      const config = deps.config({ LABELQ_DLQ_URL: o.dlq });
-      const dlqUrl = requireQueue(config, "dlq");
-      await withSqs(config, async (sqs) => {
-        const { entry, scanned } = await findDlqEntry(sqs, dlqUrl, messageId, { limit, visibilityTimeoutS });
-        if (!entry) throw new InvalidRequestError(`message ${messageId} is not among the ${scanned} messages read from ${dlqUrl} (raise --limit to look further)`);
-        const at = now();
-        if (o.json) {
-          out([JSON.stringify({ ...entrySummary(entry, at), attributes: entry.attributes, body: entry.body })]);
-        } else {
-          out(formatEntry(entry, at));
-        }
-      });
+  withSharedOptions(
+    dlq
+      .command("show <messageId>")
+      .description("one DLQ entry in full: its attributes and its body, pretty-printed (bodies are user data: shown because you asked for this message)"),
+    {
+      limit: "look at most at this many messages to find it",
+      limitMax: 100_000,
+      limitDefault: 1000,
+      json: "print the entry, body included, as one JSON object",
+      visibility: "seconds a read message stays hidden; they are released at once when the search ends",
+    },
+  ).action(async (messageId: string, o: { limit: number; json?: boolean; visibilityTimeout: number; dlq?: string }) => {
+    const { limit, visibilityTimeout: visibilityTimeoutS } = o;
+    await withDlq(o, async (sqs, dlqUrl) => {
+      const { entry, scanned } = await findDlqEntry(sqs, dlqUrl, messageId, { limit, visibilityTimeoutS });
+      if (!entry) throw new InvalidRequestError(`message ${messageId} is not among the ${scanned} messages read from ${dlqUrl} (raise --limit to look further)`);
+      const at = now();
+      if (o.json) {
+        out([JSON.stringify({ ...entrySummary(entry, at), attributes: entry.attributes, body: entry.body })]);
+      } else {
+        out(formatEntry(entry, at));
+      }
     });
+  });
 
-  dlq
-    .command("replay")
-    .description(
-      "send DLQ entries back to their source queue (labelq-source-queue, else LABELQ_REQUESTS_QUEUE_URL) with their body unchanged, deleting each from the DLQ only after it was sent. A DRY RUN unless --execute.",
-    )
+  withSharedOptions(
+    dlq
+      .command("replay")
+      .description(
+        "send DLQ entries back to their source queue (labelq-source-queue, else LABELQ_REQUESTS_QUEUE_URL) with their body unchanged, deleting each from the DLQ only after it was sent. A DRY RUN unless --execute.",
+      ),
+    {
+      limit: "replay at most this many matching entries",
+      limitMax: 10_000_000,
+      visibility: "seconds a read message stays hidden; skipped ones are released at once when the scan ends (raise it for scans of many thousands)",
+    },
+  )
     .option("--code <code>", "only entries with this error code (repeat, or a comma list; REDRIVE: moved by the redrive policy)", (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option("--batch-id <id>", "only entries of this batch")
     .option("--older-than <duration>", "only entries that failed at least this long ago (e.g. 10m, 2h, 1d)")
     .option("--newer-than <duration>", "only entries that failed less than this long ago")
-    .option("--limit <n>", "replay at most this many matching entries", integerArg(1, 10_000_000))
     .option("--execute", "really move them (without it, only print what would move)")
     .option("--rate <per-second>", "send at most this many messages a second", positiveNumberArg("messages a second"), 50)
     .option(
       "--move-task",
       "unfiltered only, AWS only: start SQS's own redrive (StartMessageMoveTask) to LABELQ_REQUESTS_QUEUE_URL, or without one to each message's original source queue. The embedded SQS (fauxqs, `labelq local`) lacks it; the default receive-and-send replay works everywhere",
     )
-    .option("--visibility-timeout <s>", "seconds a read message stays hidden; skipped ones are released at once when the scan ends (raise it for scans of many thousands)", visibilityArg, DEFAULT_VISIBILITY_S)
     .option("--queue <url>", "requests queue URL (LABELQ_REQUESTS_QUEUE_URL): the target of entries without labelq-source-queue, and of --move-task")
-    .option("--dlq <url>", "dead-letter queue URL (LABELQ_DLQ_URL)")
     .action(async (o: ReplayFlags) => {
       if (o.moveTask) {
         // Refused first, before any config or queue is touched: a move task moves everything, not what the filters name.
@@ -158,14 +186,12 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
       checkFilter(filter);
       const { limit, rate, visibilityTimeout: visibilityTimeoutS } = o;
       if (o.moveTask && (!Number.isInteger(rate) || rate > 500)) throw new InvalidRequestError("--rate with --move-task must be an integer from 1 to 500 (the SQS limit)");
-      const config = deps.config({ LABELQ_DLQ_URL: o.dlq, LABELQ_REQUESTS_QUEUE_URL: o.queue });
-      const dlqUrl = requireQueue(config, "dlq");
-      const target = config.queues.requests;
-      if (o.moveTask) {
-        await withSqs(config, (sqs) => moveTask(sqs, dlqUrl, target, rate, o.execute ?? false));
-        return;
-      }
-      await withSqs(config, (sqs) => replay(sqs, { dlqUrl, target, filter, limit, rate, visibilityTimeoutS, execute: o.execute ?? false }));
+      await withDlq(o, (sqs, dlqUrl, config) => {
+        const target = config.queues.requests;
+        return o.moveTask
+          ? moveTask(sqs, dlqUrl, target, rate, o.execute ?? false)
+          : replay(sqs, { dlqUrl, target, filter, limit, rate, visibilityTimeoutS, execute: o.execute ?? false });
+      });
     });
 
   async function moveTask(sqs: SQSClient, dlqUrl: string, destinationUrl: string | undefined, rate: number, execute: boolean): Promise<void> {
