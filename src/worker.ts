@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { AwsClients } from "./aws-clients.ts";
 import { CircuitBreakers } from "./classify/circuit-breaker.ts";
 import type { LabelBatchSettings } from "./classify/label-batch.ts";
-import { labelRoutedBatch } from "./classify/label-routed-batch.ts";
+import { labelRoutedBatch, type RoutedBatchDeps } from "./classify/label-routed-batch.ts";
 import { DEFAULT_RETRY_POLICY } from "./classify/retry-policy.ts";
 import { type Config, requireQueue } from "./config/config.ts";
 import { BedrockProvider } from "./llm/bedrock-provider.ts";
@@ -83,6 +83,65 @@ function isGeography(value: string): value is Geography {
   return (GEOGRAPHIES as readonly string[]).includes(value);
 }
 
+/** What labelling a batch needs, built from config, and the parts callers observe or close. */
+export interface LabelCore {
+  settings: LabelBatchSettings;
+  deps: RoutedBatchDeps;
+  limiter: QuotaLimiter;
+  cache: LabelCache | undefined;
+  metrics: Metrics;
+  breakers: CircuitBreakers;
+}
+
+/** What a caller of createLabelCore may change. */
+export interface LabelCoreOverrides extends Pick<WorkerOverrides, "provider" | "metrics"> {
+  /** Attach the label cache when a table is configured; default true. */
+  cache?: boolean;
+  /** Let a request choose any catalogue model, not only LABELQ_ALLOWED_MODELS (an evaluation compares models). */
+  allowEveryModel?: boolean;
+}
+
+/**
+ * Build the labelling core from config: model catalogue, limiter, provider, cache, circuit
+ * breakers and retry policy. The one composition behind the worker, the Lambda handler and
+ * `labelq eval`, so all three label the same way.
+ */
+export function createLabelCore(config: Config, clients: AwsClients, logger: Logger, overrides: LabelCoreOverrides = {}): LabelCore {
+  const catalogue = modelCatalogueFor(config);
+  const metrics = overrides.metrics ?? new Metrics();
+  const settings: LabelBatchSettings = {
+    defaultTaxonomy: config.prompts.defaultTaxonomy,
+    defaultPromptVersion: config.prompts.defaultVersion,
+    defaultModel: config.models.default,
+    allowedModels: overrides.allowEveryModel ? catalogue.models.map((m) => m.alias) : config.models.allowed,
+    fallbackModels: config.models.fallbacks,
+    catalogue,
+    chunkSize: config.classify.chunkSize,
+    maxReaskRounds: config.classify.maxReaskRounds,
+    cacheTtlDays: config.store.cacheTtlDays,
+    retryBudgetS: config.bedrock.retryBudgetS,
+  };
+  const limiter = new QuotaLimiter(
+    {
+      maxConcurrent: config.limiter.maxConcurrent,
+      minTimeMs: config.limiter.minTimeMs,
+      redisUrl: config.limiter.redisUrl,
+      id: config.limiter.id,
+      quotaFor: (model) => ({ ...config.limiter.quota, ...config.limiter.quotas[model] }),
+      localShare: 1 / config.limiter.expectedWorkers,
+      timing: { ...BEDROCK_WINDOW, windowMs: config.limiter.windowS * 1000 },
+    },
+    logger,
+  );
+  const provider = overrides.provider ?? new BedrockProvider(clients.bedrock);
+  const cache = (overrides.cache ?? true) && config.store.cacheTable ? new DynamoLabelCache(clients.dynamo, config.store.cacheTable, logger) : undefined;
+  const breakers = new CircuitBreakers({ threshold: config.bedrock.breakerThreshold, cooldownMs: config.bedrock.breakerCooldownS * 1000 });
+  const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: config.bedrock.maxAttempts };
+  const shadow = config.store.batchesTable ? new DynamoShadowSummary(clients.dynamo, config.store.batchesTable) : undefined;
+  const deps: RoutedBatchDeps = { prompts: new PromptRegistry(config.prompts.dir), limiter, provider, logger, cache, metrics, breakers, retry, shadow };
+  return { settings, deps, limiter, cache, metrics, breakers };
+}
+
 /** The message handler and the parts it is built from. */
 export interface MessagePipeline {
   handler: MessageHandler;
@@ -102,42 +161,10 @@ export function createMessagePipeline(
   logger: Logger,
   overrides: Pick<WorkerOverrides, "provider" | "metrics"> = {},
 ): MessagePipeline {
-  const catalogue = modelCatalogueFor(config);
-  const metrics = overrides.metrics ?? new Metrics();
-  const settings: LabelBatchSettings = {
-    defaultTaxonomy: config.prompts.defaultTaxonomy,
-    defaultPromptVersion: config.prompts.defaultVersion,
-    defaultModel: config.models.default,
-    allowedModels: config.models.allowed,
-    fallbackModels: config.models.fallbacks,
-    catalogue,
-    chunkSize: config.classify.chunkSize,
-    maxReaskRounds: config.classify.maxReaskRounds,
-    cacheTtlDays: config.store.cacheTtlDays,
-    retryBudgetS: config.bedrock.retryBudgetS,
-  };
-  const prompts = new PromptRegistry(config.prompts.dir);
-  const limiter = new QuotaLimiter(
-    {
-      maxConcurrent: config.limiter.maxConcurrent,
-      minTimeMs: config.limiter.minTimeMs,
-      redisUrl: config.limiter.redisUrl,
-      id: config.limiter.id,
-      quotaFor: (model) => ({ ...config.limiter.quota, ...config.limiter.quotas[model] }),
-      localShare: 1 / config.limiter.expectedWorkers,
-      timing: { ...BEDROCK_WINDOW, windowMs: config.limiter.windowS * 1000 },
-    },
-    logger,
-  );
-  const provider = overrides.provider ?? new BedrockProvider(clients.bedrock);
-  const cache = config.store.cacheTable ? new DynamoLabelCache(clients.dynamo, config.store.cacheTable, logger) : undefined;
+  const { settings, deps, limiter, cache, metrics, breakers } = createLabelCore(config, clients, logger, overrides);
   const idempotency = config.store.batchesTable
     ? new DynamoIdempotencyStore(clients.dynamo, config.store.batchesTable, config.store.batchRecordTtlDays)
     : undefined;
-  const breakers = new CircuitBreakers({ threshold: config.bedrock.breakerThreshold, cooldownMs: config.bedrock.breakerCooldownS * 1000 });
-  const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: config.bedrock.maxAttempts };
-  const shadow = config.store.batchesTable ? new DynamoShadowSummary(clients.dynamo, config.store.batchesTable) : undefined;
-  const deps = { prompts, limiter, provider, logger, cache, metrics, breakers, retry, shadow };
 
   const handler = createMessageHandler(
     {
