@@ -7,7 +7,7 @@ import { rejection } from "../support/fakes.ts";
 
 const sqsMock = mockClient(SQSClient);
 const queueUrl = "https://sqs.us-east-1.amazonaws.com/000000000000/requests";
-const request: LabelRequest = { schemaVersion: 1, batchId: "b-1", items: [{ id: "t-1", text: "hello" }] } as LabelRequest;
+const request: LabelRequest = { schemaVersion: 1, batchId: "b-1", items: [{ id: "t-1", text: "hello" }] };
 
 afterEach(() => sqsMock.reset());
 
