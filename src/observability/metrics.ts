@@ -10,7 +10,7 @@ export class Metrics {
 
   readonly batches = new Counter({
     name: "labelq_batches_total",
-    help: "Request messages handled, by outcome (published, republished, dead-lettered, deferred, retry-later, returned, lease-lost)",
+    help: "Request messages handled, by outcome (published, republished, dead-lettered, deferred, retry-later, quota-hold, returned, lease-lost)",
     labelNames: ["outcome", "taxonomy", "prompt_version", "model"] as const,
     registers: [this.registry],
   });

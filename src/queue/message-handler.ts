@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { LabelRequest, RequestLimits } from "../contracts/request.ts";
 import type { LabelResult } from "../contracts/result.ts";
-import { InvalidRequestError, LeaseLostError, ShuttingDownError, toLabelqError } from "../errors/errors.ts";
+import { InvalidRequestError, LeaseLostError, ModelCallError, ShuttingDownError, toLabelqError } from "../errors/errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { BatchLease } from "../store/batch-lease.ts";
 import type { IdempotencyStore } from "../store/idempotency-store.ts";
@@ -11,7 +11,7 @@ import { claimBatch } from "./claim-batch.ts";
 import { parseRequestMessage, peekBatchId } from "./parse-request-message.ts";
 import { payloadHash } from "./payload-hash.ts";
 import { resolveReplyTo } from "./reply-to.ts";
-import { MAX_RETRY_DELAY_S, retryDelaySeconds } from "./retry-delay.ts";
+import { MAX_RETRY_DELAY_S, quotaHoldSeconds, retryDelaySeconds } from "./retry-delay.ts";
 import { changeVisibility, publishResult, sendToDlq } from "./sqs-messages.ts";
 
 export interface HandlerSettings {
@@ -30,7 +30,7 @@ export interface HandlerSettings {
 export type LabelFn = (request: LabelRequest, receivedAt: Date, signal: AbortSignal) => Promise<LabelResult>;
 
 /** What happened to a message, for the pool's bookkeeping, logs and tests. */
-export type MessageOutcome = "published" | "republished" | "dead-lettered" | "deferred" | "retry-later" | "returned" | "lease-lost";
+export type MessageOutcome = "published" | "republished" | "dead-lettered" | "deferred" | "retry-later" | "quota-hold" | "returned" | "lease-lost";
 
 /** A handled message: whether to delete it (sqs-consumer's acknowledgement) and what became of it. */
 export interface Handled {
@@ -67,6 +67,7 @@ interface Delivery {
  * - dead-lettered: a request that can never succeed is copied to the DLQ with its reason, then deleted;
  * - deferred: another worker holds the batch's lease; the message comes back after the lease;
  * - retry-later: a retryable failure; the message becomes visible again after a growing delay;
+ * - quota-hold: every allowed model's daily token quota is spent; the message stays hidden until it resets;
  * - returned: the worker is stopping; the message is made visible at once for another worker;
  * - lease-lost: another worker took the batch over (this one stalled past its lease): it publishes.
  *
@@ -165,6 +166,7 @@ export function createMessageHandler(settings: HandlerSettings, label: LabelFn, 
       d.log.info("worker stopping: message returned to the queue");
       return { ack: false, outcome: "returned" };
     }
+    if (error instanceof ModelCallError && error.code === "MODEL_QUOTA_EXHAUSTED") return await holdForQuota(d, error);
     if (!error.retryable) {
       const batchId = d.request?.batchId ?? peekBatchId(d.message.Body);
       await sendToDlq(sqs, settings.dlqUrl, d.message, { error, receiveCount: d.receiveCount, sourceQueue: settings.requestsQueueUrl, batchId });
@@ -176,6 +178,21 @@ export function createMessageHandler(settings: HandlerSettings, label: LabelFn, 
     await changeVisibility(sqs, settings.requestsQueueUrl, d.message, delay);
     d.log.warn({ code: error.code, err: thrown, retryInSeconds: delay }, "batch failed; will retry");
     return { ack: false, outcome: "retry-later" };
+  }
+
+  /**
+   * No allowed model can run before its daily quota resets: hide the message until then (at
+   * least the normal backoff, at most SQS's 12 h), so waiting costs one receive, not a run of
+   * them into the DLQ.
+   */
+  async function holdForQuota(d: Delivery, error: ModelCallError): Promise<Handled> {
+    const now = Date.now();
+    const backoff = retryDelaySeconds(d.receiveCount, settings.retryBaseDelayS);
+    const wait = quotaHoldSeconds(error.resetsAt, now, (now - d.receivedAt.getTime()) / 1000, backoff);
+    await changeVisibility(sqs, settings.requestsQueueUrl, d.message, wait);
+    const resetsAt = error.resetsAt === undefined ? undefined : new Date(error.resetsAt).toISOString();
+    d.log.warn({ code: error.code, reason: error.message, resetsAt, retryInSeconds: wait }, "daily token quota spent on every allowed model; batch held until it resets");
+    return { ack: false, outcome: "quota-hold" };
   }
 }
 

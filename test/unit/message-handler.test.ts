@@ -1,10 +1,12 @@
 import { ChangeMessageVisibilityCommand, type Message, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { LabelRequest } from "../../src/contracts/request.ts";
 import type { LabelResult } from "../../src/contracts/result.ts";
 import { InvalidRequestError, ModelCallError, StoreError } from "../../src/errors/errors.ts";
+import { Metrics } from "../../src/observability/metrics.ts";
 import { createMessageHandler, type HandlerSettings, type LabelFn } from "../../src/queue/message-handler.ts";
+import { MAX_VISIBILITY_S, VISIBILITY_MARGIN_S } from "../../src/queue/retry-delay.ts";
 import { DLQ_ATTRIBUTES } from "../../src/queue/sqs-messages.ts";
 import { FakeIdempotencyStore, silentLogger } from "../support/fakes.ts";
 
@@ -225,6 +227,49 @@ describe("the message handler", () => {
     expect(first).toBeLessThanOrEqual(settings.retryBaseDelayS);
     expect(fourth).toBeGreaterThanOrEqual(settings.retryBaseDelayS * 4);
     expect(sentTo(QUEUES.dlq)).toHaveLength(0);
+  });
+
+  describe("when every allowed model's daily token quota is spent", () => {
+    const NOW = Date.parse("2026-11-30T06:00:00Z");
+    // Only Date is faked, so "now" stands still while the lease timers run as usual.
+    beforeEach(() => vi.useFakeTimers({ toFake: ["Date"], now: NOW }));
+    afterEach(() => vi.useRealTimers());
+
+    const quotaSpent = (resetsAt: number) => () =>
+      Promise.reject(new ModelCallError("MODEL_QUOTA_EXHAUSTED", "meta.llama3-3-70b-instruct-v1:0", "no allowed model can run", { resetsAt }));
+
+    it("holds the message until the quota resets, releases the lease, and neither deletes nor dead-letters it", async () => {
+      const resetsAt = NOW + 3 * 3_600_000 + 400;
+      const handled = await handler(labeller(quotaSpent(resetsAt)).fn)(message(request(), 7), new AbortController().signal);
+      expect(handled).toEqual({ ack: false, outcome: "quota-hold" });
+      expect(visibilityChanges()).toEqual([3 * 3_600 + 1]);
+      expect(store.records.has("b-1")).toBe(false);
+      expect(sentTo(QUEUES.dlq)).toHaveLength(0);
+    });
+
+    it("caps the hold below SQS's 12 h visibility limit when the quota resets later than that", async () => {
+      const handled = await handler(labeller(quotaSpent(NOW + 30 * 3_600_000)).fn)(message(request()), new AbortController().signal);
+      expect(handled).toEqual({ ack: false, outcome: "quota-hold" });
+      expect(visibilityChanges()).toEqual([MAX_VISIBILITY_S - VISIBILITY_MARGIN_S]);
+      expect(MAX_VISIBILITY_S).toBe(43_200);
+      expect(sentTo(QUEUES.dlq)).toHaveLength(0);
+    });
+
+    it("counts the hold as outcome quota-hold in labelq_batches_total", async () => {
+      const metrics = new Metrics({ defaultMetrics: false });
+      const handle = createMessageHandler(settings, labeller(quotaSpent(NOW + 3_600_000)).fn, { sqs, logger: silentLogger(), idempotency: store, workerId: "worker-a", metrics });
+      await handle(message(request()), new AbortController().signal);
+      const { values } = await metrics.batches.get();
+      expect(values.filter((v) => v.labels.outcome === "quota-hold").map((v) => v.value)).toEqual([1]);
+      expect(values.filter((v) => v.labels.outcome === "retry-later")).toEqual([]);
+    });
+
+    it("waits at least the normal backoff when the quota is already due back", async () => {
+      await handler(labeller(quotaSpent(NOW - 1_000)).fn)(message(request(), 4), new AbortController().signal);
+      const [wait] = visibilityChanges();
+      expect(wait).toBeGreaterThanOrEqual(settings.retryBaseDelayS * 4);
+      expect(wait).toBeLessThanOrEqual(settings.retryBaseDelayS * 8);
+    });
   });
 
   it("returns the message to the queue at once when the worker stops mid-batch, whatever the work threw", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_RETRY_DELAY_S, retryDelaySeconds } from "../../src/queue/retry-delay.ts";
+import { MAX_RETRY_DELAY_S, MAX_VISIBILITY_S, quotaHoldSeconds, retryDelaySeconds, VISIBILITY_MARGIN_S } from "../../src/queue/retry-delay.ts";
 
 const lowest = () => 0;
 const highest = () => 0.999_999_999;
@@ -50,5 +50,28 @@ describe("retryDelaySeconds", () => {
       expect(d).toBeGreaterThanOrEqual(10);
       expect(d).toBeLessThanOrEqual(20);
     }
+  });
+});
+
+describe("quotaHoldSeconds", () => {
+  const now = 1_000_000_000;
+  const longest = MAX_VISIBILITY_S - VISIBILITY_MARGIN_S;
+
+  it("waits until the quota resets, rounded up to a whole second", () => {
+    expect(quotaHoldSeconds(now + 7_200_000, now, 0, 20)).toBe(7_200);
+    expect(quotaHoldSeconds(now + 1_500, now, 0, 0)).toBe(2);
+  });
+
+  it("waits at least the backoff when the reset is due, past, or unknown", () => {
+    expect(quotaHoldSeconds(now + 5_000, now, 0, 20)).toBe(20);
+    expect(quotaHoldSeconds(now - 60_000, now, 0, 20)).toBe(20);
+    expect(quotaHoldSeconds(undefined, now, 0, 20)).toBe(20);
+  });
+
+  it("never ends later than 12 h after the message was received", () => {
+    expect(MAX_VISIBILITY_S).toBe(43_200);
+    expect(quotaHoldSeconds(now + 86_400_000, now, 0, 20)).toBe(longest);
+    expect(quotaHoldSeconds(now + 86_400_000, now, 90.2, 20)).toBe(longest - 91);
+    expect(quotaHoldSeconds(now + 86_400_000, now, 50_000, 20)).toBe(0);
   });
 });
