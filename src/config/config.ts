@@ -74,6 +74,7 @@ const envSchema = z.object({
   LABELQ_MODEL_TIMEOUT_MS: int(1_000, 600_000).default(120_000),
   LABELQ_MODEL_MAX_ATTEMPTS: int(1, 10).default(3),
 
+  /** Calls in flight per model: fleet-wide with LABELQ_REDIS_URL (Bottleneck clustered), per process without. */
   LABELQ_LIMITER_MAX_CONCURRENT: int(1, 10_000).default(8),
   /** Each model's quota (requests and tokens per minute); 0 = no limit of that kind. LABELQ_QUOTAS overrides per model. */
   LABELQ_QUOTA_RPM: int(0, 1_000_000).default(0),
@@ -102,6 +103,7 @@ const envSchema = z.object({
   /** Unavailability failures in a row that open a model's circuit breaker, and how long it stays open. */
   LABELQ_BREAKER_THRESHOLD: int(1, 1_000).default(5),
   LABELQ_BREAKER_COOLDOWN_S: int(1, 3_600).default(30),
+  /** Minimum spacing between call starts per model: fleet-wide with LABELQ_REDIS_URL, per process without. */
   LABELQ_LIMITER_MIN_TIME_MS: int(0, 60_000).default(0),
   LABELQ_REDIS_URL: z.string().regex(/^rediss?:\/\//, "expected a redis:// or rediss:// URL").optional(),
   LABELQ_LIMITER_ID: z.string().min(1).default("labelq"),

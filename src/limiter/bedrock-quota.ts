@@ -12,10 +12,12 @@ export function reservedTokens(r: Reservation): number {
   return r.inputTokens + r.cacheTokens + r.maxTokens;
 }
 
-/** Tokens the call finally costs the quota: input + cache reads and writes + output x burn-down. */
+/**
+ * Tokens the call finally costs the quota: input + cache writes + output x burn-down. Cache reads
+ * are reserved when the call starts but released at settlement (docs/bedrock-fidelity.md row 8).
+ */
 export function settledTokens(r: Reservation, usage: ModelResponse["usage"]): number {
-  const cache = (usage.cacheReadInputTokens ?? 0) + (usage.cacheWriteInputTokens ?? 0);
-  return usage.inputTokens + cache + usage.outputTokens * r.outputBurnDown;
+  return usage.inputTokens + (usage.cacheWriteInputTokens ?? 0) + usage.outputTokens * r.outputBurnDown;
 }
 
 /** The limiter feedback for a failed call: which errors slow the lane, pause the model, or only release the reservation. */

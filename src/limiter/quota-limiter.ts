@@ -2,9 +2,10 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
-import { ModelCallError } from "../errors/errors.ts";
+import { ModelCallError, ShuttingDownError } from "../errors/errors.ts";
 import { type AimdSettings, type AimdState, type AimdStore, LocalAimdStore, RedisAimdStore } from "./aimd.ts";
 import { reservedTokens, settledTokens } from "./bedrock-quota.ts";
+import { CallSlots } from "./call-slots.ts";
 import { BEDROCK_WINDOW, LocalWindowStore, RedisWindowStore, type WindowStore, type WindowTiming } from "./quota-window.ts";
 import type { CallFeedback, ModelCall, RateLimiter } from "./rate-limiter.ts";
 
@@ -15,9 +16,9 @@ export interface ModelQuota {
 }
 
 export interface QuotaLimiterOptions {
-  /** Calls in flight per model, per process. */
+  /** Calls in flight per model: fleet-wide with a Redis URL (every process sharing `id`), else per process. */
   maxConcurrent: number;
-  /** Minimum spacing between call starts, per model, per process. */
+  /** Minimum spacing between call starts per model: fleet-wide with a Redis URL, else per process. */
   minTimeMs: number;
   /** With a Redis URL every process sharing `id` shares each model's window and adaptive rate. */
   redisUrl?: string;
@@ -79,11 +80,17 @@ const redisOptions: RedisOptions = {
  * a call starts only when its reservation (input + cache + maxTokens) fits, and is settled to
  * its real cost (output x burn-down) when it ends. Calls of one process wait in FIFO order;
  * with Redis the log is the fleet's. A spent daily quota pauses the model until it resets.
+ * Calls in flight and the spacing of starts are Bottleneck's job (CallSlots): a call takes its
+ * slot first and waits for the window inside it, so it never holds a reservation while it waits
+ * for a slot.
  */
 export class QuotaLimiter implements RateLimiter {
   readonly #options: QuotaLimiterOptions;
   readonly #logger: Logger;
   readonly #redis: Redis | undefined;
+  readonly #slots: CallSlots;
+  /** Aborted by close(), so every wait here ends. */
+  readonly #closing = new AbortController();
   readonly #lanes = new Map<string, Lane>();
   /** Models whose daily quota is spent, and until when. */
   readonly #dailyPause = new Map<string, number>();
@@ -100,6 +107,7 @@ export class QuotaLimiter implements RateLimiter {
     this.#redis = options.redisUrl ? new Redis(options.redisUrl, redisOptions) : undefined;
     this.#redis?.on("error", (error) => logger.debug({ err: error }, "limiter redis error"));
     this.#ready = this.#redis ? connected(this.#redis, REDIS_READY_TIMEOUT_MS) : Promise.resolve();
+    this.#slots = new CallSlots(options, this.#redis, logger);
     this.#tick = setInterval(() => {
       for (const lane of this.#lanes.values()) void lane.tick();
     }, 1_000);
@@ -128,9 +136,11 @@ export class QuotaLimiter implements RateLimiter {
     return until !== undefined && until > Date.now() ? until : undefined;
   }
 
-  async whenCanStart(models: readonly string[], signal?: AbortSignal): Promise<void> {
+  async whenCanStart(models: readonly string[], callerSignal?: AbortSignal): Promise<void> {
+    const signal = callerSignal ? AbortSignal.any([callerSignal, this.#closing.signal]) : this.#closing.signal;
     for (;;) {
-      signal?.throwIfAborted();
+      if (this.#closed) throw new ShuttingDownError();
+      signal.throwIfAborted();
       const now = Date.now();
       this.#pendingStarts = this.#pendingStarts.filter((t) => t > now);
       const runnable = models.filter((m) => this.pausedUntil(m) === undefined);
@@ -157,17 +167,21 @@ export class QuotaLimiter implements RateLimiter {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort(new ShuttingDownError());
     clearInterval(this.#tick);
     for (const lane of this.#lanes.values()) lane.close();
-    this.#redis?.disconnect();
-    return Promise.resolve();
+    try {
+      await this.#slots.close();
+    } finally {
+      this.#redis?.disconnect();
+    }
   }
 
   #lane(model: string): Lane {
     let lane = this.#lanes.get(model);
     if (!lane) {
-      if (this.#closed) throw new Error("the rate limiter is closed");
-      lane = new Lane(model, this.#options, this.#redis, this.#ready, this.#logger);
+      if (this.#closed) throw new ShuttingDownError();
+      lane = new Lane(model, this.#options, this.#redis, this.#slots, this.#ready, this.#logger);
       this.#lanes.set(model, lane);
     }
     return lane;
@@ -189,7 +203,7 @@ interface Admitted {
   store: WindowStore;
 }
 
-/** One model's window, waiting calls and adaptive rate. */
+/** One model's window, waiting calls and adaptive rate; its calls in flight and spacing are CallSlots'. */
 class Lane {
   readonly #model: string;
   readonly #options: QuotaLimiterOptions;
@@ -202,9 +216,11 @@ class Lane {
   readonly #localAimd = new LocalAimdStore();
   readonly #waiters: Waiter[] = [];
   readonly #admitted = new WeakMap<ModelCall, Admitted>();
+  readonly #slots: CallSlots;
   #state: AimdState = { factor: 1, lastDecreaseAt: 0, lastIncreaseAt: 0, pausedUntil: 0 };
-  #running = 0;
-  #lastStartAt = 0;
+  /** Calls scheduled here that have no call slot yet. */
+  #waitingForSlot = 0;
+  #closed = false;
   #pumping = false;
   #timer: NodeJS.Timeout | undefined;
   #degradedSince: number | undefined;
@@ -213,8 +229,9 @@ class Lane {
 
   readonly #ready: Promise<void>;
 
-  constructor(model: string, options: QuotaLimiterOptions, redis: Redis | undefined, ready: Promise<void>, logger: Logger) {
+  constructor(model: string, options: QuotaLimiterOptions, redis: Redis | undefined, slots: CallSlots, ready: Promise<void>, logger: Logger) {
     this.#ready = ready;
+    this.#slots = slots;
     this.#model = model;
     this.#options = options;
     this.#logger = logger.child({ limiter: model });
@@ -231,24 +248,30 @@ class Lane {
   }
 
   get waiting(): number {
-    return this.#waiters.length;
+    return this.#waiters.length + this.#waitingForSlot;
   }
 
-  schedule<T>(call: ModelCall, task: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#waiters.push({
-        call,
-        weight: this.#weightOf(call),
-        start: () => {
-          task().then(resolve, reject).finally(() => {
-            this.#running -= 1;
-            void this.#pump();
-          });
+  /** Take a call slot (Bottleneck), then wait inside it until the window admits the call, then run it. */
+  async schedule<T>(call: ModelCall, task: () => Promise<T>): Promise<T> {
+    this.#waitingForSlot += 1;
+    let inSlot = false;
+    try {
+      // A worker started before Redis answers would otherwise take local slots from its first call.
+      await this.#ready;
+      const shared = this.#shared !== undefined && this.#degradedSince === undefined;
+      return await this.#slots.run(
+        this.#model,
+        shared,
+        () => {
+          inSlot = true;
+          this.#waitingForSlot -= 1;
+          return this.#admitThenRun(call, task);
         },
-        fail: reject,
-      });
-      void this.#pump();
-    });
+        (error) => this.#degrade(error),
+      );
+    } finally {
+      if (!inSlot) this.#waitingForSlot -= 1;
+    }
   }
 
   report(call: ModelCall, feedback: CallFeedback): void {
@@ -298,8 +321,18 @@ class Lane {
   }
 
   close(): void {
+    this.#closed = true;
     clearTimeout(this.#timer);
-    for (const w of this.#waiters.splice(0)) w.fail(new Error("the rate limiter is closed"));
+    for (const w of this.#waiters.splice(0)) w.fail(new ShuttingDownError());
+  }
+
+  /** Wait in FIFO order until the window admits the call, then run it. */
+  #admitThenRun<T>(call: ModelCall, task: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new ShuttingDownError());
+    return new Promise<T>((resolve, reject) => {
+      this.#waiters.push({ call, weight: this.#weightOf(call), start: () => void task().then(resolve, reject), fail: reject });
+      void this.#pump();
+    });
   }
 
   #weightOf(call: ModelCall): number {
@@ -307,17 +340,15 @@ class Lane {
     return reservedTokens({ ...call.reserve, inputTokens: Math.ceil(call.reserve.inputTokens * this.#inputRatio) });
   }
 
-  /** Start waiting calls in order while the window, the concurrency cap and the spacing allow. */
+  /** Start waiting calls (each already holds a call slot) in order while the window admits them. */
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
       // A worker started before Redis answers would otherwise limit locally from its first call.
       await this.#ready;
-      while (this.#waiters.length > 0 && this.#running < this.#options.maxConcurrent) {
+      while (this.#waiters.length > 0) {
         const now = Date.now();
-        const spacing = this.#lastStartAt + this.#options.minTimeMs - now;
-        if (spacing > 0) return this.#retryIn(spacing);
         const head = this.#waiters[0]!;
         const id = randomUUID();
         const { store, quota } = this.#target();
@@ -333,8 +364,6 @@ class Lane {
         if (!verdict.admitted) return this.#retryIn(Math.min(verdict.retryInMs, MAX_POLL_MS));
         this.#waiters.shift();
         this.#admitted.set(head.call, { id, weight: head.weight, store });
-        this.#running += 1;
-        this.#lastStartAt = now;
         head.start();
       }
     } finally {

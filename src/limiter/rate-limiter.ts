@@ -3,7 +3,7 @@ import type { ModelResponse } from "../llm/model-provider.ts";
 /**
  * What Bedrock reserves against a model's tokens-per-minute quota when a call starts, and how
  * it settles after (docs: quotas-token-burndown): input + cache + maxTokens up front; then
- * input + cache + output x the model's burn-down rate (Claude 4.x: 5). Build with reservationFor.
+ * input + cache writes + output x the model's burn-down rate (cache reads are released) (Claude 4.x: 5). Build with reservationFor.
  */
 export interface Reservation {
   /** Uncached input tokens (the token estimator's count of the system prompt and user turn, less the cached prefix). */

@@ -123,6 +123,65 @@ describe("the quota limiter", () => {
     await limiter.close();
   });
 
+  it("caps calls in flight per model across every limiter sharing the Redis id", async () => {
+    const shared = options({ redisUrl, maxConcurrent: 2 });
+    const a = new QuotaLimiter(shared, logger);
+    const b = new QuotaLimiter(shared, logger);
+    let running = 0;
+    let peak = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const task = async () => {
+      running += 1;
+      peak = Math.max(peak, running);
+      await gate;
+      running -= 1;
+    };
+    try {
+      const all = Promise.all(Array.from({ length: 6 }, (_, k) => (k % 2 ? a : b).schedule(call(), task)));
+      await until(() => running === 2 && a.queued() + b.queued() === 4);
+      release();
+      await all;
+      expect(peak).toBe(2);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("recreates its Bottleneck limiter when Redis lost its settings (a restart that kept no data)", async () => {
+    const o = options({ redisUrl });
+    const limiter = new QuotaLimiter(o, logger);
+    const settingsKey = `b_${o.id}:${call().model}:slots_settings`;
+    try {
+      expect(await limiter.schedule(call(), () => Promise.resolve(1))).toBe(1);
+      expect(await redis.exists(settingsKey)).toBe(1);
+      const keys = await redis.keys(`b_${o.id}:*`);
+      await redis.del(...keys);
+      expect(await limiter.schedule(call(), () => Promise.resolve(2))).toBe(2);
+      // Back on Redis (recreated), not on a local fallback.
+      expect(await redis.exists(settingsKey)).toBe(1);
+    } finally {
+      await limiter.close();
+      const left = await redis.keys(`b_${o.id}:*`);
+      if (left.length > 0) await redis.del(...left);
+    }
+  });
+
+  it("rejects waiting calls with SHUTTING_DOWN when it closes", async () => {
+    const limiter = new QuotaLimiter(options({ maxConcurrent: 1 }), logger);
+    let release!: () => void;
+    const running = limiter.schedule(call(), () => new Promise<void>((r) => (release = r)));
+    const waiting = limiter.schedule(call(), () => Promise.resolve());
+    await until(() => limiter.queued() === 1);
+    const closed = limiter.close();
+    await expect(waiting).rejects.toMatchObject({ code: "SHUTTING_DOWN" });
+    release();
+    await running;
+    await closed;
+    await expect(limiter.schedule(call(), () => Promise.resolve())).rejects.toMatchObject({ code: "SHUTTING_DOWN" });
+  });
+
   it("keeps running calls locally when Redis is unreachable", async () => {
     const limiter = new QuotaLimiter(options({ redisUrl: "redis://127.0.0.1:9", quotaFor: () => ({ rpm: 6000, tpm: 0 }), localShare: 0.5 }), logger);
     try {

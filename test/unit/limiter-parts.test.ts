@@ -35,10 +35,16 @@ describe("AIMD", () => {
 });
 
 describe("Bedrock's reservation and settlement", () => {
-  it("reserves input + cache + maxTokens and settles input + cache + output x burn-down", () => {
+  it("reserves input + cache + maxTokens and settles input + cache writes + output x burn-down", () => {
     const r = reservationFor({ outputBurnDown: 5 }, { inputTokens: 9_000, cacheTokens: 1_000, maxTokens: 8_000 });
     expect(reservedTokens(r)).toBe(18_000);
-    expect(settledTokens(r, { inputTokens: 9_000, outputTokens: 2_000, cacheReadInputTokens: 1_000 })).toBe(9_000 + 1_000 + 10_000);
+    expect(settledTokens(r, { inputTokens: 9_000, outputTokens: 2_000, cacheWriteInputTokens: 1_000 })).toBe(9_000 + 1_000 + 10_000);
+  });
+
+  it("releases cache reads at settlement, as Bedrock does", () => {
+    const r = reservationFor({ outputBurnDown: 1 }, { inputTokens: 500, cacheTokens: 8_000, maxTokens: 1_000 });
+    expect(reservedTokens(r)).toBe(9_500);
+    expect(settledTokens(r, { inputTokens: 500, outputTokens: 200, cacheReadInputTokens: 8_000 })).toBe(700);
   });
 
   it("turns a failed call into the feedback the limiter needs", () => {
