@@ -69,6 +69,21 @@ const LLAMA3_SOURCES = [S.metaParams, S.llama3Cap, S.converseFeatures, S.noCache
 const CLAUDE_45_SOURCES = [S.profiles, S.sampling, S.claudeCap, S.toolChoice, S.cacheMin, S.burndown, S.context];
 const NOVA_SOURCES = [S.novaCap, S.novaToolChoice, S.novaCache, S.context];
 
+/** Scout and Maverick share every rule the emulator models; only their names and ids differ. */
+const LLAMA4_RULES: Omit<BedrockModel, "name" | "baseId"> = {
+  onDemand: false,
+  profiles: ["us"],
+  contextTokens: 1_000_000,
+  maxOutputTokens: 8000,
+  sampling: "any",
+  toolChoices: ["auto"],
+  promptCacheMinTokens: undefined,
+  outputBurndown: 1,
+  // Llama 4 has its own (larger) vocabulary; the Llama 3 tokenizer is an approximation of it.
+  tokenizer: "approximate",
+  sources: [S.llama4Cap, S.toolChoice, S.profiles, S.noCache, S.context],
+};
+
 export const BEDROCK_MODELS: readonly BedrockModel[] = [
   {
     name: "Llama 3 70B Instruct",
@@ -101,35 +116,8 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     tokenizer: "llama3",
     sources: [...LLAMA3_SOURCES, S.llama31Cap, S.toolChoice, S.profiles],
   },
-  {
-    name: "Llama 4 Scout 17B Instruct",
-    baseId: "meta.llama4-scout-17b-instruct-v1:0",
-    onDemand: false,
-    profiles: ["us"],
-    contextTokens: 1_000_000,
-    maxOutputTokens: 8000,
-    sampling: "any",
-    toolChoices: ["auto"],
-    promptCacheMinTokens: undefined,
-    outputBurndown: 1,
-    // Llama 4 has its own (larger) vocabulary; the Llama 3 tokenizer is an approximation of it.
-    tokenizer: "approximate",
-    sources: [S.llama4Cap, S.toolChoice, S.profiles, S.noCache, S.context],
-  },
-  {
-    name: "Llama 4 Maverick 17B Instruct",
-    baseId: "meta.llama4-maverick-17b-instruct-v1:0",
-    onDemand: false,
-    profiles: ["us"],
-    contextTokens: 1_000_000,
-    maxOutputTokens: 8000,
-    sampling: "any",
-    toolChoices: ["auto"],
-    promptCacheMinTokens: undefined,
-    outputBurndown: 1,
-    tokenizer: "approximate",
-    sources: [S.llama4Cap, S.toolChoice, S.profiles, S.noCache, S.context],
-  },
+  { ...LLAMA4_RULES, name: "Llama 4 Scout 17B Instruct", baseId: "meta.llama4-scout-17b-instruct-v1:0" },
+  { ...LLAMA4_RULES, name: "Llama 4 Maverick 17B Instruct", baseId: "meta.llama4-maverick-17b-instruct-v1:0" },
   {
     name: "Claude Sonnet 4.5",
     baseId: "anthropic.claude-sonnet-4-5-20250929-v1:0",
