@@ -15,6 +15,10 @@ export type Geography = (typeof GEOGRAPHIES)[number];
 
 const per1k = z.number().nonnegative();
 
+/** The answer formats labelq can ask a model for (src/prompts/output-formats.ts renders and reads them). */
+export const OUTPUT_FORMATS = ["lines", "json"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
 const tokenizerSchema = z.discriminatedUnion("kind", [
   /** The model's own tokenizer (Llama 3's BPE, llama3-tokenizer-js). */
   z.object({ kind: z.literal("llama3") }),
@@ -38,6 +42,12 @@ const modelEntrySchema = z
     tokenizer: tokenizerSchema,
     contextTokens: z.number().int().positive(),
     maxOutputTokens: z.number().int().positive(),
+    /**
+     * How the model answers: "lines" (one positional line per text, the fewest output tokens) or
+     * "json" (an object per text; through a forced tool where capabilities.structuredOutput is "tool").
+     * Files written before the field existed mean "json".
+     */
+    outputFormat: z.enum(OUTPUT_FORMATS).default("json"),
     sampling: z.object({
       accepts: z.array(samplingParam),
       oneOf: z.boolean(),
@@ -95,6 +105,7 @@ export interface ModelSpec {
   tokenizer: TokenizerSpec;
   contextTokens: number;
   maxOutputTokens: number;
+  outputFormat: OutputFormat;
   sampling: ModelEntry["sampling"];
   capabilities: {
     toolUse: boolean;
@@ -173,6 +184,7 @@ function resolveEntry(entry: ModelEntry, geography: Geography): ModelSpec | unde
     tokenizer: entry.tokenizer,
     contextTokens: entry.contextTokens,
     maxOutputTokens: entry.maxOutputTokens,
+    outputFormat: entry.outputFormat,
     sampling: entry.sampling,
     capabilities: {
       toolUse: entry.capabilities.toolUse,
