@@ -117,7 +117,7 @@ export async function callModel(texts: readonly string[], prompt: ResolvedPrompt
       );
       deps.limiter.report(call, { outcome: "ok", usage: response.usage });
       observeCall(deps.metrics, model.alias, "ok", started);
-      return { response, parsed: parseModelOutput(response.text, response.stopReason) };
+      return { response, parsed: readAnswer(response, prompt, model) };
     } catch (error) {
       if (sent) deps.limiter.report(call, signal?.aborted ? { outcome: "failed" } : feedbackForError(error));
       if (signal?.aborted) throw error;
@@ -132,6 +132,14 @@ export async function callModel(texts: readonly string[], prompt: ResolvedPrompt
       });
     }
   }
+}
+
+/**
+ * Read a model's answer to a call planned by planCall into per-text objects, in the format the
+ * prompt asked for. Live calls and bulk (batch inference) records both go through here.
+ */
+export function readAnswer(response: Pick<ModelResponse, "text" | "stopReason">, _prompt: ResolvedPrompt, _model: ModelSpec): ParsedOutput {
+  return parseModelOutput(response.text, response.stopReason);
 }
 
 function observeCall(metrics: Metrics | undefined, model: string, outcome: string, started: number): void {
