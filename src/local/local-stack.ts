@@ -1,4 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { AddressInfo } from "node:net";
 import { buildApp } from "fauxqs";
@@ -6,11 +7,17 @@ import dynalite from "dynalite";
 import { createQueues, type QueueSet } from "../queue/create-queues.ts";
 import { createTables } from "../store/create-tables.ts";
 
-/** Table names of the embedded stack: the defaults of LABELQ_CACHE_TABLE and LABELQ_BATCHES_TABLE. */
-const TABLES = DEFAULTS.tables;
 import { type BedrockEmulator, type BedrockEmulatorOptions, startBedrockEmulator } from "./bedrock-emulator/index.ts";
 import { runEveryStep } from "../lifecycle/run-every-step.ts";
 import { DEFAULTS } from "../config/config.ts";
+
+/** Table names of the embedded stack: the defaults of LABELQ_CACHE_TABLE and LABELQ_BATCHES_TABLE. */
+const TABLES = DEFAULTS.tables;
+
+/** The S3 bucket of the embedded stack for bulk (batch inference) input and output: LABELQ_BULK_BUCKET. */
+export const LOCAL_BULK_BUCKET = "labelq-bulk";
+/** The service role bulk jobs name (LABELQ_BULK_ROLE_ARN); the emulator checks its form, not IAM. Account 000000000000 as fauxqs's STS reports. */
+export const LOCAL_BULK_ROLE_ARN = "arn:aws:iam::000000000000:role/labelq-bedrock-batch";
 
 export interface LocalStackOptions {
   region?: string;
@@ -19,14 +26,18 @@ export interface LocalStackOptions {
   host?: string;
   queuePrefix?: string;
   maxReceiveCount?: number;
-  emulator?: Omit<BedrockEmulatorOptions, "port" | "host">;
+  /** Emulator settings, the model invocation jobs' (`jobs`) among them; its S3 client is the stack's own. */
+  emulator?: Omit<BedrockEmulatorOptions, "port" | "host" | "s3">;
 }
 
 export interface LocalStack {
   region: string;
-  endpoints: { sqs: string; dynamodb: string; bedrock: string };
+  /** bedrock and bedrockControl are the same emulator: Converse (runtime) and model invocation jobs (control plane). s3 is fauxqs, path-style. */
+  endpoints: { sqs: string; dynamodb: string; bedrock: string; s3: string; bedrockControl: string };
   queues: QueueSet;
   tables: { cacheTable: string; batchesTable: string };
+  /** The S3 bucket for bulk job input and output, created at start. */
+  bulkBucket: string;
   /** The Bedrock emulator (test double): faults, quotas and call counts. */
   emulator: BedrockEmulator;
   /** Environment variables that point labelq (or any AWS SDK or CLI) at this stack. */
@@ -35,8 +46,9 @@ export interface LocalStack {
 }
 
 /**
- * The embedded dev stack, in this process: SQS (fauxqs), DynamoDB (dynalite) and the Bedrock
- * emulator, with the labelq queues created. Needs no Docker and no AWS account.
+ * The embedded dev stack, in this process: SQS and S3 (fauxqs, one endpoint), DynamoDB
+ * (dynalite) and the Bedrock emulator (runtime and model invocation jobs), with the labelq
+ * queues, tables and bulk bucket created. Needs no Docker and no AWS account.
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const region = options.region ?? "us-east-1";
@@ -54,12 +66,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamo.listen(options.ports?.dynamodb ?? 0, host, () => resolve());
     });
     started.unshift(() => new Promise<void>((resolve, reject) => dynamo.close((error?: Error) => (error ? reject(error) : resolve()))));
-    const emulator = await startBedrockEmulator({ ...options.emulator, port: options.ports?.bedrock ?? 0, host });
+    // fauxqs serves S3 on the SQS port. Path-style: a virtual-hosted bucket needs DNS for <bucket>.127.0.0.1.
+    const s3Endpoint = `http://${urlHost(host)}:${sqsPort}`;
+    const s3 = new S3Client({ region, endpoint: s3Endpoint, forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+    started.unshift(() => Promise.resolve(s3.destroy()));
+    await s3.send(new CreateBucketCommand({ Bucket: LOCAL_BULK_BUCKET }));
+    // The emulator reads job input and writes job output through this client, as Bedrock does through the job's role.
+    const emulator = await startBedrockEmulator({ ...options.emulator, s3, port: options.ports?.bedrock ?? 0, host });
     started.unshift(() => emulator.close());
     const endpoints = {
       sqs: `http://${urlHost(host)}:${sqsPort}`,
       dynamodb: `http://${urlHost(host)}:${(dynamo.address() as AddressInfo).port}`,
       bedrock: emulator.url,
+      s3: s3Endpoint,
+      bedrockControl: emulator.url,
     };
     const sqs = new SQSClient({ region, endpoint: endpoints.sqs, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
     const queues = await createQueues(sqs, { prefix: options.queuePrefix ?? "labelq", maxReceiveCount: options.maxReceiveCount }).finally(() => sqs.destroy());
@@ -71,12 +91,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       endpoints,
       queues,
       tables: TABLES,
+      bulkBucket: LOCAL_BULK_BUCKET,
       emulator,
       env: {
         AWS_REGION: region,
         AWS_ENDPOINT_URL_SQS: endpoints.sqs,
         AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
         AWS_ENDPOINT_URL_BEDROCK_RUNTIME: endpoints.bedrock,
+        // The SDK's service-specific variables (AWS_ENDPOINT_URL_<serviceId>): "Bedrock" is the control plane.
+        AWS_ENDPOINT_URL_BEDROCK: endpoints.bedrockControl,
+        AWS_ENDPOINT_URL_S3: endpoints.s3,
+        LABELQ_BULK_BUCKET: LOCAL_BULK_BUCKET,
+        LABELQ_BULK_ROLE_ARN: LOCAL_BULK_ROLE_ARN,
         LABELQ_REQUESTS_QUEUE_URL: queues.requests,
         LABELQ_RESULTS_QUEUE_URL: queues.results,
         LABELQ_DLQ_URL: queues.dlq,

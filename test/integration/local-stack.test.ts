@@ -1,6 +1,7 @@
 import net from "node:net";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { startLocalStack } from "../../src/local/local-stack.ts";
+import { LOCAL_CREDENTIALS, startLocalStack } from "../../src/local/local-stack.ts";
 import { freePort } from "../support/run-cli.ts";
 
 /** True when something accepts TCP connections on host:port. */
@@ -52,6 +53,32 @@ describe("the embedded local stack", () => {
         expect(await listening(portOf(url), "127.0.0.2"), url).toBe(false);
       }
     } finally {
+      await stack.close();
+    }
+  });
+
+  it("serves S3 with the bulk bucket created, and names it and the Bedrock control plane in its env", async () => {
+    const stack = await startLocalStack({ queuePrefix: `lq-s3-${Date.now()}` });
+    // Clients built from the env block alone, as labelq's config builds them.
+    const s3 = new S3Client({ region: stack.region, endpoint: stack.env.AWS_ENDPOINT_URL_S3, forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+    try {
+      expect(stack.env.LABELQ_BULK_BUCKET).toBe("labelq-bulk");
+      expect(stack.env.LABELQ_BULK_ROLE_ARN).toBe("arn:aws:iam::000000000000:role/labelq-bedrock-batch");
+      expect(stack.env.AWS_ENDPOINT_URL_S3).toBe(stack.endpoints.s3);
+      expect(stack.env.AWS_ENDPOINT_URL_BEDROCK).toBe(stack.endpoints.bedrockControl);
+      const bucket = stack.env.LABELQ_BULK_BUCKET;
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "in/run-1/part-0.jsonl", Body: '{"recordId":"r1"}\n' }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "in/run-2/part-0.jsonl", Body: "{}\n" }));
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "in/run-1/" }));
+      expect(listed.Contents?.map((o) => o.Key)).toEqual(["in/run-1/part-0.jsonl"]);
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "in/run-1/part-0.jsonl" }));
+      expect(await got.Body?.transformToString()).toBe('{"recordId":"r1"}\n');
+      // The control-plane client speaks HTTP/1.1 (the runtime client HTTP/2): the emulator answers both on one port.
+      const stats = await fetch(`${stack.env.AWS_ENDPOINT_URL_BEDROCK}/_emulator/stats`);
+      expect(stats.status).toBe(200);
+      expect(await stats.json()).toMatchObject({ calls: 0 });
+    } finally {
+      s3.destroy();
       await stack.close();
     }
   });

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
+import http from "node:http";
 import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { awsError } from "./aws-errors.ts";
 import { handleControl } from "./control.ts";
 import { errorResponse, handleConverse, type EmulatorResponse } from "./converse-handler.ts";
@@ -12,7 +13,24 @@ import type { BedrockEmulator, BedrockEmulatorOptions, FaultRule, LatencyOptions
 
 const CONVERSE_PATH = /^\/model\/([^/]+)\/converse$/;
 
-function readBody(req: http2.Http2ServerRequest): Promise<string> {
+type EmulatorRequest = http2.Http2ServerRequest | http.IncomingMessage;
+type EmulatorServerResponse = http2.Http2ServerResponse | http.ServerResponse;
+
+// Every HTTP/2 connection opens with this preface (RFC 9113 section 3.4); HTTP/1.1 starts with a method.
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/** True when the first bytes of a connection are (the start of) the HTTP/2 preface. */
+function isHttp2Preface(chunk: Buffer): boolean {
+  const n = Math.min(chunk.length, HTTP2_PREFACE.length);
+  return n > 0 && chunk.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n));
+}
+
+/** True when the client went away (it may give up while the simulated latency runs). */
+function clientGone(res: EmulatorServerResponse): boolean {
+  return "stream" in res ? res.stream.destroyed || res.stream.closed : res.destroyed || res.socket === null || res.socket.destroyed;
+}
+
+function readBody(req: EmulatorRequest): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -62,24 +80,19 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
   const state = new EmulatorState(options.seed ?? 0, faults, quota, latency, options.unavailableModels ?? [], lenient, maxConcurrent, options.clock);
   state.setLabelErrors(labelErrorsSchema.parse(options.labelErrors ?? {}));
 
-  const sessions = new Set<http2.ServerHttp2Session>();
+  const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
-  const server = http2.createServer();
 
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.on("close", () => sessions.delete(session));
-  });
-  server.on("request", (req, res) => {
+  const onRequest = (req: EmulatorRequest, res: EmulatorServerResponse): void => {
     readBody(req)
       .then((body) => {
-        const answer = route(state, req.method, req.url, body, signedRegion(req.headers.authorization));
+        const answer = route(state, req.method ?? "GET", req.url ?? "/", body, signedRegion(req.headers.authorization));
         const send = () => {
           try {
             // The client may have given up while the simulated latency ran.
-            if (res.stream.destroyed || res.stream.closed) return;
-            res.writeHead(answer.status, answer.headers);
-            res.end(answer.body);
+            if (clientGone(res)) return;
+            if ("stream" in res) res.writeHead(answer.status, answer.headers).end(answer.body);
+            else res.writeHead(answer.status, answer.headers).end(answer.body);
           } finally {
             answer.onSent?.();
           }
@@ -92,7 +105,25 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
         }, answer.delayMs);
         timers.add(timer);
       })
-      .catch(() => res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+      .catch(() => ("stream" in res ? res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR) : res.destroy()));
+  };
+
+  // The runtime client (Converse) speaks HTTP/2 by default, the control-plane client (model
+  // invocation jobs, @aws-sdk/client-bedrock) HTTP/1.1: one port serves both, chosen per
+  // connection by its first bytes, since cleartext HTTP/2 has no ALPN to negotiate with.
+  const h2 = http2.createServer();
+  h2.on("request", onRequest);
+  const h1 = http.createServer({ keepAliveTimeout: 5_000 });
+  h1.on("request", onRequest);
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.once("data", (first: Buffer) => {
+      socket.pause();
+      socket.unshift(first);
+      (isHttp2Preface(first) ? h2 : h1).emit("connection", socket);
+      process.nextTick(() => socket.resume());
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -125,8 +156,8 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
         timers.clear();
         state.inFlight = 0;
         server.close((err) => (err ? reject(err) : resolve()));
-        // Clients keep HTTP/2 sessions open; without this close() would wait for them.
-        for (const session of sessions) session.destroy();
+        // Clients keep connections (HTTP/2 sessions, HTTP/1.1 keep-alive) open; without this close() would wait for them.
+        for (const socket of sockets) socket.destroy();
       }),
   };
 }

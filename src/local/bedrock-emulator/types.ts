@@ -1,3 +1,4 @@
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { LenientRule } from "./strictness.ts";
 
 import type { LabelErrorOptions } from "./label-errors.ts";
@@ -87,6 +88,12 @@ export interface BedrockEmulatorOptions {
   labelErrors?: LabelErrorOptions;
   /** Milliseconds since the epoch; default Date.now. Tests move it to expire the prompt cache and quota windows. */
   clock?: () => number;
+  /**
+   * Where model invocation jobs read their JSONL input and write their output (path-style S3,
+   * e.g. fauxqs). Without it, every job fails at validation, as a job whose role cannot read
+   * its input does.
+   */
+  s3?: S3Client;
   logger?: (line: string) => void;
 }
 
