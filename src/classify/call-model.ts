@@ -4,10 +4,11 @@ import { feedbackForError, reservationFor, reservedTokens } from "../limiter/bed
 import type { ModelCall, RateLimiter, Reservation } from "../limiter/rate-limiter.ts";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../llm/model-provider.ts";
 import type { ModelSpec } from "../llm/model-registry.ts";
+import { parseLineOutput } from "../llm/parse-line-output.ts";
 import { parseModelOutput, type ParsedOutput } from "../llm/parse-model-output.ts";
 import { countTokens } from "../llm/token-estimator.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import type { ResolvedPrompt } from "../prompts/prompt-registry.ts";
+import { forFormat, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
 import { renderUserMessage } from "../prompts/render-prompt.ts";
 import { outputJsonSchema } from "../taxonomy/output-json-schema.ts";
 import type { ModelChoice } from "./model-choice.ts";
@@ -33,6 +34,8 @@ export interface CallContext {
 export interface ChunkAnswer {
   response: ModelResponse;
   parsed: ParsedOutput;
+  /** What Bedrock reserved against tokens per minute for the call (input, cache and maxTokens). */
+  reservedTokens: number;
 }
 
 /** One call as it will be sent: the request, and what Bedrock reserves for it against the quota. */
@@ -42,19 +45,23 @@ export interface CallPlan {
 }
 
 /**
- * Plan the call that asks `choice` to label `texts`. maxTokens is sized to the chunk (texts x
- * the longest answer per text x headroom), never above the model's output cap, because Bedrock
- * reserves maxTokens against tokens-per-minute when a call starts. Tokens are counted with the
- * model's tokenizer; the system prompt counts as cache when the model caches it (Bedrock
- * caches a prefix only from the model's minimum length up; shorter is plain input).
+ * Plan the call that asks `choice` to label `texts`, in the model's answer format (catalogue
+ * outputFormat): the prompt is rendered for that format here, so a fallback with another format
+ * gets its own. maxTokens is sized to the chunk (texts x tokens per answer, see output-budget),
+ * never above the model's output cap, because Bedrock reserves maxTokens against tokens-per-minute
+ * when a call starts. Tokens are counted with the model's tokenizer; the system prompt counts as
+ * cache when the model caches it (Bedrock caches a prefix only from the model's minimum length
+ * up; shorter is plain input).
  */
-export function planCall(texts: readonly string[], prompt: ResolvedPrompt, choice: ModelChoice): CallPlan {
+export function planCall(texts: readonly string[], basePrompt: ResolvedPrompt, choice: ModelChoice): CallPlan {
   const { model, inference } = choice;
-  const user = renderUserMessage(texts);
+  const format = model.outputFormat;
+  const prompt = forFormat(basePrompt, format);
+  const user = renderUserMessage(texts, format);
   const systemTokens = countTokens(prompt.system, model.tokenizer);
   const userTokens = countTokens(user, model.tokenizer);
-  const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer);
-  const maxTokens = maxTokensFor(texts.length, perText, Math.min(inference.maxTokens, model.maxOutputTokens));
+  const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer, format);
+  const maxTokens = maxTokensFor(texts.length, perText, Math.min(inference.maxTokens, model.maxOutputTokens), format);
   const cached = model.capabilities.promptCache && systemTokens >= (model.capabilities.promptCacheMinTokens ?? 0);
   const reserve = reservationFor(model, { inputTokens: cached ? userTokens : systemTokens + userTokens, cacheTokens: cached ? systemTokens : 0, maxTokens });
   const request: ModelRequest = {
@@ -62,8 +69,9 @@ export function planCall(texts: readonly string[], prompt: ResolvedPrompt, choic
     system: prompt.system,
     user,
     inference: { ...inference, maxTokens },
-    // Forced tool use where the model supports it; JSON in text (and repair) elsewhere.
-    ...(model.capabilities.structuredOutput === "tool" ? { structuredOutput: { schema: outputSchemaOf(prompt) } } : {}),
+    format,
+    // JSON through a forced tool where the model supports it; JSON in text (and repair) elsewhere.
+    ...(format === "json" && model.capabilities.structuredOutput === "tool" ? { structuredOutput: { schema: outputSchemaOf(prompt) } } : {}),
     cacheSystemPrompt: model.capabilities.promptCache,
   };
   return { request, reserve };
@@ -117,7 +125,7 @@ export async function callModel(texts: readonly string[], prompt: ResolvedPrompt
       );
       deps.limiter.report(call, { outcome: "ok", usage: response.usage });
       observeCall(deps.metrics, model.alias, "ok", started);
-      return { response, parsed: readAnswer(response, prompt, model) };
+      return { response, parsed: readAnswer(response, prompt, model), reservedTokens: call.tokens };
     } catch (error) {
       if (sent) deps.limiter.report(call, signal?.aborted ? { outcome: "failed" } : feedbackForError(error));
       if (signal?.aborted) throw error;
@@ -138,8 +146,10 @@ export async function callModel(texts: readonly string[], prompt: ResolvedPrompt
  * Read a model's answer to a call planned by planCall into per-text objects, in the format the
  * prompt asked for. Live calls and bulk (batch inference) records both go through here.
  */
-export function readAnswer(response: Pick<ModelResponse, "text" | "stopReason">, _prompt: ResolvedPrompt, _model: ModelSpec): ParsedOutput {
-  return parseModelOutput(response.text, response.stopReason);
+export function readAnswer(response: Pick<ModelResponse, "text" | "stopReason">, prompt: ResolvedPrompt, model: Pick<ModelSpec, "outputFormat">): ParsedOutput {
+  return model.outputFormat === "lines"
+    ? parseLineOutput(response.text, response.stopReason, prompt.taxonomy.dimensions)
+    : parseModelOutput(response.text, response.stopReason);
 }
 
 function observeCall(metrics: Metrics | undefined, model: string, outcome: string, started: number): void {

@@ -5,7 +5,7 @@ import { isCutOff } from "../llm/parse-model-output.ts";
 import type { InferenceParams, ResolvedPrompt } from "../prompts/prompt-registry.ts";
 import { callModel, type CallModelDeps, fitsContext, planCall } from "./call-model.ts";
 import { callOnChain, type ModelChoice, type ModelChoiceDeps } from "./model-choice.ts";
-import { answerTokensPerText, textsPerCallCap } from "./output-budget.ts";
+import { answerTokensPerText, evenChunkSizes, textsPerCallCap } from "./output-budget.ts";
 import { RetryBudget } from "./retry-policy.ts";
 import { sortAnswer, type ItemProblem } from "./sort-answer.ts";
 import { addUsage, answerUsage, noUsage, recordUsage, type Usage } from "./usage.ts";
@@ -73,7 +73,7 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
       return { truncated: 0 };
     }
     const { choice, value } = outcome;
-    const spent = answerUsage(choice.model, value.response.usage);
+    const spent = answerUsage(choice.model, value.response.usage, value.reservedTokens);
     answered = addUsage(answered, spent);
     recordUsage(deps.metrics, choice.model.alias, spent);
 
@@ -99,7 +99,7 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
       deps.metrics?.fallbacks.inc({ from: previous.model.alias, to: choice.model.alias, reason: "invalid-output" }, pending.length);
     }
     // No more texts per call than the smallest output cap on the rest of the chain can answer.
-    let chunkSize = Math.min(input.chunkSize, ...chain.slice(tier).map((c) => textsPerCallCap(answerTokensPerText(input.prompt.taxonomy, c.model.tokenizer), Math.min(c.inference.maxTokens, c.model.maxOutputTokens))));
+    let chunkSize = Math.min(input.chunkSize, ...chain.slice(tier).map((c) => textsPerCall(input.prompt, c)));
     const fits = (part: readonly Item[]) => fitsContext(planCall(part.map((it) => it.text), input.prompt, choice), choice.model);
     for (let round = 0; round <= input.maxReaskRounds && pending.length > 0; round++) {
       signal?.throwIfAborted();
@@ -136,8 +136,25 @@ export function splitToFit<T>(xs: T[], fits: (part: readonly T[]) => boolean): T
   return [...splitToFit(xs.slice(0, half), fits), ...splitToFit(xs.slice(half), fits)];
 }
 
+/**
+ * The most texts one call to `choice` can take: as many answers as its output cap holds in its
+ * answer format. More texts per call means fewer reserved tokens per text (the system prompt and
+ * the output reservation are shared by the chunk), so the chunk is as large as the cap allows;
+ * LABELQ_CHUNK_SIZE lowers it where shorter calls matter more (generation time grows with output).
+ */
+export function textsPerCall(prompt: ResolvedPrompt, choice: ModelChoice): number {
+  const { model, inference } = choice;
+  const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer, model.outputFormat);
+  return textsPerCallCap(perText, Math.min(inference.maxTokens, model.maxOutputTokens), model.outputFormat);
+}
+
+/** `xs` in chunks of at most `size`, as even as possible (see evenChunkSizes). */
 function chunk<T>(xs: readonly T[], size: number): T[][] {
   const out: T[][] = [];
-  for (let k = 0; k < xs.length; k += size) out.push(xs.slice(k, k + size));
+  let start = 0;
+  for (const n of evenChunkSizes(xs.length, size)) {
+    out.push(xs.slice(start, start + n));
+    start += n;
+  }
   return out;
 }

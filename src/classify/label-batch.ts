@@ -5,13 +5,13 @@ import { acceptsSampling } from "../llm/sampling.ts";
 import type { ModelCatalogue } from "../llm/model-catalogue.ts";
 import { DEFAULT_CATALOGUE, type ModelSpec } from "../llm/model-registry.ts";
 import { resolveInference } from "../llm/sampling.ts";
-import { type InferenceParams, promptHash, type PromptRegistry, type ResolvedPrompt, subsetPrompt } from "../prompts/prompt-registry.ts";
+import { forFormat, type InferenceParams, promptHash, type PromptRegistry, type ResolvedPrompt, subsetPrompt } from "../prompts/prompt-registry.ts";
 import { cacheKey } from "../store/cache-key.ts";
 import { promptContextHash } from "../taxonomy/dimension-hashes.ts";
 import type { CacheEntry, LabelCache } from "../store/label-cache.ts";
 import { classifyItems, type ClassifyDeps, type ClassifyOutcome } from "./classify-items.ts";
 import { RetryBudget } from "./retry-policy.ts";
-import { addUsage, noUsage } from "./usage.ts";
+import { addUsage, noUsage, usagePerText } from "./usage.ts";
 import { DEFAULTS } from "../config/config.ts";
 
 export interface LabelBatchSettings {
@@ -79,7 +79,7 @@ export async function labelBatch(
   const mode = request.cache ?? "use";
   const cache = mode === "bypass" ? undefined : deps.cache;
   const context = promptContextHash(prompt.taxonomy, prompt.template);
-  const keyOf = (it: Item) => cacheKey(it.text, { taxonomy: taxonomyName, context, modelId: model.modelId, inference });
+  const keyOf = (it: Item) => cacheKey(it.text, { taxonomy: taxonomyName, context, modelId: model.modelId, format: model.outputFormat, inference });
   const cached = cache && mode === "use" ? await cache.getMany(request.items.map(keyOf)) : new Map<string, CacheEntry>();
 
   // Sort every text into: fully cached, cached except some dimensions, not cached.
@@ -176,10 +176,10 @@ export async function labelBatch(
     status: failed === 0 ? "completed" : failed === items.length ? "failed" : "partial",
     taxonomy: taxonomyName,
     promptVersion: prompt.version,
-    promptHash: promptHash(prompt, model.modelId, inference),
+    promptHash: promptHash(forFormat(prompt, model.outputFormat), model.modelId, inference),
     model: modelAlias,
     items,
-    usage: { ...usage, costUsd: round6(usage.costUsd), cacheHits: fromCache.size },
+    usage: { ...usage, costUsd: round6(usage.costUsd), perText: usagePerText(usage, request.items.length - fromCache.size), cacheHits: fromCache.size },
     timing: {
       receivedAt: receivedAt.toISOString(),
       completedAt: completedAt.toISOString(),

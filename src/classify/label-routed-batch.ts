@@ -3,6 +3,7 @@ import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts
 import { labelBatch, type LabelBatchDeps, type LabelBatchSettings } from "./label-batch.ts";
 import { routeText } from "./prompt-routing.ts";
 import type { ShadowRecorder } from "./shadow-recorder.ts";
+import { usagePerText } from "./usage.ts";
 
 export interface RoutedBatchDeps extends LabelBatchDeps {
   /** Sums shadow agreement for `labelq eval canary`; absent: Prometheus only. */
@@ -63,11 +64,13 @@ export async function labelRoutedBatch(
       outputTokens: u.outputTokens + r.usage.outputTokens,
       cacheReadInputTokens: u.cacheReadInputTokens + r.usage.cacheReadInputTokens,
       cacheWriteInputTokens: u.cacheWriteInputTokens + r.usage.cacheWriteInputTokens,
+      reservedTokens: u.reservedTokens + r.usage.reservedTokens,
       cacheHits: u.cacheHits + r.usage.cacheHits,
       costUsd: Math.round((u.costUsd + r.usage.costUsd) * 1e6) / 1e6,
     }),
-    { modelCalls: 0, inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0, cacheHits: 0, costUsd: 0 },
+    { modelCalls: 0, inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0, reservedTokens: 0, cacheHits: 0, costUsd: 0 },
   );
+  const sentToModel = runs.reduce((n, r) => n + r.items.length - r.usage.cacheHits, 0);
   const main = runs.find((r) => r.promptVersion === routes.baseline) ?? runs[0]!;
   const failed = items.filter((it) => it.error !== null).length;
   const completedAt = new Date((deps.now ?? Date.now)());
@@ -76,7 +79,7 @@ export async function labelRoutedBatch(
     status: failed === 0 ? "completed" : failed === items.length ? "failed" : "partial",
     promptVersion: routes.baseline,
     items,
-    usage,
+    usage: { ...usage, perText: usagePerText(usage, sentToModel) },
     timing: { receivedAt: receivedAt.toISOString(), completedAt: completedAt.toISOString(), durationMs: Math.max(0, completedAt.getTime() - receivedAt.getTime()) },
   };
 }

@@ -1,21 +1,35 @@
 import type { ModelSpec } from "../llm/model-registry.ts";
 import { countTokens } from "../llm/token-estimator.ts";
+import { lineField, LINES, type OutputFormat } from "../prompts/output-format.ts";
 import type { Dimension, Taxonomy } from "../taxonomy/taxonomy-schema.ts";
 
-/**
- * Output tokens asked for beyond the measured answer size: models add whitespace, a tool call
- * adds its own framing, and a chunk cut off costs a re-ask. Measured here with the Llama 3
- * tokenizer, the longest answer for one text of the 25-dimension product-feedback taxonomy is
- * 115 tokens and typical ones 108-112, so 20 % above the longest leaves room without reserving
- * much quota that is never used (Bedrock reserves maxTokens at the start of every call).
+/*
+ * How many output tokens to ask for. Bedrock reserves a call's maxTokens against tokens per
+ * minute when the call starts and gives back the unused part only when it ends, so maxTokens is
+ * sized to the chunk: texts x tokens per answer x headroom, plus the answer's wrapper.
+ *
+ * JSON answers vary with the labels chosen, so they are budgeted at the longest answer a text can
+ * get, plus 20 % (measured with the Llama 3 tokenizer on the 25-dimension product-feedback
+ * taxonomy: the longest is 115 tokens, typical ones 108-112).
+ *
+ * A lines answer is one short code per field, so its length hardly varies: it is budgeted at its
+ * typical length, every field at the mean cost of its values and a multi-choice field at half its
+ * maximum, with no headroom. On product-feedback that is 38 tokens a text, against 32.2 on
+ * average and 39 at most for the 161 gold texts' labels written as lines, and 48 for the longest
+ * line possible: a chunk only runs out when most of its texts take the longest codes, and then the
+ * cut-off texts are re-asked in smaller chunks, as for any cut-off answer.
  */
-export const OUTPUT_HEADROOM = 1.2;
+export const OUTPUT_HEADROOM: Readonly<Record<OutputFormat, number>> = { json: 1.2, lines: 1.0 };
 
 /** The answer's wrapper (`{"r":[`, `]}`) and a little slack for leading whitespace. */
 const WRAPPER_TOKENS = 16;
 
-/** Output tokens of the longest answer one text can get under a taxonomy, as the model's tokenizer counts them. */
-export function answerTokensPerText(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]): number {
+/** Output tokens budgeted per text answered in `format` under a taxonomy, as the model's tokenizer counts them. */
+export function answerTokensPerText(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"], format: OutputFormat = "json"): number {
+  return format === "lines" ? typicalLineTokens(taxonomy, tokenizer) : longestJsonTokens(taxonomy, tokenizer);
+}
+
+function longestJsonTokens(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]): number {
   const longest: Record<string, unknown> = { i: 999 };
   for (const d of taxonomy.dimensions) longest[d.code] = longestValue(d);
   // One separating comma per object.
@@ -36,12 +50,69 @@ function longestValue(d: Dimension): unknown {
   }
 }
 
-/** maxTokens for a call asking for `texts` answers of `perText` tokens: sized to the chunk, never above `cap`. */
-export function maxTokensFor(texts: number, perText: number, cap: number): number {
-  return Math.min(cap, Math.ceil(texts * perText * OUTPUT_HEADROOM) + WRAPPER_TOKENS);
+// Per taxonomy and tokenizer: counting every value of every field takes a few milliseconds.
+const typicalLines = new WeakMap<Taxonomy, Map<string, number>>();
+
+/**
+ * Tokens of a typical lines answer: a two-digit number, each field at the mean cost of its values,
+ * the newline. Counted with the basis tokenizer and scaled once, so an approximate tokenizer's
+ * rounding up is not applied to every one-token field.
+ */
+function typicalLineTokens(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]): number {
+  const key = JSON.stringify(tokenizer);
+  const known = typicalLines.get(taxonomy)?.get(key);
+  if (known !== undefined) return known;
+  const basis = { kind: "llama3" } as const;
+  const cost = (field: string) => countTokens(`${LINES.separator}${field}`, basis);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  let total = countTokens("12", basis) + countTokens("\n", basis);
+  for (const d of taxonomy.dimensions) total += mean(fieldValues(d).map(cost));
+  const tokens = Math.ceil(total * (tokenizer.kind === "approximate" ? tokenizer.factor : 1));
+  typicalLines.set(taxonomy, (typicalLines.get(taxonomy) ?? new Map<string, number>()).set(key, tokens));
+  return tokens;
+}
+
+/** The values a field can take, written as lines fields; a multi-choice field at half its maximum count. */
+function fieldValues(d: Dimension): string[] {
+  const nullable = "nullable" in d && d.nullable ? [lineField(d, null)] : [];
+  switch (d.kind) {
+    case "single":
+      return d.labels.map((l) => l.code);
+    case "multi": {
+      const count = Math.max(d.minItems, Math.ceil(d.maxItems / 2));
+      if (count === 0) return [lineField(d, [])];
+      // Each label once at the head of a run of `count` labels, so every code's cost counts.
+      const codes = d.labels.map((l) => l.code);
+      return codes.map((_, k) => lineField(d, Array.from({ length: count }, (__, j) => codes[(k + j) % codes.length])));
+    }
+    case "scale": {
+      const values: string[] = [];
+      for (let v = d.min; v <= d.max; v++) values.push(String(v));
+      return [...values, ...nullable];
+    }
+    case "boolean":
+      return [lineField(d, 1), lineField(d, 0), ...nullable];
+  }
+}
+
+/** maxTokens for a call asking for `texts` answers of `perText` tokens in `format`: sized to the chunk, never above `cap`. */
+export function maxTokensFor(texts: number, perText: number, cap: number, format: OutputFormat = "json"): number {
+  return Math.min(cap, Math.ceil(texts * perText * OUTPUT_HEADROOM[format]) + WRAPPER_TOKENS);
 }
 
 /** The most texts whose answers (with headroom) fit an output cap of `cap` tokens; at least 1. */
-export function textsPerCallCap(perText: number, cap: number): number {
-  return Math.max(1, Math.floor((cap - WRAPPER_TOKENS) / (perText * OUTPUT_HEADROOM)));
+export function textsPerCallCap(perText: number, cap: number, format: OutputFormat = "json"): number {
+  return Math.max(1, Math.floor((cap - WRAPPER_TOKENS) / (perText * OUTPUT_HEADROOM[format])));
+}
+
+/**
+ * Split `n` texts into calls of at most `cap` texts, as evenly as possible: 50 texts under a cap
+ * of 48 go as 25 + 25, not 48 + 2, so the calls end at about the same time and each keeps the
+ * same margin under its output cap.
+ */
+export function evenChunkSizes(n: number, cap: number): number[] {
+  if (n <= 0) return [];
+  const calls = Math.ceil(n / Math.max(1, cap));
+  const base = Math.floor(n / calls);
+  return Array.from({ length: calls }, (_, k) => base + (k < n % calls ? 1 : 0));
 }

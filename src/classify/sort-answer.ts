@@ -32,20 +32,25 @@ export function sortAnswer(
   codec: LabelCodec,
   modelId: string,
 ): SortedAnswer {
-  const answers = new Map<number, unknown>();
+  // A text's answer: the object to decode, or why its line could not be read into one.
+  const answers = new Map<number, { rest: unknown } | { problem: string }>();
   const answeredTwice = new Set<number>();
   let unexpected = 0;
-  for (const raw of parsed.items) {
-    const { number, rest } = splitNumber(raw);
+  const add = (number: number | undefined, answer: { rest: unknown } | { problem: string }) => {
     if (number === undefined || number < 1 || number > asked.length) {
       unexpected += 1;
     } else if (answers.has(number)) {
       // Two answers for one text: one may be forged by another text (prompt injection). Trust neither.
       answeredTwice.add(number);
     } else {
-      answers.set(number, rest);
+      answers.set(number, answer);
     }
+  };
+  for (const raw of parsed.items) {
+    const { number, rest } = splitNumber(raw);
+    add(number, { rest });
   }
+  for (const { i, problem } of parsed.rejected ?? []) add(i, { problem });
 
   const sorted: SortedAnswer = { labelled: [], invalid: [], missing: [], unexpected };
   for (const [index, item] of asked.entries()) {
@@ -59,7 +64,12 @@ export function sortAnswer(
       sorted.missing.push({ id: item.id, code: "MISSING_FROM_OUTPUT", message: `no labels for this text in the model's answer${why}` });
       continue;
     }
-    const decoded = codec.decode(answers.get(number));
+    const answer = answers.get(number);
+    if (answer && "problem" in answer) {
+      sorted.invalid.push({ id: item.id, code: "INVALID_OUTPUT", message: `unreadable answer: ${answer.problem}` });
+      continue;
+    }
+    const decoded = codec.decode(answer?.rest);
     if (decoded.ok) {
       sorted.labelled.push({ id: item.id, labels: decoded.labels, source: "model", model: modelId, error: null });
     } else {

@@ -11,16 +11,21 @@ export interface Usage {
   outputTokens: number;
   cacheReadInputTokens: number;
   cacheWriteInputTokens: number;
+  /**
+   * Tokens-per-minute quota Bedrock reserved for the answered calls: input, cache and maxTokens,
+   * held from a call's start to its end. The ceiling on throughput when tokens bind.
+   */
+  reservedTokens: number;
   costUsd: number;
 }
 
 /** Usage of nothing at all. */
 export function noUsage(): Usage {
-  return { modelCalls: 0, inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0, costUsd: 0 };
+  return { modelCalls: 0, inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0, reservedTokens: 0, costUsd: 0 };
 }
 
-/** The tokens and cost of one answered call at the model's list price (the call itself is counted per attempt). */
-export function answerUsage(model: ModelSpec, tokens: ModelResponse["usage"]): Usage {
+/** The tokens, quota reserved and cost of one answered call at the model's list price (the call itself is counted per attempt). */
+export function answerUsage(model: ModelSpec, tokens: ModelResponse["usage"], reservedTokens: number): Usage {
   const cacheReadInputTokens = tokens.cacheReadInputTokens ?? 0;
   const cacheWriteInputTokens = tokens.cacheWriteInputTokens ?? 0;
   return {
@@ -29,6 +34,7 @@ export function answerUsage(model: ModelSpec, tokens: ModelResponse["usage"]): U
     outputTokens: tokens.outputTokens,
     cacheReadInputTokens,
     cacheWriteInputTokens,
+    reservedTokens,
     costUsd: costUsd(model, tokens.inputTokens, tokens.outputTokens, { readTokens: cacheReadInputTokens, writeTokens: cacheWriteInputTokens }),
   };
 }
@@ -41,7 +47,21 @@ export function addUsage(a: Usage, b: Usage): Usage {
     outputTokens: a.outputTokens + b.outputTokens,
     cacheReadInputTokens: a.cacheReadInputTokens + b.cacheReadInputTokens,
     cacheWriteInputTokens: a.cacheWriteInputTokens + b.cacheWriteInputTokens,
+    reservedTokens: a.reservedTokens + b.reservedTokens,
     costUsd: a.costUsd + b.costUsd,
+  };
+}
+
+/** Tokens per text sent to the model (input with cache reads and writes, output, reserved), to one decimal; 0 when no text was sent. */
+export function usagePerText(
+  usage: Pick<Usage, "inputTokens" | "cacheReadInputTokens" | "cacheWriteInputTokens" | "outputTokens" | "reservedTokens">,
+  texts: number,
+): { inputTokens: number; outputTokens: number; reservedTokens: number } {
+  const per = (tokens: number) => (texts > 0 ? Math.round((10 * tokens) / texts) / 10 : 0);
+  return {
+    inputTokens: per(usage.inputTokens + usage.cacheReadInputTokens + usage.cacheWriteInputTokens),
+    outputTokens: per(usage.outputTokens),
+    reservedTokens: per(usage.reservedTokens),
   };
 }
 
@@ -49,5 +69,6 @@ export function addUsage(a: Usage, b: Usage): Usage {
 export function recordUsage(metrics: Metrics | undefined, alias: string, usage: Usage): void {
   metrics?.tokens.inc({ model: alias, direction: "input" }, usage.inputTokens);
   metrics?.tokens.inc({ model: alias, direction: "output" }, usage.outputTokens);
+  metrics?.reservedTokens.inc({ model: alias }, usage.reservedTokens);
   metrics?.costUsd.inc({ model: alias }, usage.costUsd);
 }

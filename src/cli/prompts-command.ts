@@ -9,7 +9,7 @@ import { compareDimensionHashes, promptContextHash, taxonomyHash } from "../taxo
 import type { Dimension } from "../taxonomy/taxonomy-schema.ts";
 import { diffLines, diffStats, unifiedDiff } from "../prompts/diff-prompts.ts";
 import { resolveInference } from "../llm/sampling.ts";
-import { PromptRegistry, promptHash, type InferenceParams, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
+import { forFormat, PromptRegistry, promptHash, type InferenceParams, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
 
 /** Version shown when none is named: the alias requests use unless they or the config say otherwise. */
 const DEFAULT_VERSION = "prod";
@@ -96,10 +96,12 @@ export function registerPromptsCommand(program: Command, promptsDir: () => strin
     .description(`print the exact system prompt, then its promptHash for a model (version default: ${DEFAULT_VERSION})`)
     .addOption(new Option("--model <alias>", "model alias the hash is for").choices(MODELS.map((m) => m.alias)).default(DEFAULT_MODEL))
     .action(async (name: string, versionArg: string | undefined, o: { model: string }) => {
-      const prompt = await new PromptRegistry(promptsDir()).resolve(name, versionArg ?? DEFAULT_VERSION);
+      const resolved = await new PromptRegistry(promptsDir()).resolve(name, versionArg ?? DEFAULT_VERSION);
       const model = findModel(o.model);
       // Unreachable through the CLI (commander checks the choices), but the type says it can be missing.
       if (!model) throw new Error(`unknown model alias "${o.model}"`);
+      // Rendered for the model's answer format, exactly as it is sent.
+      const prompt = forFormat(resolved, model.outputFormat);
       const inference = inferenceFor(prompt, model);
       const tokens = countTokens(prompt.system, model.tokenizer);
       // The texts of a chunk and the answer must fit beside the system prompt in the model's context.
@@ -107,7 +109,7 @@ export function registerPromptsCommand(program: Command, promptsDir: () => strin
       write(prompt.system.endsWith("\n") ? prompt.system : `${prompt.system}\n`);
       out([
         `--- ${name} ${prompt.version}: promptHash ${promptHash(prompt, model.modelId, inference)}`,
-        `--- model ${model.alias} (${model.modelId}), ${samplingText(inference)}, maxTokens ${inference.maxTokens}`,
+        `--- model ${model.alias} (${model.modelId}), ${samplingText(inference)}, maxTokens ${inference.maxTokens}, answer format ${model.outputFormat}`,
         `--- size ${sizeOf(prompt.system)}; + maxTokens ${inference.maxTokens} = ~${tokens + inference.maxTokens} of the model's ${model.contextTokens}-token context, ${
           left > 0 ? `~${left} left for the texts` : "DOES NOT FIT even before any text"
         }`,

@@ -34,6 +34,18 @@ export const resultSchema = z.object({
     outputTokens: z.number().int().nonnegative(),
     cacheReadInputTokens: z.number().int().nonnegative().describe("Prompt-cache reads (Claude): billed at the cache-read price"),
     cacheWriteInputTokens: z.number().int().nonnegative().describe("Prompt-cache writes (Claude): billed at the cache-write price"),
+    reservedTokens: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe("Tokens-per-minute quota Bedrock reserved for the calls (input, cache and maxTokens, held until each call ended)"),
+    perText: z
+      .object({
+        inputTokens: z.number().nonnegative().describe("Input tokens (cache reads and writes included) per text sent to the model"),
+        outputTokens: z.number().nonnegative(),
+        reservedTokens: z.number().nonnegative(),
+      })
+      .describe("The batch's tokens divided by the texts sent to the model (cache hits excluded); 0 when none was"),
     cacheHits: z.number().int().nonnegative().describe("Texts answered wholly from the label cache"),
     costUsd: z.number().nonnegative(),
   }),

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError } from "../errors/errors.ts";
+import { OUTPUT_FORMATS, type OutputFormat } from "../prompts/output-format.ts";
 
 /**
  * The model catalogue is data: src/llm/model-catalogue.json in the package, plus an optional
@@ -14,10 +15,6 @@ export const GEOGRAPHIES = ["us", "eu", "apac", "global"] as const;
 export type Geography = (typeof GEOGRAPHIES)[number];
 
 const per1k = z.number().nonnegative();
-
-/** The answer formats labelq can ask a model for (src/prompts/output-formats.ts renders and reads them). */
-export const OUTPUT_FORMATS = ["lines", "json"] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 const tokenizerSchema = z.discriminatedUnion("kind", [
   /** The model's own tokenizer (Llama 3's BPE, llama3-tokenizer-js). */

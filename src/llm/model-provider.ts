@@ -1,3 +1,4 @@
+import type { OutputFormat } from "../prompts/output-format.ts";
 import type { InferenceParams } from "../prompts/prompt-registry.ts";
 
 /** One call to a chat model: a system prompt and one user turn. */
@@ -6,6 +7,8 @@ export interface ModelRequest {
   system: string;
   user: string;
   inference: InferenceParams;
+  /** The answer format the system prompt asks for (the model's, from the catalogue); not sent, the prompt says it. */
+  format: OutputFormat;
   /**
    * Force the answer into this JSON Schema by tool use (only on models whose registry entry has
    * capabilities.structuredOutput "tool"). The response text is then the tool input as JSON, so

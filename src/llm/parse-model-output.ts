@@ -3,6 +3,8 @@ import { jsonrepair, JSONRepairError } from "jsonrepair";
 /** Items recovered from one model answer, before per-item validation. */
 export interface ParsedOutput {
   items: unknown[];
+  /** Answers for a text number that could not be read into an object (a lines-format line with the wrong field count). */
+  rejected?: { i: number; problem: string }[];
   /** Why nothing (or not everything) could be read; undefined when the answer parsed cleanly. */
   problem?: string;
 }
@@ -22,6 +24,11 @@ const CUT_OFF_STOP_REASONS: Partial<Record<string, string>> = {
 /** True when an answer with this stop reason was cut off before its end. */
 export function isCutOff(stopReason: string): boolean {
   return CUT_OFF_STOP_REASONS[stopReason] !== undefined;
+}
+
+/** Why an answer with this stop reason is incomplete, or undefined when it ended normally. */
+export function cutOffReason(stopReason: string): string | undefined {
+  return CUT_OFF_STOP_REASONS[stopReason];
 }
 
 /**

@@ -66,6 +66,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly reservedTokens = new Counter({
+    name: "labelq_reserved_tokens_total",
+    help: "Tokens-per-minute quota Bedrock reserved for answered calls (input + maxTokens), by model alias: the quota's real cost of a call",
+    labelNames: ["model"] as const,
+    registers: [this.registry],
+  });
+
   readonly costUsd = new Counter({
     name: "labelq_cost_usd_total",
     help: "Model cost in USD at the registry's list prices, by model alias",

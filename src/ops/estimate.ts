@@ -1,20 +1,39 @@
+import { textsPerCall } from "../classify/classify-items.ts";
+import { fitsContext, planCall } from "../classify/call-model.ts";
+import { answerTokensPerText, evenChunkSizes } from "../classify/output-budget.ts";
+import { reservedTokens } from "../limiter/bedrock-quota.ts";
 import { costUsd, MODELS, type ModelSpec } from "../llm/model-registry.ts";
+import { resolveInference } from "../llm/sampling.ts";
 import { countTokens } from "../llm/token-estimator.ts";
-import type { ResolvedPrompt } from "../prompts/prompt-registry.ts";
-import { renderUserMessage } from "../prompts/render-prompt.ts";
+import type { OutputFormat } from "../prompts/output-format.ts";
+import { forFormat, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
 import type { InputText } from "../producer/read-texts.ts";
+
+/** Tokens per text: what the model reads, writes and what Bedrock reserves against tokens per minute. */
+export interface PerText {
+  input: number;
+  output: number;
+  reserved: number;
+}
 
 export interface ModelEstimate {
   model: ModelSpec;
+  /** The answer format the catalogue gives the model. */
+  format: OutputFormat;
   calls: number;
-  /** The system prompt as this model's tokenizer counts it. */
+  /** The most texts one call takes (the output cap in this format, and LABELQ_CHUNK_SIZE). */
+  textsPerCall: number;
+  /** The system prompt, rendered for the model's format, as its tokenizer counts it. */
   systemPromptTokens: number;
-  /** One text's answer object, as this model's tokenizer counts it. */
+  /** Output tokens budgeted per text (typical line, or the longest JSON object). */
   outputTokensPerText: number;
   inputTokens: number;
   outputTokens: number;
-  /** What the run burns of the tokens-per-minute quota: input plus output x the model's burn-down rate. */
+  /** What the calls reserve against tokens per minute while they run: input, cache and maxTokens. */
+  reservedTokens: number;
+  /** What the run burns of the tokens-per-minute quota once the calls end: input plus output x the model's burn-down rate. */
   quotaTokens: number;
+  perText: PerText;
   costUsd: number;
   /** False when one call's prompt, texts and answer cannot fit the model's context or output cap. */
   fits: boolean;
@@ -23,79 +42,97 @@ export interface ModelEstimate {
 export interface Estimate {
   texts: number;
   batches: number;
-  /** Llama 3 tokens of the system prompt (the real tokenizer; other families are approximated from it). */
-  systemPromptTokens: number;
-  /** Llama 3 tokens of one text's answer object. */
-  outputTokensPerText: number;
   models: ModelEstimate[];
 }
 
 /**
- * Budget a run before enqueueing: calls, tokens, quota and list-price cost per model, for one
- * clean pass with no cache hits, counted with each model's tokenizer (see token-estimator).
- * Re-asks after invalid output add calls; cached texts remove them.
+ * Budget a run before enqueueing: calls, tokens, quota reserved and list-price cost per model,
+ * for one clean pass with no cache hits. Each call is planned exactly as the worker plans it
+ * (planCall: the model's answer format, chunk sizing, maxTokens, its tokenizer), so the figures
+ * are what the worker would send. Re-asks after invalid output add calls; cached texts remove them.
  */
 export function estimateRun(
   texts: readonly InputText[],
   prompt: ResolvedPrompt,
   options: { batchSize: number; chunkSize: number; models?: readonly ModelSpec[] },
 ): Estimate {
-  const perCall = Math.min(options.batchSize, options.chunkSize);
-  const batches = Math.ceil(texts.length / options.batchSize);
-  const chunks: string[] = [];
-  for (let b = 0; b < texts.length; b += options.batchSize) {
-    const batch = texts.slice(b, b + options.batchSize);
-    for (let c = 0; c < batch.length; c += perCall) chunks.push(renderUserMessage(batch.slice(c, c + perCall).map((t) => t.text)));
-  }
-  // One answer object per text, the size of the format's own example (codes are short and fixed-width).
-  const example = `${/Shape: \{"r":\[(\{.*?\})/.exec(prompt.system)?.[1] ?? "{}"},`;
+  const batches: InputText[][] = [];
+  for (let b = 0; b < texts.length; b += options.batchSize) batches.push(texts.slice(b, b + options.batchSize));
   const estimateFor = (model: ModelSpec): ModelEstimate => {
-    const count = (text: string) => countTokens(text, model.tokenizer);
-    const systemPromptTokens = count(prompt.system);
-    const outputTokensPerText = count(example);
-    const userTokens = chunks.map(count);
-    const inputTokens = chunks.length * systemPromptTokens + userTokens.reduce((a, b) => a + b, 0);
-    // The answer's wrapper ({"r":[ ... ]}) is a few tokens per call.
-    const outputTokens = texts.length * outputTokensPerText + chunks.length * 4;
-    const largestAnswer = Math.min(perCall, texts.length) * outputTokensPerText + 4;
+    const choice = { model, inference: resolveInference(prompt, model) };
+    const perCall = Math.max(1, Math.min(options.chunkSize, textsPerCall(prompt, choice)));
+    const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer, model.outputFormat);
+    let calls = 0;
+    let inputTokens = 0;
+    let reserved = 0;
+    let fits = true;
+    for (const batch of batches) {
+      let start = 0;
+      for (const size of evenChunkSizes(batch.length, perCall)) {
+        const plan = planCall(batch.slice(start, start + size).map((t) => t.text), prompt, choice);
+        start += size;
+        calls += 1;
+        inputTokens += plan.reserve.inputTokens + plan.reserve.cacheTokens;
+        reserved += reservedTokens(plan.reserve);
+        fits &&= fitsContext(plan, model);
+      }
+    }
+    const outputTokens = texts.length * perText;
+    const n = Math.max(1, texts.length);
     return {
       model,
-      calls: chunks.length,
-      systemPromptTokens,
-      outputTokensPerText,
+      format: model.outputFormat,
+      calls,
+      textsPerCall: perCall,
+      systemPromptTokens: countTokens(forFormat(prompt, model.outputFormat).system, model.tokenizer),
+      outputTokensPerText: perText,
       inputTokens,
       outputTokens,
+      reservedTokens: reserved,
       quotaTokens: inputTokens + outputTokens * model.outputBurnDown,
+      perText: { input: round1(inputTokens / n), output: round1(outputTokens / n), reserved: round1(reserved / n) },
       costUsd: costUsd(model, inputTokens, outputTokens),
-      fits: largestAnswer <= model.maxOutputTokens && systemPromptTokens + Math.max(0, ...userTokens) + largestAnswer <= model.contextTokens,
+      fits: fits && perText <= model.maxOutputTokens,
     };
   };
-  return {
-    texts: texts.length,
-    batches,
-    systemPromptTokens: countTokens(prompt.system, { kind: "llama3" }),
-    outputTokensPerText: countTokens(example, { kind: "llama3" }),
-    models: (options.models ?? MODELS).map(estimateFor),
-  };
+  return { texts: texts.length, batches: batches.length, models: (options.models ?? MODELS).map(estimateFor) };
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
 }
 
 /** The estimate as a terminal table. */
 export function formatEstimate(e: Estimate, taxonomy: string, version: string): string {
   const lines = [
-    `${e.texts} texts in ${e.batches} batches; taxonomy ${taxonomy} ${version}; system prompt ${e.systemPromptTokens} Llama 3 tokens; ${e.outputTokensPerText} output tokens per text`,
+    `${e.texts} texts in ${e.batches} batches; taxonomy ${taxonomy} ${version}`,
     "",
-    "model            calls  input tokens  output tokens  quota tokens  cost USD   per 1,000 texts",
+    "model            format  texts/call  calls  prompt  per text: in    out  reserved   quota tokens  cost USD  per 1,000 texts",
   ];
   for (const m of e.models) {
     lines.push(
-      `${m.model.alias.padEnd(16)} ${String(m.calls).padStart(5)}  ${String(m.inputTokens).padStart(12)}  ${String(m.outputTokens).padStart(13)}  ${String(m.quotaTokens).padStart(12)}  ${m.costUsd.toFixed(4).padStart(8)}   ${((1000 * m.costUsd) / Math.max(1, e.texts)).toFixed(4)}${m.fits ? "" : "   (does not fit the model's context or output cap)"}`,
+      [
+        m.model.alias.padEnd(16),
+        m.format.padEnd(6),
+        String(m.textsPerCall).padStart(10),
+        String(m.calls).padStart(6),
+        String(m.systemPromptTokens).padStart(7),
+        m.perText.input.toFixed(1).padStart(15),
+        m.perText.output.toFixed(1).padStart(6),
+        m.perText.reserved.toFixed(1).padStart(9),
+        String(m.quotaTokens).padStart(14),
+        m.costUsd.toFixed(4).padStart(9),
+        ((1000 * m.costUsd) / Math.max(1, e.texts)).toFixed(4).padStart(16),
+      ].join(" ") + (m.fits ? "" : "   (does not fit the model's context or output cap)"),
     );
   }
   const dates = [...new Set(e.models.map((m) => m.model.price.asOf))].sort();
   lines.push(
     "",
-    `Tokens: Llama 3's tokenizer; Claude and Nova approximated from it. Quota tokens: input + output x the model's burn-down rate.`,
-    `List prices as of ${dates.join(", ") || "?"} (sources in the model catalogue); one clean pass, no cache hits, no re-asks.`,
+    "Per text: input tokens (the system prompt shared by the call, the text and its framing), output tokens budgeted, and what Bedrock",
+    "reserves against tokens per minute while a call runs (input + maxTokens). Quota tokens: input + output x the model's burn-down rate.",
+    `Tokens: Llama 3's tokenizer; Claude and Nova approximated from it. List prices as of ${dates.join(", ") || "?"} (sources in the model catalogue);`,
+    "one clean pass, no cache hits, no re-asks.",
   );
   return lines.join("\n");
 }

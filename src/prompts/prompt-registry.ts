@@ -7,6 +7,7 @@ import { createLabelCodec, type LabelCodec } from "../taxonomy/label-codec.ts";
 import { dimensionHashes } from "../taxonomy/dimension-hashes.ts";
 import { loadTaxonomy } from "../taxonomy/load-taxonomy.ts";
 import type { Taxonomy } from "../taxonomy/taxonomy-schema.ts";
+import type { OutputFormat } from "./output-format.ts";
 import { fillTemplate, renderDimensions, renderOutputFormat } from "./render-prompt.ts";
 
 /** A share of texts an alias sends to another version (canary: answered by it; shadow: labelled by it too). */
@@ -54,6 +55,8 @@ export interface InferenceParams {
 export interface ResolvedPrompt {
   taxonomy: Taxonomy;
   version: string;
+  /** The answer format `system` asks for (see forFormat). */
+  format: OutputFormat;
   system: string;
   codec: LabelCodec;
   /** Dimension key -> hash of its definition, for per-dimension cache reuse. */
@@ -119,7 +122,8 @@ export class PromptRegistry {
     return {
       taxonomy,
       version,
-      system: renderSystemPrompt(template, taxonomy, templateFile),
+      format: "json",
+      system: renderSystemPrompt(template, taxonomy, templateFile, "json"),
       codec: createLabelCodec(taxonomy),
       dimensionHashes: dimensionHashes(taxonomy),
       template,
@@ -129,14 +133,14 @@ export class PromptRegistry {
   }
 }
 
-function renderSystemPrompt(template: string, taxonomy: Taxonomy, templateFile: string): string {
+function renderSystemPrompt(template: string, taxonomy: Taxonomy, templateFile: string, format: OutputFormat): string {
   return fillTemplate(
     template,
     {
       "taxonomy.title": taxonomy.title,
       "taxonomy.description": taxonomy.description,
-      dimensions: renderDimensions(taxonomy),
-      output_format: renderOutputFormat(taxonomy),
+      dimensions: renderDimensions(taxonomy, format),
+      output_format: renderOutputFormat(taxonomy, format),
     },
     templateFile,
   );
@@ -151,10 +155,26 @@ export function subsetPrompt(prompt: ResolvedPrompt, dimensionKeys: ReadonlySet<
   return {
     ...prompt,
     taxonomy,
-    system: renderSystemPrompt(prompt.template, taxonomy, prompt.templateFile),
+    system: renderSystemPrompt(prompt.template, taxonomy, prompt.templateFile, prompt.format),
     codec: createLabelCodec(taxonomy),
     dimensionHashes: Object.fromEntries(Object.entries(prompt.dimensionHashes).filter(([k]) => dimensionKeys.has(k))),
   };
+}
+
+// One rendering per prompt and format, made on first use (a prompt object lives as long as its registry entry).
+const byFormat = new WeakMap<ResolvedPrompt, Map<OutputFormat, ResolvedPrompt>>();
+
+/** The same prompt asking for answers in `format` (the model's, from the catalogue); `prompt` itself when it already does. */
+export function forFormat(prompt: ResolvedPrompt, format: OutputFormat): ResolvedPrompt {
+  if (prompt.format === format) return prompt;
+  let renderings = byFormat.get(prompt);
+  if (!renderings) byFormat.set(prompt, (renderings = new Map<OutputFormat, ResolvedPrompt>()));
+  let rendered = renderings.get(format);
+  if (!rendered) {
+    rendered = { ...prompt, format, system: renderSystemPrompt(prompt.template, prompt.taxonomy, prompt.templateFile, format) };
+    renderings.set(format, rendered);
+  }
+  return rendered;
 }
 
 const TAXONOMY_NAME = /^[a-z][a-z0-9-]*$/;

@@ -10,15 +10,15 @@ export function normalizeText(text: string): string {
 
 /**
  * The cache key of a text: its normalised content plus everything else that decides the
- * labels (taxonomy, prompt context = template and taxonomy description, model, inference
- * parameters) except the dimension definitions, which are checked per dimension on read so
+ * labels (taxonomy, prompt context = template and taxonomy description, model, answer format,
+ * inference parameters) except the dimension definitions, which are checked per dimension on read so
  * that a new version that changes only some definitions reuses the rest.
  */
 export function cacheKey(
   text: string,
-  scope: { taxonomy: string; context: string; modelId: string; inference: { temperature?: number; topP?: number } },
+  scope: { taxonomy: string; context: string; modelId: string; format: string; inference: { temperature?: number; topP?: number } },
 ): string {
   const h = createHash("sha256");
-  h.update(JSON.stringify([normalizeText(text), scope.taxonomy, scope.context, scope.modelId, scope.inference.temperature, scope.inference.topP]));
+  h.update(JSON.stringify([normalizeText(text), scope.taxonomy, scope.context, scope.modelId, scope.format, scope.inference.temperature, scope.inference.topP]));
   return h.digest("base64url");
 }

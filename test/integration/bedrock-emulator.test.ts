@@ -259,8 +259,9 @@ describe("Bedrock emulator: output faults", () => {
     clean = textOf(await converse());
   });
 
-  // ignore-tool applies only to calls with a tool: tested on its own below.
-  const cases: Record<Exclude<FaultKind, "throttle" | "unavailable" | "internal" | "not-ready" | "validation" | "ignore-tool">, (out: ConverseCommandOutput) => void> = {
+  // ignore-tool applies only to calls with a tool: tested on its own below; the lines-format faults in bedrock-emulator-lines.test.ts.
+  type JsonOutputFault = Exclude<FaultKind, "throttle" | "unavailable" | "internal" | "not-ready" | "validation" | "ignore-tool" | "missing-field" | "broken-line" | "extra-separator">;
+  const cases: Record<JsonOutputFault, (out: ConverseCommandOutput) => void> = {
     "trailing-comma": (out) => {
       const text = textOf(out);
       expect(text).toContain(",}");

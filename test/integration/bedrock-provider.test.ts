@@ -50,6 +50,7 @@ function requestFor(m: ModelSpec, texts: readonly string[] = TEXTS, options: Par
     system: prompt.system,
     user: renderUserMessage(texts),
     inference: { ...m.sampling.defaults, maxTokens: Math.min(4096, m.maxOutputTokens) },
+    format: "json",
     ...options,
   };
 }

@@ -49,11 +49,12 @@ describe("the fallback chain (Llama -> Claude by default)", () => {
   });
 
   it("fits Llama 3 70B's 8k context by asking for fewer texts per call, with maxTokens sized to them", async () => {
-    // The 25-dimension prompt is 7,912 Llama 3 tokens: with maxTokens sized to the chunk (not
-    // the model's 2,048) one or two texts per call fit the context, so no fallback is needed.
+    // The 25-dimension prompt is 7,032 Llama 3 tokens in the lines format: with maxTokens sized
+    // to the chunk (not the model's 2,048) about 15 texts per call fit the 8k context, so 40
+    // texts take several calls and no fallback is needed.
     pipeline = await startPipeline({ env: { LABELQ_ALLOWED_MODELS: "llama3-70b" } });
     pipeline.startWorker();
-    await pipeline.send(makeRequest(4, { model: "llama3-70b" }));
+    await pipeline.send(makeRequest(40, { model: "llama3-70b" }));
     const [result] = await pipeline.results(1);
     const llama3 = findModel("llama3-70b")?.modelId;
     expect(result?.status).toBe("completed");

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { FaultKind } from "../../src/local/bedrock-emulator/index.ts";
 import { DLQ_ATTRIBUTES } from "../../src/queue/sqs-messages.ts";
+import { OUTPUT_FORMATS, type OutputFormat } from "../../src/prompts/output-format.ts";
+import { jsonCatalogue } from "../support/catalogue-files.ts";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
 
 let pipeline: Pipeline | undefined;
@@ -9,13 +11,18 @@ afterEach(async () => {
   pipeline = undefined;
 });
 
-// Faults the classifier salvages within one delivery: re-asking or repairing gives every text valid labels.
-const recoverable: FaultKind[] = ["trailing-comma", "missing-bracket", "prose", "code-fence", "truncate", "missing-ids", "extra-ids", "invalid-labels", "empty"];
+// Faults the classifier salvages within one delivery, per answer format: re-asking or repairing gives every text valid labels.
+const recoverable: Record<OutputFormat, FaultKind[]> = {
+  json: ["trailing-comma", "missing-bracket", "prose", "code-fence", "truncate", "missing-ids", "extra-ids", "invalid-labels", "empty"],
+  lines: ["missing-field", "broken-line", "extra-separator", "prose", "code-fence", "truncate", "missing-ids", "extra-ids", "invalid-labels", "empty"],
+};
+// Faults that leave some texts without valid labels: only those are asked again, in a second call.
+const reasked = new Set<FaultKind>(["truncate", "missing-ids", "invalid-labels", "empty", "missing-field", "broken-line"]);
 
-describe("Bedrock emulator faults end in a valid result, never a crash or a lost message", () => {
-  for (const kind of recoverable) {
+describe.each(OUTPUT_FORMATS)("Bedrock emulator faults end in a valid result, never a crash or a lost message (%s answers)", (format) => {
+  for (const kind of recoverable[format]) {
     it(`recovers from a "${kind}" answer`, async () => {
-      pipeline = await startPipeline({ emulator: { faults: [{ kind, times: 1 }] } });
+      pipeline = await startPipeline({ emulator: { faults: [{ kind, times: 1 }] }, env: format === "json" ? { LABELQ_MODEL_CATALOGUE: jsonCatalogue() } : {} });
       pipeline.startWorker();
       const request = makeRequest(12);
       await pipeline.send(request);
@@ -24,13 +31,15 @@ describe("Bedrock emulator faults end in a valid result, never a crash or a lost
       expect(result?.items.map((i) => i.id)).toEqual(request.items.map((i) => i.id));
       expect(result?.items.every((i) => i.labels !== null && i.error === null)).toBe(true);
       expect(pipeline.emulator.stats().faultsInjected[kind]).toBe(1);
-      if (["truncate", "missing-ids", "invalid-labels", "empty"].includes(kind)) {
+      if (reasked.has(kind)) {
         // Only the damaged texts were asked for again, in a second call.
         expect(result?.usage.modelCalls).toBe(2);
       }
     });
   }
+});
 
+describe("Bedrock emulator faults: partial results, extra ids, outages", () => {
   it("gives a text whose labels stay invalid a per-item error and the batch status partial", async () => {
     pipeline = await startPipeline({ emulator: { faults: [{ kind: "invalid-labels" }] }, env: { LABELQ_MAX_REASK_ROUNDS: "2", LABELQ_FALLBACK_MODELS: "none" } });
     pipeline.startWorker();

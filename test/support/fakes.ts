@@ -8,6 +8,7 @@ import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/llm/m
 import type { ClaimOutcome, IdempotencyStore } from "../../src/store/idempotency-store.ts";
 import type { CacheEntry, CacheStats, LabelCache } from "../../src/store/label-cache.ts";
 import type { Dimension, Taxonomy } from "../../src/taxonomy/taxonomy-schema.ts";
+import { lineField } from "../../src/prompts/output-format.ts";
 
 /** The repository root, the shipped prompts and samples (tests never depend on the working directory). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -198,22 +199,23 @@ export class FakeLabelCache implements LabelCache {
 // ---------------------------------------------------------------------------------------------
 // Model provider
 
-/** One text as the classifier sent it: the `{"i":n,"t":...}` line of the user message. */
+/** One text as the classifier sent it: a `{"i":n,"t":...}` line (json format) or `n: "..."` line (lines format) of the user message. */
 export interface AskedText {
   i: number;
   t: string;
 }
 
-/** The numbered texts of a user message, read back from its JSON lines. */
+/** The numbered texts of a user message, read back from its text lines (either format). */
 export function askedTexts(user: string): AskedText[] {
-  return user
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => {
+  return user.split("\n").flatMap((line): AskedText[] => {
+    if (line.startsWith("{")) {
       const value = JSON.parse(line) as { i?: unknown; t?: unknown };
       if (typeof value.i !== "number" || typeof value.t !== "string") throw new Error(`not a text line: ${line}`);
-      return { i: value.i, t: value.t };
-    });
+      return [{ i: value.i, t: value.t }];
+    }
+    const numbered = /^(\d+): (".*")$/.exec(line);
+    return numbered?.[1] !== undefined && numbered[2] !== undefined ? [{ i: Number(numbered[1]), t: JSON.parse(numbered[2]) as string }] : [];
+  });
 }
 
 /** Compact labels (dimension code -> label code) the fake model gives one text. */
@@ -252,7 +254,8 @@ export interface FakeModelOptions {
 
 /**
  * A ModelProvider that answers like a well-behaved model: it reads the numbered texts of the
- * user message and writes `{"r":[{"i":n,...labels}, ...]}`, with scripted damage per call.
+ * user message and writes `{"r":[{"i":n,...labels}, ...]}`, or one line per text when the request
+ * asks for the lines format (fields in the order its system prompt gives), with scripted damage per call.
  */
 export class FakeModelProvider implements ModelProvider {
   readonly calls: FakeCall[] = [];
@@ -277,19 +280,41 @@ export class FakeModelProvider implements ModelProvider {
       objects.push(...(damage.rewrite ? damage.rewrite(text, clean) : [clean]));
     }
     objects.push(...(damage.extra ?? []));
-    const serialized = objects.map((o) => JSON.stringify(o));
+    const lines = request.format === "lines";
+    const fields = lines ? lineFields(request.system) : [];
+    const serialized = objects.map((o) => (lines ? answerLine(o, fields) : JSON.stringify(o)));
+    const [open, separator, close] = lines ? ["", "\n", ""] : ['{"r":[', ",", "]}"];
     if (damage.truncateAfter !== undefined && damage.truncateAfter < serialized.length) {
       const cut = serialized[damage.truncateAfter] ?? "";
       const kept = [...serialized.slice(0, damage.truncateAfter), cut.slice(0, Math.ceil(cut.length / 2))];
-      return Promise.resolve({ text: `{"r":[${kept.join(",")}`, stopReason: damage.stopReason ?? "max_tokens", usage });
+      return Promise.resolve({ text: `${open}${kept.join(separator)}`, stopReason: damage.stopReason ?? "max_tokens", usage });
     }
-    return Promise.resolve({ text: `{"r":[${serialized.join(",")}]}`, stopReason: damage.stopReason ?? "end_turn", usage });
+    return Promise.resolve({ text: `${open}${serialized.join(separator)}${close}`, stopReason: damage.stopReason ?? "end_turn", usage });
   }
 
   /** The texts of every call, in call order. */
   textsPerCall(): string[][] {
     return this.calls.map((c) => c.texts.map((t) => t.t));
   }
+}
+
+/** The fields a lines-format system prompt asks for, in order, with the kind of each (read from its definitions). */
+function lineFields(system: string): Pick<Dimension, "code" | "kind">[] {
+  const order = /in this order, separated by single spaces: i (.+)$/m.exec(system)?.[1];
+  if (order === undefined) throw new Error("FakeModelProvider: a lines-format prompt without the field order");
+  const lines = system.split("\n");
+  return order.split(" ").map((code) => {
+    const heading = lines.findIndex((l) => l.startsWith(`## ${code}: `));
+    const rule = lines.slice(heading + 1).find((l) => /^(One of:|\d+ to \d+ of:|y for yes|-?\d+ to -?\d+)/.test(l)) ?? "";
+    const kind = rule === "One of:" ? "single" : /^\d+ to \d+ of:$/.test(rule) ? "multi" : rule.startsWith("y for yes") ? "boolean" : "scale";
+    return { code, kind };
+  });
+}
+
+/** An output object as a lines-format line: its number, then a field per dimension present in it, in order. */
+function answerLine(o: Record<string, unknown>, fields: Pick<Dimension, "code" | "kind">[]): string {
+  const present = fields.filter((d) => d.code in o).map((d) => lineField(d as Dimension, o[d.code]));
+  return [String(o.i), ...present].join(" ");
 }
 
 /** Valid compact labels for a taxonomy, chosen deterministically from the text so different texts get different labels. */

@@ -133,6 +133,7 @@ describe("BedrockProvider.converse", () => {
     system: "You label texts.",
     user: '{"i":1,"t":"hi"}',
     inference: { temperature: 0.2, topP: 0.8, maxTokens: 512 },
+    format: "json",
   };
 
   /** A BedrockRuntimeClient stand-in whose send() is scripted; records the commands sent. */

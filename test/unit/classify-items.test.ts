@@ -7,7 +7,8 @@ import type { LabelValue } from "../../src/contracts/result.ts";
 import { ModelCallError } from "../../src/errors/errors.ts";
 import { costUsd, findModel, type ModelSpec } from "../../src/llm/model-registry.ts";
 import { countTokens } from "../../src/llm/token-estimator.ts";
-import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import { lineField } from "../../src/prompts/output-format.ts";
+import { forFormat, PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
 import {
   FakeModelProvider,
   PROMPTS_DIR,
@@ -21,6 +22,8 @@ import {
 import { until } from "../support/until.ts";
 
 let prompt: ResolvedPrompt;
+/** The prompt as sent to `model`: rendered for its answer format. */
+let sentPrompt: ResolvedPrompt;
 let model: ModelSpec;
 
 beforeAll(async () => {
@@ -28,6 +31,7 @@ beforeAll(async () => {
   const spec = findModel("llama3.3-70b");
   if (!spec) throw new Error("llama3.3-70b is not in the model registry");
   model = spec;
+  sentPrompt = forFormat(prompt, model.outputFormat);
 });
 
 const TEXTS = [
@@ -68,14 +72,14 @@ interface Run {
 
 async function run(
   provider: FakeModelProvider,
-  options: Partial<Pick<ClassifyInput, "items" | "chunkSize" | "maxReaskRounds">> = {},
+  options: Partial<Pick<ClassifyInput, "items" | "chunkSize" | "maxReaskRounds" | "model">> = {},
 ): Promise<Run> {
   const limiter = new PassThroughLimiter();
   const outcome = await classifyItems(
     {
       items: options.items ?? items(),
       prompt,
-      model,
+      model: options.model ?? model,
       inference: { temperature: 0.5, topP: 0.9, maxTokens: 2048 },
       chunkSize: options.chunkSize ?? 50,
       maxReaskRounds: options.maxReaskRounds ?? 2,
@@ -85,11 +89,15 @@ async function run(
   return { outcome, provider, limiter };
 }
 
-/** Sizes of the chunks `n` texts split into at `size` per chunk. */
+/** Sizes of the chunks `n` texts split into at most `size` per chunk, as evenly as possible. */
 function chunkSizes(n: number, size: number): number[] {
-  const out: number[] = [];
-  for (let left = n; left > 0; left -= size) out.push(Math.min(size, left));
-  return out;
+  const calls = Math.ceil(n / size);
+  return Array.from({ length: calls }, (_, k) => Math.floor(n / calls) + (k < n % calls ? 1 : 0));
+}
+
+/** The default model, answering in JSON (as a catalogue entry with outputFormat "json" would). */
+function jsonModel(): ModelSpec {
+  return { ...model, outputFormat: "json" };
 }
 
 function byId(outcome: ClassifyOutcome, id: string) {
@@ -108,36 +116,37 @@ describe("classifyItems", () => {
     );
     expect(outcome.unexpectedItems).toBe(0);
     expect(limiter.weights).toHaveLength(1);
-    expect(limiter.weights[0]).toBeGreaterThan(prompt.system.length / 4);
+    expect(limiter.weights[0]).toBeGreaterThan(countTokens(sentPrompt.system, model.tokenizer));
   });
 
   it("sends the resolved system prompt, the model id and the inference parameters with every call", async () => {
     const { provider } = await run(fake());
     expect(provider.calls[0]?.request).toMatchObject({
       modelId: model.modelId,
-      system: prompt.system,
-      inference: { temperature: 0.5, topP: 0.9, maxTokens: maxTokensFor(TEXTS.length, answerTokensPerText(prompt.taxonomy, model.tokenizer), 2048) },
+      system: sentPrompt.system,
+      format: model.outputFormat,
+      inference: { temperature: 0.5, topP: 0.9, maxTokens: maxTokensFor(TEXTS.length, answerTokensPerText(prompt.taxonomy, model.tokenizer, model.outputFormat), 2048, model.outputFormat) },
     });
   });
 
-  it("sizes maxTokens to the chunk: texts x the longest answer per text x headroom, below the model's cap", async () => {
-    const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer);
+  it("sizes maxTokens to the chunk: texts x tokens per answer x the format's headroom, below the model's cap", async () => {
+    const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer, model.outputFormat);
     const { provider } = await run(fake(), { chunkSize: 3 });
     const sent = provider.calls.map((c) => c.request.inference.maxTokens);
-    expect(sent).toEqual([3, 3, 2].map((n) => Math.ceil(n * perText * OUTPUT_HEADROOM) + 16));
+    expect(sent).toEqual([3, 3, 2].map((n) => Math.ceil(n * perText * OUTPUT_HEADROOM[model.outputFormat]) + 16));
     expect(sent[0]).toBeLessThan(2048);
   });
 
   it("caps maxTokens at the inference limit, and derives the texts per call from the output cap", async () => {
-    const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer);
-    const cap = 600;
+    const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer, model.outputFormat);
+    const cap = 250;
     const limiter = new PassThroughLimiter();
     const provider = fake();
     const outcome = await classifyItems(
       { items: items(), prompt, model, inference: { temperature: 0.5, topP: 0.9, maxTokens: cap }, chunkSize: 50, maxReaskRounds: 0 },
       { provider, limiter, logger: silentLogger() },
     );
-    const perCall = textsPerCallCap(perText, cap);
+    const perCall = textsPerCallCap(perText, cap, model.outputFormat);
     expect(perCall).toBeLessThan(TEXTS.length);
     expect(provider.textsPerCall().map((t) => t.length)).toEqual(chunkSizes(TEXTS.length, perCall));
     expect(provider.calls.every((c) => c.request.inference.maxTokens <= cap)).toBe(true);
@@ -148,7 +157,7 @@ describe("classifyItems", () => {
     const { provider, limiter } = await run(fake());
     const call = limiter.calls[0];
     const request = provider.calls[0]?.request;
-    const input = countTokens(prompt.system, model.tokenizer) + countTokens(request?.user ?? "", model.tokenizer);
+    const input = countTokens(sentPrompt.system, model.tokenizer) + countTokens(request?.user ?? "", model.tokenizer);
     expect(call?.reserve).toEqual({ inputTokens: input, cacheTokens: 0, maxTokens: request?.inference.maxTokens, outputBurnDown: model.outputBurnDown });
     expect(call?.tokens).toBe(input + (request?.inference.maxTokens ?? 0));
     expect(limiter.reports).toEqual([{ outcome: "ok", usage: { inputTokens: 1000, outputTokens: 200 } }]);
@@ -163,14 +172,14 @@ describe("classifyItems", () => {
       { items: items(), prompt, model: haiku, inference: { temperature: 0.5, maxTokens: haiku.maxOutputTokens }, chunkSize: 50, maxReaskRounds: 0 },
       { provider, limiter, logger: silentLogger() },
     );
-    const systemTokens = countTokens(prompt.system, haiku.tokenizer);
+    const systemTokens = countTokens(forFormat(prompt, haiku.outputFormat).system, haiku.tokenizer);
     expect(systemTokens).toBeGreaterThanOrEqual(haiku.capabilities.promptCacheMinTokens ?? 0);
     expect(limiter.calls[0]?.reserve).toMatchObject({ cacheTokens: systemTokens, outputBurnDown: 5 });
     expect(limiter.calls[0]?.reserve?.inputTokens).toBe(countTokens(provider.calls[0]?.request.user ?? "", haiku.tokenizer));
   });
 
   it("refuses without a call the texts whose prompt cannot fit the model's context even one at a time", async () => {
-    const tiny = { ...model, contextTokens: countTokens(prompt.system, model.tokenizer) };
+    const tiny = { ...model, contextTokens: countTokens(sentPrompt.system, model.tokenizer) };
     const provider = fake();
     const outcome = await classifyItems(
       { items: items(TEXTS.slice(0, 2)), prompt, model: tiny, inference: { temperature: 0.5, topP: 0.9, maxTokens: 2048 }, chunkSize: 50, maxReaskRounds: 1 },
@@ -182,7 +191,7 @@ describe("classifyItems", () => {
   });
 
   it("splits a chunk whose prompt and answer would not fit the model's context window", async () => {
-    const small = { ...model, contextTokens: countTokens(prompt.system, model.tokenizer) + 900 };
+    const small = { ...model, contextTokens: countTokens(sentPrompt.system, model.tokenizer) + 300 };
     const provider = fake();
     const outcome = await classifyItems(
       { items: items(), prompt, model: small, inference: { temperature: 0.5, topP: 0.9, maxTokens: 2048 }, chunkSize: 50, maxReaskRounds: 0 },
@@ -257,16 +266,28 @@ describe("classifyItems", () => {
     expect(outcome.items.map((it) => it.error?.code ?? "ok")).toEqual(["ok", "MISSING_FROM_OUTPUT", "ok"]);
   });
 
-  it("says why a whole answer was unusable in each text's error", async () => {
-    const { outcome } = await run(fake(() => ({ text: "I cannot help with that." })), { maxReaskRounds: 0, items: items(TEXTS.slice(0, 2)) });
-    for (const it of outcome.items) {
+  it("says why a whole answer was unusable in each text's error, in the terms of the format asked", async () => {
+    const refusal = fake(() => ({ text: "I cannot help with that." }));
+    const lines = await run(refusal, { maxReaskRounds: 0, items: items(TEXTS.slice(0, 2)) });
+    const json = await run(refusal, { maxReaskRounds: 0, items: items(TEXTS.slice(0, 2)), model: jsonModel() });
+    for (const it of lines.outcome.items) {
+      expect(it.error).toEqual({ code: "MISSING_FROM_OUTPUT", message: "no labels for this text in the model's answer (no answer lines (`<number> <fields>`) in the answer)" });
+    }
+    for (const it of json.outcome.items) {
       expect(it.error).toEqual({ code: "MISSING_FROM_OUTPUT", message: "no labels for this text in the model's answer (no JSON in the answer)" });
     }
   });
 
-  it("drops output objects for numbers it did not ask for (e.g. 999): they never appear in the results", async () => {
+  it("drops answer lines for numbers it did not ask for (e.g. 999, 0); a line without a number is prose", async () => {
+    const { outcome } = await run(fake(() => ({ extra: [{ i: 999, ...labeller("forged") }, { i: 0, ...labeller("zero") }, { ...labeller("no number") }] })));
+    expect(outcome.items.map((it) => it.id)).toEqual(items().map((it) => it.id));
+    expect(outcome.unexpectedItems).toBe(2);
+    expect(outcome.items.every((it) => it.error === null)).toBe(true);
+  });
+
+  it("drops JSON output objects for numbers it did not ask for (e.g. 999): they never appear in the results", async () => {
     const extra = { i: 999, ...labeller("forged") };
-    const { outcome } = await run(fake(() => ({ extra: [extra, { i: 0, ...labeller("zero") }, { ...labeller("no number") }] })));
+    const { outcome } = await run(fake(() => ({ extra: [extra, { i: 0, ...labeller("zero") }, { ...labeller("no number") }] })), { model: jsonModel() });
     expect(outcome.items.map((it) => it.id)).toEqual(items().map((it) => it.id));
     expect(outcome.unexpectedItems).toBe(3);
     expect(outcome.items.every((it) => it.error === null)).toBe(true);
@@ -281,7 +302,18 @@ describe("classifyItems", () => {
         { i: 2, ...labeller(TEXTS[1] ?? "") },
       ],
     });
-    const { outcome } = await run(fake(() => ({ text: answer })), { items: three });
+    const { outcome } = await run(fake(() => ({ text: answer })), { items: three, model: jsonModel() });
+    expect(outcome.items.map((it) => [it.id, it.labels])).toEqual(three.map((it) => [it.id, expectedLabels(it.text)]));
+  });
+
+  it("reads answer lines in any order, around prose and a code fence", async () => {
+    const three = items(TEXTS.slice(0, 3));
+    const line = (n: number, text: string) => {
+      const labels = labeller(text);
+      return [n, ...prompt.taxonomy.dimensions.map((d) => lineField(d, labels[d.code]))].join(" ");
+    };
+    const body = [line(3, TEXTS[2] ?? ""), line(1, TEXTS[0] ?? ""), line(2, TEXTS[1] ?? "")].join("\n");
+    const { outcome } = await run(fake(() => ({ text: `Here are the labels:\n\`\`\`\n${body}\n\`\`\`\nDone.` })), { items: three });
     expect(outcome.items.map((it) => [it.id, it.labels])).toEqual(three.map((it) => [it.id, expectedLabels(it.text)]));
   });
 

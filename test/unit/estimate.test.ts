@@ -1,37 +1,51 @@
 import { describe, expect, it } from "vitest";
 import { costUsd, findModel } from "../../src/llm/model-registry.ts";
 import { countTokens } from "../../src/llm/token-estimator.ts";
+import { planCall } from "../../src/classify/call-model.ts";
+import { answerTokensPerText } from "../../src/classify/output-budget.ts";
+import { resolveInference } from "../../src/llm/sampling.ts";
 import { estimateRun, formatEstimate } from "../../src/ops/estimate.ts";
-import { PromptRegistry } from "../../src/prompts/prompt-registry.ts";
-import { renderUserMessage } from "../../src/prompts/render-prompt.ts";
+import { forFormat, PromptRegistry } from "../../src/prompts/prompt-registry.ts";
 import { PROMPTS_DIR } from "../support/fakes.ts";
 
 const texts = Array.from({ length: 130 }, (_, k) => ({ id: `t${k}`, text: `text number ${k} about a kettle that leaks` }));
 
 describe("estimateRun", () => {
-  it("counts batches and calls, and adds up tokens, quota and cost per model with the model's tokenizer", async () => {
+  it("plans every call as the worker does: the model's format, even chunks, its tokenizer, what Bedrock reserves", async () => {
     const prompt = await new PromptRegistry(PROMPTS_DIR).resolve("product-feedback", "v1");
     const e = estimateRun(texts, prompt, { batchSize: 50, chunkSize: 25 });
     expect(e.texts).toBe(130);
     expect(e.batches).toBe(3);
-    // 50 + 50 + 30 texts in chunks of 25: 2 + 2 + 2 calls.
+    // 50 + 50 + 30 texts in chunks of at most 25, as even as possible: 2 + 2 + 2 calls.
     const llama = e.models.find((m) => m.model.alias === "llama3.3-70b")!;
+    const model = findModel("llama3.3-70b")!;
+    expect(llama.format).toBe("lines");
     expect(llama.calls).toBe(6);
-    expect(e.systemPromptTokens).toBe(countTokens(prompt.system, { kind: "llama3" }));
-    expect(llama.systemPromptTokens).toBe(e.systemPromptTokens);
-    const userTokens = [25, 25, 25, 25, 25, 5].reduce((n, size, k) => {
-      const start = [0, 25, 50, 75, 100, 125][k]!;
-      return n + countTokens(renderUserMessage(texts.slice(start, start + size).map((t) => t.text)), { kind: "llama3" });
-    }, 0);
-    expect(llama.inputTokens).toBe(6 * e.systemPromptTokens + userTokens);
-    expect(llama.costUsd).toBeCloseTo(costUsd(findModel("llama3.3-70b")!, llama.inputTokens, llama.outputTokens), 10);
+    const choice = { model, inference: resolveInference(prompt, model) };
+    const plans = [[0, 25], [25, 50], [50, 75], [75, 100], [100, 115], [115, 130]].map(([a, b]) => planCall(texts.slice(a, b).map((t) => t.text), prompt, choice));
+    const system = countTokens(forFormat(prompt, "lines").system, { kind: "llama3" });
+    expect(llama.systemPromptTokens).toBe(system);
+    expect(llama.inputTokens).toBe(plans.reduce((n, p) => n + p.reserve.inputTokens, 0));
+    expect(llama.inputTokens).toBe(6 * system + plans.reduce((n, p) => n + countTokens(p.request.user, { kind: "llama3" }), 0));
+    expect(llama.reservedTokens).toBe(plans.reduce((n, p) => n + p.reserve.inputTokens + p.request.inference.maxTokens, 0));
+    expect(llama.perText.reserved).toBeCloseTo(llama.reservedTokens / 130, 1);
+    expect(llama.outputTokens).toBe(130 * answerTokensPerText(prompt.taxonomy, { kind: "llama3" }, "lines"));
+    expect(llama.costUsd).toBeCloseTo(costUsd(model, llama.inputTokens, llama.outputTokens), 10);
     expect(llama.quotaTokens).toBe(llama.inputTokens + llama.outputTokens);
     // Claude's output burns the quota at 5x.
     const claude = e.models.find((m) => m.model.alias === "claude-sonnet")!;
     expect(claude.quotaTokens).toBe(claude.inputTokens + 5 * claude.outputTokens);
-    // The real tokenizer counts more than characters / 4 for compact JSON.
-    const example = /Shape: \{"r":\[(\{.*?\})/.exec(prompt.system)![1]!;
-    expect(e.outputTokensPerText).toBeGreaterThan(Math.ceil((example.length + 1) / 4));
+  });
+
+  it("reserves fewer tokens per text in lines than in JSON, and takes a 50-text batch in one Llama 3.3 call", async () => {
+    const prompt = await new PromptRegistry(PROMPTS_DIR).resolve("product-feedback", "v1");
+    const llama = findModel("llama3.3-70b")!;
+    const [lines, json] = [llama, { ...llama, outputFormat: "json" as const }].map((m) => estimateRun(texts, prompt, { batchSize: 50, chunkSize: 50, models: [m] }).models[0]!);
+    expect(lines!.textsPerCall).toBe(50);
+    expect(lines!.calls).toBe(3);
+    expect(json!.calls).toBeGreaterThan(3 * lines!.calls);
+    expect(lines!.perText.reserved * 2).toBeLessThan(json!.perText.reserved);
+    expect(lines!.perText.output * 2.5).toBeLessThan(json!.perText.output);
   });
 
   it("flags a model whose context cannot hold the prompt", async () => {

@@ -9,7 +9,7 @@ import { routeText, routingPoint } from "../../src/classify/prompt-routing.ts";
 import type { ShadowComparison } from "../../src/classify/shadow-recorder.ts";
 import { shadowAgreement } from "../../src/eval/shadow-report.ts";
 import { Metrics } from "../../src/observability/metrics.ts";
-import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import { forFormat, PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
 import { FakeModelProvider, PassThroughLimiter, PROMPTS_DIR, silentLogger, validCompactLabels } from "../support/fakes.ts";
 
 /** A copy of the shipped prompts whose product-feedback manifest has the given prod alias. */
@@ -78,8 +78,9 @@ describe("labelRoutedBatch", () => {
   const dir = promptsWith({ version: "v1", canary: { version: "v2", share: 0.3 }, shadow: { version: "v2", share: 0.5 } });
   const prompts = new PromptRegistry(dir);
   beforeAll(async () => {
-    v1 = await prompts.resolve("product-feedback", "v1");
-    v2 = await prompts.resolve("product-feedback", "v2");
+    // As sent to the default model, which answers in the lines format.
+    v1 = forFormat(await prompts.resolve("product-feedback", "v1"), "lines");
+    v2 = forFormat(await prompts.resolve("product-feedback", "v2"), "lines");
   });
 
   // Claude Haiku's output cap takes each group of up to 60 texts in one call, so calls count groups.

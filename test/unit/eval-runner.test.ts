@@ -4,7 +4,7 @@ import type { GoldItem } from "../../src/eval/gold-set.ts";
 import { labelGoldTexts } from "../../src/eval/label-gold-texts.ts";
 import { runEvaluation, type EvalOptions } from "../../src/eval/run-evaluation.ts";
 import { Metrics } from "../../src/observability/metrics.ts";
-import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import { forFormat, PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
 import type { Taxonomy } from "../../src/taxonomy/taxonomy-schema.ts";
 import { FakeModelProvider, type FakeModelOptions, PassThroughLimiter, PROMPTS_DIR, silentLogger, validCompactLabels } from "../support/fakes.ts";
 
@@ -13,7 +13,8 @@ let taxonomy: Taxonomy;
 let gold: GoldItem[];
 
 beforeAll(async () => {
-  prompt = await new PromptRegistry(PROMPTS_DIR).resolve("product-feedback", "v2");
+  // As sent to the default model, which answers in the lines format.
+  prompt = forFormat(await new PromptRegistry(PROMPTS_DIR).resolve("product-feedback", "v2"), "lines");
   taxonomy = prompt.taxonomy;
   // Twelve texts whose gold labels are what validCompactLabels answers, decoded to names.
   gold = Array.from({ length: 12 }, (_, k) => {

@@ -6,7 +6,7 @@ import { resultSchema, type LabelResult } from "../../src/contracts/result.ts";
 import { InvalidRequestError, ModelCallError, TaxonomyError } from "../../src/errors/errors.ts";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/llm/model-provider.ts";
 import { findModel } from "../../src/llm/model-registry.ts";
-import { PromptRegistry, promptHash, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import { forFormat, PromptRegistry, promptHash, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
 import type { CacheEntry, CacheStats, LabelCache } from "../../src/store/label-cache.ts";
 import {
   FakeModelProvider,
@@ -25,8 +25,9 @@ let productFeedback: ResolvedPrompt;
 let supportTriage: ResolvedPrompt;
 
 beforeAll(async () => {
-  productFeedback = await prompts.resolve("product-feedback", "prod");
-  supportTriage = await prompts.resolve("support-triage", "prod");
+  // As sent: every catalogue model used here answers in the lines format.
+  productFeedback = forFormat(await prompts.resolve("product-feedback", "prod"), "lines");
+  supportTriage = forFormat(await prompts.resolve("support-triage", "prod"), "lines");
 });
 
 const settings: LabelBatchSettings = {
@@ -128,8 +129,8 @@ describe("labelBatch", () => {
     expect(p.calls[0]?.request.modelId).toBe("us.anthropic.claude-haiku-4-5-20251001-v1:0");
     // Claude Haiku 4.5 takes temperature or topP, not both: the manifest names both, the model's default choice wins.
     const haiku = findModel("claude-haiku");
-    const perText = haiku ? answerTokensPerText(productFeedback.taxonomy, haiku.tokenizer) : 0;
-    expect(p.calls[0]?.request.inference).toEqual({ temperature: 0.5, maxTokens: maxTokensFor(3, perText, 64_000) });
+    const perText = haiku ? answerTokensPerText(productFeedback.taxonomy, haiku.tokenizer, haiku.outputFormat) : 0;
+    expect(p.calls[0]?.request.inference).toEqual({ temperature: 0.5, maxTokens: maxTokensFor(3, perText, 64_000, haiku?.outputFormat) });
   });
 
   it("refuses a request override the model cannot take with INVALID_REQUEST naming what it takes, before any call", async () => {

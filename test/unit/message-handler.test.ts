@@ -59,7 +59,17 @@ function resultFor(req: LabelRequest): LabelResult {
     promptHash: `sha256:${"0".repeat(64)}`,
     model: "llama3.3-70b",
     items: req.items.map((i) => ({ id: i.id, labels: { sentiment: "positive" }, source: "model", model: "meta.llama3-3-70b-instruct-v1:0", error: null })),
-    usage: { modelCalls: 1, inputTokens: 100, outputTokens: 20, cacheReadInputTokens: 0, cacheWriteInputTokens: 0, cacheHits: 0, costUsd: 0.001 },
+    usage: {
+      modelCalls: 1,
+      inputTokens: 100,
+      outputTokens: 20,
+      cacheReadInputTokens: 0,
+      cacheWriteInputTokens: 0,
+      reservedTokens: 200,
+      perText: { inputTokens: 100, outputTokens: 20, reservedTokens: 200 },
+      cacheHits: 0,
+      costUsd: 0.001,
+    },
     timing: { receivedAt: new Date().toISOString(), completedAt: new Date().toISOString(), durationMs: 1 },
     attributes: {},
   };

@@ -7,7 +7,7 @@ import { labelBatch, type LabelBatchSettings } from "../../src/classify/label-ba
 import { TaxonomyError } from "../../src/errors/errors.ts";
 import { countTokens } from "../../src/llm/token-estimator.ts";
 import { diffLines, unifiedDiff, type DiffLine } from "../../src/prompts/diff-prompts.ts";
-import { PromptRegistry } from "../../src/prompts/prompt-registry.ts";
+import { forFormat, PromptRegistry } from "../../src/prompts/prompt-registry.ts";
 import { registerPromptsCommand } from "../../src/cli/prompts-command.ts";
 import { dimensionHashes, promptContextHash } from "../../src/taxonomy/dimension-hashes.ts";
 import {
@@ -139,7 +139,8 @@ describe("labelq prompts render", () => {
 
   it("prints the exact rendered system prompt, then trailer lines", async () => {
     const out = await run(["render", "product-feedback", "v2"]);
-    const { system } = await registry.resolve("product-feedback", "v2");
+    // Rendered for the default model's answer format (lines).
+    const { system } = forFormat(await registry.resolve("product-feedback", "v2"), "lines");
     expect(out.startsWith(system)).toBe(true);
     expect(out).toContain("## Output format");
     expect(out.slice(system.length).split("\n").filter(Boolean).every((l) => l.startsWith("--- "))).toBe(true);

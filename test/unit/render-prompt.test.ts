@@ -60,6 +60,40 @@ describe("renderDimensions", () => {
   });
 });
 
+describe("the lines format", () => {
+  const definitions = renderDimensions(mini, "lines");
+  const format = renderOutputFormat(mini, "lines");
+
+  it("heads each dimension with the code the model writes, and lists label codes with their names", () => {
+    expect(definitions).toContain("## sen: Sentiment\n");
+    expect(definitions).toContain("One of:\n- pos (positive): Favourable.");
+    expect(definitions).toContain("0 to 2 of:\n- pri (price): Cost.");
+    expect(definitions).toContain("1 to 5, or - when unknown or not applicable:\n- 1:");
+    expect(definitions).toContain("y for yes, n for no, - when unknown.");
+  });
+
+  it("writes examples as they are answered: codes, + between labels, y/n", () => {
+    expect(definitions).toContain('- "Cheap and arrived fast." -> pri+del');
+    expect(definitions).not.toContain('["price","delivery"]');
+  });
+
+  it("gives the field order and an example line with one valid field per dimension", () => {
+    expect(format).toContain("separated by single spaces: i sen top q cr sar ref");
+    const example = /For example: (.+)$/m.exec(format)?.[1];
+    expect(example?.split(" ")).toHaveLength(1 + mini.dimensions.length);
+    expect(example).toBe("1 pos pri 5 3 n n");
+  });
+
+  it("asks for the lines format in fewer tokens than the JSON format on the same taxonomy", () => {
+    expect(format.length + definitions.length).toBeLessThan(renderOutputFormat(mini).length + renderDimensions(mini).length);
+  });
+
+  it("numbers each text with its JSON string, so a newline in a text cannot start a line", () => {
+    const lines = renderUserMessage(["one\ntwo", 'say "hi"'], "lines").split("\n");
+    expect(lines.slice(3)).toEqual(['1: "one\\ntwo"', '2: "say \\"hi\\""']);
+  });
+});
+
 describe("renderUserMessage", () => {
   const tricky = [
     "plain text",

@@ -71,3 +71,21 @@ describe("sortAnswer", () => {
     expect(sort([], "no JSON in the answer")).toMatchObject({ labelled: [], invalid: [], unexpected: 0, missing: [{ id: "a" }, { id: "b" }, { id: "c" }] });
   });
 });
+
+describe("sortAnswer with rejected lines (lines format)", () => {
+  it("sorts a text whose line could not be read into invalid, with the reason, and leaves the others alone", () => {
+    const sorted = sortAnswer(asked, { items: [answer(1, "a"), answer(3, "c")], rejected: [{ i: 2, problem: "the line has 5 fields, 6 expected" }] }, codec, MODEL);
+    expect(sorted.labelled.map((l) => l.id)).toEqual(["a", "c"]);
+    expect(sorted.invalid).toEqual([{ id: "b", code: "INVALID_OUTPUT", message: "unreadable answer: the line has 5 fields, 6 expected" }]);
+    expect(sorted.missing).toEqual([]);
+  });
+
+  it("trusts neither a readable nor a rejected line when both claim one text", () => {
+    const sorted = sortAnswer(asked, { items: [answer(1, "a"), answer(2, "b"), answer(3, "c")], rejected: [{ i: 2, problem: "short" }] }, codec, MODEL);
+    expect(sorted.invalid).toEqual([{ id: "b", code: "INVALID_OUTPUT", message: "the model answered twice for this text" }]);
+  });
+
+  it("counts a rejected line for a number nobody asked for as unexpected", () => {
+    expect(sortAnswer(asked, { items: [], rejected: [{ i: 9, problem: "short" }] }, codec, MODEL).unexpected).toBe(1);
+  });
+});

@@ -3,6 +3,7 @@ import { classify, type LabelItem } from "./classifier.ts";
 import { applyLabelErrors, type LabelErrorOptions } from "./label-errors.ts";
 import type { ConverseInput } from "./converse-request.ts";
 import { addItems, corruptItems, dropItems } from "./item-faults.ts";
+import { addExtraSeparators, breakALine, dropAField, itemLine, parseLinesFormat } from "./lines-format.ts";
 import { parseInputTexts, parseOutputFormat } from "./prompt-format.ts";
 import { addTrailingCommas, cutAtSixtyPercent, dropFinalBrackets, wrapInCodeFence, wrapInProse } from "./text-faults.ts";
 import { countTokens, truncateToTokens, type TokenCounting } from "./tokens.ts";
@@ -77,7 +78,8 @@ function toolAnswer(name: string, items: LabelItem[], maxTokens: number | undefi
 /** Builds the simulated model's answer to a Converse request, with the given output faults applied. */
 export function buildAnswer(input: ConverseInput, seed: number, faults: OutputFaultKind[], random: () => number, counting: TokenCounting, labelErrors: LabelErrorOptions = {}): Answer {
   const ctx: Context = { faults: new Set(faults), applied: [], counting };
-  const keys = parseOutputFormat(input.systemText);
+  const lineKeys = parseLinesFormat(input.systemText);
+  const keys = lineKeys ?? parseOutputFormat(input.systemText);
   const texts = parseInputTexts(input.lastUserText);
 
   if (keys.length === 0 || texts.length === 0) {
@@ -97,9 +99,18 @@ export function buildAnswer(input: ConverseInput, seed: number, faults: OutputFa
   if (input.toolName !== undefined && !use(ctx, "ignore-tool")) return toolAnswer(input.toolName, items, input.maxTokens, ctx);
 
   if (use(ctx, "empty")) return textAnswer("", false, input.maxTokens, ctx);
-  let text = JSON.stringify({ r: items });
-  if (use(ctx, "trailing-comma")) text = addTrailingCommas(text);
-  if (use(ctx, "missing-bracket")) text = dropFinalBrackets(text);
+  let text: string;
+  if (lineKeys !== undefined) {
+    // Faults of the JSON text (trailing-comma, missing-bracket) have no counterpart here and stay pending.
+    text = items.map((item) => itemLine(item, lineKeys)).join("\n");
+    if (use(ctx, "missing-field")) text = dropAField(text, random);
+    if (use(ctx, "broken-line")) text = breakALine(text, random);
+    if (use(ctx, "extra-separator")) text = addExtraSeparators(text);
+  } else {
+    text = JSON.stringify({ r: items });
+    if (use(ctx, "trailing-comma")) text = addTrailingCommas(text);
+    if (use(ctx, "missing-bracket")) text = dropFinalBrackets(text);
+  }
   if (use(ctx, "code-fence")) text = wrapInCodeFence(text);
   if (use(ctx, "prose")) text = wrapInProse(text);
   const truncated = use(ctx, "truncate");

@@ -51,11 +51,24 @@ export function parseOutputFormat(systemText: string): OutputKey[] {
   return keys;
 }
 
-/** The texts to label: lines of the user message that are `{"i":<number>,"t":"<text>"}` objects. */
+/**
+ * The texts to label: lines of the user message that are `{"i":<number>,"t":"<text>"}` objects
+ * (JSON format) or `<number>: "<text>"` (lines format).
+ */
 export function parseInputTexts(userText: string): InputText[] {
   const texts: InputText[] = [];
   for (const raw of userText.split(/\r?\n/)) {
     const line = raw.trim();
+    const numbered = /^(\d+): (".*")$/.exec(line);
+    if (numbered?.[1] !== undefined && numbered[2] !== undefined) {
+      try {
+        const t: unknown = JSON.parse(numbered[2]);
+        if (typeof t === "string") texts.push({ i: Number(numbered[1]), t });
+      } catch {
+        // Not a JSON string: an instruction, as a model would read it.
+      }
+      continue;
+    }
     if (!line.startsWith('{"i":')) continue;
     try {
       const value: unknown = JSON.parse(line);

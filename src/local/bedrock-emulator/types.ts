@@ -24,6 +24,10 @@ export const OUTPUT_FAULT_KINDS = [
   "empty",
   // Offered a tool, the model answers the JSON as text instead (as models may with toolChoice auto).
   "ignore-tool",
+  // Lines-format answers only: one line loses a field; one line is broken in two; doubled spaces, tabs and trailing blanks.
+  "missing-field",
+  "broken-line",
+  "extra-separator",
 ] as const;
 
 export const FAULT_KINDS = [...ERROR_FAULT_KINDS, ...OUTPUT_FAULT_KINDS] as const;

@@ -1,0 +1,54 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { answerTokensPerText, evenChunkSizes, maxTokensFor, OUTPUT_HEADROOM, textsPerCallCap } from "../../src/classify/output-budget.ts";
+import { countTokens } from "../../src/llm/token-estimator.ts";
+import { compactLabel, lineField } from "../../src/prompts/output-format.ts";
+import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import { loadGoldSet } from "../../src/eval/gold-set.ts";
+import { PROMPTS_DIR, REPO_ROOT } from "../support/fakes.ts";
+
+const LLAMA3 = { kind: "llama3" } as const;
+let prompt: ResolvedPrompt;
+beforeAll(async () => {
+  prompt = await new PromptRegistry(PROMPTS_DIR).resolve("product-feedback", "v1");
+});
+
+describe("answerTokensPerText", () => {
+  it("budgets a lines answer at a third of a JSON one on the 25-dimension taxonomy", () => {
+    const lines = answerTokensPerText(prompt.taxonomy, LLAMA3, "lines");
+    const json = answerTokensPerText(prompt.taxonomy, LLAMA3, "json");
+    expect(lines).toBeLessThanOrEqual(Math.ceil(1.6 * prompt.taxonomy.dimensions.length));
+    expect(lines * 2.5).toBeLessThan(json);
+  });
+
+  it("budgets lines at or above what the gold set's labels cost written as lines, on average and for 95 % of texts", async () => {
+    const gold = await loadGoldSet(`${REPO_ROOT}/eval/gold/product-feedback.jsonl`, prompt.taxonomy);
+    const costs = gold.map((g, k) =>
+      countTokens(`${[k + 1, ...prompt.taxonomy.dimensions.map((d) => lineField(d, compactLabel(d, g.labels[d.key] ?? null)))].join(" ")}\n`, LLAMA3),
+    );
+    const budget = answerTokensPerText(prompt.taxonomy, LLAMA3, "lines");
+    const sorted = [...costs].sort((a, b) => a - b);
+    expect(costs.reduce((a, b) => a + b, 0) / costs.length).toBeLessThan(budget);
+    expect(sorted[Math.floor(sorted.length * 0.95)]).toBeLessThanOrEqual(budget);
+  });
+});
+
+describe("chunk sizing", () => {
+  it("fits a 50-text batch of the 25-dimension taxonomy in one Llama 3.3 call (2,048 output tokens) in lines, not in JSON", () => {
+    expect(textsPerCallCap(answerTokensPerText(prompt.taxonomy, LLAMA3, "lines"), 2048, "lines")).toBeGreaterThanOrEqual(50);
+    expect(textsPerCallCap(answerTokensPerText(prompt.taxonomy, LLAMA3, "json"), 2048, "json")).toBeLessThan(20);
+  });
+
+  it("sizes maxTokens with the format's headroom, never above the cap", () => {
+    expect(maxTokensFor(10, 38, 2048, "lines")).toBe(Math.ceil(10 * 38 * OUTPUT_HEADROOM.lines) + 16);
+    expect(maxTokensFor(10, 115, 2048, "json")).toBe(Math.ceil(10 * 115 * OUTPUT_HEADROOM.json) + 16);
+    expect(maxTokensFor(100, 115, 2048, "json")).toBe(2048);
+  });
+
+  it("splits texts into calls as evenly as the cap allows", () => {
+    expect(evenChunkSizes(50, 48)).toEqual([25, 25]);
+    expect(evenChunkSizes(50, 50)).toEqual([50]);
+    expect(evenChunkSizes(7, 3)).toEqual([3, 2, 2]);
+    expect(evenChunkSizes(0, 3)).toEqual([]);
+    expect(evenChunkSizes(5, 0)).toEqual([1, 1, 1, 1, 1]);
+  });
+});
