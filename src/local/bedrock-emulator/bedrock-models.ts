@@ -41,6 +41,11 @@ export interface BedrockModel {
   /** Quota tokens one output token uses up (docs: quotas-token-burndown). */
   outputBurndown: number;
   tokenizer: TokenizerKind;
+  /**
+   * Whether batch inference (CreateModelInvocationJob) takes the model, by the same ids Converse
+   * takes (the base id where it answers on demand, else its inference profiles). Absent: no.
+   */
+  batch?: boolean;
   /** Where the figures come from (short references, expanded in docs/bedrock-fidelity.md). */
   sources: readonly string[];
 }
@@ -62,12 +67,13 @@ const S = {
   novaCap: "monadierickx/swift-fm-playground parameter_cheatsheet (Nova maxTokens 5,000); not confirmed",
   burndown: "docs: quotas-token-burndown (5x output for Claude 4 models)",
   noCache: "strands-agents/harness-sdk#1807, agentgateway/agentgateway#2751 (Llama and other models: 403 AccessDeniedException)",
+  batch: "docs: batch-inference-supported (Nova Micro/Lite/Pro read there; Llama 3.3, Claude 4.5 listed per that page, rows not read here)",
   context: "model cards: Llama 3 8K, Llama 3.3 128K, Claude 4.5 200K, Nova Micro 128K, Nova Lite/Pro 300K; Llama 4 not confirmed",
 } as const;
 
 const LLAMA3_SOURCES = [S.metaParams, S.llama3Cap, S.converseFeatures, S.noCache, S.context];
-const CLAUDE_45_SOURCES = [S.profiles, S.sampling, S.claudeCap, S.toolChoice, S.cacheMin, S.burndown, S.context];
-const NOVA_SOURCES = [S.novaCap, S.novaToolChoice, S.novaCache, S.context];
+const CLAUDE_45_SOURCES = [S.profiles, S.sampling, S.claudeCap, S.toolChoice, S.cacheMin, S.burndown, S.context, S.batch];
+const NOVA_SOURCES = [S.novaCap, S.novaToolChoice, S.novaCache, S.context, S.batch];
 
 /** Scout and Maverick share every rule the emulator models; only their names and ids differ. */
 const LLAMA4_RULES: Omit<BedrockModel, "name" | "baseId"> = {
@@ -81,6 +87,8 @@ const LLAMA4_RULES: Omit<BedrockModel, "name" | "baseId"> = {
   outputBurndown: 1,
   // Llama 4 has its own (larger) vocabulary; the Llama 3 tokenizer is an approximation of it.
   tokenizer: "approximate",
+  // Not confirmed either way: the stricter answer, refused.
+  batch: false,
   sources: [S.llama4Cap, S.toolChoice, S.profiles, S.noCache, S.context],
 };
 
@@ -98,6 +106,8 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     promptCacheMinTokens: undefined,
     outputBurndown: 1,
     tokenizer: "llama3",
+    // Not in the batch inference model list (Llama 3.1 and later are).
+    batch: false,
     sources: LLAMA3_SOURCES,
   },
   {
@@ -114,7 +124,8 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     promptCacheMinTokens: undefined,
     outputBurndown: 1,
     tokenizer: "llama3",
-    sources: [...LLAMA3_SOURCES, S.llama31Cap, S.toolChoice, S.profiles],
+    batch: true,
+    sources: [...LLAMA3_SOURCES, S.llama31Cap, S.toolChoice, S.profiles, S.batch],
   },
   { ...LLAMA4_RULES, name: "Llama 4 Scout 17B Instruct", baseId: "meta.llama4-scout-17b-instruct-v1:0" },
   { ...LLAMA4_RULES, name: "Llama 4 Maverick 17B Instruct", baseId: "meta.llama4-maverick-17b-instruct-v1:0" },
@@ -130,6 +141,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     promptCacheMinTokens: 1024,
     outputBurndown: 5,
     tokenizer: "approximate",
+    batch: true,
     sources: CLAUDE_45_SOURCES,
   },
   {
@@ -144,6 +156,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     promptCacheMinTokens: 4096,
     outputBurndown: 5,
     tokenizer: "approximate",
+    batch: true,
     sources: CLAUDE_45_SOURCES,
   },
   {
@@ -158,6 +171,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     promptCacheMinTokens: 1000,
     outputBurndown: 1,
     tokenizer: "approximate",
+    batch: true,
     sources: NOVA_SOURCES,
   },
   {
@@ -172,6 +186,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     promptCacheMinTokens: 1000,
     outputBurndown: 1,
     tokenizer: "approximate",
+    batch: true,
     sources: NOVA_SOURCES,
   },
   {
@@ -186,6 +201,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     promptCacheMinTokens: 1000,
     outputBurndown: 1,
     tokenizer: "approximate",
+    batch: true,
     sources: NOVA_SOURCES,
   },
 ];

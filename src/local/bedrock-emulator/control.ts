@@ -1,5 +1,6 @@
 import { controlBodySchema } from "./settings-schema.ts";
 import type { EmulatorState } from "./state.ts";
+import type { JobStore } from "./jobs/job-store.ts";
 
 /** A control route's answer (always JSON). */
 export interface ControlResponse {
@@ -8,8 +9,9 @@ export interface ControlResponse {
 }
 
 /** Answers the /_emulator/* routes; undefined when the method and path are not one of them. */
-export function handleControl(state: EmulatorState, method: string, path: string, rawBody: string): ControlResponse | undefined {
+export function handleControl(state: EmulatorState, method: string, path: string, rawBody: string, jobs?: JobStore): ControlResponse | undefined {
   if (method === "GET" && path === "/_emulator/stats") return { status: 200, body: state.stats.snapshot() };
+  if (method === "GET" && path === "/_emulator/jobs") return { status: 200, body: { created: jobs?.created ?? 0, jobs: jobs?.all() ?? [] } };
   if (method === "POST" && path === "/_emulator/reset") {
     state.reset();
     return { status: 200, body: { ok: true } };
@@ -25,7 +27,7 @@ export function handleControl(state: EmulatorState, method: string, path: string
     if (!parsed.success) {
       return { status: 400, body: { message: "invalid emulator settings", issues: parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`) } };
     }
-    const { faults, quota, latency, unavailableModels, lenient, maxConcurrent, labelErrors } = parsed.data;
+    const { faults, quota, latency, unavailableModels, lenient, maxConcurrent, labelErrors, jobs: jobSettings } = parsed.data;
     if (faults !== undefined) state.setFaults(faults);
     if (quota !== undefined) state.setQuota(quota);
     if (latency !== undefined) state.setLatency(latency);
@@ -33,6 +35,7 @@ export function handleControl(state: EmulatorState, method: string, path: string
     if (lenient !== undefined) state.setLenient(lenient);
     if (maxConcurrent !== undefined) state.setMaxConcurrent(maxConcurrent);
     if (labelErrors !== undefined) state.setLabelErrors(labelErrors);
+    if (jobSettings !== undefined) state.setJobs(Object.fromEntries(Object.entries(jobSettings).filter(([, v]) => v !== undefined)));
     return { status: 200, body: { ok: true, applied: parsed.data } };
   }
   return undefined;

@@ -1,11 +1,13 @@
-import { buildAnswer } from "./answer.ts";
+import { buildAnswer, type Answer } from "./answer.ts";
 import { AWS_ERRORS, awsError, errorForFault, errorHeaders, type AwsError } from "./aws-errors.ts";
 import type { BedrockModel } from "./bedrock-models.ts";
 import { isAwsError, parseConverseBody, type ConverseInput } from "./converse-request.ts";
+import type { LabelErrorOptions } from "./label-errors.ts";
 import { refuseForModel, resolveModel } from "./model-rules.ts";
 import { isRefusal } from "./quota.ts";
 import type { EmulatorState } from "./state.ts";
 import { sumTokens, type TokenCounting } from "./tokens.ts";
+import type { OutputFaultKind } from "./types.ts";
 
 /** An HTTP answer, to be sent after delayMs; onSent runs once it is sent (or the client left). */
 export interface EmulatorResponse {
@@ -54,9 +56,7 @@ export function handleConverse(state: EmulatorState, modelId: string, rawBody: s
     return errorResponse(state, errorForFault(draw.error), requestId);
   }
 
-  // Without maxTokens a model stops at its own cap, and Bedrock reserves that cap.
-  const outputCap = input.maxTokens ?? (Number.isFinite(model.maxOutputTokens) ? model.maxOutputTokens : undefined);
-  const answer = buildAnswer({ ...input, maxTokens: outputCap }, state.seed, draw.output, state.faults.random, counting, state.labelErrors);
+  const { answer, outputCap } = simulateModel(input, model, { seed: state.seed, faults: draw.output, random: state.faults.random, counting, labelErrors: state.labelErrors });
   const cache = model.promptCacheMinTokens === undefined ? undefined : cacheUse(state, modelId, input, model, counting);
   const cacheRead = cache?.hit === true ? cache.tokens : 0;
   const cacheWrite = cache?.hit === false ? cache.tokens : 0;
@@ -81,18 +81,9 @@ export function handleConverse(state: EmulatorState, modelId: string, rawBody: s
 
   const { fixedMs, perOutputTokenMs } = state.latency;
   const delayMs = Math.round(fixedMs + perOutputTokenMs * answer.outputTokens);
-  const body = {
-    output: { message: { role: "assistant", content: [answer.content] } },
-    stopReason: answer.stopReason,
-    usage: {
-      inputTokens,
-      outputTokens: answer.outputTokens,
-      totalTokens: allInputTokens + answer.outputTokens,
-      // Only when the request had a system cache point, so other answers keep their shape.
-      ...(cache === undefined ? {} : { cacheReadInputTokens: cacheRead, cacheWriteInputTokens: cacheWrite }),
-    },
-    metrics: { latencyMs: delayMs },
-  };
+  // Only when the request had a system cache point, so other answers keep their shape.
+  const cacheUsage = cache === undefined ? undefined : { cacheReadInputTokens: cacheRead, cacheWriteInputTokens: cacheWrite };
+  const body = converseResponseBody(answer, inputTokens, allInputTokens, delayMs, cacheUsage);
   state.inFlight += 1;
   return {
     status: 200,
@@ -103,6 +94,43 @@ export function handleConverse(state: EmulatorState, modelId: string, rawBody: s
       state.inFlight -= 1;
       reservation.settle(settled);
     },
+  };
+}
+
+/** What the simulated model needs besides the request: the seed, the faults drawn for the call and the token counting. */
+export interface SimulationContext {
+  seed: number;
+  faults: OutputFaultKind[];
+  random: () => number;
+  counting: TokenCounting;
+  labelErrors: LabelErrorOptions;
+}
+
+/**
+ * The simulated model's answer to a parsed, accepted Converse request, with no quota, stats,
+ * prompt cache or latency: the Converse route adds those; batch jobs, which do not use the
+ * on-demand quota, call this directly. outputCap is what the model stops at (and what Bedrock
+ * reserves): maxTokens, else the model's own cap.
+ */
+export function simulateModel(input: ConverseInput, model: BedrockModel, ctx: SimulationContext): { answer: Answer; outputCap: number | undefined } {
+  const outputCap = input.maxTokens ?? (Number.isFinite(model.maxOutputTokens) ? model.maxOutputTokens : undefined);
+  const answer = buildAnswer({ ...input, maxTokens: outputCap }, ctx.seed, ctx.faults, ctx.random, ctx.counting, ctx.labelErrors);
+  return { answer, outputCap };
+}
+
+/** The Converse response body for an answer, as Bedrock shapes it. inputTokens excludes cached tokens; allInputTokens includes them. */
+export function converseResponseBody(
+  answer: Answer,
+  inputTokens: number,
+  allInputTokens: number,
+  latencyMs: number,
+  cacheUsage?: { cacheReadInputTokens: number; cacheWriteInputTokens: number },
+) {
+  return {
+    output: { message: { role: "assistant", content: [answer.content] } },
+    stopReason: answer.stopReason,
+    usage: { inputTokens, outputTokens: answer.outputTokens, totalTokens: allInputTokens + answer.outputTokens, ...cacheUsage },
+    metrics: { latencyMs },
   };
 }
 

@@ -6,7 +6,11 @@ import { awsError } from "./aws-errors.ts";
 import { handleControl } from "./control.ts";
 import { errorResponse, handleConverse, type EmulatorResponse } from "./converse-handler.ts";
 import type { LabelErrorOptions } from "./label-errors.ts";
-import { faultRuleSchema, labelErrorsSchema, latencySchema, lenientSchema, maxConcurrentSchema, quotaSchema } from "./settings-schema.ts";
+import { faultRuleSchema, jobsControlSchema, jobsOptionsSchema, labelErrorsSchema, latencySchema, lenientSchema, maxConcurrentSchema, quotaSchema } from "./settings-schema.ts";
+import { jobFaultsSchema, jobQuotasSchema } from "./jobs/job-settings.ts";
+import { handleJobRoute } from "./jobs/job-routes.ts";
+import { JobStore } from "./jobs/job-store.ts";
+import { s3JobStorage } from "./jobs/s3-io.ts";
 import { EmulatorState } from "./state.ts";
 import { DEFAULT_LENIENT, type LenientRule } from "./strictness.ts";
 import type { BedrockEmulator, BedrockEmulatorOptions, FaultRule, LatencyOptions, QuotaOptions } from "./types.ts";
@@ -55,13 +59,16 @@ function signedRegion(authorization: string | undefined): string | undefined {
   return authorization === undefined ? undefined : SIGNED_REGION.exec(authorization)?.[1];
 }
 
-function route(state: EmulatorState, method: string, url: string, body: string, region: string | undefined): EmulatorResponse {
+function route(state: EmulatorState, jobs: JobStore, method: string, url: string, body: string, region: string | undefined): EmulatorResponse {
   const requestId = randomUUID();
   const path = url.split("?")[0] ?? url;
-  const control = handleControl(state, method, path, body);
+  const control = handleControl(state, method, path, body, jobs);
   if (control !== undefined) {
     return { status: control.status, headers: { "content-type": "application/json" }, body: JSON.stringify(control.body), delayMs: 0 };
   }
+  // Model invocation jobs (control plane); unsigned requests are taken as us-east-1's.
+  const job = handleJobRoute(jobs, method, url, body, region ?? "us-east-1", requestId);
+  if (job !== undefined) return job;
   const match = CONVERSE_PATH.exec(path);
   const modelId = match?.[1] === undefined ? undefined : decodeModelId(match[1]);
   if (method === "POST" && modelId !== undefined) return handleConverse(state, modelId, body, requestId, region);
@@ -77,8 +84,17 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
   const host = options.host ?? "127.0.0.1";
   const lenient = lenientSchema.parse(options.lenient ?? [...DEFAULT_LENIENT]);
   const maxConcurrent = maxConcurrentSchema.parse(options.maxConcurrent ?? 0);
-  const state = new EmulatorState(options.seed ?? 0, faults, quota, latency, options.unavailableModels ?? [], lenient, maxConcurrent, options.clock);
+  const jobSettings = jobsOptionsSchema.parse(options.jobs ?? {});
+  const state = new EmulatorState(options.seed ?? 0, faults, quota, latency, options.unavailableModels ?? [], lenient, maxConcurrent, jobSettings, options.clock);
   state.setLabelErrors(labelErrorsSchema.parse(options.labelErrors ?? {}));
+  const jobs = new JobStore({
+    storage: options.s3 === undefined ? undefined : s3JobStorage(options.s3),
+    settings: () => state.jobs,
+    now: state.now,
+    seed: state.seed,
+    lenient: () => state.lenient,
+    labelErrors: () => state.labelErrors,
+  });
 
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -86,7 +102,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
   const onRequest = (req: EmulatorRequest, res: EmulatorServerResponse): void => {
     readBody(req)
       .then((body) => {
-        const answer = route(state, req.method ?? "GET", req.url ?? "/", body, signedRegion(req.headers.authorization));
+        const answer = route(state, jobs, req.method ?? "GET", req.url ?? "/", body, signedRegion(req.headers.authorization));
         const send = () => {
           try {
             // The client may have given up while the simulated latency ran.
@@ -150,8 +166,19 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
     setLenient: (rules: LenientRule[]) => state.setLenient(lenientSchema.parse(rules)),
     setMaxConcurrent: (max: number) => state.setMaxConcurrent(maxConcurrentSchema.parse(max)),
     setLabelErrors: (o: LabelErrorOptions) => state.setLabelErrors(labelErrorsSchema.parse(o)),
+    jobs: {
+      list: () => jobs.all(),
+      created: () => jobs.created,
+      setFaults: (f) => state.setJobs({ faults: jobFaultsSchema.parse(f) }),
+      setQuotas: (q) => state.setJobs({ quotas: jobQuotasSchema.parse(q) }),
+      setTiming: (t) => {
+        const timing = jobsControlSchema.pick({ stepMs: true, recordsPerStep: true, hourMs: true }).parse(t);
+        state.setJobs(Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)));
+      },
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
+        jobs.close();
         for (const timer of timers) clearTimeout(timer);
         timers.clear();
         state.inFlight = 0;

@@ -1,6 +1,18 @@
 import { z } from "zod";
 import { LENIENT_RULES } from "./strictness.ts";
 import { FAULT_KINDS } from "./types.ts";
+import { jobFaultsSchema, jobQuotasSchema } from "./jobs/job-settings.ts";
+
+export { jobsOptionsSchema } from "./jobs/job-settings.ts";
+
+/** Model invocation job settings in a control body: each field present replaces that setting (quotas and faults whole, defaults filled in). */
+export const jobsControlSchema = z.strictObject({
+  stepMs: z.number().min(0).optional(),
+  recordsPerStep: z.number().int().min(1).optional(),
+  hourMs: z.number().min(1).optional(),
+  quotas: jobQuotasSchema.optional(),
+  faults: jobFaultsSchema.optional(),
+});
 
 // One schema for the options passed in code and for PUT /_emulator/faults, so a typo
 // in either fails loudly instead of silently injecting nothing.
@@ -45,6 +57,7 @@ export const controlBodySchema = z.strictObject({
   lenient: lenientSchema.optional(),
   maxConcurrent: maxConcurrentSchema.optional(),
   labelErrors: labelErrorsSchema.optional(),
+  jobs: jobsControlSchema.optional(),
 });
 
 export type ControlBody = z.infer<typeof controlBodySchema>;

@@ -5,6 +5,7 @@ import { StatsRecorder } from "./stats.ts";
 import type { LabelErrorOptions } from "./label-errors.ts";
 import type { LenientRule } from "./strictness.ts";
 import type { FaultRule, LatencyOptions, QuotaOptions } from "./types.ts";
+import type { JobsSettings } from "./jobs/job-settings.ts";
 
 /** The emulator's mutable settings and counters, shared by the converse and control routes. */
 export class EmulatorState {
@@ -22,6 +23,10 @@ export class EmulatorState {
   labelErrors: LabelErrorOptions = {};
   /** Calls accepted and not yet answered, for the concurrency cap. */
   inFlight = 0;
+  /** Model invocation jobs: time scale, quotas and faults (jobs/job-settings.ts). */
+  jobs: JobsSettings;
+  /** Milliseconds since the epoch (the emulator's clock option). */
+  readonly now: () => number;
 
   constructor(
     seed: number,
@@ -31,8 +36,10 @@ export class EmulatorState {
     unavailableModels: string[],
     lenient: readonly LenientRule[],
     maxConcurrent: number,
+    jobs: JobsSettings,
     now: () => number = Date.now,
   ) {
+    this.now = now;
     this.seed = seed;
     this.faults = new FaultInjector(faults, seed);
     this.quota = new QuotaLedger(quota, now);
@@ -41,6 +48,7 @@ export class EmulatorState {
     this.unavailableModels = new Set(unavailableModels);
     this.lenient = new Set(lenient);
     this.maxConcurrent = maxConcurrent;
+    this.jobs = jobs;
   }
 
   /** Replaces the fault rules; a fresh PRNG makes the new rule set repeatable from here. */
@@ -70,6 +78,11 @@ export class EmulatorState {
 
   setLabelErrors(options: LabelErrorOptions): void {
     this.labelErrors = options;
+  }
+
+  /** Replaces the job settings given; the others stay. Jobs already submitted keep the faults they were submitted under. */
+  setJobs(settings: Partial<JobsSettings>): void {
+    this.jobs = { ...this.jobs, ...settings };
   }
 
   /** Clears counters, quota windows and the prompt cache, leaving the settings as they are. */

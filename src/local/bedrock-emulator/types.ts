@@ -2,6 +2,8 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { LenientRule } from "./strictness.ts";
 
 import type { LabelErrorOptions } from "./label-errors.ts";
+import type { JobFaultsInput, JobQuotasInput, JobsOptions } from "./jobs/job-settings.ts";
+import type { JobView } from "./jobs/job-types.ts";
 
 /**
  * Public types of the Bedrock emulator: a test double that answers the Converse API with
@@ -98,6 +100,11 @@ export interface BedrockEmulatorOptions {
    * its input does.
    */
   s3?: S3Client;
+  /**
+   * Model invocation jobs (batch inference): `{ stepMs, recordsPerStep, hourMs, quotas, faults }`
+   * (jobs/job-settings.ts). Strict by default: Bedrock's quotas, no faults, 50 ms per status step.
+   */
+  jobs?: JobsOptions;
   logger?: (line: string) => void;
 }
 
@@ -143,5 +150,20 @@ export interface BedrockEmulator {
   setMaxConcurrent(max: number): void;
   /** Replaces the error model; {} turns it off. */
   setLabelErrors(options: LabelErrorOptions): void;
+  /** Model invocation jobs (batch inference). */
+  jobs: BedrockJobsControl;
   close(): Promise<void>;
+}
+
+export interface BedrockJobsControl {
+  /** Every job, oldest first, as GetModelInvocationJob shows it. */
+  list(): JobView[];
+  /** Jobs created since start: a repeated clientRequestToken creates none. */
+  created(): number;
+  /** Replaces the faults (unset fields: off) for jobs submitted from now on. */
+  setFaults(faults: JobFaultsInput): void;
+  /** Replaces the quotas (unset fields: Bedrock's defaults). */
+  setQuotas(quotas: JobQuotasInput): void;
+  /** Time scale: ms per status step, records per InProgress step, ms per hour of timeoutDurationInHours. */
+  setTiming(timing: { stepMs?: number; recordsPerStep?: number; hourMs?: number }): void;
 }
