@@ -484,3 +484,19 @@ describe("model invocation jobs: ListModelInvocationJobs", () => {
     for (const arn of arns) await bedrock.send(new StopModelInvocationJobCommand({ jobIdentifier: arn }));
   });
 });
+
+describe("model invocation jobs: control routes", () => {
+  it("takes job settings on PUT /_emulator/faults (refusing a typo) and lists jobs on GET /_emulator/jobs, over HTTP/1.1", async () => {
+    const url = stack.env.AWS_ENDPOINT_URL_BEDROCK as string;
+    const put = (body: unknown) => fetch(`${url}/_emulator/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    expect((await put({ jobs: { quotas: { minRecordsPerJobs: 5 } } })).status).toBe(400);
+    expect((await put({ jobs: { quotas: { minRecordsPerJob: 5 } } })).status).toBe(200);
+    const { prefix } = await putInput([5]);
+    const jobArn = await create(jobInput(prefix));
+    expect((await waitFor(jobArn, ["Completed", "Failed"])).job.status).toBe("Completed");
+    const listed = (await (await fetch(`${url}/_emulator/jobs`)).json()) as { created: number; jobs: { jobArn: string }[] };
+    expect(listed.created).toBe(stack.emulator.jobs.created());
+    expect(listed.jobs.map((j) => j.jobArn)).toContain(jobArn);
+  });
+});
+
