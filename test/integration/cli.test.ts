@@ -53,9 +53,9 @@ describe("labelq local: a stack any producer can talk to", () => {
     }
   });
 
-  it("prints one JSON line with the region, the three endpoints on the requested ports and the queue URLs", () => {
+  it("prints one JSON line with the region, the endpoints on the requested ports and the queue URLs", () => {
     expect(info.region).toBe("us-east-1");
-    expect(Object.keys(info.endpoints).sort()).toEqual(["bedrock", "dynamodb", "sqs"]);
+    expect(Object.keys(info.endpoints).sort()).toEqual(["bedrock", "bedrockControl", "dynamodb", "s3", "sqs"]);
     for (const url of Object.values(info.endpoints)) expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(info.queues.requests).toMatch(/labelq-requests$/);
     expect(info.queues.results).toMatch(/labelq-results$/);

@@ -1,0 +1,155 @@
+// Benchmark (not a test): tokens per text for every catalogue model in each answer format, on
+// the bundled sample, through the real pipeline (SQS, worker, Bedrock emulator over the wire),
+// with token counts from the results' usage (the emulator counts Llama with Llama 3's real
+// tokenizer, Claude and Nova approximated from it). JSON is the format labelq used before lines
+// and the baseline here. Prints Markdown tables for docs/benchmarks.md.
+//   npm run bench:tokens [-- --tpm 300000 --batch-size 50]
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import pino from "pino";
+import { createAwsClients } from "../src/aws-clients.ts";
+import { loadConfig } from "../src/config/config.ts";
+import type { LabelResult } from "../src/contracts/result.ts";
+import { PACKAGED_CATALOGUE } from "../src/llm/model-catalogue.ts";
+import { MODELS } from "../src/llm/model-registry.ts";
+import { startLocalStack } from "../src/local/local-stack.ts";
+import { buildBatches } from "../src/producer/build-batches.ts";
+import { collectResults } from "../src/producer/collect-results.ts";
+import { readTexts } from "../src/producer/read-texts.ts";
+import { sendRequests } from "../src/producer/send-requests.ts";
+import { countTokens } from "../src/llm/token-estimator.ts";
+import { OUTPUT_FORMATS, type OutputFormat } from "../src/prompts/output-format.ts";
+import { forFormat, PromptRegistry } from "../src/prompts/prompt-registry.ts";
+import { createWorker } from "../src/worker.ts";
+
+const { values } = parseArgs({ options: { tpm: { type: "string", default: "300000" }, "batch-size": { type: "string", default: "50" } } });
+const tpm = Number(values.tpm);
+const batchSize = Number(values["batch-size"]);
+process.env.AWS_ACCESS_KEY_ID ??= "test";
+process.env.AWS_SECRET_ACCESS_KEY ??= "test";
+
+const texts = await readTexts("samples/product-feedback.jsonl");
+const dimensions = 25;
+
+/** A catalogue file in which every packaged model answers in `format`. */
+function catalogueIn(format: OutputFormat): string {
+  const catalogue = JSON.parse(fs.readFileSync(PACKAGED_CATALOGUE, "utf8")) as { models: Record<string, unknown>[] };
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "labelq-bench-")), `${format}.json`);
+  fs.writeFileSync(file, JSON.stringify({ models: catalogue.models.map((m) => ({ ...m, outputFormat: format })) }));
+  return file;
+}
+
+interface Row {
+  model: string;
+  format: OutputFormat;
+  calls: number;
+  labelled: number;
+  input: number;
+  output: number;
+  reserved: number;
+  settled: number;
+  costPer1k: number;
+}
+
+async function measure(alias: string, format: OutputFormat, catalogue: string): Promise<Row> {
+  const stack = await startLocalStack({ emulator: { latency: { fixedMs: 0, perOutputTokenMs: 0 } } });
+  const config = loadConfig({
+    ...stack.env,
+    LABELQ_WAIT_TIME_S: "1",
+    LABELQ_CACHE_TABLE: "off",
+    LABELQ_MODEL_CATALOGUE: catalogue,
+    LABELQ_DEFAULT_MODEL: alias,
+    LABELQ_FALLBACK_MODELS: "none",
+    LOG_LEVEL: "silent",
+  });
+  const clients = createAwsClients(config);
+  const worker = createWorker(config, clients, pino({ level: "silent" }));
+  worker.pool.start();
+  const requests = buildBatches(texts, { batchSize, prefix: `tokens-${alias}-${format}-${Date.now()}` });
+  await sendRequests(clients.sqs, stack.queues.requests, requests);
+  const results: LabelResult[] = [];
+  await collectResults(clients.sqs, { queueUrl: stack.queues.results, batches: requests.length, timeoutMs: 120_000, onResult: (r) => void results.push(r) });
+  await worker.close();
+  clients.destroy();
+  await stack.close();
+  const sum = (f: (r: LabelResult) => number) => results.reduce((n, r) => n + f(r), 0);
+  const burn = MODELS.find((m) => m.alias === alias)?.outputBurnDown ?? 1;
+  const input = sum((r) => r.usage.inputTokens + r.usage.cacheReadInputTokens + r.usage.cacheWriteInputTokens);
+  const output = sum((r) => r.usage.outputTokens);
+  const n = texts.length;
+  return {
+    model: alias,
+    format,
+    calls: sum((r) => r.usage.modelCalls),
+    labelled: sum((r) => r.items.filter((i) => i.labels !== null).length),
+    input: input / n,
+    output: output / n,
+    reserved: sum((r) => r.usage.reservedTokens) / n,
+    // What the rolling minute keeps once a call ends: input (cache reads excepted) + output x burn-down.
+    settled: (sum((r) => r.usage.inputTokens + r.usage.cacheWriteInputTokens) + output * burn) / n,
+    costPer1k: (1000 * sum((r) => r.usage.costUsd)) / n,
+  };
+}
+
+const rows: Row[] = [];
+for (const format of ["json", ...OUTPUT_FORMATS.filter((f) => f !== "json")] as OutputFormat[]) {
+  const catalogue = catalogueIn(format);
+  for (const m of MODELS) rows.push(await measure(m.alias, format, catalogue));
+}
+
+const f1 = (x: number) => x.toFixed(1);
+console.log(`${texts.length} sample texts in batches of ${batchSize}, ${dimensions} dimensions (product-feedback, prod); Bedrock emulator (test double), strict.`);
+console.log(`texts/min at ${tpm.toLocaleString("en-US")} tokens per minute: by what calls reserve while they run (input + maxTokens), and by what stays in the minute once they end (input + output x burn-down).`);
+console.log("");
+console.log("| model | format | calls | labelled | in / text | out / text | out / dimension | reserved / text | texts/min (reserved) | texts/min (settled) | USD / 1,000 texts |");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+for (const r of rows) {
+  console.log(
+    `| ${r.model} | ${r.format} | ${r.calls} | ${r.labelled}/${texts.length} | ${f1(r.input)} | ${f1(r.output)} | ${(r.output / dimensions).toFixed(2)} | ${f1(r.reserved)} | ${Math.floor(tpm / r.reserved)} | ${Math.floor(tpm / r.settled)} | ${r.costPer1k.toFixed(4)} |`,
+  );
+}
+console.log("");
+console.log("| model | reserved / text, lines vs JSON | texts/min (reserved), lines vs JSON | cost, lines vs JSON |");
+console.log("|---|---|---|---|");
+for (const m of MODELS) {
+  const json = rows.find((r) => r.model === m.alias && r.format === "json");
+  const lines = rows.find((r) => r.model === m.alias && r.format === "lines");
+  if (!json || !lines) continue;
+  console.log(`| ${m.alias} | ${f1(lines.reserved)} vs ${f1(json.reserved)} | ${(json.reserved / lines.reserved).toFixed(2)}x | ${(lines.costPer1k / json.costPer1k).toFixed(2)}x |`);
+}
+
+// What each part of the system prompt costs, in each format (Llama 3 tokens): where a shorter prompt would have to come from.
+const prompt = await new PromptRegistry("prompts").resolve("product-feedback", "prod");
+const parts = ["headings", "definitions", "labels and anchors", "examples", "edge cases", "template and output format"] as const;
+const costs = Object.fromEntries(OUTPUT_FORMATS.map((format) => [format, sectionCosts(forFormat(prompt, format).system)])) as Record<OutputFormat, Record<(typeof parts)[number], number>>;
+console.log("");
+console.log(`System prompt of product-feedback ${prompt.version} by part, Llama 3 tokens:`);
+console.log("");
+console.log(`| part | ${OUTPUT_FORMATS.join(" | ")} |`);
+console.log(`|---|${OUTPUT_FORMATS.map(() => "---").join("|")}|`);
+for (const part of parts) console.log(`| ${part} | ${OUTPUT_FORMATS.map((f) => costs[f][part]).join(" | ")} |`);
+console.log(`| **total** | ${OUTPUT_FORMATS.map((f) => countTokens(forFormat(prompt, f).system, { kind: "llama3" })).join(" | ")} |`);
+
+/** Tokens of each kind of line in a rendered system prompt (both renderings: `## <code>: ...` or `## ... code "<code>")` headings). */
+function sectionCosts(system: string): Record<(typeof parts)[number], number> {
+  const out = Object.fromEntries(parts.map((p) => [p, 0])) as Record<(typeof parts)[number], number>;
+  for (const block of system.split(/\n(?=## )/)) {
+    const isDimension = /^## [a-z0-9]+: /.test(block) || /^## .*code "[a-z0-9]+"\)/.test(block);
+    if (!isDimension) {
+      out["template and output format"] += countTokens(block, { kind: "llama3" });
+      continue;
+    }
+    let part: (typeof parts)[number] = "definitions";
+    for (const [k, line] of block.split("\n").entries()) {
+      if (k === 0) part = "headings";
+      else if (line === "Examples:") part = "examples";
+      else if (line === "Edge cases:") part = "edge cases";
+      else if (part === "headings") part = "definitions";
+      if (part === "definitions" && /^(One of:|Choose |An integer|1 for yes|y for yes|-?\d+ to -?\d+)/.test(line)) part = "labels and anchors";
+      out[part] += countTokens(`${line}\n`, { kind: "llama3" });
+    }
+  }
+  return out;
+}
