@@ -22,7 +22,7 @@ const url = z.string().url();
  */
 export const DEFAULTS = {
   limits: DEFAULT_REQUEST_LIMITS,
-  tables: { cacheTable: "labelq-label-cache", batchesTable: "labelq-batches" },
+  tables: { cacheTable: "labelq-label-cache", batchesTable: "labelq-batches", bulkTable: "labelq-bulk" },
   cacheTtlDays: 30,
   retryBudgetS: 60,
 } as const;
@@ -37,6 +37,9 @@ const envSchema = z.object({
   AWS_ENDPOINT_URL_SQS: url.optional(),
   AWS_ENDPOINT_URL_DYNAMODB: url.optional(),
   AWS_ENDPOINT_URL_BEDROCK_RUNTIME: url.optional(),
+  /** The Bedrock control plane (model invocation jobs), and S3 for their input and output. */
+  AWS_ENDPOINT_URL_BEDROCK: url.optional(),
+  AWS_ENDPOINT_URL_S3: url.optional(),
 
   LABELQ_REQUESTS_QUEUE_URL: url.optional(),
   LABELQ_RESULTS_QUEUE_URL: url.optional(),
@@ -114,6 +117,37 @@ const envSchema = z.object({
   LABELQ_CACHE_TTL_DAYS: int(1, 3_650).default(DEFAULTS.cacheTtlDays),
   LABELQ_BATCH_RECORD_TTL_DAYS: int(1, 365).default(7),
 
+  /**
+   * Bulk path (Bedrock batch inference, docs/bulk.md): on when a bucket and a service role are
+   * set. Quotas per model and Region are AWS's defaults (docs: Amazon Bedrock endpoints and
+   * quotas): 50,000 records and 1 GB per input file, 5 GB per job, 20 jobs submitted or in progress.
+   */
+  LABELQ_BULK_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected an S3 bucket name").optional(),
+  LABELQ_BULK_PREFIX: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'expected a key prefix ending in "/" (or empty)').default("labelq-bulk/"),
+  /** The service role Bedrock assumes to read the input and write the output (deploy/iam/bedrock-batch-role-policy.json). */
+  LABELQ_BULK_ROLE_ARN: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, "expected an IAM role ARN").optional(),
+  LABELQ_BULK_TABLE: z.string().default(DEFAULTS.tables.bulkTable),
+  /** Seconds between passes of the bulk loop (assemble, submit, poll, collect). */
+  LABELQ_BULK_POLL_S: int(1, 3_600).default(60),
+  /** Longest a bulk batch waits to be gathered into a job before the job is flushed (or, below the model's minimum, the batch goes live). */
+  LABELQ_BULK_GATHER_S: int(1, 86_400).default(900),
+  LABELQ_BULK_MAX_RECORDS_PER_FILE: int(1, 50_000).default(50_000),
+  LABELQ_BULK_MAX_RECORDS_PER_JOB: int(1, 1_000_000).default(50_000),
+  /** Below the 1 GB quota by default: a file is built in memory before it is uploaded. */
+  LABELQ_BULK_MAX_FILE_BYTES: int(1_000, 1_000_000_000).default(256_000_000),
+  LABELQ_BULK_MAX_JOB_BYTES: int(1_000, 5_000_000_000).default(5_000_000_000),
+  LABELQ_BULK_MAX_JOBS: int(1, 1_000).default(20),
+  /** Overrides every model's minimum records per job (the catalogue's batch.minRecordsPerJob), e.g. after a quota increase. */
+  LABELQ_BULK_MIN_RECORDS: int(1, 1_000_000).optional(),
+  /** Bedrock's timeoutDurationInHours: a job not done by then expires (24 to 168). */
+  LABELQ_BULK_JOB_TIMEOUT_H: int(24, 168).default(24),
+  /** auto picks bulk when the backlog would take at least this long to drain at the on-demand quota. */
+  LABELQ_BULK_MIN_BACKLOG_S: int(0, 604_800).default(3_600),
+  /** Expected time from submitting a job to its output; auto picks live when a deadline is closer than this plus the gather time. */
+  LABELQ_BULK_TURNAROUND_S: int(60, 604_800).default(6 * 3_600),
+  /** What becomes of a batch whose job failed, expired or was stopped before labelling any of its texts: labelled live, or sent to the DLQ. */
+  LABELQ_BULK_ON_JOB_FAILURE: z.enum(["live", "dlq"], { message: 'expected "live" or "dlq"' }).default("live"),
+
   /** Port of /metrics, /healthz and /readyz (0 picks a free port). */
   LABELQ_HTTP_PORT: int(0, 65_535).default(9400),
 
@@ -128,7 +162,7 @@ export type Env = z.input<typeof envSchema>;
 /** The validated configuration every module receives (and never reads from the environment itself). */
 export interface Config {
   region: string;
-  endpoints: { sqs?: string; dynamodb?: string; bedrock?: string };
+  endpoints: { sqs?: string; dynamodb?: string; bedrock?: string; s3?: string; bedrockControl?: string };
   queues: { requests?: string; results?: string; dlq?: string };
   replyToAllowlist: string[];
   worker: {
@@ -161,6 +195,22 @@ export interface Config {
   store: { cacheTable?: string; batchesTable?: string; cacheTtlDays: number; batchRecordTtlDays: number };
   log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent"; logTexts: boolean; pretty?: boolean };
   http: { port: number };
+  bulk: BulkConfig;
+}
+
+/** The bulk path's settings (docs/bulk.md); `enabled` when a bucket and a role are set. */
+export interface BulkConfig {
+  enabled: boolean;
+  bucket?: string;
+  prefix: string;
+  roleArn?: string;
+  table?: string;
+  pollS: number;
+  gatherS: number;
+  limits: { maxRecordsPerFile: number; maxRecordsPerJob: number; maxFileBytes: number; maxJobBytes: number; maxJobs: number; minRecords?: number };
+  jobTimeoutH: number;
+  policy: { minBacklogS: number; turnaroundS: number };
+  onJobFailure: "live" | "dlq";
 }
 
 /** Defaults a caller may choose where the environment says nothing. */
@@ -190,6 +240,8 @@ export function loadConfig(env: Record<string, string | undefined>, defaults: Co
       sqs: e.AWS_ENDPOINT_URL_SQS ?? e.AWS_ENDPOINT_URL,
       dynamodb: e.AWS_ENDPOINT_URL_DYNAMODB ?? e.AWS_ENDPOINT_URL,
       bedrock: e.AWS_ENDPOINT_URL_BEDROCK_RUNTIME ?? e.AWS_ENDPOINT_URL,
+      s3: e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL,
+      bedrockControl: e.AWS_ENDPOINT_URL_BEDROCK ?? e.AWS_ENDPOINT_URL,
     },
     queues: { requests: e.LABELQ_REQUESTS_QUEUE_URL, results: e.LABELQ_RESULTS_QUEUE_URL, dlq: e.LABELQ_DLQ_URL },
     replyToAllowlist: e.LABELQ_REPLY_TO_ALLOWLIST,
@@ -236,7 +288,35 @@ export function loadConfig(env: Record<string, string | undefined>, defaults: Co
     },
     log: { level: e.LOG_LEVEL ?? defaults.logLevel ?? "info", logTexts: e.LABELQ_LOG_TEXTS, pretty: e.LABELQ_LOG_PRETTY },
     http: { port: e.LABELQ_HTTP_PORT },
+    bulk: {
+      enabled: e.LABELQ_BULK_BUCKET !== undefined && e.LABELQ_BULK_ROLE_ARN !== undefined && e.LABELQ_BULK_TABLE !== "off",
+      bucket: e.LABELQ_BULK_BUCKET,
+      prefix: e.LABELQ_BULK_PREFIX,
+      roleArn: e.LABELQ_BULK_ROLE_ARN,
+      table: e.LABELQ_BULK_TABLE === "off" ? undefined : e.LABELQ_BULK_TABLE,
+      pollS: e.LABELQ_BULK_POLL_S,
+      gatherS: e.LABELQ_BULK_GATHER_S,
+      limits: {
+        maxRecordsPerFile: e.LABELQ_BULK_MAX_RECORDS_PER_FILE,
+        maxRecordsPerJob: e.LABELQ_BULK_MAX_RECORDS_PER_JOB,
+        maxFileBytes: e.LABELQ_BULK_MAX_FILE_BYTES,
+        maxJobBytes: e.LABELQ_BULK_MAX_JOB_BYTES,
+        maxJobs: e.LABELQ_BULK_MAX_JOBS,
+        minRecords: e.LABELQ_BULK_MIN_RECORDS,
+      },
+      jobTimeoutH: e.LABELQ_BULK_JOB_TIMEOUT_H,
+      policy: { minBacklogS: e.LABELQ_BULK_MIN_BACKLOG_S, turnaroundS: e.LABELQ_BULK_TURNAROUND_S },
+      onJobFailure: e.LABELQ_BULK_ON_JOB_FAILURE,
+    },
   };
+  if ((e.LABELQ_BULK_BUCKET === undefined) !== (e.LABELQ_BULK_ROLE_ARN === undefined)) {
+    throw new ConfigError([
+      `${e.LABELQ_BULK_BUCKET === undefined ? "LABELQ_BULK_BUCKET" : "LABELQ_BULK_ROLE_ARN"}: required with ${e.LABELQ_BULK_BUCKET === undefined ? "LABELQ_BULK_ROLE_ARN" : "LABELQ_BULK_BUCKET"} (the bulk path needs both a bucket and the service role Bedrock assumes)`,
+    ]);
+  }
+  if (config.bulk.limits.maxFileBytes > config.bulk.limits.maxJobBytes) {
+    throw new ConfigError([`LABELQ_BULK_MAX_FILE_BYTES=${config.bulk.limits.maxFileBytes}: must not exceed LABELQ_BULK_MAX_JOB_BYTES (${config.bulk.limits.maxJobBytes})`]);
+  }
   if (config.worker.heartbeatS >= config.worker.visibilityTimeoutS) {
     throw new ConfigError([
       `LABELQ_HEARTBEAT_S=${config.worker.heartbeatS}: must be shorter than LABELQ_VISIBILITY_TIMEOUT_S (${config.worker.visibilityTimeoutS}) so the heartbeat extends visibility before it lapses`,

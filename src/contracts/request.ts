@@ -41,6 +41,16 @@ export function requestSchema(limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {
         .enum(["use", "bypass", "refresh"])
         .optional()
         .describe("use (default): reuse cached labels; bypass: neither read nor write the cache; refresh: label anew and overwrite the cache"),
+      mode: z
+        .enum(["auto", "live", "bulk"])
+        .optional()
+        .describe(
+          "auto (default): the worker picks live or bulk (Bedrock batch inference, about half price, results in hours) from the backlog, the model and the deadline; live: label now; bulk: through batch inference when the model supports it",
+        ),
+      deadline: z.iso
+        .datetime({ offset: true, message: "deadline must be an ISO 8601 date-time, e.g. 2026-11-25T18:00:00Z" })
+        .optional()
+        .describe("Latest time the result is wanted; a deadline too close for batch inference's turnaround forces live labelling"),
       replyTo: z.string().url().optional().describe("Result queue URL; must match the worker's allow-list"),
       attributes: z.record(z.string().max(256), z.string().max(1024)).optional().describe("Echoed back in the result"),
     })
@@ -57,4 +67,5 @@ export function requestSchema(limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {
 }
 
 export type LabelRequest = z.infer<ReturnType<typeof requestSchema>>;
+export type RequestMode = NonNullable<LabelRequest["mode"]>;
 export type RequestItem = LabelRequest["items"][number];

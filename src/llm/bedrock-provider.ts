@@ -25,12 +25,42 @@ export class BedrockProvider implements ModelProvider {
     } catch (error) {
       throw toModelCallError(request.modelId, error);
     }
-    return {
-      text: answerText(out, request.structuredOutput !== undefined),
-      stopReason: out.stopReason ?? "end_turn",
-      usage: usageOf(out),
-    };
+    return converseResponse(out, request.structuredOutput !== undefined);
   }
+}
+
+/**
+ * A Converse answer (the SDK's output, or the same JSON as a batch inference record's
+ * `modelOutput`) as a ModelResponse. `structured`: the request forced the answer tool.
+ */
+export function converseResponse(out: Pick<ConverseCommandOutput, "output" | "stopReason" | "usage">, structured: boolean): ModelResponse {
+  return {
+    text: answerText(out, structured),
+    stopReason: out.stopReason ?? "end_turn",
+    usage: usageOf(out),
+  };
+}
+
+/**
+ * The Converse request body of a call as a batch inference record's `modelInput` (a job of
+ * modelInvocationType "Converse"; the model id is the job's). The same request as a live call
+ * except two things batch inference does not take:
+ *  - toolConfig: "Batch inference doesn't support tool calling (function calling) for jobs that
+ *    use the Converse invocation type. Records that include toolConfig fail with a 400 error"
+ *    (docs: batch-inference.html). The forced answer tool is left out; the system prompt still
+ *    describes the answer format, which readAnswer reads from the text as it does for models
+ *    without tool use.
+ *  - cachePoint: prompt caching is not documented for batch inference; left out (unverified).
+ */
+export function batchRecordBody(request: ModelRequest): Record<string, unknown> {
+  const { modelId: _modelId, toolConfig: _tool, ...body } = converseInput({ ...request, cacheSystemPrompt: false });
+  return JSON.parse(JSON.stringify(body)) as Record<string, unknown>;
+}
+
+/** Read a batch inference record's `modelOutput` (a Converse response body) as a ModelResponse. */
+export function batchRecordResponse(modelOutput: unknown): ModelResponse {
+  // The record was sent without the answer tool (see batchRecordBody): its answer is text.
+  return converseResponse(modelOutput as Pick<ConverseCommandOutput, "output" | "stopReason" | "usage">, false);
 }
 
 /** Name of the tool that structured output forces the model to call; its input is the answer. */
@@ -79,14 +109,14 @@ function forcedTool(schema: Record<string, unknown>): ToolConfiguration {
  * the parser and validator stay the same for both paths; otherwise the text blocks, since a
  * model may still answer in text.
  */
-function answerText(out: ConverseCommandOutput, structured: boolean): string {
+function answerText(out: Pick<ConverseCommandOutput, "output">, structured: boolean): string {
   const content = out.output?.message?.content ?? [];
   const toolUse = structured ? content.find((c) => c.toolUse?.name === STRUCTURED_OUTPUT_TOOL)?.toolUse : undefined;
   if (toolUse?.input !== undefined) return JSON.stringify(toolUse.input);
   return content.map((c) => c.text ?? "").join("");
 }
 
-function usageOf(out: ConverseCommandOutput): ModelResponse["usage"] {
+function usageOf(out: Pick<ConverseCommandOutput, "usage">): ModelResponse["usage"] {
   const usage: ModelResponse["usage"] = { inputTokens: out.usage?.inputTokens ?? 0, outputTokens: out.usage?.outputTokens ?? 0 };
   // Only when reported, so a response without caching keeps the two-field shape.
   if (out.usage?.cacheReadInputTokens !== undefined) usage.cacheReadInputTokens = out.usage.cacheReadInputTokens;

@@ -70,6 +70,20 @@ const modelEntrySchema = z
       asOf: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD"),
       source: z.string().min(1),
     }),
+    /**
+     * Bedrock batch inference (model invocation jobs): its prices per 1,000 tokens and the
+     * fewest records a job may hold. Absent: the model has no batch inference, and no bulk path.
+     */
+    batch: z
+      .object({
+        inputPer1k: per1k,
+        outputPer1k: per1k,
+        minRecordsPerJob: z.number().int().positive(),
+        asOf: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD"),
+        source: z.string().min(1),
+      })
+      .strict()
+      .optional(),
     notes: z.array(z.string()).default([]),
   })
   .superRefine((m, ctx) => {
@@ -122,6 +136,8 @@ export interface ModelSpec {
   outputBurnDown: number;
   /** USD per 1,000 tokens for this id. */
   price: { inputPer1k: number; outputPer1k: number; cacheReadPer1k?: number; cacheWritePer1k?: number; asOf: string; source: string };
+  /** Batch inference prices for this id (USD per 1,000 tokens) and the minimum records per job; undefined: no batch inference. */
+  batch?: { inputPer1k: number; outputPer1k: number; minRecordsPerJob: number; asOf: string; source: string };
   notes: string[];
 }
 
@@ -198,6 +214,7 @@ function resolveEntry(entry: ModelEntry, geography: Geography): ModelSpec | unde
       ...(price.cacheReadPer1k === undefined ? {} : { cacheReadPer1k: scale(price.cacheReadPer1k) }),
       ...(price.cacheWritePer1k === undefined ? {} : { cacheWritePer1k: scale(price.cacheWritePer1k) }),
     },
+    ...(entry.batch ? { batch: { ...entry.batch, inputPer1k: entry.batch.inputPer1k * factor, outputPer1k: entry.batch.outputPer1k * factor } } : {}),
     notes: entry.notes,
   };
 }

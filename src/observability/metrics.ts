@@ -108,6 +108,45 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly bulkRecords = new Counter({
+    name: "labelq_bulk_records_total",
+    help: "Batch inference records read from job outputs, by outcome (answered, failed, missing) and model; malformed counts unreadable output lines",
+    labelNames: ["outcome", "model"] as const,
+    registers: [this.registry],
+  });
+
+  readonly bulkBatches = new Counter({
+    name: "labelq_bulk_batches_total",
+    help: "Bulk batches by outcome: accepted (taken off SQS), published (from a job's output), live (handed to the live path), dead-lettered",
+    labelNames: ["outcome", "model"] as const,
+    registers: [this.registry],
+  });
+
+  readonly bulkReasked = new Counter({
+    name: "labelq_bulk_reasked_texts_total",
+    help: "Texts a batch inference job did not label validly, re-asked on the live path",
+    labelNames: ["model"] as const,
+    registers: [this.registry],
+  });
+
+  readonly bulkJobs = new Gauge({
+    name: "labelq_bulk_jobs",
+    help: "Batch inference jobs on record, by labelq state (assembling, submitting, running, collecting, done) and Bedrock status, as of the bulk loop's last pass",
+    labelNames: ["state", "status"] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.bulkJobs.reset();
+      for (const { state, status, count } of this.#bulkJobs()) this.bulkJobs.set({ state, status }, count);
+    },
+  });
+
+  #bulkJobs: () => { state: string; status: string; count: number }[] = () => [];
+
+  /** Name where the bulk jobs gauge reads its counts from (the bulk loop). */
+  observeBulkJobs(source: () => { state: string; status: string; count: number }[]): void {
+    this.#bulkJobs = source;
+  }
+
   // Gauges are read from their sources when Prometheus scrapes, not tracked on every change.
   #sources: GaugeSources = { inFlight: () => 0, limiterQueued: () => 0, cacheErrors: () => 0, rateFactors: () => ({}), breakers: () => ({}) };
 

@@ -5,6 +5,7 @@ import type { LabelRequest, RequestLimits } from "../contracts/request.ts";
 import type { LabelResult } from "../contracts/result.ts";
 import { InvalidRequestError, LeaseLostError, ModelCallError, ShuttingDownError, toLabelqError } from "../errors/errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import type { RouteOutcome } from "../bulk/bulk-router.ts";
 import type { BatchLease } from "../store/batch-lease.ts";
 import type { IdempotencyStore } from "../store/idempotency-store.ts";
 import { claimBatch } from "./claim-batch.ts";
@@ -30,7 +31,17 @@ export interface HandlerSettings {
 export type LabelFn = (request: LabelRequest, receivedAt: Date, signal: AbortSignal) => Promise<LabelResult>;
 
 /** What happened to a message, for the pool's bookkeeping, logs and tests. */
-export type MessageOutcome = "published" | "republished" | "dead-lettered" | "deferred" | "retry-later" | "quota-hold" | "returned" | "lease-lost";
+export type MessageOutcome =
+  | "published"
+  | "republished"
+  | "dead-lettered"
+  | "deferred"
+  | "retry-later"
+  | "quota-hold"
+  | "returned"
+  | "lease-lost"
+  | "bulk-accepted"
+  | "bulk-duplicate";
 
 /** A handled message: whether to delete it (sqs-consumer's acknowledgement) and what became of it. */
 export interface Handled {
@@ -46,6 +57,13 @@ export interface HandlerDeps {
   /** Identifies this worker as a lease owner. */
   workerId?: string;
   metrics?: Metrics;
+  /** The bulk path's door (src/bulk/bulk-router.ts): absent, every request is labelled live. */
+  bulk?: BulkIntake;
+}
+
+/** Decides live or bulk for a claimed request and takes bulk ones in durably (BulkRouter). */
+export interface BulkIntake {
+  route(request: LabelRequest, replyTo: string, payloadHash: string, receivedAt: Date, log: Logger): Promise<RouteOutcome>;
 }
 
 /** One delivery of a request message, and what it turned out to be (for metrics). */
@@ -70,6 +88,8 @@ interface Delivery {
  * - quota-hold: every allowed model's daily token quota is spent; the message stays hidden until it resets;
  * - returned: the worker is stopping; the message is made visible at once for another worker;
  * - lease-lost: another worker took the batch over (this one stalled past its lease): it publishes.
+ * - bulk-accepted: recorded for the bulk path (batch inference), which publishes it later; deleted;
+ * - bulk-duplicate: a redelivery of a batch the bulk path already holds; deleted.
  *
  * Every failure, wherever it happens, goes through routeFailure, which decides by the error.
  */
@@ -94,11 +114,11 @@ export function createMessageHandler(settings: HandlerSettings, label: LabelFn, 
       const replyTo = resolveReplyTo(request.replyTo, settings.resultsQueueUrl, settings.replyToAllowlist);
       d.request = request;
       d.log = d.log.child({ batchId: request.batchId });
-      const claim = await claimBatch(
-        deps.idempotency,
-        { batchId: request.batchId, payloadHash: payloadHash(request), owner, leaseMs: settings.leaseS * 1000 },
-        d.log,
-      );
+      // How a batch is routed (mode, deadline) is not part of its content: a batch handed from
+      // bulk back to live with mode "live" is the same batch.
+      const { mode: _mode, deadline: _deadline, ...content } = request;
+      const hash = payloadHash(content);
+      const claim = await claimBatch(deps.idempotency, { batchId: request.batchId, payloadHash: hash, owner, leaseMs: settings.leaseS * 1000 }, d.log);
       switch (claim.kind) {
         case "conflict":
           throw new InvalidRequestError(
@@ -115,10 +135,39 @@ export function createMessageHandler(settings: HandlerSettings, label: LabelFn, 
           return { ack: true, outcome: "republished" };
         case "leased":
           lease = claim.lease;
+          if (deps.bulk) {
+            const bulk = await takeIntoBulk(d, request, replyTo, hash, lease);
+            if (bulk) return bulk;
+          }
           return await labelUnderLease(d, request, replyTo, claim.lease);
       }
     } catch (error) {
       return routeFailure(d, error, lease);
+    }
+  }
+
+  /**
+   * Ask the bulk path whether it takes the batch. Taken (or already held): the record it wrote is
+   * durable, so the lease is given up and the message deleted; the bulk path claims the batch
+   * again when it publishes. Undefined: the live path labels it under the lease it holds.
+   */
+  async function takeIntoBulk(d: Delivery, request: LabelRequest, replyTo: string, hash: string, lease: BatchLease): Promise<Handled | undefined> {
+    const routed = await deps.bulk!.route(request, replyTo, hash, d.receivedAt, d.log);
+    switch (routed.kind) {
+      case "live":
+        if (request.mode !== undefined && request.mode !== "live") d.log.info({ reason: routed.reason }, "labelled live");
+        return undefined;
+      case "conflict":
+        throw new InvalidRequestError(
+          `batchId ${request.batchId} is in the bulk path with a different payload (stored ${routed.storedPayloadHash.slice(0, 19)}...); use a new batchId`,
+          [],
+          "BATCH_ID_CONFLICT",
+        );
+      case "accepted":
+      case "duplicate":
+        await lease.release().catch((e: unknown) => d.log.warn({ err: e }, "could not release the batch lease"));
+        if (routed.kind === "duplicate") d.log.info({ state: routed.state }, "duplicate of a batch the bulk path holds: message deleted");
+        return { ack: true, outcome: routed.kind === "accepted" ? "bulk-accepted" : "bulk-duplicate" };
     }
   }
 

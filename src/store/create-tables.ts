@@ -11,9 +11,16 @@ import { TableSetupError } from "../errors/errors.ts";
 /** How long to wait for a new table to become ACTIVE, by default (AWS takes seconds; emulators none). */
 const TABLE_ACTIVE_WAIT_S = 120;
 
+/** The names of labelq's tables; the bulk table only where the bulk path is used. */
+export interface TableNames {
+  cacheTable: string;
+  batchesTable: string;
+  bulkTable?: string;
+}
+
 /** The definitions of labelq's tables: the same shapes appear in the LocalStack init script. */
-export function tableDefinitions(names: { cacheTable: string; batchesTable: string }): CreateTableCommandInput[] {
-  return [
+export function tableDefinitions(names: TableNames): CreateTableCommandInput[] {
+  const tables: CreateTableCommandInput[] = [
     {
       TableName: names.cacheTable,
       KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
@@ -27,7 +34,40 @@ export function tableDefinitions(names: { cacheTable: string; batchesTable: stri
       BillingMode: "PAY_PER_REQUEST",
     },
   ];
+  if (names.bulkTable) tables.push(bulkTableDefinition(names.bulkTable));
+  return tables;
 }
+
+/**
+ * The bulk path's table (src/bulk/dynamo-bulk-store.ts): intake records (`batch#<batchId>`) and
+ * job records (`job#<jobKey>`) under one key, and a sparse index `byGroup` that lists the
+ * batches waiting per model, the batches of a job, and the jobs.
+ */
+export function bulkTableDefinition(table: string): CreateTableCommandInput {
+  return {
+    TableName: table,
+    KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+    AttributeDefinitions: [
+      { AttributeName: "pk", AttributeType: "S" },
+      { AttributeName: "gpk", AttributeType: "S" },
+      { AttributeName: "gsk", AttributeType: "S" },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: BULK_GROUP_INDEX,
+        KeySchema: [
+          { AttributeName: "gpk", KeyType: "HASH" },
+          { AttributeName: "gsk", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+    ],
+    BillingMode: "PAY_PER_REQUEST",
+  };
+}
+
+/** The bulk table's index by group (waiting per model, batches per job, jobs). */
+export const BULK_GROUP_INDEX = "byGroup";
 
 /** What createTables did per table, for the CLI to print. */
 export interface TableReport {
@@ -37,14 +77,14 @@ export interface TableReport {
 }
 
 /**
- * Create both tables if they do not exist, wait until they are active and turn on TTL on
+ * Create the tables if they do not exist, wait until they are active and turn on TTL on
  * `expiresAt`. Idempotent. Throws TableSetupError naming the table when one cannot be
  * created or does not become active. Emulators without UpdateTimeToLive get "unsupported": labelq
  * checks expiry on every read anyway.
  */
 export async function createTables(
   db: DynamoDBClient,
-  names: { cacheTable: string; batchesTable: string },
+  names: TableNames,
   options: { activeWaitS?: number } = {},
 ): Promise<TableReport[]> {
   const activeWaitS = options.activeWaitS ?? TABLE_ACTIVE_WAIT_S;

@@ -66,6 +66,8 @@ describe("loadConfig", () => {
       sqs: "http://localhost:4566",
       dynamodb: "http://localhost:4566",
       bedrock: "http://localhost:4566",
+      s3: "http://localhost:4566",
+      bedrockControl: "http://localhost:4566",
     });
   });
 
@@ -82,7 +84,13 @@ describe("loadConfig", () => {
       AWS_ENDPOINT_URL_DYNAMODB: "http://localhost:8000",
       AWS_ENDPOINT_URL_BEDROCK_RUNTIME: "http://localhost:7000",
     });
-    expect(config.endpoints).toEqual({ sqs: "http://localhost:4566", dynamodb: "http://localhost:8000", bedrock: "http://localhost:7000" });
+    expect(config.endpoints).toEqual({
+      sqs: "http://localhost:4566",
+      dynamodb: "http://localhost:8000",
+      bedrock: "http://localhost:7000",
+      s3: "http://localhost:4566",
+      bedrockControl: "http://localhost:4566",
+    });
   });
 
   it("treats empty strings as unset, so defaults apply", () => {
@@ -210,8 +218,29 @@ describe("defaults", () => {
     const config = loadConfig({});
     expect(config.limits).toEqual(DEFAULTS.limits);
     expect(DEFAULTS.limits).toEqual(DEFAULT_REQUEST_LIMITS);
-    expect({ cacheTable: config.store.cacheTable, batchesTable: config.store.batchesTable }).toEqual(DEFAULTS.tables);
+    expect({ cacheTable: config.store.cacheTable, batchesTable: config.store.batchesTable, bulkTable: config.bulk.table }).toEqual(DEFAULTS.tables);
     expect(config.store.cacheTtlDays).toBe(DEFAULTS.cacheTtlDays);
     expect(config.bedrock.retryBudgetS).toBe(DEFAULTS.retryBudgetS);
+  });
+});
+
+describe("bulk settings", () => {
+  it("turn the bulk path on only with both a bucket and a service role", () => {
+    expect(loadConfig({}).bulk.enabled).toBe(false);
+    const on = loadConfig({ LABELQ_BULK_BUCKET: "labelq-bulk", LABELQ_BULK_ROLE_ARN: "arn:aws:iam::000000000000:role/labelq-bedrock-batch" });
+    expect(on.bulk).toMatchObject({ enabled: true, bucket: "labelq-bulk", prefix: "labelq-bulk/", table: "labelq-bulk", pollS: 60, onJobFailure: "live" });
+    expect(() => loadConfig({ LABELQ_BULK_BUCKET: "labelq-bulk" })).toThrow(/LABELQ_BULK_ROLE_ARN: required with LABELQ_BULK_BUCKET/);
+  });
+
+  it("name the variable and what it allows when a value is wrong", () => {
+    expect(() => loadConfig({ LABELQ_BULK_ROLE_ARN: "my-role" })).toThrow(/LABELQ_BULK_ROLE_ARN="my-role": expected an IAM role ARN/);
+    expect(() => loadConfig({ LABELQ_BULK_MAX_RECORDS_PER_FILE: "60000" })).toThrow(/LABELQ_BULK_MAX_RECORDS_PER_FILE="60000": expected an integer from 1 to 50000/);
+    expect(() => loadConfig({ LABELQ_BULK_ON_JOB_FAILURE: "retry" })).toThrow(/expected "live" or "dlq"/);
+    expect(() => loadConfig({ LABELQ_BULK_JOB_TIMEOUT_H: "12" })).toThrow(/LABELQ_BULK_JOB_TIMEOUT_H/);
+  });
+
+  it("read the S3 and Bedrock control-plane endpoints the SDK way", () => {
+    const config = loadConfig({ AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9000", AWS_ENDPOINT_URL_BEDROCK: "http://127.0.0.1:9001" });
+    expect(config.endpoints).toMatchObject({ s3: "http://127.0.0.1:9000", bedrockControl: "http://127.0.0.1:9001" });
   });
 });

@@ -1,0 +1,40 @@
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { Logger } from "pino";
+import type { LabelBatchSettings } from "../classify/label-batch.ts";
+import type { BulkConfig } from "../config/config.ts";
+import type { LabelRequest } from "../contracts/request.ts";
+import type { LabelResult } from "../contracts/result.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import type { PromptRegistry } from "../prompts/prompt-registry.ts";
+import type { IdempotencyStore } from "../store/idempotency-store.ts";
+import type { LabelCache } from "../store/label-cache.ts";
+import type { BulkStore } from "./bulk-store.ts";
+import type { JobControl } from "./job-control.ts";
+import type { ObjectStore } from "./object-store.ts";
+
+/** Labels a request on the live path (labelRoutedBatch): the re-ask of texts a job did not label. */
+export type LiveLabelFn = (request: LabelRequest, receivedAt: Date, signal: AbortSignal) => Promise<LabelResult>;
+
+/** Everything the bulk loop's steps use, built once by the worker (src/worker.ts). */
+export interface BulkContext {
+  store: BulkStore;
+  objects: ObjectStore;
+  control: JobControl;
+  prompts: PromptRegistry;
+  /** The live path's settings: catalogue, default taxonomy, version and model, chunk size. */
+  settings: LabelBatchSettings;
+  bulk: Pick<BulkConfig, "prefix" | "roleArn" | "gatherS" | "limits" | "jobTimeoutH" | "onJobFailure">;
+  sqs: SQSClient;
+  queues: { requests: string; dlq: string };
+  idempotency?: IdempotencyStore;
+  cache?: LabelCache;
+  /** Re-ask texts live. */
+  label: LiveLabelFn;
+  /** Identifies this worker as the owner of leases (batch records, job collection). */
+  owner: string;
+  /** How long a batch lease and a job's collector lease last. */
+  leaseMs: number;
+  logger: Logger;
+  metrics?: Metrics;
+  now: () => number;
+}

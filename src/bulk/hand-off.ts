@@ -1,0 +1,45 @@
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { ModelCallError, QueueError } from "../errors/errors.ts";
+import { sendToDlq } from "../queue/sqs-messages.ts";
+import { fifoFields } from "../queue/sqs-messages.ts";
+import { toSqsJson } from "../queue/sqs-json.ts";
+import type { BulkContext } from "./bulk-context.ts";
+import type { IntakeRecord } from "./bulk-store.ts";
+
+/** Why a batch leaves the bulk path, and the error code its DLQ entry carries. */
+export interface HandOffReason {
+  message: string;
+  /** MODEL_TIMEOUT for an expired job, MODEL_REJECTED_REQUEST for a refused submission, MODEL_ERROR otherwise. */
+  code: "MODEL_TIMEOUT" | "MODEL_REJECTED_REQUEST" | "MODEL_ERROR";
+  modelId: string;
+}
+
+/**
+ * Send a bulk batch to the live path (its request again on the requests queue, with mode
+ * "live") or to the DLQ with the reason. The record is marked handing-off first and final after:
+ * a crash in between sends it again, and the batch records absorb the duplicate (the second
+ * delivery finds the batch in progress or completed). Returns false when another worker moved
+ * the record first.
+ */
+export async function handOff(ctx: BulkContext, intake: IntakeRecord, to: "live" | "dlq", why: HandOffReason): Promise<boolean> {
+  const marked = intake.state === "handing-off" ? intake : await ctx.store.updateIntake(intake, { state: "handing-off", handOffTo: to, reason: why.message });
+  if (!marked) return false;
+  const destination = marked.handOffTo ?? to;
+  const log = ctx.logger.child({ batchId: intake.batchId, jobKey: intake.jobKey });
+  if (destination === "live") {
+    const body = toSqsJson({ ...marked.request, mode: "live" });
+    try {
+      await ctx.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queues.requests, MessageBody: body, ...fifoFields(ctx.queues.requests, intake.batchId, body) }));
+    } catch (cause) {
+      throw new QueueError(`Could not send bulk batch ${intake.batchId} back to the requests queue`, { cause });
+    }
+  } else {
+    const message = { MessageId: `bulk:${intake.batchId}`, Body: toSqsJson(marked.request) };
+    const error = new ModelCallError(why.code, why.modelId, marked.reason ?? why.message);
+    await sendToDlq(ctx.sqs, ctx.queues.dlq, message, { error, receiveCount: 1, sourceQueue: ctx.queues.requests, batchId: intake.batchId });
+  }
+  const final = await ctx.store.updateIntake(marked, { state: destination === "live" ? "live" : "dead-lettered" });
+  ctx.metrics?.bulkBatches.inc({ outcome: destination === "live" ? "live" : "dead-lettered", model: intake.model });
+  log.warn({ to: destination, reason: marked.reason ?? why.message }, destination === "live" ? "bulk batch handed to the live path" : "bulk batch sent to the DLQ");
+  return final !== undefined;
+}

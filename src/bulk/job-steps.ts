@@ -1,0 +1,61 @@
+import { toLabelqError } from "../errors/errors.ts";
+import type { BulkContext } from "./bulk-context.ts";
+import type { JobRecord } from "./bulk-store.ts";
+import { ENDED_STATUSES, jobIdOf } from "./job-control.ts";
+import { s3Uri } from "./object-store.ts";
+
+/**
+ * Submit a job whose files are written. The clientRequestToken was recorded with the job before
+ * this call, so a worker that crashed between Bedrock's answer and recording the ARN calls again
+ * with the same token and gets the same job back, never a second billed one. A refusal that
+ * cannot change (ValidationException: too few records, a model without batch inference, a role
+ * Bedrock cannot assume) ends the job at once; its batches go live or to the DLQ. A throttle or
+ * an outage leaves it submitting for the next pass.
+ */
+export async function submitJob(ctx: BulkContext, job: JobRecord): Promise<JobRecord | undefined> {
+  const log = ctx.logger.child({ jobKey: job.jobKey });
+  try {
+    const { jobArn } = await ctx.control.create({
+      jobName: job.jobName,
+      modelId: job.modelId,
+      roleArn: ctx.bulk.roleArn ?? "",
+      clientRequestToken: job.clientRequestToken,
+      inputUri: s3Uri(ctx.objects.bucket, job.inputPrefix),
+      outputUri: s3Uri(ctx.objects.bucket, job.outputPrefix),
+      timeoutHours: ctx.bulk.jobTimeoutH,
+    });
+    const next = await ctx.store.updateJob(job, { state: "running", jobArn, bedrockStatus: "Submitted", submittedAt: new Date(ctx.now()).toISOString() });
+    if (next) log.info({ jobArn, records: job.records, batches: job.batches }, "bulk job submitted");
+    return next;
+  } catch (error) {
+    const e = toLabelqError(error);
+    if (e.retryable) {
+      log.warn({ err: error, code: e.code }, "bulk job submission failed; trying again on the next pass (same clientRequestToken)");
+      return undefined;
+    }
+    log.error({ code: e.code, reason: e.message }, "bulk job refused by Bedrock");
+    return ctx.store.updateJob(job, { state: "collecting", bedrockStatus: "Failed", message: `CreateModelInvocationJob refused the job: ${e.message}`, endedAt: new Date(ctx.now()).toISOString() });
+  }
+}
+
+/** Poll a running job; once it has ended, mark it collecting. A failed poll waits for the next pass. */
+export async function pollJob(ctx: BulkContext, job: JobRecord): Promise<JobRecord | undefined> {
+  if (!job.jobArn) return undefined;
+  const log = ctx.logger.child({ jobKey: job.jobKey, jobId: jobIdOf(job.jobArn) });
+  let status;
+  try {
+    status = await ctx.control.get(job.jobArn);
+  } catch (error) {
+    log.warn({ err: error }, "could not read the bulk job's status; polling again on the next pass");
+    return undefined;
+  }
+  const ended = ENDED_STATUSES.has(status.status);
+  if (!ended && status.status === job.bedrockStatus) return job;
+  const next = await ctx.store.updateJob(job, {
+    bedrockStatus: status.status,
+    message: status.message,
+    ...(ended ? { state: "collecting" as const, endedAt: (status.endTime ?? new Date(ctx.now())).toISOString() } : {}),
+  });
+  if (next) log.info({ status: status.status, message: status.message }, ended ? "bulk job ended" : "bulk job status changed");
+  return next;
+}

@@ -1,0 +1,27 @@
+import { resolveModel } from "../classify/label-batch.ts";
+import type { ModelSpec } from "../llm/model-registry.ts";
+import { resolveInference } from "../llm/sampling.ts";
+import type { InferenceParams, ResolvedPrompt } from "../prompts/prompt-registry.ts";
+import type { BulkContext } from "./bulk-context.ts";
+import type { IntakeRecord } from "./bulk-store.ts";
+
+/** What a bulk batch is labelled with: taxonomy, prompt (as resolved when its records were built), model, sampling. */
+export interface ResolvedBatch {
+  taxonomy: string;
+  prompt: ResolvedPrompt;
+  model: ModelSpec;
+  inference: InferenceParams;
+}
+
+/**
+ * Resolve a bulk batch the way labelBatch resolves a live one. Once its records are built the
+ * prompt version is the one recorded then (intake.promptVersion), so that an alias moved while
+ * the job ran does not change how its output is read.
+ */
+export async function resolveBatch(ctx: Pick<BulkContext, "prompts" | "settings">, intake: IntakeRecord): Promise<ResolvedBatch> {
+  const { request } = intake;
+  const taxonomy = request.taxonomy ?? ctx.settings.defaultTaxonomy;
+  const prompt = await ctx.prompts.resolve(taxonomy, intake.promptVersion ?? request.promptVersion ?? ctx.settings.defaultPromptVersion);
+  const model = resolveModel(intake.model, ctx.settings);
+  return { taxonomy, prompt, model, inference: resolveInference(prompt, model, request.inference) };
+}
