@@ -1,6 +1,6 @@
 /* global module */
 // Layering of labelq's sources, checked by `npm run lint` (so CI fails on a violation).
-// One direction: contracts <- taxonomy/prompts <- llm <- classify <- queue/store/limiter <- worker <- cli.
+// One direction: contracts <- taxonomy/prompts <- llm <- classify <- queue/store/limiter/bulk <- worker <- cli.
 // errors, config and observability sit low; local/ (the embedded stack) and demo/ are outer.
 // A module may import its own layer and the layers below it, never one above.
 
@@ -11,7 +11,7 @@ const layers = [
   ["taxonomy", "prompts"],
   ["llm"],
   ["classify"],
-  ["queue", "store", "limiter"],
+  ["queue", "store", "limiter", "bulk"],
   ["worker\\.ts", "aws-clients\\.ts", "producer", "ops", "eval"],
   ["local", "demo"],
   // Entry points: the command line, and the Lambda handler (deploy/cdk's Lambda mode).

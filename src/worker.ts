@@ -22,10 +22,23 @@ import { WorkerPool } from "./queue/worker-pool.ts";
 import { DynamoIdempotencyStore } from "./store/dynamo-idempotency-store.ts";
 import { DynamoLabelCache } from "./store/dynamo-label-cache.ts";
 import { DynamoShadowSummary } from "./store/dynamo-shadow-summary.ts";
+import { randomUUID } from "node:crypto";
+import { createBulkClients } from "./bulk/bulk-clients.ts";
+import { BulkLoop } from "./bulk/bulk-loop.ts";
+import { BulkRouter } from "./bulk/bulk-router.ts";
+import { DynamoBulkStore } from "./bulk/dynamo-bulk-store.ts";
+import { BedrockJobControl, type JobControl } from "./bulk/job-control.ts";
+import { type ObjectStore, S3ObjectStore } from "./bulk/object-store.ts";
+import { requestBacklog } from "./bulk/request-backlog.ts";
+import { SqsOutbox } from "./bulk/outbox.ts";
 import type { LabelCache } from "./store/label-cache.ts";
+import type { BulkContext } from "./bulk/bulk-context.ts";
+import type { LabelRequest } from "./contracts/request.ts";
 
 export interface Worker {
   pool: WorkerPool;
+  /** The bulk loop (batch inference jobs), when the bulk path is configured. */
+  bulk: BulkLoop | undefined;
   limiter: RateLimiter;
   cache: LabelCache | undefined;
   metrics: Metrics;
@@ -46,6 +59,7 @@ export interface Worker {
 /** What the composition root may be given instead of building it from config. */
 export interface WorkerOverrides {
   provider?: ModelProvider;
+  bulk?: BulkOverrides;
   metrics?: Metrics;
   /** Serve /metrics, /healthz and /readyz on this port (0 picks a free one); none when absent. */
   http?: { port: number; host?: string };
@@ -145,6 +159,10 @@ export function createLabelCore(config: Config, clients: AwsClients, logger: Log
 /** The message handler and the parts it is built from. */
 export interface MessagePipeline {
   handler: MessageHandler;
+  /** The bulk loop, when LABELQ_BULK_BUCKET and LABELQ_BULK_ROLE_ARN are set (not started). */
+  bulk: BulkLoop | undefined;
+  /** Close the bulk path's clients. */
+  closeBulk: () => void;
   limiter: RateLimiter;
   cache: LabelCache | undefined;
   metrics: Metrics;
@@ -159,12 +177,14 @@ export function createMessagePipeline(
   config: Config,
   clients: AwsClients,
   logger: Logger,
-  overrides: Pick<WorkerOverrides, "provider" | "metrics"> = {},
+  overrides: Pick<WorkerOverrides, "provider" | "metrics" | "bulk"> = {},
 ): MessagePipeline {
   const { settings, deps, limiter, cache, metrics, breakers } = createLabelCore(config, clients, logger, overrides);
   const idempotency = config.store.batchesTable
     ? new DynamoIdempotencyStore(clients.dynamo, config.store.batchesTable, config.store.batchRecordTtlDays)
     : undefined;
+  const label = (request: LabelRequest, receivedAt: Date, signal: AbortSignal) => labelRoutedBatch(request, receivedAt, settings, deps, signal);
+  const bulkParts = createBulkParts(config, clients, logger, { settings, prompts: deps.prompts, idempotency, cache, metrics, label, ...overrides.bulk });
 
   const handler = createMessageHandler(
     {
@@ -178,10 +198,60 @@ export function createMessagePipeline(
       leaseS: config.worker.visibilityTimeoutS,
       leaseRenewS: config.worker.heartbeatS,
     },
-    (request, receivedAt, signal) => labelRoutedBatch(request, receivedAt, settings, deps, signal),
-    { sqs: clients.sqs, logger, idempotency, metrics },
+    label,
+    { sqs: clients.sqs, logger, idempotency, metrics, bulk: bulkParts?.router },
   );
-  return { handler, limiter, cache, metrics, breakers };
+  return { handler, limiter, cache, metrics, breakers, bulk: bulkParts?.loop, closeBulk: () => bulkParts?.close() };
+}
+
+/** What a caller may put in place of the bulk path's AWS-backed parts (tests, the demo). */
+export interface BulkOverrides {
+  control?: JobControl;
+  objects?: ObjectStore;
+  /** Identifies this worker in leases (a restarted worker in a test gets a new one). */
+  owner?: string;
+}
+
+/**
+ * The bulk path from config: the router at the door of the message handler, and the loop that
+ * gathers, submits, polls and collects jobs. Undefined when the bulk path is not configured.
+ */
+function createBulkParts(
+  config: Config,
+  clients: AwsClients,
+  logger: Logger,
+  parts: Pick<BulkContext, "settings" | "prompts" | "idempotency" | "cache" | "metrics" | "label"> & BulkOverrides,
+): { router: BulkRouter; loop: BulkLoop; close: () => void } | undefined {
+  const bulk = config.bulk;
+  if (!bulk.enabled || !bulk.bucket || !bulk.table) return undefined;
+  const bulkClients = createBulkClients(config);
+  const store = new DynamoBulkStore(clients.dynamo, bulk.table, { recordTtlDays: config.store.batchRecordTtlDays });
+  const log = logger.child({ component: "bulk" });
+  const router = new BulkRouter({
+    store,
+    prompts: parts.prompts,
+    settings: parts.settings,
+    quotaFor: (alias) => ({ ...config.limiter.quota, ...config.limiter.quotas[alias] }),
+    backlog: requestBacklog(clients.sqs, requireQueue(config, "requests"), log),
+    bulkEnabled: true,
+    policy: { ...bulk.policy, gatherS: bulk.gatherS },
+  });
+  const loop = new BulkLoop(
+    {
+      ...parts,
+      store,
+      objects: parts.objects ?? new S3ObjectStore(bulkClients.s3, bulk.bucket),
+      control: parts.control ?? new BedrockJobControl(bulkClients.bedrockControl),
+      bulk,
+      outbox: new SqsOutbox(clients.sqs, { requests: requireQueue(config, "requests"), dlq: requireQueue(config, "dlq") }),
+      owner: parts.owner ?? `bulk-${randomUUID()}`,
+      leaseMs: config.worker.visibilityTimeoutS * 1000,
+      logger: log,
+      now: Date.now,
+    },
+    bulk.pollS * 1000,
+  );
+  return { router, loop, close: () => bulkClients.destroy() };
 }
 
 /** Composition root: build the worker pool and everything it needs from config. */
@@ -191,7 +261,7 @@ export function createWorker(
   logger: Logger,
   overrides: WorkerOverrides = {},
 ): Worker {
-  const { handler, limiter, cache, metrics, breakers } = createMessagePipeline(config, clients, logger, overrides);
+  const { handler, limiter, cache, metrics, breakers, bulk, closeBulk } = createMessagePipeline(config, clients, logger, overrides);
   const pool = new WorkerPool(
     {
       queueUrl: requireQueue(config, "requests"),
@@ -222,8 +292,10 @@ export function createWorker(
     closing ??= runEveryStep([
       // Readiness turns 503 as soon as the pool stops; the server stays up until it is drained.
       () => pool.stop(),
+      () => bulk?.stop(),
       () => health?.close(),
       () => limiter.close(),
+      () => closeBulk(),
     ]).catch((error: unknown) => {
       logger.error({ err: error }, "error while closing the worker");
       throw error;
@@ -241,6 +313,7 @@ export function createWorker(
   };
   return {
     pool,
+    bulk,
     limiter,
     cache,
     metrics,
@@ -252,6 +325,7 @@ export function createWorker(
       starting ??= (async () => {
         if (overrides.http) health = await listen(overrides.http);
         pool.start();
+        bulk?.start();
       })().catch(async (error: unknown) => {
         await close().catch(() => {});
         throw error;

@@ -1,4 +1,3 @@
-import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Logger } from "pino";
 import type { LabelBatchSettings } from "../classify/label-batch.ts";
 import type { BulkConfig } from "../config/config.ts";
@@ -11,6 +10,7 @@ import type { LabelCache } from "../store/label-cache.ts";
 import type { BulkStore } from "./bulk-store.ts";
 import type { JobControl } from "./job-control.ts";
 import type { ObjectStore } from "./object-store.ts";
+import type { Outbox } from "./outbox.ts";
 
 /** Labels a request on the live path (labelRoutedBatch): the re-ask of texts a job did not label. */
 export type LiveLabelFn = (request: LabelRequest, receivedAt: Date, signal: AbortSignal) => Promise<LabelResult>;
@@ -24,8 +24,8 @@ export interface BulkContext {
   /** The live path's settings: catalogue, default taxonomy, version and model, chunk size. */
   settings: LabelBatchSettings;
   bulk: Pick<BulkConfig, "prefix" | "roleArn" | "gatherS" | "limits" | "jobTimeoutH" | "onJobFailure">;
-  sqs: SQSClient;
-  queues: { requests: string; dlq: string };
+  /** Results, batches handed to the live path, the DLQ (SqsOutbox). */
+  outbox: Outbox;
   idempotency?: IdempotencyStore;
   cache?: LabelCache;
   /** Re-ask texts live. */

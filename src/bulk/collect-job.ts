@@ -1,7 +1,6 @@
 import type { LabelResult } from "../contracts/result.ts";
 import { InvalidRequestError, toLabelqError } from "../errors/errors.ts";
 import { claimBatch } from "../queue/claim-batch.ts";
-import { publishResult } from "../queue/sqs-messages.ts";
 import { DEFAULTS } from "../config/config.ts";
 import type { BulkContext } from "./bulk-context.ts";
 import { bulkCacheEntries, bulkResult } from "./bulk-result.ts";
@@ -182,12 +181,12 @@ async function publishOnce(ctx: BulkContext, intake: IntakeRecord, result: Label
     case "conflict":
       throw new InvalidRequestError(`batchId ${intake.batchId} was already used for a different payload; use a new batchId`, [], "BATCH_ID_CONFLICT");
     case "completed":
-      if (wasPublishing) await publishResult(ctx.sqs, intake.replyTo, claim.result);
+      if (wasPublishing) await ctx.outbox.publish(intake.replyTo, claim.result);
       else log.info("batch was labelled on the live path meanwhile; not published twice");
       break;
     case "leased":
       if (!(await claim.lease.complete(result))) return false;
-      await publishResult(ctx.sqs, intake.replyTo, result);
+      await ctx.outbox.publish(intake.replyTo, result);
       break;
   }
   await ctx.store.updateIntake(publishing, { state: "done" });

@@ -1,8 +1,4 @@
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import { ModelCallError, QueueError } from "../errors/errors.ts";
-import { sendToDlq } from "../queue/sqs-messages.ts";
-import { fifoFields } from "../queue/sqs-messages.ts";
-import { toSqsJson } from "../queue/sqs-json.ts";
+import { ModelCallError } from "../errors/errors.ts";
 import type { BulkContext } from "./bulk-context.ts";
 import type { IntakeRecord } from "./bulk-store.ts";
 
@@ -26,18 +22,8 @@ export async function handOff(ctx: BulkContext, intake: IntakeRecord, to: "live"
   if (!marked) return false;
   const destination = marked.handOffTo ?? to;
   const log = ctx.logger.child({ batchId: intake.batchId, jobKey: intake.jobKey });
-  if (destination === "live") {
-    const body = toSqsJson({ ...marked.request, mode: "live" });
-    try {
-      await ctx.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queues.requests, MessageBody: body, ...fifoFields(ctx.queues.requests, intake.batchId, body) }));
-    } catch (cause) {
-      throw new QueueError(`Could not send bulk batch ${intake.batchId} back to the requests queue`, { cause });
-    }
-  } else {
-    const message = { MessageId: `bulk:${intake.batchId}`, Body: toSqsJson(marked.request) };
-    const error = new ModelCallError(why.code, why.modelId, marked.reason ?? why.message);
-    await sendToDlq(ctx.sqs, ctx.queues.dlq, message, { error, receiveCount: 1, sourceQueue: ctx.queues.requests, batchId: intake.batchId });
-  }
+  if (destination === "live") await ctx.outbox.toLive({ ...marked.request, mode: "live" });
+  else await ctx.outbox.toDlq(marked.request, new ModelCallError(why.code, why.modelId, marked.reason ?? why.message));
   const final = await ctx.store.updateIntake(marked, { state: destination === "live" ? "live" : "dead-lettered" });
   ctx.metrics?.bulkBatches.inc({ outcome: destination === "live" ? "live" : "dead-lettered", model: intake.model });
   log.warn({ to: destination, reason: marked.reason ?? why.message }, destination === "live" ? "bulk batch handed to the live path" : "bulk batch sent to the DLQ");

@@ -14,8 +14,9 @@ import { s3Uri } from "./object-store.ts";
  */
 export async function submitJob(ctx: BulkContext, job: JobRecord): Promise<JobRecord | undefined> {
   const log = ctx.logger.child({ jobKey: job.jobKey });
+  let jobArn: string;
   try {
-    const { jobArn } = await ctx.control.create({
+    ({ jobArn } = await ctx.control.create({
       jobName: job.jobName,
       modelId: job.modelId,
       roleArn: ctx.bulk.roleArn ?? "",
@@ -23,10 +24,7 @@ export async function submitJob(ctx: BulkContext, job: JobRecord): Promise<JobRe
       inputUri: s3Uri(ctx.objects.bucket, job.inputPrefix),
       outputUri: s3Uri(ctx.objects.bucket, job.outputPrefix),
       timeoutHours: ctx.bulk.jobTimeoutH,
-    });
-    const next = await ctx.store.updateJob(job, { state: "running", jobArn, bedrockStatus: "Submitted", submittedAt: new Date(ctx.now()).toISOString() });
-    if (next) log.info({ jobArn, records: job.records, batches: job.batches }, "bulk job submitted");
-    return next;
+    }));
   } catch (error) {
     const e = toLabelqError(error);
     if (e.retryable) {
@@ -36,6 +34,10 @@ export async function submitJob(ctx: BulkContext, job: JobRecord): Promise<JobRe
     log.error({ code: e.code, reason: e.message }, "bulk job refused by Bedrock");
     return ctx.store.updateJob(job, { state: "collecting", bedrockStatus: "Failed", message: `CreateModelInvocationJob refused the job: ${e.message}`, endedAt: new Date(ctx.now()).toISOString() });
   }
+  // A crash before this write leaves the job submitting: the next pass calls again with the same token.
+  const next = await ctx.store.updateJob(job, { state: "running", jobArn, bedrockStatus: "Submitted", submittedAt: new Date(ctx.now()).toISOString() });
+  if (next) log.info({ jobArn, records: job.records, batches: job.batches }, "bulk job submitted");
+  return next;
 }
 
 /** Poll a running job; once it has ended, mark it collecting. A failed poll waits for the next pass. */

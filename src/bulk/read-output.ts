@@ -50,7 +50,9 @@ function outcomeOf(record: Record<string, unknown>): RecordOutcome {
   const error = record.error;
   if (typeof error === "object" && error !== null) {
     const e = error as { errorCode?: unknown; errorMessage?: unknown };
-    return { kind: "error", message: `batch inference error ${String(e.errorCode ?? "?")}: ${String(e.errorMessage ?? "no message")}` };
+    const code = typeof e.errorCode === "number" || typeof e.errorCode === "string" ? e.errorCode : "?";
+    const text = typeof e.errorMessage === "string" ? e.errorMessage : "no message";
+    return { kind: "error", message: `batch inference error ${code}: ${text}` };
   }
   return { kind: "error", message: "the output line has neither modelOutput nor error" };
 }

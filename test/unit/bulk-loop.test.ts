@@ -1,0 +1,227 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import type { BulkContext } from "../../src/bulk/bulk-context.ts";
+import { BulkLoop } from "../../src/bulk/bulk-loop.ts";
+import { labelBatch, type LabelBatchSettings } from "../../src/classify/label-batch.ts";
+import type { LabelRequest } from "../../src/contracts/request.ts";
+import { resultSchema } from "../../src/contracts/result.ts";
+import { ModelCallError } from "../../src/errors/errors.ts";
+import { DEFAULT_CATALOGUE } from "../../src/llm/model-registry.ts";
+import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import { FakeBulkStore, FakeJobControl, FakeObjectStore, FakeOutbox, type FakeJobRun } from "../support/bulk-fakes.ts";
+import { FakeIdempotencyStore, FakeLabelCache, FakeModelProvider, PassThroughLimiter, PROMPTS_DIR, silentLogger, validCompactLabels } from "../support/fakes.ts";
+
+const prompts = new PromptRegistry(PROMPTS_DIR);
+let prompt: ResolvedPrompt;
+beforeAll(async () => {
+  prompt = await prompts.resolve("product-feedback", "prod");
+});
+
+const settings: LabelBatchSettings = {
+  defaultTaxonomy: "product-feedback",
+  defaultPromptVersion: "prod",
+  defaultModel: "llama3.3-70b",
+  allowedModels: [],
+  catalogue: DEFAULT_CATALOGUE,
+  chunkSize: 10,
+  maxReaskRounds: 1,
+};
+
+function request(batchId: string, n: number): LabelRequest {
+  return { schemaVersion: 1, batchId, items: Array.from({ length: n }, (_, k) => ({ id: `t${k + 1}`, text: `text ${batchId} number ${k + 1}` })) };
+}
+
+/** A bulk loop on fakes of labelq's own interfaces; `live` is the provider behind live re-asks. */
+function setup(options: { minRecords?: number; gatherS?: number; onJobFailure?: "live" | "dlq" } = {}) {
+  const store = new FakeBulkStore();
+  const objects = new FakeObjectStore();
+  const batchModel = new FakeModelProvider({ labeller: (t) => validCompactLabels(prompt.taxonomy, t), usage: { inputTokens: 2000, outputTokens: 400 } });
+  const live = new FakeModelProvider({ labeller: (t) => validCompactLabels(prompt.taxonomy, t), usage: { inputTokens: 2000, outputTokens: 400 } });
+  const control = new FakeJobControl(objects, batchModel);
+  const outbox = new FakeOutbox();
+  const idempotency = new FakeIdempotencyStore();
+  const cache = new FakeLabelCache();
+  const logger = silentLogger();
+  const deps = { prompts, limiter: new PassThroughLimiter(), provider: live, logger };
+  const ctx = (owner: string): BulkContext => ({
+    store,
+    objects,
+    control,
+    prompts,
+    settings,
+    bulk: {
+      prefix: "lq/",
+      roleArn: "arn:aws:iam::000000000000:role/labelq-bedrock-batch",
+      gatherS: options.gatherS ?? 0,
+      limits: { maxRecordsPerFile: 50_000, maxRecordsPerJob: 50_000, maxFileBytes: 256_000_000, maxJobBytes: 5_000_000_000, maxJobs: 20, minRecords: options.minRecords ?? 1 },
+      jobTimeoutH: 24,
+      onJobFailure: options.onJobFailure ?? "live",
+    },
+    outbox,
+    idempotency,
+    cache,
+    label: (r, at, signal) => labelBatch(r, at, settings, deps, signal),
+    owner,
+    leaseMs: 60_000,
+    logger,
+    now: Date.now,
+  });
+  const accept = async (r: LabelRequest) =>
+    store.accept({ batchId: r.batchId, payloadHash: `sha256:${r.batchId}`, model: "llama3.3-70b", request: r, replyTo: "https://sqs.test/results", receivedAt: new Date().toISOString() });
+  const theJob = () => [...store.jobRecords.values()][0]!;
+  const runJob = async (run?: FakeJobRun) => control.run(theJob().jobArn!, run);
+  return { store, objects, control, outbox, idempotency, cache, live, batchModel, ctx, accept, theJob, runJob };
+}
+
+describe("the bulk loop on fakes of its store, job control and outbox", () => {
+  it("gathers batches into one job, submits it, and publishes each batch once from its output at batch prices", async () => {
+    const s = setup();
+    for (const id of ["b1", "b2", "b3"]) await s.accept(request(id, 25));
+    const loop = new BulkLoop(s.ctx("w1"), 1000);
+    await loop.runOnce();
+    expect(s.theJob()).toMatchObject({ state: "running", batches: 3, records: 9, bedrockStatus: "Submitted" });
+    expect(s.control.creates).toBe(1);
+    await s.runJob();
+    await loop.runOnce();
+    expect(s.theJob().state).toBe("done");
+    expect(s.outbox.published.map((p) => p.result.batchId).sort()).toEqual(["b1", "b2", "b3"]);
+    for (const { result } of s.outbox.published) {
+      expect(resultSchema.parse(result).status).toBe("completed");
+      expect(result.items.every((it) => it.source === "model")).toBe(true);
+      // Three records of 2,000 + 400 tokens at Llama 3.3's batch price (0.00036 per 1,000 both ways).
+      expect(result.usage).toMatchObject({ modelCalls: 3, inputTokens: 6000, outputTokens: 1200, costUsd: 0.002592 });
+    }
+    expect(s.live.calls).toHaveLength(0);
+    expect(s.cache.stats().writes).toBe(75);
+    expect(s.theJob().summary).toMatchObject({ answeredRecords: 9, publishedBatches: 3, labelledTexts: 75, reaskedTexts: 0 });
+    // Another pass publishes nothing again.
+    await loop.runOnce();
+    expect(s.outbox.published).toHaveLength(3);
+  });
+
+  it("submits once when the worker dies between CreateModelInvocationJob and recording the ARN: the same clientRequestToken returns the same job", async () => {
+    const s = setup();
+    await s.accept(request("b1", 10));
+    s.store.failNextJobUpdate = (changes) => changes.jobArn !== undefined;
+    await new BulkLoop(s.ctx("w1"), 1000).runOnce().catch(() => undefined);
+    expect(s.control.creates).toBe(1);
+    expect(s.theJob().state).toBe("submitting");
+    // A fresh worker (the first one died) finds the job submitting and calls again with its token.
+    await new BulkLoop(s.ctx("w2"), 1000).runOnce();
+    expect(s.control.creates).toBe(2);
+    expect(s.control.jobs.size).toBe(1);
+    expect(s.theJob()).toMatchObject({ state: "running", jobArn: [...s.control.jobs.keys()][0] });
+  });
+
+  it("finishes a job another worker submitted before it restarted", async () => {
+    const s = setup();
+    await s.accept(request("b1", 10));
+    await new BulkLoop(s.ctx("w1"), 1000).runOnce();
+    await s.runJob();
+    await new BulkLoop(s.ctx("w2"), 1000).runOnce();
+    expect(s.outbox.published.map((p) => p.result.batchId)).toEqual(["b1"]);
+    expect(s.theJob().state).toBe("done");
+  });
+
+  it("re-asks live the texts of records missing from a partially completed job, and completes the batch", async () => {
+    const s = setup();
+    await s.accept(request("b1", 30));
+    const loop = new BulkLoop(s.ctx("w1"), 1000);
+    await loop.runOnce();
+    await s.runJob({ status: "PartiallyCompleted", lines: (lines) => lines.slice(1) });
+    await loop.runOnce();
+    const [published] = s.outbox.published;
+    expect(published?.result.status).toBe("completed");
+    expect(s.live.calls).toHaveLength(1);
+    expect(s.live.calls[0]?.texts).toHaveLength(10);
+    expect(published?.result.usage.modelCalls).toBe(3);
+    expect(s.theJob().summary).toMatchObject({ answeredRecords: 2, missingRecords: 1, reaskedTexts: 10 });
+  });
+
+  it("matches output lines to records by recordId whatever their order, and re-asks the record of a malformed line", async () => {
+    const s = setup();
+    await s.accept(request("b1", 30));
+    await s.accept(request("b2", 20));
+    const loop = new BulkLoop(s.ctx("w1"), 1000);
+    await loop.runOnce();
+    await s.runJob({ status: "Completed", lines: (lines) => [...lines].reverse().map((l, k) => (k === 0 ? l.slice(0, 40) : l)) });
+    await loop.runOnce();
+    const byId = new Map(s.outbox.published.map((p) => [p.result.batchId, p.result]));
+    expect(byId.get("b1")?.status).toBe("completed");
+    expect(byId.get("b2")?.status).toBe("completed");
+    // The last record (b2's second chunk) was cut: its 10 texts were asked live.
+    expect(s.live.textsPerCall()).toEqual([Array.from({ length: 10 }, (_, k) => `text b2 number ${k + 11}`)]);
+    // Each text got its own labels, not its neighbour's: answers were matched by record id.
+    const decoded = request("b1", 30).items.map((it) => {
+      const d = prompt.codec.decode(validCompactLabels(prompt.taxonomy, it.text));
+      return d.ok ? d.labels : undefined;
+    });
+    expect(byId.get("b1")?.items.map((it) => it.labels)).toEqual(decoded);
+    expect(s.theJob().summary).toMatchObject({ malformedLines: 1, missingRecords: 1 });
+  });
+
+  it("hands the batches of a failed job to the live path", async () => {
+    const s = setup();
+    await s.accept(request("b1", 10));
+    const loop = new BulkLoop(s.ctx("w1"), 1000);
+    await loop.runOnce();
+    await s.runJob({ status: "Failed", message: "internal error", noOutput: true });
+    await loop.runOnce();
+    expect(s.outbox.live.map((r) => [r.batchId, r.mode])).toEqual([["b1", "live"]]);
+    expect(s.store.intakes.get("b1")?.state).toBe("live");
+    expect(s.store.intakes.get("b1")?.reason).toContain("failed: internal error");
+    expect(s.theJob()).toMatchObject({ state: "done", summary: { liveBatches: 1 } });
+  });
+
+  it("sends the batches of an expired job to the DLQ with the reason when LABELQ_BULK_ON_JOB_FAILURE=dlq", async () => {
+    const s = setup({ onJobFailure: "dlq" });
+    await s.accept(request("b1", 10));
+    const loop = new BulkLoop(s.ctx("w1"), 1000);
+    await loop.runOnce();
+    await s.runJob({ status: "Expired", noOutput: true });
+    await loop.runOnce();
+    expect(s.outbox.dlq).toHaveLength(1);
+    expect(s.outbox.dlq[0]?.error).toBeInstanceOf(ModelCallError);
+    expect((s.outbox.dlq[0]?.error as ModelCallError).code).toBe("MODEL_TIMEOUT");
+    expect(s.outbox.dlq[0]?.error.message).toMatch(/expired/);
+    expect(s.store.intakes.get("b1")?.state).toBe("dead-lettered");
+  });
+
+  it("ends a job Bedrock refuses at submission and sends its batches live", async () => {
+    const s = setup();
+    s.control.refuseWith = new ModelCallError("MODEL_REJECTED_REQUEST", "m", "ValidationException: too few records");
+    await s.accept(request("b1", 10));
+    await new BulkLoop(s.ctx("w1"), 1000).runOnce();
+    expect(s.outbox.live.map((r) => r.batchId)).toEqual(["b1"]);
+    expect(s.theJob()).toMatchObject({ state: "done", bedrockStatus: "Failed" });
+  });
+
+  it("sends batches live when the gather time runs out below the model's minimum records per job", async () => {
+    const s = setup({ minRecords: 100, gatherS: 0 });
+    await s.accept(request("b1", 10));
+    await new BulkLoop(s.ctx("w1"), 1000).runOnce();
+    expect(s.store.jobRecords.size).toBe(0);
+    expect(s.outbox.live.map((r) => r.batchId)).toEqual(["b1"]);
+  });
+
+  it("keeps waiting below the minimum while the gather time lasts", async () => {
+    const s = setup({ minRecords: 100, gatherS: 3600 });
+    await s.accept(request("b1", 10));
+    await new BulkLoop(s.ctx("w1"), 1000).runOnce();
+    expect(s.store.jobRecords.size).toBe(0);
+    expect(s.outbox.live).toHaveLength(0);
+    expect(s.store.intakes.get("b1")?.state).toBe("pending");
+  });
+
+  it("does not publish again a batch the live path completed meanwhile", async () => {
+    const s = setup();
+    await s.accept(request("b1", 10));
+    const loop = new BulkLoop(s.ctx("w1"), 1000);
+    await loop.runOnce();
+    const earlier = { ...(await s.ctx("x").label(request("b1", 10), new Date(), new AbortController().signal)) };
+    s.idempotency.records.set("b1", { status: "COMPLETED", payloadHash: "sha256:b1", owner: "live", leaseExpiresAt: 0, result: earlier });
+    await s.runJob();
+    await loop.runOnce();
+    expect(s.outbox.published).toHaveLength(0);
+    expect(s.store.intakes.get("b1")?.state).toBe("done");
+  });
+});

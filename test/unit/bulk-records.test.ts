@@ -1,0 +1,76 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { planCall } from "../../src/classify/call-model.ts";
+import { inputFileName, packFiles } from "../../src/bulk/jsonl-files.ts";
+import { chunkSizesFor, planBatchRecords, recordIdOf } from "../../src/bulk/plan-records.ts";
+import { readManifest, readOutputFile } from "../../src/bulk/read-output.ts";
+import { batchRecordBody } from "../../src/llm/bedrock-provider.ts";
+import { findModel } from "../../src/llm/model-registry.ts";
+import { resolveInference } from "../../src/llm/sampling.ts";
+import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import { PROMPTS_DIR } from "../support/fakes.ts";
+
+let prompt: ResolvedPrompt;
+beforeAll(async () => {
+  prompt = await new PromptRegistry(PROMPTS_DIR).resolve("product-feedback", "prod");
+});
+
+const items = Array.from({ length: 45 }, (_, k) => ({ id: `t${k + 1}`, text: `text number ${k + 1}` }));
+
+describe("batch inference records", () => {
+  it("are the exact live request per chunk, as a Converse body, under a record id of batch, first text and chunk", () => {
+    const model = findModel("llama3.3-70b")!;
+    const choice = { model, inference: resolveInference(prompt, model) };
+    // Llama 3.3's 2,048-token output cap answers 14 texts per call at most, as live.
+    expect(chunkSizesFor(items, prompt, choice, 50)).toEqual([14, 14, 14, 3]);
+    const sizes = chunkSizesFor(items, prompt, choice, 20);
+    expect(sizes).toEqual([14, 14, 14, 3]);
+    const records = planBatchRecords("b-1", items, sizes, prompt, choice);
+    expect(records.map((r) => r.recordId)).toEqual(["b-1#t1#0", "b-1#t15#1", "b-1#t29#2", "b-1#t43#3"]);
+    const line = JSON.parse(records[3]!.line) as { recordId: string; modelInput: Record<string, unknown> };
+    const live = planCall(items.slice(42).map((it) => it.text), prompt, choice).request;
+    expect(line).toEqual({ recordId: "b-1#t43#3", modelInput: batchRecordBody(live) });
+    expect(line.modelInput).toMatchObject({ messages: [{ role: "user", content: [{ text: live.user }] }], inferenceConfig: { maxTokens: live.inference.maxTokens } });
+    expect(line.modelInput).not.toHaveProperty("modelId");
+  });
+
+  it("leave out the forced answer tool and the cache point, which batch inference's Converse jobs refuse or do not document", () => {
+    const model = findModel("claude-haiku")!;
+    const choice = { model, inference: resolveInference(prompt, model) };
+    const { request } = planCall(["one text"], prompt, choice);
+    expect(request.structuredOutput).toBeDefined();
+    const body = batchRecordBody(request);
+    expect(body).not.toHaveProperty("toolConfig");
+    expect(JSON.stringify(body)).not.toContain("cachePoint");
+  });
+
+  it("are packed into files within the records and bytes per file", () => {
+    const lines = Array.from({ length: 7 }, (_, k) => `{"recordId":"r${k}"}`);
+    expect(packFiles(lines, { maxRecordsPerFile: 3, maxFileBytes: 1_000 }).map((f) => f.length)).toEqual([3, 3, 1]);
+    expect(packFiles(lines, { maxRecordsPerFile: 100, maxFileBytes: 40 }).map((f) => f.length)).toEqual([2, 2, 2, 1]);
+    expect(inputFileName(3)).toBe("records-0003.jsonl");
+    expect(recordIdOf("a.b:c", "x", 0)).toBe("a.b:c#x#0");
+  });
+});
+
+describe("readOutputFile", () => {
+  const answer = (text: string) => ({ output: { message: { role: "assistant", content: [{ text }] } }, stopReason: "end_turn", usage: { inputTokens: 10, outputTokens: 5 } });
+  it("reads answers and per-record errors in any order, counting malformed lines", () => {
+    const text = [
+      JSON.stringify({ recordId: "r2", modelInput: {}, modelOutput: answer("two") }),
+      '{"recordId":"r3","modelInput":{},"modelOut',
+      JSON.stringify({ recordId: "r1", modelInput: {}, error: { errorCode: 400, errorMessage: "bad request" } }),
+      JSON.stringify({ modelInput: {}, modelOutput: answer("no id") }),
+      "",
+    ].join("\n");
+    const read = readOutputFile(text);
+    expect(read.malformedLines).toBe(2);
+    expect(read.records.get("r2")).toEqual({ kind: "answer", response: { text: "two", stopReason: "end_turn", usage: { inputTokens: 10, outputTokens: 5 } } });
+    expect(read.records.get("r1")).toEqual({ kind: "error", message: "batch inference error 400: bad request" });
+    expect(read.records.has("r3")).toBe(false);
+  });
+
+  it("reads the manifest's counts", () => {
+    expect(readManifest('{"totalRecordCount":3,"successRecordCount":2,"errorRecordCount":1,"x":"y"}')).toEqual({ totalRecordCount: 3, successRecordCount: 2, errorRecordCount: 1 });
+    expect(readManifest("not json")).toBeUndefined();
+  });
+});
