@@ -14,6 +14,10 @@ import { s3Uri } from "./object-store.ts";
  */
 export async function submitJob(ctx: BulkContext, job: JobRecord): Promise<JobRecord | undefined> {
   const log = ctx.logger.child({ jobKey: job.jobKey });
+  if (job.cancelRequested) {
+    log.info("bulk job cancelled before it was submitted");
+    return ctx.store.updateJob(job, { state: "collecting", bedrockStatus: "Stopped", message: "cancelled by an operator before submission", endedAt: new Date(ctx.now()).toISOString() });
+  }
   let jobArn: string;
   try {
     ({ jobArn } = await ctx.control.create({
@@ -44,6 +48,10 @@ export async function submitJob(ctx: BulkContext, job: JobRecord): Promise<JobRe
 export async function pollJob(ctx: BulkContext, job: JobRecord): Promise<JobRecord | undefined> {
   if (!job.jobArn) return undefined;
   const log = ctx.logger.child({ jobKey: job.jobKey, jobId: jobIdOf(job.jobArn) });
+  // A cancel that raced with the submission: stop it now (the cancel found no ARN yet).
+  if (job.cancelRequested && !ENDED_STATUSES.has(job.bedrockStatus ?? "") && job.bedrockStatus !== "Stopping") {
+    await ctx.control.stop(job.jobArn).catch((error: unknown) => log.warn({ err: error }, "could not stop the cancelled bulk job; trying again on the next pass"));
+  }
   let status;
   try {
     status = await ctx.control.get(job.jobArn);

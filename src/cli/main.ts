@@ -12,6 +12,7 @@ import { registerDlqCommand } from "./dlq-command.ts";
 import { registerEnqueueCommand } from "./enqueue-command.ts";
 import { registerEstimateCommand } from "./estimate-command.ts";
 import { registerEvalCommand } from "./eval-command.ts";
+import { registerJobsCommand } from "./jobs-command.ts";
 import { registerLocalCommand } from "./local-command.ts";
 import { registerPromptsCommand } from "./prompts-command.ts";
 import { registerSchemaCommand } from "./schema-command.ts";
@@ -40,6 +41,7 @@ registerTablesCommand(program);
 registerStatusCommand(program);
 registerEstimateCommand(program);
 registerEvalCommand(program);
+registerJobsCommand(program);
 registerDlqCommand(program, { config: configFrom, clients: createAwsClients });
 registerPromptsCommand(program, () => configFrom({}).prompts.dir, (s) => void process.stdout.write(s));
 
