@@ -1,5 +1,6 @@
 import type { LabelRequest } from "../contracts/request.ts";
 import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts";
+import { usagePerText } from "../classify/usage.ts";
 import type { ModelSpec } from "../llm/model-registry.ts";
 import { type InferenceParams, promptHash, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
 import { cacheKey } from "../store/cache-key.ts";
@@ -37,6 +38,14 @@ export function bulkResult(input: {
   });
   const failed = items.filter((it) => it.error !== null).length;
   const live = reask?.usage;
+  const tokens = {
+    inputTokens: output.usage.inputTokens + (live?.inputTokens ?? 0),
+    outputTokens: output.usage.outputTokens + (live?.outputTokens ?? 0),
+    cacheReadInputTokens: live?.cacheReadInputTokens ?? 0,
+    cacheWriteInputTokens: live?.cacheWriteInputTokens ?? 0,
+    // Batch records reserve none of the on-demand quota; only the live re-asks did.
+    reservedTokens: live?.reservedTokens ?? 0,
+  };
   return {
     schemaVersion: 1,
     batchId: request.batchId,
@@ -49,10 +58,8 @@ export function bulkResult(input: {
     usage: {
       // Each answered or failed record was one model invocation.
       modelCalls: output.records.answered + output.records.failed + (live?.modelCalls ?? 0),
-      inputTokens: output.usage.inputTokens + (live?.inputTokens ?? 0),
-      outputTokens: output.usage.outputTokens + (live?.outputTokens ?? 0),
-      cacheReadInputTokens: live?.cacheReadInputTokens ?? 0,
-      cacheWriteInputTokens: live?.cacheWriteInputTokens ?? 0,
+      ...tokens,
+      perText: usagePerText(tokens, request.items.length - (live?.cacheHits ?? 0)),
       cacheHits: live?.cacheHits ?? 0,
       costUsd: Math.round((output.usage.costUsd + (live?.costUsd ?? 0)) * 1e6) / 1e6,
     },
@@ -79,7 +86,7 @@ export function bulkCacheEntries(
   expiresAt: number,
 ): CacheEntry[] {
   const textOf = new Map(request.items.map((it) => [it.id, it.text]));
-  const scope = { taxonomy, context: promptContextHash(prompt.taxonomy, prompt.template), modelId: model.modelId, inference };
+  const scope = { taxonomy, context: promptContextHash(prompt.taxonomy, prompt.template), modelId: model.modelId, format: model.outputFormat, inference };
   return labelled.map((item) => ({
     key: cacheKey(textOf.get(item.id) ?? "", scope),
     labels: Object.fromEntries(Object.entries(item.labels ?? {}).map(([k, v]: [string, LabelValue]) => [k, { h: prompt.dimensionHashes[k] ?? "", v }])),

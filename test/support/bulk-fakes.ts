@@ -4,7 +4,7 @@ import type { AcceptOutcome, BulkStore, IntakeChanges, IntakeRecord, JobChanges,
 import type { JobControl, JobStatus, JobSubmission } from "../../src/bulk/job-control.ts";
 import type { ObjectStore } from "../../src/bulk/object-store.ts";
 import type { Outbox } from "../../src/bulk/outbox.ts";
-import type { ModelProvider } from "../../src/llm/model-provider.ts";
+import type { ModelProvider, ModelRequest } from "../../src/llm/model-provider.ts";
 
 const clone = <T>(x: T): T => structuredClone(x);
 
@@ -117,6 +117,8 @@ export class FakeJobControl implements JobControl {
   creates = 0;
   /** Refuse every submission with this error. */
   refuseWith: Error | undefined;
+  /** The answer format the records' prompts ask for (the model's). */
+  format: ModelRequest["format"] = "lines";
 
   readonly objects: FakeObjectStore;
   readonly provider: ModelProvider;
@@ -166,6 +168,7 @@ export class FakeJobControl implements JobControl {
             system: modelInput.system.map((s) => s.text ?? "").join(""),
             user: modelInput.messages[0]?.content[0]?.text ?? "",
             inference: { maxTokens: modelInput.inferenceConfig.maxTokens },
+            format: this.format,
           });
           const modelOutput = { output: { message: { role: "assistant", content: [{ text: response.text }] } }, stopReason: response.stopReason, usage: response.usage };
           lines.push(JSON.stringify({ recordId, modelInput, modelOutput }));

@@ -34,7 +34,8 @@ describe("batch inference records", () => {
   });
 
   it("leave out the forced answer tool and the cache point, which batch inference's Converse jobs refuse or do not document", () => {
-    const model = findModel("claude-haiku")!;
+    // Claude answering in JSON (a catalogue override) is sent a forced tool live.
+    const model = { ...findModel("claude-haiku")!, outputFormat: "json" as const };
     const choice = { model, inference: resolveInference(prompt, model) };
     const { request } = planCall(["one text"], prompt, choice);
     expect(request.structuredOutput).toBeDefined();
