@@ -1,4 +1,6 @@
+import { BedrockClient } from "@aws-sdk/client-bedrock";
 import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -11,6 +13,10 @@ export interface AwsClients {
   /** The plain DynamoDB client under `dynamo`, for table management. */
   dynamoBase: DynamoDBClient;
   bedrock: BedrockRuntimeClient;
+  /** S3, for the bulk path's job input and output (path-style with an endpoint override: an emulator has no DNS for virtual hosts). */
+  s3: S3Client;
+  /** The Bedrock control plane (model invocation jobs) for the bulk path. */
+  bedrockControl: BedrockClient;
   destroy(): void;
 }
 
@@ -20,6 +26,10 @@ export interface AwsClients {
  * LocalStack or the embedded stack.
  */
 export function createAwsClients(config: Pick<Config, "region" | "endpoints" | "bedrock">): AwsClients {
+  // Clients connect lazily: the bulk path's two cost nothing where it is off.
+  const s3 = new S3Client({ region: config.region, endpoint: config.endpoints.s3, forcePathStyle: config.endpoints.s3 !== undefined });
+  // The bulk loop tries again on its next pass; the SDK's three attempts smooth a passing throttle.
+  const bedrockControl = new BedrockClient({ region: config.region, endpoint: config.endpoints.bedrockControl, maxAttempts: 3 });
   // With an endpoint override (LocalStack, emulators) send to it, not to the host in the queue URL.
   const sqs = new SQSClient({ region: config.region, endpoint: config.endpoints.sqs, useQueueUrlAsEndpoint: config.endpoints.sqs === undefined });
   // Cache and batch-record calls are small: fail fast so an outage degrades instead of stalling a batch.
@@ -46,10 +56,14 @@ export function createAwsClients(config: Pick<Config, "region" | "endpoints" | "
     dynamo,
     dynamoBase: dynamoClient,
     bedrock,
+    s3,
+    bedrockControl,
     destroy() {
       sqs.destroy();
       dynamo.destroy();
       bedrock.destroy();
+      s3.destroy();
+      bedrockControl.destroy();
     },
   };
 }

@@ -23,7 +23,6 @@ import { DynamoIdempotencyStore } from "./store/dynamo-idempotency-store.ts";
 import { DynamoLabelCache } from "./store/dynamo-label-cache.ts";
 import { DynamoShadowSummary } from "./store/dynamo-shadow-summary.ts";
 import { randomUUID } from "node:crypto";
-import { createBulkClients } from "./bulk/bulk-clients.ts";
 import { BulkLoop } from "./bulk/bulk-loop.ts";
 import { BulkRouter } from "./bulk/bulk-router.ts";
 import { DynamoBulkStore } from "./bulk/dynamo-bulk-store.ts";
@@ -33,6 +32,7 @@ import { requestBacklog } from "./bulk/request-backlog.ts";
 import { SqsOutbox } from "./bulk/outbox.ts";
 import type { LabelCache } from "./store/label-cache.ts";
 import type { BulkContext } from "./bulk/bulk-context.ts";
+import type { BulkStore } from "./bulk/bulk-store.ts";
 import type { LabelRequest } from "./contracts/request.ts";
 
 export interface Worker {
@@ -161,8 +161,6 @@ export interface MessagePipeline {
   handler: MessageHandler;
   /** The bulk loop, when LABELQ_BULK_BUCKET and LABELQ_BULK_ROLE_ARN are set (not started). */
   bulk: BulkLoop | undefined;
-  /** Close the bulk path's clients. */
-  closeBulk: () => void;
   limiter: RateLimiter;
   cache: LabelCache | undefined;
   metrics: Metrics;
@@ -201,7 +199,7 @@ export function createMessagePipeline(
     label,
     { sqs: clients.sqs, logger, idempotency, metrics, bulk: bulkParts?.router },
   );
-  return { handler, limiter, cache, metrics, breakers, bulk: bulkParts?.loop, closeBulk: () => bulkParts?.close() };
+  return { handler, limiter, cache, metrics, breakers, bulk: bulkParts?.loop };
 }
 
 /** What a caller may put in place of the bulk path's AWS-backed parts (tests, the demo). */
@@ -210,6 +208,8 @@ export interface BulkOverrides {
   objects?: ObjectStore;
   /** Identifies this worker in leases (a restarted worker in a test gets a new one). */
   owner?: string;
+  /** Wrap the DynamoDB store (a test makes one write fail, as a crash would). */
+  wrapStore?: (store: BulkStore) => BulkStore;
 }
 
 /**
@@ -221,11 +221,11 @@ function createBulkParts(
   clients: AwsClients,
   logger: Logger,
   parts: Pick<BulkContext, "settings" | "prompts" | "idempotency" | "cache" | "metrics" | "label"> & BulkOverrides,
-): { router: BulkRouter; loop: BulkLoop; close: () => void } | undefined {
+): { router: BulkRouter; loop: BulkLoop } | undefined {
   const bulk = config.bulk;
   if (!bulk.enabled || !bulk.bucket || !bulk.table) return undefined;
-  const bulkClients = createBulkClients(config);
-  const store = new DynamoBulkStore(clients.dynamo, bulk.table, { recordTtlDays: config.store.batchRecordTtlDays });
+  const dynamoStore = new DynamoBulkStore(clients.dynamo, bulk.table, { recordTtlDays: config.store.batchRecordTtlDays });
+  const store = parts.wrapStore ? parts.wrapStore(dynamoStore) : dynamoStore;
   const log = logger.child({ component: "bulk" });
   const router = new BulkRouter({
     store,
@@ -240,8 +240,8 @@ function createBulkParts(
     {
       ...parts,
       store,
-      objects: parts.objects ?? new S3ObjectStore(bulkClients.s3, bulk.bucket),
-      control: parts.control ?? new BedrockJobControl(bulkClients.bedrockControl),
+      objects: parts.objects ?? new S3ObjectStore(clients.s3, bulk.bucket),
+      control: parts.control ?? new BedrockJobControl(clients.bedrockControl),
       bulk,
       outbox: new SqsOutbox(clients.sqs, { requests: requireQueue(config, "requests"), dlq: requireQueue(config, "dlq") }),
       owner: parts.owner ?? `bulk-${randomUUID()}`,
@@ -251,7 +251,7 @@ function createBulkParts(
     },
     bulk.pollS * 1000,
   );
-  return { router, loop, close: () => bulkClients.destroy() };
+  return { router, loop };
 }
 
 /** Composition root: build the worker pool and everything it needs from config. */
@@ -261,7 +261,7 @@ export function createWorker(
   logger: Logger,
   overrides: WorkerOverrides = {},
 ): Worker {
-  const { handler, limiter, cache, metrics, breakers, bulk, closeBulk } = createMessagePipeline(config, clients, logger, overrides);
+  const { handler, limiter, cache, metrics, breakers, bulk } = createMessagePipeline(config, clients, logger, overrides);
   const pool = new WorkerPool(
     {
       queueUrl: requireQueue(config, "requests"),
@@ -295,7 +295,6 @@ export function createWorker(
       () => bulk?.stop(),
       () => health?.close(),
       () => limiter.close(),
-      () => closeBulk(),
     ]).catch((error: unknown) => {
       logger.error({ err: error }, "error while closing the worker");
       throw error;

@@ -1,11 +1,9 @@
 import type { Command } from "commander";
-import { createAwsClients } from "../aws-clients.ts";
-import { createBulkClients } from "../bulk/bulk-clients.ts";
+import { type AwsClients, createAwsClients } from "../aws-clients.ts";
 import type { IntakeRecord, JobRecord } from "../bulk/bulk-store.ts";
 import { cancelJob } from "../bulk/cancel-job.ts";
 import { DynamoBulkStore } from "../bulk/dynamo-bulk-store.ts";
 import { BedrockJobControl } from "../bulk/job-control.ts";
-import type { Config } from "../config/config.ts";
 import { ConfigError } from "../errors/errors.ts";
 import { configFrom } from "./config-from-flags.ts";
 
@@ -36,31 +34,26 @@ export function registerJobsCommand(program: Command): void {
     .command("cancel <jobKey>")
     .description("stop a job (StopModelInvocationJob); records done so far are billed and collected, the rest go live or to the DLQ (LABELQ_BULK_ON_JOB_FAILURE)")
     .action(async (jobKey: string) => {
-      await withStore(async (store, config) => {
-        const bulkClients = createBulkClients(config);
-        try {
-          const outcome = await cancelJob(store, new BedrockJobControl(bulkClients.bedrockControl), jobKey);
-          const say: Record<typeof outcome.kind, string> = {
-            stopping: `${jobKey}: stop requested on Bedrock; the worker collects what it finished`,
-            "not-submitted": `${jobKey}: not submitted yet; the worker ends it without submitting`,
-            ended: `${jobKey}: already ended (${"job" in outcome ? (outcome.job.bedrockStatus ?? outcome.job.state) : ""}); nothing to cancel`,
-            unknown: `${jobKey}: no such job on record`,
-          };
-          process.stdout.write(`${say[outcome.kind]}\n`);
-          if (outcome.kind === "unknown") process.exitCode = 1;
-        } finally {
-          bulkClients.destroy();
-        }
+      await withStore(async (store, clients) => {
+        const outcome = await cancelJob(store, new BedrockJobControl(clients.bedrockControl), jobKey);
+        const say: Record<typeof outcome.kind, string> = {
+          stopping: `${jobKey}: stop requested on Bedrock; the worker collects what it finished`,
+          "not-submitted": `${jobKey}: not submitted yet; the worker ends it without submitting`,
+          ended: `${jobKey}: already ended (${"job" in outcome ? (outcome.job.bedrockStatus ?? outcome.job.state) : ""}); nothing to cancel`,
+          unknown: `${jobKey}: no such job on record`,
+        };
+        process.stdout.write(`${say[outcome.kind]}\n`);
+        if (outcome.kind === "unknown") process.exitCode = 1;
       });
     });
 }
 
-async function withStore(body: (store: DynamoBulkStore, config: Config) => Promise<void>): Promise<void> {
+async function withStore(body: (store: DynamoBulkStore, clients: AwsClients) => Promise<void>): Promise<void> {
   const config = configFrom({});
   if (!config.bulk.table) throw new ConfigError(["LABELQ_BULK_TABLE=off: the bulk path has no table, so there are no jobs"]);
   const clients = createAwsClients(config);
   try {
-    await body(new DynamoBulkStore(clients.dynamo, config.bulk.table, { recordTtlDays: config.store.batchRecordTtlDays }), config);
+    await body(new DynamoBulkStore(clients.dynamo, config.bulk.table, { recordTtlDays: config.store.batchRecordTtlDays }), clients);
   } finally {
     clients.destroy();
   }
