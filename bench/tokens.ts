@@ -31,7 +31,8 @@ process.env.AWS_ACCESS_KEY_ID ??= "test";
 process.env.AWS_SECRET_ACCESS_KEY ??= "test";
 
 const texts = await readTexts("samples/product-feedback.jsonl");
-const dimensions = 25;
+const prompt = await new PromptRegistry("prompts").resolve("product-feedback", "prod");
+const dimensions = prompt.taxonomy.dimensions.length;
 
 /** A catalogue file in which every packaged model answers in `format`. */
 function catalogueIn(format: OutputFormat): string {
@@ -101,7 +102,9 @@ for (const format of ["json", ...OUTPUT_FORMATS.filter((f) => f !== "json")] as 
 
 const f1 = (x: number) => x.toFixed(1);
 console.log(`${texts.length} sample texts in batches of ${batchSize}, ${dimensions} dimensions (product-feedback, prod); Bedrock emulator (test double), strict.`);
-console.log(`texts/min at ${tpm.toLocaleString("en-US")} tokens per minute: by what calls reserve while they run (input + maxTokens), and by what stays in the minute once they end (input + output x burn-down).`);
+console.log(
+  `texts/min at ${tpm.toLocaleString("en-US")} tokens per minute, derived (tokens per minute / tokens per text, not measured against a quota; bench:quota measures): by what calls reserve while they run (input + maxTokens), and by what stays in the minute once they end (input + output x burn-down).`,
+);
 console.log("");
 console.log("| model | format | calls | labelled | in / text | out / text | out / dimension | reserved / text | texts/min (reserved) | texts/min (settled) | USD / 1,000 texts |");
 console.log("|---|---|---|---|---|---|---|---|---|---|---|");
@@ -121,7 +124,6 @@ for (const m of MODELS) {
 }
 
 // What each part of the system prompt costs, in each format (Llama 3 tokens): where a shorter prompt would have to come from.
-const prompt = await new PromptRegistry("prompts").resolve("product-feedback", "prod");
 const parts = ["headings", "definitions", "labels and anchors", "examples", "edge cases", "template and output format"] as const;
 const costs = Object.fromEntries(OUTPUT_FORMATS.map((format) => [format, sectionCosts(forFormat(prompt, format).system)])) as Record<OutputFormat, Record<(typeof parts)[number], number>>;
 console.log("");
@@ -132,15 +134,16 @@ console.log(`|---|${OUTPUT_FORMATS.map(() => "---").join("|")}|`);
 for (const part of parts) console.log(`| ${part} | ${OUTPUT_FORMATS.map((f) => costs[f][part]).join(" | ")} |`);
 console.log(`| **total** | ${OUTPUT_FORMATS.map((f) => countTokens(forFormat(prompt, f).system, { kind: "llama3" })).join(" | ")} |`);
 
-/** Tokens of each kind of line in a rendered system prompt (both renderings: `## <code>: ...` or `## ... code "<code>")` headings). */
+/**
+ * Tokens of each kind of line in a rendered system prompt (both renderings: `## <code>: ...` or
+ * `## ... code "<code>")` headings). Each part's lines are joined and counted once; the template
+ * and output format are the rest of the total, so the parts add up to it.
+ */
 function sectionCosts(system: string): Record<(typeof parts)[number], number> {
-  const out = Object.fromEntries(parts.map((p) => [p, 0])) as Record<(typeof parts)[number], number>;
+  const text = Object.fromEntries(parts.map((p) => [p, ""])) as Record<(typeof parts)[number], string>;
   for (const block of system.split(/\n(?=## )/)) {
     const isDimension = /^## [a-z0-9]+: /.test(block) || /^## .*code "[a-z0-9]+"\)/.test(block);
-    if (!isDimension) {
-      out["template and output format"] += countTokens(block, { kind: "llama3" });
-      continue;
-    }
+    if (!isDimension) continue;
     let part: (typeof parts)[number] = "definitions";
     for (const [k, line] of block.split("\n").entries()) {
       if (k === 0) part = "headings";
@@ -148,8 +151,11 @@ function sectionCosts(system: string): Record<(typeof parts)[number], number> {
       else if (line === "Edge cases:") part = "edge cases";
       else if (part === "headings") part = "definitions";
       if (part === "definitions" && /^(One of:|Choose |An integer|1 for yes|y for yes|-?\d+ to -?\d+)/.test(line)) part = "labels and anchors";
-      out[part] += countTokens(`${line}\n`, { kind: "llama3" });
+      text[part] += `${line}\n`;
     }
   }
+  const count = (s: string) => countTokens(s, { kind: "llama3" });
+  const out = Object.fromEntries(parts.map((p) => [p, count(text[p])])) as Record<(typeof parts)[number], number>;
+  out["template and output format"] = count(system) - parts.slice(0, -1).reduce((n, p) => n + out[p], 0);
   return out;
 }

@@ -1,7 +1,6 @@
-import { fitsContext, planCall } from "../classify/call-model.ts";
-import { splitToFit } from "../classify/classify-items.ts";
+import { planCall } from "../classify/call-model.ts";
+import { planChunks, textsPerCall } from "../classify/classify-items.ts";
 import type { ModelChoice } from "../classify/model-choice.ts";
-import { answerTokensPerText, textsPerCallCap } from "../classify/output-budget.ts";
 import type { RequestItem } from "../contracts/request.ts";
 import { batchRecordBody } from "../llm/bedrock-provider.ts";
 import type { ResolvedPrompt } from "../prompts/prompt-registry.ts";
@@ -31,14 +30,8 @@ export function recordIdOf(batchId: string, firstItemId: string, chunk: number):
  * call fits the model's context. Stored with the batch, so the output is read with the same cut.
  */
 export function chunkSizesFor(items: readonly RequestItem[], prompt: ResolvedPrompt, choice: ModelChoice, chunkSize: number): number[] {
-  const cap = textsPerCallCap(answerTokensPerText(prompt.taxonomy, choice.model.tokenizer), Math.min(choice.inference.maxTokens, choice.model.maxOutputTokens));
-  const size = Math.max(1, Math.min(chunkSize, cap));
-  const fits = (part: readonly RequestItem[]) => fitsContext(planCall(part.map((it) => it.text), prompt, choice), choice.model);
-  const sizes: number[] = [];
-  for (let k = 0; k < items.length; k += size) {
-    for (const part of splitToFit(items.slice(k, k + size), fits)) sizes.push(part.length);
-  }
-  return sizes;
+  const size = Math.max(1, Math.min(chunkSize, textsPerCall(prompt, choice)));
+  return planChunks(items, size, prompt, choice).map((part) => part.length);
 }
 
 /** A batch's texts cut by `sizes` (see chunkSizesFor). */

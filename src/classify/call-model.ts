@@ -12,7 +12,7 @@ import { forFormat, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
 import { renderUserMessage } from "../prompts/render-prompt.ts";
 import { outputJsonSchema } from "../taxonomy/output-json-schema.ts";
 import type { ModelChoice } from "./model-choice.ts";
-import { answerTokensPerText, maxTokensFor } from "./output-budget.ts";
+import { answerBudget, maxTokensFor } from "./output-budget.ts";
 import { DEFAULT_RETRY_POLICY, nextRetryDelayMs, type RetryBudget, type RetryPolicy } from "./retry-policy.ts";
 
 export interface CallModelDeps {
@@ -60,8 +60,8 @@ export function planCall(texts: readonly string[], basePrompt: ResolvedPrompt, c
   const user = renderUserMessage(texts, format);
   const systemTokens = countTokens(prompt.system, model.tokenizer);
   const userTokens = countTokens(user, model.tokenizer);
-  const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer, format);
-  const maxTokens = maxTokensFor(texts.length, perText, Math.min(inference.maxTokens, model.maxOutputTokens), format);
+  const budget = answerBudget(prompt.taxonomy, model.tokenizer, format);
+  const maxTokens = maxTokensFor(texts.length, budget, Math.min(inference.maxTokens, model.maxOutputTokens), format);
   const cached = model.capabilities.promptCache && systemTokens >= (model.capabilities.promptCacheMinTokens ?? 0);
   const reserve = reservationFor(model, { inputTokens: cached ? userTokens : systemTokens + userTokens, cacheTokens: cached ? systemTokens : 0, maxTokens });
   const request: ModelRequest = {

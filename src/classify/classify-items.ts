@@ -5,7 +5,7 @@ import { isCutOff } from "../llm/parse-model-output.ts";
 import type { InferenceParams, ResolvedPrompt } from "../prompts/prompt-registry.ts";
 import { callModel, type CallModelDeps, fitsContext, planCall } from "./call-model.ts";
 import { callOnChain, type ModelChoice, type ModelChoiceDeps } from "./model-choice.ts";
-import { answerTokensPerText, evenChunkSizes, textsPerCallCap } from "./output-budget.ts";
+import { answerBudget, evenChunkSizes, textsPerCallCap } from "./output-budget.ts";
 import { RetryBudget } from "./retry-policy.ts";
 import { sortAnswer, type ItemProblem } from "./sort-answer.ts";
 import { addUsage, answerUsage, noUsage, recordUsage, type Usage } from "./usage.ts";
@@ -100,10 +100,9 @@ export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, si
     }
     // No more texts per call than the smallest output cap on the rest of the chain can answer.
     let chunkSize = Math.min(input.chunkSize, ...chain.slice(tier).map((c) => textsPerCall(input.prompt, c)));
-    const fits = (part: readonly Item[]) => fitsContext(planCall(part.map((it) => it.text), input.prompt, choice), choice.model);
     for (let round = 0; round <= input.maxReaskRounds && pending.length > 0; round++) {
       signal?.throwIfAborted();
-      const chunks = chunk(pending, chunkSize).flatMap((c) => splitToFit(c, fits));
+      const chunks = planChunks(pending, chunkSize, input.prompt, choice);
       const settled = await Promise.allSettled(chunks.map((c) => runChunk(c, tier)));
       const failure = settled.find((o) => o.status === "rejected");
       if (failure) throw failure.reason;
@@ -144,8 +143,17 @@ export function splitToFit<T>(xs: T[], fits: (part: readonly T[]) => boolean): T
  */
 export function textsPerCall(prompt: ResolvedPrompt, choice: ModelChoice): number {
   const { model, inference } = choice;
-  const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer, model.outputFormat);
-  return textsPerCallCap(perText, Math.min(inference.maxTokens, model.maxOutputTokens), model.outputFormat);
+  return textsPerCallCap(answerBudget(prompt.taxonomy, model.tokenizer, model.outputFormat), Math.min(inference.maxTokens, model.maxOutputTokens), model.outputFormat);
+}
+
+/**
+ * The calls that ask `choice` for `items`: chunks of at most `chunkSize`, as even as possible,
+ * each halved until its prompt, texts and answer fit the model's context. The worker, the bulk
+ * path and `labelq estimate` all cut texts into calls here.
+ */
+export function planChunks<T extends { text: string }>(items: readonly T[], chunkSize: number, prompt: ResolvedPrompt, choice: ModelChoice): T[][] {
+  const fits = (part: readonly T[]) => fitsContext(planCall(part.map((it) => it.text), prompt, choice), choice.model);
+  return chunk(items, chunkSize).flatMap((c) => splitToFit(c, fits));
 }
 
 /** `xs` in chunks of at most `size`, as even as possible (see evenChunkSizes). */

@@ -3,7 +3,7 @@ import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts
 import { labelBatch, type LabelBatchDeps, type LabelBatchSettings } from "./label-batch.ts";
 import { routeText } from "./prompt-routing.ts";
 import type { ShadowRecorder } from "./shadow-recorder.ts";
-import { usagePerText } from "./usage.ts";
+import { addUsage, noUsage, usagePerText } from "./usage.ts";
 
 export interface RoutedBatchDeps extends LabelBatchDeps {
   /** Sums shadow agreement for `labelq eval canary`; absent: Prometheus only. */
@@ -57,20 +57,10 @@ export async function labelRoutedBatch(
   if (shadowRun && routes.shadow) await compareShadow(items, shadowRun, { taxonomy, alias, baseline: routes.baseline, shadow: routes.shadow.version }, deps);
 
   const usageRuns = shadowRun ? [...runs, shadowRun] : runs;
-  const usage = usageRuns.reduce(
-    (u, r) => ({
-      modelCalls: u.modelCalls + r.usage.modelCalls,
-      inputTokens: u.inputTokens + r.usage.inputTokens,
-      outputTokens: u.outputTokens + r.usage.outputTokens,
-      cacheReadInputTokens: u.cacheReadInputTokens + r.usage.cacheReadInputTokens,
-      cacheWriteInputTokens: u.cacheWriteInputTokens + r.usage.cacheWriteInputTokens,
-      reservedTokens: u.reservedTokens + r.usage.reservedTokens,
-      cacheHits: u.cacheHits + r.usage.cacheHits,
-      costUsd: Math.round((u.costUsd + r.usage.costUsd) * 1e6) / 1e6,
-    }),
-    { modelCalls: 0, inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0, reservedTokens: 0, cacheHits: 0, costUsd: 0 },
-  );
-  const sentToModel = runs.reduce((n, r) => n + r.items.length - r.usage.cacheHits, 0);
+  const total = usageRuns.reduce((u, r) => ({ ...addUsage(u, r.usage), cacheHits: u.cacheHits + r.usage.cacheHits }), { ...noUsage(), cacheHits: 0 });
+  const usage = { ...total, costUsd: Math.round(total.costUsd * 1e6) / 1e6 };
+  // The shadow's texts were sent too: its tokens are in the totals, so its texts are in the divisor.
+  const sentToModel = usageRuns.reduce((n, r) => n + r.items.length - r.usage.cacheHits, 0);
   const main = runs.find((r) => r.promptVersion === routes.baseline) ?? runs[0]!;
   const failed = items.filter((it) => it.error !== null).length;
   const completedAt = new Date((deps.now ?? Date.now)());

@@ -15,7 +15,7 @@ import type { Dimension, Taxonomy } from "../taxonomy/taxonomy-schema.ts";
  * A lines answer is one short code per field, so its length hardly varies: it is budgeted at its
  * typical length, every field at the mean cost of its values and a multi-choice field at half its
  * maximum, with no headroom. On product-feedback that is 38 tokens a text, against 32.2 on
- * average and 39 at most for the 161 gold texts' labels written as lines, and 48 for the longest
+ * average and 39 at most for the 161 gold texts' labels written as lines, and 49 for the longest
  * line possible: a chunk only runs out when most of its texts take the longest codes, and then the
  * cut-off texts are re-asked in smaller chunks, as for any cut-off answer.
  */
@@ -27,6 +27,23 @@ const WRAPPER_TOKENS = 16;
 /** Output tokens budgeted per text answered in `format` under a taxonomy, as the model's tokenizer counts them. */
 export function answerTokensPerText(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"], format: OutputFormat = "json"): number {
   return format === "lines" ? typicalLineTokens(taxonomy, tokenizer) : longestJsonTokens(taxonomy, tokenizer);
+}
+
+/** What a call's maxTokens is made of: tokens per text (before the format's headroom) and tokens per call. */
+export interface AnswerBudget {
+  perText: number;
+  /**
+   * Added once per call: the answer's wrapper and leading words (16 tokens), and for lines room
+   * for one line at its longest beyond the typical one, so that a re-ask of one long line fits.
+   */
+  perCall: number;
+}
+
+/** The output budget of an answer in `format` under a taxonomy, as the model's tokenizer counts it. */
+export function answerBudget(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"], format: OutputFormat): AnswerBudget {
+  const perText = answerTokensPerText(taxonomy, tokenizer, format);
+  const longestExtra = format === "lines" ? Math.max(0, longestLineTokens(taxonomy, tokenizer) - perText) : 0;
+  return { perText, perCall: WRAPPER_TOKENS + longestExtra };
 }
 
 function longestJsonTokens(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]): number {
@@ -72,6 +89,23 @@ function typicalLineTokens(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]
   return tokens;
 }
 
+/** Tokens of the longest lines answer a text can get: every field at its costliest value, multi-choice fields at their maximum. */
+function longestLineTokens(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]): number {
+  const basis = { kind: "llama3" } as const;
+  const cost = (field: string) => countTokens(`${LINES.separator}${field}`, basis);
+  let total = countTokens("12", basis) + countTokens("\n", basis);
+  for (const d of taxonomy.dimensions) {
+    if (d.kind === "multi") {
+      // The costliest labels, maxItems of them, joined.
+      const costs = d.labels.map((l) => countTokens(`${LINES.join}${l.code}`, basis)).sort((a, b) => b - a);
+      total += Math.max(cost(LINES.none), costs.slice(0, d.maxItems).reduce((a, b) => a + b, 0));
+    } else {
+      total += Math.max(...fieldValues(d).map(cost));
+    }
+  }
+  return Math.ceil(total * (tokenizer.kind === "approximate" ? tokenizer.factor : 1));
+}
+
 /** The values a field can take, written as lines fields; a multi-choice field at half its maximum count. */
 function fieldValues(d: Dimension): string[] {
   const nullable = "nullable" in d && d.nullable ? [lineField(d, null)] : [];
@@ -95,14 +129,14 @@ function fieldValues(d: Dimension): string[] {
   }
 }
 
-/** maxTokens for a call asking for `texts` answers of `perText` tokens in `format`: sized to the chunk, never above `cap`. */
-export function maxTokensFor(texts: number, perText: number, cap: number, format: OutputFormat = "json"): number {
-  return Math.min(cap, Math.ceil(texts * perText * OUTPUT_HEADROOM[format]) + WRAPPER_TOKENS);
+/** maxTokens for a call asking for `texts` answers in `format`: sized to the chunk, never above `cap`. */
+export function maxTokensFor(texts: number, budget: AnswerBudget, cap: number, format: OutputFormat): number {
+  return Math.min(cap, Math.ceil(texts * budget.perText * OUTPUT_HEADROOM[format]) + budget.perCall);
 }
 
 /** The most texts whose answers (with headroom) fit an output cap of `cap` tokens; at least 1. */
-export function textsPerCallCap(perText: number, cap: number, format: OutputFormat = "json"): number {
-  return Math.max(1, Math.floor((cap - WRAPPER_TOKENS) / (perText * OUTPUT_HEADROOM[format])));
+export function textsPerCallCap(budget: AnswerBudget, cap: number, format: OutputFormat): number {
+  return Math.max(1, Math.floor((cap - budget.perCall) / (budget.perText * OUTPUT_HEADROOM[format])));
 }
 
 /**

@@ -50,7 +50,12 @@ export function sortAnswer(
     const { number, rest } = splitNumber(raw);
     add(number, { rest });
   }
-  for (const { i, problem } of parsed.rejected ?? []) add(i, { problem });
+  // A line that could not be read counts for its number only when no readable line answers it
+  // (a stray "3 of these texts are in German" must not spoil text 3's answer), and once.
+  const readable = new Set(parsed.items.map((raw) => splitNumber(raw).number));
+  const unreadable = new Map<number, string>();
+  for (const { i, problem } of parsed.rejected ?? []) if (!readable.has(i) && !unreadable.has(i)) unreadable.set(i, problem);
+  for (const [i, problem] of unreadable) add(i, { problem });
 
   const sorted: SortedAnswer = { labelled: [], invalid: [], missing: [], unexpected };
   for (const [index, item] of asked.entries()) {

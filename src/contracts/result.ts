@@ -34,17 +34,20 @@ export const resultSchema = z.object({
     outputTokens: z.number().int().nonnegative(),
     cacheReadInputTokens: z.number().int().nonnegative().describe("Prompt-cache reads (Claude): billed at the cache-read price"),
     cacheWriteInputTokens: z.number().int().nonnegative().describe("Prompt-cache writes (Claude): billed at the cache-write price"),
+    // Optional on read (0 / absent), so results written before these fields existed still parse.
     reservedTokens: z
       .number()
       .int()
       .nonnegative()
-      .describe("Tokens-per-minute quota Bedrock reserved for the calls (input, cache and maxTokens, held until each call ended)"),
+      .default(0)
+      .describe("Tokens-per-minute quota Bedrock reserved for the answered calls (input, cache and maxTokens, held until each call ended)"),
     perText: z
       .object({
         inputTokens: z.number().nonnegative().describe("Input tokens (cache reads and writes included) per text sent to the model"),
         outputTokens: z.number().nonnegative(),
         reservedTokens: z.number().nonnegative(),
       })
+      .optional()
       .describe("The batch's tokens divided by the texts sent to the model (cache hits excluded); 0 when none was"),
     cacheHits: z.number().int().nonnegative().describe("Texts answered wholly from the label cache"),
     costUsd: z.number().nonnegative(),

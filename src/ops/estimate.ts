@@ -1,6 +1,6 @@
-import { textsPerCall } from "../classify/classify-items.ts";
+import { planChunks, textsPerCall } from "../classify/classify-items.ts";
 import { fitsContext, planCall } from "../classify/call-model.ts";
-import { answerTokensPerText, evenChunkSizes } from "../classify/output-budget.ts";
+import { answerTokensPerText } from "../classify/output-budget.ts";
 import { reservedTokens } from "../limiter/bedrock-quota.ts";
 import { costUsd, MODELS, type ModelSpec } from "../llm/model-registry.ts";
 import { resolveInference } from "../llm/sampling.ts";
@@ -21,7 +21,7 @@ export interface ModelEstimate {
   /** The answer format the catalogue gives the model. */
   format: OutputFormat;
   calls: number;
-  /** The most texts one call takes (the output cap in this format, and LABELQ_CHUNK_SIZE). */
+  /** The most texts a planned call holds (bounded by the output cap in this format, the context and LABELQ_CHUNK_SIZE). */
   textsPerCall: number;
   /** The system prompt, rendered for the model's format, as its tokenizer counts it. */
   systemPromptTokens: number;
@@ -47,9 +47,10 @@ export interface Estimate {
 
 /**
  * Budget a run before enqueueing: calls, tokens, quota reserved and list-price cost per model,
- * for one clean pass with no cache hits. Each call is planned exactly as the worker plans it
- * (planCall: the model's answer format, chunk sizing, maxTokens, its tokenizer), so the figures
- * are what the worker would send. Re-asks after invalid output add calls; cached texts remove them.
+ * for one clean pass with no cache hits. Texts are cut into calls and each call is planned as the
+ * worker's first round does it (planChunks, planCall: the model's answer format, chunk sizing,
+ * context splits, maxTokens, its tokenizer), for each model as the primary with no fallback.
+ * Re-asks after invalid output add calls; cached texts remove them.
  */
 export function estimateRun(
   texts: readonly InputText[],
@@ -63,15 +64,15 @@ export function estimateRun(
     const perCall = Math.max(1, Math.min(options.chunkSize, textsPerCall(prompt, choice)));
     const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer, model.outputFormat);
     let calls = 0;
+    let largest = 0;
     let inputTokens = 0;
     let reserved = 0;
     let fits = true;
     for (const batch of batches) {
-      let start = 0;
-      for (const size of evenChunkSizes(batch.length, perCall)) {
-        const plan = planCall(batch.slice(start, start + size).map((t) => t.text), prompt, choice);
-        start += size;
+      for (const part of planChunks(batch, perCall, prompt, choice)) {
+        const plan = planCall(part.map((t) => t.text), prompt, choice);
         calls += 1;
+        largest = Math.max(largest, part.length);
         inputTokens += plan.reserve.inputTokens + plan.reserve.cacheTokens;
         reserved += reservedTokens(plan.reserve);
         fits &&= fitsContext(plan, model);
@@ -83,7 +84,7 @@ export function estimateRun(
       model,
       format: model.outputFormat,
       calls,
-      textsPerCall: perCall,
+      textsPerCall: largest,
       systemPromptTokens: countTokens(forFormat(prompt, model.outputFormat).system, model.tokenizer),
       outputTokensPerText: perText,
       inputTokens,

@@ -41,6 +41,20 @@ export function lineField(d: Dimension, value: unknown): string {
   }
 }
 
+/** The value an output format's example shows for a dimension, in the compact shape: the first label(s), the scale's low end, no. */
+export function exampleValue(d: Dimension): unknown {
+  switch (d.kind) {
+    case "single":
+      return d.labels[0]?.code;
+    case "multi":
+      return d.labels.slice(0, Math.max(1, d.minItems)).map((l) => l.code);
+    case "scale":
+      return d.min;
+    case "boolean":
+      return 0;
+  }
+}
+
 /** A taxonomy example's label (by full name) in the compact shape: label codes, booleans as 1/0. */
 export function compactLabel(d: Dimension, label: unknown): unknown {
   if (label === null) return null;

@@ -1,5 +1,5 @@
 import type { Dimension, Taxonomy } from "../taxonomy/taxonomy-schema.ts";
-import { compactLabel, lineField, LINES } from "./output-format.ts";
+import { compactLabel, exampleValue, lineField, LINES } from "./output-format.ts";
 
 /*
  * The prompt sections for the lines format. Written for few tokens without dropping meaning:
@@ -55,19 +55,6 @@ export function renderLinesOutputFormat(taxonomy: Taxonomy): string {
     `Write the codes defined above; join several labels with ${LINES.join}; ${LINES.none} for unknown or none, where a dimension allows it.`,
     `For example: ${example}`,
   ].join("\n");
-}
-
-function exampleValue(d: Dimension): unknown {
-  switch (d.kind) {
-    case "single":
-      return d.labels[0]?.code;
-    case "multi":
-      return d.labels.slice(0, Math.max(1, d.minItems)).map((l) => l.code);
-    case "scale":
-      return d.max;
-    case "boolean":
-      return 0;
-  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { PromptTemplateError } from "../errors/errors.ts";
 import type { Dimension, Taxonomy } from "../taxonomy/taxonomy-schema.ts";
-import type { OutputFormat } from "./output-format.ts";
+import { exampleValue, type OutputFormat } from "./output-format.ts";
 import { renderLinesDimensions, renderLinesOutputFormat, renderLinesUserMessage } from "./render-lines.ts";
 
 /** Render the taxonomy's dimensions as the prompt's definitions section, for an answer format. */
@@ -70,18 +70,6 @@ function outputKeyLine(d: Dimension): string {
   }
 }
 
-function exampleValue(d: Dimension): unknown {
-  switch (d.kind) {
-    case "single":
-      return d.labels[0]?.code;
-    case "multi":
-      return d.labels.slice(0, Math.max(1, d.minItems)).map((l) => l.code);
-    case "scale":
-      return d.min;
-    case "boolean":
-      return 0;
-  }
-}
 
 /**
  * Fill `{{name}}` placeholders. An unknown placeholder is a PromptTemplateError (not retryable),

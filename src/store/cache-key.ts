@@ -19,6 +19,8 @@ export function cacheKey(
   scope: { taxonomy: string; context: string; modelId: string; format: string; inference: { temperature?: number; topP?: number } },
 ): string {
   const h = createHash("sha256");
-  h.update(JSON.stringify([normalizeText(text), scope.taxonomy, scope.context, scope.modelId, scope.format, scope.inference.temperature, scope.inference.topP]));
+  // JSON, the format every key had before formats existed, adds nothing: its cached labels stay valid.
+  const format = scope.format === "json" ? [] : [scope.format];
+  h.update(JSON.stringify([normalizeText(text), scope.taxonomy, scope.context, scope.modelId, ...format, scope.inference.temperature, scope.inference.topP]));
   return h.digest("base64url");
 }

@@ -1,7 +1,7 @@
 import type { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { classifyItems } from "../../src/classify/classify-items.ts";
-import { answerTokensPerText, textsPerCallCap } from "../../src/classify/output-budget.ts";
+import { answerBudget, textsPerCallCap } from "../../src/classify/output-budget.ts";
 import { startBedrockEmulator, type BedrockEmulator, type BedrockEmulatorOptions } from "../../src/local/bedrock-emulator/index.ts";
 import { BedrockProvider } from "../../src/llm/bedrock-provider.ts";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/llm/model-provider.ts";
@@ -63,7 +63,7 @@ describe("classifyItems on the strict Bedrock emulator", () => {
     // In JSON the output cap binds (in lines one call takes all 50: see the next test).
     const nova: ModelSpec = { ...model("nova-lite"), outputFormat: "json" };
     const provider = await emulatorProvider({ lenient: [] });
-    const perCall = textsPerCallCap(answerTokensPerText(prompt.taxonomy, nova.tokenizer, "json"), nova.maxOutputTokens, "json");
+    const perCall = textsPerCallCap(answerBudget(prompt.taxonomy, nova.tokenizer, "json"), nova.maxOutputTokens, "json");
     expect(perCall).toBeLessThan(50);
 
     const outcome = await classifyItems(

@@ -20,15 +20,16 @@ describe("batch inference records", () => {
   it("are the exact live request per chunk, as a Converse body, under a record id of batch, first text and chunk", () => {
     const model = findModel("llama3.3-70b")!;
     const choice = { model, inference: resolveInference(prompt, model) };
-    // Llama 3.3's 2,048-token output cap answers 14 texts per call at most, as live.
-    expect(chunkSizesFor(items, prompt, choice, 50)).toEqual([14, 14, 14, 3]);
+    // In the lines format Llama 3.3's 2,048-token output cap answers the 45 texts in one call, as live;
+    // a chunk size of 20 cuts them as evenly as live does.
+    expect(chunkSizesFor(items, prompt, choice, 50)).toEqual([45]);
     const sizes = chunkSizesFor(items, prompt, choice, 20);
-    expect(sizes).toEqual([14, 14, 14, 3]);
+    expect(sizes).toEqual([15, 15, 15]);
     const records = planBatchRecords("b-1", items, sizes, prompt, choice);
-    expect(records.map((r) => r.recordId)).toEqual(["b-1#t1#0", "b-1#t15#1", "b-1#t29#2", "b-1#t43#3"]);
-    const line = JSON.parse(records[3]!.line) as { recordId: string; modelInput: Record<string, unknown> };
-    const live = planCall(items.slice(42).map((it) => it.text), prompt, choice).request;
-    expect(line).toEqual({ recordId: "b-1#t43#3", modelInput: batchRecordBody(live) });
+    expect(records.map((r) => r.recordId)).toEqual(["b-1#t1#0", "b-1#t16#1", "b-1#t31#2"]);
+    const line = JSON.parse(records[2]!.line) as { recordId: string; modelInput: Record<string, unknown> };
+    const live = planCall(items.slice(30).map((it) => it.text), prompt, choice).request;
+    expect(line).toEqual({ recordId: "b-1#t31#2", modelInput: batchRecordBody(live) });
     expect(line.modelInput).toMatchObject({ messages: [{ role: "user", content: [{ text: live.user }] }], inferenceConfig: { maxTokens: live.inference.maxTokens } });
     expect(line.modelInput).not.toHaveProperty("modelId");
   });

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { CircuitBreakers } from "../../src/classify/circuit-breaker.ts";
-import { answerTokensPerText, maxTokensFor, OUTPUT_HEADROOM, textsPerCallCap } from "../../src/classify/output-budget.ts";
+import { answerBudget, maxTokensFor, OUTPUT_HEADROOM, textsPerCallCap } from "../../src/classify/output-budget.ts";
 import { RetryBudget } from "../../src/classify/retry-policy.ts";
 import { classifyItems, type ClassifyInput, type ClassifyOutcome } from "../../src/classify/classify-items.ts";
 import type { LabelValue } from "../../src/contracts/result.ts";
@@ -125,20 +125,20 @@ describe("classifyItems", () => {
       modelId: model.modelId,
       system: sentPrompt.system,
       format: model.outputFormat,
-      inference: { temperature: 0.5, topP: 0.9, maxTokens: maxTokensFor(TEXTS.length, answerTokensPerText(prompt.taxonomy, model.tokenizer, model.outputFormat), 2048, model.outputFormat) },
+      inference: { temperature: 0.5, topP: 0.9, maxTokens: maxTokensFor(TEXTS.length, answerBudget(prompt.taxonomy, model.tokenizer, model.outputFormat), 2048, model.outputFormat) },
     });
   });
 
-  it("sizes maxTokens to the chunk: texts x tokens per answer x the format's headroom, below the model's cap", async () => {
-    const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer, model.outputFormat);
+  it("sizes maxTokens to the chunk: texts x tokens per answer x the format's headroom, plus the per-call room, below the model's cap", async () => {
+    const budget = answerBudget(prompt.taxonomy, model.tokenizer, model.outputFormat);
     const { provider } = await run(fake(), { chunkSize: 3 });
     const sent = provider.calls.map((c) => c.request.inference.maxTokens);
-    expect(sent).toEqual([3, 3, 2].map((n) => Math.ceil(n * perText * OUTPUT_HEADROOM[model.outputFormat]) + 16));
+    expect(sent).toEqual([3, 3, 2].map((n) => Math.ceil(n * budget.perText * OUTPUT_HEADROOM[model.outputFormat]) + budget.perCall));
     expect(sent[0]).toBeLessThan(2048);
   });
 
   it("caps maxTokens at the inference limit, and derives the texts per call from the output cap", async () => {
-    const perText = answerTokensPerText(prompt.taxonomy, model.tokenizer, model.outputFormat);
+    const budget = answerBudget(prompt.taxonomy, model.tokenizer, model.outputFormat);
     const cap = 250;
     const limiter = new PassThroughLimiter();
     const provider = fake();
@@ -146,7 +146,7 @@ describe("classifyItems", () => {
       { items: items(), prompt, model, inference: { temperature: 0.5, topP: 0.9, maxTokens: cap }, chunkSize: 50, maxReaskRounds: 0 },
       { provider, limiter, logger: silentLogger() },
     );
-    const perCall = textsPerCallCap(perText, cap, model.outputFormat);
+    const perCall = textsPerCallCap(budget, cap, model.outputFormat);
     expect(perCall).toBeLessThan(TEXTS.length);
     expect(provider.textsPerCall().map((t) => t.length)).toEqual(chunkSizes(TEXTS.length, perCall));
     expect(provider.calls.every((c) => c.request.inference.maxTokens <= cap)).toBe(true);

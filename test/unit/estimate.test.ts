@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { costUsd, findModel } from "../../src/llm/model-registry.ts";
 import { countTokens } from "../../src/llm/token-estimator.ts";
 import { planCall } from "../../src/classify/call-model.ts";
+import { planChunks } from "../../src/classify/classify-items.ts";
 import { answerTokensPerText } from "../../src/classify/output-budget.ts";
 import { resolveInference } from "../../src/llm/sampling.ts";
 import { estimateRun, formatEstimate } from "../../src/ops/estimate.ts";
@@ -48,12 +49,24 @@ describe("estimateRun", () => {
     expect(lines!.perText.output * 2.5).toBeLessThan(json!.perText.output);
   });
 
+  it("splits calls to fit a small context as the worker does: Llama 3 70B's 8k takes about 15 texts of this taxonomy a call", async () => {
+    const prompt = await new PromptRegistry(PROMPTS_DIR).resolve("product-feedback", "v1");
+    const model = findModel("llama3-70b")!;
+    const e = estimateRun(texts, prompt, { batchSize: 50, chunkSize: 50, models: [model] }).models[0]!;
+    const choice = { model, inference: resolveInference(prompt, model) };
+    const worker = [texts.slice(0, 50), texts.slice(50, 100), texts.slice(100)].flatMap((batch) => planChunks(batch, 50, prompt, choice));
+    expect(e.calls).toBe(worker.length);
+    expect(e.calls).toBeGreaterThan(6);
+    expect(e.fits).toBe(true);
+  });
+
   it("flags a model whose context cannot hold the prompt", async () => {
     const prompt = await new PromptRegistry(PROMPTS_DIR).resolve("product-feedback", "v1");
-    const e = estimateRun(texts, prompt, { batchSize: 50, chunkSize: 50 });
-    expect(e.models.find((m) => m.model.alias === "llama3-70b")?.fits).toBe(false);
+    const small = { ...findModel("llama3-70b")!, alias: "small-context", contextTokens: 4096 };
+    const e = estimateRun(texts, prompt, { batchSize: 50, chunkSize: 50, models: [small, findModel("claude-haiku")!] });
+    expect(e.models.find((m) => m.model.alias === "small-context")?.fits).toBe(false);
     expect(e.models.find((m) => m.model.alias === "claude-haiku")?.fits).toBe(true);
-    expect(formatEstimate(e, "product-feedback", "v1")).toMatch(/llama3-70b .*\(does not fit the model's context or output cap\)/);
+    expect(formatEstimate(e, "product-feedback", "v1")).toMatch(/small-context .*\(does not fit the model's context or output cap\)/);
   });
 
   it("estimates only the models it is given", async () => {

@@ -1,11 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { answerTokensPerText, maxTokensFor } from "../../src/classify/output-budget.ts";
+import { answerBudget, maxTokensFor } from "../../src/classify/output-budget.ts";
 import { labelBatch, resolveModel, type LabelBatchSettings } from "../../src/classify/label-batch.ts";
 import type { LabelRequest } from "../../src/contracts/request.ts";
 import { resultSchema, type LabelResult } from "../../src/contracts/result.ts";
 import { InvalidRequestError, ModelCallError, TaxonomyError } from "../../src/errors/errors.ts";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/llm/model-provider.ts";
 import { findModel } from "../../src/llm/model-registry.ts";
+import { countTokens } from "../../src/llm/token-estimator.ts";
 import { forFormat, PromptRegistry, promptHash, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
 import type { CacheEntry, CacheStats, LabelCache } from "../../src/store/label-cache.ts";
 import {
@@ -129,8 +130,8 @@ describe("labelBatch", () => {
     expect(p.calls[0]?.request.modelId).toBe("us.anthropic.claude-haiku-4-5-20251001-v1:0");
     // Claude Haiku 4.5 takes temperature or topP, not both: the manifest names both, the model's default choice wins.
     const haiku = findModel("claude-haiku");
-    const perText = haiku ? answerTokensPerText(productFeedback.taxonomy, haiku.tokenizer, haiku.outputFormat) : 0;
-    expect(p.calls[0]?.request.inference).toEqual({ temperature: 0.5, maxTokens: maxTokensFor(3, perText, 64_000, haiku?.outputFormat) });
+    const budget = answerBudget(productFeedback.taxonomy, haiku?.tokenizer ?? { kind: "llama3" }, haiku?.outputFormat ?? "lines");
+    expect(p.calls[0]?.request.inference).toEqual({ temperature: 0.5, maxTokens: maxTokensFor(3, budget, 64_000, haiku?.outputFormat ?? "lines") });
   });
 
   it("refuses a request override the model cannot take with INVALID_REQUEST naming what it takes, before any call", async () => {
@@ -184,14 +185,21 @@ describe("labelBatch", () => {
     expect(error).toBe(rejected);
   });
 
-  it("reports usage with cacheHits 0 and the cost rounded to 6 decimals", async () => {
-    const result = await label(request());
+  it("reports usage with cacheHits 0, the quota reserved, tokens per text and the cost rounded to 6 decimals", async () => {
+    const req = request();
+    const p = provider();
+    const result = await label(req, p);
+    const sent = p.calls[0]!.request;
+    const reserved = countTokens(sent.system, { kind: "llama3" }) + countTokens(sent.user, { kind: "llama3" }) + sent.inference.maxTokens;
+    const n = req.items.length;
     expect(result.usage).toEqual({
       modelCalls: 1,
       inputTokens: 1234,
       outputTokens: 567,
       cacheReadInputTokens: 0,
       cacheWriteInputTokens: 0,
+      reservedTokens: reserved,
+      perText: { inputTokens: Math.round((10 * 1234) / n) / 10, outputTokens: Math.round((10 * 567) / n) / 10, reservedTokens: Math.round((10 * reserved) / n) / 10 },
       cacheHits: 0,
       costUsd: Math.round((1.234 * 0.00072 + 0.567 * 0.00072) * 1e6) / 1e6,
     });

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { answerTokensPerText, evenChunkSizes, maxTokensFor, OUTPUT_HEADROOM, textsPerCallCap } from "../../src/classify/output-budget.ts";
+import { answerBudget, answerTokensPerText, evenChunkSizes, maxTokensFor, OUTPUT_HEADROOM, textsPerCallCap } from "../../src/classify/output-budget.ts";
 import { countTokens } from "../../src/llm/token-estimator.ts";
 import { compactLabel, lineField } from "../../src/prompts/output-format.ts";
 import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
@@ -34,14 +34,23 @@ describe("answerTokensPerText", () => {
 
 describe("chunk sizing", () => {
   it("fits a 50-text batch of the 25-dimension taxonomy in one Llama 3.3 call (2,048 output tokens) in lines, not in JSON", () => {
-    expect(textsPerCallCap(answerTokensPerText(prompt.taxonomy, LLAMA3, "lines"), 2048, "lines")).toBeGreaterThanOrEqual(50);
-    expect(textsPerCallCap(answerTokensPerText(prompt.taxonomy, LLAMA3, "json"), 2048, "json")).toBeLessThan(20);
+    expect(textsPerCallCap(answerBudget(prompt.taxonomy, LLAMA3, "lines"), 2048, "lines")).toBeGreaterThanOrEqual(50);
+    expect(textsPerCallCap(answerBudget(prompt.taxonomy, LLAMA3, "json"), 2048, "json")).toBeLessThan(20);
   });
 
-  it("sizes maxTokens with the format's headroom, never above the cap", () => {
-    expect(maxTokensFor(10, 38, 2048, "lines")).toBe(Math.ceil(10 * 38 * OUTPUT_HEADROOM.lines) + 16);
-    expect(maxTokensFor(10, 115, 2048, "json")).toBe(Math.ceil(10 * 115 * OUTPUT_HEADROOM.json) + 16);
-    expect(maxTokensFor(100, 115, 2048, "json")).toBe(2048);
+  it("sizes maxTokens with the format's headroom and the per-call room, never above the cap", () => {
+    expect(maxTokensFor(10, { perText: 38, perCall: 26 }, 2048, "lines")).toBe(Math.ceil(10 * 38 * OUTPUT_HEADROOM.lines) + 26);
+    expect(maxTokensFor(10, { perText: 115, perCall: 16 }, 2048, "json")).toBe(Math.ceil(10 * 115 * OUTPUT_HEADROOM.json) + 16);
+    expect(maxTokensFor(100, { perText: 115, perCall: 16 }, 2048, "json")).toBe(2048);
+  });
+
+  it("leaves room in a one-text call for the longest line a text can get, with a prose lead-in and a code fence", () => {
+    const budget = answerBudget(prompt.taxonomy, LLAMA3, "lines");
+    const longest = `12 ${prompt.taxonomy.dimensions
+      .map((d) => (d.kind === "single" ? [...d.labels].sort((a, b) => countTokens(` ${b.code}`, LLAMA3) - countTokens(` ${a.code}`, LLAMA3))[0]!.code : d.kind === "multi" ? d.labels.slice(0, d.maxItems).map((l) => l.code).join("+") : d.kind === "scale" ? String(d.max) : "y"))
+      .join(" ")}\n`;
+    const wrapped = `Here are the labels:\n\n\`\`\`\n${longest}\`\`\``;
+    expect(maxTokensFor(1, budget, 2048, "lines")).toBeGreaterThanOrEqual(countTokens(wrapped, LLAMA3));
   });
 
   it("splits texts into calls as evenly as the cap allows", () => {

@@ -25,8 +25,31 @@ describe("parseLineOutput", () => {
     expect(parse(`Here are the labels:\n\n\`\`\`\n${CLEAN}\n\`\`\`\n\nAnything else?`)).toEqual({ items: [ONE, TWO] });
   });
 
-  it("tolerates runs of spaces or tabs between fields, trailing blanks, CRLF and upper-case codes", () => {
-    expect(parse("1  POS\tpri+del 4  2 N -   \r\n2 neg - - 3 Y y")).toEqual({ items: [ONE, TWO] });
+  it("tolerates runs of spaces, tabs or no-break spaces between fields, trailing blanks, CRLF and Unicode line separators", () => {
+    expect(parse("1  pos\tpri+del 4\u00a02 n -   \r\n2 neg - - 3 y y")).toEqual({ items: [ONE, TWO] });
+    expect(parse("1 pos pri+del 4 2 n -\u20282 neg - - 3 y y")).toEqual({ items: [ONE, TWO] });
+  });
+
+  it("reads the numbering marks models add to lists and tables: 1. 1: 1) **1** - 1 and | 1 | ... |", () => {
+    for (const [a, b] of [
+      ["1. pos pri+del 4 2 n -", "2. neg - - 3 y y"],
+      ["1: pos pri+del 4 2 n -", "2: neg - - 3 y y"],
+      ["1) pos pri+del 4 2 n -", "2) neg - - 3 y y"],
+      ["**1** pos pri+del 4 2 n -", "**2** neg - - 3 y y"],
+      ["- 1 pos pri+del 4 2 n -", "- 2 neg - - 3 y y"],
+      ["| 1 | pos | pri+del | 4 | 2 | n | - |", "| 2 | neg | - | - | 3 | y | y |"],
+      ["1|pos|pri+del|4|2|n|-", "2|neg|-|-|3|y|y"],
+    ]) {
+      expect(parse(`| i | sen | top |\n|---|---|---|\n${a}\n${b}`).items, a).toEqual([ONE, TWO]);
+    }
+  });
+
+  it("reads codes as written: upper case, empty labels between + and a bare + are left for the codec to refuse", () => {
+    expect(parse("1 POS pri++del 4 2 Y +").items).toEqual([{ i: 1, sen: "POS", top: ["pri", "", "del"], q: 4, cr: 2, sar: "Y", ref: "+" }]);
+  });
+
+  it("reads text numbers of several digits", () => {
+    expect(parse("12 pos pri+del 4 2 n -\n137 neg - - 3 y y").items.map((x) => (x as { i: number }).i)).toEqual([12, 137]);
   });
 
   it("rejects a line with too few or too many fields for its text, without guessing which field is missing", () => {
@@ -44,6 +67,11 @@ describe("parseLineOutput", () => {
 
   it("drops the last line of an answer cut off at max_tokens, and says why", () => {
     expect(parse("1 pos pri+del 4 2 n -\n2 neg - - 3 y", "max_tokens")).toEqual({ items: [ONE], problem: "the answer was cut off at max_tokens" });
+  });
+
+  it("keeps the last answer line of a cut-off answer when the cut fell after it (a newline or prose follows)", () => {
+    expect(parse(`${CLEAN}\n`, "max_tokens").items).toEqual([ONE, TWO]);
+    expect(parse(`${CLEAN}\nLet me kn`, "max_tokens").items).toEqual([ONE, TWO]);
   });
 
   it("says there were no answer lines when the model wrote only prose, and when it wrote nothing", () => {

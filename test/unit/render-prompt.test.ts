@@ -81,7 +81,7 @@ describe("the lines format", () => {
     expect(format).toContain("separated by single spaces: i sen top q cr sar ref");
     const example = /For example: (.+)$/m.exec(format)?.[1];
     expect(example?.split(" ")).toHaveLength(1 + mini.dimensions.length);
-    expect(example).toBe("1 pos pri 5 3 n n");
+    expect(example).toBe("1 pos pri 1 1 n n");
   });
 
   it("asks for the lines format in fewer tokens than the JSON format on the same taxonomy", () => {

@@ -80,8 +80,19 @@ describe("sortAnswer with rejected lines (lines format)", () => {
     expect(sorted.missing).toEqual([]);
   });
 
-  it("trusts neither a readable nor a rejected line when both claim one text", () => {
-    const sorted = sortAnswer(asked, { items: [answer(1, "a"), answer(2, "b"), answer(3, "c")], rejected: [{ i: 2, problem: "short" }] }, codec, MODEL);
+  it("ignores an unreadable line for a text that also has a readable one (a stray numbered sentence), and reports one problem per text", () => {
+    const sorted = sortAnswer(
+      asked,
+      { items: [answer(1, "a"), answer(2, "b")], rejected: [{ i: 2, problem: "short" }, { i: 3, problem: "first" }, { i: 3, problem: "second" }] },
+      codec,
+      MODEL,
+    );
+    expect(sorted.labelled.map((l) => l.id)).toEqual(["a", "b"]);
+    expect(sorted.invalid).toEqual([{ id: "c", code: "INVALID_OUTPUT", message: "unreadable answer: first" }]);
+  });
+
+  it("still trusts neither of two readable answers for one text", () => {
+    const sorted = sortAnswer(asked, { items: [answer(1, "a"), answer(2, "b"), answer(2, "x"), answer(3, "c")] }, codec, MODEL);
     expect(sorted.invalid).toEqual([{ id: "b", code: "INVALID_OUTPUT", message: "the model answered twice for this text" }]);
   });
 

@@ -103,8 +103,11 @@ export function buildAnswer(input: ConverseInput, seed: number, faults: OutputFa
   if (lineKeys !== undefined) {
     // Faults of the JSON text (trailing-comma, missing-bracket) have no counterpart here and stay pending.
     text = items.map((item) => itemLine(item, lineKeys)).join("\n");
-    if (use(ctx, "missing-field")) text = dropAField(text, random);
-    if (use(ctx, "broken-line")) text = breakALine(text, random);
+    // A fault that cannot apply (lines too short) is not counted, as for the item faults.
+    const shorter = ctx.faults.has("missing-field") ? dropAField(text, random) : undefined;
+    if (shorter !== undefined && use(ctx, "missing-field")) text = shorter;
+    const broken = ctx.faults.has("broken-line") ? breakALine(text, random) : undefined;
+    if (broken !== undefined && use(ctx, "broken-line")) text = broken;
     if (use(ctx, "extra-separator")) text = addExtraSeparators(text);
   } else {
     text = JSON.stringify({ r: items });

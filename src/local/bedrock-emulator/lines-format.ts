@@ -9,7 +9,8 @@ import type { OutputKey } from "./prompt-format.ts";
  * and, after the definition, its value line.
  */
 
-const ORDER = /in this order, separated by single spaces: i ((?:[a-z][a-z0-9]* ?)+)$/m;
+// No nested quantifier over optional spaces: a line that does not end after the codes must not backtrack exponentially.
+const ORDER = /in this order, separated by single spaces: i ([a-z][a-z0-9]*(?: [a-z][a-z0-9]*)*)/;
 const HEADING = /^## ([a-z][a-z0-9]*): (.+)$/;
 const LABEL_LINE = /^- ([a-z][a-z0-9]*) \(/;
 
@@ -65,12 +66,15 @@ function field(key: OutputKey, value: LabelValue): string {
 
 // Faults of the lines format: damage to the text after the lines were written.
 
-/** Drops one field (not the number) from one answer line: every later field shifts, so the line is unreadable. */
-export function dropAField(text: string, random: () => number): string {
+/**
+ * Drops one field (not the number) from one answer line: every later field shifts, so the line is
+ * unreadable. Undefined when no line has two fields to spare (the fault cannot apply).
+ */
+export function dropAField(text: string, random: () => number): string | undefined {
   const lines = text.split("\n");
   const target = Math.floor(random() * lines.length);
   const fields = (lines[target] ?? "").split(" ");
-  if (fields.length < 3) return text;
+  if (fields.length < 3) return undefined;
   fields.splice(1 + Math.floor(random() * (fields.length - 1)), 1);
   lines[target] = fields.join(" ");
   return lines.join("\n");
@@ -84,12 +88,12 @@ export function addExtraSeparators(text: string): string {
     .join("\n");
 }
 
-/** Breaks one answer line in two mid-way, as a model that wrapped a long line would. */
-export function breakALine(text: string, random: () => number): string {
+/** Breaks one answer line in two mid-way, as a model that wrapped a long line would; undefined when the line is too short to break. */
+export function breakALine(text: string, random: () => number): string | undefined {
   const lines = text.split("\n");
   const target = Math.floor(random() * lines.length);
   const fields = (lines[target] ?? "").split(" ");
-  if (fields.length < 3) return text;
+  if (fields.length < 3) return undefined;
   const cut = 2 + Math.floor(random() * (fields.length - 2));
   lines.splice(target, 1, fields.slice(0, cut).join(" "), fields.slice(cut).join(" "));
   return lines.join("\n");
