@@ -10,6 +10,7 @@ import type { Dimension } from "../taxonomy/taxonomy-schema.ts";
 import { diffLines, diffStats, unifiedDiff } from "../prompts/diff-prompts.ts";
 import { resolveInference } from "../llm/sampling.ts";
 import { forFormat, PromptRegistry, promptHash, type InferenceParams, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
+import { OUTPUT_FORMATS, type OutputFormat } from "../prompts/output-format.ts";
 
 /** Version shown when none is named: the alias requests use unless they or the config say otherwise. */
 const DEFAULT_VERSION = "prod";
@@ -46,7 +47,8 @@ export function registerPromptsCommand(program: Command, promptsDir: () => strin
   prompts
     .command("list")
     .description("every taxonomy with its versions, aliases, dimension counts and rendered prompt sizes")
-    .action(async () => {
+    .addOption(formatOption())
+    .action(async (o: { format: OutputFormat }) => {
       const dir = promptsDir();
       const registry = new PromptRegistry(dir);
       const lines: string[] = [];
@@ -60,7 +62,7 @@ export function registerPromptsCommand(program: Command, promptsDir: () => strin
         for (const p of rendered) {
           const meta = manifest.versions[p.version];
           const file = meta?.taxonomy && meta.taxonomy !== "taxonomy.json" ? `  (${meta.taxonomy})` : "";
-          lines.push(`  ${p.version}  ${p.taxonomy.dimensions.length} dimensions${file}  ${sizeOf(p.system)}${meta?.createdAt ? `  created ${meta.createdAt}` : ""}`);
+          lines.push(`  ${p.version}  ${p.taxonomy.dimensions.length} dimensions${file}  ${sizeOf(forFormat(p, o.format).system)}${meta?.createdAt ? `  created ${meta.createdAt}` : ""}`);
         }
       }
       out(lines);
@@ -119,9 +121,10 @@ export function registerPromptsCommand(program: Command, promptsDir: () => strin
   prompts
     .command("diff <taxonomy> <from> <to>")
     .description("line diff of two rendered prompt versions (or aliases) and which dimension definitions changed")
-    .action(async (name: string, fromArg: string, toArg: string) => {
+    .addOption(formatOption())
+    .action(async (name: string, fromArg: string, toArg: string, o: { format: OutputFormat }) => {
       const registry = new PromptRegistry(promptsDir());
-      const [from, to] = await Promise.all([registry.resolve(name, fromArg), registry.resolve(name, toArg)]);
+      const [from, to] = (await Promise.all([registry.resolve(name, fromArg), registry.resolve(name, toArg)])).map((p) => forFormat(p, o.format)) as [ResolvedPrompt, ResolvedPrompt];
       const diff = diffLines(from.system.split("\n"), to.system.split("\n"));
       const { removed, added } = diffStats(diff);
       const lines = unifiedDiff(diff, label(name, fromArg, from), label(name, toArg, to));
@@ -130,6 +133,11 @@ export function registerPromptsCommand(program: Command, promptsDir: () => strin
       lines.push(...hashSummary(from, to));
       out(lines);
     });
+}
+
+/** --format: the answer format to render prompts for; by default the default model's, as the worker sends them. */
+function formatOption(): Option {
+  return new Option("--format <format>", "answer format the prompts are rendered for").choices(OUTPUT_FORMATS).default(findModel(DEFAULT_MODEL)?.outputFormat ?? "json");
 }
 
 /** Inference parameters exactly as labelBatch sends them for a request without overrides. */

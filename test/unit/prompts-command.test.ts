@@ -61,11 +61,13 @@ describe("labelq prompts list", () => {
     expect(out.indexOf("product-feedback")).toBeLessThan(out.indexOf("support-triage"));
   });
 
-  it("gives each version the byte size and chars/4 token estimate of its rendered prompt", async () => {
-    const out = await run(["list"]);
-    for (const [taxonomy, version] of [["product-feedback", "v1"], ["product-feedback", "v2"], ["support-triage", "v1"]] as const) {
-      const { system } = await registry.resolve(taxonomy, version);
-      expect(out).toMatch(new RegExp(`^ {2}${version} {2}\\d+ dimensions {2}${Buffer.byteLength(system)} bytes {2}~${countTokens(system, { kind: "llama3" })} tokens`, "m"));
+  it("gives each version the byte size and token count of its prompt rendered for the default model's format (lines), or for --format", async () => {
+    for (const format of ["lines", "json"] as const) {
+      const out = await run(format === "lines" ? ["list"] : ["list", "--format", "json"]);
+      for (const [taxonomy, version] of [["product-feedback", "v1"], ["product-feedback", "v2"], ["support-triage", "v1"]] as const) {
+        const { system } = forFormat(await registry.resolve(taxonomy, version), format);
+        expect(out).toMatch(new RegExp(`^ {2}${version} {2}\\d+ dimensions {2}${Buffer.byteLength(system)} bytes {2}~${countTokens(system, { kind: "llama3" })} tokens`, "m"));
+      }
     }
   });
 
