@@ -18,8 +18,9 @@ export function registerDemoCommand(program: Command): void {
     .option("--timeout <seconds>", "give up after this long", positiveNumberArg("seconds"), 300)
     .option("--emulator <json>", EMULATOR_HELP)
     .option("--runs <n>", "label the same texts this many times on the same stack (run 2 shows the label cache)", integerArg(1, 10), 1)
+    .option("--bulk", "label the sample through the bulk path (Bedrock batch inference jobs, on the emulator) and show its cost beside the live cost")
     .option("--external", "use the stack and workers the configuration names (e.g. a running `labelq local`) instead of starting them")
-    .action(async (o: { texts: string; batchSize: number; out?: string; timeout: number; emulator?: string; runs: number; external?: boolean }) => {
+    .action(async (o: { texts: string; batchSize: number; out?: string; timeout: number; emulator?: string; runs: number; external?: boolean; bulk?: boolean }) => {
       const base = configFrom({}, { logLevel: "warn" });
       // --external talks to what the configuration names, which may be real AWS: its own credentials then.
       if (!o.external || endpointOverridden(base)) useLocalCredentials();
@@ -31,6 +32,7 @@ export function registerDemoCommand(program: Command): void {
         batchSize: o.batchSize,
         runs: o.runs,
         external: o.external ?? false,
+        bulk: o.bulk ?? false,
         env: { ...process.env, LOG_LEVEL: base.log.level },
         logger,
         timeoutMs: o.timeout * 1000,

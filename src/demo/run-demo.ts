@@ -5,13 +5,14 @@ import { type AwsClients, createAwsClients } from "../aws-clients.ts";
 import { type Config, loadConfig, requireQueue } from "../config/config.ts";
 import type { LabelResult } from "../contracts/result.ts";
 import type { BedrockEmulatorOptions } from "../local/bedrock-emulator/index.ts";
-import { QueueError } from "../errors/errors.ts";
+import { ConfigError, QueueError } from "../errors/errors.ts";
+import { costUsd, type ModelSpec } from "../llm/model-registry.ts";
 import { type LocalStack, startLocalStack } from "../local/local-stack.ts";
 import { buildBatches } from "../producer/build-batches.ts";
 import { collectResults } from "../producer/collect-results.ts";
 import { readTexts } from "../producer/read-texts.ts";
 import { sendRequests } from "../producer/send-requests.ts";
-import { createWorker, type Worker } from "../worker.ts";
+import { createWorker, modelCatalogueFor, type Worker } from "../worker.ts";
 import { formatSummary, summarizeResults } from "./summarize-results.ts";
 
 export interface DemoOptions {
@@ -28,7 +29,9 @@ export interface DemoOptions {
   logger: Logger;
   timeoutMs: number;
   /** Bedrock emulator settings: latency, quota, faults. */
-  emulator: Omit<BedrockEmulatorOptions, "port" | "host" | "logger">;
+  emulator: Omit<BedrockEmulatorOptions, "port" | "host" | "logger" | "s3">;
+  /** Label through the bulk path (batch inference jobs on the emulator) and compare its cost with live. */
+  bulk?: boolean;
   write: (line: string) => void;
 }
 
@@ -50,12 +53,19 @@ export async function runDemo(options: DemoOptions): Promise<{ runs: LabelResult
     if (options.external) {
       config = loadConfig(options.env);
     } else {
-      stack = await startLocalStack({ emulator: { ...options.emulator, logger: (line) => options.logger.info(line) } });
-      config = loadConfig({ LABELQ_WAIT_TIME_S: "1", ...options.env, ...stack.env });
+      const jobs = options.bulk ? { jobs: { stepMs: 100, quotas: { minRecordsPerJob: 1 } } } : {};
+      stack = await startLocalStack({ emulator: { ...options.emulator, ...jobs, logger: (line) => options.logger.info(line) } });
+      // Bulk: a pass a second and a short gather time, so the sample makes one job within seconds.
+      const bulkEnv = options.bulk ? { LABELQ_BULK_POLL_S: "1", LABELQ_BULK_GATHER_S: "5", LABELQ_BULK_MIN_RECORDS: "1" } : {};
+      config = loadConfig({ LABELQ_WAIT_TIME_S: "1", ...options.env, ...stack.env, ...bulkEnv });
     }
     clients = createAwsClients(config);
     worker = stack ? createWorker(config, clients, options.logger) : undefined;
     worker?.pool.start();
+    if (options.bulk) {
+      if (!worker?.bulk && !options.external) throw new ConfigError(["demo --bulk: the bulk path is not configured"]);
+      worker?.bulk?.start();
+    }
     for (let run = 1; run <= options.runs; run++) {
       const outFile = run === options.runs ? options.outFile : options.outFile.replace(/(\.[^./]+)?$/, `-run${run}$1`);
       if (options.runs > 1) options.write(`\n=== run ${run} of ${options.runs} ===`);
@@ -65,9 +75,11 @@ export async function runDemo(options: DemoOptions): Promise<{ runs: LabelResult
       await fs.mkdir(path.dirname(outFile), { recursive: true });
       await fs.writeFile(outFile, results.map((r) => JSON.stringify(r)).join("\n") + "\n");
       const stats = stack?.emulator.stats();
+      const bulkLines = options.bulk ? bulkComparison(results, modelCatalogueFor(config).find(config.models.default), stack) : [];
       options.write(
         formatSummary(summarizeResults(results), wallMs, [
           ...(stats ? [`emulator calls so far ${stats.calls} (throttled ${stats.throttled})`] : []),
+          ...bulkLines,
           "NOTE: labels come from the Bedrock emulator, a test double with a simulated, rule-based classifier, not a language model.",
         ]),
       );
@@ -92,9 +104,9 @@ async function oneRun(
   run: number,
 ): Promise<LabelResult[]> {
   const prefix = `demo-${new Date().toISOString().replace(/[:.]/g, "-")}-r${run}`;
-  const requests = buildBatches(texts, { batchSize: options.batchSize, prefix });
+  const requests = buildBatches(texts, { batchSize: options.batchSize, prefix }).map((r) => (options.bulk ? { ...r, mode: "bulk" as const } : r));
   await sendRequests(clients.sqs, requireQueue(config, "requests"), requests);
-  options.write(`enqueued ${texts.length} texts as ${requests.length} batches of up to ${options.batchSize}; labelling...`);
+  options.write(`enqueued ${texts.length} texts as ${requests.length} batches of up to ${options.batchSize}${options.bulk ? ' with mode "bulk" (batch inference jobs)' : ""}; labelling...`);
   const results: LabelResult[] = [];
   await collectResults(clients.sqs, {
     queueUrl: requireQueue(config, "results"),
@@ -107,4 +119,31 @@ async function oneRun(
     throw new QueueError(`only ${results.length} of ${requests.length} batch results arrived within ${options.timeoutMs / 1000} s (raise --timeout)`);
   }
   return results;
+}
+
+/**
+ * The bulk run's cost at batch prices beside what the same tokens cost live at on-demand prices,
+ * per 1,000 texts, and the jobs the emulator ran (a test double: its token counts are simulated).
+ */
+function bulkComparison(results: readonly LabelResult[], model: ModelSpec | undefined, stack: LocalStack | undefined): string[] {
+  const texts = results.reduce((n, r) => n + r.items.length, 0);
+  const input = results.reduce((n, r) => n + r.usage.inputTokens, 0);
+  const output = results.reduce((n, r) => n + r.usage.outputTokens, 0);
+  const bulk = results.reduce((n, r) => n + r.usage.costUsd, 0);
+  const per1k = (usd: number) => `$${((1000 * usd) / Math.max(1, texts)).toFixed(4)} per 1,000 texts`;
+  const lines: string[] = [];
+  if (model) {
+    const live = costUsd(model, input, output);
+    lines.push(
+      `bulk (batch inference, ${model.alias}): $${bulk.toFixed(4)} at batch prices (${per1k(bulk)}); the same tokens live at on-demand prices: $${live.toFixed(4)} (${per1k(live)})`,
+    );
+  }
+  const jobs = stack?.emulator.jobs.list() ?? [];
+  if (jobs.length > 0) {
+    const records = jobs.reduce((n, j) => n + (j.totalRecordCount ?? 0), 0);
+    lines.push(
+      `batch inference jobs on the emulator (a test double): ${jobs.length} (${jobs.map((j) => j.status).join(", ")}), ${records} records; Bedrock's default minimum is 100 records per job, lowered here for a small sample`,
+    );
+  }
+  return lines;
 }
