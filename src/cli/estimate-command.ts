@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { formatLiveVsBulk, liveVsBulk } from "../ops/bulk-estimate.ts";
 import { estimateRun, formatEstimate } from "../ops/estimate.ts";
 import { fleetForEstimate, formatFleetPlan } from "../ops/fleet-size.ts";
 import { readTexts } from "../producer/read-texts.ts";
@@ -12,7 +13,7 @@ import { modelCatalogueFor } from "../worker.ts";
 export function registerEstimateCommand(program: Command): void {
   program
     .command("estimate <file>")
-    .description("Before enqueueing: count the texts and batches of a .jsonl or .csv file and estimate tokens and cost per model at list prices.")
+    .description("Before enqueueing: count the texts and batches of a .jsonl or .csv file and estimate tokens and cost per model at list prices, live and bulk (batch inference).")
     .option("--batch-size <n>", "texts per batch", integerArg(1, 1_000), 50)
     .option("--taxonomy <name>", "taxonomy (default LABELQ_DEFAULT_TAXONOMY)")
     .option("--prompt-version <v>", "version or alias (default LABELQ_DEFAULT_PROMPT_VERSION)")
@@ -24,6 +25,14 @@ export function registerEstimateCommand(program: Command): void {
       const prompt = await new PromptRegistry(config.prompts.dir).resolve(taxonomy, o.promptVersion ?? config.prompts.defaultVersion);
       const estimate = estimateRun(await readTexts(file), prompt, { batchSize: o.batchSize, chunkSize: config.classify.chunkSize, models: modelCatalogueFor(config).models });
       process.stdout.write(formatEstimate(estimate, taxonomy, prompt.version) + "\n");
+      const compared = liveVsBulk(estimate, {
+        quotaFor: (alias) => ({ ...config.limiter.quota, ...config.limiter.quotas[alias] }),
+        gatherS: config.bulk.gatherS,
+        turnaroundS: config.bulk.policy.turnaroundS,
+        maxRecordsPerJob: config.bulk.limits.maxRecordsPerJob,
+        minRecords: config.bulk.limits.minRecords,
+      });
+      process.stdout.write(`\nLive against bulk (Bedrock batch inference, docs/bulk.md):\n${formatLiveVsBulk(compared, estimate.texts)}\n`);
       if (o.deadline === undefined) return;
       if (o.secondsPerBatch === undefined) throw new InvalidRequestError("--deadline needs --seconds-per-batch: measure one batch (labelq_batch_duration_seconds) on an unthrottled worker");
       const model = config.models.default;

@@ -11,6 +11,8 @@ export interface RunSummary {
   cacheHits: number;
   inputTokens: number;
   outputTokens: number;
+  /** Quota tokens Bedrock reserved for the calls (0 for bulk records: batch inference does not use the on-demand quota). */
+  reservedTokens: number;
   costUsd: number;
   /** Dimension key -> label (as text) -> count over labelled items. */
   distribution: Record<string, Record<string, number>>;
@@ -28,6 +30,7 @@ export function summarizeResults(results: readonly LabelResult[]): RunSummary {
     cacheHits: 0,
     inputTokens: 0,
     outputTokens: 0,
+    reservedTokens: 0,
     costUsd: 0,
     distribution: {},
   };
@@ -37,6 +40,7 @@ export function summarizeResults(results: readonly LabelResult[]): RunSummary {
     s.cacheHits += r.usage.cacheHits;
     s.inputTokens += r.usage.inputTokens;
     s.outputTokens += r.usage.outputTokens;
+    s.reservedTokens += r.usage.reservedTokens;
     s.costUsd += r.usage.costUsd;
     for (const it of r.items) {
       s.texts += 1;
@@ -62,7 +66,7 @@ export function formatSummary(s: RunSummary, wallMs: number, extra: string[] = [
     `batches ${s.batches} (${Object.entries(s.statuses).map(([k, v]) => `${k} ${v}`).join(", ")})  texts ${s.texts}  labelled ${s.labelled}` +
       (Object.keys(s.itemErrors).length ? `  item errors: ${Object.entries(s.itemErrors).map(([k, v]) => `${k} ${v}`).join(", ")}` : ""),
     `model calls ${s.modelCalls}  cache hits ${s.cacheHits}/${s.texts} (${Math.round((100 * s.cacheHits) / Math.max(1, s.texts))}%)`,
-    `tokens in ${s.inputTokens} / out ${s.outputTokens}  per text in ${(s.inputTokens / Math.max(1, s.texts - s.cacheHits)).toFixed(0)} / out ${(s.outputTokens / Math.max(1, s.texts - s.cacheHits)).toFixed(1)} (texts sent to the model)  cost at list price $${s.costUsd.toFixed(4)} ($${((1000 * s.costUsd) / Math.max(1, s.texts)).toFixed(3)} per 1,000 texts)`,
+    `tokens in ${s.inputTokens} / out ${s.outputTokens}  per text in ${(s.inputTokens / Math.max(1, s.texts - s.cacheHits)).toFixed(0)} / out ${(s.outputTokens / Math.max(1, s.texts - s.cacheHits)).toFixed(1)} / reserved ${(s.reservedTokens / Math.max(1, s.texts - s.cacheHits)).toFixed(0)} (texts sent to the model)  cost at list price $${s.costUsd.toFixed(4)} ($${((1000 * s.costUsd) / Math.max(1, s.texts)).toFixed(3)} per 1,000 texts)`,
     `wall time ${seconds.toFixed(2)} s  throughput ${(s.texts / Math.max(seconds, 0.001)).toFixed(1)} texts/s`,
     ...extra,
     "",

@@ -53,7 +53,7 @@ export function liveVsBulk(
 /** The comparison as terminal lines, per 1,000 texts too. */
 export function formatLiveVsBulk(rows: readonly LiveVsBulk[], texts: number): string {
   const per1k = (usd: number) => ((1000 * usd) / Math.max(1, texts)).toFixed(4);
-  const time = (s: number | undefined) => (s === undefined ? "unknown" : s < 3_600 ? `${Math.round(s / 60)} min` : `${(s / 3_600).toFixed(1)} h`);
+  const time = (s: number | undefined) => (s === undefined ? "unknown" : s < 60 ? `${Math.round(s)} s` : s < 3_600 ? `${Math.round(s / 60)} min` : `${(s / 3_600).toFixed(1)} h`);
   const lines = ["model            live USD  per 1,000   live time   bulk USD  per 1,000   bulk time"];
   for (const r of rows) {
     const bulk = r.bulkCostUsd === undefined ? "no batch inference".padStart(30) : `${r.bulkCostUsd.toFixed(4).padStart(9)}  ${per1k(r.bulkCostUsd).padStart(9)}  ${time(r.bulkSeconds).padStart(10)}`;
