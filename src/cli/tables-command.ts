@@ -6,13 +6,13 @@ import { StoreError } from "../errors/errors.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { networkFailure } from "./describe-error.ts";
 
-/** Add `labelq tables create`: the DynamoDB tables of the label cache and the batch records. */
+/** Add `labelq tables create`: the DynamoDB tables of the label cache and the batch records, and the bulk path's when it is on. */
 export function registerTablesCommand(program: Command): void {
   program
     .command("tables")
-    .description("DynamoDB tables of the label cache and the batch records.")
+    .description("DynamoDB tables of the label cache and the batch records (and of bulk jobs, with the bulk path on).")
     .command("create")
-    .description("create both tables if missing (idempotent), wait until active, turn on TTL where the service supports it")
+    .description("create the tables if missing (idempotent), wait until active, turn on TTL where the service supports it; the bulk table too when LABELQ_BULK_BUCKET and LABELQ_BULK_ROLE_ARN are set")
     .action(async () => {
       const config = configFrom({});
       const clients = createAwsClients(config);
@@ -20,6 +20,7 @@ export function registerTablesCommand(program: Command): void {
         const reports = await createTables(clients.dynamoBase, {
           cacheTable: config.store.cacheTable ?? DEFAULTS.tables.cacheTable,
           batchesTable: config.store.batchesTable ?? DEFAULTS.tables.batchesTable,
+          ...(config.bulk.enabled && config.bulk.table ? { bulkTable: config.bulk.table } : {}),
         }).catch((error: unknown) => {
           const network = networkFailure(error);
           if (!network) throw error;

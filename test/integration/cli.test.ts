@@ -83,6 +83,9 @@ describe("labelq local: a stack any producer can talk to", () => {
     const tables = await runCli(["tables", "create"], { ...clean, ...fileEnv }, 60_000, { replaceEnv: true });
     expect(tables.code, tables.stderr).toBe(0);
     expect(tables.stdout).toMatch(/labelq-label-cache: exists/);
+    // The env file turns the bulk path on (bucket and role), so its table is created too.
+    expect(fileEnv.LABELQ_BULK_BUCKET).toBeDefined();
+    expect(tables.stdout).toMatch(/labelq-bulk: exists/);
   });
 
   it("status --watch prints its first screen at once, not after the interval", async () => {

@@ -59,4 +59,21 @@ ensure_table() {
 ensure_table "${PREFIX}-label-cache" pk
 ensure_table "${PREFIX}-batches" batchId
 
+# The bulk path's table (src/store/create-tables.ts, bulkTableDefinition): key pk, and the
+# sparse index byGroup (gpk, gsk). Used only with LABELQ_BULK_BUCKET and LABELQ_BULK_ROLE_ARN set.
+if ! awslocal dynamodb describe-table --table-name "${PREFIX}-bulk" >/dev/null 2>&1; then
+  awslocal dynamodb create-table --table-name "${PREFIX}-bulk" \
+    --attribute-definitions AttributeName=pk,AttributeType=S AttributeName=gpk,AttributeType=S AttributeName=gsk,AttributeType=S \
+    --key-schema AttributeName=pk,KeyType=HASH \
+    --global-secondary-indexes '[{"IndexName":"byGroup","KeySchema":[{"AttributeName":"gpk","KeyType":"HASH"},{"AttributeName":"gsk","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}]' \
+    --billing-mode PAY_PER_REQUEST >/dev/null
+  awslocal dynamodb wait table-exists --table-name "${PREFIX}-bulk"
+fi
+awslocal dynamodb update-time-to-live --table-name "${PREFIX}-bulk" \
+  --time-to-live-specification "Enabled=true,AttributeName=expiresAt" >/dev/null 2>&1 || true
+
+# --- S3 -------------------------------------------------------------------------------------
+# The bulk path's bucket (LABELQ_BULK_BUCKET=labelq-bulk) for batch inference input and output.
+awslocal s3api head-bucket --bucket "${PREFIX}-bulk" >/dev/null 2>&1 || awslocal s3api create-bucket --bucket "${PREFIX}-bulk" >/dev/null
+
 echo "labelq: queues ready: requests=${requests_url} results=${results_url} dlq=${dlq_url} (redrive to ${dlq_arn} after ${MAX_RECEIVE_COUNT} receives)"
