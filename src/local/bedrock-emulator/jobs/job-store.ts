@@ -272,11 +272,14 @@ export class JobStore {
       // No capacity ever frees: the job waits until its timeout and expires (SDK docs: "Expired
       // - This job timed out because it was scheduled but didn't begin before the set timeout duration").
       const epoch = job.epoch;
-      const wait = Math.max(0, job.expirationTime - this.#deps.now());
-      job.timer = setTimeout(() => {
+      // Timers may fire a millisecond early against the clock: wait again until the expiration time has passed.
+      const expireAtTimeout = () => {
         if (job.epoch !== epoch || this.#closed) return;
-        this.#end(job, "Expired", "The job timed out: it was scheduled but didn't begin before the timeout duration.");
-      }, wait);
+        const left = job.expirationTime - this.#deps.now();
+        if (left > 0) job.timer = setTimeout(expireAtTimeout, left);
+        else this.#end(job, "Expired", "The job timed out: it was scheduled but didn't begin before the timeout duration.");
+      };
+      job.timer = setTimeout(expireAtTimeout, Math.max(0, job.expirationTime - this.#deps.now()));
       return;
     }
     this.#schedule(job, () => this.#process(job));
