@@ -1,12 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { advanceJob } from "./advance-job.ts";
 import { assembleJobs } from "./assemble-jobs.ts";
+import { finishHandOffs } from "./hand-off.ts";
 import type { BulkContext } from "./bulk-context.ts";
 import type { JobRecord } from "./bulk-store.ts";
 
 /**
  * The bulk loop, next to the SQS consumer in every worker. Each pass, every `pollMs`:
- *   1. gather waiting batches into jobs (or send them live), resuming stale assemblies;
+ *   1. finish hand-offs of batches taken from pending that a crash or a failed send interrupted;
+ *      gather waiting batches into jobs (or send them live), resuming stale assemblies;
  *   2. submit assembled jobs (with their recorded clientRequestToken);
  *   3. poll running jobs;
  *   4. collect ended jobs: publish their batches, re-ask what they did not label.
@@ -51,6 +53,7 @@ export class BulkLoop {
   /** One pass over every job and waiting batch (tests and the demo call it directly). */
   async runOnce(signal: AbortSignal = new AbortController().signal): Promise<void> {
     const ctx = this.#ctx;
+    await finishHandOffs(ctx, signal);
     await assembleJobs(ctx, await ctx.store.jobs(), signal);
     const jobs = await ctx.store.jobs();
     for (const job of jobs) {

@@ -5,7 +5,7 @@ import type { LabelRequest } from "../contracts/request.ts";
  *  pending      taken off SQS, waiting to be gathered into a job
  *  assigned     in a job (jobKey), waiting for its output
  *  publishing   its result is being recorded and published (a crash here republishes the stored result)
- *  handing-off  being sent to the live path or the DLQ (a crash here sends it again; idempotency absorbs it)
+ *  handing-off  being sent to the live path or the DLQ (a crash or a failed send here sends it again on a later pass)
  *  done         published from its job's output (with live re-asks for texts the job did not label)
  *  live         sent back to the requests queue as a live request
  *  dead-lettered  sent to the DLQ with the reason
@@ -104,6 +104,8 @@ export interface BulkStore {
   pending(model: string): Promise<IntakeRecord[]>;
   /** The batches of one job. */
   batchesOf(jobKey: string): Promise<IntakeRecord[]>;
+  /** Batches being handed off outside any job (taken from pending): the loop finishes their hand-off. */
+  handingOff(): Promise<IntakeRecord[]>;
   /**
    * Change an intake record if it is still as read (same version): the changed record, or
    * undefined when another worker changed it first. A field set to undefined is removed.

@@ -5,10 +5,13 @@ import type { JobControl } from "./job-control.ts";
 export type CancelOutcome = { kind: "stopping"; job: JobRecord } | { kind: "not-submitted"; job: JobRecord } | { kind: "ended"; job: JobRecord } | { kind: "unknown" };
 
 /**
- * Ask for a job to stop. A submitted job is stopped on Bedrock (StopModelInvocationJob: records
- * done so far are billed and collected; the rest follow LABELQ_BULK_ON_JOB_FAILURE). A job not
- * yet submitted is marked, and the loop ends it without submitting. The flag is set first, so a
- * submission racing with the cancel is stopped on the loop's next pass.
+ * Ask for a job to stop. A job with an ARN is stopped on Bedrock (StopModelInvocationJob: records
+ * done so far are billed and collected; the rest follow LABELQ_BULK_ON_JOB_FAILURE). A job without
+ * one is only marked: CreateModelInvocationJob may already have been called for it (a worker in
+ * the middle of submitting, or one that crashed after calling), so the loop submits it with its
+ * clientRequestToken (which returns that job if it exists, or makes it), records the ARN and stops
+ * the job at once. The worker submitting meanwhile stores the ARN despite the cancel (it retries a
+ * write that lost the version race), and stops the job.
  */
 export async function cancelJob(store: BulkStore, control: JobControl, jobKey: string): Promise<CancelOutcome> {
   for (let attempt = 0; attempt < 5; attempt++) {

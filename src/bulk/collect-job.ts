@@ -66,13 +66,16 @@ export async function collectJob(ctx: BulkContext, job: JobRecord, signal: Abort
       log.warn({ err: error, batchId: intake.batchId }, "could not settle a bulk batch; trying again on the next pass");
     }
   }
-  ctx.metrics?.bulkRecords.inc({ outcome: "malformed", model: leased.model }, output.malformedLines);
   const latest = await ctx.store.getJob(leased.jobKey);
   if (!latest) return undefined;
   if (unsettled > 0) return ctx.store.updateJob(latest, { collector: undefined });
   summary.costUsd = Math.round(summary.costUsd * 1e6) / 1e6;
   const done = await ctx.store.updateJob(latest, { state: "done", collector: undefined, summary });
-  if (done) log.info({ ...summary }, "bulk job collected");
+  if (done) {
+    // Counted once, by the collector that finished the job (a pass that leaves batches unsettled reads the output again).
+    ctx.metrics?.bulkRecords.inc({ outcome: "malformed", model: leased.model }, output.malformedLines);
+    log.info({ ...summary }, "bulk job collected");
+  }
   return done;
 }
 
@@ -125,12 +128,16 @@ async function collectBatch(
     return true;
   }
   const model = batch.model.alias;
-  if (intake.state === "assigned") {
+  // A batch's records are counted once, when it settles (a batch left for a later pass is read again then).
+  const countRecords = () => {
     for (const outcome of ["answered", "failed", "missing"] as const) ctx.metrics?.bulkRecords.inc({ outcome, model }, sorted.records[outcome]);
-  }
+  };
   if (sorted.labelled.length === 0 && !completed) {
     const sent = await handOff(ctx, intake, ctx.bulk.onJobFailure, failure);
-    if (sent) summary[ctx.bulk.onJobFailure === "live" ? "liveBatches" : "deadLetteredBatches"] += 1;
+    if (sent) {
+      summary[ctx.bulk.onJobFailure === "live" ? "liveBatches" : "deadLetteredBatches"] += 1;
+      countRecords();
+    }
     return sent;
   }
   const receivedAt = new Date(intake.receivedAt);
@@ -150,6 +157,7 @@ async function collectBatch(
   const result = bulkResult({ request: intake.request, output: sorted, reask, ...batch, receivedAt, completedAt: new Date(ctx.now()) });
   const published = await publishOnce(ctx, intake, result);
   if (published) {
+    countRecords();
     summary.publishedBatches += 1;
     summary.labelledTexts += sorted.labelled.length;
     summary.reaskedTexts += sorted.unlabelled.length;

@@ -4,7 +4,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { type LabelRequest, requestSchema } from "../contracts/request.ts";
 import { StoreError } from "../errors/errors.ts";
 import { BULK_GROUP_INDEX } from "../store/create-tables.ts";
-import type { AcceptOutcome, BulkStore, IntakeChanges, IntakeRecord, JobChanges, JobRecord } from "./bulk-store.ts";
+import { type AcceptOutcome, type BulkStore, FINAL_INTAKE_STATES, type IntakeChanges, type IntakeRecord, type JobChanges, type JobRecord } from "./bulk-store.ts";
 
 /**
  * DynamoDB items are at most 400 KB; a request is stored gzipped (the texts of a 100-text batch
@@ -22,7 +22,11 @@ export function storedRequest(request: LabelRequest): Uint8Array {
  * and a sparse index `byGroup` (gpk, gsk) that lists:
  *   pending#<model>  batches waiting for a job, by receivedAt
  *   job#<jobKey>     the batches of a job
+ *   handoff          batches being handed off outside any job (taken from pending)
  *   jobs             every job, by createdAt
+ * Every batch that is not final has an index row, so the loop finds it again after a crash or a
+ * failed send. Records expire (expiresAt, LABELQ_BATCH_RECORD_TTL_DAYS) only once final: a batch
+ * or job still in progress is never removed, however long it waits or runs.
  * Every change is an update conditional on the version read, so workers running the bulk loop
  * side by side never both win a step: the loser reads again and finds the step done. The index
  * is eventually consistent on AWS: a stale row is harmless because the conditional write on the
@@ -58,7 +62,6 @@ export class DynamoBulkStore implements BulkStore {
             updatedAt: new Date(now).toISOString(),
             gpk: `pending#${intake.model}`,
             gsk: intake.receivedAt,
-            expiresAt: Math.floor(now / 1000) + this.#ttlS,
           },
           ConditionExpression: "attribute_not_exists(pk) OR expiresAt < :nowS",
           ExpressionAttributeValues: { ":nowS": Math.floor(now / 1000) },
@@ -87,11 +90,25 @@ export class DynamoBulkStore implements BulkStore {
     return (await this.#query(`job#${jobKey}`, true)).map(toIntake);
   }
 
+  async handingOff(): Promise<IntakeRecord[]> {
+    return (await this.#query("handoff", true)).map(toIntake).filter((r) => r.state === "handing-off");
+  }
+
   async updateIntake(current: IntakeRecord, changes: IntakeChanges): Promise<IntakeRecord | undefined> {
     const next: IntakeRecord = { ...current, ...changes, version: current.version + 1, updatedAt: new Date(this.#now()).toISOString() };
-    // The index row follows the state: waiting per model, then listed under its job.
-    const group = next.state === "pending" ? { gpk: `pending#${next.model}`, gsk: next.receivedAt } : next.jobKey ? { gpk: `job#${next.jobKey}`, gsk: next.batchId } : { gpk: undefined, gsk: undefined };
-    const ok = await this.#update(intakeKey(current.batchId), current.version, { ...changes, ...group, updatedAt: next.updatedAt }, current.batchId);
+    // The index row follows the state: waiting per model, listed under its job, or being handed off
+    // from pending; only a final batch outside any job has none.
+    const final = FINAL_INTAKE_STATES.includes(next.state);
+    const group =
+      next.state === "pending"
+        ? { gpk: `pending#${next.model}`, gsk: next.receivedAt }
+        : next.jobKey
+          ? { gpk: `job#${next.jobKey}`, gsk: next.batchId }
+          : !final
+            ? { gpk: "handoff", gsk: next.batchId }
+            : { gpk: undefined, gsk: undefined };
+    const expiresAt = final ? this.#expiresAt() : undefined;
+    const ok = await this.#update(intakeKey(current.batchId), current.version, { ...changes, ...group, expiresAt, updatedAt: next.updatedAt }, current.batchId);
     return ok ? next : undefined;
   }
 
@@ -101,7 +118,16 @@ export class DynamoBulkStore implements BulkStore {
       await this.#db.send(
         new PutCommand({
           TableName: this.#table,
-          Item: { pk: jobKeyOf(job.jobKey), kind: "job", ...job, version: 1, updatedAt: new Date(now).toISOString(), gpk: "jobs", gsk: job.createdAt, expiresAt: Math.floor(now / 1000) + this.#ttlS },
+          Item: {
+            pk: jobKeyOf(job.jobKey),
+            kind: "job",
+            ...job,
+            version: 1,
+            updatedAt: new Date(now).toISOString(),
+            gpk: "jobs",
+            gsk: job.createdAt,
+            ...(job.state === "done" ? { expiresAt: this.#expiresAt() } : {}),
+          },
           ConditionExpression: "attribute_not_exists(pk)",
         }),
       );
@@ -121,8 +147,14 @@ export class DynamoBulkStore implements BulkStore {
 
   async updateJob(current: JobRecord, changes: JobChanges): Promise<JobRecord | undefined> {
     const next: JobRecord = { ...current, ...changes, version: current.version + 1, updatedAt: new Date(this.#now()).toISOString() };
-    const ok = await this.#update(jobKeyOf(current.jobKey), current.version, { ...changes, updatedAt: next.updatedAt }, current.jobKey);
+    const expiresAt = next.state === "done" ? this.#expiresAt() : undefined;
+    const ok = await this.#update(jobKeyOf(current.jobKey), current.version, { ...changes, expiresAt, updatedAt: next.updatedAt }, current.jobKey);
     return ok ? next : undefined;
+  }
+
+  /** When a record that just became final expires. */
+  #expiresAt(): number {
+    return Math.floor(this.#now() / 1000) + this.#ttlS;
   }
 
   async #update(pk: string, version: number, changes: Record<string, unknown>, what: string): Promise<boolean> {

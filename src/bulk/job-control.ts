@@ -46,6 +46,20 @@ export function jobIdOf(jobArn: string): string {
 }
 
 /**
+ * How a failed CreateModelInvocationJob is classified: as a model call (toModelCallError), except
+ * that ServiceQuotaExceededException there means the account has as many jobs in progress (or
+ * records submitted) as its quota allows: the job is submitted again on a later pass (retryable),
+ * not refused.
+ */
+export function toJobSubmissionError(modelId: string, error: unknown): ModelCallError {
+  const e = error as { name?: string; message?: string };
+  if (e.name === "ServiceQuotaExceededException") {
+    return new ModelCallError("MODEL_THROTTLED", modelId, `ServiceQuotaExceededException from ${modelId}: ${e.message ?? String(error)} (too many batch inference jobs in progress; submitting again later)`, { cause: error });
+  }
+  return toModelCallError(modelId, error);
+}
+
+/**
  * JobControl on the Bedrock control plane (@aws-sdk/client-bedrock). Failures are classified by
  * the same table as model calls (toModelCallError): throttling and unavailability are retryable
  * (the bulk loop tries again on its next pass), a ValidationException is not.
@@ -74,7 +88,7 @@ export class BedrockJobControl implements JobControl {
       if (!out.jobArn) throw new ModelCallError("MODEL_UNAVAILABLE", job.modelId, "CreateModelInvocationJob answered without a jobArn");
       return { jobArn: out.jobArn };
     } catch (error) {
-      throw error instanceof ModelCallError ? error : toModelCallError(job.modelId, error);
+      throw error instanceof ModelCallError ? error : toJobSubmissionError(job.modelId, error);
     }
   }
 

@@ -260,6 +260,7 @@ function bind(s: BulkStore): BulkStore {
     findIntake: (b) => s.findIntake(b),
     pending: (m) => s.pending(m),
     batchesOf: (j) => s.batchesOf(j),
+    handingOff: () => s.handingOff(),
     updateIntake: (c, ch) => s.updateIntake(c, ch),
     createJob: (j) => s.createJob(j),
     getJob: (k) => s.getJob(k),

@@ -41,6 +41,10 @@ export class FakeBulkStore implements BulkStore {
     return Promise.resolve([...this.intakes.values()].filter((r) => r.jobKey === jobKey && r.state !== "pending").map(clone));
   }
 
+  handingOff(): Promise<IntakeRecord[]> {
+    return Promise.resolve([...this.intakes.values()].filter((r) => r.state === "handing-off" && r.jobKey === undefined).map(clone));
+  }
+
   updateIntake(current: IntakeRecord, changes: IntakeChanges): Promise<IntakeRecord | undefined> {
     const stored = this.intakes.get(current.batchId);
     if (!stored || stored.version !== current.version) return Promise.resolve(undefined);
@@ -117,6 +121,12 @@ export class FakeJobControl implements JobControl {
   creates = 0;
   /** Refuse every submission with this error. */
   refuseWith: Error | undefined;
+  /** Refuse the next submission only with this error. */
+  refuseNextWith: Error | undefined;
+  /** Fail every status read with this error. */
+  failGetWith: Error | undefined;
+  /** Runs after Bedrock made (or found) the job and before create answers: a race in that window. */
+  afterCreate: (() => Promise<unknown>) | undefined;
   /** The answer format the records' prompts ask for (the model's). */
   format: ModelRequest["format"] = "lines";
 
@@ -128,18 +138,24 @@ export class FakeJobControl implements JobControl {
     this.provider = provider;
   }
 
-  create(job: JobSubmission): Promise<{ jobArn: string }> {
+  async create(job: JobSubmission): Promise<{ jobArn: string }> {
     this.creates += 1;
-    if (this.refuseWith) return Promise.reject(this.refuseWith);
-    const known = this.byToken.get(job.clientRequestToken);
-    if (known) return Promise.resolve({ jobArn: known });
-    const jobArn = `arn:aws:bedrock:us-east-1:000000000000:model-invocation-job/job${this.jobs.size + 1}`;
-    this.jobs.set(jobArn, { submission: job, status: { status: "Submitted" } });
-    this.byToken.set(job.clientRequestToken, jobArn);
-    return Promise.resolve({ jobArn });
+    if (this.refuseWith) throw this.refuseWith;
+    const once = this.refuseNextWith;
+    this.refuseNextWith = undefined;
+    if (once) throw once;
+    let jobArn = this.byToken.get(job.clientRequestToken);
+    if (!jobArn) {
+      jobArn = `arn:aws:bedrock:us-east-1:000000000000:model-invocation-job/job${this.jobs.size + 1}`;
+      this.jobs.set(jobArn, { submission: job, status: { status: "Submitted" } });
+      this.byToken.set(job.clientRequestToken, jobArn);
+    }
+    await this.afterCreate?.();
+    return { jobArn };
   }
 
   get(jobArn: string): Promise<JobStatus> {
+    if (this.failGetWith) return Promise.reject(this.failGetWith);
     const j = this.jobs.get(jobArn);
     return j ? Promise.resolve({ ...j.status }) : Promise.reject(new Error(`no job ${jobArn}`));
   }
@@ -198,7 +214,13 @@ export class FakeOutbox implements Outbox {
     return Promise.resolve();
   }
 
+  /** Make the next toLive fail, as an SQS error would. */
+  failNextLive: Error | undefined;
+
   toLive(request: LabelRequest): Promise<void> {
+    const failure = this.failNextLive;
+    this.failNextLive = undefined;
+    if (failure) return Promise.reject(failure);
     this.live.push(request);
     return Promise.resolve();
   }

@@ -1,10 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { BulkContext } from "../../src/bulk/bulk-context.ts";
 import { BulkLoop } from "../../src/bulk/bulk-loop.ts";
+import { cancelJob } from "../../src/bulk/cancel-job.ts";
+import { toJobSubmissionError } from "../../src/bulk/job-control.ts";
 import { labelBatch, type LabelBatchSettings } from "../../src/classify/label-batch.ts";
 import type { LabelRequest } from "../../src/contracts/request.ts";
 import { resultSchema } from "../../src/contracts/result.ts";
 import { ModelCallError } from "../../src/errors/errors.ts";
+import { Metrics } from "../../src/observability/metrics.ts";
 import { DEFAULT_CATALOGUE } from "../../src/llm/model-registry.ts";
 import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
 import { FakeBulkStore, FakeJobControl, FakeObjectStore, FakeOutbox, type FakeJobRun } from "../support/bulk-fakes.ts";
@@ -31,7 +34,7 @@ function request(batchId: string, n: number): LabelRequest {
 }
 
 /** A bulk loop on fakes of labelq's own interfaces; `live` is the provider behind live re-asks. */
-function setup(options: { minRecords?: number; gatherS?: number; onJobFailure?: "live" | "dlq" } = {}) {
+function setup(options: { minRecords?: number; gatherS?: number; onJobFailure?: "live" | "dlq"; metrics?: Metrics } = {}) {
   const store = new FakeBulkStore();
   const objects = new FakeObjectStore();
   const batchModel = new FakeModelProvider({ labeller: (t) => validCompactLabels(prompt.taxonomy, t), usage: { inputTokens: 2000, outputTokens: 400 } });
@@ -63,6 +66,7 @@ function setup(options: { minRecords?: number; gatherS?: number; onJobFailure?: 
     owner,
     leaseMs: 60_000,
     logger,
+    metrics: options.metrics,
     now: Date.now,
   });
   const accept = async (r: LabelRequest) =>
@@ -223,5 +227,100 @@ describe("the bulk loop on fakes of its store, job control and outbox", () => {
     await loop.runOnce();
     expect(s.outbox.published).toHaveLength(0);
     expect(s.store.intakes.get("b1")?.state).toBe("done");
+  });
+});
+
+describe("the bulk loop when a step fails or races", () => {
+  it("hands off on a later pass a batch whose send to the live path failed after it left pending", async () => {
+    const s = setup({ minRecords: 100, gatherS: 0 });
+    await s.accept(request("b1", 10));
+    s.outbox.failNextLive = new Error("SQS SendMessage failed");
+    await expect(new BulkLoop(s.ctx("w1"), 1000).runOnce()).rejects.toThrow(/SendMessage/);
+    expect(s.store.intakes.get("b1")?.state).toBe("handing-off");
+    expect(s.outbox.live).toHaveLength(0);
+    await new BulkLoop(s.ctx("w2"), 1000).runOnce();
+    expect(s.outbox.live.map((r) => [r.batchId, r.mode])).toEqual([["b1", "live"]]);
+    expect(s.store.intakes.get("b1")?.state).toBe("live");
+  });
+
+  it("stores the ARN and stops the job when labelq jobs cancel races with the submission", async () => {
+    const s = setup();
+    await s.accept(request("b1", 10));
+    let cancels = 0;
+    s.control.afterCreate = async () => {
+      if (cancels++ === 0) expect((await cancelJob(s.store, s.control, s.theJob().jobKey)).kind).toBe("not-submitted");
+    };
+    const loop = new BulkLoop(s.ctx("w1"), 1000);
+    await loop.runOnce();
+    const [jobArn] = [...s.control.jobs.keys()];
+    expect(s.control.creates).toBe(1);
+    expect(s.theJob()).toMatchObject({ state: "running", jobArn, cancelRequested: true });
+    expect(s.control.jobs.get(jobArn!)?.status.status).toBe("Stopping");
+    await s.runJob({ status: "Stopped", noOutput: true });
+    await loop.runOnce();
+    expect(s.outbox.live.map((r) => r.batchId)).toEqual(["b1"]);
+    expect(s.theJob().state).toBe("done");
+  });
+
+  it("finds and stops with its clientRequestToken a job cancelled after a worker died between Create and recording the ARN", async () => {
+    const s = setup();
+    await s.accept(request("b1", 10));
+    s.store.failNextJobUpdate = (changes) => changes.jobArn !== undefined;
+    await new BulkLoop(s.ctx("w1"), 1000).runOnce().catch(() => undefined);
+    expect((await cancelJob(s.store, s.control, s.theJob().jobKey)).kind).toBe("not-submitted");
+    await new BulkLoop(s.ctx("w2"), 1000).runOnce();
+    expect(s.control.jobs.size).toBe(1);
+    const [jobArn] = [...s.control.jobs.keys()];
+    expect(s.theJob()).toMatchObject({ jobArn, cancelRequested: true });
+    expect(s.control.jobs.get(jobArn!)?.status.status).toBe("Stopping");
+  });
+
+  it("ends a job as failed when its status cannot be read for a reason that does not pass, and keeps polling one that may", async () => {
+    const s = setup();
+    await s.accept(request("b1", 10));
+    const loop = new BulkLoop(s.ctx("w1"), 1000);
+    await loop.runOnce();
+    s.control.failGetWith = new ModelCallError("MODEL_THROTTLED", "job", "ThrottlingException: slow down");
+    await loop.runOnce();
+    expect(s.theJob().state).toBe("running");
+    s.control.failGetWith = new ModelCallError("MODEL_REJECTED_REQUEST", "job", "AccessDeniedException: not authorized to GetModelInvocationJob");
+    await loop.runOnce();
+    expect(s.theJob()).toMatchObject({ state: "done", bedrockStatus: "Failed" });
+    expect(s.outbox.live.map((r) => r.batchId)).toEqual(["b1"]);
+    expect(s.store.intakes.get("b1")?.reason).toMatch(/GetModelInvocationJob failed: AccessDeniedException/);
+  });
+
+  it("submits again on a later pass a job refused for too many jobs in progress (ServiceQuotaExceededException)", async () => {
+    const quota = Object.assign(new Error("too many batch inference jobs in progress"), { name: "ServiceQuotaExceededException", $metadata: { httpStatusCode: 400 } });
+    expect(toJobSubmissionError("m", quota).retryable).toBe(true);
+    expect(toJobSubmissionError("m", Object.assign(new Error("bad input"), { name: "ValidationException" })).retryable).toBe(false);
+    const s = setup();
+    await s.accept(request("b1", 10));
+    s.control.refuseNextWith = toJobSubmissionError("m", quota);
+    const loop = new BulkLoop(s.ctx("w1"), 1000);
+    await loop.runOnce();
+    expect(s.theJob().state).toBe("submitting");
+    expect(s.outbox.live).toHaveLength(0);
+    await loop.runOnce();
+    expect(s.theJob().state).toBe("running");
+  });
+
+  it("counts each record outcome and malformed line once, however many passes the collection takes", async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const s = setup({ metrics });
+    await s.accept(request("b1", 30));
+    const loop = new BulkLoop(s.ctx("w1"), 1000);
+    await loop.runOnce();
+    await s.runJob({ status: "Completed", lines: (lines) => lines.map((l, k) => (k === 0 ? l.slice(0, 40) : l)) });
+    // The live path holds the batch (a duplicate message routed live): the collection waits.
+    s.idempotency.records.set("b1", { status: "IN_PROGRESS", payloadHash: "sha256:b1", owner: "live", leaseExpiresAt: Date.now() + 60_000 });
+    await loop.runOnce();
+    await loop.runOnce();
+    expect(s.theJob().state).toBe("collecting");
+    s.idempotency.records.delete("b1");
+    await loop.runOnce();
+    expect(s.theJob().state).toBe("done");
+    const counts: Record<string, number> = Object.fromEntries((await metrics.bulkRecords.get()).values.map((v) => [String(v.labels.outcome), v.value]));
+    expect(counts).toEqual({ answered: 2, failed: 0, missing: 1, malformed: 1 });
   });
 });
