@@ -4,6 +4,7 @@ import { type LabelBatchSettings, resolveModel } from "../classify/label-batch.t
 import type { LabelRequest } from "../contracts/request.ts";
 import { reservedTokens } from "../limiter/bedrock-quota.ts";
 import type { ModelSpec } from "../llm/model-registry.ts";
+import type { Metrics } from "../observability/metrics.ts";
 import { resolveInference } from "../llm/sampling.ts";
 import type { PromptRegistry } from "../prompts/prompt-registry.ts";
 import { decideMode, type PolicySettings } from "./bulk-policy.ts";
@@ -34,6 +35,8 @@ export interface BulkRouterDeps {
   bulkEnabled: boolean;
   policy: PolicySettings;
   now?: () => number;
+  /** labelq_bulk_batches_total{outcome="accepted"} counts the batches taken in. */
+  metrics?: Metrics;
 }
 
 /** Decides live or bulk for each request (decideMode) and takes bulk ones in durably. */
@@ -74,7 +77,10 @@ export class BulkRouter {
       return { kind: "live", reason: `the request is over ${MAX_STORED_REQUEST_BYTES} bytes gzipped, too large for a bulk intake record` };
     }
     const accepted = await d.store.accept({ batchId: request.batchId, payloadHash, model: model.alias, request, replyTo, receivedAt: receivedAt.toISOString() });
-    if (accepted.kind === "accepted") log.info({ model: model.alias, texts: request.items.length, reason: decision.reason }, "batch taken into the bulk path");
+    if (accepted.kind === "accepted") {
+      d.metrics?.bulkBatches.inc({ outcome: "accepted", model: model.alias });
+      log.info({ model: model.alias, texts: request.items.length, reason: decision.reason }, "batch taken into the bulk path");
+    }
     return accepted.kind === "accepted" ? { kind: "accepted", reason: decision.reason } : accepted;
   }
 
