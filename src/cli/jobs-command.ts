@@ -38,7 +38,7 @@ export function registerJobsCommand(program: Command): void {
         const outcome = await cancelJob(store, new BedrockJobControl(clients.bedrockControl), jobKey);
         const say: Record<typeof outcome.kind, string> = {
           stopping: `${jobKey}: stop requested on Bedrock; the worker collects what it finished`,
-          "not-submitted": `${jobKey}: not submitted yet; the worker ends it without submitting`,
+          "not-submitted": `${jobKey}: no job ARN recorded yet; the worker submits it with its clientRequestToken (finding any job already made) and stops it at once`,
           ended: `${jobKey}: already ended (${"job" in outcome ? (outcome.job.bedrockStatus ?? outcome.job.state) : ""}); nothing to cancel`,
           unknown: `${jobKey}: no such job on record`,
         };
