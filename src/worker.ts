@@ -229,6 +229,7 @@ function createBulkParts(
   const log = logger.child({ component: "bulk" });
   const router = new BulkRouter({
     store,
+    metrics: parts.metrics,
     prompts: parts.prompts,
     settings: parts.settings,
     quotaFor: (alias) => ({ ...config.limiter.quota, ...config.limiter.quotas[alias] }),

@@ -434,7 +434,8 @@ describe("model invocation jobs: injected faults", () => {
     expect(v.seen).not.toContain("InProgress");
     expect(v.job.status).toBe("Failed");
     const m = await waitFor(midway, ["Failed", "Completed"]);
-    expect(m.seen).toContain("InProgress");
+    // Half the records were processed (and written) before the failure: it failed in progress, not at
+    // validation. (Polling may miss the short InProgress status on a loaded machine, so it is not asserted.)
     expect(m.job).toMatchObject({ status: "Failed", processedRecordCount: 50 });
     expect(parseLines(await readText(`out/${jobIdOf(midway)}/part-0.jsonl.out`))).toHaveLength(50);
   });
