@@ -1,9 +1,10 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { type LabelRequest, requestSchema } from "../contracts/request.ts";
 import { StoreError } from "../errors/errors.ts";
 import { BULK_GROUP_INDEX } from "../store/create-tables.ts";
+import { getUnexpired, isExpired } from "../store/unexpired.ts";
 import { type AcceptOutcome, type BulkStore, FINAL_INTAKE_STATES, type IntakeChanges, type IntakeRecord, type JobChanges, type JobRecord } from "./bulk-store.ts";
 
 /**
@@ -190,11 +191,7 @@ export class DynamoBulkStore implements BulkStore {
 
   async #get(pk: string, what: string): Promise<Record<string, unknown> | undefined> {
     try {
-      const out = await this.#db.send(new GetCommand({ TableName: this.#table, Key: { pk }, ConsistentRead: true }));
-      const item = out.Item;
-      // TTL deletion is lazy: an expired record counts as absent.
-      if (item && typeof item.expiresAt === "number" && item.expiresAt < Math.floor(this.#now() / 1000)) return undefined;
-      return item;
+      return await getUnexpired(this.#db, this.#table, { pk }, this.#now());
     } catch (error) {
       throw storeError("read", what, error);
     }
@@ -221,8 +218,8 @@ export class DynamoBulkStore implements BulkStore {
     } catch (error) {
       throw storeError("query", group, error);
     }
-    const nowS = Math.floor(this.#now() / 1000);
-    return items.filter((item) => !(typeof item.expiresAt === "number" && item.expiresAt < nowS));
+    const now = this.#now();
+    return items.filter((item) => !isExpired(item, now));
   }
 }
 

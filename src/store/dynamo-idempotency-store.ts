@@ -1,9 +1,10 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { type LabelResult, resultSchema } from "../contracts/result.ts";
 import { StoreError } from "../errors/errors.ts";
 import type { ClaimOutcome, IdempotencyStore } from "./idempotency-store.ts";
+import { getUnexpired } from "./unexpired.ts";
 
 /**
  * DynamoDB items are at most 400 KB. A result is stored gzipped when it fits under this
@@ -135,11 +136,7 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
 
   async #get(batchId: string): Promise<Record<string, unknown> | undefined> {
     try {
-      const out = await this.#db.send(new GetCommand({ TableName: this.#table, Key: { batchId }, ConsistentRead: true }));
-      const item = out.Item;
-      // TTL deletion is lazy: an expired record counts as absent.
-      if (item && typeof item.expiresAt === "number" && item.expiresAt < Math.floor(this.#now() / 1000)) return undefined;
-      return item;
+      return await getUnexpired(this.#db, this.#table, { batchId }, this.#now());
     } catch (error) {
       throw storeError("read", batchId, error);
     }
