@@ -26,7 +26,7 @@ const WRAPPER_TOKENS = 16;
 
 /** Output tokens budgeted per text answered in `format` under a taxonomy, as the model's tokenizer counts them. */
 export function answerTokensPerText(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"], format: OutputFormat = "json"): number {
-  return format === "lines" ? typicalLineTokens(taxonomy, tokenizer) : longestJsonTokens(taxonomy, tokenizer);
+  return format === "lines" ? lineTokens(taxonomy, tokenizer).typical : longestJsonTokens(taxonomy, tokenizer);
 }
 
 /** What a call's maxTokens is made of: tokens per text (before the format's headroom) and tokens per call. */
@@ -41,9 +41,9 @@ export interface AnswerBudget {
 
 /** The output budget of an answer in `format` under a taxonomy, as the model's tokenizer counts it. */
 export function answerBudget(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"], format: OutputFormat): AnswerBudget {
-  const perText = answerTokensPerText(taxonomy, tokenizer, format);
-  const longestExtra = format === "lines" ? Math.max(0, longestLineTokens(taxonomy, tokenizer) - perText) : 0;
-  return { perText, perCall: WRAPPER_TOKENS + longestExtra };
+  if (format === "json") return { perText: longestJsonTokens(taxonomy, tokenizer), perCall: WRAPPER_TOKENS };
+  const { typical, longest } = lineTokens(taxonomy, tokenizer);
+  return { perText: typical, perCall: WRAPPER_TOKENS + Math.max(0, longest - typical) };
 }
 
 function longestJsonTokens(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]): number {
@@ -67,43 +67,40 @@ function longestValue(d: Dimension): unknown {
   }
 }
 
-// Per taxonomy and tokenizer: counting every value of every field takes a few milliseconds.
-const typicalLines = new WeakMap<Taxonomy, Map<string, number>>();
+// Per taxonomy and tokenizer: counting every value of every field takes a few milliseconds, and
+// every planned call asks.
+const lineCosts = new WeakMap<Taxonomy, Map<string, { typical: number; longest: number }>>();
 
 /**
- * Tokens of a typical lines answer: a two-digit number, each field at the mean cost of its values,
- * the newline. Counted with the basis tokenizer and scaled once, so an approximate tokenizer's
- * rounding up is not applied to every one-token field.
+ * Tokens of a lines answer for one text: typical (a two-digit number, each field at the mean cost
+ * of its values, the newline) and longest (every field at its costliest value, multi-choice fields
+ * at their maximum). Counted with the basis tokenizer and scaled once, so an approximate
+ * tokenizer's rounding up is not applied to every one-token field.
  */
-function typicalLineTokens(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]): number {
+function lineTokens(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]): { typical: number; longest: number } {
   const key = JSON.stringify(tokenizer);
-  const known = typicalLines.get(taxonomy)?.get(key);
+  const known = lineCosts.get(taxonomy)?.get(key);
   if (known !== undefined) return known;
   const basis = { kind: "llama3" } as const;
   const cost = (field: string) => countTokens(`${LINES.separator}${field}`, basis);
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  let total = countTokens("12", basis) + countTokens("\n", basis);
-  for (const d of taxonomy.dimensions) total += mean(fieldValues(d).map(cost));
-  const tokens = Math.ceil(total * (tokenizer.kind === "approximate" ? tokenizer.factor : 1));
-  typicalLines.set(taxonomy, (typicalLines.get(taxonomy) ?? new Map<string, number>()).set(key, tokens));
-  return tokens;
-}
-
-/** Tokens of the longest lines answer a text can get: every field at its costliest value, multi-choice fields at their maximum. */
-function longestLineTokens(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]): number {
-  const basis = { kind: "llama3" } as const;
-  const cost = (field: string) => countTokens(`${LINES.separator}${field}`, basis);
-  let total = countTokens("12", basis) + countTokens("\n", basis);
+  const frame = countTokens("12", basis) + countTokens("\n", basis);
+  let typical = frame;
+  let longest = frame;
   for (const d of taxonomy.dimensions) {
+    const costs = fieldValues(d).map(cost);
+    typical += costs.reduce((a, b) => a + b, 0) / Math.max(1, costs.length);
     if (d.kind === "multi") {
       // The costliest labels, maxItems of them, joined.
-      const costs = d.labels.map((l) => countTokens(`${LINES.join}${l.code}`, basis)).sort((a, b) => b - a);
-      total += Math.max(cost(LINES.none), costs.slice(0, d.maxItems).reduce((a, b) => a + b, 0));
+      const labels = d.labels.map((l) => countTokens(`${LINES.join}${l.code}`, basis)).sort((a, b) => b - a);
+      longest += Math.max(cost(LINES.none), labels.slice(0, d.maxItems).reduce((a, b) => a + b, 0));
     } else {
-      total += Math.max(...fieldValues(d).map(cost));
+      longest += Math.max(...costs);
     }
   }
-  return Math.ceil(total * (tokenizer.kind === "approximate" ? tokenizer.factor : 1));
+  const factor = tokenizer.kind === "approximate" ? tokenizer.factor : 1;
+  const tokens = { typical: Math.ceil(typical * factor), longest: Math.ceil(longest * factor) };
+  lineCosts.set(taxonomy, (lineCosts.get(taxonomy) ?? new Map<string, { typical: number; longest: number }>()).set(key, tokens));
+  return tokens;
 }
 
 /** The values a field can take, written as lines fields; a multi-choice field at half its maximum count. */
