@@ -1,5 +1,5 @@
 import { planCall } from "../classify/call-model.ts";
-import { planChunks, textsPerCall } from "../classify/classify-items.ts";
+import { planChunks, sliceBySizes, textsPerCall } from "../classify/classify-items.ts";
 import type { ModelChoice } from "../classify/model-choice.ts";
 import type { RequestItem } from "../contracts/request.ts";
 import { batchRecordBody } from "../llm/bedrock-provider.ts";
@@ -34,17 +34,6 @@ export function chunkSizesFor(items: readonly RequestItem[], prompt: ResolvedPro
   return planChunks(items, size, prompt, choice).map((part) => part.length);
 }
 
-/** A batch's texts cut by `sizes` (see chunkSizesFor). */
-export function chunksOf<T>(items: readonly T[], sizes: readonly number[]): T[][] {
-  const out: T[][] = [];
-  let at = 0;
-  for (const size of sizes) {
-    out.push(items.slice(at, at + size));
-    at += size;
-  }
-  return out;
-}
-
 /**
  * The records of one batch: each chunk's request built by planCall (the exact request labelled
  * live, maxTokens sized to the chunk) and written as a Converse body (batchRecordBody).
@@ -56,7 +45,7 @@ export function planBatchRecords(
   prompt: ResolvedPrompt,
   choice: ModelChoice,
 ): PlannedRecord[] {
-  return chunksOf(items, sizes).map((part, chunk) => {
+  return sliceBySizes(items, sizes).map((part, chunk) => {
     const recordId = recordIdOf(batchId, part[0]?.id ?? "", chunk);
     const { request } = planCall(part.map((it) => it.text), prompt, choice);
     return { recordId, chunk, items: part, line: JSON.stringify({ recordId, modelInput: batchRecordBody(request) }) };

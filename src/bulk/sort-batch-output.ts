@@ -1,4 +1,5 @@
 import { readAnswer } from "../classify/call-model.ts";
+import { sliceBySizes } from "../classify/classify-items.ts";
 import type { ItemProblem } from "../classify/sort-answer.ts";
 import { sortAnswer } from "../classify/sort-answer.ts";
 import type { RequestItem } from "../contracts/request.ts";
@@ -6,7 +7,7 @@ import type { ResultItem } from "../contracts/result.ts";
 import type { ModelSpec } from "../llm/model-registry.ts";
 import type { ResolvedPrompt } from "../prompts/prompt-registry.ts";
 import { batchCostUsd } from "./batch-cost.ts";
-import { chunksOf, recordIdOf } from "./plan-records.ts";
+import { recordIdOf } from "./plan-records.ts";
 import type { RecordOutcome } from "./read-output.ts";
 
 /** One batch's texts after its job: labelled, or not (to be re-asked live), and what its records cost. */
@@ -33,7 +34,7 @@ export function sortBatchOutput(
   model: ModelSpec,
 ): BatchOutput {
   const out: BatchOutput = { labelled: [], unlabelled: [], records: { answered: 0, failed: 0, missing: 0 }, usage: { inputTokens: 0, outputTokens: 0, costUsd: 0 } };
-  for (const [chunk, part] of chunksOf(items, chunkSizes).entries()) {
+  for (const [chunk, part] of sliceBySizes(items, chunkSizes).entries()) {
     const outcome = outputs.get(recordIdOf(batchId, part[0]?.id ?? "", chunk));
     if (!outcome || outcome.kind === "error") {
       const message = outcome ? outcome.message : "the job's output has no line for this record";

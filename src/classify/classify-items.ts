@@ -158,9 +158,14 @@ export function planChunks<T extends { text: string }>(items: readonly T[], chun
 
 /** `xs` in chunks of at most `size`, as even as possible (see evenChunkSizes). */
 function chunk<T>(xs: readonly T[], size: number): T[][] {
+  return sliceBySizes(xs, evenChunkSizes(xs.length, size));
+}
+
+/** `xs` cut into consecutive parts of the given sizes (a batch's texts by the sizes of its calls). */
+export function sliceBySizes<T>(xs: readonly T[], sizes: readonly number[]): T[][] {
   const out: T[][] = [];
   let start = 0;
-  for (const n of evenChunkSizes(xs.length, size)) {
+  for (const n of sizes) {
     out.push(xs.slice(start, start + n));
     start += n;
   }
