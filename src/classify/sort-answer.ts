@@ -46,13 +46,14 @@ export function sortAnswer(
       answers.set(number, answer);
     }
   };
+  const readable = new Set<number | undefined>();
   for (const raw of parsed.items) {
     const { number, rest } = splitNumber(raw);
+    readable.add(number);
     add(number, { rest });
   }
   // A line that could not be read counts for its number only when no readable line answers it
   // (a stray "3 of these texts are in German" must not spoil text 3's answer), and once.
-  const readable = new Set(parsed.items.map((raw) => splitNumber(raw).number));
   const unreadable = new Map<number, string>();
   for (const { i, problem } of parsed.rejected ?? []) if (!readable.has(i) && !unreadable.has(i)) unreadable.set(i, problem);
   for (const [i, problem] of unreadable) add(i, { problem });
