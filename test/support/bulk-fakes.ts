@@ -5,10 +5,23 @@ import type { JobControl, JobStatus, JobSubmission } from "../../src/bulk/job-co
 import type { ObjectStore } from "../../src/bulk/object-store.ts";
 import type { Outbox } from "../../src/bulk/outbox.ts";
 import type { ModelProvider, ModelRequest } from "../../src/llm/model-provider.ts";
+import type { LabelBatchSettings } from "../../src/classify/label-batch.ts";
+import { DEFAULT_CATALOGUE } from "../../src/llm/model-registry.ts";
 
 const clone = <T>(x: T): T => structuredClone(x);
 
 /** A BulkStore in memory with the DynamoDB store's rule: every change conditional on the version read. */
+/** Label settings for bulk tests: the packaged default model and 10 texts per call, so batches make several records. */
+export const BULK_SETTINGS: LabelBatchSettings = {
+  defaultTaxonomy: "product-feedback",
+  defaultPromptVersion: "prod",
+  defaultModel: "llama3.3-70b",
+  allowedModels: [],
+  catalogue: DEFAULT_CATALOGUE,
+  chunkSize: 10,
+  maxReaskRounds: 1,
+};
+
 export class FakeBulkStore implements BulkStore {
   readonly intakes = new Map<string, IntakeRecord>();
   readonly jobRecords = new Map<string, JobRecord>();

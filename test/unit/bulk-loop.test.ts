@@ -3,14 +3,13 @@ import type { BulkContext } from "../../src/bulk/bulk-context.ts";
 import { BulkLoop } from "../../src/bulk/bulk-loop.ts";
 import { cancelJob } from "../../src/bulk/cancel-job.ts";
 import { toJobSubmissionError } from "../../src/bulk/job-control.ts";
-import { labelBatch, type LabelBatchSettings } from "../../src/classify/label-batch.ts";
+import { labelBatch } from "../../src/classify/label-batch.ts";
 import type { LabelRequest } from "../../src/contracts/request.ts";
 import { resultSchema } from "../../src/contracts/result.ts";
 import { ModelCallError } from "../../src/errors/errors.ts";
 import { Metrics } from "../../src/observability/metrics.ts";
-import { DEFAULT_CATALOGUE } from "../../src/llm/model-registry.ts";
 import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
-import { FakeBulkStore, FakeJobControl, FakeObjectStore, FakeOutbox, type FakeJobRun } from "../support/bulk-fakes.ts";
+import { BULK_SETTINGS, FakeBulkStore, FakeJobControl, FakeObjectStore, FakeOutbox, type FakeJobRun } from "../support/bulk-fakes.ts";
 import { FakeIdempotencyStore, FakeLabelCache, FakeModelProvider, PassThroughLimiter, PROMPTS_DIR, silentLogger, validCompactLabels } from "../support/fakes.ts";
 
 const prompts = new PromptRegistry(PROMPTS_DIR);
@@ -19,15 +18,7 @@ beforeAll(async () => {
   prompt = await prompts.resolve("product-feedback", "prod");
 });
 
-const settings: LabelBatchSettings = {
-  defaultTaxonomy: "product-feedback",
-  defaultPromptVersion: "prod",
-  defaultModel: "llama3.3-70b",
-  allowedModels: [],
-  catalogue: DEFAULT_CATALOGUE,
-  chunkSize: 10,
-  maxReaskRounds: 1,
-};
+const settings = BULK_SETTINGS;
 
 function request(batchId: string, n: number): LabelRequest {
   return { schemaVersion: 1, batchId, items: Array.from({ length: n }, (_, k) => ({ id: `t${k + 1}`, text: `text ${batchId} number ${k + 1}` })) };

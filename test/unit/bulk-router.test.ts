@@ -1,22 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { BulkRouter } from "../../src/bulk/bulk-router.ts";
-import type { LabelBatchSettings } from "../../src/classify/label-batch.ts";
 import type { LabelRequest } from "../../src/contracts/request.ts";
-import { DEFAULT_CATALOGUE } from "../../src/llm/model-registry.ts";
 import { Metrics } from "../../src/observability/metrics.ts";
 import { PromptRegistry } from "../../src/prompts/prompt-registry.ts";
-import { FakeBulkStore } from "../support/bulk-fakes.ts";
+import { BULK_SETTINGS, FakeBulkStore } from "../support/bulk-fakes.ts";
 import { PROMPTS_DIR, silentLogger } from "../support/fakes.ts";
 
-const settings: LabelBatchSettings = {
-  defaultTaxonomy: "product-feedback",
-  defaultPromptVersion: "prod",
-  defaultModel: "llama3.3-70b",
-  allowedModels: [],
-  catalogue: DEFAULT_CATALOGUE,
-  chunkSize: 10,
-  maxReaskRounds: 1,
-};
+const settings = BULK_SETTINGS;
 
 const request: LabelRequest = { schemaVersion: 1, batchId: "b1", mode: "bulk", items: [{ id: "t1", text: "the app crashes on start" }] };
 
