@@ -9,6 +9,7 @@ import type { ClaimOutcome, IdempotencyStore } from "../../src/store/idempotency
 import type { CacheEntry, CacheStats, LabelCache } from "../../src/store/label-cache.ts";
 import type { Dimension, Taxonomy } from "../../src/taxonomy/taxonomy-schema.ts";
 import { lineField } from "../../src/prompts/output-format.ts";
+import { parseLinesFormat } from "../../src/local/bedrock-emulator/lines-format.ts";
 
 /** The repository root, the shipped prompts and samples (tests never depend on the working directory). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -298,17 +299,11 @@ export class FakeModelProvider implements ModelProvider {
   }
 }
 
-/** The fields a lines-format system prompt asks for, in order, with the kind of each (read from its definitions). */
+/** The fields a lines-format system prompt asks for, in order, with the kind of each: read as the Bedrock emulator reads them. */
 function lineFields(system: string): Pick<Dimension, "code" | "kind">[] {
-  const order = /in this order, separated by single spaces: i (.+)$/m.exec(system)?.[1];
-  if (order === undefined) throw new Error("FakeModelProvider: a lines-format prompt without the field order");
-  const lines = system.split("\n");
-  return order.split(" ").map((code) => {
-    const heading = lines.findIndex((l) => l.startsWith(`## ${code}: `));
-    const rule = lines.slice(heading + 1).find((l) => /^(One of:|\d+ to \d+ of:|y for yes|-?\d+ to -?\d+)/.test(l)) ?? "";
-    const kind = rule === "One of:" ? "single" : /^\d+ to \d+ of:$/.test(rule) ? "multi" : rule.startsWith("y for yes") ? "boolean" : "scale";
-    return { code, kind };
-  });
+  const keys = parseLinesFormat(system);
+  if (keys === undefined) throw new Error("FakeModelProvider: a lines-format prompt without the field order");
+  return keys.map((k) => ({ code: k.code, kind: k.kind === "unknown" ? "single" : k.kind }));
 }
 
 /** An output object as a lines-format line: its number, then a field per dimension present in it, in order. */
