@@ -43,12 +43,8 @@ export const QUOTA_AIMD: AimdSettings = { decrease: 0.85, decreaseGapMs: 5_000, 
  * settled (given back most of its reservation) before any entry expires.
  */
 const MAX_POLL_MS = 250;
-/**
- * Back-pressure: whenCanStart lets one receive through at a time while nothing waits here,
- * and counts it as waiting until its first call reaches schedule() or this long has passed
- * (a batch answered from the cache makes no call).
- */
-const PENDING_START_MS = 2_000;
+/** How often a receive held by whenCanStart looks again whether a model's window has room. */
+const GATE_POLL_MS = 25;
 
 /** How long a limiter waits for Redis at start before limiting locally instead. */
 const REDIS_READY_TIMEOUT_MS = 2_000;
@@ -97,8 +93,6 @@ export class QuotaLimiter implements RateLimiter {
   readonly #tick: NodeJS.Timeout;
   /** Settles when Redis is connected or could not be within the timeout (lanes then limit locally). */
   readonly #ready: Promise<void>;
-  /** Receives let through by whenCanStart whose first call has not reached schedule() yet (expiry times). */
-  #pendingStarts: number[] = [];
   #closed = false;
 
   constructor(options: QuotaLimiterOptions, logger: Logger) {
@@ -119,7 +113,6 @@ export class QuotaLimiter implements RateLimiter {
     if (paused !== undefined) {
       throw new ModelCallError("MODEL_QUOTA_EXHAUSTED", call.model, `${call.model}: the daily token quota is spent until ${new Date(paused).toISOString()}`, { resetsAt: paused });
     }
-    this.#pendingStarts.shift();
     return this.#lane(call.model).schedule(call, task);
   }
 
@@ -136,23 +129,28 @@ export class QuotaLimiter implements RateLimiter {
     return until !== undefined && until > Date.now() ? until : undefined;
   }
 
+  /**
+   * Back-pressure: a receive waits only while no model the work may use can start a call, that is
+   * while each is paused for its daily quota or has a call the window has refused (the window is
+   * full). Receives already let through are not counted: a batch answered from the cache makes no
+   * call, and one that will call joins the window's queue like any other call.
+   */
   async whenCanStart(models: readonly string[], callerSignal?: AbortSignal): Promise<void> {
     const signal = callerSignal ? AbortSignal.any([callerSignal, this.#closing.signal]) : this.#closing.signal;
     for (;;) {
       if (this.#closed) throw new ShuttingDownError();
       signal.throwIfAborted();
-      const now = Date.now();
-      this.#pendingStarts = this.#pendingStarts.filter((t) => t > now);
-      const runnable = models.filter((m) => this.pausedUntil(m) === undefined);
-      const waiting = runnable.reduce((n, m) => n + (this.#lanes.get(m)?.waiting ?? 0), 0);
-      if (models.length === 0 || (runnable.length > 0 && waiting + this.#pendingStarts.length === 0)) {
-        this.#pendingStarts.push(now + PENDING_START_MS);
-        return;
-      }
-      // Every model paused: wait for the first reset; otherwise for the waiting calls to start.
-      const wait = runnable.length === 0 ? Math.min(...models.map((m) => this.pausedUntil(m) ?? Infinity)) - now : 20;
+      if (this.canStart(models)) return;
+      const paused = models.map((m) => this.pausedUntil(m) ?? Infinity);
+      // Every model paused: wait for the first reset; otherwise for a window to admit its waiting call.
+      const wait = paused.every((t) => t !== Infinity) ? Math.min(...paused) - Date.now() : GATE_POLL_MS;
       await sleep(Math.max(10, Math.min(wait, 60_000)), undefined, { signal, ref: false });
     }
+  }
+
+  /** Whether one of `models` (or, with none given, any model) can start a call now: see whenCanStart. */
+  canStart(models: readonly string[]): boolean {
+    return models.length === 0 || models.some((m) => this.pausedUntil(m) === undefined && !this.#lanes.get(m)?.windowFull);
   }
 
   queued(): number {
@@ -224,6 +222,8 @@ class Lane {
   #pumping = false;
   #timer: NodeJS.Timeout | undefined;
   #degradedSince: number | undefined;
+  /** The window refused the call at the head of the queue, which still waits. */
+  #refused = false;
   /** Learned ratio of the input tokens Bedrock reports to the estimate a reservation was made with. */
   #inputRatio = 1;
 
@@ -249,6 +249,11 @@ class Lane {
 
   get waiting(): number {
     return this.#waiters.length + this.#waitingForSlot;
+  }
+
+  /** A call waits because the window has no room for it: another would only queue behind it. */
+  get windowFull(): boolean {
+    return this.#refused && this.#waiters.length > 0;
   }
 
   /** Take a call slot (Bottleneck), then wait inside it until the window admits the call, then run it. */
@@ -361,7 +366,11 @@ class Lane {
           this.#degrade(error);
           continue;
         }
-        if (!verdict.admitted) return this.#retryIn(Math.min(verdict.retryInMs, MAX_POLL_MS));
+        if (!verdict.admitted) {
+          this.#refused = true;
+          return this.#retryIn(Math.min(verdict.retryInMs, MAX_POLL_MS));
+        }
+        this.#refused = false;
         this.#waiters.shift();
         this.#admitted.set(head.call, { id, weight: head.weight, store });
         head.start();

@@ -53,9 +53,10 @@ export interface RateLimiter {
   /** Until when a model is paused because its daily quota is spent (epoch ms), or undefined. */
   pausedUntil(model: string): number | undefined;
   /**
-   * Resolves when a new batch for one of `models` could start soon: not while the calls already
-   * waiting here would take longer than a short horizon to start, nor while every one of the
-   * models is paused. The worker pool awaits it before receiving, so a backlog waits in SQS.
+   * Resolves when one of `models` can start a call: not while each is paused for its daily quota
+   * or has a call waiting for room in its full window. Batches received earlier that have not
+   * called yet (or never will: cache hits) do not hold it. The worker pool awaits it before
+   * receiving, so a backlog waits in SQS.
    */
   whenCanStart(models: readonly string[], signal?: AbortSignal): Promise<void>;
   /** Calls waiting for a slot, all models. */

@@ -106,20 +106,26 @@ describe("the quota limiter", () => {
     await limiter.close();
   });
 
-  it("lets one receive through at a time while a call waits for the quota", async () => {
+  it("lets every receive through while no call waits, though none of them has called yet (cache hits never call)", async () => {
     const limiter = new QuotaLimiter(options({ quotaFor: () => ({ rpm: 1, tpm: 0 }), timing: { windowMs: 60_000, marginMs: 0 } }), logger);
-    await limiter.whenCanStart(["m"]);
+    const gates = Array.from({ length: 20 }, () => limiter.whenCanStart(["m"]));
+    expect(await settledBeforeTimers(Promise.all(gates))).toBe(true);
+    await limiter.close();
+  });
+
+  it("stops receiving while a call waits for room in a full window, and receives again once the window admits it", async () => {
+    const limiter = new QuotaLimiter(options({ quotaFor: () => ({ rpm: 1, tpm: 0 }), timing: { windowMs: 1_000, marginMs: 0 } }), logger);
     await limiter.schedule({ model: "m", tokens: 1 }, () => Promise.resolve());
-    await limiter.whenCanStart(["m"]);
-    void limiter.schedule({ model: "m", tokens: 1 }, () => Promise.resolve()).catch(() => undefined);
-    let passed = false;
-    const gate = new AbortController();
-    const next = limiter.whenCanStart(["m"], gate.signal).then(() => (passed = true));
-    await until(() => limiter.queued() === 1);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(passed).toBe(false);
-    gate.abort();
-    await next.catch(() => undefined);
+    let secondStarted = false;
+    const second = limiter.schedule({ model: "m", tokens: 1 }, () => Promise.resolve((secondStarted = true)));
+    await until(() => !limiter.canStart(["m"]), { what: "the window to refuse the second call" });
+    const next = limiter.whenCanStart(["m"]);
+    expect(await settledBeforeTimers(next)).toBe(false);
+    // Another model with room still lets a receive through.
+    expect(await settledBeforeTimers(limiter.whenCanStart(["m", "other"]))).toBe(true);
+    await next;
+    await second;
+    expect(secondStarted).toBe(true);
     await limiter.close();
   });
 
@@ -192,3 +198,11 @@ describe("the quota limiter", () => {
     }
   });
 });
+
+/** Whether `promise` settles before any timer fires (whenCanStart passes at once or waits on a timer). */
+async function settledBeforeTimers(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  void promise.then(() => (settled = true));
+  await new Promise((r) => setImmediate(r));
+  return settled;
+}
