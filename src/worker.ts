@@ -175,7 +175,10 @@ export function createMessagePipeline(
   config: Config,
   clients: AwsClients,
   logger: Logger,
-  overrides: Pick<WorkerOverrides, "provider" | "metrics" | "bulk"> = {},
+  overrides: Pick<WorkerOverrides, "provider" | "metrics" | "bulk"> & {
+    /** Extend each message's visibility from the handler (the worker pool); Lambda's event source owns it there. */
+    renewVisibility?: boolean;
+  } = {},
 ): MessagePipeline {
   const { settings, deps, limiter, cache, metrics, breakers } = createLabelCore(config, clients, logger, overrides);
   const idempotency = config.store.batchesTable
@@ -195,6 +198,7 @@ export function createMessagePipeline(
       // The lease lives as long as the message's visibility and is renewed with it.
       leaseS: config.worker.visibilityTimeoutS,
       leaseRenewS: config.worker.heartbeatS,
+      visibility: overrides.renewVisibility ? { timeoutS: config.worker.visibilityTimeoutS, everyS: config.worker.heartbeatS } : undefined,
     },
     label,
     { sqs: clients.sqs, logger, idempotency, metrics, bulk: bulkParts?.router },
@@ -262,13 +266,12 @@ export function createWorker(
   logger: Logger,
   overrides: WorkerOverrides = {},
 ): Worker {
-  const { handler, limiter, cache, metrics, breakers, bulk } = createMessagePipeline(config, clients, logger, overrides);
+  const { handler, limiter, cache, metrics, breakers, bulk } = createMessagePipeline(config, clients, logger, { ...overrides, renewVisibility: true });
   const pool = new WorkerPool(
     {
       queueUrl: requireQueue(config, "requests"),
       concurrency: config.worker.concurrency,
       visibilityTimeoutS: config.worker.visibilityTimeoutS,
-      heartbeatS: config.worker.heartbeatS,
       waitTimeS: config.worker.waitTimeS,
       shutdownTimeoutS: config.worker.shutdownTimeoutS,
       useClientEndpoint: config.endpoints.sqs !== undefined,

@@ -13,7 +13,8 @@ import { parseRequestMessage, peekBatchId } from "./parse-request-message.ts";
 import { payloadHash } from "./payload-hash.ts";
 import { resolveReplyTo } from "./reply-to.ts";
 import { MAX_RETRY_DELAY_S, quotaHoldSeconds, retryDelaySeconds } from "./retry-delay.ts";
-import { changeVisibility, publishResult, sendToDlq } from "./sqs-messages.ts";
+import { MessageVisibility, type VisibilityRenewal } from "./message-visibility.ts";
+import { publishResult, sendToDlq } from "./sqs-messages.ts";
 
 export interface HandlerSettings {
   requestsQueueUrl: string;
@@ -25,6 +26,11 @@ export interface HandlerSettings {
   /** Lease on a batch's idempotency record; extended every `leaseRenewS` while the batch runs. */
   leaseS: number;
   leaseRenewS: number;
+  /**
+   * Extend a message's visibility while its batch runs. The handler is then the only one to set
+   * it (see MessageVisibility); absent where something else owns it (Lambda's event source).
+   */
+  visibility?: VisibilityRenewal;
 }
 
 /** Labels one validated request; the queue layer knows nothing else of the work. */
@@ -73,6 +79,8 @@ interface Delivery {
   receiveCount: number;
   log: Logger;
   signal: AbortSignal;
+  /** Every change to the message's visibility goes through it. */
+  visibility: MessageVisibility;
   request?: LabelRequest;
   result?: LabelResult;
   dlqCode?: string;
@@ -101,8 +109,15 @@ export function createMessageHandler(settings: HandlerSettings, label: LabelFn, 
   return async function handleMessage(message: Message, signal: AbortSignal): Promise<Handled> {
     const started = performance.now();
     const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? "1");
-    const delivery: Delivery = { message, receivedAt: new Date(), receiveCount, signal, log: logger.child({ messageId: message.MessageId, receiveCount }) };
-    const handled = await handle(delivery);
+    const log = logger.child({ messageId: message.MessageId, receiveCount });
+    const visibility = new MessageVisibility(sqs, settings.requestsQueueUrl, message, settings.visibility, log);
+    const delivery: Delivery = { message, receivedAt: new Date(), receiveCount, signal, log, visibility };
+    let handled: Handled;
+    try {
+      handled = await handle(delivery);
+    } finally {
+      await visibility.release();
+    }
     if (deps.metrics) recordOutcome(deps.metrics, handled.outcome, delivery, (performance.now() - started) / 1000);
     return handled;
   };
@@ -175,7 +190,7 @@ export function createMessageHandler(settings: HandlerSettings, label: LabelFn, 
   async function defer(d: Delivery, leaseExpiresAt: number): Promise<Handled> {
     const leaseLeftS = Math.ceil((leaseExpiresAt - Date.now()) / 1000) + 1;
     const wait = Math.min(MAX_RETRY_DELAY_S, leaseLeftS, Math.max(1, retryDelaySeconds(d.receiveCount, settings.retryBaseDelayS)));
-    await changeVisibility(sqs, settings.requestsQueueUrl, d.message, wait);
+    await d.visibility.set(wait);
     d.log.info({ retryInSeconds: wait }, "batch in progress on another worker; looking again after its lease");
     return { ack: false, outcome: "deferred" };
   }
@@ -211,7 +226,7 @@ export function createMessageHandler(settings: HandlerSettings, label: LabelFn, 
     await lease?.release().catch((e: unknown) => d.log.warn({ err: e }, "could not release the batch lease"));
     if (error instanceof ShuttingDownError) {
       // Hand the message to another worker now rather than after the visibility timeout.
-      await changeVisibility(sqs, settings.requestsQueueUrl, d.message, 0);
+      await d.visibility.set(0);
       d.log.info("worker stopping: message returned to the queue");
       return { ack: false, outcome: "returned" };
     }
@@ -224,7 +239,7 @@ export function createMessageHandler(settings: HandlerSettings, label: LabelFn, 
       return { ack: true, outcome: "dead-lettered" };
     }
     const delay = retryDelaySeconds(d.receiveCount, settings.retryBaseDelayS);
-    await changeVisibility(sqs, settings.requestsQueueUrl, d.message, delay);
+    await d.visibility.set(delay);
     d.log.warn({ code: error.code, err: thrown, retryInSeconds: delay }, "batch failed; will retry");
     return { ack: false, outcome: "retry-later" };
   }
@@ -238,7 +253,7 @@ export function createMessageHandler(settings: HandlerSettings, label: LabelFn, 
     const now = Date.now();
     const backoff = retryDelaySeconds(d.receiveCount, settings.retryBaseDelayS);
     const wait = quotaHoldSeconds(error.resetsAt, now, (now - d.receivedAt.getTime()) / 1000, backoff);
-    await changeVisibility(sqs, settings.requestsQueueUrl, d.message, wait);
+    await d.visibility.set(wait);
     const resetsAt = error.resetsAt === undefined ? undefined : new Date(error.resetsAt).toISOString();
     d.log.warn({ code: error.code, reason: error.message, resetsAt, retryInSeconds: wait }, "daily token quota spent on every allowed model; batch held until it resets");
     return { ack: false, outcome: "quota-hold" };

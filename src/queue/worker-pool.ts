@@ -9,8 +9,8 @@ export interface WorkerPoolOptions {
   queueUrl: string;
   /** Batches processed at once by this process. */
   concurrency: number;
+  /** Visibility a receive gives a message; the handler extends it while the batch runs (MessageVisibility). */
   visibilityTimeoutS: number;
-  heartbeatS: number;
   waitTimeS: number;
   /** How long stop() lets in-flight batches finish before returning them to the queue. */
   shutdownTimeoutS: number;
@@ -37,8 +37,9 @@ interface InFlight {
 /**
  * Runs `concurrency` sqs-consumer instances, one message each. One Consumer finishes its
  * whole received batch before polling again, so one-message consumers avoid a slow batch
- * holding up others and make the configured concurrency real. sqs-consumer's heartbeat
- * extends visibility while a batch runs.
+ * holding up others and make the configured concurrency real. The message handler, not
+ * sqs-consumer's heartbeat, extends visibility while a batch runs: one owner, so nothing
+ * overwrites a value the handler sets.
  */
 export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   readonly #options: WorkerPoolOptions;
@@ -64,7 +65,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         sqs,
         batchSize: 1,
         visibilityTimeout: options.visibilityTimeoutS,
-        heartbeatInterval: options.heartbeatS,
+        // No heartbeatInterval: the handler owns visibility (MessageVisibility). sqs-consumer's
+        // heartbeat runs until the handler returns and would overwrite the handler's final value.
         waitTimeSeconds: options.waitTimeS,
         messageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
         messageAttributeNames: ["All"],

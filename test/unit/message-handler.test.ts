@@ -9,6 +9,7 @@ import { createMessageHandler, type HandlerSettings, type LabelFn } from "../../
 import { MAX_VISIBILITY_S, VISIBILITY_MARGIN_S } from "../../src/queue/retry-delay.ts";
 import { DLQ_ATTRIBUTES } from "../../src/queue/sqs-messages.ts";
 import { FakeIdempotencyStore, silentLogger } from "../support/fakes.ts";
+import { until } from "../support/until.ts";
 
 const QUEUES = { requests: "http://sqs.local/000/requests", results: "http://sqs.local/000/results", dlq: "http://sqs.local/000/dlq" };
 
@@ -279,6 +280,48 @@ describe("the message handler", () => {
       const [wait] = visibilityChanges();
       expect(wait).toBeGreaterThanOrEqual(settings.retryBaseDelayS * 4);
       expect(wait).toBeLessThanOrEqual(settings.retryBaseDelayS * 8);
+    });
+  });
+
+  describe("as the one owner of the message's visibility", () => {
+    const renewing: HandlerSettings = { ...settings, visibility: { timeoutS: 120, everyS: 0.01 } };
+
+    it("extends the visibility while the batch runs, and stops when the batch is done", async () => {
+      const label = labeller(async (req) => {
+        await until(() => visibilityChanges().length >= 2, { what: "two visibility extensions" });
+        return resultFor(req);
+      });
+      const handled = await createMessageHandler(renewing, label.fn, { sqs, logger: silentLogger(), idempotency: store, workerId: "worker-a" })(message(request()), new AbortController().signal);
+      expect(handled).toEqual({ ack: true, outcome: "published" });
+      expect(new Set(visibilityChanges())).toEqual(new Set([120]));
+    });
+
+    it("sets a quota hold only after the extension on the wire has come back, so no extension lands after the hold", async () => {
+      const events: string[] = [];
+      let openGate!: () => void;
+      const gate = new Promise<void>((resolve) => (openGate = resolve));
+      sqsMock.on(ChangeMessageVisibilityCommand).callsFake(async (input: { VisibilityTimeout?: number }) => {
+        if (input.VisibilityTimeout !== 120) return void events.push(`set ${input.VisibilityTimeout}`);
+        events.push("extend sent");
+        await gate;
+        events.push("extend done");
+        return {};
+      });
+      let refused = false;
+      const label = labeller(async () => {
+        await until(() => events.includes("extend sent"), { what: "an extension on the wire" });
+        refused = true;
+        throw new ModelCallError("MODEL_QUOTA_EXHAUSTED", "meta.llama3-3-70b-instruct-v1:0", "no allowed model can run", { resetsAt: Date.now() + 3_600_000 });
+      });
+      const handling = createMessageHandler(renewing, label.fn, { sqs, logger: silentLogger(), idempotency: store, workerId: "worker-a" })(message(request()), new AbortController().signal);
+      await until(() => refused, { what: "the model call refused" });
+      // Give a handler that did not wait every chance to send its hold while the extension is out.
+      for (let k = 0; k < 10; k++) await new Promise((r) => setImmediate(r));
+      openGate();
+      expect(await handling).toEqual({ ack: false, outcome: "quota-hold" });
+      expect(events.at(-1)).toMatch(/^set 36\d\d$/);
+      expect(events.indexOf("extend done")).toBeLessThan(events.findIndex((e) => e.startsWith("set ")));
+      expect(events.filter((e) => e.startsWith("set "))).toHaveLength(1);
     });
   });
 

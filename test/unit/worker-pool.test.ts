@@ -11,7 +11,6 @@ const options: WorkerPoolOptions = {
   queueUrl: "http://sqs.local/000/requests",
   concurrency: 2,
   visibilityTimeoutS: 30,
-  heartbeatS: 10,
   waitTimeS: 0,
   shutdownTimeoutS: 30,
   useClientEndpoint: true,
