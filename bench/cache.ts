@@ -1,6 +1,8 @@
 // Benchmark (not a test): the label cache's hit path against the cold path, in one run on
 // one machine, so the ratio is what counts. Prints a Markdown table for docs/benchmarks.md.
-//   npm run bench:cache [-- --texts 500 --concurrency 8]
+//   npm run bench:cache [-- --texts 500 --concurrency 8 --latency-ms 300 --per-token-ms 2]
+//   npm run bench:cache -- --min-ratio 10     exits 1 when the hit path is under 10x the cold path
+import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { createAwsClients } from "../src/aws-clients.ts";
@@ -14,13 +16,19 @@ import { sendRequests } from "../src/producer/send-requests.ts";
 import { createWorker } from "../src/worker.ts";
 
 const { values } = parseArgs({
-  options: { texts: { type: "string", default: "500" }, concurrency: { type: "string", default: "8" } },
+  options: {
+    texts: { type: "string", default: "500" },
+    concurrency: { type: "string", default: "8" },
+    "latency-ms": { type: "string", default: "300" },
+    "per-token-ms": { type: "string", default: "2" },
+    "min-ratio": { type: "string" },
+  },
 });
 process.env.AWS_ACCESS_KEY_ID ??= "test";
 process.env.AWS_SECRET_ACCESS_KEY ??= "test";
 
 // The emulator's latency model: a fixed overhead plus time per output token, like a hosted model.
-const latency = { fixedMs: 300, perOutputTokenMs: 2 };
+const latency = { fixedMs: Number(values["latency-ms"]), perOutputTokenMs: Number(values["per-token-ms"]) };
 const stack = await startLocalStack({ emulator: { latency } });
 const config = loadConfig({ ...stack.env, LABELQ_WAIT_TIME_S: "1", LABELQ_CONCURRENCY: values.concurrency, LOG_LEVEL: "silent" });
 const clients = createAwsClients(config);
@@ -59,10 +67,22 @@ await worker.close();
 clients.destroy();
 await stack.close();
 
-console.log(`node ${process.version}, ${wanted} texts in batches of 50, concurrency ${values.concurrency}, emulator latency ${latency.fixedMs} ms + ${latency.perOutputTokenMs} ms/output token\n`);
+const commit = (() => {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+})();
+console.log(`commit ${commit}, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${wanted} texts in batches of 50, concurrency ${values.concurrency}, emulator latency ${latency.fixedMs} ms + ${latency.perOutputTokenMs} ms/output token\n`);
 console.log("| path | wall s | texts/s | model calls | cache hits | DynamoDB RCU / 1k texts | WCU / 1k texts |");
 console.log("|---|---|---|---|---|---|---|");
 for (const r of [cold, warm]) {
   console.log(`| ${r.label} | ${r.seconds.toFixed(2)} | ${r.textsPerSecond.toFixed(0)} | ${r.modelCalls} | ${r.cacheHits} | ${r.rcuPer1k.toFixed(0)} | ${r.wcuPer1k.toFixed(0)} |`);
 }
 console.log(`\nhit path / cold path throughput: ${(warm.textsPerSecond / cold.textsPerSecond).toFixed(1)}x`);
+const ratio = warm.textsPerSecond / cold.textsPerSecond;
+if (values["min-ratio"] !== undefined && !(ratio >= Number(values["min-ratio"]))) {
+  console.error(`hit path collapsed: ${ratio.toFixed(1)}x the cold path, under ${values["min-ratio"]}x`);
+  process.exitCode = 1;
+}
