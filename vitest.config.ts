@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    testTimeout: 60_000,
+    // A backstop only: waits carry their own named safety net (test/support/until.ts, 120 s), under this.
+    testTimeout: 180_000,
     hookTimeout: 120_000,
     pool: "forks",
     // The JSON report lets .ci/run print a plain "N passed, N failed" line.

@@ -82,22 +82,36 @@ async function send(body: LabelRequest): Promise<void> {
   await sqsOf().send(new SendMessageCommand({ QueueUrl: stack.queues.requests, MessageBody: toSqsJson(body) }));
 }
 
-async function drain(queueUrl: string, count: number, timeoutMs: number): Promise<Message[]> {
+/** Receives and deletes what arrives on a queue for `windowMs`, up to `count` messages: to empty a queue, or to show that nothing more comes. */
+async function drain(queueUrl: string, count: number, windowMs: number): Promise<Message[]> {
   const sqs = sqsOf();
   const out: Message[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (out.length < count && Date.now() < deadline) {
-    const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ["All"] }));
-    for (const m of res.Messages ?? []) {
-      out.push(m);
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
-    }
-  }
+  const deadline = performance.now() + windowMs;
+  while (out.length < count && performance.now() < deadline) out.push(...(await receiveOnce(sqs, queueUrl)));
   return out;
 }
 
-async function results(count: number, timeoutMs = 30_000): Promise<LabelResult[]> {
-  return (await drain(stack.queues.results, count, timeoutMs)).map((m) => resultSchema.parse(JSON.parse(m.Body ?? "")));
+/** One long poll of up to 10 messages, deleted once received. */
+async function receiveOnce(sqs: SQSClient, queueUrl: string): Promise<Message[]> {
+  const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ["All"] }));
+  for (const m of res.Messages ?? []) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+  return res.Messages ?? [];
+}
+
+/** Waits for `count` messages on a queue, however long the machine takes (until's safety net names what never came). */
+async function arrivals(queueUrl: string, count: number, what: string): Promise<Message[]> {
+  const sqs = sqsOf();
+  const out: Message[] = [];
+  await until(async () => {
+    out.push(...(await receiveOnce(sqs, queueUrl)));
+    return out.length >= count;
+  }, { what: `${count} ${what}`, every: 0 });
+  return out;
+}
+
+/** Waits for `count` results on the results queue. */
+async function results(count: number): Promise<LabelResult[]> {
+  return (await arrivals(stack.queues.results, count, "result(s) on the results queue")).map((m) => resultSchema.parse(JSON.parse(m.Body ?? "")));
 }
 
 function bulkRequest(n: number, overrides: Partial<LabelRequest> = {}): LabelRequest {
@@ -118,7 +132,7 @@ async function doneJobOf(batchId: string) {
     const jobKey = (await s.findIntake(batchId))?.jobKey;
     job = jobKey ? await s.getJob(jobKey) : undefined;
     return job?.state === "done";
-  });
+  }, `the bulk job of batch ${batchId} done`);
   return job as unknown as Awaited<ReturnType<DynamoBulkStore["getJob"]>>;
 }
 
@@ -141,7 +155,7 @@ describe("the bulk path on the embedded stack", () => {
     expect(stack.emulator.stats().calls).toBe(0);
     expect(await doneJobOf(requests[0]!.batchId)).toMatchObject({ state: "done", batches: 2, bedrockStatus: "Completed" });
     // Nothing more: once published, a batch is not published again.
-    expect(await results(1, 2_500)).toHaveLength(0);
+    expect(await drain(stack.queues.results, 1, 2_500)).toHaveLength(0);
   });
 
   it("creates no second job when the worker dies between CreateModelInvocationJob and recording the ARN", async () => {
@@ -160,7 +174,7 @@ describe("the bulk path on the embedded stack", () => {
     const first = startWorker({}, { store: dying });
     const request = bulkRequest(10);
     await send(request);
-    await until(() => !dieOnce);
+    await until(() => !dieOnce, "the first worker to fail recording the job ARN");
     await first.worker.close();
     expect(stack.emulator.jobs.created() - created).toBe(1);
     startWorker();
@@ -174,10 +188,10 @@ describe("the bulk path on the embedded stack", () => {
     const first = startWorker();
     const request = bulkRequest(10);
     await send(request);
-    await until(async () => (await store().jobs()).some((j) => j.state === "running"));
+    await until(async () => (await store().jobs()).some((j) => j.state === "running"), "a bulk job running");
     await first.worker.close();
     startWorker();
-    const [result] = await results(1, 60_000);
+    const [result] = await results(1);
     expect(result).toMatchObject({ batchId: request.batchId, status: "completed" });
   });
 
@@ -238,7 +252,7 @@ describe("the bulk path on the embedded stack", () => {
     startWorker({ LABELQ_BULK_ON_JOB_FAILURE: "dlq" });
     const request = bulkRequest(10);
     await send(request);
-    const [dead] = await drain(stack.queues.dlq, 1, 30_000);
+    const [dead] = await arrivals(stack.queues.dlq, 1, "batch(es) in the DLQ");
     expect(dead?.MessageAttributes?.[DLQ_ATTRIBUTES.code]?.StringValue).toBe("MODEL_TIMEOUT");
     expect(dead?.MessageAttributes?.[DLQ_ATTRIBUTES.reason]?.StringValue).toMatch(/expired/);
     expect((JSON.parse(dead?.Body ?? "{}") as LabelRequest).batchId).toBe(request.batchId);
@@ -247,7 +261,7 @@ describe("the bulk path on the embedded stack", () => {
   it("sends an explicit bulk request for a model without batch inference to the DLQ, never retried", async () => {
     startWorker({ LABELQ_ALLOWED_MODELS: "llama4-scout" });
     await send(bulkRequest(5, { model: "llama4-scout" }));
-    const [dead] = await drain(stack.queues.dlq, 1, 20_000);
+    const [dead] = await arrivals(stack.queues.dlq, 1, "batch(es) in the DLQ");
     expect(dead?.MessageAttributes?.[DLQ_ATTRIBUTES.code]?.StringValue).toBe("INVALID_REQUEST");
     expect(dead?.MessageAttributes?.[DLQ_ATTRIBUTES.reason]?.StringValue).toMatch(/no batch inference/);
   });

@@ -41,13 +41,13 @@ describe("every CLI error a user can cause: one line, non-zero exit, no stack", 
   });
 
   it("demo with a texts file that does not exist ends at once, naming the file", async () => {
-    const run = await runCli(["demo", "--texts", "nope.jsonl"], clean, 30_000, { replaceEnv: true });
+    const run = await runCli(["demo", "--texts", "nope.jsonl"], clean, undefined, { replaceEnv: true });
     expectOneLineError(run, /^labelq: INVALID_REQUEST: nope\.jsonl: no such file$/);
   });
 
   it("shows the stack with --debug or LOG_LEVEL=debug", async () => {
     for (const [args, extra] of [[["demo", "--texts", "nope.jsonl", "--debug"], {}], [["demo", "--texts", "nope.jsonl"], { LOG_LEVEL: "debug" }]] as const) {
-      const run = await runCli([...args], { ...clean, ...extra }, 30_000, { replaceEnv: true });
+      const run = await runCli([...args], { ...clean, ...extra }, undefined, { replaceEnv: true });
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/^labelq: INVALID_REQUEST: nope\.jsonl: no such file$/m);
       expect(run.stderr).toMatch(/^\s+at readTexts/m);
@@ -60,7 +60,7 @@ describe("every CLI error a user can cause: one line, non-zero exit, no stack", 
     const port = (taken.address() as net.AddressInfo).port;
     try {
       const ports = ["--dynamodb-port", String(await freePort()), "--bedrock-port", String(await freePort()), "--metrics-port", String(await freePort())];
-      const run = await runCli(["local", "--sqs-port", String(port), ...ports, "--env-out", path.join(tmp, "local.env")], clean, 30_000, { replaceEnv: true });
+      const run = await runCli(["local", "--sqs-port", String(port), ...ports, "--env-out", path.join(tmp, "local.env")], clean, undefined, { replaceEnv: true });
       expectOneLineError(run, new RegExp(`^labelq: CONFIG_INVALID: port ${port} on 127\\.0\\.0\\.1 is already in use \\(sqs\\).*--sqs-port$`));
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
@@ -69,32 +69,32 @@ describe("every CLI error a user can cause: one line, non-zero exit, no stack", 
 
   it("tables create with no DynamoDB endpoint says it went to AWS and how to point it at labelq local", async () => {
     // A region no DNS knows, so this fails the same with or without a network.
-    const run = await runCli(["tables", "create"], { ...clean, AWS_REGION: "us-nowhere-1" }, 60_000, { replaceEnv: true });
+    const run = await runCli(["tables", "create"], { ...clean, AWS_REGION: "us-nowhere-1" }, undefined, { replaceEnv: true });
     expectOneLineError(run, /^labelq: STORE_UNAVAILABLE: cannot reach dynamodb\.us-nowhere-1\.amazonaws\.com .*no AWS_ENDPOINT_URL_DYNAMODB is set/);
   });
 
   it("a bad setting: every problem in one line", async () => {
-    const run = await runCli(["status"], { ...clean, LABELQ_CONCURRENCY: "lots", LABELQ_WAIT_TIME_S: "99" }, 30_000, { replaceEnv: true });
+    const run = await runCli(["status"], { ...clean, LABELQ_CONCURRENCY: "lots", LABELQ_WAIT_TIME_S: "99" }, undefined, { replaceEnv: true });
     expectOneLineError(run, /^labelq: CONFIG_INVALID: invalid configuration: .*LABELQ_CONCURRENCY="lots".*; .*LABELQ_WAIT_TIME_S/);
   });
 
   it("enqueue refuses an empty CSV and a CSV without a text column (listing the columns found)", async () => {
-    expectOneLineError(await runCli(["enqueue", file("empty.csv", "")], env, 30_000, { replaceEnv: true }), /^labelq: INVALID_REQUEST: .*empty\.csv: no texts in it/);
+    expectOneLineError(await runCli(["enqueue", file("empty.csv", "")], env, undefined, { replaceEnv: true }), /^labelq: INVALID_REQUEST: .*empty\.csv: no texts in it/);
     const noText = file("no-text.csv", "id,body\na,hello\n");
-    expectOneLineError(await runCli(["enqueue", noText], env, 30_000, { replaceEnv: true }), /no "text" column in the header row \(columns found: "id", "body"\)$/);
+    expectOneLineError(await runCli(["enqueue", noText], env, undefined, { replaceEnv: true }), /no "text" column in the header row \(columns found: "id", "body"\)$/);
   });
 
   it("enqueue refuses a model that does not exist and a taxonomy the prompts directory lacks, before sending", async () => {
     const texts = path.join(repoRoot, "samples", "small.csv");
-    expectOneLineError(await runCli(["enqueue", texts, "--model", "gpt-x"], env, 30_000, { replaceEnv: true }), /^labelq: INVALID_REQUEST: --model "gpt-x" is not a model labelq knows/);
+    expectOneLineError(await runCli(["enqueue", texts, "--model", "gpt-x"], env, undefined, { replaceEnv: true }), /^labelq: INVALID_REQUEST: --model "gpt-x" is not a model labelq knows/);
     expectOneLineError(
-      await runCli(["enqueue", texts, "--taxonomy", "no-such-taxonomy"], env, 30_000, { replaceEnv: true }),
+      await runCli(["enqueue", texts, "--taxonomy", "no-such-taxonomy"], env, undefined, { replaceEnv: true }),
       /^labelq: TAXONOMY_NOT_FOUND: Unknown taxonomy "no-such-taxonomy"/,
     );
   });
 
   it("collect exits non-zero when fewer batch results arrived than asked for", async () => {
-    const run = await runCli(["collect", "--batches", "2", "--timeout", "1"], env, 30_000, { replaceEnv: true });
+    const run = await runCli(["collect", "--batches", "2", "--timeout", "1"], env, undefined, { replaceEnv: true });
     expect(run.stderr).toMatch(/^collected 0 batch results$/m);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^labelq: QUEUE_ERROR: only 0 of the 2 batch results asked for arrived within 1 s/m);
@@ -102,7 +102,7 @@ describe("every CLI error a user can cause: one line, non-zero exit, no stack", 
 
   it("a bad flag value, an unknown option or command: one line from the argument parser", async () => {
     for (const args of [["enqueue", "x.csv", "--batch-size", "0"], ["demo", "--nope"], ["nope"], ["status", "--interval", "soon"]]) {
-      const run = await runCli(args, clean, 30_000, { replaceEnv: true });
+      const run = await runCli(args, clean, undefined, { replaceEnv: true });
       expectOneLineError(run, /^error: /);
     }
   });

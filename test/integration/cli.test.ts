@@ -7,6 +7,7 @@ import { contractJsonSchema } from "../../src/contracts/json-schema.ts";
 import { resultSchema } from "../../src/contracts/result.ts";
 import { makeRequest } from "../support/pipeline.ts";
 import { exited, freePort, runCli, startCli } from "../support/run-cli.ts";
+import { until } from "../support/until.ts";
 
 interface LocalInfo {
   region: string;
@@ -76,11 +77,11 @@ describe("labelq local: a stack any producer can talk to", () => {
     });
     // A clean environment plus the file, as a new shell that sourced it would have.
     const clean = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn" };
-    const status = await runCli(["status"], { ...clean, ...fileEnv }, 60_000, { replaceEnv: true });
+    const status = await runCli(["status"], { ...clean, ...fileEnv }, undefined, { replaceEnv: true });
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/^dlq\s+\d+\s+\d+\s+\d+$/m);
     expect(status.stdout).toMatch(new RegExp(`^worker ${info.metrics ?? "-"}: in flight \\d+`, "m"));
-    const tables = await runCli(["tables", "create"], { ...clean, ...fileEnv }, 60_000, { replaceEnv: true });
+    const tables = await runCli(["tables", "create"], { ...clean, ...fileEnv }, undefined, { replaceEnv: true });
     expect(tables.code, tables.stderr).toBe(0);
     expect(tables.stdout).toMatch(/labelq-label-cache: exists/);
     // The env file turns the bulk path on (bucket and role), so its table is created too.
@@ -103,10 +104,11 @@ describe("labelq local: a stack any producer can talk to", () => {
     const request = makeRequest(3);
     await sqs.send(new SendMessageCommand({ QueueUrl: info.queues.requests, MessageBody: JSON.stringify(request) }));
     let body: string | undefined;
-    for (let k = 0; k < 20 && !body; k++) {
+    await until(async () => {
       const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: info.queues.results, WaitTimeSeconds: 1 }));
       body = out.Messages?.[0]?.Body;
-    }
+      return body !== undefined;
+    }, { what: `the result of ${request.batchId} on the results queue`, every: 0 });
     sqs.destroy();
     const result = resultSchema.parse(JSON.parse(body ?? "null"));
     expect(result.batchId).toBe(request.batchId);
@@ -120,14 +122,23 @@ describe("labelq local: a stack any producer can talk to", () => {
     expect(enqueue.stderr).toMatch(/enqueued 12 texts in 3 batches/);
 
     const out = path.join(tmp, "results.jsonl");
-    const collect = await runCli(["collect", "--batches", "3", "--timeout", "30", "--out", out], env);
+    // collect returns once the 3 results are in; its timeout is only a safety net for a busy machine.
+    const collect = await runCli(["collect", "--batches", "3", "--timeout", "120", "--out", out], env, 150_000);
     expect(collect.code, collect.stderr).toBe(0);
     const lines = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => resultSchema.parse(JSON.parse(l)));
     expect(lines.map((r) => r.batchId).sort()).toEqual(["csv-test-000001", "csv-test-000002", "csv-test-000003"]);
     expect(lines.reduce((n, r) => n + r.items.length, 0)).toBe(12);
   });
 
+});
+
+describe("labelq local: shutdown", () => {
+  // A stack of its own: the tests above share theirs, and may run in any order.
   it("exits 0 on SIGTERM", async () => {
+    const ports = ["--sqs-port", "--dynamodb-port", "--bedrock-port", "--metrics-port"];
+    const args: string[] = [];
+    for (const flag of ports) args.push(flag, String(await freePort()));
+    const local = await startCli(["local", ...args], { LABELQ_WAIT_TIME_S: "1" });
     local.child.kill("SIGTERM");
     expect(await exited(local.child)).toBe(0);
   });
@@ -165,7 +176,7 @@ describe("labelq commands", () => {
 
   it("demo labels the bundled sample end to end, says the model was simulated and writes JSONL", async () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "labelq-demo-")), "demo.jsonl");
-    const run = await runCli(["demo", "--out", out], {}, 120_000);
+    const run = await runCli(["demo", "--out", out]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/batches 5 \(completed 5\)\s+texts 250\s+labelled 250/);
     expect(run.stdout).toMatch(/Bedrock emulator, a test double/);

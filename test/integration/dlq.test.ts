@@ -288,7 +288,7 @@ describe("labelq dlq, over the wire", () => {
     expect(run.error).toBeUndefined();
     expect(run.stdout).toMatch(/replay: moved 1, skipped 0, failed 0/);
 
-    const [result] = await pipeline.results(1, 30_000);
+    const [result] = await pipeline.results(1);
     expect(result?.batchId).toBe(request.batchId);
     expect(result?.status).toBe("completed");
     expect(result?.items.map((i) => i.id)).toEqual(request.items.map((i) => i.id));

@@ -81,7 +81,7 @@ describe("Bedrock emulator faults: partial results, extra ids, outages", () => {
     pipeline.startWorker();
     const request = makeRequest(3);
     await pipeline.send(request);
-    const [dead] = await pipeline.drain(pipeline.queues.dlq, 1, 30_000);
+    const [dead] = await pipeline.drain(pipeline.queues.dlq, 1);
     expect(JSON.parse(dead?.Body ?? "{}")).toMatchObject({ batchId: request.batchId });
     // Moved by SQS (redrive), not by labelq: no labelq reason attribute, and exactly maxReceiveCount attempts.
     expect(dead?.MessageAttributes?.[DLQ_ATTRIBUTES.code]).toBeUndefined();

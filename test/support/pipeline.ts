@@ -22,6 +22,7 @@ import { toSqsJson } from "../../src/queue/sqs-json.ts";
 import { fifoFields } from "../../src/queue/sqs-messages.ts";
 import { createWorker, type Worker } from "../../src/worker.ts";
 import { targetClients } from "./aws-target.ts";
+import { until } from "./until.ts";
 
 /** What a pipeline is started with. */
 export interface PipelineOptions {
@@ -48,11 +49,13 @@ export interface Pipeline {
   startWorker(overrides?: Record<string, string>): Worker;
   send(body: LabelRequest | string): Promise<void>;
   /**
-   * Receive until `count` messages arrived on the queue (deleting them). Without `timeoutMs`
-   * it waits as long as the test may; with it, it returns what came by then.
+   * Receive until `count` messages arrived on the queue (deleting them). Without `windowMs` it
+   * waits until they have, however busy the machine (until's safety net names what never came);
+   * with it, it returns what came within the window: to show that nothing (more) arrives.
    */
-  drain(queueUrl: string, count: number, timeoutMs?: number): Promise<Message[]>;
-  results(count: number, timeoutMs?: number): Promise<LabelResult[]>;
+  drain(queueUrl: string, count: number, windowMs?: number): Promise<Message[]>;
+  /** The next `count` results, parsed; `windowMs` as for drain. */
+  results(count: number, windowMs?: number): Promise<LabelResult[]>;
   /** Messages on a queue, visible, in flight or delayed: 0 says, without waiting, that nothing is there. */
   messagesOn(queueUrl: string): Promise<number>;
   close(): Promise<void>;
@@ -115,18 +118,26 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
   const logger = options.logger ?? pino({ level: process.env.LABELQ_TEST_LOG ?? "silent" }, pino.destination(2));
   const workers: Worker[] = [];
 
-  const drain = async (queueUrl: string, count: number, timeoutMs?: number): Promise<Message[]> => {
+  const receiveOnce = async (queueUrl: string): Promise<Message[]> => {
+    const res = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ["All"], MessageSystemAttributeNames: ["All"] }),
+    );
+    for (const m of res.Messages ?? []) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+    return res.Messages ?? [];
+  };
+
+  const drain = async (queueUrl: string, count: number, windowMs?: number): Promise<Message[]> => {
     const out: Message[] = [];
-    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
-    while (out.length < count && Date.now() < deadline) {
-      const res = await sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ["All"], MessageSystemAttributeNames: ["All"] }),
-      );
-      for (const m of res.Messages ?? []) {
-        out.push(m);
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
-      }
+    if (windowMs === undefined) {
+      const arrived = async () => {
+        out.push(...(await receiveOnce(queueUrl)));
+        return out.length >= count;
+      };
+      await until(arrived, { what: `${count} message(s) on ${queueUrl}`, every: 0 });
+      return out;
     }
+    const deadline = performance.now() + windowMs;
+    while (out.length < count && performance.now() < deadline) out.push(...(await receiveOnce(queueUrl)));
     return out;
   };
 
@@ -152,8 +163,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       await sqs.send(new SendMessageCommand({ QueueUrl: queues.requests, MessageBody: text, ...fifoFields(queues.requests, "producer-1", text) }));
     },
     drain,
-    async results(count, timeoutMs) {
-      const messages = await drain(queues.results, count, timeoutMs);
+    async results(count, windowMs) {
+      const messages = await drain(queues.results, count, windowMs);
       return messages.map((m) => resultSchema.parse(JSON.parse(m.Body ?? "")));
     },
     async messagesOn(queueUrl) {

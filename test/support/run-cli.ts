@@ -5,11 +5,14 @@ import path from "node:path";
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
 const cli = path.join(repoRoot, "bin", "labelq.js");
 
-/** Run `labelq <args>` to completion with the test process's Node (24). */
+/**
+ * Run `labelq <args>` to completion with the test process's Node (24). `timeoutMs` is a safety net
+ * for a command that hangs, generous enough for a busy machine; no test asserts a run's duration.
+ */
 export function runCli(
   args: string[],
   env: Record<string, string> = {},
-  timeoutMs = 60_000,
+  timeoutMs = 120_000,
   options: { replaceEnv?: boolean } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -22,7 +25,7 @@ export function runCli(
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`labelq ${args.join(" ")} timed out\n${stderr}`));
+      reject(new Error(`labelq ${args.join(" ")} did not exit within ${timeoutMs / 1000} s\n${stderr}`));
     }, timeoutMs);
     child.on("close", (code) => {
       clearTimeout(timer);
