@@ -12,6 +12,7 @@ import {
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_CREDENTIALS, startLocalStack, type LocalStack } from "../../src/local/local-stack.ts";
+import { until } from "../support/until.ts";
 
 // Model invocation jobs (batch inference) against the embedded stack, over the wire with the
 // real @aws-sdk/client-bedrock and client-s3 clients, built from the stack's env block as
@@ -43,7 +44,7 @@ beforeAll(async () => {
 afterEach(() => {
   stack.emulator.jobs.setFaults({});
   stack.emulator.jobs.setQuotas({});
-  stack.emulator.jobs.setTiming({ stepMs: 5, recordsPerStep: 1000, hourMs: 3_600_000 });
+  stack.emulator.jobs.setTiming({ stepMs: 5, manual: false, recordsPerStep: 1000, hourMs: 3_600_000 });
 });
 
 afterAll(async () => {
@@ -108,16 +109,26 @@ async function createError(input: CreateModelInvocationJobCommandInput): Promise
 
 const get = (jobArn: string) => bedrock.send(new GetModelInvocationJobCommand({ jobIdentifier: jobArn }));
 
-/** Polls GetModelInvocationJob until the job has one of the statuses; returns the job and every status seen on the way. */
-async function waitFor(jobArn: string, statuses: ModelInvocationJobStatus[], timeoutMs = 10_000): Promise<{ job: GetModelInvocationJobCommandOutput; seen: string[] }> {
-  const seen: string[] = [];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = await get(jobArn);
-    if (job.status !== undefined && seen.at(-1) !== job.status) seen.push(job.status);
-    if (job.status !== undefined && statuses.includes(job.status)) return { job, seen };
-    if (Date.now() > deadline) throw new Error(`job ${jobArn} still ${job.status} (seen ${seen.join(" -> ")})`);
-    await new Promise((r) => setTimeout(r, 3));
+/**
+ * Polls GetModelInvocationJob until the job has one of the statuses; returns the job and every
+ * status it took on the way, from the emulator's record of transitions (a poll can miss a short one).
+ */
+async function waitFor(jobArn: string, statuses: ModelInvocationJobStatus[]): Promise<{ job: GetModelInvocationJobCommandOutput; seen: string[] }> {
+  let job: GetModelInvocationJobCommandOutput | undefined;
+  await until(async () => {
+    job = await get(jobArn);
+    return job.status !== undefined && statuses.includes(job.status);
+  }, { what: `job ${jobArn} to be ${statuses.join(" or ")}`, every: 3 });
+  return { job: job!, seen: statusesOf(jobArn) };
+}
+
+/** Every status a job has taken so far, oldest first. */
+const statusesOf = (jobArn: string): string[] => stack.emulator.jobs.history(jobArn).map((t) => t.status);
+
+/** Runs a manual-mode job's steps until it has `status`. */
+async function stepUntil(jobArn: string, status: ModelInvocationJobStatus): Promise<void> {
+  while (statusesOf(jobArn).at(-1) !== status) {
+    if (!(await stack.emulator.jobs.advance(jobArn))) throw new Error(`job ${jobArn} stopped at ${statusesOf(jobArn).join(" -> ")} before ${status}`);
   }
 }
 
@@ -344,33 +355,33 @@ describe("model invocation jobs: quotas, stop and expiry", () => {
   });
 
   it("stops a job: Stopping, then Stopped, and refuses to stop it again (ConflictException)", async () => {
-    stack.emulator.jobs.setTiming({ stepMs: 40 });
+    stack.emulator.jobs.setTiming({ manual: true });
     const { prefix } = await putInput([100]);
     const jobArn = await create(jobInput(prefix));
     await bedrock.send(new StopModelInvocationJobCommand({ jobIdentifier: jobArn }));
     expect((await get(jobArn)).status).toBe("Stopping");
-    const { job } = await waitFor(jobArn, ["Stopped"]);
+    // The step already waiting (to Validating) is dropped; the next one ends the stop.
+    await stack.emulator.jobs.advance(jobArn);
+    const { job, seen } = await waitFor(jobArn, ["Stopped"]);
+    expect(seen).toEqual(["Submitted", "Stopping", "Stopped"]);
     expect(job.endTime).toBeInstanceOf(Date);
     await expect(bedrock.send(new StopModelInvocationJobCommand({ jobIdentifier: jobArn }))).rejects.toMatchObject({ name: "ConflictException" });
   });
 
   it("stops a job in progress and keeps the output of the records it answered", async () => {
-    stack.emulator.jobs.setTiming({ stepMs: 15, recordsPerStep: 10 });
+    stack.emulator.jobs.setTiming({ manual: true, recordsPerStep: 10 });
     const { prefix } = await putInput([200]);
     const jobArn = await create(jobInput(prefix));
-    const { job: running } = await waitFor(jobArn, ["InProgress"]);
-    expect(running.status).toBe("InProgress");
-    for (;;) {
-      const now = await get(jobArn);
-      if ((now.processedRecordCount ?? 0) >= 20) break;
-      await new Promise((r) => setTimeout(r, 3));
-    }
+    await stepUntil(jobArn, "InProgress");
+    await stack.emulator.jobs.advance(jobArn);
+    expect((await get(jobArn)).processedRecordCount).toBe(20);
     await bedrock.send(new StopModelInvocationJobCommand({ jobIdentifier: jobArn }));
-    const { job } = await waitFor(jobArn, ["Stopped"]);
+    await stack.emulator.jobs.advance(jobArn);
+    const { job, seen } = await waitFor(jobArn, ["Stopped"]);
+    expect(seen).toEqual(["Submitted", "Validating", "Scheduled", "InProgress", "Stopping", "Stopped"]);
     const out = parseLines(await readText(`out/${jobIdOf(jobArn)}/part-0.jsonl.out`));
-    expect(out.length).toBe(job.processedRecordCount);
-    expect(out.length).toBeGreaterThanOrEqual(20);
-    expect(out.length).toBeLessThan(200);
+    expect(job.processedRecordCount).toBe(20);
+    expect(out).toHaveLength(20);
   });
 
   it("expires a job that was scheduled but did not begin before its timeout", async () => {
@@ -434,21 +445,26 @@ describe("model invocation jobs: injected faults", () => {
     expect(v.seen).not.toContain("InProgress");
     expect(v.job.status).toBe("Failed");
     const m = await waitFor(midway, ["Failed", "Completed"]);
-    // Half the records were processed (and written) before the failure: it failed in progress, not at
-    // validation. (Polling may miss the short InProgress status on a loaded machine, so it is not asserted.)
+    // Half the records were processed (and written) before the failure: it failed in progress, not at validation.
+    expect(m.seen).toEqual(["Submitted", "Validating", "Scheduled", "InProgress", "Failed"]);
     expect(m.job).toMatchObject({ status: "Failed", processedRecordCount: 50 });
     expect(parseLines(await readText(`out/${jobIdOf(midway)}/part-0.jsonl.out`))).toHaveLength(50);
   });
 
-  it("progresses slower with slowFactor", async () => {
+  it("progresses slower with slowFactor: every step waits stepMs x slowFactor", async () => {
     stack.emulator.jobs.setTiming({ stepMs: 10 });
     stack.emulator.jobs.setFaults({ slowFactor: 8 });
     const { prefix } = await putInput([100]);
     const jobArn = await create(jobInput(prefix));
-    const started = Date.now();
     await waitFor(jobArn, ["Completed"]);
-    // Three steps of 80 ms at least: to Validating, to Scheduled, to InProgress (100 records take one step).
-    expect(Date.now() - started).toBeGreaterThanOrEqual(3 * 80 - 5);
+    // Validating, Scheduled and InProgress each came after one step; the 100 records take that last step, so Completed ends it.
+    const steps = stack.emulator.jobs.history(jobArn).slice(1);
+    expect(steps.map((t) => [t.status, t.stepMs])).toEqual([
+      ["Validating", 80],
+      ["Scheduled", 80],
+      ["InProgress", 80],
+      ["Completed", undefined],
+    ]);
   });
 });
 
@@ -462,7 +478,8 @@ describe("model invocation jobs: ListModelInvocationJobs", () => {
       arns.push(await create(jobInput(prefix, { jobName: `${tag}-${k}`, modelId: OTHER_MODEL })));
       await new Promise((r) => setTimeout(r, 5));
     }
-    const failingMark = new Date();
+    // A mark strictly before the failing job's submit time: the last job before it (5 ms earlier at least).
+    const failingMark = (await get(arns[2]!)).submitTime!;
     stack.emulator.jobs.setFaults({ fail: "validation" });
     const failed = await create(jobInput(prefix, { jobName: `${tag}-failed`, modelId: OTHER_MODEL }));
     await waitFor(failed, ["Failed"]);

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import http2 from "node:http2";
@@ -172,9 +173,16 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
       setFaults: (f) => state.setJobs({ faults: jobFaultsSchema.parse(f) }),
       setQuotas: (q) => state.setJobs({ quotas: jobQuotasSchema.parse(q) }),
       setTiming: (t) => {
-        const timing = jobsControlSchema.pick({ stepMs: true, recordsPerStep: true, hourMs: true }).parse(t);
+        // manual only in code: over HTTP nothing could call advance(), and jobs would never move.
+        const timing = jobsControlSchema.pick({ stepMs: true, recordsPerStep: true, hourMs: true }).extend({ manual: z.boolean().optional() }).parse(t);
         state.setJobs(Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)));
       },
+      history: (job) => {
+        const history = jobs.history(jobIdOf(job));
+        if (history === undefined) throw new Error(`the Bedrock emulator has no job ${job}`);
+        return history;
+      },
+      advance: (job) => jobs.advance(jobIdOf(job)),
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
@@ -187,4 +195,9 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
         for (const socket of sockets) socket.destroy();
       }),
   };
+}
+
+/** A job's id from its ARN (or the id itself). */
+function jobIdOf(job: string): string {
+  return job.slice(job.lastIndexOf("/") + 1);
 }

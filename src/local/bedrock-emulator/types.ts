@@ -3,7 +3,7 @@ import type { LenientRule } from "./strictness.ts";
 
 import type { LabelErrorOptions } from "./label-errors.ts";
 import type { JobFaultsInput, JobQuotasInput, JobsOptions } from "./jobs/job-settings.ts";
-import type { JobView } from "./jobs/job-types.ts";
+import type { JobTransition, JobView } from "./jobs/job-types.ts";
 
 /**
  * Public types of the Bedrock emulator: a test double that answers the Converse API with
@@ -164,6 +164,10 @@ export interface BedrockJobsControl {
   setFaults(faults: JobFaultsInput): void;
   /** Replaces the quotas (unset fields: Bedrock's defaults). */
   setQuotas(quotas: JobQuotasInput): void;
-  /** Time scale: ms per status step, records per InProgress step, ms per hour of timeoutDurationInHours. */
-  setTiming(timing: { stepMs?: number; recordsPerStep?: number; hourMs?: number }): void;
+  /** Time scale: ms per status step (or manual: steps wait for advance()), records per InProgress step, ms per hour of timeoutDurationInHours. */
+  setTiming(timing: { stepMs?: number; manual?: boolean; recordsPerStep?: number; hourMs?: number }): void;
+  /** Every status a job (ARN or id) has taken, oldest first: transient statuses are asserted from here, not by polling. */
+  history(job: string): JobTransition[];
+  /** In manual mode, runs the job's next step and resolves when it has ended; false if none was waiting. */
+  advance(job: string): Promise<boolean>;
 }

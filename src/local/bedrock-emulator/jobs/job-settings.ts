@@ -43,6 +43,11 @@ export const jobFaultsSchema = z.strictObject({
 export const jobsOptionsSchema = z.strictObject({
   /** Milliseconds per status step (Submitted -> Validating -> Scheduled -> InProgress -> ...); default 50. */
   stepMs: z.number().min(0).default(50),
+  /**
+   * Steps wait for advance() instead of a timer: a test drives a job one step at a time and sees
+   * every status it means to, whatever the machine's load. Set before the job is submitted.
+   */
+  manual: z.boolean().default(false),
   /** Records answered per InProgress step; default 1,000. */
   recordsPerStep: z.number().int().min(1).default(1_000),
   /** How long an hour of timeoutDurationInHours lasts here, in milliseconds; default a real hour. */

@@ -8,7 +8,7 @@ import type { LenientRule } from "../strictness.ts";
 import { controlError, type ControlError } from "./control-plane-errors.ts";
 import { parseInputFiles, selectInputObjects, type InputFile } from "./input-records.ts";
 import type { CreateJobRequest, ListJobsQuery } from "./job-request.ts";
-import type { JobStatus, JobView } from "./job-types.ts";
+import type { JobStatus, JobTransition, JobView } from "./job-types.ts";
 import type { JobFaults, JobsSettings } from "./job-settings.ts";
 import { answerRecord, renderOutputFile, type Manifest, type OutputLine } from "./record-processor.ts";
 import { outputKey, type JobStorage } from "./s3-io.ts";
@@ -20,7 +20,8 @@ import { outputKey, type JobStorage } from "./s3-io.ts";
  *                    |             |  `-> Expired (never started before its timeout)
  *                    `-> Failed    any of the four -> Stopping -> Stopped (StopModelInvocationJob)
  *
- * Each step waits stepMs (x slowFactor) on a timer, never blocking the event loop; Validating
+ * Each step waits stepMs (x slowFactor) on a timer, never blocking the event loop, or for
+ * advance() when a test drives the jobs (manual); every status is kept in the job's history. Validating
  * reads the input from S3, InProgress answers recordsPerStep records per step and writes the
  * output files and manifest.json.out when the job ends. Statuses, fields and rules: sources in
  * docs/bedrock-fidelity.md, "Batch inference (model invocation jobs)".
@@ -55,6 +56,12 @@ interface Job {
   outputs: Map<string, OutputLine[]>;
   counts: { total: number | undefined; processed: number; success: number; error: number; inputTokens: number; outputTokens: number };
   timer: NodeJS.Timeout | undefined;
+  /** In manual mode, the next step, run by advance() instead of a timer. */
+  nextStep: (() => Promise<void>) | undefined;
+  /** How long the step that runs next waited (stepMs x slowFactor); recorded with the status it sets. */
+  stepMs: number | undefined;
+  /** Every status the job took, in order: tests read transient statuses here instead of racing a poll. */
+  history: { status: JobStatus; at: number; stepMs?: number }[];
   /** Bumped on every status change: a step that finds it changed (a stop came in while it awaited S3) gives up. */
   epoch: number;
 }
@@ -144,6 +151,9 @@ export class JobStore {
       outputs: new Map(),
       counts: { total: undefined, processed: 0, success: 0, error: 0, inputTokens: 0, outputTokens: 0 },
       timer: undefined,
+      nextStep: undefined,
+      stepMs: undefined,
+      history: [{ status: "Submitted", at: now }],
       epoch: 0,
     };
     this.#jobs.set(id, job);
@@ -173,6 +183,24 @@ export class JobStore {
     const page = matching.slice(offset, offset + query.maxResults);
     const next = offset + page.length;
     return { jobs: page.map(view), nextToken: next < matching.length ? Buffer.from(String(next)).toString("base64url") : undefined };
+  }
+
+  /** Every status a job has taken so far, oldest first (for tests); undefined for an unknown job. */
+  history(id: string): JobTransition[] | undefined {
+    return this.#jobs.get(id)?.history.map((h) => ({ ...h, at: new Date(h.at) }));
+  }
+
+  /**
+   * Runs a job's next step now, when jobs run in manual mode; resolves once the step (and the S3
+   * reads or writes it makes) has ended. False when the job has no step waiting.
+   */
+  async advance(id: string): Promise<boolean> {
+    const job = this.#jobs.get(id);
+    const step = job?.nextStep;
+    if (job === undefined || step === undefined) return false;
+    job.nextStep = undefined;
+    await step();
+    return true;
   }
 
   /** Every job, oldest first (for tests). */
@@ -205,9 +233,12 @@ export class JobStore {
   #set(job: Job, status: JobStatus, message?: string): void {
     clearTimeout(job.timer);
     job.timer = undefined;
+    job.nextStep = undefined;
     job.status = status;
     if (message !== undefined) job.message = message;
     job.lastModifiedTime = this.#deps.now();
+    job.history.push({ status, at: job.lastModifiedTime, ...(job.stepMs === undefined ? {} : { stepMs: job.stepMs }) });
+    job.stepMs = undefined;
     job.epoch += 1;
   }
 
@@ -216,22 +247,32 @@ export class JobStore {
     job.endTime = job.lastModifiedTime;
   }
 
-  /** Runs step after stepMs x slowFactor, unless the job's status changed meanwhile or the store closed. */
+  /** Runs step after stepMs x slowFactor (or at advance() in manual mode), unless the job's status changed meanwhile or the store closed. */
   #schedule(job: Job, step: () => void | Promise<void>): void {
     if (this.#closed) return;
-    const { stepMs } = this.#deps.settings();
+    const { stepMs, manual } = this.#deps.settings();
     const epoch = job.epoch;
-    clearTimeout(job.timer);
-    job.timer = setTimeout(() => {
+    const delay = stepMs * job.faults.slowFactor;
+    const run = async (): Promise<void> => {
       job.timer = undefined;
       if (job.epoch !== epoch || this.#closed) return;
-      Promise.resolve()
-        .then(step)
-        .catch((error: unknown) => {
-          if (ENDED.has(job.status)) return;
-          this.#end(job, "Failed", `Internal error: ${error instanceof Error ? error.message : String(error)}`);
-        });
-    }, stepMs * job.faults.slowFactor);
+      job.stepMs = delay;
+      try {
+        await step();
+      } catch (error: unknown) {
+        if (ENDED.has(job.status)) return;
+        this.#end(job, "Failed", `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+      } finally {
+        job.stepMs = undefined;
+      }
+    };
+    clearTimeout(job.timer);
+    job.timer = undefined;
+    if (manual) {
+      job.nextStep = run;
+      return;
+    }
+    job.timer = setTimeout(() => void run(), delay);
   }
 
   async #validate(job: Job): Promise<void> {

@@ -29,3 +29,10 @@ export interface JobView {
   successRecordCount?: number;
   errorRecordCount?: number;
 }
+
+/** One status a job took: when, and after how long a step waited (for statuses a step led to; none for a Stop). */
+export interface JobTransition {
+  status: JobStatus;
+  at: Date;
+  stepMs?: number;
+}
