@@ -7,6 +7,10 @@
 // settles it), so a tokens-bound account is not reported against its requests quota.
 //   npm run bench:quota [-- --rpm 120 --tpm 2000000 --ramp 60 --steady 60 --scenarios naive,local,fleet --fleet 1,2,4]
 //   npm run bench:quota -- --rpm 800 --tpm 300000 --texts-per-batch 50 --chart docs/quota-throughput-tpm.svg   (tokens bind)
+// With --paced 0.8 the labelq scenarios get no backlog: a producer sends one batch at a time at
+// that share of what the binding quota allows, after one lone batch on the idle stack, and the
+// summary sets the p99 batch latency against that lone batch's, and counts each process's calls.
+//   npm run bench:quota -- --rpm 800 --tpm 300000 --texts-per-batch 50 --fixed-ms 1500 --paced 0.8 --scenarios fleet --fleet 1,2,4
 import { BedrockRuntimeClient, ConverseCommand } from "@aws-sdk/client-bedrock-runtime";
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { Redis } from "ioredis";
@@ -57,6 +61,9 @@ const { values } = parseArgs({
     "stop-timeout": { type: "string", default: "10" },
     bucket: { type: "string", default: "10" },
     chart: { type: "string", default: "docs/quota-throughput.svg" },
+    // Output tokens per text in labelq's answer format (lines: 37.8 measured by bench:tokens), for planning.
+    "answer-tokens": { type: "string", default: "38" },
+    paced: { type: "string" },
   },
 });
 process.env.AWS_ACCESS_KEY_ID ??= "test";
@@ -78,6 +85,8 @@ const P = {
   stopTimeoutS: Number(values["stop-timeout"]),
   bucketS: Number(values.bucket),
   chart: values.chart,
+  answerTokens: Number(values["answer-tokens"]),
+  paced: values.paced === undefined ? undefined : Number(values.paced),
 };
 const durationS = P.rampS + P.steadyS;
 const model = findModel("llama3.3-70b")!;
@@ -86,19 +95,21 @@ const benchPrompt = await new PromptRegistry(path.join(root, "prompts")).resolve
 
 /**
  * What one call of a batch costs the tokens quota once settled: its input (Llama 3's tokenizer)
- * plus its answer, one compact JSON object per text (measured: ~107 tokens per text for this
- * 25-dimension taxonomy), times the model's burn-down rate. A planning estimate only: the
+ * plus its answer (--answer-tokens per text: 38 in lines for this 25-dimension taxonomy, 107 in
+ * compact JSON), times the model's burn-down rate. A planning estimate only: the
  * figures below measure each run's real cost from the emulator's usage.
  */
 const plannedCallTokens =
   promptTokens(model, { system: benchPrompt.system, user: renderUserMessage(sample.slice(0, P.textsPerBatch).map((t) => t.text)) }) +
-  P.textsPerBatch * 107 * model.outputBurnDown;
+  P.textsPerBatch * P.answerTokens * model.outputBurnDown;
 /** Calls per minute each quota allows; the smaller binds. */
 const callsByRpm = P.rpm > 0 ? P.rpm : Infinity;
 const callsByTpm = P.tpm > 0 ? P.tpm / plannedCallTokens : Infinity;
 const binding: "requests" | "tokens" = callsByRpm <= callsByTpm ? "requests" : "tokens";
 const plannedCallsPerMin = Math.min(callsByRpm, callsByTpm);
-const batchesPerScenario = Math.ceil((P.demand * plannedCallsPerMin * durationS) / 60);
+const batchesPerScenario = Math.ceil(((P.paced ?? P.demand) * plannedCallsPerMin * durationS) / 60) + 1;
+/** Paced: ms between two batches sent by the producer. */
+const pacedEveryMs = P.paced === undefined ? undefined : 60_000 / (P.paced * plannedCallsPerMin);
 /** What the binding quota allows, in texts per minute (one call per batch: LABELQ_CHUNK_SIZE = batch size). */
 const quotaTextsPerMin = plannedCallsPerMin * P.textsPerBatch;
 if (P.steadyS % 60 !== 0) console.warn(`warning: --steady ${P.steadyS} is not a whole number of minutes; a bursty client is over- or under-counted`);
@@ -127,6 +138,10 @@ interface Outcome {
   /** Mean adaptive rate factor (share of the configured quota) over the steady window, sampled each second. */
   meanFactor?: number;
   minFactor?: number;
+  /** Paced runs: the latency of one batch sent alone to the idle stack first. */
+  loneMs?: number;
+  /** Fleet runs: model calls made by each process (from its "batch labelled" log lines). */
+  callsByProcess?: number[];
   notes: string[];
 }
 
@@ -313,20 +328,42 @@ async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
 async function runLabelq(
   name: string,
   scenario: string,
-  start: (stack: LocalStack, tally: LogTally) => { stop: () => Promise<void>; factor: () => Promise<number | undefined> },
+  start: (stack: LocalStack, tally: LogTally) => { stop: () => Promise<void>; factor: () => Promise<number | undefined>; callsByProcess?: () => number[] },
 ): Promise<Outcome> {
   const stack = await startStack();
   const clients = createAwsClients(loadConfig(stack.env));
   const requests = requestsFor(scenario);
-  await sendRequests(clients.sqs, stack.queues.requests, requests);
+  if (pacedEveryMs === undefined) await sendRequests(clients.sqs, stack.queues.requests, requests);
   const results = new Map<string, LabelResult>();
   const tally = new LogTally();
-  const t0 = Date.now();
+  let t0 = Date.now();
   tally.t0 = t0;
   const collector = collect(clients.sqs, stack.queues.results, (r) => void (results.has(r.batchId) || results.set(r.batchId, r)));
   const workers = start(stack, tally);
+  let sent = requests.length;
+  let loneMs: number | undefined;
+  let pacing: Promise<void> = Promise.resolve();
+  if (pacedEveryMs !== undefined) {
+    // One batch alone on the idle stack: the latency the paced ones are set against.
+    const lone = requests[0]!;
+    await sendRequests(clients.sqs, stack.queues.requests, [lone]);
+    while (!results.has(lone.batchId)) await sleep(50);
+    loneMs = results.get(lone.batchId)!.timing.durationMs;
+    t0 = Date.now();
+    tally.t0 = t0;
+    sent = 1;
+    pacing = (async () => {
+      for (let k = 1; k < requests.length; k++) {
+        await sleep(t0 + (k - 1) * pacedEveryMs - Date.now());
+        if (Date.now() - t0 >= durationS * 1000) return;
+        await sendRequests(clients.sqs, stack.queues.requests, [requests[k]!]);
+        sent += 1;
+      }
+    })();
+  }
   const watcher = watch(stack, t0, workers.factor);
   await sleep(t0 + durationS * 1000 - Date.now());
+  await pacing;
   const w = watcher.end();
   const stopping = Date.now();
   await workers.stop();
@@ -337,7 +374,7 @@ async function runLabelq(
   const after = stack.emulator.stats();
   clients.destroy();
   await stack.close();
-  const completions = [...results.values()].map((r) => ({
+  const completions = [...results.values()].filter((r) => Date.parse(r.timing.receivedAt) >= t0 || pacedEveryMs === undefined).map((r) => ({
     at: Date.parse(r.timing.completedAt) - t0,
     latencyMs: r.timing.durationMs,
     texts: r.items.filter((it) => it.error === null).length,
@@ -348,7 +385,9 @@ async function runLabelq(
     ...w,
     failedAttempts: tally.count("batch failed; will retry"),
     dlq,
-    unaccounted: requests.length - results.size - remaining - dlq,
+    unaccounted: sent - results.size - remaining - dlq,
+    loneMs,
+    callsByProcess: workers.callsByProcess?.(),
     itemErrors: [...results.values()].reduce((n, r) => n + r.items.filter((it) => it.error !== null).length, 0),
     notes: [
       `workers stopped in ${stopS.toFixed(1)} s (LABELQ_SHUTDOWN_TIMEOUT_S=${P.stopTimeoutS}); left on the requests queue: ${remaining} of ${requests.length}; model calls by model, shutdown included: ${Object.entries(after.byModel).map(([m, v]) => `${m} ${v.calls}`).join(", ")}`,
@@ -383,12 +422,24 @@ function runFleet(processes: number): Promise<Outcome> {
       LABELQ_LIMITER_ID: limiterId,
       LABELQ_EXPECTED_WORKERS: String(processes),
       LABELQ_HTTP_PORT: "0",
+      // "batch labelled" (info) carries each batch's model calls: how the processes shared the calls.
+      LOG_LEVEL: "info",
     });
     const children: ChildProcess[] = [];
+    const calls = Array.from({ length: processes }, () => 0);
     const exits: Promise<number | null>[] = [];
     for (let k = 0; k < processes; k++) {
       const child = spawn(process.execPath, [path.join(root, "bin/labelq.js"), "worker"], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-      for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on("line", (l) => tally.line(l));
+      for (const stream of [child.stdout, child.stderr]) {
+        createInterface({ input: stream }).on("line", (l) => {
+          if (l.includes('"batch labelled"')) {
+            calls[k]! += Number((JSON.parse(l) as { modelCalls?: number }).modelCalls ?? 0);
+            return;
+          }
+          if (/"level":(30|20|10),/.test(l)) return;
+          tally.line(l);
+        });
+      }
       exits.push(new Promise((resolve) => child.once("exit", (code) => resolve(code))));
       children.push(child);
     }
@@ -407,6 +458,7 @@ function runFleet(processes: number): Promise<Outcome> {
         } while (cursor !== "0");
         redis.disconnect();
       },
+      callsByProcess: () => [...calls],
       async factor() {
         const f = await redis.hget(`${limiterId}:llama3.3-70b:aimd`, "f");
         return f === null ? 1 : Number(f);
@@ -468,7 +520,9 @@ console.log(
     `emulator (test double, strict: reserves input + maxTokens at start, settles after, no retry-after): quota ${P.rpm} rpm, ${P.tpm} tpm (rolling 60 s windows); latency ${P.latency.fixedMs} ms + ${P.latency.perOutputTokenMs} ms/output token`,
     `batches of ${P.textsPerBatch} texts, 1 model call each (LABELQ_CHUNK_SIZE=${P.textsPerBatch}), model ${model.alias}; a call costs ~${Math.round(plannedCallTokens)} quota tokens once settled`,
     `binding quota: ${binding} per minute (${P.rpm} calls by requests, ${callsByTpm === Infinity ? "unlimited" : callsByTpm.toFixed(0)} calls by tokens); it allows ~${quotaTextsPerMin.toFixed(0)} texts/min`,
-    `each scenario: fresh stack, backlog of ${batchesPerScenario} batches (${P.demand}x what the quota allows in ${durationS} s), runs ${durationS} s; figures over the steady window ${P.rampS}-${durationS} s`,
+    pacedEveryMs === undefined
+      ? `each scenario: fresh stack, backlog of ${batchesPerScenario} batches (${P.demand}x what the quota allows in ${durationS} s), runs ${durationS} s; figures over the steady window ${P.rampS}-${durationS} s`
+      : `each labelq scenario: fresh stack, one lone batch, then one batch every ${(pacedEveryMs / 1000).toFixed(2)} s (${P.paced}x what the quota allows) for ${durationS} s; figures over the steady window ${P.rampS}-${durationS} s`,
     `naive: ${P.naiveConcurrency} concurrent loops; labelq: LABELQ_CONCURRENCY=${P.concurrency} per process; fleet: ${P.fleet.join(", ")} processes on ${P.redisUrl}`,
     "",
   ].join("\n"),
@@ -489,6 +543,11 @@ const run = async (f: () => Promise<Outcome>) => {
       `p50 ${s.p50.toFixed(2)} s p99 ${s.p99.toFixed(2)} s, first minute ${s.firstMinuteTexts} texts, failed attempts ${o.failedAttempts}` +
       (o.meanFactor !== undefined ? `, rate factor mean ${o.meanFactor.toFixed(2)} min ${o.minFactor!.toFixed(2)}` : ""),
   );
+  if (o.loneMs !== undefined) console.log(`  lone batch ${(o.loneMs / 1000).toFixed(2)} s; p99 / lone ${(s.p99 / (o.loneMs / 1000)).toFixed(2)}x`);
+  if (o.callsByProcess && o.callsByProcess.length > 1) {
+    const c = o.callsByProcess;
+    console.log(`  model calls by process: ${c.join(", ")} (most / fewest ${(Math.max(...c) / Math.max(1, Math.min(...c))).toFixed(2)}x)`);
+  }
   for (const n of o.notes) console.log(`  ${n}`);
   console.log(`  texts per ${P.bucketS} s: ${s.buckets.join(" ")}`);
   outcomes.push(o);
@@ -505,6 +564,19 @@ for (const o of outcomes) {
   console.log(
     `| ${o.name} | ${s.perMin.toFixed(0)} | ${pct(s.share)} | ${pct(s.rpmShare)} | ${pct(s.tpmShare)} | ${s.calls} | ${s.throttled} | ${pct(s.throttledShare)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${o.failedAttempts} | ${na(o.dlq)} | ${na(o.unaccounted)} |`,
   );
+}
+
+if (pacedEveryMs !== undefined) {
+  console.log(`\n| scenario (paced at ${P.paced}x the binding quota) | % of binding quota (${binding}) | throttled | p50 batch s | p99 batch s | lone batch s | p99 / lone | model calls by process | most / fewest |`);
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  for (const o of outcomes.filter((x) => x.loneMs !== undefined)) {
+    const s = summarize(o);
+    const c = o.callsByProcess ?? [];
+    const spread = c.length > 1 ? `${(Math.max(...c) / Math.max(1, Math.min(...c))).toFixed(2)}x` : "n/a";
+    console.log(
+      `| ${o.name} | ${pct(s.share)} | ${s.throttled} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${(o.loneMs! / 1000).toFixed(2)} | ${(s.p99 / (o.loneMs! / 1000)).toFixed(2)}x | ${c.join(", ") || "n/a"} | ${spread} |`,
+    );
+  }
 }
 
 const naive = outcomes.find((o) => o.name.startsWith("naive"));
