@@ -51,6 +51,25 @@ afterEach(async () => {
 });
 
 describe("one owner for a message's visibility", () => {
+  it("keeps a batch that runs past several visibility timeouts hidden: the handler renews it, and nobody else takes it", async () => {
+    // One model call longer than the visibility timeout: without renewal the message would show again mid-call.
+    pipeline = await startPipeline({ emulator: { latency: { fixedMs: (VISIBILITY_S + 3) * 1000, perOutputTokenMs: 0 } }, env: { LABELQ_CACHE_TABLE: "off" } });
+    const config = loadConfig({ ...pipeline.env, LABELQ_HEARTBEAT_S: String(HEARTBEAT_S), LABELQ_VISIBILITY_TIMEOUT_S: String(VISIBILITY_S), LABELQ_CONCURRENCY: "2" });
+    const clients = createAwsClients(config);
+    const worker: Worker = createWorker(config, clients, pipeline.logger);
+    cleanups.push(() => Promise.resolve(clients.destroy()));
+    cleanups.push(() => worker.close());
+    const outcomes: MessageOutcome[] = [];
+    worker.pool.on("outcome", (_m, outcome) => outcomes.push(outcome));
+    worker.pool.start();
+
+    await pipeline.send(makeRequest(3));
+    expect(await pipeline.results(1)).toHaveLength(1);
+    // A second delivery while the first ran would have been deferred (the lease is held).
+    expect(outcomes).toEqual(["published"]);
+    expect(pipeline.emulator.stats().calls).toBe(1);
+  });
+
   it("keeps a quota hold in place over several heartbeat intervals: no visibility renewal lands after it", async () => {
     // Every model's daily quota is spent: the first call is refused and the batch is held until the reset.
     pipeline = await startPipeline({ emulator: { quota: { tpd: 1 } }, env: { LABELQ_FALLBACK_MODELS: "none", LABELQ_CACHE_TABLE: "off" } });
