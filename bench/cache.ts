@@ -22,6 +22,8 @@ const { values } = parseArgs({
     "latency-ms": { type: "string", default: "300" },
     "per-token-ms": { type: "string", default: "2" },
     "min-ratio": { type: "string" },
+    // The embedded stack configures the bulk path; "off" measures the live path without its router.
+    bulk: { type: "string", default: "on" },
   },
 });
 process.env.AWS_ACCESS_KEY_ID ??= "test";
@@ -30,7 +32,7 @@ process.env.AWS_SECRET_ACCESS_KEY ??= "test";
 // The emulator's latency model: a fixed overhead plus time per output token, like a hosted model.
 const latency = { fixedMs: Number(values["latency-ms"]), perOutputTokenMs: Number(values["per-token-ms"]) };
 const stack = await startLocalStack({ emulator: { latency } });
-const config = loadConfig({ ...stack.env, LABELQ_WAIT_TIME_S: "1", LABELQ_CONCURRENCY: values.concurrency, LOG_LEVEL: "silent" });
+const config = loadConfig({ ...stack.env, LABELQ_WAIT_TIME_S: "1", LABELQ_CONCURRENCY: values.concurrency, LOG_LEVEL: "silent", ...(values.bulk === "off" ? { LABELQ_BULK_TABLE: "off" } : {}) });
 const clients = createAwsClients(config);
 const worker = createWorker(config, clients, pino({ level: "silent" }));
 worker.pool.start();
@@ -74,7 +76,7 @@ const commit = (() => {
     return "unknown";
   }
 })();
-console.log(`commit ${commit}, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${wanted} texts in batches of 50, concurrency ${values.concurrency}, emulator latency ${latency.fixedMs} ms + ${latency.perOutputTokenMs} ms/output token\n`);
+console.log(`commit ${commit}, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${wanted} texts in batches of 50, concurrency ${values.concurrency}, emulator latency ${latency.fixedMs} ms + ${latency.perOutputTokenMs} ms/output token, bulk path ${values.bulk}\n`);
 console.log("| path | wall s | texts/s | model calls | cache hits | DynamoDB RCU / 1k texts | WCU / 1k texts |");
 console.log("|---|---|---|---|---|---|---|");
 for (const r of [cold, warm]) {
