@@ -4,7 +4,9 @@ import type { IntakeRecord, JobRecord } from "../bulk/bulk-store.ts";
 import { cancelJob } from "../bulk/cancel-job.ts";
 import { DynamoBulkStore } from "../bulk/dynamo-bulk-store.ts";
 import { BedrockJobControl } from "../bulk/job-control.ts";
+import type { Config } from "../config/config.ts";
 import { ConfigError } from "../errors/errors.ts";
+import { bulkBacklog, bulkModelAliases, type Gathering } from "../ops/status.ts";
 import { configFrom } from "./config-from-flags.ts";
 
 /** Add `labelq jobs list|show|cancel`: the bulk path's batch inference jobs, for operators. No texts are printed. */
@@ -12,12 +14,13 @@ export function registerJobsCommand(program: Command): void {
   const jobs = program.command("jobs").description("Bulk (Bedrock batch inference) jobs on record: list them, show one with its batches, cancel one.");
   jobs
     .command("list")
-    .description("every job on record, newest first: state, Bedrock status, batches, records, cost")
+    .description("batches waiting to be gathered into a job (per model), then every job on record, newest first: state, Bedrock status, batches, records, cost")
     .option("--open", "only jobs not done")
     .action(async (o: { open?: boolean }) => {
-      await withStore(async (store) => {
-        const all = await store.jobs();
-        process.stdout.write(`${formatJobList(o.open ? all.filter((j) => j.state !== "done") : all)}\n`);
+      await withStore(async (store, _clients, config) => {
+        const [all, backlog] = await Promise.all([store.jobs(), bulkBacklog(store, bulkModelAliases(config))]);
+        const jobs = o.open ? all.filter((j) => j.state !== "done") : all;
+        process.stdout.write(`${formatJobList(jobs, backlog.gathering, { gatherS: config.bulk.gatherS, now: Date.now() })}\n`);
       });
     });
   jobs
@@ -48,21 +51,44 @@ export function registerJobsCommand(program: Command): void {
     });
 }
 
-async function withStore(body: (store: DynamoBulkStore, clients: AwsClients) => Promise<void>): Promise<void> {
+async function withStore(body: (store: DynamoBulkStore, clients: AwsClients, config: Config) => Promise<void>): Promise<void> {
   const config = configFrom({});
   if (!config.bulk.table) throw new ConfigError(["LABELQ_BULK_TABLE=off: the bulk path has no table, so there are no jobs"]);
   const clients = createAwsClients(config);
   try {
-    await body(new DynamoBulkStore(clients.dynamo, config.bulk.table, { recordTtlDays: config.store.batchRecordTtlDays }), clients);
+    await body(new DynamoBulkStore(clients.dynamo, config.bulk.table, { recordTtlDays: config.store.batchRecordTtlDays }), clients, config);
   } finally {
     clients.destroy();
   }
 }
 
-/** Jobs as a table. */
-export function formatJobList(jobs: readonly JobRecord[]): string {
-  if (jobs.length === 0) return "no bulk jobs on record";
-  const lines = ["job                       model            state       bedrock             batches  records  cost USD  created"];
+/**
+ * Batches waiting for a job (one row per model: the gather time runs from the oldest), then jobs
+ * as a table.
+ */
+export function formatJobList(jobs: readonly JobRecord[], gathering: readonly Gathering[], gather: { gatherS: number; now: number }): string {
+  const lines: string[] = [];
+  if (gathering.length > 0) {
+    lines.push("gathering (waiting for a job)", "model            batches  texts  oldest since              gather time ends");
+    for (const g of gathering) {
+      const endsInS = Math.round((Date.parse(g.oldestReceivedAt) + gather.gatherS * 1000 - gather.now) / 1000);
+      lines.push(
+        [
+          g.model.padEnd(16),
+          String(g.batches).padStart(7),
+          String(g.texts).padStart(6),
+          ` ${g.oldestReceivedAt.padEnd(24)}`,
+          endsInS > 0 ? `in ${endsInS} s (LABELQ_BULK_GATHER_S)` : "now: a job (or live, below the model's minimum records) on the next bulk loop pass",
+        ].join(" "),
+      );
+    }
+    lines.push("");
+  }
+  if (jobs.length === 0) {
+    lines.push("no bulk jobs on record");
+    return lines.join("\n");
+  }
+  lines.push("job                       model            state       bedrock             batches  records  cost USD  created");
   for (const j of jobs) {
     lines.push(
       [

@@ -1,4 +1,9 @@
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { AwsClients } from "../aws-clients.ts";
+import { type BulkStore, FINAL_INTAKE_STATES, type IntakeRecord } from "../bulk/bulk-store.ts";
+import { DynamoBulkStore } from "../bulk/dynamo-bulk-store.ts";
+import type { Config } from "../config/config.ts";
+import { modelCatalogueFor } from "../worker.ts";
 import { parsePrometheusText, type Sample, sumOf } from "./prometheus-text.ts";
 
 export interface QueueDepth {
@@ -66,4 +71,62 @@ export function flowRates(before: readonly Sample[], after: readonly Sample[], s
     costUsdPerHour: (d("labelq_cost_usd_total") * 3600) / seconds,
     inFlight: sumOf(after, "labelq_inflight_batches"),
   };
+}
+
+/** One model's batches waiting to be gathered into a bulk job. */
+export interface Gathering {
+  model: string;
+  batches: number;
+  texts: number;
+  /** When the oldest of them was taken off SQS: its gather time runs from then. */
+  oldestReceivedAt: string;
+}
+
+/** Where the bulk path's unfinished batches are, from its records (no texts). */
+export interface BulkBacklog {
+  /** Waiting for a job, per model with any. */
+  gathering: Gathering[];
+  /** In a job being assembled, submitted or run by Bedrock. */
+  inJobs: { batches: number; jobs: number };
+  /** In a job that ended, while its output is read and the batches published or handed off. */
+  collecting: { batches: number; jobs: number };
+  /** Taken from gathering to go live or to the DLQ, the send not yet confirmed. */
+  handingOff: number;
+}
+
+/**
+ * Count the bulk path's unfinished batches. `models` are the aliases that can have batches waiting
+ * (those with batch inference): waiting batches are kept per model, so each is asked for.
+ */
+export async function bulkBacklog(store: Pick<BulkStore, "pending" | "jobs" | "batchesOf" | "handingOff">, models: readonly string[]): Promise<BulkBacklog> {
+  const [pending, jobs, handingOff] = await Promise.all([Promise.all(models.map((m) => store.pending(m))), store.jobs(), store.handingOff()]);
+  const gathering = pending.filter((rows) => rows.length > 0).map((rows) => gatheringOf(rows));
+  const backlog: BulkBacklog = { gathering, inJobs: { batches: 0, jobs: 0 }, collecting: { batches: 0, jobs: 0 }, handingOff: handingOff.length };
+  const open = jobs.filter((j) => j.state !== "done");
+  const batches = await Promise.all(open.map((j) => store.batchesOf(j.jobKey)));
+  open.forEach((job, k) => {
+    const unfinished = batches[k]!.filter((b) => !FINAL_INTAKE_STATES.includes(b.state)).length;
+    const where = job.state === "collecting" ? backlog.collecting : backlog.inJobs;
+    where.jobs += 1;
+    where.batches += unfinished;
+  });
+  return backlog;
+}
+
+function gatheringOf(rows: readonly IntakeRecord[]): Gathering {
+  const oldest = rows.reduce((a, b) => (b.receivedAt < a ? b.receivedAt : a), rows[0]!.receivedAt);
+  return { model: rows[0]!.model, batches: rows.length, texts: rows.reduce((n, r) => n + r.request.items.length, 0), oldestReceivedAt: oldest };
+}
+
+/** The model aliases whose batches can wait for a bulk job: those with batch inference in the configured catalogue. */
+export function bulkModelAliases(config: Pick<Config, "region" | "models" | "limiter">): string[] {
+  return modelCatalogueFor(config)
+    .models.filter((m) => m.batch !== undefined)
+    .map((m) => m.alias);
+}
+
+/** The bulk path's backlog from its table, as the configuration names it. */
+export async function readBulkBacklog(config: Config, clients: Pick<AwsClients, "dynamo">, table: string): Promise<BulkBacklog> {
+  const store = new DynamoBulkStore(clients.dynamo, table, { recordTtlDays: config.store.batchRecordTtlDays });
+  return bulkBacklog(store, bulkModelAliases(config));
 }
