@@ -134,6 +134,7 @@ export function createLabelCore(config: Config, clients: AwsClients, logger: Log
     maxReaskRounds: config.classify.maxReaskRounds,
     cacheTtlDays: config.store.cacheTtlDays,
     retryBudgetS: config.bedrock.retryBudgetS,
+    maxTextChars: config.limits.maxTextChars,
   };
   const limiter = new QuotaLimiter(
     {

@@ -6,7 +6,7 @@ import type { IntakeRecord, JobRecord } from "./bulk-store.ts";
 import { handOff } from "./hand-off.ts";
 import { inputFileName, jsonl } from "./jsonl-files.ts";
 import { chunkSizesFor, planBatchRecords } from "./plan-records.ts";
-import { resolveBatch } from "./resolve-batch.ts";
+import { recordItems, resolveBatch } from "./resolve-batch.ts";
 
 /** How long a job may stay "assembling" before another worker takes its assembly over. */
 export const ASSEMBLY_STALE_MS = 10 * 60_000;
@@ -115,7 +115,7 @@ async function newJob(ctx: BulkContext, model: ModelSpec, pending: readonly Inta
     if (records >= ctx.bulk.limits.maxRecordsPerJob) break;
     try {
       const batch = await resolveBatch(ctx, intake);
-      const chunks = chunkSizesFor(intake.request.items, batch.prompt, batch, ctx.settings.chunkSize);
+      const chunks = chunkSizesFor(recordItems(intake.request.items, batch), batch.prompt, batch, ctx.settings.chunkSize);
       // Roughly a record per chunk, the system prompt in each: stop before the job's byte limit.
       const estimate = chunks.length * (batch.prompt.system.length + 2_000) + intake.request.items.reduce((n, it) => n + it.text.length, 0);
       if (records + chunks.length > ctx.bulk.limits.maxRecordsPerJob || bytes + estimate > ctx.bulk.limits.maxJobBytes) break;
@@ -157,7 +157,7 @@ export async function finishAssembly(ctx: BulkContext, job: JobRecord, signal: A
   for (const intake of batches) {
     signal.throwIfAborted();
     const batch = await resolveBatch(ctx, intake);
-    for (const record of planBatchRecords(intake.batchId, intake.request.items, intake.chunks ?? [], batch.prompt, batch)) {
+    for (const record of planBatchRecords(intake.batchId, recordItems(intake.request.items, batch), intake.chunks ?? [], batch.prompt, batch)) {
       const size = Buffer.byteLength(record.line, "utf8") + 1;
       if (lines.length >= ctx.bulk.limits.maxRecordsPerFile || (lines.length > 0 && bytes + size > ctx.bulk.limits.maxFileBytes)) await flush();
       lines.push(record.line);

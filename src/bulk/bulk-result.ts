@@ -1,5 +1,6 @@
 import type { LabelRequest } from "../contracts/request.ts";
 import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts";
+import { screenRequest } from "../classify/label-batch.ts";
 import { usagePerText } from "../classify/usage.ts";
 import type { ModelSpec } from "../llm/model-registry.ts";
 import { type InferenceParams, promptHash, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
@@ -23,12 +24,17 @@ export function bulkResult(input: {
   inference: InferenceParams;
   receivedAt: Date;
   completedAt: Date;
+  /** Texts longer than this (and empty or blank ones) were never in a record: they get their item error. */
+  maxTextChars?: number;
 }): LabelResult {
   const { request, output, reask, prompt, model } = input;
+  const { usable, unusable } = screenRequest(request, input);
   const labelled = new Map(output.labelled.map((it) => [it.id, it]));
   const reasked = new Map((reask?.items ?? []).map((it) => [it.id, it]));
   const problems = new Map(output.unlabelled.map((p) => [p.id, p]));
   const items = request.items.map((it): ResultItem => {
+    const unsent = unusable.get(it.id);
+    if (unsent) return unsent;
     const done = labelled.get(it.id);
     if (done) return { ...done, promptVersion: prompt.version };
     const again = reasked.get(it.id);
@@ -59,7 +65,7 @@ export function bulkResult(input: {
       // Each answered or failed record was one model invocation.
       modelCalls: output.records.answered + output.records.failed + (live?.modelCalls ?? 0),
       ...tokens,
-      perText: usagePerText(tokens, request.items.length - (live?.cacheHits ?? 0)),
+      perText: usagePerText(tokens, usable.length - (live?.cacheHits ?? 0)),
       cacheHits: live?.cacheHits ?? 0,
       costUsd: Math.round((output.usage.costUsd + (live?.costUsd ?? 0)) * 1e6) / 1e6,
     },

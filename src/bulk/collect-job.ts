@@ -9,7 +9,7 @@ import type { HandOffReason } from "./hand-off.ts";
 import { handOff } from "./hand-off.ts";
 import { COMPLETED_STATUSES, jobIdOf } from "./job-control.ts";
 import { type OutputRead, readManifest, readOutputFile } from "./read-output.ts";
-import { resolveBatch } from "./resolve-batch.ts";
+import { recordItems, resolveBatch } from "./resolve-batch.ts";
 import { sortBatchOutput } from "./sort-batch-output.ts";
 
 /**
@@ -114,7 +114,7 @@ async function collectBatch(
 ): Promise<boolean> {
   if (intake.state === "handing-off") return handOff(ctx, intake, ctx.bulk.onJobFailure, failure);
   const batch = await resolveBatch(ctx, intake);
-  const sorted = sortBatchOutput(intake.batchId, intake.request.items, intake.chunks ?? [], output.records, batch.prompt, batch.model);
+  const sorted = sortBatchOutput(intake.batchId, recordItems(intake.request.items, batch), intake.chunks ?? [], output.records, batch.prompt, batch.model);
   summary.answeredRecords += sorted.records.answered;
   summary.failedRecords += sorted.records.failed;
   summary.missingRecords += sorted.records.missing;

@@ -1,4 +1,6 @@
 import { resolveModel } from "../classify/label-batch.ts";
+import { DEFAULT_REQUEST_LIMITS, type RequestItem } from "../contracts/request.ts";
+import { screenItems } from "../contracts/text-checks.ts";
 import type { ModelSpec } from "../llm/model-registry.ts";
 import { resolveInference } from "../llm/sampling.ts";
 import type { InferenceParams, ResolvedPrompt } from "../prompts/prompt-registry.ts";
@@ -11,6 +13,8 @@ export interface ResolvedBatch {
   prompt: ResolvedPrompt;
   model: ModelSpec;
   inference: InferenceParams;
+  /** Longest text sent to the model; longer, empty or blank texts get an item error instead (screenItems). */
+  maxTextChars: number;
 }
 
 /**
@@ -23,5 +27,15 @@ export async function resolveBatch(ctx: Pick<BulkContext, "prompts" | "settings"
   const taxonomy = request.taxonomy ?? ctx.settings.defaultTaxonomy;
   const prompt = await ctx.prompts.resolve(taxonomy, intake.promptVersion ?? request.promptVersion ?? ctx.settings.defaultPromptVersion);
   const model = resolveModel(intake.model, ctx.settings);
-  return { taxonomy, prompt, model, inference: resolveInference(prompt, model, request.inference) };
+  const maxTextChars = ctx.settings.maxTextChars ?? DEFAULT_REQUEST_LIMITS.maxTextChars;
+  return { taxonomy, prompt, model, inference: resolveInference(prompt, model, request.inference), maxTextChars };
+}
+
+/**
+ * The texts of a bulk batch that go into its records: those the live path would send too. The
+ * others (empty, blank, too long) get their item error in the result (bulkResult); records are
+ * cut, written and read over these texts only, so every step must take them from here.
+ */
+export function recordItems(items: readonly RequestItem[], batch: Pick<ResolvedBatch, "maxTextChars">): RequestItem[] {
+  return screenItems(items, batch.maxTextChars).usable;
 }

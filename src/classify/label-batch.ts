@@ -1,4 +1,5 @@
-import type { LabelRequest } from "../contracts/request.ts";
+import { DEFAULT_REQUEST_LIMITS, type LabelRequest } from "../contracts/request.ts";
+import { screenItems, type UnusableItem } from "../contracts/text-checks.ts";
 import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts";
 import { InvalidRequestError } from "../errors/errors.ts";
 import { acceptsSampling } from "../llm/sampling.ts";
@@ -30,6 +31,8 @@ export interface LabelBatchSettings {
   retryBudgetS?: number;
   /** The configured model catalogue (modelCatalogueFor(config) in src/worker.ts); default the packaged one (us geography). */
   catalogue?: ModelCatalogue;
+  /** Longest text sent to the model (LABELQ_MAX_TEXT_CHARS); a longer one gets TEXT_TOO_LONG. Default 5,000. */
+  maxTextChars?: number;
 }
 
 export interface LabelBatchDeps extends ClassifyDeps {
@@ -51,10 +54,23 @@ export function resolveModel(alias: string, settings: LabelBatchSettings): Model
 
 type Item = LabelRequest["items"][number];
 
+/** The result item of a text that is not sent to the model (see screenItems). */
+export function unusableResultItem({ id, problem }: UnusableItem): ResultItem {
+  return { id, labels: null, source: null, model: null, error: { code: problem.code, message: problem.message } };
+}
+
+/** The batch's texts that go to the model, and the result items of those that do not (empty, blank, too long). */
+export function screenRequest(request: LabelRequest, settings: Pick<LabelBatchSettings, "maxTextChars">): { usable: Item[]; unusable: Map<string, ResultItem> } {
+  const { usable, unusable } = screenItems(request.items, settings.maxTextChars ?? DEFAULT_REQUEST_LIMITS.maxTextChars);
+  return { usable, unusable: new Map(unusable.map((u) => [u.id, unusableResultItem(u)])) };
+}
+
 /**
  * Label one validated batch request and build its result message. Knows nothing of queues.
- * Texts whose labels are all cached skip the model; texts cached under older definitions of
- * some dimensions are asked only for those dimensions; the rest get the full prompt.
+ * Texts the model cannot be asked about (empty, blank, too long) get an item error and are
+ * neither sent nor cached. Texts whose labels are all cached skip the model; texts cached under
+ * older definitions of some dimensions are asked only for those dimensions; the rest get the
+ * full prompt.
  */
 export async function labelBatch(
   request: LabelRequest,
@@ -80,13 +96,14 @@ export async function labelBatch(
   const cache = mode === "bypass" ? undefined : deps.cache;
   const context = promptContextHash(prompt.taxonomy, prompt.template);
   const keyOf = (it: Item) => cacheKey(it.text, { taxonomy: taxonomyName, context, modelId: model.modelId, format: model.outputFormat, inference });
-  const cached = cache && mode === "use" ? await cache.getMany(request.items.map(keyOf)) : new Map<string, CacheEntry>();
+  const { usable, unusable } = screenRequest(request, settings);
+  const cached = cache && mode === "use" && usable.length > 0 ? await cache.getMany(usable.map(keyOf)) : new Map<string, CacheEntry>();
 
   // Sort every text into: fully cached, cached except some dimensions, not cached.
   const fromCache = new Map<string, ResultItem>();
   const misses: Item[] = [];
   const stale = new Map<string, { dims: Set<string>; items: Item[] }>();
-  for (const it of request.items) {
+  for (const it of usable) {
     const entry = cached.get(keyOf(it));
     if (!entry) {
       misses.push(it);
@@ -159,13 +176,15 @@ export async function labelBatch(
   const answered = new Map(outcomes.flatMap((r) => r.items).map((it) => [it.id, it]));
   const items = request.items.map(
     (it): ResultItem =>
+      unusable.get(it.id) ??
       fromCache.get(it.id) ??
       answered.get(it.id) ?? { id: it.id, labels: null, source: null, model: null, error: { code: "MISSING_FROM_OUTPUT", message: "no labels for this text" } },
   );
   // The model refused every text it was asked about (no model access, input too long...): a
   // batch-level failure for the DLQ, replayable once the cause is fixed, not a result of errors.
   const rejection = outcomes.find((r) => r.rejection)?.rejection;
-  if (rejection && fromCache.size === 0 && items.every((it) => it.error?.code === "MODEL_REJECTED_REQUEST")) throw rejection;
+  // Texts never sent (item errors of their own) do not make it a result.
+  if (rejection && fromCache.size === 0 && items.every((it) => unusable.has(it.id) || it.error?.code === "MODEL_REJECTED_REQUEST")) throw rejection;
 
   const usage = outcomes.map((r) => r.usage).reduce(addUsage, noUsage());
   const failed = items.filter((it) => it.error !== null).length;
@@ -179,7 +198,7 @@ export async function labelBatch(
     promptHash: promptHash(forFormat(prompt, model.outputFormat), model.modelId, inference),
     model: modelAlias,
     items,
-    usage: { ...usage, costUsd: round6(usage.costUsd), perText: usagePerText(usage, request.items.length - fromCache.size), cacheHits: fromCache.size },
+    usage: { ...usage, costUsd: round6(usage.costUsd), perText: usagePerText(usage, usable.length - fromCache.size), cacheHits: fromCache.size },
     timing: {
       receivedAt: receivedAt.toISOString(),
       completedAt: completedAt.toISOString(),

@@ -1,5 +1,6 @@
 import type { LabelRequest } from "../contracts/request.ts";
 import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts";
+import { textErrorCodes } from "../contracts/text-checks.ts";
 import { labelBatch, type LabelBatchDeps, type LabelBatchSettings } from "./label-batch.ts";
 import { routeText } from "./prompt-routing.ts";
 import type { ShadowRecorder } from "./shadow-recorder.ts";
@@ -60,7 +61,7 @@ export async function labelRoutedBatch(
   const total = usageRuns.reduce((u, r) => ({ ...addUsage(u, r.usage), cacheHits: u.cacheHits + r.usage.cacheHits }), { ...noUsage(), cacheHits: 0 });
   const usage = { ...total, costUsd: Math.round(total.costUsd * 1e6) / 1e6 };
   // The shadow's texts were sent too: its tokens are in the totals, so its texts are in the divisor.
-  const sentToModel = usageRuns.reduce((n, r) => n + r.items.length - r.usage.cacheHits, 0);
+  const sentToModel = usageRuns.reduce((n, r) => n + r.items.filter((it) => !isTextError(it)).length - r.usage.cacheHits, 0);
   const main = runs.find((r) => r.promptVersion === routes.baseline) ?? runs[0]!;
   const failed = items.filter((it) => it.error !== null).length;
   const completedAt = new Date((deps.now ?? Date.now)());
@@ -102,6 +103,11 @@ async function compareShadow(
   } catch (error) {
     deps.logger.warn({ err: error, ...scope }, "could not record the shadow comparison");
   }
+}
+
+/** An item whose text was never sent to the model (empty, blank, too long). */
+function isTextError(item: ResultItem): boolean {
+  return (textErrorCodes as readonly string[]).includes(item.error?.code ?? "");
 }
 
 /** Multi-choice lists compare as sets. */

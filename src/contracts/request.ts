@@ -21,7 +21,13 @@ const idMessage = "may contain only letters, digits and . _ : @ / -";
 export function requestSchema(limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {
   const item = z.object({
     id: z.string().min(1).max(128).regex(idPattern, `item id ${idMessage}`).describe("Unique within the batch; echoed in the result"),
-    text: z.string().min(1, "text must not be empty").max(limits.maxTextChars, `text is longer than ${limits.maxTextChars} characters`),
+    // Not refused here: an empty, blank or over-long text gets an item error and the rest of the
+    // batch is labelled (src/contracts/text-checks.ts). The body size limit still bounds it.
+    text: z
+      .string()
+      .describe(
+        `The text to label. Empty, blank or longer than the limit (LABELQ_MAX_TEXT_CHARS, default ${DEFAULT_REQUEST_LIMITS.maxTextChars}): the item gets an error (TEXT_EMPTY, TEXT_TOO_LONG) in the result, is not sent to the model, and the rest of the batch is labelled`,
+      ),
     metadata: z.record(z.string(), z.unknown()).optional().describe("Opaque to labelq; not sent to the model"),
   });
   return z

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { textErrorCodes } from "./text-checks.ts";
 
 /** A decoded label value: a choice name, a list of names, a scale point, a yes/no, or null for unknown. */
 export const labelValueSchema = z.union([z.string(), z.array(z.string()), z.number(), z.boolean(), z.null()]);
@@ -8,6 +9,8 @@ export const itemErrorCodes = [
   "MISSING_FROM_OUTPUT",
   "MODEL_REJECTED_REQUEST",
   "MODEL_ERROR",
+  // Added within version 1: texts the worker does not send to the model (src/contracts/text-checks.ts).
+  ...textErrorCodes,
 ] as const;
 
 export const resultItemSchema = z.object({
@@ -16,7 +19,10 @@ export const resultItemSchema = z.object({
   source: z.enum(["model", "cache"]).nullable(),
   model: z.string().nullable().describe("Bedrock model id that answered this item"),
   promptVersion: z.string().optional().describe("Prompt version that labelled this item (a canary share may differ from the batch's)"),
-  error: z.object({ code: z.enum(itemErrorCodes), message: z.string() }).nullable(),
+  error: z
+    .object({ code: z.enum(itemErrorCodes), message: z.string() })
+    .nullable()
+    .describe("Why the item has no labels. TEXT_EMPTY, TEXT_TOO_LONG and TEXT_INVALID: the text was not sent to the model (nothing billed, nothing cached); the rest of the batch is labelled"),
 });
 
 export const resultSchema = z.object({

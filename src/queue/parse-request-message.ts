@@ -17,7 +17,7 @@ export function parseRequestMessage(body: string | undefined, limits: RequestLim
   }
   const parsed = requestSchema(limits).safeParse(json);
   if (!parsed.success) {
-    const issues = formatIssues(parsed.error.issues);
+    const issues = formatIssues(parsed.error.issues, json);
     throw new InvalidRequestError(`The request does not match contract v1: ${issues.slice(0, 5).join("; ")}${issues.length > 5 ? ` (+${issues.length - 5} more)` : ""}`, issues);
   }
   return parsed.data;
@@ -35,8 +35,23 @@ function whereJsonFailed(error: unknown): string {
   return position === undefined ? "" : ` (at position ${position})`;
 }
 
-function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "body"}: ${i.message}`);
+/**
+ * Each issue at its path; an item's field also names the item's id (`items.3 (id "r-4").text`), the
+ * numbering producers know their texts by, where the position alone counts from 0.
+ */
+function formatIssues(issues: readonly z.core.$ZodIssue[], json: unknown): string[] {
+  const items = (json as { items?: unknown } | null)?.items;
+  const idAt = (index: PropertyKey): string | undefined => {
+    const id = Array.isArray(items) && typeof index === "number" ? (items[index] as { id?: unknown } | null)?.id : undefined;
+    return typeof id === "string" ? id.slice(0, 128) : undefined;
+  };
+  return issues.map((i) => {
+    if (i.path.length === 0) return `body: ${i.message}`;
+    const [head, index, field, ...rest] = i.path;
+    const id = head === "items" && field !== undefined && field !== "id" ? idAt(index!) : undefined;
+    if (id === undefined) return `${i.path.join(".")}: ${i.message}`;
+    return `items.${String(index)} (id ${JSON.stringify(id)}).${[field, ...rest].map(String).join(".")}: ${i.message}`;
+  });
 }
 
 /** The batchId of a body that failed validation, when one can be read, so the DLQ entry can name it. */

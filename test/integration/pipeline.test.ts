@@ -60,6 +60,26 @@ describe("the pipeline, end to end over the wire", () => {
     expect(pipeline.emulator.stats().calls).toBe(results[0]?.usage.modelCalls);
   });
 
+  it("labels a batch with an over-long and an empty text, giving those two item errors, and dead-letters nothing", async () => {
+    pipeline = await startPipeline();
+    pipeline.startWorker();
+    const request = makeRequest(29);
+    request.items[3] = { id: request.items[3]!.id, text: "" };
+    request.items[28] = { id: request.items[28]!.id, text: "Far too long. ".repeat(1_500) };
+    await pipeline.send(request);
+
+    const [result] = await pipeline.results(1);
+    expect(result?.batchId).toBe(request.batchId);
+    expect(result?.status).toBe("partial");
+    const errors = result?.items.filter((it) => it.error !== null).map((it) => [it.id, it.error?.code]);
+    expect(errors).toEqual([
+      [request.items[3].id, "TEXT_EMPTY"],
+      [request.items[28].id, "TEXT_TOO_LONG"],
+    ]);
+    expect(result?.items.filter((it) => it.labels !== null)).toHaveLength(27);
+    expect(await pipeline.drain(pipeline.queues.dlq, 1, 1_000)).toHaveLength(0);
+  });
+
   it("dead-letters a replyTo outside the allow-list and honours one inside it", async () => {
     pipeline = await startPipeline();
     const teamQueue = pipeline.queues.results.replace(/results$/, "dlq"); // any existing queue the test can read

@@ -93,6 +93,30 @@ describe("the bulk loop on fakes of its store, job control and outbox", () => {
     expect(s.outbox.published).toHaveLength(3);
   });
 
+  it("leaves empty, blank and over-long texts out of the job's records and gives them their item error in the published result", async () => {
+    const s = setup();
+    const r = request("b1", 12);
+    r.items[2] = { id: "t3", text: "" };
+    r.items[5] = { id: "t6", text: "   " };
+    r.items[8] = { id: "t9", text: "y".repeat(5_001) };
+    await s.accept(r);
+    const loop = new BulkLoop(s.ctx("w1"), 1000);
+    await loop.runOnce();
+    // Nine texts the model can be asked about: one record of 9 (chunk size 10), none of the three others in it.
+    expect(s.theJob()).toMatchObject({ records: 1 });
+    expect(s.batchModel.calls).toHaveLength(0);
+    await s.runJob();
+    await loop.runOnce();
+    expect(s.batchModel.textsPerCall().flat()).toHaveLength(9);
+    expect(s.batchModel.textsPerCall().flat()).not.toContain("");
+    const [published] = s.outbox.published;
+    expect(published?.result.status).toBe("partial");
+    expect(published?.result.items.map((it) => it.error?.code ?? null)).toEqual([null, null, "TEXT_EMPTY", null, null, "TEXT_EMPTY", null, null, "TEXT_TOO_LONG", null, null, null]);
+    expect(s.live.calls).toHaveLength(0);
+    expect(s.cache.stats().writes).toBe(9);
+    expect(resultSchema.safeParse(published?.result).success).toBe(true);
+  });
+
   it("submits once when the worker dies between CreateModelInvocationJob and recording the ARN: the same clientRequestToken returns the same job", async () => {
     const s = setup();
     await s.accept(request("b1", 10));

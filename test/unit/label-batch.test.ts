@@ -185,6 +185,61 @@ describe("labelBatch", () => {
     expect(error).toBe(rejected);
   });
 
+  describe("texts the model is never asked about", () => {
+    const mixed = () =>
+      request({
+        items: [
+          { id: "a", text: "Great kettle, boils fast." },
+          { id: "empty", text: "" },
+          { id: "blank", text: " \n\t\u200b " },
+          { id: "long", text: "Too long. ".repeat(600) },
+          { id: "c", text: "Where is my order?" },
+        ],
+      });
+
+    it("gives an empty, a blank and an over-long text an item error and labels the rest of the batch", async () => {
+      const p = provider();
+      const cache = new MemoryLabelCache();
+      const result = await labelBatch(mixed(), new Date(), settings, { provider: p, limiter: new PassThroughLimiter(), logger: silentLogger(), prompts, cache });
+      expect(result.status).toBe("partial");
+      expect(result.items.map((it) => [it.id, it.error?.code ?? "labelled"])).toEqual([
+        ["a", "labelled"],
+        ["empty", "TEXT_EMPTY"],
+        ["blank", "TEXT_EMPTY"],
+        ["long", "TEXT_TOO_LONG"],
+        ["c", "labelled"],
+      ]);
+      expect(result.items[3]?.error?.message).toBe("the text is 6000 characters; the limit is 5000 (LABELQ_MAX_TEXT_CHARS)");
+      expect(resultSchema.safeParse(result).success).toBe(true);
+      // Never sent, never cached, not counted as texts sent to the model.
+      expect(p.textsPerCall().flat()).toEqual(["Great kettle, boils fast.", "Where is my order?"]);
+      expect(cache.entries.size).toBe(2);
+      expect(result.usage.perText?.outputTokens).toBe(567 / 2);
+    });
+
+    it("takes the limit from the settings (LABELQ_MAX_TEXT_CHARS)", async () => {
+      const p = provider();
+      const result = await labelBatch(mixed(), new Date(), { ...settings, maxTextChars: 10_000 }, { provider: p, limiter: new PassThroughLimiter(), logger: silentLogger(), prompts });
+      expect(result.items.find((it) => it.id === "long")?.error).toBeNull();
+      expect(p.textsPerCall().flat()).toHaveLength(3);
+    });
+
+    it("publishes a failed result, with no model call, when no text can be sent", async () => {
+      const p = provider();
+      const result = await label(request({ items: [{ id: "e", text: "" }, { id: "x", text: "x".repeat(5_001) }] }), p);
+      expect(result.status).toBe("failed");
+      expect(result.items.map((it) => it.error?.code)).toEqual(["TEXT_EMPTY", "TEXT_TOO_LONG"]);
+      expect(p.calls).toHaveLength(0);
+      expect(result.usage.modelCalls).toBe(0);
+    });
+
+    it("still sends the batch to the DLQ when the model rejects every text it was asked about", async () => {
+      const rejected = new ModelCallError("MODEL_REJECTED_REQUEST", "m", "AccessDeniedException: no model access");
+      const error = await rejection(label(mixed(), provider(() => ({ error: rejected }))));
+      expect(error).toBe(rejected);
+    });
+  });
+
   it("reports usage with cacheHits 0, the quota reserved, tokens per text and the cost rounded to 6 decimals", async () => {
     const req = request();
     const p = provider();
