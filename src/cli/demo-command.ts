@@ -36,6 +36,7 @@ export function registerDemoCommand(program: Command): void {
         env: { ...process.env, LOG_LEVEL: base.log.level },
         logger,
         timeoutMs: o.timeout * 1000,
+        maxTextChars: base.limits.maxTextChars,
         emulator: { latency: DEFAULT_EMULATOR_LATENCY, ...emulatorSettings(o.emulator) },
         write: (line) => process.stdout.write(line + "\n"),
       });

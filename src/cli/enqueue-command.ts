@@ -5,6 +5,7 @@ import { createAwsClients } from "../aws-clients.ts";
 import { requireQueue } from "../config/config.ts";
 import { buildBatches } from "../producer/build-batches.ts";
 import { readTexts } from "../producer/read-texts.ts";
+import { screenTexts, skippedLines } from "../producer/screen-texts.ts";
 import { sendRequests } from "../producer/send-requests.ts";
 import { modelCatalogueFor } from "../worker.ts";
 import { checkEnqueueChoices } from "./check-enqueue-choices.ts";
@@ -30,7 +31,9 @@ export function registerEnqueueCommand(program: Command): void {
       const batchSize = checkIntegerFlag("--batch-size", o.batchSize, 1, config.limits.maxItems, " (LABELQ_MAX_ITEMS)");
       const queueUrl = requireQueue(config, "requests");
       if (o.check) await checkEnqueueChoices(o, config, modelCatalogueFor(config));
-      const texts = await readTexts(file);
+      const screened = screenTexts(await readTexts(file), config.limits.maxTextChars, file);
+      for (const line of skippedLines(screened, "sending")) process.stderr.write(`${line}\n`);
+      const texts = screened.send;
       const prefix = o.prefix ?? `${path.basename(file).replace(/\.[^.]+$/, "")}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
       const requests = buildBatches(texts, { batchSize, prefix, taxonomy: o.taxonomy, promptVersion: o.promptVersion, model: o.model, replyTo: o.replyTo });
       const clients = createAwsClients(config);
@@ -45,6 +48,7 @@ export function registerEnqueueCommand(program: Command): void {
         clients.destroy();
       }
       for (const r of requests) process.stdout.write(`${r.batchId}\n`);
-      process.stderr.write(`enqueued ${texts.length} texts in ${requests.length} batches to ${queueUrl}\n`);
+      const left = screened.skipped.length > 0 ? ` (${screened.skipped.length} left out, listed above)` : "";
+      process.stderr.write(`enqueued ${texts.length} texts in ${requests.length} batches to ${queueUrl}${left}\n`);
     });
 }

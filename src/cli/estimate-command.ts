@@ -3,6 +3,7 @@ import { formatLiveVsBulk, liveVsBulk } from "../ops/bulk-estimate.ts";
 import { estimateRun, formatEstimate } from "../ops/estimate.ts";
 import { fleetForEstimate, formatFleetPlan } from "../ops/fleet-size.ts";
 import { readTexts } from "../producer/read-texts.ts";
+import { screenTexts, skippedLines } from "../producer/screen-texts.ts";
 import { PromptRegistry } from "../prompts/prompt-registry.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { InvalidRequestError } from "../errors/errors.ts";
@@ -23,7 +24,9 @@ export function registerEstimateCommand(program: Command): void {
       const config = configFrom({});
       const taxonomy = o.taxonomy ?? config.prompts.defaultTaxonomy;
       const prompt = await new PromptRegistry(config.prompts.dir).resolve(taxonomy, o.promptVersion ?? config.prompts.defaultVersion);
-      const estimate = estimateRun(await readTexts(file), prompt, { batchSize: o.batchSize, chunkSize: config.classify.chunkSize, models: modelCatalogueFor(config).models });
+      const screened = screenTexts(await readTexts(file), config.limits.maxTextChars, file);
+      for (const line of skippedLines(screened, "estimating")) process.stderr.write(`${line}\n`);
+      const estimate = estimateRun(screened.send, prompt, { batchSize: o.batchSize, chunkSize: config.classify.chunkSize, models: modelCatalogueFor(config).models });
       process.stdout.write(formatEstimate(estimate, taxonomy, prompt.version) + "\n");
       const compared = liveVsBulk(estimate, {
         quotaFor: (alias) => ({ ...config.limiter.quota, ...config.limiter.quotas[alias] }),

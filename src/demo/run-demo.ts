@@ -10,7 +10,8 @@ import { costUsd, type ModelSpec } from "../llm/model-registry.ts";
 import { type LocalStack, startLocalStack } from "../local/local-stack.ts";
 import { buildBatches } from "../producer/build-batches.ts";
 import { collectResults } from "../producer/collect-results.ts";
-import { readTexts } from "../producer/read-texts.ts";
+import { type InputText, readTexts } from "../producer/read-texts.ts";
+import { screenTexts, skippedLines } from "../producer/screen-texts.ts";
 import { sendRequests } from "../producer/send-requests.ts";
 import { createWorker, modelCatalogueFor, type Worker } from "../worker.ts";
 import { formatSummary, summarizeResults } from "./summarize-results.ts";
@@ -32,6 +33,8 @@ export interface DemoOptions {
   emulator: Omit<BedrockEmulatorOptions, "port" | "host" | "logger" | "s3">;
   /** Label through the bulk path (batch inference jobs on the emulator) and compare its cost with live. */
   bulk?: boolean;
+  /** Longest text sent (LABELQ_MAX_TEXT_CHARS); longer, empty or blank ones are listed and left out, as `enqueue` does. */
+  maxTextChars: number;
   write: (line: string) => void;
 }
 
@@ -42,7 +45,9 @@ export interface DemoOptions {
  */
 export async function runDemo(options: DemoOptions): Promise<{ runs: LabelResult[][]; outFiles: string[] }> {
   // Read first: a bad file ends the demo before any server starts.
-  const texts = await readTexts(options.textsFile);
+  const screened = screenTexts(await readTexts(options.textsFile), options.maxTextChars, options.textsFile);
+  for (const line of skippedLines(screened, "labelling")) options.write(line);
+  const texts = screened.send;
   let stack: LocalStack | undefined;
   let clients: AwsClients | undefined;
   let worker: Worker | undefined;
@@ -100,7 +105,7 @@ async function oneRun(
   options: DemoOptions,
   config: Config,
   clients: AwsClients,
-  texts: Awaited<ReturnType<typeof readTexts>>,
+  texts: readonly InputText[],
   run: number,
 ): Promise<LabelResult[]> {
   const prefix = `demo-${new Date().toISOString().replace(/[:.]/g, "-")}-r${run}`;

@@ -11,8 +11,10 @@ export interface InputText {
 
 /**
  * Read texts from a JSONL file (objects with `text` and optional `id`, `metadata`) or a CSV file
- * with a header row (`text` column required, `id` optional). Missing ids become `<file>-<n>`.
- * A missing or unreadable file, or one without a single text, is an InvalidRequestError.
+ * with a header row (`text` column required, `id` optional). Missing ids become `<file>-<n>`, the
+ * id every later message uses for the record. An empty text is read as it is (see screenTexts).
+ * A missing or unreadable file, one without a single record, or a record without a `text` field is
+ * an InvalidRequestError.
  */
 export async function readTexts(file: string): Promise<InputText[]> {
   let raw: string;
@@ -27,10 +29,12 @@ export async function readTexts(file: string): Promise<InputText[]> {
   const rows = file.toLowerCase().endsWith(".csv") ? readCsv(raw, file) : readJsonl(raw, file);
   if (rows.length === 0) throw new InvalidRequestError(`${file}: no texts in it (expected ${file.toLowerCase().endsWith(".csv") ? "a header row with a text column and one row per text" : "one JSON object with a \"text\" per line"})`);
   return rows.map((row, n) => {
-    if (typeof row.text !== "string" || row.text.trim().length === 0) {
-      throw new InvalidRequestError(`${file}: record ${n + 1} has no "text"`);
-    }
     const id = typeof row.id === "string" && row.id !== "" ? row.id : typeof row.id === "number" ? String(row.id) : `${stem}-${n + 1}`;
+    // An empty or blank text is the record's own problem (screenTexts reports it by id); a
+    // record with no text at all is a file that does not say what to label.
+    if (typeof row.text !== "string") {
+      throw new InvalidRequestError(`${file}: record ${id} has no "text" field${row.text === undefined ? "" : ` (it is ${row.text === null ? "null" : typeof row.text}, not a string)`}`);
+    }
     const metadata = typeof row.metadata === "object" && row.metadata !== null ? (row.metadata as Record<string, unknown>) : undefined;
     return { id, text: row.text, ...(metadata ? { metadata } : {}) };
   });
