@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import { createAwsClients } from "../aws-clients.ts";
+import { requireQueues } from "../config/config.ts";
 import { createLogger } from "../observability/logger.ts";
+import { checkWorkerCanStart, workerQueues } from "../ops/preflight.ts";
 import { startWorker } from "../worker.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { untilSignal } from "./until-signal.ts";
@@ -21,8 +23,17 @@ export function registerWorkerCommand(program: Command): void {
         LABELQ_RESULTS_QUEUE_URL: o.results,
         LABELQ_DLQ_URL: o.dlq,
       });
-      const logger = createLogger(config.log);
+      // Every missing queue variable in one message, then one call per queue: a worker that cannot
+      // work says why once and exits, instead of retrying its polls forever.
+      const queues = requireQueues(config, ["requests", "results", "dlq"]);
       const clients = createAwsClients(config);
+      try {
+        await checkWorkerCanStart(clients.sqs, workerQueues(queues));
+      } catch (error) {
+        clients.destroy();
+        throw error;
+      }
+      const logger = createLogger(config.log);
       const worker = await startWorker(config, clients, logger, { http: { port: config.http.port } });
       logger.info(
         { queue: config.queues.requests, concurrency: config.worker.concurrency, region: config.region, httpPort: worker.httpPort },

@@ -328,12 +328,16 @@ export function loadConfig(env: Record<string, string | undefined>, defaults: Co
 /** The environment variables loadConfig reads, for docs and `--help`. */
 export const configVariables = Object.keys(envSchema.shape);
 
+const QUEUE_VARIABLES: Record<keyof Config["queues"], string> = { requests: "LABELQ_REQUESTS_QUEUE_URL", results: "LABELQ_RESULTS_QUEUE_URL", dlq: "LABELQ_DLQ_URL" };
+
 /** Requires a queue URL that config may leave unset (e.g. `enqueue` needs only the requests queue). */
 export function requireQueue(config: Config, which: keyof Config["queues"]): string {
-  const url = config.queues[which];
-  if (!url) {
-    const name = { requests: "LABELQ_REQUESTS_QUEUE_URL", results: "LABELQ_RESULTS_QUEUE_URL", dlq: "LABELQ_DLQ_URL" }[which];
-    throw new ConfigError([`${name}: required for this command (the ${which} queue URL)`]);
-  }
-  return url;
+  return requireQueues(config, [which])[which];
+}
+
+/** Requires several queue URLs: one ConfigError names every one that is missing, so a single run shows them all. */
+export function requireQueues<K extends keyof Config["queues"]>(config: Config, which: readonly K[]): Record<K, string> {
+  const missing = which.filter((k) => !config.queues[k]);
+  if (missing.length > 0) throw new ConfigError(missing.map((k) => `${QUEUE_VARIABLES[k]}: required for this command (the ${k} queue URL)`));
+  return Object.fromEntries(which.map((k) => [k, config.queues[k]])) as Record<K, string>;
 }

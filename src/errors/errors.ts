@@ -25,6 +25,7 @@ export type ErrorCode =
   | "LEASE_LOST"
   | "SHUTTING_DOWN"
   | "GOLD_SET_INVALID"
+  | "WORKER_CANNOT_START"
   | "UNEXPECTED_ERROR";
 
 export class LabelqError extends Error {
@@ -129,6 +130,16 @@ export class TableSetupError extends LabelqError {
 export class LeaseLostError extends LabelqError {
   constructor(batchId: string) {
     super("LEASE_LOST", `Lost the lease on batch ${batchId} to another worker`, true);
+  }
+}
+
+/**
+ * A worker's start-up check failed: no credentials, or a queue that does not exist, is not allowed
+ * or cannot be reached. Not retryable by the worker itself: it exits, and says why in one line.
+ */
+export class WorkerStartError extends LabelqError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("WORKER_CANNOT_START", message, false, options);
   }
 }
 

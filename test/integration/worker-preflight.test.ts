@@ -1,0 +1,65 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
+import { runCli } from "../support/run-cli.ts";
+
+// `labelq worker` that cannot work says why in one line and exits, against the embedded stack's
+// SQS over the wire. Without the start-up check such a worker retried its polls forever, so each
+// run here has a bounded safety net: a worker that never exits fails the test instead of hanging it.
+
+type Run = Awaited<ReturnType<typeof runCli>>;
+const SAFETY_NET_MS = 30_000;
+
+function expectOneLine(run: Run, pattern: RegExp): void {
+  expect(run.code, run.stderr).toBe(1);
+  expect(run.stderr.trim().split("\n"), run.stderr).toHaveLength(1);
+  expect(run.stderr).not.toMatch(/^\s+at /m);
+  expect(run.stderr.trim()).toMatch(pattern);
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "labelq-preflight-"));
+/** Only what a fresh shell has; the stack's endpoints are added where a test needs them. */
+const clean = { PATH: process.env.PATH ?? "", HOME: tmp, LOG_LEVEL: "warn", LABELQ_HTTP_PORT: "0" };
+
+describe("labelq worker that cannot work", () => {
+  let stack: LocalStack;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({ queuePrefix: `lq-pre-${Date.now()}` });
+    env = { ...clean, ...stack.env, AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" };
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("with no queue variables names every missing one in one message", async () => {
+    const run = await runCli(["worker"], clean, SAFETY_NET_MS, { replaceEnv: true });
+    expectOneLine(run, /^labelq: CONFIG_INVALID: invalid configuration: LABELQ_REQUESTS_QUEUE_URL: .*; LABELQ_RESULTS_QUEUE_URL: .*; LABELQ_DLQ_URL: /);
+  });
+
+  it("exits non-zero with one line naming a requests queue or DLQ that does not exist", async () => {
+    const missing = stack.queues.requests.replace(/[^/]+$/, "no-such-queue");
+    const requests = await runCli(["worker"], { ...env, LABELQ_REQUESTS_QUEUE_URL: missing }, SAFETY_NET_MS, { replaceEnv: true });
+    expectOneLine(requests, new RegExp(`^labelq: WORKER_CANNOT_START: the requests queue ${missing.replace(/[.]/g, "\\.")} \\(LABELQ_REQUESTS_QUEUE_URL\\) does not exist`));
+    const dlq = await runCli(["worker"], { ...env, LABELQ_DLQ_URL: missing }, SAFETY_NET_MS, { replaceEnv: true });
+    expectOneLine(dlq, /^labelq: WORKER_CANNOT_START: the dead-letter queue \S+no-such-queue \(LABELQ_DLQ_URL\) does not exist/);
+  });
+
+  it("exits non-zero with one line when no credentials are found anywhere", async () => {
+    const empty = path.join(tmp, "empty");
+    fs.writeFileSync(empty, "");
+    const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _secret, ...noKeys } = env;
+    // No keys, empty config and credentials files, and no instance metadata to wait on.
+    const run = await runCli(
+      ["worker"],
+      { ...noKeys, AWS_CONFIG_FILE: empty, AWS_SHARED_CREDENTIALS_FILE: empty, AWS_EC2_METADATA_DISABLED: "true" },
+      SAFETY_NET_MS,
+      { replaceEnv: true },
+    );
+    expectOneLine(run, /^labelq: WORKER_CANNOT_START: no AWS credentials found .*the requests queue \S+ \(LABELQ_REQUESTS_QUEUE_URL\)/);
+  });
+});
