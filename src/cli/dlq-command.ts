@@ -5,7 +5,7 @@ import { type Config, requireQueue } from "../config/config.ts";
 import { InvalidRequestError, LabelqError, QueueError } from "../errors/errors.ts";
 import { dlqDepth, findDlqEntry, listDlq } from "../queue/dlq-inspect.ts";
 import { checkFilter, parseCodes, parseDuration, type ReplayFilter, replayDlq, startMoveTask } from "../queue/dlq-replay.ts";
-import { entrySummary, formatEntry, formatTable, outcomeLine } from "./dlq-format.ts";
+import { entrySummary, formatEntry, formatTable, listSummary, outcomeLine } from "./dlq-format.ts";
 import { integerArg, positiveNumberArg } from "./numeric-flags.ts";
 
 /** What `labelq dlq` needs from the CLI: config with flag overrides, and SQS clients made in the one place that makes them. */
@@ -109,9 +109,9 @@ export function registerDlqCommand(program: Command, deps: DlqCommandDeps): void
     await withDlq(o, async (sqs, dlqUrl) => {
       const { entries, unreleased } = await listDlq(sqs, dlqUrl, { limit, visibilityTimeoutS });
       const at = now();
-      out(o.json ? entries.map((e) => JSON.stringify(entrySummary(e, at))) : formatTable(entries, at));
-      const depth = await dlqDepth(sqs, dlqUrl);
-      note(`${entries.length} messages listed from ${dlqUrl}${depth === undefined ? "" : ` (about ${depth} in the queue)`}; all are still in the DLQ\n`);
+      // An empty list prints no table header: nothing but the note below.
+      if (entries.length > 0) out(o.json ? entries.map((e) => JSON.stringify(entrySummary(e, at))) : formatTable(entries, at));
+      note(`${listSummary(entries.length, dlqUrl, await dlqDepth(sqs, dlqUrl))}\n`);
       if (entries.length >= limit) note(`--limit ${limit} reached: the DLQ may hold more\n`);
       if (unreleased > 0) note(`${unreleased} messages could not be made visible again; they reappear within ${visibilityTimeoutS} s\n`);
     });

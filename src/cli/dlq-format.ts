@@ -55,6 +55,16 @@ export function formatTable(entries: readonly DlqEntry[], now: number): string[]
   return all.map((cells) => cells.map((c, k) => c.padEnd(widths[k] ?? 0)).join("  ").trimEnd());
 }
 
+/**
+ * The note after `list`: how many were listed (each is still in the DLQ), or that the DLQ is
+ * empty. None listed while SQS counts some means another reader holds them hidden for now.
+ */
+export function listSummary(listed: number, dlqUrl: string, depth: number | undefined): string {
+  if (listed > 0) return `${listed} messages listed from ${dlqUrl}${depth === undefined ? "" : ` (about ${depth} in the queue)`}; all are still in the DLQ`;
+  if (depth === undefined || depth === 0) return `the DLQ is empty (${dlqUrl})`;
+  return `no message could be read from ${dlqUrl}, though about ${depth} are in the queue: another reader has them hidden; they reappear when its visibility timeout ends`;
+}
+
 /** `show`: every attribute, then the body, pretty-printed when it is JSON. */
 export function formatEntry(entry: DlqEntry, now: number): string[] {
   const at = failedTime(entry);

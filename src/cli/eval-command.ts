@@ -13,8 +13,9 @@ import { type LocalStack, startLocalStack } from "../local/local-stack.ts";
 import { createLogger } from "../observability/logger.ts";
 import { formatShadowAgreement, shadowAgreement } from "../eval/shadow-report.ts";
 import { DynamoShadowSummary } from "../store/dynamo-shadow-summary.ts";
-import { ConfigError } from "../errors/errors.ts";
+import { ConfigError, InvalidRequestError } from "../errors/errors.ts";
 import { PromptRegistry } from "../prompts/prompt-registry.ts";
+import { modelCatalogueFor } from "../worker.ts";
 import { configFrom, useLocalCredentials } from "./config-from-flags.ts";
 import { DEFAULT_EMULATOR_LATENCY, EMULATOR_HELP, emulatorSettings } from "./emulator-flag.ts";
 import { checkIntegerFlag, integerArg } from "./numeric-flags.ts";
@@ -119,6 +120,12 @@ export function registerEvalCommand(program: Command): void {
       const clients = createAwsClients(config);
       const core = createEvalCore(config, clients, logger, { cache: o.cache ?? false });
       try {
+        const model = o.model ?? config.models.default;
+        // Eval may use any model in the catalogue: name each once, before any text is labelled.
+        const catalogue = modelCatalogueFor(config);
+        if (!catalogue.find(model)) {
+          throw new InvalidRequestError(`--model "${model}" is not a model labelq knows (known: ${[...new Set(catalogue.models.map((m) => m.alias))].join(", ")})`, [], "MODEL_NOT_ALLOWED");
+        }
         const taxonomyName = o.taxonomy ?? config.prompts.defaultTaxonomy;
         const promptVersion = o.prompt ?? config.prompts.defaultVersion;
         const prompt = await new PromptRegistry(config.prompts.dir).resolve(taxonomyName, promptVersion);
@@ -135,7 +142,7 @@ export function registerEvalCommand(program: Command): void {
             {
               taxonomy: taxonomyName,
               promptVersion,
-              model: o.model ?? config.models.default,
+              model,
               goldFile: path.relative(process.cwd(), goldFile) || goldFile,
               batchSize,
               cache: o.cache ?? false,

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { createAwsClients } from "../aws-clients.ts";
 import { DEFAULTS } from "../config/config.ts";
-import { createTables } from "../store/create-tables.ts";
+import { createTables, type TableReport } from "../store/create-tables.ts";
 import { StoreError } from "../errors/errors.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { networkFailure } from "./describe-error.ts";
@@ -29,9 +29,23 @@ export function registerTablesCommand(program: Command): void {
             : `no AWS_ENDPOINT_URL_DYNAMODB is set, so this went to AWS DynamoDB in ${config.region}; for \`labelq local\` source the env file it writes (out/labelq-local.env)`;
           throw new StoreError(`cannot reach ${network.host ?? "DynamoDB"} (${network.code}): ${where}`, { cause: error });
         });
-        for (const r of reports) process.stdout.write(`${r.table}: ${r.created ? "created" : "exists"}, TTL on expiresAt ${r.ttl}\n`);
+        process.stdout.write(`${formatTableReports(reports)}\n`);
       } finally {
         clients.destroy();
       }
     });
+}
+
+/** One line per table, then what a TTL that is not on means for the user (once, not per table). */
+export function formatTableReports(reports: readonly TableReport[]): string {
+  const lines = reports.map((r) => `${r.table}: ${r.created ? "created" : "exists"}, TTL on expiresAt ${r.ttl === "unsupported" ? "unsupported by this DynamoDB service" : r.ttl}`);
+  if (reports.some((r) => r.ttl !== "enabled")) {
+    lines.push(
+      "without TTL nothing changes for labelling: labelq ignores expired records when it reads them; they are just not deleted, so they stay in the table (and its storage) until it goes",
+    );
+  }
+  if (reports.some((r) => r.ttl === "failed")) {
+    lines.push("to turn TTL on by hand: aws dynamodb update-time-to-live --table-name <table> --time-to-live-specification Enabled=true,AttributeName=expiresAt");
+  }
+  return lines.join("\n");
 }
