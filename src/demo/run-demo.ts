@@ -9,7 +9,9 @@ import { ConfigError, QueueError } from "../errors/errors.ts";
 import { costUsd, type ModelSpec } from "../llm/model-registry.ts";
 import { type LocalStack, startLocalStack } from "../local/local-stack.ts";
 import { buildBatches } from "../producer/build-batches.ts";
-import { collectResults } from "../producer/collect-results.ts";
+import { DynamoBulkStore } from "../bulk/dynamo-bulk-store.ts";
+import { collectResults, deadLetterLine, shortfall } from "../producer/collect-results.ts";
+import { bulkProgress } from "./bulk-progress.ts";
 import { type InputText, readTexts } from "../producer/read-texts.ts";
 import { screenTexts, skippedLines } from "../producer/screen-texts.ts";
 import { sendRequests } from "../producer/send-requests.ts";
@@ -113,16 +115,30 @@ async function oneRun(
   await sendRequests(clients.sqs, requireQueue(config, "requests"), requests);
   options.write(`enqueued ${texts.length} texts as ${requests.length} batches of up to ${options.batchSize}${options.bulk ? ' with mode "bulk" (batch inference jobs)' : ""}; labelling...`);
   const results: LabelResult[] = [];
-  await collectResults(clients.sqs, {
+  const batchIds = new Set(requests.map((r) => r.batchId));
+  const dlqUrl = config.queues.dlq;
+  const bulkStore = options.bulk && config.bulk.table ? new DynamoBulkStore(clients.dynamo, config.bulk.table, { recordTtlDays: config.store.batchRecordTtlDays }) : undefined;
+  const started = Date.now();
+  const outcome = await collectResults(clients.sqs, {
     queueUrl: requireQueue(config, "results"),
-    batches: requests.length,
-    batchIds: new Set(requests.map((r) => r.batchId)),
+    batchIds,
     timeoutMs: options.timeoutMs,
     onResult: (r) => void results.push(r),
+    // A batch the worker dead-letters is said at once, with its reason: its result will never come.
+    dlq: dlqUrl ? { url: dlqUrl, onDeadLettered: (entry) => options.write(deadLetterLine(entry)) } : undefined,
+    onWaiting: {
+      everyMs: options.bulk ? 5_000 : 10_000,
+      call: async (awaited) => {
+        const where = bulkStore ? await bulkProgress(bulkStore, awaited, { bulk: config.bulk, chunkSize: config.classify.chunkSize, catalogue: modelCatalogueFor(config) }).catch(() => undefined) : undefined;
+        const waited = Math.round((Date.now() - started) / 1000);
+        options.write(where ?? `waiting: ${results.length} of ${requests.length} batch results in after ${waited} s (timeout ${options.timeoutMs / 1000} s)`);
+      },
+    },
   });
-  if (results.length < requests.length) {
-    throw new QueueError(`only ${results.length} of ${requests.length} batch results arrived within ${options.timeoutMs / 1000} s (raise --timeout)`);
-  }
+  // The embedded stack, its DLQ with it, ends with the demo: replaying is for a stack that stays.
+  const advice = options.external ? undefined : "the demo's stack ends with it, so fix the cause (the texts, or --emulator settings) and run the demo again";
+  const why = shortfall(outcome, requests.length, options.timeoutMs / 1000, dlqUrl !== undefined, advice);
+  if (why) throw new QueueError(why);
   return results;
 }
 

@@ -1,4 +1,8 @@
 import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { LabelResult } from "../../src/contracts/result.ts";
+import { InvalidRequestError } from "../../src/errors/errors.ts";
+import { listDlq } from "../../src/queue/dlq-inspect.ts";
+import { publishResult, sendToDlq } from "../../src/queue/sqs-messages.ts";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -10,7 +14,25 @@ import { exited, freePort, runCli, startCli } from "../support/run-cli.ts";
  * The producer commands against `labelq local --no-worker`: nothing consumes the queues, so each
  * test sees exactly what the commands sent and reads.
  */
-describe("producer commands: enqueue, estimate", () => {
+/** A valid result of `batchId` (what a worker publishes), for the results queue. */
+function resultOf(batchId: string): LabelResult {
+  const at = new Date().toISOString();
+  return {
+    schemaVersion: 1,
+    batchId,
+    status: "completed",
+    taxonomy: "product-feedback",
+    promptVersion: "v1",
+    promptHash: `sha256:${"0".repeat(64)}`,
+    model: "llama3.3-70b",
+    items: [{ id: "r-1", labels: { sarcasm: false }, source: "model", model: "m", error: null }],
+    usage: { modelCalls: 1, inputTokens: 1, outputTokens: 1, cacheReadInputTokens: 0, cacheWriteInputTokens: 0, reservedTokens: 0, cacheHits: 0, costUsd: 0 },
+    timing: { receivedAt: at, completedAt: at, durationMs: 0 },
+    attributes: {},
+  };
+}
+
+describe("producer commands: enqueue, estimate, collect", () => {
   let local: Awaited<ReturnType<typeof startCli>>;
   let info: { region: string; endpoints: { sqs: string }; queues: { requests: string; results: string; dlq: string } };
   let env: Record<string, string>;
@@ -88,4 +110,68 @@ describe("producer commands: enqueue, estimate", () => {
     expect(run.stderr).toContain("estimating the other 28");
     expect(run.stdout).toMatch(/^28 texts in 3 batches;/m);
   });
+
+  async function drainResults(): Promise<string[]> {
+    const ids: string[] = [];
+    for (let empty = 0; empty < 2; ) {
+      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: info.queues.results, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      const messages = got.Messages ?? [];
+      empty = messages.length === 0 ? empty + 1 : 0;
+      ids.push(...messages.map((m) => (JSON.parse(m.Body ?? "") as LabelResult).batchId));
+    }
+    return ids;
+  }
+
+  it("collect --ids takes only the results of the batches it waits for and leaves an earlier producer's on the queue", async () => {
+    await publishResult(sqs, info.queues.results, resultOf("stale-000001"));
+    await publishResult(sqs, info.queues.results, resultOf("ours-000001"));
+    await publishResult(sqs, info.queues.results, resultOf("ours-000002"));
+    const ids = path.join(tmp, "ids.txt");
+    fs.writeFileSync(ids, "ours-000001\nours-000002\n");
+    const out = path.join(tmp, "collected.jsonl");
+    const run = await runCli(["collect", "--ids", ids, "--timeout", "60", "--out", out], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/^collected 2 batch results into .*collected\.jsonl$/m);
+    const written = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as LabelResult).batchId);
+    expect(written.sort()).toEqual(["ours-000001", "ours-000002"]);
+    // The stale result is still there, visible at once for whoever it belongs to.
+    expect(await drainResults()).toEqual(["stale-000001"]);
+  });
+
+  it("collect --batch-id says at once that a batch it waits for is in the DLQ, with the reason, leaves it there, and does not advise a longer timeout", async () => {
+    const request = { schemaVersion: 1, batchId: "dead-000001", items: [{ id: "r-1", text: "hello" }] };
+    const error = new InvalidRequestError('The request does not match contract v1: items.0 (id "r-1").id: bad');
+    await sendToDlq(sqs, info.queues.dlq, { MessageId: "m-1", Body: JSON.stringify(request) }, { error, receiveCount: 1, sourceQueue: info.queues.requests, batchId: "dead-000001" });
+    await publishResult(sqs, info.queues.results, resultOf("alive-000001"));
+    // A timeout far beyond the test's safety net: only the DLQ watch can end this run in time.
+    const run = await runCli(["collect", "--batch-id", "dead-000001", "--batch-id", "alive-000001", "--timeout", "3600", "--out", path.join(tmp, "dead.jsonl")], env);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^batch dead-000001 is in the DLQ \(at [-0-9T:.Z]+\): INVALID_REQUEST: The request does not match contract v1: items\.0 \(id "r-1"\)\.id: bad$/m);
+    expect(run.stderr).toMatch(/^collected 1 batch results into /m);
+    expect(run.stderr).toMatch(/1 of 2 batch results arrived; 1 batch is in the DLQ \(reasons above\): waiting longer will not bring its result; fix the cause, then `labelq dlq replay --batch-id dead-000001 --execute`$/m);
+    expect(run.stderr).not.toMatch(/raise --timeout/);
+    const { entries } = await listDlq(sqs, info.queues.dlq, { limit: 10, visibilityTimeoutS: 5 });
+    expect(entries.map((e) => e.batchId)).toEqual(["dead-000001"]);
+  });
+
+  it("collect --batches N still counts any results, as before", async () => {
+    await publishResult(sqs, info.queues.results, resultOf("any-000001"));
+    const run = await runCli(["collect", "--batches", "1", "--timeout", "60"], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('"batchId":"any-000001"');
+  });
 });
+
+describe("demo: no silent wait", () => {
+  it("says at once which batch the worker dead-lettered and why, and ends without advising a longer timeout", async () => {
+    const out = path.join(os.tmpdir(), `labelq-demo-dlq-${process.pid}.jsonl`);
+    const faults = JSON.stringify({ faults: [{ kind: "validation", probability: 1 }] });
+    // A timeout far beyond the test's safety net: only the DLQ watch can end this run in time.
+    const run = await runCli(["demo", "--texts", "samples/small.csv", "--batch-size", "5", "--emulator", faults, "--timeout", "3600", "--out", out], {});
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^batch demo-[-0-9TZ]+-r1-000001 is in the DLQ \(at [-0-9T:.Z]+\): MODEL_REJECTED_REQUEST: ValidationException/m);
+    expect(run.stderr).toMatch(/0 of 3 batch results arrived; 3 batches are in the DLQ \(reasons above\): waiting longer will not bring their results; the demo's stack ends with it/);
+    expect(run.stderr + run.stdout).not.toMatch(/raise --timeout/);
+  });
+});
+
