@@ -9,7 +9,7 @@ import { compareDimensionHashes, promptContextHash, taxonomyHash } from "../taxo
 import type { Dimension } from "../taxonomy/taxonomy-schema.ts";
 import { diffLines, diffStats, unifiedDiff } from "../prompts/diff-prompts.ts";
 import { resolveInference } from "../llm/sampling.ts";
-import { forFormat, PromptRegistry, promptHash, type InferenceParams, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
+import { forFormat, listTaxonomies, PromptRegistry, promptHash, type InferenceParams, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "../prompts/output-format.ts";
 
 /** Version shown when none is named: the alias requests use unless they or the config say otherwise. */
@@ -197,24 +197,13 @@ function valuesOf(d: Dimension): string {
   }
 }
 
-/** Taxonomy names under the prompts directory: the kebab-case folders that hold a manifest.json. */
+/** Taxonomy names under the prompts directory (listTaxonomies), or an error naming the directory. */
 async function taxonomyNames(dir: string): Promise<string[]> {
-  let entries;
   try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
+    return await listTaxonomies(dir);
   } catch (cause) {
     throw new TaxonomyError("TAXONOMY_NOT_FOUND", `prompts directory ${dir} cannot be read`, { cause });
   }
-  const names: string[] = [];
-  for (const e of entries) {
-    if (!e.isDirectory() || !/^[a-z][a-z0-9-]*$/.test(e.name)) continue;
-    const hasManifest = await fs.access(path.join(dir, e.name, "manifest.json")).then(
-      () => true,
-      () => false,
-    );
-    if (hasManifest) names.push(e.name);
-  }
-  return names.sort();
 }
 
 async function readManifestIndex(dir: string, name: string): Promise<ManifestIndex> {

@@ -96,7 +96,7 @@ export class PromptRegistry {
    */
   async routes(taxonomyName: string, versionOrAlias: string): Promise<AliasRoutes> {
     const baseline = (await this.resolve(taxonomyName, versionOrAlias)).version;
-    const alias = (await readManifest(path.join(this.#dir, taxonomyName, "manifest.json"), taxonomyName)).aliases[versionOrAlias];
+    const alias = (await readManifest(this.#dir, taxonomyName)).aliases[versionOrAlias];
     if (alias === undefined || typeof alias === "string") return { baseline };
     for (const share of [alias.canary, alias.shadow]) if (share) await this.resolve(taxonomyName, share.version);
     return { baseline, ...(alias.canary ? { canary: alias.canary } : {}), ...(alias.shadow ? { shadow: alias.shadow } : {}) };
@@ -107,8 +107,7 @@ export class PromptRegistry {
     if (!TAXONOMY_NAME.test(taxonomyName)) {
       throw new TaxonomyError("TAXONOMY_NOT_FOUND", `Unknown taxonomy "${taxonomyName}": names are kebab-case`);
     }
-    const manifestFile = path.join(this.#dir, taxonomyName, "manifest.json");
-    const manifest = await readManifest(manifestFile, taxonomyName);
+    const manifest = await readManifest(this.#dir, taxonomyName);
     const alias = manifest.aliases[versionOrAlias];
     const version = alias === undefined ? versionOrAlias : typeof alias === "string" ? alias : alias.version;
     const entry = manifest.versions[version];
@@ -179,13 +178,32 @@ export function forFormat(prompt: ResolvedPrompt, format: OutputFormat): Resolve
 
 const TAXONOMY_NAME = /^[a-z][a-z0-9-]*$/;
 
-async function readManifest(file: string, taxonomyName: string): Promise<z.infer<typeof manifestSchema>> {
+/** Taxonomy names under a prompts directory: the kebab-case folders that hold a manifest.json, sorted. Throws when the directory cannot be read. */
+export async function listTaxonomies(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { withFileTypes: true });
+  const names: string[] = [];
+  for (const e of entries) {
+    if (!e.isDirectory() || !TAXONOMY_NAME.test(e.name)) continue;
+    const hasManifest = await fs.access(path.join(dir, e.name, "manifest.json")).then(
+      () => true,
+      () => false,
+    );
+    if (hasManifest) names.push(e.name);
+  }
+  return names.sort();
+}
+
+async function readManifest(dir: string, taxonomyName: string): Promise<z.infer<typeof manifestSchema>> {
+  const file = path.join(dir, taxonomyName, "manifest.json");
   let raw: string;
   try {
     raw = await fs.readFile(file, "utf8");
   } catch (cause) {
-    // The message goes into DLQ attributes and results: it names the taxonomy, not the worker's file paths (the cause has them).
-    throw new TaxonomyError("TAXONOMY_NOT_FOUND", `Unknown taxonomy "${taxonomyName}": the prompts directory has no such taxonomy`, { cause });
+    // The message goes into DLQ attributes and results: it names the taxonomy and the ones there
+    // are, not the worker's file paths (the cause has them).
+    const known = await listTaxonomies(dir).catch(() => undefined);
+    const which = known === undefined || known.length === 0 ? "" : ` (it has: ${known.join(", ")})`;
+    throw new TaxonomyError("TAXONOMY_NOT_FOUND", `Unknown taxonomy "${taxonomyName}": the prompts directory has no such taxonomy${which}`, { cause });
   }
   let json: unknown;
   try {

@@ -1,6 +1,8 @@
+import fs from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
-import { runCli } from "../support/run-cli.ts";
+import { repoRoot, runCli } from "../support/run-cli.ts";
 
 // What the CLI says in the cases a new user meets first: each message says what it means for them.
 
@@ -45,5 +47,29 @@ describe("CLI messages against the embedded stack", () => {
     const known = /\(known: (.*)\)$/.exec(line)![1]!.split(", ");
     expect(known.length).toBeGreaterThan(1);
     expect(new Set(known).size).toBe(known.length);
+  });
+});
+
+describe("docs/taxonomy.md: checking a change", () => {
+  const doc = fs.readFileSync(path.join(repoRoot, "docs", "taxonomy.md"), "utf8");
+  const section = doc.slice(doc.indexOf("### Checking a change"));
+  const commands = [...section.matchAll(/^npx labelq (prompts .*?)\s+#/gm)].map((m) => m[1]!.trim().split(/\s+/));
+
+  it("runs every prompts command the doc shows, and diff ends as the doc says", async () => {
+    expect(commands.map((c) => c[1])).toEqual(["list", "show", "render", "diff"]);
+    for (const args of commands) {
+      const run = await runCli(args, clean, undefined, { replaceEnv: true });
+      expect(run.code, `labelq ${args.join(" ")}: ${run.stderr}`).toBe(0);
+      if (args[1] === "diff") {
+        const shown = /`diff` ends with what changed for the cache:\n\n```\n([\s\S]*?)\n```/.exec(section)![1]!.split("\n");
+        expect(run.stdout).toContain(`${shown[0]}\n${shown[1]}\n`);
+      }
+    }
+  });
+
+  it("a taxonomy the prompts directory lacks is named, with the taxonomies it has", async () => {
+    const run = await runCli(["prompts", "diff", "app-reviews", "prod", "staging"], clean, undefined, { replaceEnv: true });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim()).toBe('labelq: TAXONOMY_NOT_FOUND: Unknown taxonomy "app-reviews": the prompts directory has no such taxonomy (it has: product-feedback, support-triage)');
   });
 });

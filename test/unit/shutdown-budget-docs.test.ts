@@ -21,3 +21,14 @@ describe("the shutdown budget in the docs and manifests", () => {
     }
   });
 });
+
+describe("docs/deploy.md and the CDK app", () => {
+  it("names the stack as cdk.json does, and the template file cdk synth writes", () => {
+    const cdk = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "deploy", "cdk", "cdk.json"), "utf8")) as { output: string; context: { stackName: string } };
+    const doc = fs.readFileSync(path.join(REPO_ROOT, "docs", "deploy.md"), "utf8");
+    const template = path.relative(REPO_ROOT, path.resolve(REPO_ROOT, "deploy", "cdk", cdk.output, `${cdk.context.stackName}.template.json`));
+    expect(doc).toContain(`named \`${cdk.context.stackName}\``);
+    expect(doc).toContain(`\`${template}\``);
+    expect(doc).not.toMatch(/one stack, `LabelqStack`/);
+  });
+});
