@@ -340,18 +340,24 @@ describe("model invocation jobs: validation of the input data", () => {
 
 describe("model invocation jobs: quotas, stop and expiry", () => {
   it("refuses a job above the jobs submitted or in progress per model with ServiceQuotaExceededException; another model and a stopped job free a place", async () => {
+    // Models no other test uses: the quota counts every job of the model on the stack, and another
+    // test's job may still be running when this one starts.
+    const model = "amazon.nova-lite-v1:0";
+    const other = "amazon.nova-pro-v1:0";
     stack.emulator.jobs.setQuotas({ maxJobsPerModel: 2 });
     stack.emulator.jobs.setFaults({ neverStart: true });
     const { prefix } = await putInput([100]);
-    const a = await create(jobInput(prefix));
-    await create(jobInput(prefix));
-    const refused = await createError(jobInput(prefix));
+    const a = await create(jobInput(prefix, { modelId: model }));
+    const b = await create(jobInput(prefix, { modelId: model }));
+    const refused = await createError(jobInput(prefix, { modelId: model }));
     expect(refused).toMatchObject({ name: "ServiceQuotaExceededException", status: 400 });
     expect(refused.message).toMatch(/quota of 2 batch inference jobs/);
-    await create(jobInput(prefix, { modelId: OTHER_MODEL }));
+    const c = await create(jobInput(prefix, { modelId: other }));
     await bedrock.send(new StopModelInvocationJobCommand({ jobIdentifier: a }));
     await waitFor(a, ["Stopped"]);
-    await expect(create(jobInput(prefix))).resolves.toMatch(/model-invocation-job/);
+    const d = await create(jobInput(prefix, { modelId: model }));
+    expect(d).toMatch(/model-invocation-job/);
+    for (const arn of [b, c, d]) await bedrock.send(new StopModelInvocationJobCommand({ jobIdentifier: arn }));
   });
 
   it("stops a job: Stopping, then Stopped, and refuses to stop it again (ConflictException)", async () => {
