@@ -33,6 +33,7 @@ const spinners: ChildProcess[] = Array.from({ length: busy }, () => spawn(proces
 const stopSpinners = () => spinners.forEach((s) => s.kill("SIGKILL"));
 process.on("exit", stopSpinners);
 process.on("SIGINT", () => process.exit(130));
+process.on("SIGTERM", () => process.exit(143));
 
 const failures = new Map<string, number>();
 let failedRuns = 0;
