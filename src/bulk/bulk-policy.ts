@@ -25,10 +25,11 @@ export interface PolicyInput {
   model: Pick<ModelSpec, "alias" | "batch">;
   /** Texts waiting before this batch: the request queue's backlog and the batches waiting for a job. */
   backlogTexts: number;
-  /** Quota tokens one text costs live: its share of a call's input plus its output reserve (planCall). */
-  tokensPerText: number;
-  /** Texts per live call (the chunk size). */
-  textsPerCall: number;
+  /**
+   * What a text costs live, priced only when the decision needs it (auto, bulk path and batch
+   * inference available, no close deadline, a quota configured and a backlog): pricing tokenizes.
+   */
+  liveCost: () => LiveCost;
   /** The model's on-demand quota; 0 = unknown. */
   quota: { rpm: number; tpm: number };
   /** The request's deadline (ISO 8601), if any. */
@@ -37,11 +38,19 @@ export interface PolicyInput {
   settings: PolicySettings;
 }
 
+/** What labelling live costs per text, for the drain time. */
+export interface LiveCost {
+  /** Quota tokens one text costs live: its share of a call's input plus its output reserve (planCall). */
+  tokensPerText: number;
+  /** Texts per live call (the chunk size). */
+  textsPerCall: number;
+}
+
 /**
  * Seconds the backlog takes to drain live at the model's on-demand quota: the binding one of
  * tokens per minute and requests per minute; undefined when no quota is configured (unknown).
  */
-export function drainSeconds(input: Pick<PolicyInput, "backlogTexts" | "tokensPerText" | "textsPerCall" | "quota">): number | undefined {
+export function drainSeconds(input: Pick<PolicyInput, "backlogTexts" | "quota"> & LiveCost): number | undefined {
   const { backlogTexts, tokensPerText, textsPerCall, quota } = input;
   const byTokens = quota.tpm > 0 ? ((backlogTexts * tokensPerText) / quota.tpm) * 60 : undefined;
   const byRequests = quota.rpm > 0 ? (Math.ceil(backlogTexts / Math.max(1, textsPerCall)) / quota.rpm) * 60 : undefined;
@@ -82,7 +91,10 @@ export function decideMode(input: PolicyInput): ModeDecision {
   if (!input.bulkEnabled) return { mode: "live", reason: "the bulk path is not configured" };
   if (!model.batch) return { mode: "live", reason: `${model.alias} has no batch inference` };
   if (tooClose) return { mode: "live", reason: deadlineReason };
-  const drainS = drainSeconds(input);
+  const { backlogTexts, quota } = input;
+  const known = quota.tpm > 0 || quota.rpm > 0;
+  // Without a quota the cost cannot matter, and an empty backlog drains at once whatever it costs.
+  const drainS = !known ? undefined : backlogTexts === 0 ? 0 : drainSeconds({ backlogTexts, quota, ...input.liveCost() });
   if (drainS === undefined) return { mode: "live", reason: "no on-demand quota is configured for the model, so the backlog's drain time is unknown" };
   if (drainS < settings.minBacklogS) {
     return { mode: "live", reason: `the backlog drains live in ~${Math.round(drainS)} s, under the ${settings.minBacklogS} s that makes bulk worth its turnaround` };

@@ -7,7 +7,7 @@ import type { ModelSpec } from "../llm/model-registry.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { resolveInference } from "../llm/sampling.ts";
 import type { PromptRegistry } from "../prompts/prompt-registry.ts";
-import { decideMode, type PolicySettings } from "./bulk-policy.ts";
+import { decideMode, type LiveCost, type PolicySettings } from "./bulk-policy.ts";
 import type { BulkStore, IntakeState } from "./bulk-store.ts";
 import { MAX_STORED_REQUEST_BYTES, storedRequest } from "./dynamo-bulk-store.ts";
 
@@ -66,7 +66,7 @@ export class BulkRouter {
       bulkEnabled: d.bulkEnabled,
       model,
       backlogTexts: request.mode === "bulk" ? 0 : (await d.backlog()) * request.items.length,
-      ...(await this.#liveCost(request, model)),
+      liveCost: await this.#liveCost(request, model),
       quota: d.quotaFor(model.alias),
       deadline: request.deadline,
       now: (d.now ?? Date.now)(),
@@ -84,13 +84,19 @@ export class BulkRouter {
     return accepted.kind === "accepted" ? { kind: "accepted", reason: decision.reason } : accepted;
   }
 
-  /** Quota tokens per text and texts per call of labelling this request live (planCall on its first chunk). */
-  async #liveCost(request: LabelRequest, model: ModelSpec): Promise<{ tokensPerText: number; textsPerCall: number }> {
+  /**
+   * Quota tokens per text and texts per call of labelling this request live (planCall on its first
+   * chunk), as a function: pricing tokenizes the texts, so decideMode calls it only when the drain
+   * time decides. The prompt is resolved here, so an unknown taxonomy or version fails as before.
+   */
+  async #liveCost(request: LabelRequest, model: ModelSpec): Promise<() => LiveCost> {
     const d = this.#deps;
     const prompt = await d.prompts.resolve(request.taxonomy ?? d.settings.defaultTaxonomy, request.promptVersion ?? d.settings.defaultPromptVersion);
-    const inference = resolveInference(prompt, model, request.inference);
-    const texts = request.items.slice(0, d.settings.chunkSize).map((it) => it.text);
-    const plan = planCall(texts, prompt, { model, inference });
-    return { tokensPerText: reservedTokens(plan.reserve) / Math.max(1, texts.length), textsPerCall: texts.length };
+    return () => {
+      const inference = resolveInference(prompt, model, request.inference);
+      const texts = request.items.slice(0, d.settings.chunkSize).map((it) => it.text);
+      const plan = planCall(texts, prompt, { model, inference });
+      return { tokensPerText: reservedTokens(plan.reserve) / Math.max(1, texts.length), textsPerCall: texts.length };
+    };
   }
 }

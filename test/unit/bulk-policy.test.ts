@@ -15,8 +15,7 @@ function input(overrides: Partial<PolicyInput> = {}): PolicyInput {
     model: llama33,
     // 200,000 texts at 200 quota tokens each against 300,000 tokens per minute: ~2.2 h to drain.
     backlogTexts: 200_000,
-    tokensPerText: 200,
-    textsPerCall: 50,
+    liveCost: () => ({ tokensPerText: 200, textsPerCall: 50 }),
     quota: { rpm: 800, tpm: 300_000 },
     now,
     settings: { minBacklogS: 3_600, turnaroundS: 6 * 3_600, gatherS: 900 },
@@ -53,6 +52,31 @@ describe("decideMode", () => {
     expect(() => decideMode(input({ requested: "bulk", model: llama3 }))).toThrow(InvalidRequestError);
     expect(() => decideMode(input({ requested: "bulk", model: llama3 }))).toThrow(/llama3-70b" has no batch inference/);
     expect(() => decideMode(input({ requested: "bulk", bulkEnabled: false }))).toThrow(/LABELQ_BULK_BUCKET/);
+  });
+
+  it("prices the texts (liveCost) only when the drain time decides: auto, bulk possible, a quota and a backlog", () => {
+    let priced = 0;
+    const liveCost = () => {
+      priced++;
+      return { tokensPerText: 200, textsPerCall: 50 };
+    };
+    const deadline = new Date(now + 2 * 3_600_000).toISOString();
+    const noNeed = [
+      { requested: "live" as const },
+      { requested: "bulk" as const },
+      { requested: "bulk" as const, deadline },
+      { bulkEnabled: false },
+      { model: llama3 },
+      { deadline },
+      { quota: { rpm: 0, tpm: 0 } },
+      { backlogTexts: 0 },
+    ];
+    const modes = noNeed.map((o) => decideMode(input({ ...o, liveCost })).mode);
+    expect(modes).toEqual(["live", "bulk", "live", "live", "live", "live", "live", "live"]);
+    expect(decideMode(input({ backlogTexts: 0, liveCost })).reason).toContain("drains live in ~0 s");
+    expect(priced).toBe(0);
+    expect(decideMode(input({ liveCost })).mode).toBe("bulk");
+    expect(priced).toBe(1);
   });
 
   it("honours an explicit live or bulk", () => {
