@@ -28,6 +28,28 @@ export interface WorkerPoolEvents {
   stopped: [];
 }
 
+/** The pool's view of time, injectable so tests of the poll backoff need no real seconds. */
+export interface PollClock {
+  now(): number;
+  /** Resolve after `ms`; reject when `signal` aborts. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+const systemClock: PollClock = { now: Date.now, sleep: (ms, signal) => sleep(ms, undefined, { signal }) };
+
+/** First and longest wait after failed polls of the requests queue. */
+const POLL_BACKOFF_BASE_MS = 1_000;
+const POLL_BACKOFF_MAX_MS = 60_000;
+
+/**
+ * Wait after the `failures`-th failed poll in a row: doubling from 1 s up to 60 s, ±20 %, so a
+ * fleet that lost the queue at the same moment does not come back at the same moment.
+ */
+export function pollBackoffMs(failures: number, random: () => number = Math.random): number {
+  const exp = Math.min(POLL_BACKOFF_MAX_MS, POLL_BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1));
+  return Math.round(exp * (0.8 + 0.4 * random()));
+}
+
 interface InFlight {
   controller: AbortController;
   settled: Promise<void>;
@@ -47,6 +69,11 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   readonly #inflight = new Map<string, InFlight>();
   readonly #logger: Logger;
+  readonly #clock: PollClock;
+  /** Failed polls in a row, counted once per backoff step however many consumers failed in it. */
+  #pollFailures = 0;
+  /** No consumer receives before this (clock ms): the one backoff for all of them. */
+  #pollRetryAt = 0;
   #started = false;
   #stopping = false;
   /** The one stop in progress or done: every stop() call waits for it. */
@@ -55,10 +82,11 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   /** Aborted by stop(), so a receive waiting in beforeReceive gives up at once. */
   readonly #stopSignal = new AbortController();
 
-  constructor(options: WorkerPoolOptions, sqs: SQSClient, handler: MessageHandler, logger: Logger) {
+  constructor(options: WorkerPoolOptions, sqs: SQSClient, handler: MessageHandler, logger: Logger, clock: PollClock = systemClock) {
     super();
     this.#options = options;
     this.#logger = logger;
+    this.#clock = clock;
     this.#consumers = Array.from({ length: options.concurrency }, () => {
       const consumer = Consumer.create({
         queueUrl: options.queueUrl,
@@ -75,13 +103,16 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         // Let stop() wait for an open long poll to end: aborting it client-side can leave the
         // server handing a message to a closed request, invisible until its visibility timeout.
         pollingCompleteWaitTimeMs: (options.waitTimeS + 5) * 1000,
+        // sqs-consumer pauses after some poll errors (credentials, missing queue) and re-polls
+        // at once after others (DNS, socket): the pool's own backoff (#gate) is the only one.
+        authenticationErrorTimeout: 0,
         handleMessage: (message) => this.#handle(message, handler),
-        ...(options.beforeReceive ? { preReceiveMessageCallback: () => this.#gate(options.beforeReceive!) } : {}),
+        preReceiveMessageCallback: () => this.#gate(options.beforeReceive),
       });
       consumer.on("message_processed", (m) => this.#settle(m));
-      // A long poll that came back, empty or not: the poll loop is alive.
-      consumer.on("empty", () => (this.#lastPollAt = Date.now()));
-      consumer.on("response_processed", () => (this.#lastPollAt = Date.now()));
+      // A long poll that came back, empty or not: the poll loop is alive, and the queue answers.
+      consumer.on("empty", () => this.#pollAnswered());
+      consumer.on("response_processed", () => this.#pollAnswered());
       consumer.on("error", (error, m) => {
         const message = Array.isArray(m) ? m[0] : m;
         if (message) this.#settle(message);
@@ -89,7 +120,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         if (!message) this.#lastPollAt = Date.now();
         // The long poll cut short by stop() is expected, not an error.
         if (this.#stopping && !message) return;
-        this.#logger.error({ err: error, messageId: message?.MessageId }, "queue error");
+        if (message) this.#logger.error({ err: error, messageId: message.MessageId }, "queue error");
+        else this.#pollFailed(error);
         this.emit("queue_error", error, message);
       });
       consumer.on("processing_error", (error, m) => {
@@ -101,11 +133,46 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     });
   }
 
-  /** Wait at the receive gate; the poll loop counts as alive meanwhile (waiting for quota is not a hang). */
-  async #gate(beforeReceive: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  /**
+   * One warning per backoff step: the consumers' polls that fail together count once (the first
+   * that fails after the last step's wait ended), the stack only at debug.
+   */
+  #pollFailed(error: Error): void {
+    this.#logger.debug({ err: error }, "poll of the requests queue failed");
+    const now = this.#clock.now();
+    if (now < this.#pollRetryAt) return;
+    this.#pollFailures += 1;
+    const delayMs = pollBackoffMs(this.#pollFailures);
+    this.#pollRetryAt = now + delayMs;
+    const retryInS = Math.round(delayMs / 100) / 10;
+    const code = (error as Error & { code?: string }).code ?? error.name;
+    const firstLine = error.message.split("\n", 1)[0];
+    this.#logger.warn(
+      { queue: this.#options.queueUrl, code, failures: this.#pollFailures, retryInS },
+      `polling the requests queue failed: ${firstLine}; retrying in ${retryInS} s`,
+    );
+  }
+
+  #pollAnswered(): void {
+    this.#lastPollAt = Date.now();
+    if (this.#pollFailures === 0) return;
+    this.#logger.info({ queue: this.#options.queueUrl, failures: this.#pollFailures }, `polling recovered after ${this.#pollFailures} failures`);
+    this.#pollFailures = 0;
+    this.#pollRetryAt = 0;
+  }
+
+  /**
+   * Before each receive: wait out the poll backoff, then the receive gate (the limiter). The poll
+   * loop counts as alive meanwhile: waiting for the queue or for quota is not a hang. Both waits
+   * end at once when stop() aborts.
+   */
+  async #gate(beforeReceive: WorkerPoolOptions["beforeReceive"]): Promise<void> {
+    const waitMs = this.#pollRetryAt - this.#clock.now();
+    if (waitMs <= 0 && !beforeReceive) return;
     const alive = setInterval(() => (this.#lastPollAt = Date.now()), 5_000);
     try {
-      await beforeReceive(this.#stopSignal.signal);
+      if (waitMs > 0) await this.#clock.sleep(waitMs, this.#stopSignal.signal);
+      await beforeReceive?.(this.#stopSignal.signal);
     } finally {
       clearInterval(alive);
     }

@@ -3,7 +3,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { setImmediate, setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Handled, MessageHandler } from "../../src/queue/message-handler.ts";
-import { WorkerPool, type WorkerPoolOptions } from "../../src/queue/worker-pool.ts";
+import { pollBackoffMs, WorkerPool, type WorkerPoolOptions } from "../../src/queue/worker-pool.ts";
 import { silentLogger } from "../support/fakes.ts";
 import { until } from "../support/until.ts";
 
@@ -122,5 +122,15 @@ describe("WorkerPool lifecycle", () => {
     await setImmediate();
     expect(sqsMock.commandCalls(ReceiveMessageCommand)).toHaveLength(polls);
     expect(queue).toHaveLength(1);
+  });
+});
+
+describe("pollBackoffMs", () => {
+  it("doubles from 1 s per failed poll in a row, within ±20 %, and stops growing at 60 s", () => {
+    expect([1, 2, 3, 4].map((n) => pollBackoffMs(n, () => 0.5))).toEqual([1_000, 2_000, 4_000, 8_000]);
+    expect(pollBackoffMs(1, () => 0)).toBe(800);
+    expect(pollBackoffMs(1, () => 1)).toBe(1_200);
+    expect(pollBackoffMs(7, () => 0.5)).toBe(60_000);
+    expect(pollBackoffMs(40, () => 1)).toBe(72_000);
   });
 });
