@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { planCall } from "../classify/call-model.ts";
-import { type LabelBatchSettings, resolveModel } from "../classify/label-batch.ts";
+import { type LabelBatchSettings, resolveModel, screenRequest } from "../classify/label-batch.ts";
 import type { LabelRequest } from "../contracts/request.ts";
 import { reservedTokens } from "../limiter/bedrock-quota.ts";
 import type { ModelSpec } from "../llm/model-registry.ts";
@@ -60,6 +60,8 @@ export class BulkRouter {
     if (existing) {
       return existing.payloadHash === payloadHash ? { kind: "duplicate", state: existing.state } : { kind: "conflict", storedPayloadHash: existing.payloadHash };
     }
+    // Nothing to put in a job: the live path answers every item with its error and calls no model.
+    if (screenRequest(request, d.settings).usable.length === 0) return { kind: "live", reason: "no text in the batch can be labelled" };
     const model = resolveModel(request.model ?? d.settings.defaultModel, d.settings);
     const decision = decideMode({
       requested: request.mode,

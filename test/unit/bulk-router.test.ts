@@ -59,6 +59,23 @@ describe("BulkRouter", () => {
     expect(values.map((v) => [v.labels.outcome, v.labels.model, v.value])).toEqual([["accepted", "llama3.3-70b", 1]]);
   });
 
+  it("sends a batch with no text it could label to the live path (item errors, no model call), never into a job of zero records", async () => {
+    const store = new FakeBulkStore();
+    const router = new BulkRouter({
+      store,
+      prompts: new PromptRegistry(PROMPTS_DIR),
+      settings,
+      quotaFor: () => ({ rpm: 100, tpm: 100_000 }),
+      backlog: () => Promise.resolve(10_000),
+      bulkEnabled: true,
+      policy: { minBacklogS: 3600, turnaroundS: 21_600, gatherS: 900 },
+    });
+    const unusable: LabelRequest = { ...request, batchId: "b-empty", items: [{ id: "e1", text: "" }, { id: "e2", text: "   " }] };
+    const outcome = await router.route(unusable, "https://sqs.test/results", "sha256:b-empty", new Date(), silentLogger());
+    expect(outcome).toEqual({ kind: "live", reason: "no text in the batch can be labelled" });
+    expect(await store.findIntake("b-empty")).toBeUndefined();
+  });
+
   it("prices a batch only when the auto policy needs its drain time: not without a quota, not for an empty backlog, not for an explicit mode", async () => {
     const auto: LabelRequest = { ...request, batchId: "auto-1", mode: undefined };
     const noQuota = countingRouter({ quota: { rpm: 0, tpm: 0 }, backlog: 10_000 });
