@@ -6,13 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractJsonSchema } from "../../src/contracts/json-schema.ts";
 import { resultSchema } from "../../src/contracts/result.ts";
 import { makeRequest } from "../support/pipeline.ts";
-import { exited, freePort, runCli, startCli } from "../support/run-cli.ts";
+import { exited, type LocalStackLine, localPortFlags, producerEnv, runCli, startCli } from "../support/run-cli.ts";
 import { until } from "../support/until.ts";
 
-interface LocalInfo {
-  region: string;
+interface LocalInfo extends LocalStackLine {
   endpoints: { sqs: string; dynamodb: string; bedrock: string };
-  queues: { requests: string; results: string; dlq: string };
   metrics: string | null;
   envFile: string;
 }
@@ -31,20 +29,11 @@ describe("labelq local: a stack any producer can talk to", () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "labelq-cli-"));
 
   beforeAll(async () => {
-    const [sqs, dynamodb, bedrock, metrics] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const ports = ["--sqs-port", String(sqs), "--dynamodb-port", String(dynamodb), "--bedrock-port", String(bedrock), "--metrics-port", String(metrics)];
-    local = await startCli(["local", ...ports, "--env-out", path.join(tmp, "local.env")], {
+    local = await startCli(["local", ...(await localPortFlags()), "--env-out", path.join(tmp, "local.env")], {
       LABELQ_WAIT_TIME_S: "1",
     });
     info = JSON.parse(local.firstLine) as LocalInfo;
-    env = {
-      AWS_REGION: info.region,
-      AWS_ACCESS_KEY_ID: "test",
-      AWS_SECRET_ACCESS_KEY: "test",
-      AWS_ENDPOINT_URL_SQS: info.endpoints.sqs,
-      LABELQ_REQUESTS_QUEUE_URL: info.queues.requests,
-      LABELQ_RESULTS_QUEUE_URL: info.queues.results,
-    };
+    env = producerEnv(info);
   });
 
   afterAll(async () => {
@@ -135,10 +124,7 @@ describe("labelq local: a stack any producer can talk to", () => {
 describe("labelq local: shutdown", () => {
   // A stack of its own: the tests above share theirs, and may run in any order.
   it("exits 0 on SIGTERM", async () => {
-    const ports = ["--sqs-port", "--dynamodb-port", "--bedrock-port", "--metrics-port"];
-    const args: string[] = [];
-    for (const flag of ports) args.push(flag, String(await freePort()));
-    const local = await startCli(["local", ...args], { LABELQ_WAIT_TIME_S: "1" });
+    const local = await startCli(["local", ...(await localPortFlags())], { LABELQ_WAIT_TIME_S: "1" });
     local.child.kill("SIGTERM");
     expect(await exited(local.child)).toBe(0);
   });

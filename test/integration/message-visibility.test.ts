@@ -50,18 +50,24 @@ afterEach(async () => {
   pipeline = undefined;
 });
 
+/** Starts a worker with this file's visibility and renewal settings (plus `env`); returns the outcomes it reports, as they come. */
+function startWorker(p: Pipeline, env: Record<string, string>): MessageOutcome[] {
+  const config = loadConfig({ ...p.env, LABELQ_HEARTBEAT_S: String(HEARTBEAT_S), LABELQ_VISIBILITY_TIMEOUT_S: String(VISIBILITY_S), ...env });
+  const clients = createAwsClients(config);
+  const worker: Worker = createWorker(config, clients, p.logger);
+  cleanups.push(() => Promise.resolve(clients.destroy()));
+  cleanups.push(() => worker.close());
+  const outcomes: MessageOutcome[] = [];
+  worker.pool.on("outcome", (_m, outcome) => outcomes.push(outcome));
+  worker.pool.start();
+  return outcomes;
+}
+
 describe("one owner for a message's visibility", () => {
   it("keeps a batch that runs past several visibility timeouts hidden: the handler renews it, and nobody else takes it", async () => {
     // One model call longer than the visibility timeout: without renewal the message would show again mid-call.
     pipeline = await startPipeline({ emulator: { latency: { fixedMs: (VISIBILITY_S + 3) * 1000, perOutputTokenMs: 0 } }, env: { LABELQ_CACHE_TABLE: "off" } });
-    const config = loadConfig({ ...pipeline.env, LABELQ_HEARTBEAT_S: String(HEARTBEAT_S), LABELQ_VISIBILITY_TIMEOUT_S: String(VISIBILITY_S), LABELQ_CONCURRENCY: "2" });
-    const clients = createAwsClients(config);
-    const worker: Worker = createWorker(config, clients, pipeline.logger);
-    cleanups.push(() => Promise.resolve(clients.destroy()));
-    cleanups.push(() => worker.close());
-    const outcomes: MessageOutcome[] = [];
-    worker.pool.on("outcome", (_m, outcome) => outcomes.push(outcome));
-    worker.pool.start();
+    const outcomes = startWorker(pipeline, { LABELQ_CONCURRENCY: "2" });
 
     await pipeline.send(makeRequest(3));
     expect(await pipeline.results(1)).toHaveLength(1);
@@ -75,14 +81,7 @@ describe("one owner for a message's visibility", () => {
     pipeline = await startPipeline({ emulator: { quota: { tpd: 1 } }, env: { LABELQ_FALLBACK_MODELS: "none", LABELQ_CACHE_TABLE: "off" } });
     const proxy = await slowVisibilityChanges(pipeline.config.endpoints.sqs!);
     cleanups.push(proxy.close);
-    const config = loadConfig({ ...pipeline.env, AWS_ENDPOINT_URL_SQS: proxy.url, LABELQ_HEARTBEAT_S: String(HEARTBEAT_S), LABELQ_VISIBILITY_TIMEOUT_S: String(VISIBILITY_S), LABELQ_CONCURRENCY: "1" });
-    const clients = createAwsClients(config);
-    const worker: Worker = createWorker(config, clients, pipeline.logger);
-    cleanups.push(() => Promise.resolve(clients.destroy()));
-    cleanups.push(() => worker.close());
-    const outcomes: MessageOutcome[] = [];
-    worker.pool.on("outcome", (_m, outcome) => outcomes.push(outcome));
-    worker.pool.start();
+    const outcomes = startWorker(pipeline, { AWS_ENDPOINT_URL_SQS: proxy.url, LABELQ_CONCURRENCY: "1" });
 
     await pipeline.send(makeRequest(3));
     await until(() => outcomes.includes("quota-hold"), { what: "the batch held for the daily quota" });

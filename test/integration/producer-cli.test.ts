@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LabelRequest } from "../../src/contracts/request.ts";
-import { exited, freePort, runCli, startCli } from "../support/run-cli.ts";
+import { exited, type LocalStackLine, localPortFlags, producerEnv, runCli, startCli } from "../support/run-cli.ts";
 
 /**
  * The producer commands against `labelq local --no-worker`: nothing consumes the queues, so each
@@ -34,24 +34,15 @@ function resultOf(batchId: string): LabelResult {
 
 describe("producer commands: enqueue, estimate, collect", () => {
   let local: Awaited<ReturnType<typeof startCli>>;
-  let info: { region: string; endpoints: { sqs: string }; queues: { requests: string; results: string; dlq: string } };
+  let info: LocalStackLine;
   let env: Record<string, string>;
   let sqs: SQSClient;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "labelq-producer-"));
 
   beforeAll(async () => {
-    const ports = ["--sqs-port", String(await freePort()), "--dynamodb-port", String(await freePort()), "--bedrock-port", String(await freePort()), "--metrics-port", String(await freePort())];
-    local = await startCli(["local", "--no-worker", ...ports, "--env-out", path.join(tmp, "local.env")]);
-    info = JSON.parse(local.firstLine) as typeof info;
-    env = {
-      AWS_REGION: info.region,
-      AWS_ACCESS_KEY_ID: "test",
-      AWS_SECRET_ACCESS_KEY: "test",
-      AWS_ENDPOINT_URL_SQS: info.endpoints.sqs,
-      LABELQ_REQUESTS_QUEUE_URL: info.queues.requests,
-      LABELQ_RESULTS_QUEUE_URL: info.queues.results,
-      LABELQ_DLQ_URL: info.queues.dlq,
-    };
+    local = await startCli(["local", "--no-worker", ...(await localPortFlags()), "--env-out", path.join(tmp, "local.env")]);
+    info = JSON.parse(local.firstLine) as LocalStackLine;
+    env = producerEnv(info);
     sqs = new SQSClient({ region: info.region, endpoint: info.endpoints.sqs, credentials: { accessKeyId: "x", secretAccessKey: "y" } });
   });
 

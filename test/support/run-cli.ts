@@ -59,6 +59,33 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** `labelq local`'s port flags, each on a port free a moment ago: other test runs may hold the defaults. */
+export async function localPortFlags(): Promise<string[]> {
+  const flags: string[] = [];
+  for (const flag of ["--sqs-port", "--dynamodb-port", "--bedrock-port", "--metrics-port"]) flags.push(flag, String(await freePort()));
+  return flags;
+}
+
+/** What `labelq local` prints on its first line, as far as a producer needs it. */
+export interface LocalStackLine {
+  region: string;
+  endpoints: { sqs: string };
+  queues: { requests: string; results: string; dlq: string };
+}
+
+/** The environment of a producer's shell that talks to a `labelq local` stack. */
+export function producerEnv(info: LocalStackLine): Record<string, string> {
+  return {
+    AWS_REGION: info.region,
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+    AWS_ENDPOINT_URL_SQS: info.endpoints.sqs,
+    LABELQ_REQUESTS_QUEUE_URL: info.queues.requests,
+    LABELQ_RESULTS_QUEUE_URL: info.queues.results,
+    LABELQ_DLQ_URL: info.queues.dlq,
+  };
+}
+
 /** Wait for a child process to exit; resolves with its exit code. */
 export function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on("exit", (code) => resolve(code))));
