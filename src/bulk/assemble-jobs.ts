@@ -17,7 +17,7 @@ export function bulkModels(ctx: Pick<BulkContext, "settings">): ModelSpec[] {
 }
 
 /** The fewest records a job of this model may hold (LABELQ_BULK_MIN_RECORDS overrides the catalogue). */
-export function minRecordsFor(ctx: Pick<BulkContext, "bulk">, model: ModelSpec): number {
+export function minRecordsFor(ctx: { bulk: Pick<BulkContext["bulk"], "limits"> }, model: Pick<ModelSpec, "batch">): number {
   return ctx.bulk.limits.minRecords ?? model.batch?.minRecordsPerJob ?? 1;
 }
 
@@ -45,7 +45,7 @@ export function gatherDecision(input: {
 }
 
 /** A rough record count of a batch for the gather decision (the exact cut, chunkSizesFor, is made when it is assigned). */
-function roughRecords(intake: IntakeRecord, chunkSize: number): number {
+export function roughRecords(intake: IntakeRecord, chunkSize: number): number {
   return Math.ceil(intake.request.items.length / Math.max(1, chunkSize));
 }
 

@@ -1,3 +1,4 @@
+import { minRecordsFor, roughRecords } from "../bulk/assemble-jobs.ts";
 import type { BulkStore, IntakeRecord } from "../bulk/bulk-store.ts";
 import type { BulkConfig } from "../config/config.ts";
 import type { ModelCatalogue } from "../llm/model-catalogue.ts";
@@ -24,10 +25,9 @@ export async function bulkProgress(store: BulkStore, awaited: ReadonlySet<string
     const spec = settings.catalogue.find(model);
     const gathering = await store.pending(model);
     if (gathering.length === 0 || !spec) continue;
-    // The gather decision's rough count: a record per chunk of a batch (assemble-jobs.ts).
-    const records = gathering.reduce((n, i) => n + Math.ceil(i.request.items.length / Math.max(1, settings.chunkSize)), 0);
-    // As minRecordsFor (assemble-jobs.ts): LABELQ_BULK_MIN_RECORDS, else the catalogue's minimum per job.
-    const minimum = settings.bulk.limits.minRecords ?? spec.batch?.minRecordsPerJob ?? 1;
+    // The gather decision's own count and minimum (assemble-jobs.ts).
+    const records = gathering.reduce((n, i) => n + roughRecords(i, settings.chunkSize), 0);
+    const minimum = minRecordsFor(settings, spec);
     const leftS = Math.max(0, Math.ceil(settings.bulk.gatherS - (now - Date.parse(gathering[0]!.receivedAt)) / 1000));
     const mine = intakes.filter((i) => i.state === "pending" && i.model === model).length;
     const batches = `${gathering.length} ${gathering.length === 1 ? "batch" : "batches"}${mine < gathering.length ? ` (${mine} of them yours)` : ""}`;
