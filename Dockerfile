@@ -13,6 +13,8 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The Bedrock emulator (a test double behind `labelq local` and the demo) is a workspace package.
+COPY packages/bedrock-emulator/package.json ./packages/bedrock-emulator/
 # --omit=dev leaves out the devDependencies, including the `node` package (a Node binary
 # for npm scripts on machines with an older system Node) and everything the tests need.
 # Install scripts still run for production packages (allowScripts in package.json):
@@ -36,6 +38,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin
 COPY src ./src
+COPY packages ./packages
 COPY prompts ./prompts
 COPY schemas ./schemas
 COPY samples ./samples

@@ -17,12 +17,12 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "no-restricted-properties": [
         "error",
-        { object: "process", property: "env", message: "Read configuration once in src/config (loadConfig) and pass it in." },
+        { object: "process", property: "env", message: "Read configuration once in src/core/config (loadConfig) and pass it in." },
       ],
     },
   },
   {
-    files: ["src/config/**", "src/cli/**", "src/lambda/handler.ts", "test/**", "bench/**", "vitest.config.ts"],
+    files: ["src/core/config/**", "src/cli/**", "src/lambda/handler.ts", "test/**", "bench/**", "vitest.config.ts"],
     rules: { "no-restricted-properties": "off" },
   },
   {

@@ -11,6 +11,8 @@ export default defineConfig({
     projects: [
       // Unit tests: the project's own code with in-memory fakes of its interfaces; no network.
       { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      // The Bedrock emulator package's own tests (packages/bedrock-emulator): the test double against Bedrock's documented behaviour.
+      { extends: true, test: { name: "bedrock-emulator", include: ["packages/bedrock-emulator/test/**/*.test.ts"] } },
       // Integration tests: real protocols. The SQS/DynamoDB target is chosen once for the run.
       { extends: true, test: { name: "integration", include: ["test/integration/**/*.test.ts"], globalSetup: ["test/support/global-setup.ts"] } },
     ],

@@ -5,15 +5,15 @@
 import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import pino from "pino";
-import { createAwsClients } from "../src/aws-clients.ts";
-import { loadConfig } from "../src/config/config.ts";
-import type { LabelResult } from "../src/contracts/result.ts";
-import { startLocalStack } from "../src/local/local-stack.ts";
-import { buildBatches } from "../src/producer/build-batches.ts";
-import { collectResults } from "../src/producer/collect-results.ts";
-import { readTexts } from "../src/producer/read-texts.ts";
-import { sendRequests } from "../src/producer/send-requests.ts";
-import { createWorker } from "../src/worker.ts";
+import { createAwsClients } from "../src/adapters/aws-clients.ts";
+import { loadConfig } from "../src/core/config/config.ts";
+import type { LabelResult } from "../src/core/contracts/result.ts";
+import { startLocalStack } from "../src/app/local/local-stack.ts";
+import { buildBatches } from "../src/app/producer/build-batches.ts";
+import { collectResults } from "../src/app/producer/collect-results.ts";
+import { readTexts } from "../src/app/producer/read-texts.ts";
+import { sendRequests } from "../src/app/producer/send-requests.ts";
+import { createWorker } from "../src/app/worker/worker.ts";
 
 const { values } = parseArgs({
   options: {

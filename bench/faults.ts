@@ -3,16 +3,16 @@
 // fallback to Claude). Prints a Markdown table.
 //   npm run bench:faults
 import pino from "pino";
-import { createAwsClients } from "../src/aws-clients.ts";
-import { loadConfig } from "../src/config/config.ts";
-import { FAULT_KINDS, type FaultRule } from "../src/local/bedrock-emulator/index.ts";
-import { startLocalStack } from "../src/local/local-stack.ts";
-import { buildBatches } from "../src/producer/build-batches.ts";
-import { collectResults } from "../src/producer/collect-results.ts";
-import { readTexts } from "../src/producer/read-texts.ts";
-import { sendRequests } from "../src/producer/send-requests.ts";
-import type { LabelResult } from "../src/contracts/result.ts";
-import { createWorker } from "../src/worker.ts";
+import { createAwsClients } from "../src/adapters/aws-clients.ts";
+import { loadConfig } from "../src/core/config/config.ts";
+import { FAULT_KINDS, type FaultRule } from "@labelq/bedrock-emulator";
+import { startLocalStack } from "../src/app/local/local-stack.ts";
+import { buildBatches } from "../src/app/producer/build-batches.ts";
+import { collectResults } from "../src/app/producer/collect-results.ts";
+import { readTexts } from "../src/app/producer/read-texts.ts";
+import { sendRequests } from "../src/app/producer/send-requests.ts";
+import type { LabelResult } from "../src/core/contracts/result.ts";
+import { createWorker } from "../src/app/worker/worker.ts";
 
 process.env.AWS_ACCESS_KEY_ID ??= "test";
 process.env.AWS_SECRET_ACCESS_KEY ??= "test";

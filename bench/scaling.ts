@@ -7,12 +7,12 @@
 // a batch makes --calls model calls one after the other, each admitted by one fleet-wide
 // limiter (calls spaced to the RPM and TPM quota, as labelq's shared Bottleneck limiter spaces
 // them) and then taking --call-latency seconds. The knee it finds is compared with the
-// closed form in src/ops/fleet-size.ts, which the CDK app and `labelq estimate` use.
+// closed form in src/app/ops/fleet-size.ts, which the CDK app and `labelq estimate` use.
 import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { fleetCapacity } from "../src/ops/fleet-size.ts";
+import { fleetCapacity } from "../src/app/ops/fleet-size.ts";
 import { lineChartSvg } from "./quota-chart.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -108,7 +108,7 @@ const floorS = P.backlog / capacity.quotaBatchesPerS;
 const min = (s: number) => s / 60;
 const lines = [
   `backlog ${P.backlog} batches; ${P.calls} call(s) of ${P.tokens} tokens and ${P.callLatencyS} s per batch; ${P.concurrency} batches at once per worker; quota ${P.rpm} RPM / ${P.tpm} TPM`,
-  `closed form (src/ops/fleet-size.ts): ${capacity.maxUsefulTasks ?? "no"} workers max (${capacity.bindingLimit} binds); quota drains it in ${min(floorS).toFixed(1)} min at best`,
+  `closed form (src/app/ops/fleet-size.ts): ${capacity.maxUsefulTasks ?? "no"} workers max (${capacity.bindingLimit} binds); quota drains it in ${min(floorS).toFixed(1)} min at best`,
   `simulated knee: ${knee} workers`,
   "",
   "| workers | drain time (min) | mean result latency (min) | batch held by a worker (min) | quota busy |",

@@ -17,9 +17,9 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { findModel } from "../../src/llm/model-registry.ts";
-import { backlogPerTaskTarget, type BatchProfile, fleetCapacity, type Quota } from "../../src/ops/fleet-size.ts";
-import { tableDefinitions } from "../../src/store/create-tables.ts";
+import { findModel } from "../../src/core/models/model-registry.ts";
+import { backlogPerTaskTarget, type BatchProfile, fleetCapacity, type Quota } from "../../src/app/ops/fleet-size.ts";
+import { tableDefinitions } from "../../src/adapters/dynamodb/create-tables.ts";
 import { workerPolicyJson } from "./worker-policy.ts";
 import { labelqDefaults, shutdownBudgetS } from "./worker-settings.ts";
 
@@ -46,7 +46,7 @@ export interface LabelqStackProps extends StackProps {
   cacheNodeType?: string;
   /** The account's Bedrock quota for the default model (Service Quotas); 0 = no limit of that kind. */
   quota: Quota;
-  /** One batch as measured on an unthrottled worker: model calls, tokens and wall time (see src/ops/fleet-size.ts). */
+  /** One batch as measured on an unthrottled worker: model calls, tokens and wall time (see src/app/ops/fleet-size.ts). */
   batch: BatchProfile;
   /** How long a request may wait in the queue before it is worked on: sets the backlog-per-task target. */
   acceptableLatencyS: number;
@@ -101,7 +101,7 @@ export class LabelqStack extends Stack {
     this.backlogTarget = backlogPerTaskTarget({ concurrency, secondsPerBatch: props.batch.secondsPerBatch }, props.acceptableLatencyS);
     const minTasks = Math.min(props.minTasks ?? 1, this.maxTasks);
 
-    // --- Queues: the same names, redrive and visibility as src/queue/create-queues.ts ---------
+    // --- Queues: the same names, redrive and visibility as src/adapters/sqs/create-queues.ts ---------
     const lambdaTimeoutS = props.lambda?.timeoutS ?? 180;
     const visibilityS = compute === "lambda" ? Math.max(config.worker.visibilityTimeoutS, LAMBDA_VISIBILITY_FACTOR * lambdaTimeoutS) : config.worker.visibilityTimeoutS;
     const suffix = fifo ? ".fifo" : "";
@@ -128,7 +128,7 @@ export class LabelqStack extends Stack {
       ...fifoProps,
     });
 
-    // --- Tables: keys from src/store/create-tables.ts; TTL on expiresAt; PITR on -------------
+    // --- Tables: keys from src/adapters/dynamodb/create-tables.ts; TTL on expiresAt; PITR on -------------
     const names = { cacheTable: `${prefix}-label-cache`, batchesTable: `${prefix}-batches` };
     const [cacheDef, batchesDef] = tableDefinitions(names);
     const table = (cid: string, def: typeof cacheDef) =>
@@ -188,7 +188,7 @@ export class LabelqStack extends Stack {
     new CfnOutput(this, "RequestsQueueUrl", { value: this.requests.queueUrl });
     new CfnOutput(this, "ResultsQueueUrl", { value: this.results.queueUrl });
     new CfnOutput(this, "DeadLetterQueueUrl", { value: this.dlq.queueUrl });
-    new CfnOutput(this, "MaxTasks", { value: String(this.maxTasks), description: "workers the Bedrock quota can feed (src/ops/fleet-size.ts)" });
+    new CfnOutput(this, "MaxTasks", { value: String(this.maxTasks), description: "workers the Bedrock quota can feed (src/app/ops/fleet-size.ts)" });
   }
 
   /** One ElastiCache Valkey node (cluster mode off: Bottleneck's Lua scripts touch several keys), TLS in transit. */

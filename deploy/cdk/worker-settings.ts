@@ -1,7 +1,7 @@
-import { type Config, loadConfig } from "../../src/config/config.ts";
-import { DEFAULT_MAX_RECEIVE_COUNT } from "../../src/queue/create-queues.ts";
+import { type Config, loadConfig } from "../../src/core/config/config.ts";
+import { DEFAULT_MAX_RECEIVE_COUNT } from "../../src/adapters/sqs/create-queues.ts";
 
-/** labelq's own defaults (src/config/config.ts, src/queue/create-queues.ts): the deployments start from the same numbers. */
+/** labelq's own defaults (src/core/config/config.ts, src/adapters/sqs/create-queues.ts): the deployments start from the same numbers. */
 export function labelqDefaults(): { config: Config; maxReceiveCount: number } {
   return { config: loadConfig({}), maxReceiveCount: DEFAULT_MAX_RECEIVE_COUNT };
 }

@@ -1,7 +1,7 @@
-import type { Config } from "../config/config.ts";
-import { InvalidRequestError, LabelqError } from "../errors/errors.ts";
-import type { ModelCatalogue } from "../llm/model-catalogue.ts";
-import { PromptRegistry } from "../prompts/prompt-registry.ts";
+import type { Config } from "../core/config/config.ts";
+import { InvalidRequestError, LabelqError } from "../core/errors/errors.ts";
+import type { ModelCatalogue } from "../core/models/model-catalogue.ts";
+import { PromptRegistry } from "../core/prompts/prompt-registry.ts";
 
 /** What `enqueue` is asked to put in every request. */
 export interface EnqueueChoices {

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import fs from "node:fs";
-import { createAwsClients } from "../aws-clients.ts";
-import { requireQueue } from "../config/config.ts";
-import { InvalidRequestError, QueueError } from "../errors/errors.ts";
-import { collectResults, deadLetterLine, shortfall } from "../producer/collect-results.ts";
+import { createAwsClients } from "../adapters/aws-clients.ts";
+import { requireQueue } from "../core/config/config.ts";
+import { InvalidRequestError, QueueError } from "../core/errors/errors.ts";
+import { collectResults, deadLetterLine, shortfall } from "../app/producer/collect-results.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { integerArg, positiveNumberArg } from "./numeric-flags.ts";
 

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import path from "node:path";
-import { runDemo } from "../demo/run-demo.ts";
-import { createLogger } from "../observability/logger.ts";
+import { runDemo } from "../app/demo/run-demo.ts";
+import { createLogger } from "../core/observability/logger.ts";
 import { configFrom, endpointOverridden, useLocalCredentials } from "./config-from-flags.ts";
 import { DEFAULT_EMULATOR_LATENCY, EMULATOR_HELP, emulatorSettings } from "./emulator-flag.ts";
 import { integerArg, positiveNumberArg } from "./numeric-flags.ts";

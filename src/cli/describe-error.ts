@@ -1,5 +1,5 @@
 import { CommanderError } from "commander";
-import { ConfigError, LabelqError } from "../errors/errors.ts";
+import { ConfigError, LabelqError } from "../core/errors/errors.ts";
 
 /** Node's system error codes for a peer that cannot be reached. */
 const UNREACHABLE = new Set(["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);

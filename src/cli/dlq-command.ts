@@ -1,10 +1,10 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { type Config, requireQueue } from "../config/config.ts";
-import { InvalidRequestError, LabelqError, QueueError } from "../errors/errors.ts";
-import { dlqDepth, findDlqEntry, listDlq } from "../queue/dlq-inspect.ts";
-import { checkFilter, parseCodes, parseDuration, type ReplayFilter, replayDlq, startMoveTask } from "../queue/dlq-replay.ts";
+import { type Config, requireQueue } from "../core/config/config.ts";
+import { InvalidRequestError, LabelqError, QueueError } from "../core/errors/errors.ts";
+import { dlqDepth, findDlqEntry, listDlq } from "../app/dlq/dlq-inspect.ts";
+import { checkFilter, parseCodes, parseDuration, type ReplayFilter, replayDlq, startMoveTask } from "../app/dlq/dlq-replay.ts";
 import { entrySummary, formatEntry, formatTable, listSummary, outcomeLine } from "./dlq-format.ts";
 import { integerArg, positiveNumberArg } from "./numeric-flags.ts";
 

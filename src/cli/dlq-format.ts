@@ -1,5 +1,5 @@
-import { type DlqEntry, failedTime } from "../queue/dlq-inspect.ts";
-import type { ReplayOutcome } from "../queue/dlq-replay.ts";
+import { type DlqEntry, failedTime } from "../app/dlq/dlq-inspect.ts";
+import type { ReplayOutcome } from "../app/dlq/dlq-replay.ts";
 
 /** "45s", "12m", "3h 5m", "2d 4h": an age for a table. */
 export function formatAge(ms: number): string {

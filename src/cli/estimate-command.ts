@@ -1,14 +1,14 @@
 import type { Command } from "commander";
-import { formatLiveVsBulk, liveVsBulk } from "../ops/bulk-estimate.ts";
-import { estimateRun, formatEstimate } from "../ops/estimate.ts";
-import { fleetForEstimate, formatFleetPlan } from "../ops/fleet-size.ts";
-import { readTexts } from "../producer/read-texts.ts";
-import { screenTexts, skippedLines } from "../producer/screen-texts.ts";
-import { PromptRegistry } from "../prompts/prompt-registry.ts";
+import { formatLiveVsBulk, liveVsBulk } from "../app/ops/bulk-estimate.ts";
+import { estimateRun, formatEstimate } from "../app/ops/estimate.ts";
+import { fleetForEstimate, formatFleetPlan } from "../app/ops/fleet-size.ts";
+import { readTexts } from "../app/producer/read-texts.ts";
+import { screenTexts, skippedLines } from "../app/producer/screen-texts.ts";
+import { PromptRegistry } from "../core/prompts/prompt-registry.ts";
 import { configFrom } from "./config-from-flags.ts";
-import { InvalidRequestError } from "../errors/errors.ts";
+import { InvalidRequestError } from "../core/errors/errors.ts";
 import { integerArg, positiveNumberArg } from "./numeric-flags.ts";
-import { modelCatalogueFor } from "../worker.ts";
+import { modelCatalogueFor } from "../app/worker/worker.ts";
 
 /** Add `labelq estimate <file>`: texts, batches, tokens and cost before enqueueing. */
 export function registerEstimateCommand(program: Command): void {

@@ -1,12 +1,12 @@
 import type { Command } from "commander";
-import { type AwsClients, createAwsClients } from "../aws-clients.ts";
-import type { IntakeRecord, JobRecord } from "../bulk/bulk-store.ts";
-import { cancelJob } from "../bulk/cancel-job.ts";
-import { DynamoBulkStore } from "../bulk/dynamo-bulk-store.ts";
-import { BedrockJobControl } from "../bulk/job-control.ts";
-import type { Config } from "../config/config.ts";
-import { ConfigError } from "../errors/errors.ts";
-import { bulkBacklog, bulkModelAliases, type Gathering } from "../ops/status.ts";
+import { type AwsClients, createAwsClients } from "../adapters/aws-clients.ts";
+import type { IntakeRecord, JobRecord } from "../core/bulk/bulk-store.ts";
+import { cancelJob } from "../app/bulk/cancel-job.ts";
+import { DynamoBulkStore } from "../adapters/dynamodb/dynamo-bulk-store.ts";
+import { BedrockJobControl } from "../adapters/bedrock/job-control.ts";
+import type { Config } from "../core/config/config.ts";
+import { ConfigError } from "../core/errors/errors.ts";
+import { bulkBacklog, bulkModelAliases, type Gathering } from "../app/ops/status.ts";
 import { configFrom } from "./config-from-flags.ts";
 
 /** Add `labelq jobs list|show|cancel`: the bulk path's batch inference jobs, for operators. No texts are printed. */

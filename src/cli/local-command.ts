@@ -1,9 +1,9 @@
 import { type Command, Option } from "commander";
-import { createAwsClients } from "../aws-clients.ts";
-import { LabelqError } from "../errors/errors.ts";
-import { LOCAL_CREDENTIALS, type LocalStackOptions, startLocalStack } from "../local/local-stack.ts";
-import { createLogger } from "../observability/logger.ts";
-import { startWorker, type Worker } from "../worker.ts";
+import { createAwsClients } from "../adapters/aws-clients.ts";
+import { LabelqError } from "../core/errors/errors.ts";
+import { LOCAL_CREDENTIALS, type LocalStackOptions, startLocalStack } from "../app/local/local-stack.ts";
+import { createLogger } from "../core/observability/logger.ts";
+import { startWorker, type Worker } from "../app/worker/worker.ts";
 import { configFrom, useLocalCredentials } from "./config-from-flags.ts";
 import { DEFAULT_EMULATOR_LATENCY, EMULATOR_HELP, emulatorSettings } from "./emulator-flag.ts";
 import { localEnvBlock, writeLocalEnvFile } from "./local-env-file.ts";

@@ -1,8 +1,8 @@
 import { Command } from "commander";
 import fs from "node:fs";
 import path from "node:path";
-import { createAwsClients } from "../aws-clients.ts";
-import { configVariables } from "../config/config.ts";
+import { createAwsClients } from "../adapters/aws-clients.ts";
+import { configVariables } from "../core/config/config.ts";
 import { registerCollectCommand } from "./collect-command.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { describeError } from "./describe-error.ts";

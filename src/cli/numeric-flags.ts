@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "commander";
-import { InvalidRequestError } from "../errors/errors.ts";
+import { InvalidRequestError } from "../core/errors/errors.ts";
 
 /**
  * A commander argument parser for an integer flag in [min, max]. Commander calls it while it

@@ -2,15 +2,15 @@ import { type Command, Option } from "commander";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { TaxonomyError } from "../errors/errors.ts";
-import { MODELS, findModel, type ModelSpec } from "../llm/model-registry.ts";
-import { countTokens } from "../llm/token-estimator.ts";
-import { compareDimensionHashes, promptContextHash, taxonomyHash } from "../taxonomy/dimension-hashes.ts";
-import type { Dimension } from "../taxonomy/taxonomy-schema.ts";
-import { diffLines, diffStats, unifiedDiff } from "../prompts/diff-prompts.ts";
-import { resolveInference } from "../llm/sampling.ts";
-import { forFormat, listTaxonomies, PromptRegistry, promptHash, type InferenceParams, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
-import { OUTPUT_FORMATS, type OutputFormat } from "../prompts/output-format.ts";
+import { TaxonomyError } from "../core/errors/errors.ts";
+import { MODELS, findModel, type ModelSpec } from "../core/models/model-registry.ts";
+import { countTokens } from "../core/models/token-estimator.ts";
+import { compareDimensionHashes, promptContextHash, taxonomyHash } from "../core/taxonomy/dimension-hashes.ts";
+import type { Dimension } from "../core/taxonomy/taxonomy-schema.ts";
+import { diffLines, diffStats, unifiedDiff } from "../core/prompts/diff-prompts.ts";
+import { resolveInference } from "../core/models/sampling.ts";
+import { forFormat, listTaxonomies, PromptRegistry, promptHash, type InferenceParams, type ResolvedPrompt } from "../core/prompts/prompt-registry.ts";
+import { OUTPUT_FORMATS, type OutputFormat } from "../core/prompts/output-format.ts";
 
 /** Version shown when none is named: the alias requests use unless they or the config say otherwise. */
 const DEFAULT_VERSION = "prod";

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import fs from "node:fs";
 import path from "node:path";
-import { contractJsonSchema, schemaNames, type SchemaName } from "../contracts/json-schema.ts";
+import { contractJsonSchema, schemaNames, type SchemaName } from "../core/contracts/json-schema.ts";
 import { packageRoot } from "./package-root.ts";
 
 /** Add `labelq schema request|result|write`: the wire contract's JSON Schema. */

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type AwsClients, createAwsClients } from "../aws-clients.ts";
-import type { Config } from "../config/config.ts";
-import { type BulkBacklog, flowRates, type FlowRates, type QueueDepth, queueDepths, readBulkBacklog, scrapeMetrics } from "../ops/status.ts";
-import { type Sample, sumOf } from "../ops/prometheus-text.ts";
+import { type AwsClients, createAwsClients } from "../adapters/aws-clients.ts";
+import type { Config } from "../core/config/config.ts";
+import { type BulkBacklog, flowRates, type FlowRates, type QueueDepth, queueDepths, readBulkBacklog, scrapeMetrics } from "../app/ops/status.ts";
+import { type Sample, sumOf } from "../app/ops/prometheus-text.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { describeError } from "./describe-error.ts";
 import { positiveNumberArg } from "./numeric-flags.ts";

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import { createAwsClients } from "../aws-clients.ts";
-import { DEFAULTS } from "../config/config.ts";
-import { createTables, type TableReport } from "../store/create-tables.ts";
-import { StoreError } from "../errors/errors.ts";
+import { createAwsClients } from "../adapters/aws-clients.ts";
+import { DEFAULTS } from "../core/config/config.ts";
+import { createTables, type TableReport } from "../adapters/dynamodb/create-tables.ts";
+import { StoreError } from "../core/errors/errors.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { networkFailure } from "./describe-error.ts";
 

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
-import { createAwsClients } from "../aws-clients.ts";
-import { requireQueues } from "../config/config.ts";
-import { createLogger } from "../observability/logger.ts";
-import { checkWorkerCanStart, workerQueues } from "../ops/preflight.ts";
-import { startWorker } from "../worker.ts";
+import { createAwsClients } from "../adapters/aws-clients.ts";
+import { requireQueues } from "../core/config/config.ts";
+import { createLogger } from "../core/observability/logger.ts";
+import { checkWorkerCanStart, workerQueues } from "../app/ops/preflight.ts";
+import { startWorker } from "../app/worker/worker.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { untilSignal } from "./until-signal.ts";
 

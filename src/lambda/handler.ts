@@ -1,7 +1,7 @@
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { createAwsClients } from "../aws-clients.ts";
-import { loadConfig } from "../config/config.ts";
-import { createLogger } from "../observability/logger.ts";
+import { createAwsClients } from "../adapters/aws-clients.ts";
+import { loadConfig } from "../core/config/config.ts";
+import { createLogger } from "../core/observability/logger.ts";
 import { createLambdaHandler, type LambdaHandler } from "./lambda-handler.ts";
 
 let built: LambdaHandler | undefined;

@@ -1,8 +1,8 @@
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { Logger } from "pino";
-import type { AwsClients } from "../aws-clients.ts";
-import type { Config } from "../config/config.ts";
-import { createMessagePipeline, type WorkerOverrides } from "../worker.ts";
+import type { AwsClients } from "../adapters/aws-clients.ts";
+import type { Config } from "../core/config/config.ts";
+import { createMessagePipeline, type WorkerOverrides } from "../app/worker/worker.ts";
 import { handleSqsEvent } from "./handle-sqs-event.ts";
 
 /**

@@ -1,9 +1,9 @@
 import { ConverseCommand, type ConverseCommandOutput } from "@aws-sdk/client-bedrock-runtime";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { parseLineOutput } from "../../src/llm/parse-line-output.ts";
-import { startBedrockEmulator, type BedrockEmulator, type FaultKind } from "../../src/local/bedrock-emulator/index.ts";
-import { forFormat, PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
-import { renderUserMessage } from "../../src/prompts/render-prompt.ts";
+import { parseLineOutput } from "../../src/core/models/parse-line-output.ts";
+import { startBedrockEmulator, type BedrockEmulator, type FaultKind } from "@labelq/bedrock-emulator";
+import { forFormat, PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
+import { renderUserMessage } from "../../src/core/prompts/render-prompt.ts";
 import { emulatorClient } from "../support/emulator-client.ts";
 import { PROMPTS_DIR } from "../support/fakes.ts";
 

@@ -11,7 +11,7 @@ import {
 } from "@aws-sdk/client-bedrock";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { LOCAL_CREDENTIALS, startLocalStack, type LocalStack } from "../../src/local/local-stack.ts";
+import { LOCAL_CREDENTIALS, startLocalStack, type LocalStack } from "../../src/app/local/local-stack.ts";
 import { until } from "../support/until.ts";
 
 // Model invocation jobs (batch inference) against the embedded stack, over the wire with the

@@ -1,15 +1,15 @@
 import { readFileSync } from "node:fs";
 import { type BedrockRuntimeClient, type ConverseCommand, type ConverseCommandInput } from "@aws-sdk/client-bedrock-runtime";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ModelCallError } from "../../src/errors/errors.ts";
-import { BedrockProvider, STRUCTURED_OUTPUT_TOOL } from "../../src/llm/bedrock-provider.ts";
-import type { ModelRequest, ModelResponse } from "../../src/llm/model-provider.ts";
-import { costUsd, findModel, type ModelSpec } from "../../src/llm/model-registry.ts";
-import { parseModelOutput } from "../../src/llm/parse-model-output.ts";
-import { startBedrockEmulator, type BedrockEmulator } from "../../src/local/bedrock-emulator/index.ts";
-import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
-import { renderUserMessage } from "../../src/prompts/render-prompt.ts";
-import { outputJsonSchema } from "../../src/taxonomy/output-json-schema.ts";
+import { ModelCallError } from "../../src/core/errors/errors.ts";
+import { BedrockProvider, STRUCTURED_OUTPUT_TOOL } from "../../src/adapters/bedrock/bedrock-provider.ts";
+import type { ModelRequest, ModelResponse } from "../../src/core/models/model-provider.ts";
+import { costUsd, findModel, type ModelSpec } from "../../src/core/models/model-registry.ts";
+import { parseModelOutput } from "../../src/core/models/parse-model-output.ts";
+import { startBedrockEmulator, type BedrockEmulator } from "@labelq/bedrock-emulator";
+import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
+import { renderUserMessage } from "../../src/core/prompts/render-prompt.ts";
+import { outputJsonSchema } from "../../src/core/taxonomy/output-json-schema.ts";
 import { emulatorClient } from "../support/emulator-client.ts";
 import { rejection } from "../support/fakes.ts";
 
@@ -39,7 +39,7 @@ let provider: BedrockProvider;
 let prompt: ResolvedPrompt;
 let schema: Record<string, unknown>;
 
-/** A client as src/aws-clients.ts builds it, pointed at the emulator. */
+/** A client as src/adapters/aws-clients.ts builds it, pointed at the emulator. */
 function makeClient(maxAttempts: number): BedrockRuntimeClient {
   return emulatorClient(emulator.url, maxAttempts);
 }

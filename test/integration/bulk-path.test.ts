@@ -2,16 +2,16 @@ import { DeleteMessageCommand, type Message, ReceiveMessageCommand, SendMessageC
 import { randomUUID } from "node:crypto";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type AwsClients, createAwsClients } from "../../src/aws-clients.ts";
-import type { BulkStore } from "../../src/bulk/bulk-store.ts";
-import { DynamoBulkStore } from "../../src/bulk/dynamo-bulk-store.ts";
-import { type Config, DEFAULTS, loadConfig } from "../../src/config/config.ts";
-import type { LabelRequest } from "../../src/contracts/request.ts";
-import { type LabelResult, resultSchema } from "../../src/contracts/result.ts";
-import { LOCAL_CREDENTIALS, type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
-import { toSqsJson } from "../../src/queue/sqs-json.ts";
-import { DLQ_ATTRIBUTES } from "../../src/queue/sqs-messages.ts";
-import { createWorker, type Worker } from "../../src/worker.ts";
+import { type AwsClients, createAwsClients } from "../../src/adapters/aws-clients.ts";
+import type { BulkStore } from "../../src/core/bulk/bulk-store.ts";
+import { DynamoBulkStore } from "../../src/adapters/dynamodb/dynamo-bulk-store.ts";
+import { type Config, DEFAULTS, loadConfig } from "../../src/core/config/config.ts";
+import type { LabelRequest } from "../../src/core/contracts/request.ts";
+import { type LabelResult, resultSchema } from "../../src/core/contracts/result.ts";
+import { LOCAL_CREDENTIALS, type LocalStack, startLocalStack } from "../../src/app/local/local-stack.ts";
+import { toSqsJson } from "../../src/adapters/sqs/sqs-json.ts";
+import { DLQ_ATTRIBUTES } from "../../src/adapters/sqs/sqs-messages.ts";
+import { createWorker, type Worker } from "../../src/app/worker/worker.ts";
 import { makeRequest } from "../support/pipeline.ts";
 import { until } from "../support/until.ts";
 

@@ -1,13 +1,13 @@
 import type { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { classifyItems } from "../../src/classify/classify-items.ts";
-import { answerBudget, textsPerCallCap } from "../../src/classify/output-budget.ts";
-import { startBedrockEmulator, type BedrockEmulator, type BedrockEmulatorOptions } from "../../src/local/bedrock-emulator/index.ts";
-import { BedrockProvider } from "../../src/llm/bedrock-provider.ts";
-import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/llm/model-provider.ts";
-import { findModel, MODELS, type ModelSpec } from "../../src/llm/model-registry.ts";
-import { resolveInference } from "../../src/llm/sampling.ts";
-import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import { classifyItems } from "../../src/core/classify/classify-items.ts";
+import { answerBudget, textsPerCallCap } from "../../src/core/classify/output-budget.ts";
+import { startBedrockEmulator, type BedrockEmulator, type BedrockEmulatorOptions } from "@labelq/bedrock-emulator";
+import { BedrockProvider } from "../../src/adapters/bedrock/bedrock-provider.ts";
+import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/core/models/model-provider.ts";
+import { findModel, MODELS, type ModelSpec } from "../../src/core/models/model-registry.ts";
+import { resolveInference } from "../../src/core/models/sampling.ts";
+import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
 import { emulatorClient } from "../support/emulator-client.ts";
 import { PROMPTS_DIR, PassThroughLimiter, rejection, silentLogger } from "../support/fakes.ts";
 

@@ -3,7 +3,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
+import { type LocalStack, startLocalStack } from "../../src/app/local/local-stack.ts";
 import { freePort, repoRoot, runCli } from "../support/run-cli.ts";
 
 type Run = Awaited<ReturnType<typeof runCli>>;

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
+import { type LocalStack, startLocalStack } from "../../src/app/local/local-stack.ts";
 import { repoRoot, runCli } from "../support/run-cli.ts";
 
 // What the CLI says in the cases a new user meets first: each message says what it means for them.

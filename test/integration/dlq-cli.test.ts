@@ -2,10 +2,10 @@ import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ModelCallError } from "../../src/errors/errors.ts";
-import { LOCAL_CREDENTIALS, type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
-import { toSqsJson } from "../../src/queue/sqs-json.ts";
-import { sendToDlq } from "../../src/queue/sqs-messages.ts";
+import { ModelCallError } from "../../src/core/errors/errors.ts";
+import { LOCAL_CREDENTIALS, type LocalStack, startLocalStack } from "../../src/app/local/local-stack.ts";
+import { toSqsJson } from "../../src/adapters/sqs/sqs-json.ts";
+import { sendToDlq } from "../../src/adapters/sqs/sqs-messages.ts";
 import { makeRequest } from "../support/pipeline.ts";
 import { exited, repoRoot } from "../support/run-cli.ts";
 

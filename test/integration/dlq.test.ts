@@ -1,14 +1,14 @@
 import { type Message, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { Command } from "commander";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { createAwsClients } from "../../src/aws-clients.ts";
-import { loadConfig } from "../../src/config/config.ts";
-import { InvalidRequestError, ModelCallError, QueueError } from "../../src/errors/errors.ts";
-import { findModel } from "../../src/llm/model-registry.ts";
-import { listDlq } from "../../src/queue/dlq-inspect.ts";
+import { createAwsClients } from "../../src/adapters/aws-clients.ts";
+import { loadConfig } from "../../src/core/config/config.ts";
+import { InvalidRequestError, ModelCallError, QueueError } from "../../src/core/errors/errors.ts";
+import { findModel } from "../../src/core/models/model-registry.ts";
+import { listDlq } from "../../src/app/dlq/dlq-inspect.ts";
 import { registerDlqCommand } from "../../src/cli/dlq-command.ts";
-import { toSqsJson } from "../../src/queue/sqs-json.ts";
-import { DLQ_ATTRIBUTES, sendToDlq } from "../../src/queue/sqs-messages.ts";
+import { toSqsJson } from "../../src/adapters/sqs/sqs-json.ts";
+import { DLQ_ATTRIBUTES, sendToDlq } from "../../src/adapters/sqs/sqs-messages.ts";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
 import { until } from "../support/until.ts";
 

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { EvalReport } from "../../src/eval/run-evaluation.ts";
+import type { EvalReport } from "../../src/app/eval/run-evaluation.ts";
 import { REPO_ROOT } from "../support/fakes.ts";
 import { runCli } from "../support/run-cli.ts";
 

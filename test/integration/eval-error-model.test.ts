@@ -1,14 +1,14 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAwsClients } from "../../src/aws-clients.ts";
-import { loadConfig } from "../../src/config/config.ts";
-import { createEvalCore, type EvalCore } from "../../src/eval/eval-core.ts";
-import { type GoldItem, loadGoldSet } from "../../src/eval/gold-set.ts";
-import { labelGoldTexts } from "../../src/eval/label-gold-texts.ts";
-import { scoreRun } from "../../src/eval/score-run.ts";
-import { type BedrockEmulator, startBedrockEmulator } from "../../src/local/bedrock-emulator/index.ts";
-import { PromptRegistry } from "../../src/prompts/prompt-registry.ts";
-import type { Taxonomy } from "../../src/taxonomy/taxonomy-schema.ts";
+import { createAwsClients } from "../../src/adapters/aws-clients.ts";
+import { loadConfig } from "../../src/core/config/config.ts";
+import { createEvalCore, type EvalCore } from "../../src/app/eval/eval-core.ts";
+import { type GoldItem, loadGoldSet } from "../../src/app/eval/gold-set.ts";
+import { labelGoldTexts } from "../../src/app/eval/label-gold-texts.ts";
+import { scoreRun } from "../../src/app/eval/score-run.ts";
+import { type BedrockEmulator, startBedrockEmulator } from "@labelq/bedrock-emulator";
+import { PromptRegistry } from "../../src/core/prompts/prompt-registry.ts";
+import type { Taxonomy } from "../../src/core/taxonomy/taxonomy-schema.ts";
 import { PROMPTS_DIR, REPO_ROOT, silentLogger } from "../support/fakes.ts";
 
 // Does `labelq eval` measure what is wrong? The emulator (a test double) is not a model, so

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { findModel } from "../../src/llm/model-registry.ts";
+import { findModel } from "../../src/core/models/model-registry.ts";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
 
 let pipeline: Pipeline | undefined;

@@ -1,6 +1,6 @@
 import { GetCommand, DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { afterEach, describe, expect, it } from "vitest";
-import { DLQ_ATTRIBUTES } from "../../src/queue/sqs-messages.ts";
+import { DLQ_ATTRIBUTES } from "../../src/adapters/sqs/sqs-messages.ts";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
 
 let pipeline: Pipeline | undefined;

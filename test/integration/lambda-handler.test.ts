@@ -3,8 +3,8 @@ import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLambdaHandler, type LambdaHandler, RETURN_MARGIN_MS } from "../../src/lambda/lambda-handler.ts";
-import { payloadHash } from "../../src/queue/payload-hash.ts";
-import { DynamoIdempotencyStore } from "../../src/store/dynamo-idempotency-store.ts";
+import { payloadHash } from "../../src/core/idempotency/payload-hash.ts";
+import { DynamoIdempotencyStore } from "../../src/adapters/dynamodb/dynamo-idempotency-store.ts";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
 import { until } from "../support/until.ts";
 

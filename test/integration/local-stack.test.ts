@@ -1,7 +1,7 @@
 import net from "node:net";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { LOCAL_CREDENTIALS, startLocalStack } from "../../src/local/local-stack.ts";
+import { LOCAL_CREDENTIALS, startLocalStack } from "../../src/app/local/local-stack.ts";
 import { freePort } from "../support/run-cli.ts";
 
 /** True when something accepts TCP connections on host:port. */

@@ -4,10 +4,10 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { createAwsClients } from "../../src/aws-clients.ts";
-import { loadConfig } from "../../src/config/config.ts";
-import type { MessageOutcome } from "../../src/queue/message-handler.ts";
-import { createWorker, type Worker } from "../../src/worker.ts";
+import { createAwsClients } from "../../src/adapters/aws-clients.ts";
+import { loadConfig } from "../../src/core/config/config.ts";
+import type { MessageOutcome } from "../../src/app/worker/message-handler.ts";
+import { createWorker, type Worker } from "../../src/app/worker/worker.ts";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
 import { until } from "../support/until.ts";
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { FaultKind } from "../../src/local/bedrock-emulator/index.ts";
-import { DLQ_ATTRIBUTES } from "../../src/queue/sqs-messages.ts";
-import { OUTPUT_FORMATS, type OutputFormat } from "../../src/prompts/output-format.ts";
+import type { FaultKind } from "@labelq/bedrock-emulator";
+import { DLQ_ATTRIBUTES } from "../../src/adapters/sqs/sqs-messages.ts";
+import { OUTPUT_FORMATS, type OutputFormat } from "../../src/core/prompts/output-format.ts";
 import { jsonCatalogue } from "../support/catalogue-files.ts";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
 

@@ -1,10 +1,10 @@
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger } from "../../src/observability/logger.ts";
-import { type HealthServer, startHealthServer } from "../../src/observability/health-server.ts";
-import { workerHealthChecks } from "../../src/observability/worker-health.ts";
-import { parsePrometheusText, sumOf } from "../../src/ops/prometheus-text.ts";
-import type { Worker } from "../../src/worker.ts";
+import { createLogger } from "../../src/core/observability/logger.ts";
+import { type HealthServer, startHealthServer } from "../../src/app/worker/health-server.ts";
+import { workerHealthChecks } from "../../src/app/worker/worker-health.ts";
+import { parsePrometheusText, sumOf } from "../../src/app/ops/prometheus-text.ts";
+import type { Worker } from "../../src/app/worker/worker.ts";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
 import { runCli } from "../support/run-cli.ts";
 import { until } from "../support/until.ts";

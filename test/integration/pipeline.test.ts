@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { DLQ_ATTRIBUTES } from "../../src/queue/sqs-messages.ts";
+import { DLQ_ATTRIBUTES } from "../../src/adapters/sqs/sqs-messages.ts";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
 
 let pipeline: Pipeline | undefined;

@@ -1,13 +1,13 @@
 import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import type { LabelResult } from "../../src/contracts/result.ts";
-import { InvalidRequestError } from "../../src/errors/errors.ts";
-import { listDlq } from "../../src/queue/dlq-inspect.ts";
-import { publishResult, sendToDlq } from "../../src/queue/sqs-messages.ts";
+import type { LabelResult } from "../../src/core/contracts/result.ts";
+import { InvalidRequestError } from "../../src/core/errors/errors.ts";
+import { listDlq } from "../../src/app/dlq/dlq-inspect.ts";
+import { publishResult, sendToDlq } from "../../src/adapters/sqs/sqs-messages.ts";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LabelRequest } from "../../src/contracts/request.ts";
+import type { LabelRequest } from "../../src/core/contracts/request.ts";
 import { exited, type LocalStackLine, localPortFlags, producerEnv, runCli, startCli } from "../support/run-cli.ts";
 
 /**

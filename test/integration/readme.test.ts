@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { requestSchema } from "../../src/contracts/request.ts";
-import { resultSchema } from "../../src/contracts/result.ts";
+import { requestSchema } from "../../src/core/contracts/request.ts";
+import { resultSchema } from "../../src/core/contracts/result.ts";
 import { exited, freePort, repoRoot } from "../support/run-cli.ts";
 
 /**
@@ -87,7 +87,7 @@ describe("README", () => {
   });
 
   it("lists every item error code the contract has", async () => {
-    const { itemErrorCodes } = await import("../../src/contracts/result.ts");
+    const { itemErrorCodes } = await import("../../src/core/contracts/result.ts");
     for (const code of itemErrorCodes) expect(readme).toContain(`\`${code}\``);
   });
 

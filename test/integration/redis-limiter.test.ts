@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import { reservationFor } from "../../src/limiter/bedrock-quota.ts";
-import { QuotaLimiter, type QuotaLimiterOptions } from "../../src/limiter/quota-limiter.ts";
-import { RedisWindowStore } from "../../src/limiter/quota-window.ts";
-import type { ModelCall } from "../../src/limiter/rate-limiter.ts";
+import { reservationFor } from "../../src/core/quota/bedrock-quota.ts";
+import { QuotaLimiter, type QuotaLimiterOptions } from "../../src/adapters/limiter/quota-limiter.ts";
+import { RedisWindowStore } from "../../src/adapters/limiter/quota-window.ts";
+import type { ModelCall } from "../../src/core/quota/rate-limiter.ts";
 import { until } from "../support/until.ts";
 
 const redisUrl = process.env.LABELQ_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import net from "node:net";
 import { afterEach, describe, expect } from "vitest";
-import { findModel } from "../../src/llm/model-registry.ts";
+import { findModel } from "../../src/core/models/model-registry.ts";
 import { it } from "../support/fixtures.ts";
 import { makeRequest } from "../support/pipeline.ts";
 import { freePort } from "../support/run-cli.ts";

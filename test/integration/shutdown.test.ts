@@ -1,5 +1,5 @@
 import { describe, expect } from "vitest";
-import { queueDepths } from "../../src/ops/status.ts";
+import { queueDepths } from "../../src/app/ops/status.ts";
 import { it } from "../support/fixtures.ts";
 import { makeRequest } from "../support/pipeline.ts";
 import { until } from "../support/until.ts";

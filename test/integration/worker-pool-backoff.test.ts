@@ -4,8 +4,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
-import type { MessageHandler } from "../../src/queue/message-handler.ts";
-import { type PollClock, WorkerPool } from "../../src/queue/worker-pool.ts";
+import type { MessageHandler } from "../../src/app/worker/message-handler.ts";
+import { type PollClock, WorkerPool } from "../../src/app/worker/worker-pool.ts";
 import { targetClients } from "../support/aws-target.ts";
 import { until } from "../support/until.ts";
 

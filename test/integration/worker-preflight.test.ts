@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalStack, startLocalStack } from "../../src/local/local-stack.ts";
+import { type LocalStack, startLocalStack } from "../../src/app/local/local-stack.ts";
 import { runCli } from "../support/run-cli.ts";
 
 // `labelq worker` that cannot work says why in one line and exits, against the embedded stack's

@@ -1,12 +1,12 @@
-import type { LabelRequest } from "../../src/contracts/request.ts";
-import type { LabelResult } from "../../src/contracts/result.ts";
-import type { AcceptOutcome, BulkStore, IntakeChanges, IntakeRecord, JobChanges, JobRecord } from "../../src/bulk/bulk-store.ts";
-import type { JobControl, JobStatus, JobSubmission } from "../../src/bulk/job-control.ts";
-import type { ObjectStore } from "../../src/bulk/object-store.ts";
-import type { Outbox } from "../../src/bulk/outbox.ts";
-import type { ModelProvider, ModelRequest } from "../../src/llm/model-provider.ts";
-import type { LabelBatchSettings } from "../../src/classify/label-batch.ts";
-import { DEFAULT_CATALOGUE } from "../../src/llm/model-registry.ts";
+import type { LabelRequest } from "../../src/core/contracts/request.ts";
+import type { LabelResult } from "../../src/core/contracts/result.ts";
+import type { AcceptOutcome, BulkStore, IntakeChanges, IntakeRecord, JobChanges, JobRecord } from "../../src/core/bulk/bulk-store.ts";
+import type { JobControl, JobStatus, JobSubmission } from "../../src/adapters/bedrock/job-control.ts";
+import type { ObjectStore } from "../../src/adapters/s3/object-store.ts";
+import type { Outbox } from "../../src/app/bulk/outbox.ts";
+import type { ModelProvider, ModelRequest } from "../../src/core/models/model-provider.ts";
+import type { LabelBatchSettings } from "../../src/core/classify/label-batch.ts";
+import { DEFAULT_CATALOGUE } from "../../src/core/models/model-registry.ts";
 
 const clone = <T>(x: T): T => structuredClone(x);
 

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { PACKAGED_CATALOGUE } from "../../src/llm/model-catalogue.ts";
+import { PACKAGED_CATALOGUE } from "../../src/core/models/model-catalogue.ts";
 
 let jsonFile: string | undefined;
 

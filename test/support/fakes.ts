@@ -1,15 +1,15 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pino, { type Logger } from "pino";
-import type { LabelResult } from "../../src/contracts/result.ts";
-import { StoreError } from "../../src/errors/errors.ts";
-import type { CallFeedback, ModelCall, RateLimiter } from "../../src/limiter/rate-limiter.ts";
-import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/llm/model-provider.ts";
-import type { ClaimOutcome, IdempotencyStore } from "../../src/store/idempotency-store.ts";
-import type { CacheEntry, CacheStats, LabelCache } from "../../src/store/label-cache.ts";
-import type { Dimension, Taxonomy } from "../../src/taxonomy/taxonomy-schema.ts";
-import { lineField } from "../../src/prompts/output-format.ts";
-import { parseLinesFormat } from "../../src/local/bedrock-emulator/lines-format.ts";
+import type { LabelResult } from "../../src/core/contracts/result.ts";
+import { StoreError } from "../../src/core/errors/errors.ts";
+import type { CallFeedback, ModelCall, RateLimiter } from "../../src/core/quota/rate-limiter.ts";
+import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/core/models/model-provider.ts";
+import type { ClaimOutcome, IdempotencyStore } from "../../src/core/idempotency/idempotency-store.ts";
+import type { CacheEntry, CacheStats, LabelCache } from "../../src/core/cache/label-cache.ts";
+import type { Dimension, Taxonomy } from "../../src/core/taxonomy/taxonomy-schema.ts";
+import { lineField } from "../../src/core/prompts/output-format.ts";
+import { parseLinesFormat } from "@labelq/bedrock-emulator";
 
 /** The repository root, the shipped prompts and samples (tests never depend on the working directory). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

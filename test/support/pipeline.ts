@@ -10,17 +10,17 @@ import { DeleteTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamod
 import { randomUUID } from "node:crypto";
 import pino, { type Logger } from "pino";
 import { inject } from "vitest";
-import { createAwsClients, type AwsClients } from "../../src/aws-clients.ts";
-import { loadConfig, type Config } from "../../src/config/config.ts";
-import type { LabelRequest } from "../../src/contracts/request.ts";
-import { type LabelResult, resultSchema } from "../../src/contracts/result.ts";
-import { type BedrockEmulator, type BedrockEmulatorOptions, startBedrockEmulator } from "../../src/local/bedrock-emulator/index.ts";
-import { queueDepths } from "../../src/ops/status.ts";
-import { createQueues, type QueueSet } from "../../src/queue/create-queues.ts";
-import { createTables } from "../../src/store/create-tables.ts";
-import { toSqsJson } from "../../src/queue/sqs-json.ts";
-import { fifoFields } from "../../src/queue/sqs-messages.ts";
-import { createWorker, type Worker } from "../../src/worker.ts";
+import { createAwsClients, type AwsClients } from "../../src/adapters/aws-clients.ts";
+import { loadConfig, type Config } from "../../src/core/config/config.ts";
+import type { LabelRequest } from "../../src/core/contracts/request.ts";
+import { type LabelResult, resultSchema } from "../../src/core/contracts/result.ts";
+import { type BedrockEmulator, type BedrockEmulatorOptions, startBedrockEmulator } from "@labelq/bedrock-emulator";
+import { queueDepths } from "../../src/app/ops/status.ts";
+import { createQueues, type QueueSet } from "../../src/adapters/sqs/create-queues.ts";
+import { createTables } from "../../src/adapters/dynamodb/create-tables.ts";
+import { toSqsJson } from "../../src/adapters/sqs/sqs-json.ts";
+import { fifoFields } from "../../src/adapters/sqs/sqs-messages.ts";
+import { createWorker, type Worker } from "../../src/app/worker/worker.ts";
 import { targetClients } from "./aws-target.ts";
 import { until } from "./until.ts";
 

@@ -12,9 +12,9 @@ import {
   ValidationException,
 } from "@aws-sdk/client-bedrock-runtime";
 import { describe, expect, it } from "vitest";
-import { ModelCallError, isRetryable } from "../../src/errors/errors.ts";
-import { BedrockProvider, nextDailyReset, toModelCallError } from "../../src/llm/bedrock-provider.ts";
-import type { ModelRequest } from "../../src/llm/model-provider.ts";
+import { ModelCallError, isRetryable } from "../../src/core/errors/errors.ts";
+import { BedrockProvider, nextDailyReset, toModelCallError } from "../../src/adapters/bedrock/bedrock-provider.ts";
+import type { ModelRequest } from "../../src/core/models/model-provider.ts";
 import { rejection } from "../support/fakes.ts";
 
 const MODEL = "meta.llama3-70b-instruct-v1:0";

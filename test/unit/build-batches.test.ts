@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { requestSchema } from "../../src/contracts/request.ts";
-import { buildBatches } from "../../src/producer/build-batches.ts";
-import type { InputText } from "../../src/producer/read-texts.ts";
+import { requestSchema } from "../../src/core/contracts/request.ts";
+import { buildBatches } from "../../src/app/producer/build-batches.ts";
+import type { InputText } from "../../src/app/producer/read-texts.ts";
 
 function texts(n: number): InputText[] {
   return Array.from({ length: n }, (_, k) => ({ id: `t${k + 1}`, text: `text ${k + 1}` }));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { IntakeRecord, JobRecord } from "../../src/bulk/bulk-store.ts";
+import type { IntakeRecord, JobRecord } from "../../src/core/bulk/bulk-store.ts";
 import { formatJobList } from "../../src/cli/jobs-command.ts";
 import { formatBulkStatus } from "../../src/cli/status-command.ts";
-import { bulkBacklog } from "../../src/ops/status.ts";
+import { bulkBacklog } from "../../src/app/ops/status.ts";
 import { FakeBulkStore } from "../support/bulk-fakes.ts";
 
 const T0 = "2026-11-25T10:00:00.000Z";

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { formatLiveVsBulk, liveVsBulk } from "../../src/ops/bulk-estimate.ts";
-import { estimateRun } from "../../src/ops/estimate.ts";
-import { findModel } from "../../src/llm/model-registry.ts";
-import { PromptRegistry } from "../../src/prompts/prompt-registry.ts";
+import { formatLiveVsBulk, liveVsBulk } from "../../src/app/ops/bulk-estimate.ts";
+import { estimateRun } from "../../src/app/ops/estimate.ts";
+import { findModel } from "../../src/core/models/model-registry.ts";
+import { PromptRegistry } from "../../src/core/prompts/prompt-registry.ts";
 import { PROMPTS_DIR } from "../support/fakes.ts";
 
 describe("liveVsBulk", () => {

@@ -1,14 +1,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { BulkContext } from "../../src/bulk/bulk-context.ts";
-import { BulkLoop } from "../../src/bulk/bulk-loop.ts";
-import { cancelJob } from "../../src/bulk/cancel-job.ts";
-import { toJobSubmissionError } from "../../src/bulk/job-control.ts";
-import { labelBatch } from "../../src/classify/label-batch.ts";
-import type { LabelRequest } from "../../src/contracts/request.ts";
-import { resultSchema } from "../../src/contracts/result.ts";
-import { ModelCallError } from "../../src/errors/errors.ts";
-import { Metrics } from "../../src/observability/metrics.ts";
-import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import type { BulkContext } from "../../src/app/bulk/bulk-context.ts";
+import { BulkLoop } from "../../src/app/bulk/bulk-loop.ts";
+import { cancelJob } from "../../src/app/bulk/cancel-job.ts";
+import { toJobSubmissionError } from "../../src/adapters/bedrock/job-control.ts";
+import { labelBatch } from "../../src/core/classify/label-batch.ts";
+import type { LabelRequest } from "../../src/core/contracts/request.ts";
+import { resultSchema } from "../../src/core/contracts/result.ts";
+import { ModelCallError } from "../../src/core/errors/errors.ts";
+import { Metrics } from "../../src/core/observability/metrics.ts";
+import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
 import { BULK_SETTINGS, FakeBulkStore, FakeJobControl, FakeObjectStore, FakeOutbox, type FakeJobRun } from "../support/bulk-fakes.ts";
 import { FakeIdempotencyStore, FakeLabelCache, FakeModelProvider, PassThroughLimiter, PROMPTS_DIR, silentLogger, validCompactLabels } from "../support/fakes.ts";
 

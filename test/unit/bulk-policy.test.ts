@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { decideMode, drainSeconds, type PolicyInput } from "../../src/bulk/bulk-policy.ts";
-import { gatherDecision } from "../../src/bulk/assemble-jobs.ts";
-import { InvalidRequestError } from "../../src/errors/errors.ts";
-import { findModel } from "../../src/llm/model-registry.ts";
+import { decideMode, drainSeconds, type PolicyInput } from "../../src/app/bulk/bulk-policy.ts";
+import { gatherDecision } from "../../src/app/bulk/assemble-jobs.ts";
+import { InvalidRequestError } from "../../src/core/errors/errors.ts";
+import { findModel } from "../../src/core/models/model-registry.ts";
 
 const now = Date.parse("2026-11-25T10:00:00Z");
 const llama33 = findModel("llama3.3-70b")!;

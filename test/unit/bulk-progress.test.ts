@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { LabelRequest } from "../../src/contracts/request.ts";
-import { bulkProgress, type BulkProgressSettings } from "../../src/demo/bulk-progress.ts";
-import { DEFAULT_CATALOGUE } from "../../src/llm/model-registry.ts";
+import type { LabelRequest } from "../../src/core/contracts/request.ts";
+import { bulkProgress, type BulkProgressSettings } from "../../src/app/demo/bulk-progress.ts";
+import { DEFAULT_CATALOGUE } from "../../src/core/models/model-registry.ts";
 import { FakeBulkStore } from "../support/bulk-fakes.ts";
 
 const NOW = Date.parse("2026-11-25T12:00:00Z");

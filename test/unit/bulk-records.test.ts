@@ -1,12 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { planCall } from "../../src/classify/call-model.ts";
-import { inputFileName, packFiles } from "../../src/bulk/jsonl-files.ts";
-import { chunkSizesFor, planBatchRecords, recordIdOf } from "../../src/bulk/plan-records.ts";
-import { readManifest, readOutputFile } from "../../src/bulk/read-output.ts";
-import { batchRecordBody } from "../../src/llm/bedrock-provider.ts";
-import { findModel } from "../../src/llm/model-registry.ts";
-import { resolveInference } from "../../src/llm/sampling.ts";
-import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import { planCall } from "../../src/core/classify/call-model.ts";
+import { inputFileName, packFiles } from "../../src/app/bulk/jsonl-files.ts";
+import { chunkSizesFor, planBatchRecords, recordIdOf } from "../../src/app/bulk/plan-records.ts";
+import { readManifest, readOutputFile } from "../../src/app/bulk/read-output.ts";
+import { batchRecordBody } from "../../src/adapters/bedrock/bedrock-provider.ts";
+import { findModel } from "../../src/core/models/model-registry.ts";
+import { resolveInference } from "../../src/core/models/sampling.ts";
+import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
 import { PROMPTS_DIR } from "../support/fakes.ts";
 
 let prompt: ResolvedPrompt;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { BulkRouter } from "../../src/bulk/bulk-router.ts";
-import type { LabelRequest } from "../../src/contracts/request.ts";
-import { Metrics } from "../../src/observability/metrics.ts";
-import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import { BulkRouter } from "../../src/app/bulk/bulk-router.ts";
+import type { LabelRequest } from "../../src/core/contracts/request.ts";
+import { Metrics } from "../../src/core/observability/metrics.ts";
+import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
 import { BULK_SETTINGS, FakeBulkStore } from "../support/bulk-fakes.ts";
 import { PROMPTS_DIR, silentLogger } from "../support/fakes.ts";
 

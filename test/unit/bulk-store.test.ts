@@ -3,9 +3,9 @@ import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import dynalite from "dynalite";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { IntakeRecord } from "../../src/bulk/bulk-store.ts";
-import { DynamoBulkStore } from "../../src/bulk/dynamo-bulk-store.ts";
-import { bulkTableDefinition } from "../../src/store/create-tables.ts";
+import type { IntakeRecord } from "../../src/core/bulk/bulk-store.ts";
+import { DynamoBulkStore } from "../../src/adapters/dynamodb/dynamo-bulk-store.ts";
+import { bulkTableDefinition } from "../../src/adapters/dynamodb/create-tables.ts";
 
 // DynamoBulkStore on dynalite (in this process, over the wire): index rows and expiry by state.
 

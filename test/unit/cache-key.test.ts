@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { cacheKey, normalizeText } from "../../src/store/cache-key.ts";
+import { cacheKey, normalizeText } from "../../src/core/cache/cache-key.ts";
 
 const scope = { taxonomy: "product-feedback", context: "sha256:ctx", modelId: "us.meta.llama3-3-70b-instruct-v1:0", inference: { temperature: 0.5, topP: 0.9 } };
 

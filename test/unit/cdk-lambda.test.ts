@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { LAMBDA_VISIBILITY_FACTOR, LabelqStack, type LabelqStackProps } from "../../deploy/cdk/labelq-stack.ts";
 import { WORKER_POLICY_FILE } from "../../deploy/cdk/worker-policy.ts";
-import { fleetCapacity } from "../../src/ops/fleet-size.ts";
+import { fleetCapacity } from "../../src/app/ops/fleet-size.ts";
 
 const ENV = { account: "123456789012", region: "us-east-1" };
 const PROPS: LabelqStackProps = {

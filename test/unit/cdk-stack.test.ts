@@ -5,9 +5,9 @@ import { describe, expect, it } from "vitest";
 import { LabelqStack, type LabelqStackProps } from "../../deploy/cdk/labelq-stack.ts";
 import { WORKER_POLICY_FILE } from "../../deploy/cdk/worker-policy.ts";
 import { shutdownBudgetS } from "../../deploy/cdk/worker-settings.ts";
-import { DEFAULTS, loadConfig } from "../../src/config/config.ts";
-import { backlogPerTaskTarget, fleetCapacity } from "../../src/ops/fleet-size.ts";
-import { DEFAULT_MAX_RECEIVE_COUNT } from "../../src/queue/create-queues.ts";
+import { DEFAULTS, loadConfig } from "../../src/core/config/config.ts";
+import { backlogPerTaskTarget, fleetCapacity } from "../../src/app/ops/fleet-size.ts";
+import { DEFAULT_MAX_RECEIVE_COUNT } from "../../src/adapters/sqs/create-queues.ts";
 
 const ENV = { account: "123456789012", region: "us-east-1" };
 const BASE: LabelqStackProps = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CircuitBreakers } from "../../src/classify/circuit-breaker.ts";
+import { CircuitBreakers } from "../../src/core/classify/circuit-breaker.ts";
 
 /** Breakers on a clock the test moves by hand. */
 function breakers(threshold: number, cooldownMs = 1_000) {

@@ -1,14 +1,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { CircuitBreakers } from "../../src/classify/circuit-breaker.ts";
-import { answerBudget, maxTokensFor, OUTPUT_HEADROOM, textsPerCallCap } from "../../src/classify/output-budget.ts";
-import { RetryBudget } from "../../src/classify/retry-policy.ts";
-import { classifyItems, type ClassifyInput, type ClassifyOutcome } from "../../src/classify/classify-items.ts";
-import type { LabelValue } from "../../src/contracts/result.ts";
-import { ModelCallError } from "../../src/errors/errors.ts";
-import { costUsd, findModel, type ModelSpec } from "../../src/llm/model-registry.ts";
-import { countTokens } from "../../src/llm/token-estimator.ts";
-import { lineField } from "../../src/prompts/output-format.ts";
-import { forFormat, PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import { CircuitBreakers } from "../../src/core/classify/circuit-breaker.ts";
+import { answerBudget, maxTokensFor, OUTPUT_HEADROOM, textsPerCallCap } from "../../src/core/classify/output-budget.ts";
+import { RetryBudget } from "../../src/core/classify/retry-policy.ts";
+import { classifyItems, type ClassifyInput, type ClassifyOutcome } from "../../src/core/classify/classify-items.ts";
+import type { LabelValue } from "../../src/core/contracts/result.ts";
+import { ModelCallError } from "../../src/core/errors/errors.ts";
+import { costUsd, findModel, type ModelSpec } from "../../src/core/models/model-registry.ts";
+import { countTokens } from "../../src/core/models/token-estimator.ts";
+import { lineField } from "../../src/core/prompts/output-format.ts";
+import { forFormat, PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
 import {
   FakeModelProvider,
   PROMPTS_DIR,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/config.ts";
+import { loadConfig } from "../../src/core/config/config.ts";
 import { endpointOverridden } from "../../src/cli/config-from-flags.ts";
 
 describe("endpointOverridden", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { configVariables, DEFAULTS, loadConfig, requireQueue } from "../../src/config/config.ts";
-import { DEFAULT_REQUEST_LIMITS } from "../../src/contracts/request.ts";
-import { ConfigError } from "../../src/errors/errors.ts";
+import { configVariables, DEFAULTS, loadConfig, requireQueue } from "../../src/core/config/config.ts";
+import { DEFAULT_REQUEST_LIMITS } from "../../src/core/contracts/request.ts";
+import { ConfigError } from "../../src/core/errors/errors.ts";
 import { PROMPTS_DIR, caught } from "../support/fakes.ts";
 
 function configError(env: Record<string, string | undefined>): ConfigError {

@@ -1,8 +1,8 @@
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { TableSetupError } from "../../src/errors/errors.ts";
-import { createTables } from "../../src/store/create-tables.ts";
+import { TableSetupError } from "../../src/core/errors/errors.ts";
+import { createTables } from "../../src/adapters/dynamodb/create-tables.ts";
 import { rejection } from "../support/fakes.ts";
 
 // The DynamoDB client is the seam: table management has no interface of labelq's own.

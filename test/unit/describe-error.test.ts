@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { describeError } from "../../src/cli/describe-error.ts";
-import { ConfigError, InvalidRequestError } from "../../src/errors/errors.ts";
+import { ConfigError, InvalidRequestError } from "../../src/core/errors/errors.ts";
 
 /** A Node system error as the runtime makes it (code, syscall, hostname...). */
 function systemError(message: string, fields: Record<string, unknown>): Error {

@@ -6,9 +6,9 @@ import {
   promptContextHash,
   taxonomyHash,
   type ContentHash,
-} from "../../src/taxonomy/dimension-hashes.ts";
-import { loadTaxonomy, parseTaxonomy } from "../../src/taxonomy/load-taxonomy.ts";
-import type { Taxonomy } from "../../src/taxonomy/taxonomy-schema.ts";
+} from "../../src/core/taxonomy/dimension-hashes.ts";
+import { loadTaxonomy, parseTaxonomy } from "../../src/core/taxonomy/load-taxonomy.ts";
+import type { Taxonomy } from "../../src/core/taxonomy/taxonomy-schema.ts";
 import { PROMPTS_DIR, miniTaxonomyJson, type RawTaxonomy } from "../support/fakes.ts";
 
 /** The mini taxonomy after `edit`, parsed as the loader parses a file. */

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { describe, expect, it } from "vitest";
-import { InvalidRequestError } from "../../src/errors/errors.ts";
+import { InvalidRequestError } from "../../src/core/errors/errors.ts";
 import { registerDlqCommand } from "../../src/cli/dlq-command.ts";
 import { rejection } from "../support/fakes.ts";
 

@@ -1,8 +1,8 @@
 import type { Message } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { entrySummary, formatAge, formatEntry, formatTable, truncate } from "../../src/cli/dlq-format.ts";
-import { REDRIVE_CODE, toDlqEntry } from "../../src/queue/dlq-inspect.ts";
-import { DLQ_ATTRIBUTES } from "../../src/queue/sqs-messages.ts";
+import { REDRIVE_CODE, toDlqEntry } from "../../src/app/dlq/dlq-inspect.ts";
+import { DLQ_ATTRIBUTES } from "../../src/adapters/sqs/sqs-messages.ts";
 
 const now = Date.parse("2026-11-25T12:00:00Z");
 const str = (v: string) => ({ DataType: "String", StringValue: v });

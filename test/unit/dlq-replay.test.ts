@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { InvalidRequestError } from "../../src/errors/errors.ts";
-import { checkFilter, matchesFilter, pacer, parseCodes, parseDuration } from "../../src/queue/dlq-replay.ts";
+import { InvalidRequestError } from "../../src/core/errors/errors.ts";
+import { checkFilter, matchesFilter, pacer, parseCodes, parseDuration } from "../../src/app/dlq/dlq-replay.ts";
 import { caught } from "../support/fakes.ts";
 
 describe("parseDuration", () => {

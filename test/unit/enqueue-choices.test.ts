@@ -3,9 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkEnqueueChoices } from "../../src/cli/check-enqueue-choices.ts";
-import { InvalidRequestError } from "../../src/errors/errors.ts";
-import { DEFAULT_CATALOGUE } from "../../src/llm/model-registry.ts";
-import { PromptRegistry } from "../../src/prompts/prompt-registry.ts";
+import { InvalidRequestError } from "../../src/core/errors/errors.ts";
+import { DEFAULT_CATALOGUE } from "../../src/core/models/model-registry.ts";
+import { PromptRegistry } from "../../src/core/prompts/prompt-registry.ts";
 import { rejection } from "../support/fakes.ts";
 
 const promptsDir = path.resolve(import.meta.dirname, "../../prompts");

@@ -12,7 +12,7 @@ import {
   errorCode,
   isRetryable,
   toLabelqError,
-} from "../../src/errors/errors.ts";
+} from "../../src/core/errors/errors.ts";
 
 describe("labelq errors", () => {
   it("decide retryability where they are made", () => {

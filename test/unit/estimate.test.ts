@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { costUsd, findModel } from "../../src/llm/model-registry.ts";
-import { countTokens } from "../../src/llm/token-estimator.ts";
-import { planCall } from "../../src/classify/call-model.ts";
-import { planChunks } from "../../src/classify/classify-items.ts";
-import { answerTokensPerText } from "../../src/classify/output-budget.ts";
-import { resolveInference } from "../../src/llm/sampling.ts";
-import { estimateRun, formatEstimate } from "../../src/ops/estimate.ts";
-import { forFormat, PromptRegistry } from "../../src/prompts/prompt-registry.ts";
+import { costUsd, findModel } from "../../src/core/models/model-registry.ts";
+import { countTokens } from "../../src/core/models/token-estimator.ts";
+import { planCall } from "../../src/core/classify/call-model.ts";
+import { planChunks } from "../../src/core/classify/classify-items.ts";
+import { answerTokensPerText } from "../../src/core/classify/output-budget.ts";
+import { resolveInference } from "../../src/core/models/sampling.ts";
+import { estimateRun, formatEstimate } from "../../src/app/ops/estimate.ts";
+import { forFormat, PromptRegistry } from "../../src/core/prompts/prompt-registry.ts";
 import { PROMPTS_DIR } from "../support/fakes.ts";
 
 const texts = Array.from({ length: 130 }, (_, k) => ({ id: `t${k}`, text: `text number ${k} about a kettle that leaks` }));

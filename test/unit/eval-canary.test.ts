@@ -2,14 +2,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { LabelRequest } from "../../src/contracts/request.ts";
-import type { LabelBatchSettings } from "../../src/classify/label-batch.ts";
-import { labelRoutedBatch } from "../../src/classify/label-routed-batch.ts";
-import { routeText, routingPoint } from "../../src/classify/prompt-routing.ts";
-import type { ShadowComparison } from "../../src/classify/shadow-recorder.ts";
-import { shadowAgreement } from "../../src/eval/shadow-report.ts";
-import { Metrics } from "../../src/observability/metrics.ts";
-import { forFormat, PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
+import type { LabelRequest } from "../../src/core/contracts/request.ts";
+import type { LabelBatchSettings } from "../../src/core/classify/label-batch.ts";
+import { labelRoutedBatch } from "../../src/core/classify/label-routed-batch.ts";
+import { routeText, routingPoint } from "../../src/core/classify/prompt-routing.ts";
+import type { ShadowComparison } from "../../src/core/classify/shadow-recorder.ts";
+import { shadowAgreement } from "../../src/app/eval/shadow-report.ts";
+import { Metrics } from "../../src/core/observability/metrics.ts";
+import { forFormat, PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
 import { FakeModelProvider, PassThroughLimiter, PROMPTS_DIR, silentLogger, validCompactLabels } from "../support/fakes.ts";
 
 /** A copy of the shipped prompts whose product-feedback manifest has the given prod alias. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createAwsClients } from "../../src/aws-clients.ts";
-import { loadConfig } from "../../src/config/config.ts";
-import { createEvalCore, type EvalCore } from "../../src/eval/eval-core.ts";
+import { createAwsClients } from "../../src/adapters/aws-clients.ts";
+import { loadConfig } from "../../src/core/config/config.ts";
+import { createEvalCore, type EvalCore } from "../../src/app/eval/eval-core.ts";
 import { silentLogger } from "../support/fakes.ts";
 
 const cores: EvalCore[] = [];

@@ -1,8 +1,8 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { GoldSetError } from "../../src/errors/errors.ts";
-import { goldSupport, loadGoldSet, parseGoldSet } from "../../src/eval/gold-set.ts";
-import { loadTaxonomy, parseTaxonomy } from "../../src/taxonomy/load-taxonomy.ts";
+import { GoldSetError } from "../../src/core/errors/errors.ts";
+import { goldSupport, loadGoldSet, parseGoldSet } from "../../src/app/eval/gold-set.ts";
+import { loadTaxonomy, parseTaxonomy } from "../../src/core/taxonomy/load-taxonomy.ts";
 import { caught, miniTaxonomyJson, PROMPTS_DIR, REPO_ROOT } from "../support/fakes.ts";
 
 const mini = parseTaxonomy(JSON.stringify(miniTaxonomyJson()), "mini");

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { cohenKappa } from "../../src/eval/metrics/agreement.ts";
-import { bootstrapIntervals, quantile } from "../../src/eval/metrics/bootstrap.ts";
-import { accuracy, binaryScores, macroF1, perLabelScores, topConfusions } from "../../src/eval/metrics/classification.ts";
-import { jaccard, multiChoiceScores } from "../../src/eval/metrics/multi-choice.ts";
-import { meanAbsoluteError, quadraticWeightedKappa } from "../../src/eval/metrics/ordinal.ts";
+import { cohenKappa } from "../../src/app/eval/metrics/agreement.ts";
+import { bootstrapIntervals, quantile } from "../../src/app/eval/metrics/bootstrap.ts";
+import { accuracy, binaryScores, macroF1, perLabelScores, topConfusions } from "../../src/app/eval/metrics/classification.ts";
+import { jaccard, multiChoiceScores } from "../../src/app/eval/metrics/multi-choice.ts";
+import { meanAbsoluteError, quadraticWeightedKappa } from "../../src/app/eval/metrics/ordinal.ts";
 
 // Every expected number below was worked out by hand; the working is in the comments.
 

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { EvalCore } from "../../src/eval/eval-core.ts";
-import type { GoldItem } from "../../src/eval/gold-set.ts";
-import { labelGoldTexts } from "../../src/eval/label-gold-texts.ts";
-import { runEvaluation, type EvalOptions } from "../../src/eval/run-evaluation.ts";
-import { Metrics } from "../../src/observability/metrics.ts";
-import { forFormat, PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
-import type { Taxonomy } from "../../src/taxonomy/taxonomy-schema.ts";
+import type { EvalCore } from "../../src/app/eval/eval-core.ts";
+import type { GoldItem } from "../../src/app/eval/gold-set.ts";
+import { labelGoldTexts } from "../../src/app/eval/label-gold-texts.ts";
+import { runEvaluation, type EvalOptions } from "../../src/app/eval/run-evaluation.ts";
+import { Metrics } from "../../src/core/observability/metrics.ts";
+import { forFormat, PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
+import type { Taxonomy } from "../../src/core/taxonomy/taxonomy-schema.ts";
 import { FakeModelProvider, type FakeModelOptions, PassThroughLimiter, PROMPTS_DIR, silentLogger, validCompactLabels } from "../support/fakes.ts";
 
 let prompt: ResolvedPrompt;

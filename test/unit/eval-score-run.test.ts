@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { LabelValue } from "../../src/contracts/result.ts";
-import type { GoldItem } from "../../src/eval/gold-set.ts";
-import { runAgreement } from "../../src/eval/run-agreement.ts";
-import { type RunLabels, scoreDelta, scoreRun } from "../../src/eval/score-run.ts";
-import { selfConsistency } from "../../src/eval/self-consistency.ts";
-import { parseTaxonomy } from "../../src/taxonomy/load-taxonomy.ts";
+import type { LabelValue } from "../../src/core/contracts/result.ts";
+import type { GoldItem } from "../../src/app/eval/gold-set.ts";
+import { runAgreement } from "../../src/app/eval/run-agreement.ts";
+import { type RunLabels, scoreDelta, scoreRun } from "../../src/app/eval/score-run.ts";
+import { selfConsistency } from "../../src/app/eval/self-consistency.ts";
+import { parseTaxonomy } from "../../src/core/taxonomy/load-taxonomy.ts";
 import { miniTaxonomyJson } from "../support/fakes.ts";
 
 const mini = parseTaxonomy(JSON.stringify(miniTaxonomyJson()), "mini");

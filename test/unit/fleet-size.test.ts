@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { estimateRun } from "../../src/ops/estimate.ts";
-import { backlogPerTaskTarget, fleetCapacity, fleetForDeadline, fleetForEstimate, formatFleetPlan } from "../../src/ops/fleet-size.ts";
-import { PromptRegistry } from "../../src/prompts/prompt-registry.ts";
+import { estimateRun } from "../../src/app/ops/estimate.ts";
+import { backlogPerTaskTarget, fleetCapacity, fleetForDeadline, fleetForEstimate, formatFleetPlan } from "../../src/app/ops/fleet-size.ts";
+import { PromptRegistry } from "../../src/core/prompts/prompt-registry.ts";
 import { PROMPTS_DIR } from "../support/fakes.ts";
 
 // 2 calls of ~10k tokens per batch, 20 s per batch, 4 batches at once per task: 0.2 batches/s per task.

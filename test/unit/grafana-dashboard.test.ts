@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { Histogram, Summary } from "prom-client";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Metrics } from "../../src/observability/metrics.ts";
+import { Metrics } from "../../src/core/observability/metrics.ts";
 
 /**
  * The Grafana dashboard (deploy/grafana/dashboards/labelq.json) must not drift from the
- * metrics the code exports: every metric it queries exists in src/observability/metrics.ts,
+ * metrics the code exports: every metric it queries exists in src/core/observability/metrics.ts,
  * and every label it filters or groups on exists on that metric. A small PromQL scanner
  * finds selectors, label matchers and `by`/`without` lists; it throws on syntax it does not
  * know, so new kinds of expressions extend it rather than slip past it.
@@ -326,7 +326,7 @@ describe("the Grafana dashboard", () => {
     }
   });
 
-  it("queries only metrics and labels that src/observability/metrics.ts exports", () => {
+  it("queries only metrics and labels that src/core/observability/metrics.ts exports", () => {
     const problems: string[] = [];
     let expressions = 0;
     for (const panel of allPanels(dashboard.panels)) {

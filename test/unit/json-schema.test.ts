@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { contractJsonSchema, schemaNames } from "../../src/contracts/json-schema.ts";
+import { contractJsonSchema, schemaNames } from "../../src/core/contracts/json-schema.ts";
 import { SCHEMAS_DIR } from "../support/fakes.ts";
 
 function committed(name: string): unknown {
@@ -13,7 +13,7 @@ describe("contractJsonSchema and the committed schemas/", () => {
     it(`keeps schemas/${name}.v1.json equal to contractJsonSchema("${name}")`, () => {
       expect(
         committed(name),
-        `schemas/${name}.v1.json is out of date with the zod schema in src/contracts: run \`npm run schema:write\` and commit the result`,
+        `schemas/${name}.v1.json is out of date with the zod schema in src/core/contracts: run \`npm run schema:write\` and commit the result`,
       ).toEqual(contractJsonSchema(name));
     });
   }

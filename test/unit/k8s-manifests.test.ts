@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { stackPropsFromContext } from "../../deploy/cdk/context.ts";
 import { shutdownBudgetS } from "../../deploy/cdk/worker-settings.ts";
-import { DEFAULTS, loadConfig } from "../../src/config/config.ts";
-import { backlogPerTaskTarget, fleetCapacity } from "../../src/ops/fleet-size.ts";
+import { DEFAULTS, loadConfig } from "../../src/core/config/config.ts";
+import { backlogPerTaskTarget, fleetCapacity } from "../../src/app/ops/fleet-size.ts";
 
 const DIR = new URL("../../deploy/k8s/", import.meta.url);
 const read = (file: string) => readFileSync(new URL(file, DIR), "utf8");

@@ -1,14 +1,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { answerBudget, maxTokensFor } from "../../src/classify/output-budget.ts";
-import { labelBatch, resolveModel, type LabelBatchSettings } from "../../src/classify/label-batch.ts";
-import type { LabelRequest } from "../../src/contracts/request.ts";
-import { resultSchema, type LabelResult } from "../../src/contracts/result.ts";
-import { InvalidRequestError, ModelCallError, TaxonomyError } from "../../src/errors/errors.ts";
-import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/llm/model-provider.ts";
-import { findModel } from "../../src/llm/model-registry.ts";
-import { countTokens } from "../../src/llm/token-estimator.ts";
-import { forFormat, PromptRegistry, promptHash, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
-import type { CacheEntry, CacheStats, LabelCache } from "../../src/store/label-cache.ts";
+import { answerBudget, maxTokensFor } from "../../src/core/classify/output-budget.ts";
+import { labelBatch, resolveModel, type LabelBatchSettings } from "../../src/core/classify/label-batch.ts";
+import type { LabelRequest } from "../../src/core/contracts/request.ts";
+import { resultSchema, type LabelResult } from "../../src/core/contracts/result.ts";
+import { InvalidRequestError, ModelCallError, TaxonomyError } from "../../src/core/errors/errors.ts";
+import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/core/models/model-provider.ts";
+import { findModel } from "../../src/core/models/model-registry.ts";
+import { countTokens } from "../../src/core/models/token-estimator.ts";
+import { forFormat, PromptRegistry, promptHash, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
+import type { CacheEntry, CacheStats, LabelCache } from "../../src/core/cache/label-cache.ts";
 import {
   FakeModelProvider,
   PROMPTS_DIR,

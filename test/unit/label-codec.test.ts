@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createLabelCodec, type DecodedItem } from "../../src/taxonomy/label-codec.ts";
-import { parseTaxonomy } from "../../src/taxonomy/load-taxonomy.ts";
+import { createLabelCodec, type DecodedItem } from "../../src/core/taxonomy/label-codec.ts";
+import { parseTaxonomy } from "../../src/core/taxonomy/load-taxonomy.ts";
 import { miniTaxonomyJson } from "../support/fakes.ts";
 
 const codec = createLabelCodec(parseTaxonomy(JSON.stringify(miniTaxonomyJson()), "mini"));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_AIMD, onQuietTick, onThrottle } from "../../src/limiter/aimd.ts";
-import { feedbackForError, reservationFor, reservedTokens, settledTokens } from "../../src/limiter/bedrock-quota.ts";
-import { LocalWindowStore } from "../../src/limiter/quota-window.ts";
-import { ModelCallError } from "../../src/errors/errors.ts";
+import { DEFAULT_AIMD, onQuietTick, onThrottle } from "../../src/adapters/limiter/aimd.ts";
+import { feedbackForError, reservationFor, reservedTokens, settledTokens } from "../../src/core/quota/bedrock-quota.ts";
+import { LocalWindowStore } from "../../src/adapters/limiter/quota-window.ts";
+import { ModelCallError } from "../../src/core/errors/errors.ts";
 
 const fresh = { factor: 1, lastDecreaseAt: 0, lastIncreaseAt: 0, pausedUntil: 0 };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { TaxonomyError } from "../../src/errors/errors.ts";
-import { loadTaxonomy, parseTaxonomy } from "../../src/taxonomy/load-taxonomy.ts";
+import { TaxonomyError } from "../../src/core/errors/errors.ts";
+import { loadTaxonomy, parseTaxonomy } from "../../src/core/taxonomy/load-taxonomy.ts";
 import { PROMPTS_DIR, caught, miniTaxonomyJson, rejection, type RawTaxonomy } from "../support/fakes.ts";
 
 const SOURCE = "prompts/mini/taxonomy.json";

@@ -1,13 +1,13 @@
 import { ChangeMessageVisibilityCommand, type Message, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { LabelRequest } from "../../src/contracts/request.ts";
-import type { LabelResult } from "../../src/contracts/result.ts";
-import { InvalidRequestError, ModelCallError, StoreError } from "../../src/errors/errors.ts";
-import { Metrics } from "../../src/observability/metrics.ts";
-import { createMessageHandler, type HandlerSettings, type LabelFn } from "../../src/queue/message-handler.ts";
-import { MAX_VISIBILITY_S, VISIBILITY_MARGIN_S } from "../../src/queue/retry-delay.ts";
-import { DLQ_ATTRIBUTES } from "../../src/queue/sqs-messages.ts";
+import type { LabelRequest } from "../../src/core/contracts/request.ts";
+import type { LabelResult } from "../../src/core/contracts/result.ts";
+import { InvalidRequestError, ModelCallError, StoreError } from "../../src/core/errors/errors.ts";
+import { Metrics } from "../../src/core/observability/metrics.ts";
+import { createMessageHandler, type HandlerSettings, type LabelFn } from "../../src/app/worker/message-handler.ts";
+import { MAX_VISIBILITY_S, VISIBILITY_MARGIN_S } from "../../src/app/worker/retry-delay.ts";
+import { DLQ_ATTRIBUTES } from "../../src/adapters/sqs/sqs-messages.ts";
 import { FakeIdempotencyStore, silentLogger } from "../support/fakes.ts";
 import { until } from "../support/until.ts";
 

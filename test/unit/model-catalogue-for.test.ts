@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/config.ts";
-import { ConfigError } from "../../src/errors/errors.ts";
-import { createAwsClients } from "../../src/aws-clients.ts";
-import { createWorker, modelCatalogueFor } from "../../src/worker.ts";
+import { loadConfig } from "../../src/core/config/config.ts";
+import { ConfigError } from "../../src/core/errors/errors.ts";
+import { createAwsClients } from "../../src/adapters/aws-clients.ts";
+import { createWorker, modelCatalogueFor } from "../../src/app/worker/worker.ts";
 import { caught, silentLogger } from "../support/fakes.ts";
 
 /** The catalogue a worker with this environment would use. */

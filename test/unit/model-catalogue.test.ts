@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { CatalogueError, geographyOf, loadModelCatalogue, ModelCatalogue, PACKAGED_CATALOGUE, readCatalogueFile, type ModelEntry } from "../../src/llm/model-catalogue.ts";
+import { CatalogueError, geographyOf, loadModelCatalogue, ModelCatalogue, PACKAGED_CATALOGUE, readCatalogueFile, type ModelEntry } from "../../src/core/models/model-catalogue.ts";
 
 const packaged = readCatalogueFile(PACKAGED_CATALOGUE);
 const entry = (alias: string): ModelEntry => structuredClone(packaged.find((m) => m.alias === alias)!);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { CircuitBreakers } from "../../src/classify/circuit-breaker.ts";
-import { callOnChain, type ModelChoice } from "../../src/classify/model-choice.ts";
-import { ModelCallError } from "../../src/errors/errors.ts";
-import { findModel } from "../../src/llm/model-registry.ts";
+import { CircuitBreakers } from "../../src/core/classify/circuit-breaker.ts";
+import { callOnChain, type ModelChoice } from "../../src/core/classify/model-choice.ts";
+import { ModelCallError } from "../../src/core/errors/errors.ts";
+import { findModel } from "../../src/core/models/model-registry.ts";
 import { rejection, silentLogger } from "../support/fakes.ts";
 
 function choice(alias: string): ModelChoice {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ModelCatalogue, PACKAGED_CATALOGUE, readCatalogueFile } from "../../src/llm/model-catalogue.ts";
-import { MODELS, costUsd, findModel } from "../../src/llm/model-registry.ts";
+import { ModelCatalogue, PACKAGED_CATALOGUE, readCatalogueFile } from "../../src/core/models/model-catalogue.ts";
+import { MODELS, costUsd, findModel } from "../../src/core/models/model-registry.ts";
 
 describe("model registry", () => {
   it("finds a model by alias, and nothing for an unknown alias", () => {

@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { describe, expect, it } from "vitest";
 import { checkIntegerFlag, integerArg, positiveNumberArg } from "../../src/cli/numeric-flags.ts";
-import { InvalidRequestError } from "../../src/errors/errors.ts";
+import { InvalidRequestError } from "../../src/core/errors/errors.ts";
 
 describe("integerArg", () => {
   it("accepts an integer within the range", () => {

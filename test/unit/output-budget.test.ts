@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { answerBudget, answerTokensPerText, evenChunkSizes, maxTokensFor, OUTPUT_HEADROOM, textsPerCallCap } from "../../src/classify/output-budget.ts";
-import { countTokens } from "../../src/llm/token-estimator.ts";
-import { compactLabel, lineField } from "../../src/prompts/output-format.ts";
-import { PromptRegistry, type ResolvedPrompt } from "../../src/prompts/prompt-registry.ts";
-import { loadGoldSet } from "../../src/eval/gold-set.ts";
+import { answerBudget, answerTokensPerText, evenChunkSizes, maxTokensFor, OUTPUT_HEADROOM, textsPerCallCap } from "../../src/core/classify/output-budget.ts";
+import { countTokens } from "../../src/core/models/token-estimator.ts";
+import { compactLabel, lineField } from "../../src/core/prompts/output-format.ts";
+import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
+import { loadGoldSet } from "../../src/app/eval/gold-set.ts";
 import { PROMPTS_DIR, REPO_ROOT } from "../support/fakes.ts";
 
 const LLAMA3 = { kind: "llama3" } as const;

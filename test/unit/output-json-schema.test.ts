@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { createLabelCodec } from "../../src/taxonomy/label-codec.ts";
-import { loadTaxonomy, parseTaxonomy } from "../../src/taxonomy/load-taxonomy.ts";
-import { outputJsonSchema } from "../../src/taxonomy/output-json-schema.ts";
+import { createLabelCodec } from "../../src/core/taxonomy/label-codec.ts";
+import { loadTaxonomy, parseTaxonomy } from "../../src/core/taxonomy/load-taxonomy.ts";
+import { outputJsonSchema } from "../../src/core/taxonomy/output-json-schema.ts";
 import { miniTaxonomyJson } from "../support/fakes.ts";
 
 const mini = parseTaxonomy(JSON.stringify(miniTaxonomyJson()), "mini");

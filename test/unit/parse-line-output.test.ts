@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseLineOutput } from "../../src/llm/parse-line-output.ts";
-import { parseTaxonomy } from "../../src/taxonomy/load-taxonomy.ts";
-import type { Taxonomy } from "../../src/taxonomy/taxonomy-schema.ts";
+import { parseLineOutput } from "../../src/core/models/parse-line-output.ts";
+import { parseTaxonomy } from "../../src/core/taxonomy/load-taxonomy.ts";
+import type { Taxonomy } from "../../src/core/taxonomy/taxonomy-schema.ts";
 import { miniTaxonomyJson } from "../support/fakes.ts";
 
 // The mini taxonomy's fields, in order: sen (single), top (multi 0-2), q (scale 1-5, nullable),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseModelOutput } from "../../src/llm/parse-model-output.ts";
+import { parseModelOutput } from "../../src/core/models/parse-model-output.ts";
 
 const ONE = { i: 1, sp: "pos", top: ["pri"] };
 const TWO = { i: 2, sp: "neg", top: [] };

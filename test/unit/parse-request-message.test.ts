@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../../src/contracts/request.ts";
-import { InvalidRequestError } from "../../src/errors/errors.ts";
-import { parseRequestMessage, peekBatchId } from "../../src/queue/parse-request-message.ts";
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from "../../src/core/contracts/request.ts";
+import { InvalidRequestError } from "../../src/core/errors/errors.ts";
+import { parseRequestMessage, peekBatchId } from "../../src/core/intake/parse-request-message.ts";
 import { caught } from "../support/fakes.ts";
 
 const limits: RequestLimits = { maxItems: 5, maxTextChars: 50, maxBodyBytes: 2_000 };

@@ -2,8 +2,8 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { TaxonomyError } from "../../src/errors/errors.ts";
-import { PromptRegistry, promptHash, type InferenceParams } from "../../src/prompts/prompt-registry.ts";
+import { TaxonomyError } from "../../src/core/errors/errors.ts";
+import { PromptRegistry, promptHash, type InferenceParams } from "../../src/core/prompts/prompt-registry.ts";
 import { PROMPTS_DIR, rejection } from "../support/fakes.ts";
 
 const registry = new PromptRegistry(PROMPTS_DIR);

@@ -3,13 +3,13 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { labelBatch, type LabelBatchSettings } from "../../src/classify/label-batch.ts";
-import { TaxonomyError } from "../../src/errors/errors.ts";
-import { countTokens } from "../../src/llm/token-estimator.ts";
-import { diffLines, unifiedDiff, type DiffLine } from "../../src/prompts/diff-prompts.ts";
-import { forFormat, PromptRegistry } from "../../src/prompts/prompt-registry.ts";
+import { labelBatch, type LabelBatchSettings } from "../../src/core/classify/label-batch.ts";
+import { TaxonomyError } from "../../src/core/errors/errors.ts";
+import { countTokens } from "../../src/core/models/token-estimator.ts";
+import { diffLines, unifiedDiff, type DiffLine } from "../../src/core/prompts/diff-prompts.ts";
+import { forFormat, PromptRegistry } from "../../src/core/prompts/prompt-registry.ts";
 import { registerPromptsCommand } from "../../src/cli/prompts-command.ts";
-import { dimensionHashes, promptContextHash } from "../../src/taxonomy/dimension-hashes.ts";
+import { dimensionHashes, promptContextHash } from "../../src/core/taxonomy/dimension-hashes.ts";
 import {
   FakeModelProvider,
   PROMPTS_DIR,

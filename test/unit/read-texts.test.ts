@@ -2,8 +2,8 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InvalidRequestError } from "../../src/errors/errors.ts";
-import { readTexts } from "../../src/producer/read-texts.ts";
+import { InvalidRequestError } from "../../src/core/errors/errors.ts";
+import { readTexts } from "../../src/app/producer/read-texts.ts";
 import { SAMPLES_DIR, rejection } from "../support/fakes.ts";
 
 let dir: string;

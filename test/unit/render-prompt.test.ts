@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { isRetryable, PromptTemplateError } from "../../src/errors/errors.ts";
-import { fillTemplate, renderDimensions, renderOutputFormat, renderUserMessage } from "../../src/prompts/render-prompt.ts";
-import { parseTaxonomy } from "../../src/taxonomy/load-taxonomy.ts";
+import { isRetryable, PromptTemplateError } from "../../src/core/errors/errors.ts";
+import { fillTemplate, renderDimensions, renderOutputFormat, renderUserMessage } from "../../src/core/prompts/render-prompt.ts";
+import { parseTaxonomy } from "../../src/core/taxonomy/load-taxonomy.ts";
 import { caught, miniTaxonomyJson } from "../support/fakes.ts";
 
 const mini = parseTaxonomy(JSON.stringify(miniTaxonomyJson()), "mini");

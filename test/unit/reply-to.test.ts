@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { InvalidRequestError } from "../../src/errors/errors.ts";
-import { resolveReplyTo } from "../../src/queue/reply-to.ts";
+import { InvalidRequestError } from "../../src/core/errors/errors.ts";
+import { resolveReplyTo } from "../../src/app/worker/reply-to.ts";
 import { caught } from "../support/fakes.ts";
 
 const RESULTS = "https://sqs.us-east-1.amazonaws.com/123456789012/labelq-results";

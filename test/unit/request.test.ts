@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_REQUEST_LIMITS, requestSchema } from "../../src/contracts/request.ts";
+import { DEFAULT_REQUEST_LIMITS, requestSchema } from "../../src/core/contracts/request.ts";
 
 function validRequest(): Record<string, unknown> {
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { resultSchema } from "../../src/contracts/result.ts";
+import { resultSchema } from "../../src/core/contracts/result.ts";
 
 const base = {
   schemaVersion: 1,

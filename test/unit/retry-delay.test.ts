@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_RETRY_DELAY_S, MAX_VISIBILITY_S, quotaHoldSeconds, retryDelaySeconds, VISIBILITY_MARGIN_S } from "../../src/queue/retry-delay.ts";
+import { MAX_RETRY_DELAY_S, MAX_VISIBILITY_S, quotaHoldSeconds, retryDelaySeconds, VISIBILITY_MARGIN_S } from "../../src/app/worker/retry-delay.ts";
 
 const lowest = () => 0;
 const highest = () => 0.999_999_999;

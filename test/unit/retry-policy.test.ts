@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { nextRetryDelayMs, RetryBudget } from "../../src/classify/retry-policy.ts";
-import { ModelCallError } from "../../src/errors/errors.ts";
+import { nextRetryDelayMs, RetryBudget } from "../../src/core/classify/retry-policy.ts";
+import { ModelCallError } from "../../src/core/errors/errors.ts";
 
 describe("nextRetryDelayMs", () => {
   const throttled = new ModelCallError("MODEL_THROTTLED", "m", "ThrottlingException");

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { InvalidRequestError } from "../../src/errors/errors.ts";
-import { findModel, MODELS } from "../../src/llm/model-registry.ts";
-import { acceptsSampling, chooseSampling, type SamplingRules } from "../../src/llm/sampling.ts";
+import { InvalidRequestError } from "../../src/core/errors/errors.ts";
+import { findModel, MODELS } from "../../src/core/models/model-registry.ts";
+import { acceptsSampling, chooseSampling, type SamplingRules } from "../../src/core/models/sampling.ts";
 
 const both: SamplingRules = { accepts: ["temperature", "topP"], oneOf: false, defaults: { temperature: 0.5, topP: 0.9 } };
 const oneOf: SamplingRules = { accepts: ["temperature", "topP"], oneOf: true, defaults: { temperature: 0.5 } };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { textProblem } from "../../src/contracts/text-checks.ts";
-import { InvalidRequestError } from "../../src/errors/errors.ts";
-import { screenTexts, skippedLines } from "../../src/producer/screen-texts.ts";
+import { textProblem } from "../../src/core/contracts/text-checks.ts";
+import { InvalidRequestError } from "../../src/core/errors/errors.ts";
+import { screenTexts, skippedLines } from "../../src/app/producer/screen-texts.ts";
 import { caught } from "../support/fakes.ts";
 
 describe("textProblem: the one rule for texts the model is never asked about", () => {

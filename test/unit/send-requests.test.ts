@@ -1,8 +1,8 @@
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import type { LabelRequest } from "../../src/contracts/request.ts";
-import { sendRequests } from "../../src/producer/send-requests.ts";
+import type { LabelRequest } from "../../src/core/contracts/request.ts";
+import { sendRequests } from "../../src/app/producer/send-requests.ts";
 import { rejection } from "../support/fakes.ts";
 
 const sqsMock = mockClient(SQSClient);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { sortAnswer } from "../../src/classify/sort-answer.ts";
-import type { ParsedOutput } from "../../src/llm/parse-model-output.ts";
-import { createLabelCodec } from "../../src/taxonomy/label-codec.ts";
-import { parseTaxonomy } from "../../src/taxonomy/load-taxonomy.ts";
+import { sortAnswer } from "../../src/core/classify/sort-answer.ts";
+import type { ParsedOutput } from "../../src/core/models/parse-model-output.ts";
+import { createLabelCodec } from "../../src/core/taxonomy/label-codec.ts";
+import { parseTaxonomy } from "../../src/core/taxonomy/load-taxonomy.ts";
 import { miniTaxonomyJson, validCompactLabels } from "../support/fakes.ts";
 
 const mini = parseTaxonomy(JSON.stringify(miniTaxonomyJson()), "mini");

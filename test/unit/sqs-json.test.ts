@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { toSqsJson } from "../../src/queue/sqs-json.ts";
+import { toSqsJson } from "../../src/adapters/sqs/sqs-json.ts";
 
 function maxCodePoint(s: string): number {
   let max = 0;

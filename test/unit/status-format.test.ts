@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { formatStatus } from "../../src/cli/status-command.ts";
-import { parsePrometheusText } from "../../src/ops/prometheus-text.ts";
+import { parsePrometheusText } from "../../src/app/ops/prometheus-text.ts";
 
 const depths = [
   { name: "requests", url: "http://q/requests", visible: 3, inFlight: 1, delayed: 0 },

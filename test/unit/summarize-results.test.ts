@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { LabelResult, ResultItem } from "../../src/contracts/result.ts";
-import { formatSummary, summarizeResults } from "../../src/demo/summarize-results.ts";
+import type { LabelResult, ResultItem } from "../../src/core/contracts/result.ts";
+import { formatSummary, summarizeResults } from "../../src/app/demo/summarize-results.ts";
 
 function result(batchId: string, status: LabelResult["status"], items: ResultItem[], usage: Partial<LabelResult["usage"]> = {}): LabelResult {
   return {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { findModel } from "../../src/llm/model-registry.ts";
-import { countTokens, promptTokens } from "../../src/llm/token-estimator.ts";
-import { PromptRegistry } from "../../src/prompts/prompt-registry.ts";
+import { findModel } from "../../src/core/models/model-registry.ts";
+import { countTokens, promptTokens } from "../../src/core/models/token-estimator.ts";
+import { PromptRegistry } from "../../src/core/prompts/prompt-registry.ts";
 import { PROMPTS_DIR } from "../support/fakes.ts";
 
 describe("countTokens", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { StoreError } from "../../src/errors/errors.ts";
-import { withUnprocessedRetries } from "../../src/store/unprocessed-retries.ts";
+import { StoreError } from "../../src/core/errors/errors.ts";
+import { withUnprocessedRetries } from "../../src/adapters/dynamodb/unprocessed-retries.ts";
 import { rejection } from "../support/fakes.ts";
 
 describe("withUnprocessedRetries", () => {

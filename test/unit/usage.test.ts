@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { addUsage, answerUsage, noUsage } from "../../src/classify/usage.ts";
-import { findModel, type ModelSpec } from "../../src/llm/model-registry.ts";
+import { addUsage, answerUsage, noUsage } from "../../src/core/classify/usage.ts";
+import { findModel, type ModelSpec } from "../../src/core/models/model-registry.ts";
 
 function model(alias: string): ModelSpec {
   const spec = findModel(alias);

@@ -2,8 +2,8 @@ import { ChangeMessageVisibilityCommand, DeleteMessageCommand, type Message, Rec
 import { mockClient } from "aws-sdk-client-mock";
 import { setImmediate, setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Handled, MessageHandler } from "../../src/queue/message-handler.ts";
-import { pollBackoffMs, WorkerPool, type WorkerPoolOptions } from "../../src/queue/worker-pool.ts";
+import type { Handled, MessageHandler } from "../../src/app/worker/message-handler.ts";
+import { pollBackoffMs, WorkerPool, type WorkerPoolOptions } from "../../src/app/worker/worker-pool.ts";
 import { silentLogger } from "../support/fakes.ts";
 import { until } from "../support/until.ts";
 

@@ -1,8 +1,8 @@
 import { QueueDoesNotExist } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../src/errors/errors.ts";
-import { loadConfig, requireQueues } from "../../src/config/config.ts";
-import { whyWorkerCannotStart, workerQueues } from "../../src/ops/preflight.ts";
+import { ConfigError } from "../../src/core/errors/errors.ts";
+import { loadConfig, requireQueues } from "../../src/core/config/config.ts";
+import { whyWorkerCannotStart, workerQueues } from "../../src/app/ops/preflight.ts";
 import { caught } from "../support/fakes.ts";
 
 const queues = workerQueues({ requests: "https://sqs.us-east-1.amazonaws.com/1/labelq-requests", results: "https://sqs/r", dlq: "https://sqs/d" });

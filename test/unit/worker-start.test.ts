@@ -3,10 +3,10 @@ import { mockClient } from "aws-sdk-client-mock";
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createAwsClients } from "../../src/aws-clients.ts";
-import { loadConfig } from "../../src/config/config.ts";
-import { ConfigError } from "../../src/errors/errors.ts";
-import { createWorker, type Worker } from "../../src/worker.ts";
+import { createAwsClients } from "../../src/adapters/aws-clients.ts";
+import { loadConfig } from "../../src/core/config/config.ts";
+import { ConfigError } from "../../src/core/errors/errors.ts";
+import { createWorker, type Worker } from "../../src/app/worker/worker.ts";
 import { rejection, silentLogger } from "../support/fakes.ts";
 import { until } from "../support/until.ts";
 

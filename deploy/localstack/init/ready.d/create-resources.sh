@@ -2,7 +2,7 @@
 # LocalStack init hook (ready stage): creates the labelq queues once LocalStack serves
 # requests. docker-compose.yml mounts this folder at /etc/localstack/init/ready.d/.
 #
-# Same names and attributes as src/queue/create-queues.ts (prefix "labelq", its defaults).
+# Same names and attributes as src/adapters/sqs/create-queues.ts (prefix "labelq", its defaults).
 # Idempotent: an existing queue is found by name and its attributes are set again, so
 # rerunning this (a restart with PERSISTENCE=1, or by hand) converges instead of failing.
 set -euo pipefail
@@ -42,7 +42,7 @@ requests_url="$(ensure_queue "${PREFIX}-requests" "{\"VisibilityTimeout\":\"${RE
 results_url="$(ensure_queue "${PREFIX}-results")"
 
 # --- DynamoDB -------------------------------------------------------------------------------
-# Same definitions as src/store/create-tables.ts (tableDefinitions): one string hash key each,
+# Same definitions as src/adapters/dynamodb/create-tables.ts (tableDefinitions): one string hash key each,
 # on-demand billing, TTL on expiresAt.
 ensure_table() {
   local name="$1" key="$2"
@@ -59,7 +59,7 @@ ensure_table() {
 ensure_table "${PREFIX}-label-cache" pk
 ensure_table "${PREFIX}-batches" batchId
 
-# The bulk path's table (src/store/create-tables.ts, bulkTableDefinition): key pk, and the
+# The bulk path's table (src/adapters/dynamodb/create-tables.ts, bulkTableDefinition): key pk, and the
 # sparse index byGroup (gpk, gsk). Used only with LABELQ_BULK_BUCKET and LABELQ_BULK_ROLE_ARN set.
 if ! awslocal dynamodb describe-table --table-name "${PREFIX}-bulk" >/dev/null 2>&1; then
   awslocal dynamodb create-table --table-name "${PREFIX}-bulk" \

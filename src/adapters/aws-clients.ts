@@ -1,0 +1,69 @@
+import { BedrockClient } from "@aws-sdk/client-bedrock";
+import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+import { S3Client } from "@aws-sdk/client-s3";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { NodeHttp2Handler } from "@smithy/node-http-handler";
+import type { Config } from "../core/config/config.ts";
+
+export interface AwsClients {
+  sqs: SQSClient;
+  dynamo: DynamoDBDocumentClient;
+  /** The plain DynamoDB client under `dynamo`, for table management. */
+  dynamoBase: DynamoDBClient;
+  bedrock: BedrockRuntimeClient;
+  /** S3, for the bulk path's job input and output (path-style with an endpoint override: an emulator has no DNS for virtual hosts). */
+  s3: S3Client;
+  /** The Bedrock control plane (model invocation jobs) for the bulk path. */
+  bedrockControl: BedrockClient;
+  destroy(): void;
+}
+
+/**
+ * Every AWS client, created in this one place from config. Credentials come from the SDK's
+ * standard chain; endpoints from config (AWS_ENDPOINT_URL*), so one build talks to AWS,
+ * LocalStack or the embedded stack.
+ */
+export function createAwsClients(config: Pick<Config, "region" | "endpoints" | "bedrock">): AwsClients {
+  // Clients connect lazily: the bulk path's two cost nothing where it is off.
+  const s3 = new S3Client({ region: config.region, endpoint: config.endpoints.s3, forcePathStyle: config.endpoints.s3 !== undefined });
+  // The bulk loop tries again on its next pass; the SDK's three attempts smooth a passing throttle.
+  const bedrockControl = new BedrockClient({ region: config.region, endpoint: config.endpoints.bedrockControl, maxAttempts: 3 });
+  // With an endpoint override (LocalStack, emulators) send to it, not to the host in the queue URL.
+  const sqs = new SQSClient({ region: config.region, endpoint: config.endpoints.sqs, useQueueUrlAsEndpoint: config.endpoints.sqs === undefined });
+  // Cache and batch-record calls are small: fail fast so an outage degrades instead of stalling a batch.
+  const dynamoClient = new DynamoDBClient({
+    region: config.region,
+    endpoint: config.endpoints.dynamodb,
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
+  });
+  const dynamo = DynamoDBDocumentClient.from(dynamoClient, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const bedrock = new BedrockRuntimeClient({
+    region: config.region,
+    endpoint: config.endpoints.bedrock,
+    // One attempt per SDK call: labelq retries itself (src/core/classify/retry-policy.ts) so that
+    // every throttle reaches the adaptive limiter, and retries never multiply.
+    maxAttempts: 1,
+    // The HTTP/2 handler has no request timeout by default: a stuck stream would hang the batch.
+    requestHandler: new NodeHttp2Handler({ requestTimeout: config.bedrock.timeoutMs, sessionTimeout: 300_000 }),
+  });
+  return {
+    sqs,
+    dynamo,
+    dynamoBase: dynamoClient,
+    bedrock,
+    s3,
+    bedrockControl,
+    destroy() {
+      sqs.destroy();
+      dynamo.destroy();
+      bedrock.destroy();
+      s3.destroy();
+      bedrockControl.destroy();
+    },
+  };
+}

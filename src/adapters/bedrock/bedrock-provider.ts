@@ -1,0 +1,176 @@
+import {
+  type BedrockRuntimeClient,
+  ConverseCommand,
+  type ConverseCommandInput,
+  type ConverseCommandOutput,
+  type SystemContentBlock,
+  type ToolConfiguration,
+  type ToolInputSchema,
+} from "@aws-sdk/client-bedrock-runtime";
+import { ModelCallError } from "../../core/errors/errors.ts";
+import type { ModelProvider, ModelRequest, ModelResponse } from "../../core/models/model-provider.ts";
+
+/** ModelProvider over the Bedrock Converse API. The client (retries, timeouts, endpoint) is built from config elsewhere. */
+export class BedrockProvider implements ModelProvider {
+  readonly #client: BedrockRuntimeClient;
+
+  constructor(client: BedrockRuntimeClient) {
+    this.#client = client;
+  }
+
+  async converse(request: ModelRequest, signal?: AbortSignal): Promise<ModelResponse> {
+    let out: ConverseCommandOutput;
+    try {
+      out = await this.#client.send(new ConverseCommand(converseInput(request)), { abortSignal: signal });
+    } catch (error) {
+      throw toModelCallError(request.modelId, error);
+    }
+    return converseResponse(out, request.structuredOutput !== undefined);
+  }
+}
+
+/**
+ * A Converse answer (the SDK's output, or the same JSON as a batch inference record's
+ * `modelOutput`) as a ModelResponse. `structured`: the request forced the answer tool.
+ */
+export function converseResponse(out: Pick<ConverseCommandOutput, "output" | "stopReason" | "usage">, structured: boolean): ModelResponse {
+  return {
+    text: answerText(out, structured),
+    stopReason: out.stopReason ?? "end_turn",
+    usage: usageOf(out),
+  };
+}
+
+/**
+ * The Converse request body of a call as a batch inference record's `modelInput` (a job of
+ * modelInvocationType "Converse"; the model id is the job's). The same request as a live call
+ * except two things batch inference does not take:
+ *  - toolConfig: "Batch inference doesn't support tool calling (function calling) for jobs that
+ *    use the Converse invocation type. Records that include toolConfig fail with a 400 error"
+ *    (docs: batch-inference.html). The forced answer tool is left out; the system prompt still
+ *    describes the answer format, which readAnswer reads from the text as it does for models
+ *    without tool use.
+ *  - cachePoint: prompt caching is not documented for batch inference; left out (unverified).
+ */
+export function batchRecordBody(request: ModelRequest): Record<string, unknown> {
+  const { modelId: _modelId, toolConfig: _tool, ...body } = converseInput({ ...request, cacheSystemPrompt: false });
+  return JSON.parse(JSON.stringify(body)) as Record<string, unknown>;
+}
+
+/** Read a batch inference record's `modelOutput` (a Converse response body) as a ModelResponse. */
+export function batchRecordResponse(modelOutput: unknown): ModelResponse {
+  // The record was sent without the answer tool (see batchRecordBody): its answer is text.
+  return converseResponse(modelOutput as Pick<ConverseCommandOutput, "output" | "stopReason" | "usage">, false);
+}
+
+/** Name of the tool that structured output forces the model to call; its input is the answer. */
+export const STRUCTURED_OUTPUT_TOOL = "record_labels";
+
+function converseInput(request: ModelRequest): ConverseCommandInput {
+  const system: SystemContentBlock[] = [{ text: request.system }];
+  // Everything before the cache point is the cached prefix: the system prompt, the same for
+  // every chunk of a taxonomy version, while the texts in the user turn change every call.
+  if (request.cacheSystemPrompt) system.push({ cachePoint: { type: "default" } });
+  const input: ConverseCommandInput = {
+    modelId: request.modelId,
+    system,
+    messages: [{ role: "user", content: [{ text: request.user }] }],
+    // Only the sampling parameters present: a model may refuse one, or two together.
+    inferenceConfig: { maxTokens: request.inference.maxTokens, ...definedOnly({ temperature: request.inference.temperature, topP: request.inference.topP }) },
+  };
+  if (request.structuredOutput) input.toolConfig = forcedTool(request.structuredOutput.schema);
+  return input;
+}
+
+function definedOnly<T extends Record<string, number | undefined>>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function forcedTool(schema: Record<string, unknown>): ToolConfiguration {
+  // The SDK types a schema as a JSON document; any JSON-serialisable object is one.
+  const inputSchema = { json: schema } as ToolInputSchema;
+  return {
+    tools: [
+      {
+        toolSpec: {
+          name: STRUCTURED_OUTPUT_TOOL,
+          description: "Record the labels of every numbered text: one object per text, with its number as \"i\".",
+          inputSchema,
+        },
+      },
+    ],
+    // Forced, not "auto": without it a model may answer prose instead of calling the tool.
+    toolChoice: { tool: { name: STRUCTURED_OUTPUT_TOOL } },
+  };
+}
+
+/**
+ * The answer as text: the forced tool's input serialised as JSON when the model called it, so
+ * the parser and validator stay the same for both paths; otherwise the text blocks, since a
+ * model may still answer in text.
+ */
+function answerText(out: Pick<ConverseCommandOutput, "output">, structured: boolean): string {
+  const content = out.output?.message?.content ?? [];
+  const toolUse = structured ? content.find((c) => c.toolUse?.name === STRUCTURED_OUTPUT_TOOL)?.toolUse : undefined;
+  if (toolUse?.input !== undefined) return JSON.stringify(toolUse.input);
+  return content.map((c) => c.text ?? "").join("");
+}
+
+function usageOf(out: Pick<ConverseCommandOutput, "usage">): ModelResponse["usage"] {
+  const usage: ModelResponse["usage"] = { inputTokens: out.usage?.inputTokens ?? 0, outputTokens: out.usage?.outputTokens ?? 0 };
+  // Only when reported, so a response without caching keeps the two-field shape.
+  if (out.usage?.cacheReadInputTokens !== undefined) usage.cacheReadInputTokens = out.usage.cacheReadInputTokens;
+  if (out.usage?.cacheWriteInputTokens !== undefined) usage.cacheWriteInputTokens = out.usage.cacheWriteInputTokens;
+  return usage;
+}
+
+/**
+ * The one table that decides which Bedrock failures are retryable (errors: SDK statuses and
+ * messages as Bedrock sends them). The SDK makes one attempt, so every failure lands here.
+ *  - ThrottlingException "Too many tokens per day": the daily quota is spent; nothing helps
+ *    until it resets, so it has its own code and the limiter pauses the model.
+ *  - ThrottlingException (429, per-minute quotas) and ServiceUnavailableException "Too many
+ *    connections" (503, load shedding, not an outage): throttles; back off, never trip a breaker.
+ *  - ServiceUnavailable otherwise, ModelNotReady, InternalServer: the model is unavailable.
+ *  - ServiceQuotaExceededException (400) and every other 4xx: the request cannot succeed as sent.
+ * No Bedrock 429 carries retry-after (aws-samples/amazon-bedrock-client-for-mac#99); when some
+ * endpoint sends one it is kept as information only.
+ */
+const throttled = new Set(["ThrottlingException", "TooManyRequestsException"]);
+const unavailable = new Set(["ServiceUnavailableException", "ModelNotReadyException", "InternalServerException"]);
+const timeout = new Set(["ModelTimeoutException", "TimeoutError", "RequestTimeout", "AbortError"]);
+const rejected = new Set(["ValidationException", "AccessDeniedException", "ResourceNotFoundException", "UnrecognizedClientException", "ServiceQuotaExceededException"]);
+const DAILY_QUOTA = /too many tokens per day/i;
+const TOO_MANY_CONNECTIONS = /too many connections/i;
+
+/** Classify an SDK error once: this is the only place that decides which Bedrock failures are retryable. */
+export function toModelCallError(modelId: string, error: unknown, now: number = Date.now()): ModelCallError {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> } };
+  const name = e.name ?? "Error";
+  const text = e.message ?? String(error);
+  const message = `${name} from ${modelId}: ${text}`;
+  const retryAfter = Number(e.$response?.headers?.["retry-after"]);
+  const options = { cause: error, retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : undefined };
+  if (throttled.has(name) && DAILY_QUOTA.test(text)) {
+    return new ModelCallError("MODEL_QUOTA_EXHAUSTED", modelId, message, { ...options, resetsAt: nextDailyReset(now) });
+  }
+  if (throttled.has(name)) return new ModelCallError("MODEL_THROTTLED", modelId, message, options);
+  if (name === "ServiceUnavailableException" && TOO_MANY_CONNECTIONS.test(text)) return new ModelCallError("MODEL_THROTTLED", modelId, message, options);
+  if (unavailable.has(name)) return new ModelCallError("MODEL_UNAVAILABLE", modelId, message, options);
+  if (timeout.has(name)) return new ModelCallError("MODEL_TIMEOUT", modelId, message, options);
+  if (rejected.has(name)) return new ModelCallError("MODEL_REJECTED_REQUEST", modelId, message, options);
+  if (name === "ModelErrorException") return new ModelCallError("MODEL_ERROR", modelId, message, options);
+  const status = e.$metadata?.httpStatusCode;
+  if (status !== undefined && status >= 400 && status < 500) return new ModelCallError("MODEL_REJECTED_REQUEST", modelId, message, options);
+  // Network failures (ECONNREFUSED, ECONNRESET, ...) and anything unknown: the service may answer later.
+  return new ModelCallError("MODEL_UNAVAILABLE", modelId, message, options);
+}
+
+/**
+ * When a spent daily quota is expected back. Bedrock does not say when its tokens-per-day
+ * window resets; the next 00:00 UTC is assumed (unconfirmed), and the limiter re-probes then.
+ */
+export function nextDailyReset(now: number): number {
+  const d = new Date(now);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
+}

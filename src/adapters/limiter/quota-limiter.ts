@@ -1,0 +1,416 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis, type RedisOptions } from "ioredis";
+import type { Logger } from "pino";
+import { ModelCallError, ShuttingDownError } from "../../core/errors/errors.ts";
+import { type AimdSettings, type AimdState, type AimdStore, LocalAimdStore, RedisAimdStore } from "./aimd.ts";
+import { reservedTokens, settledTokens } from "../../core/quota/bedrock-quota.ts";
+import { CallSlots } from "./call-slots.ts";
+import { BEDROCK_WINDOW, LocalWindowStore, RedisWindowStore, type WindowStore, type WindowTiming } from "./quota-window.ts";
+import type { CallFeedback, ModelCall, RateLimiter } from "../../core/quota/rate-limiter.ts";
+
+/** A model's quota: the ceiling labelq stays under, not a target. 0 = no limit of that kind. */
+export interface ModelQuota {
+  rpm: number;
+  tpm: number;
+}
+
+export interface QuotaLimiterOptions {
+  /** Calls in flight per model: fleet-wide with a Redis URL (every process sharing `id`), else per process. */
+  maxConcurrent: number;
+  /** Minimum spacing between call starts per model: fleet-wide with a Redis URL, else per process. */
+  minTimeMs: number;
+  /** With a Redis URL every process sharing `id` shares each model's window and adaptive rate. */
+  redisUrl?: string;
+  id: string;
+  quotaFor: (model: string) => ModelQuota;
+  /** During a Redis outage each process falls back to a local window with this share of the quota. */
+  localShare: number;
+  aimd?: AimdSettings;
+  /** Window length and safety margin; tests shorten them. */
+  timing?: WindowTiming;
+}
+
+/**
+ * The adaptive factor only guards against what the window cannot see (another client on the
+ * same account, a quota lower than configured): the window already keeps labelq under the
+ * configured quota, so a throttle lowers the rate gently and the rate comes back quickly.
+ */
+export const QUOTA_AIMD: AimdSettings = { decrease: 0.85, decreaseGapMs: 5_000, increaseStep: 0.05, increaseEveryMs: 3_000, minFactor: 0.05 };
+
+/**
+ * A waiting call re-checks the window at least this often: another process's call may have
+ * settled (given back most of its reservation) before any entry expires.
+ */
+const MAX_POLL_MS = 250;
+/** How often a receive held by whenCanStart looks again whether a model's window has room. */
+const GATE_POLL_MS = 25;
+
+/** How long a limiter waits for Redis at start before limiting locally instead. */
+const REDIS_READY_TIMEOUT_MS = 2_000;
+
+/** Resolves when the client is ready, or after `ms` (never rejects: the caller degrades to local limits). */
+function connected(redis: Redis, ms: number): Promise<void> {
+  if (redis.status === "ready") return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    redis.once("ready", done);
+    function done() {
+      clearTimeout(timer);
+      redis.off("ready", done);
+      resolve();
+    }
+  });
+}
+
+const redisOptions: RedisOptions = {
+  // Fail fast while Redis is away, so lanes fall back to local windows instead of queueing blind.
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  connectTimeout: 2_000,
+};
+
+/**
+ * RateLimiter that keeps, per model, the same rolling-minute log Bedrock keeps (QuotaWindow):
+ * a call starts only when its reservation (input + cache + maxTokens) fits, and is settled to
+ * its real cost (output x burn-down) when it ends. Calls of one process wait in FIFO order;
+ * with Redis the log is the fleet's. A spent daily quota pauses the model until it resets.
+ * Calls in flight and the spacing of starts are Bottleneck's job (CallSlots): a call takes its
+ * slot first and waits for the window inside it, so it never holds a reservation while it waits
+ * for a slot.
+ */
+export class QuotaLimiter implements RateLimiter {
+  readonly #options: QuotaLimiterOptions;
+  readonly #logger: Logger;
+  readonly #redis: Redis | undefined;
+  readonly #slots: CallSlots;
+  /** Aborted by close(), so every wait here ends. */
+  readonly #closing = new AbortController();
+  readonly #lanes = new Map<string, Lane>();
+  /** Models whose daily quota is spent, and until when. */
+  readonly #dailyPause = new Map<string, number>();
+  readonly #tick: NodeJS.Timeout;
+  /** Settles when Redis is connected or could not be within the timeout (lanes then limit locally). */
+  readonly #ready: Promise<void>;
+  #closed = false;
+
+  constructor(options: QuotaLimiterOptions, logger: Logger) {
+    this.#options = options;
+    this.#logger = logger;
+    this.#redis = options.redisUrl ? new Redis(options.redisUrl, redisOptions) : undefined;
+    this.#redis?.on("error", (error) => logger.debug({ err: error }, "limiter redis error"));
+    this.#ready = this.#redis ? connected(this.#redis, REDIS_READY_TIMEOUT_MS) : Promise.resolve();
+    this.#slots = new CallSlots(options, this.#redis, logger);
+    this.#tick = setInterval(() => {
+      for (const lane of this.#lanes.values()) void lane.tick();
+    }, 1_000);
+    this.#tick.unref();
+  }
+
+  async schedule<T>(call: ModelCall, task: () => Promise<T>): Promise<T> {
+    const paused = this.pausedUntil(call.model);
+    if (paused !== undefined) {
+      throw new ModelCallError("MODEL_QUOTA_EXHAUSTED", call.model, `${call.model}: the daily token quota is spent until ${new Date(paused).toISOString()}`, { resetsAt: paused });
+    }
+    return this.#lane(call.model).schedule(call, task);
+  }
+
+  report(call: ModelCall, feedback: CallFeedback): void {
+    if ("outcome" in feedback && feedback.outcome === "quota-exhausted") {
+      this.#dailyPause.set(call.model, Math.max(feedback.resetsAt, this.#dailyPause.get(call.model) ?? 0));
+      this.#logger.warn({ model: call.model, until: new Date(feedback.resetsAt).toISOString() }, "daily token quota spent: model paused until it resets");
+    }
+    this.#lanes.get(call.model)?.report(call, feedback);
+  }
+
+  pausedUntil(model: string): number | undefined {
+    const until = this.#dailyPause.get(model);
+    return until !== undefined && until > Date.now() ? until : undefined;
+  }
+
+  /**
+   * Back-pressure: a receive waits only while no model the work may use can start a call, that is
+   * while each is paused for its daily quota or has a call the window has refused (the window is
+   * full). Receives already let through are not counted: a batch answered from the cache makes no
+   * call, and one that will call joins the window's queue like any other call.
+   */
+  async whenCanStart(models: readonly string[], callerSignal?: AbortSignal): Promise<void> {
+    const signal = callerSignal ? AbortSignal.any([callerSignal, this.#closing.signal]) : this.#closing.signal;
+    for (;;) {
+      if (this.#closed) throw new ShuttingDownError();
+      signal.throwIfAborted();
+      if (this.canStart(models)) return;
+      const paused = models.map((m) => this.pausedUntil(m) ?? Infinity);
+      // Every model paused: wait for the first reset; otherwise for a window to admit its waiting call.
+      const wait = paused.every((t) => t !== Infinity) ? Math.min(...paused) - Date.now() : GATE_POLL_MS;
+      await sleep(Math.max(10, Math.min(wait, 60_000)), undefined, { signal, ref: false });
+    }
+  }
+
+  /** Whether one of `models` (or, with none given, any model) can start a call now: see whenCanStart. */
+  canStart(models: readonly string[]): boolean {
+    return models.length === 0 || models.some((m) => this.pausedUntil(m) === undefined && !this.#lanes.get(m)?.windowFull);
+  }
+
+  queued(): number {
+    let n = 0;
+    for (const lane of this.#lanes.values()) n += lane.waiting;
+    return n;
+  }
+
+  rateFactors(): Record<string, number> {
+    return Object.fromEntries([...this.#lanes].map(([model, lane]) => [model, lane.factor]));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#closing.abort(new ShuttingDownError());
+    clearInterval(this.#tick);
+    for (const lane of this.#lanes.values()) lane.close();
+    try {
+      await this.#slots.close();
+    } finally {
+      this.#redis?.disconnect();
+    }
+  }
+
+  #lane(model: string): Lane {
+    let lane = this.#lanes.get(model);
+    if (!lane) {
+      if (this.#closed) throw new ShuttingDownError();
+      lane = new Lane(model, this.#options, this.#redis, this.#slots, this.#ready, this.#logger);
+      this.#lanes.set(model, lane);
+    }
+    return lane;
+  }
+}
+
+interface Waiter {
+  call: ModelCall;
+  weight: number;
+  start: () => void;
+  fail: (error: Error) => void;
+}
+
+/** What the lane keeps of a started call until it is reported. */
+interface Admitted {
+  id: string;
+  weight: number;
+  /** The window the reservation was taken from: the shared one, or a local one during an outage. */
+  store: WindowStore;
+}
+
+/** One model's window, waiting calls and adaptive rate; its calls in flight and spacing are CallSlots'. */
+class Lane {
+  readonly #model: string;
+  readonly #options: QuotaLimiterOptions;
+  readonly #logger: Logger;
+  readonly #aimd: AimdSettings;
+  readonly #redis: Redis | undefined;
+  readonly #shared: WindowStore | undefined;
+  readonly #sharedAimd: AimdStore | undefined;
+  readonly #local: WindowStore;
+  readonly #localAimd = new LocalAimdStore();
+  readonly #waiters: Waiter[] = [];
+  readonly #admitted = new WeakMap<ModelCall, Admitted>();
+  readonly #slots: CallSlots;
+  #state: AimdState = { factor: 1, lastDecreaseAt: 0, lastIncreaseAt: 0, pausedUntil: 0 };
+  /** Calls scheduled here that have no call slot yet. */
+  #waitingForSlot = 0;
+  #closed = false;
+  #pumping = false;
+  #timer: NodeJS.Timeout | undefined;
+  #degradedSince: number | undefined;
+  /** The window refused the call at the head of the queue, which still waits. */
+  #refused = false;
+  /** Learned ratio of the input tokens Bedrock reports to the estimate a reservation was made with. */
+  #inputRatio = 1;
+
+  readonly #ready: Promise<void>;
+
+  constructor(model: string, options: QuotaLimiterOptions, redis: Redis | undefined, slots: CallSlots, ready: Promise<void>, logger: Logger) {
+    this.#ready = ready;
+    this.#slots = slots;
+    this.#model = model;
+    this.#options = options;
+    this.#logger = logger.child({ limiter: model });
+    this.#aimd = options.aimd ?? QUOTA_AIMD;
+    this.#redis = redis;
+    const timing = options.timing ?? BEDROCK_WINDOW;
+    this.#shared = redis ? new RedisWindowStore(redis, `${options.id}:${model}:window`, timing) : undefined;
+    this.#sharedAimd = redis ? new RedisAimdStore(redis, `${options.id}:${model}:aimd`) : undefined;
+    this.#local = new LocalWindowStore(timing);
+  }
+
+  get factor(): number {
+    return this.#state.factor;
+  }
+
+  get waiting(): number {
+    return this.#waiters.length + this.#waitingForSlot;
+  }
+
+  /** A call waits because the window has no room for it: another would only queue behind it. */
+  get windowFull(): boolean {
+    return this.#refused && this.#waiters.length > 0;
+  }
+
+  /** Take a call slot (Bottleneck), then wait inside it until the window admits the call, then run it. */
+  async schedule<T>(call: ModelCall, task: () => Promise<T>): Promise<T> {
+    this.#waitingForSlot += 1;
+    let inSlot = false;
+    try {
+      // A worker started before Redis answers would otherwise take local slots from its first call.
+      await this.#ready;
+      const shared = this.#shared !== undefined && this.#degradedSince === undefined;
+      return await this.#slots.run(
+        this.#model,
+        shared,
+        () => {
+          inSlot = true;
+          this.#waitingForSlot -= 1;
+          return this.#admitThenRun(call, task);
+        },
+        (error) => this.#degrade(error),
+      );
+    } finally {
+      if (!inSlot) this.#waitingForSlot -= 1;
+    }
+  }
+
+  report(call: ModelCall, feedback: CallFeedback): void {
+    const admitted = this.#admitted.get(call);
+    this.#admitted.delete(call);
+    const outcome = "outcome" in feedback ? feedback.outcome : feedback.throttled ? "throttled" : "ok";
+    if (outcome === "throttled") {
+      const now = Date.now();
+      void this.#applyAimd((store) => store.throttled(now, 0, this.#aimd));
+      this.#logger.debug("throttled: lowering the rate");
+    }
+    if (!admitted) return;
+    const settle = (tokens: number) => admitted.store.settle(admitted.id, admitted.weight, tokens);
+    let done: Promise<void>;
+    if ("outcome" in feedback && feedback.outcome === "ok") {
+      if (call.reserve && call.reserve.inputTokens > 0) {
+        // Learn how far the estimate is from Bedrock's count, so later reservations are not short.
+        const ratio = feedback.usage.inputTokens / call.reserve.inputTokens;
+        this.#inputRatio = Math.min(2, Math.max(1, 0.8 * this.#inputRatio + 0.2 * ratio));
+      }
+      done = settle(call.reserve ? settledTokens(call.reserve, feedback.usage) : feedback.usage.inputTokens + feedback.usage.outputTokens);
+    } else if (!("outcome" in feedback) && !feedback.throttled) {
+      done = settle(feedback.actualTokens);
+    } else {
+      // Refused (throttled, quota spent) or failed calls: Bedrock counted nothing.
+      done = admitted.store.release(admitted.id, admitted.weight);
+    }
+    done.then(
+      () => void this.#pump(),
+      () => undefined,
+    );
+  }
+
+  /** Once a second: raise the rate after quiet, check on Redis after an outage, and re-try the head waiter. */
+  async tick(): Promise<void> {
+    await this.#applyAimd((store) => store.quietTick(Date.now(), this.#aimd));
+    if (this.#redis && this.#degradedSince !== undefined && Date.now() - this.#degradedSince > 5_000) {
+      try {
+        await this.#redis.ping();
+        this.#degradedSince = undefined;
+        this.#logger.info("limiter back on Redis: fleet-wide limits restored");
+      } catch {
+        this.#degradedSince = Date.now();
+      }
+    }
+    void this.#pump();
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    for (const w of this.#waiters.splice(0)) w.fail(new ShuttingDownError());
+  }
+
+  /** Wait in FIFO order until the window admits the call, then run it. */
+  #admitThenRun<T>(call: ModelCall, task: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new ShuttingDownError());
+    return new Promise<T>((resolve, reject) => {
+      this.#waiters.push({ call, weight: this.#weightOf(call), start: () => void task().then(resolve, reject), fail: reject });
+      void this.#pump();
+    });
+  }
+
+  #weightOf(call: ModelCall): number {
+    if (!call.reserve) return call.tokens;
+    return reservedTokens({ ...call.reserve, inputTokens: Math.ceil(call.reserve.inputTokens * this.#inputRatio) });
+  }
+
+  /** Start waiting calls (each already holds a call slot) in order while the window admits them. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      // A worker started before Redis answers would otherwise limit locally from its first call.
+      await this.#ready;
+      while (this.#waiters.length > 0) {
+        const now = Date.now();
+        const head = this.#waiters[0]!;
+        const id = randomUUID();
+        const { store, quota } = this.#target();
+        const factor = Math.max(this.#state.factor, this.#aimd.minFactor);
+        const limits = { rpm: Math.floor(quota.rpm * factor), tpm: Math.floor(quota.tpm * factor) };
+        let verdict;
+        try {
+          verdict = await store.tryAdmit(id, head.weight, limits, now);
+        } catch (error) {
+          this.#degrade(error);
+          continue;
+        }
+        if (!verdict.admitted) {
+          this.#refused = true;
+          return this.#retryIn(Math.min(verdict.retryInMs, MAX_POLL_MS));
+        }
+        this.#refused = false;
+        this.#waiters.shift();
+        this.#admitted.set(head.call, { id, weight: head.weight, store });
+        head.start();
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #retryIn(ms: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#pump(), Math.max(5, ms));
+    this.#timer.unref();
+  }
+
+  /** The shared window with the whole quota, or during a Redis outage a local one with this process's share. */
+  #target(): { store: WindowStore; quota: ModelQuota } {
+    // A window shorter than Bedrock's minute (an emulator's, in tests) holds that share of the per-minute quota.
+    const perMinute = this.#options.quotaFor(this.#model);
+    const scale = (this.#options.timing ?? BEDROCK_WINDOW).windowMs / 60_000;
+    const scaled = (n: number) => (n === 0 ? 0 : Math.max(1, Math.floor(n * scale)));
+    const quota = { rpm: scaled(perMinute.rpm), tpm: scaled(perMinute.tpm) };
+    if (this.#shared && this.#degradedSince === undefined) return { store: this.#shared, quota };
+    const share = this.#shared ? this.#options.localShare : 1;
+    return { store: this.#local, quota: { rpm: Math.floor(quota.rpm * share), tpm: Math.floor(quota.tpm * share) } };
+  }
+
+  #degrade(cause: unknown): void {
+    if (this.#degradedSince === undefined) {
+      this.#logger.warn({ err: cause, localShare: this.#options.localShare }, "limiter lost Redis: limiting locally until it is back");
+    }
+    this.#degradedSince = Date.now();
+  }
+
+  async #applyAimd(change: (store: AimdStore) => Promise<AimdState>): Promise<void> {
+    const store = this.#sharedAimd && this.#degradedSince === undefined ? this.#sharedAimd : this.#localAimd;
+    try {
+      this.#state = await change(store);
+    } catch {
+      this.#state = await change(this.#localAimd);
+    }
+  }
+}

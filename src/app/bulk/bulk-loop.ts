@@ -1,0 +1,77 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { advanceJob } from "./advance-job.ts";
+import { assembleJobs } from "./assemble-jobs.ts";
+import { finishHandOffs } from "./hand-off.ts";
+import type { BulkContext } from "./bulk-context.ts";
+import type { JobRecord } from "../../core/bulk/bulk-store.ts";
+
+/**
+ * The bulk loop, next to the SQS consumer in every worker. Each pass, every `pollMs`:
+ *   1. finish hand-offs of batches taken from pending that a crash or a failed send interrupted;
+ *      gather waiting batches into jobs (or send them live), resuming stale assemblies;
+ *   2. submit assembled jobs (with their recorded clientRequestToken);
+ *   3. poll running jobs;
+ *   4. collect ended jobs: publish their batches, re-ask what they did not label.
+ * Every step is a conditional write on the job or batch record, so any number of workers may run
+ * the loop at once, and a worker that restarts picks up every job where the records left it.
+ */
+export class BulkLoop {
+  readonly #ctx: BulkContext;
+  readonly #pollMs: number;
+  #stop = new AbortController();
+  #running: Promise<void> | undefined;
+  #counts: { state: string; status: string; count: number }[] = [];
+
+  constructor(ctx: BulkContext, pollMs: number) {
+    this.#ctx = ctx;
+    this.#pollMs = pollMs;
+    ctx.metrics?.observeBulkJobs(() => this.#counts);
+  }
+
+  /** Start passes; idempotent. */
+  start(): void {
+    if (this.#running) return;
+    this.#stop = new AbortController();
+    const signal = this.#stop.signal;
+    this.#running = (async () => {
+      while (!signal.aborted) {
+        await this.runOnce(signal).catch((error: unknown) => {
+          if (!signal.aborted) this.#ctx.logger.error({ err: error }, "bulk loop pass failed; trying again on the next");
+        });
+        await sleep(this.#pollMs, undefined, { signal }).catch(() => undefined);
+      }
+    })();
+  }
+
+  /** Stop after the step in progress (every step is safe to interrupt between writes). */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.#running;
+    this.#running = undefined;
+  }
+
+  /** One pass over every job and waiting batch (tests and the demo call it directly). */
+  async runOnce(signal: AbortSignal = new AbortController().signal): Promise<void> {
+    const ctx = this.#ctx;
+    await finishHandOffs(ctx, signal);
+    await assembleJobs(ctx, await ctx.store.jobs(), signal);
+    const jobs = await ctx.store.jobs();
+    for (const job of jobs) {
+      signal.throwIfAborted();
+      if (job.state !== "done") await advanceJob(ctx, job, signal);
+    }
+    this.#counts = countJobs(await ctx.store.jobs());
+  }
+}
+
+function countJobs(jobs: readonly JobRecord[]): { state: string; status: string; count: number }[] {
+  const counts = new Map<string, { state: string; status: string; count: number }>();
+  for (const j of jobs) {
+    const status = j.bedrockStatus ?? "none";
+    const key = `${j.state}/${status}`;
+    const c = counts.get(key) ?? { state: j.state, status, count: 0 };
+    c.count += 1;
+    counts.set(key, c);
+  }
+  return [...counts.values()];
+}

@@ -1,0 +1,103 @@
+import type { LabelRequest } from "../../core/contracts/request.ts";
+import type { LabelResult, LabelValue, ResultItem } from "../../core/contracts/result.ts";
+import { screenRequest } from "../../core/classify/label-batch.ts";
+import { usagePerText } from "../../core/classify/usage.ts";
+import type { ModelSpec } from "../../core/models/model-registry.ts";
+import { type InferenceParams, promptHash, type ResolvedPrompt } from "../../core/prompts/prompt-registry.ts";
+import { cacheKey } from "../../core/cache/cache-key.ts";
+import type { CacheEntry } from "../../core/cache/label-cache.ts";
+import { promptContextHash } from "../../core/taxonomy/dimension-hashes.ts";
+import type { BatchOutput } from "./sort-batch-output.ts";
+
+/**
+ * A bulk batch's result: the job's labels, the live re-ask's labels for the rest, and the usage
+ * of both (the job's tokens at batch prices). The same shape as a live result.
+ */
+export function bulkResult(input: {
+  request: LabelRequest;
+  /** The taxonomy name as the request resolved it (request.taxonomy or the default). */
+  taxonomy: string;
+  output: BatchOutput;
+  reask?: LabelResult;
+  prompt: ResolvedPrompt;
+  model: ModelSpec;
+  inference: InferenceParams;
+  receivedAt: Date;
+  completedAt: Date;
+  /** Texts longer than this (and empty or blank ones) were never in a record: they get their item error. */
+  maxTextChars?: number;
+}): LabelResult {
+  const { request, output, reask, prompt, model } = input;
+  const { usable, unusable } = screenRequest(request, input);
+  const labelled = new Map(output.labelled.map((it) => [it.id, it]));
+  const reasked = new Map((reask?.items ?? []).map((it) => [it.id, it]));
+  const problems = new Map(output.unlabelled.map((p) => [p.id, p]));
+  const items = request.items.map((it): ResultItem => {
+    const unsent = unusable.get(it.id);
+    if (unsent) return unsent;
+    const done = labelled.get(it.id);
+    if (done) return { ...done, promptVersion: prompt.version };
+    const again = reasked.get(it.id);
+    if (again) return again;
+    const problem = problems.get(it.id);
+    return { id: it.id, labels: null, source: null, model: null, error: { code: problem?.code ?? "MISSING_FROM_OUTPUT", message: problem?.message ?? "no labels for this text" } };
+  });
+  const failed = items.filter((it) => it.error !== null).length;
+  const live = reask?.usage;
+  const tokens = {
+    inputTokens: output.usage.inputTokens + (live?.inputTokens ?? 0),
+    outputTokens: output.usage.outputTokens + (live?.outputTokens ?? 0),
+    cacheReadInputTokens: live?.cacheReadInputTokens ?? 0,
+    cacheWriteInputTokens: live?.cacheWriteInputTokens ?? 0,
+    // Batch records reserve none of the on-demand quota; only the live re-asks did.
+    reservedTokens: live?.reservedTokens ?? 0,
+  };
+  return {
+    schemaVersion: 1,
+    batchId: request.batchId,
+    status: failed === 0 ? "completed" : failed === items.length ? "failed" : "partial",
+    taxonomy: input.taxonomy,
+    promptVersion: prompt.version,
+    promptHash: promptHash(prompt, model.modelId, input.inference),
+    model: model.alias,
+    items,
+    usage: {
+      // Each answered or failed record was one model invocation.
+      modelCalls: output.records.answered + output.records.failed + (live?.modelCalls ?? 0),
+      ...tokens,
+      perText: usagePerText(tokens, usable.length - (live?.cacheHits ?? 0)),
+      cacheHits: live?.cacheHits ?? 0,
+      costUsd: Math.round((output.usage.costUsd + (live?.costUsd ?? 0)) * 1e6) / 1e6,
+    },
+    timing: {
+      receivedAt: input.receivedAt.toISOString(),
+      completedAt: input.completedAt.toISOString(),
+      durationMs: Math.max(0, input.completedAt.getTime() - input.receivedAt.getTime()),
+    },
+    attributes: request.attributes ?? {},
+  };
+}
+
+/**
+ * Cache entries for texts a job labelled, keyed as the live path keys them (labelBatch): text,
+ * taxonomy, prompt context, model id and sampling, with each dimension's definition hash.
+ */
+export function bulkCacheEntries(
+  request: LabelRequest,
+  taxonomy: string,
+  labelled: readonly ResultItem[],
+  prompt: ResolvedPrompt,
+  model: ModelSpec,
+  inference: InferenceParams,
+  expiresAt: number,
+): CacheEntry[] {
+  const textOf = new Map(request.items.map((it) => [it.id, it.text]));
+  const scope = { taxonomy, context: promptContextHash(prompt.taxonomy, prompt.template), modelId: model.modelId, format: model.outputFormat, inference };
+  return labelled.map((item) => ({
+    key: cacheKey(textOf.get(item.id) ?? "", scope),
+    labels: Object.fromEntries(Object.entries(item.labels ?? {}).map(([k, v]: [string, LabelValue]) => [k, { h: prompt.dimensionHashes[k] ?? "", v }])),
+    model: item.model ?? model.modelId,
+    promptVersion: prompt.version,
+    expiresAt,
+  }));
+}

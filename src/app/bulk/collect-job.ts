@@ -1,0 +1,204 @@
+import type { LabelResult } from "../../core/contracts/result.ts";
+import { InvalidRequestError, toLabelqError } from "../../core/errors/errors.ts";
+import { claimBatch } from "../../core/idempotency/claim-batch.ts";
+import { DEFAULTS } from "../../core/config/config.ts";
+import type { BulkContext } from "./bulk-context.ts";
+import { bulkCacheEntries, bulkResult } from "./bulk-result.ts";
+import { FINAL_INTAKE_STATES, type IntakeRecord, type JobRecord, type JobSummary } from "../../core/bulk/bulk-store.ts";
+import type { HandOffReason } from "./hand-off.ts";
+import { handOff } from "./hand-off.ts";
+import { COMPLETED_STATUSES, jobIdOf } from "../../adapters/bedrock/job-control.ts";
+import { type OutputRead, readManifest, readOutputFile } from "./read-output.ts";
+import { recordItems, resolveBatch } from "./resolve-batch.ts";
+import { sortBatchOutput } from "./sort-batch-output.ts";
+
+/**
+ * Collect an ended job, one collector at a time (a lease on the job record): read its output,
+ * then for every batch not yet settled
+ *  - sort its records as live answers are sorted (repair, validate per text);
+ *  - write the label cache for the texts labelled;
+ *  - re-ask the rest on the live path (labelRoutedBatch), or, when the job failed before
+ *    labelling any of its texts, hand the batch to the live path or the DLQ;
+ *  - record and publish the result exactly as the live path does (claim, complete, publish).
+ * A batch that fails for a retryable reason is left for the next pass. The job is done when
+ * every batch is.
+ */
+export async function collectJob(ctx: BulkContext, job: JobRecord, signal: AbortSignal): Promise<JobRecord | undefined> {
+  const now = ctx.now();
+  if (job.collector && job.collector.owner !== ctx.owner && job.collector.until > now) return undefined;
+  const leased = await ctx.store.updateJob(job, { collector: { owner: ctx.owner, until: now + ctx.leaseMs } });
+  if (!leased) return undefined;
+  const log = ctx.logger.child({ jobKey: job.jobKey, status: job.bedrockStatus });
+  const output = await readJobOutput(ctx, leased);
+  const completed = COMPLETED_STATUSES.has(leased.bedrockStatus ?? "");
+  const failure = failureOf(leased);
+  const summary: JobSummary = {
+    answeredRecords: 0,
+    failedRecords: 0,
+    missingRecords: 0,
+    malformedLines: output.malformedLines,
+    labelledTexts: 0,
+    reaskedTexts: 0,
+    publishedBatches: 0,
+    liveBatches: 0,
+    deadLetteredBatches: 0,
+    costUsd: 0,
+  };
+  let unsettled = 0;
+  for (const intake of await ctx.store.batchesOf(leased.jobKey)) {
+    signal.throwIfAborted();
+    try {
+      const settled = await collectBatch(ctx, intake, output, completed, failure, summary, signal);
+      if (!settled) unsettled += 1;
+    } catch (error) {
+      if (signal.aborted) throw error;
+      const e = toLabelqError(error);
+      if (!e.retryable && intake.state !== "handing-off") {
+        // It can never be published as it is (a conflicting batchId, a request the model refuses): the DLQ.
+        const latest = await ctx.store.findIntake(intake.batchId);
+        if (latest && !FINAL_INTAKE_STATES.includes(latest.state)) {
+          await handOff(ctx, latest, "dlq", { message: e.message, code: "MODEL_REJECTED_REQUEST", modelId: leased.modelId });
+          summary.deadLetteredBatches += 1;
+          continue;
+        }
+      }
+      unsettled += 1;
+      log.warn({ err: error, batchId: intake.batchId }, "could not settle a bulk batch; trying again on the next pass");
+    }
+  }
+  const latest = await ctx.store.getJob(leased.jobKey);
+  if (!latest) return undefined;
+  if (unsettled > 0) return ctx.store.updateJob(latest, { collector: undefined });
+  summary.costUsd = Math.round(summary.costUsd * 1e6) / 1e6;
+  const done = await ctx.store.updateJob(latest, { state: "done", collector: undefined, summary });
+  if (done) {
+    // Counted once, by the collector that finished the job (a pass that leaves batches unsettled reads the output again).
+    ctx.metrics?.bulkRecords.inc({ outcome: "malformed", model: leased.model }, output.malformedLines);
+    log.info({ ...summary }, "bulk job collected");
+  }
+  return done;
+}
+
+/** Every output file of a job (any order, any number), and its manifest's counts in the log. */
+async function readJobOutput(ctx: BulkContext, job: JobRecord): Promise<OutputRead> {
+  const read: OutputRead = { records: new Map(), malformedLines: 0 };
+  if (!job.jobArn) return read;
+  const prefix = `${job.outputPrefix}${jobIdOf(job.jobArn)}/`;
+  for (const key of await ctx.objects.list(prefix)) {
+    if (key.endsWith("manifest.json.out")) {
+      ctx.logger.debug({ jobKey: job.jobKey, manifest: readManifest(await ctx.objects.get(key)) }, "bulk job manifest");
+    } else if (key.endsWith(".out")) {
+      readOutputFile((await ctx.objects.get(key)) ?? "", read);
+    }
+  }
+  return read;
+}
+
+/** Why the batches of a job that ended without labelling them leave the bulk path. */
+function failureOf(job: JobRecord): HandOffReason {
+  const status = job.bedrockStatus ?? "Failed";
+  const message = `bulk job ${job.jobKey} ${status === "Expired" ? "expired" : status === "Stopped" ? "was stopped" : "failed"}${job.message ? `: ${job.message}` : ""}`;
+  const refused = job.jobArn === undefined;
+  return { message, code: status === "Expired" ? "MODEL_TIMEOUT" : refused ? "MODEL_REJECTED_REQUEST" : "MODEL_ERROR", modelId: job.modelId };
+}
+
+/** Settle one batch of a collected job; false when it must wait for a later pass. */
+async function collectBatch(
+  ctx: BulkContext,
+  intake: IntakeRecord,
+  output: OutputRead,
+  completed: boolean,
+  failure: HandOffReason,
+  summary: JobSummary,
+  signal: AbortSignal,
+): Promise<boolean> {
+  if (intake.state === "handing-off") return handOff(ctx, intake, ctx.bulk.onJobFailure, failure);
+  const batch = await resolveBatch(ctx, intake);
+  const sorted = sortBatchOutput(intake.batchId, recordItems(intake.request.items, batch), intake.chunks ?? [], output.records, batch.prompt, batch.model);
+  summary.answeredRecords += sorted.records.answered;
+  summary.failedRecords += sorted.records.failed;
+  summary.missingRecords += sorted.records.missing;
+  summary.costUsd += sorted.usage.costUsd;
+  if (FINAL_INTAKE_STATES.includes(intake.state)) {
+    if (intake.state === "done") summary.publishedBatches += 1;
+    else if (intake.state === "live") summary.liveBatches += 1;
+    else summary.deadLetteredBatches += 1;
+    summary.labelledTexts += sorted.labelled.length;
+    if (intake.state === "done") summary.reaskedTexts += sorted.unlabelled.length;
+    return true;
+  }
+  const model = batch.model.alias;
+  // A batch's records are counted once, when it settles (a batch left for a later pass is read again then).
+  const countRecords = () => {
+    for (const outcome of ["answered", "failed", "missing"] as const) ctx.metrics?.bulkRecords.inc({ outcome, model }, sorted.records[outcome]);
+  };
+  if (sorted.labelled.length === 0 && !completed) {
+    const sent = await handOff(ctx, intake, ctx.bulk.onJobFailure, failure);
+    if (sent) {
+      summary[ctx.bulk.onJobFailure === "live" ? "liveBatches" : "deadLetteredBatches"] += 1;
+      countRecords();
+    }
+    return sent;
+  }
+  const receivedAt = new Date(intake.receivedAt);
+  if (sorted.labelled.length > 0 && ctx.cache && (intake.request.cache ?? "use") !== "bypass") {
+    const expiresAt = Math.floor(ctx.now() / 1000) + (ctx.settings.cacheTtlDays ?? DEFAULTS.cacheTtlDays) * 86_400;
+    await ctx.cache.putMany(bulkCacheEntries(intake.request, batch.taxonomy, sorted.labelled, batch.prompt, batch.model, batch.inference, expiresAt), signal);
+  }
+  let reask: LabelResult | undefined;
+  if (sorted.unlabelled.length > 0) {
+    const ids = new Set(sorted.unlabelled.map((p) => p.id));
+    const items = intake.request.items.filter((it) => ids.has(it.id));
+    ctx.metrics?.bulkReasked.inc({ model }, items.length);
+    ctx.logger.info({ batchId: intake.batchId, texts: items.length }, "re-asking live the texts the bulk job did not label");
+    // The same request for those texts only, at the prompt version its records were built with.
+    reask = await ctx.label({ ...intake.request, mode: "live", promptVersion: batch.prompt.version, items }, receivedAt, signal);
+  }
+  const result = bulkResult({ request: intake.request, output: sorted, reask, ...batch, receivedAt, completedAt: new Date(ctx.now()) });
+  const published = await publishOnce(ctx, intake, result);
+  if (published) {
+    countRecords();
+    summary.publishedBatches += 1;
+    summary.labelledTexts += sorted.labelled.length;
+    summary.reaskedTexts += sorted.unlabelled.length;
+  }
+  return published;
+}
+
+/**
+ * Record and publish a batch's result once, through the batch records the live path uses:
+ *   intake assigned -> publishing      (conditional: one collector wins)
+ *   claim the batch record             leased: complete it with the result, publish, intake done
+ *                                      completed, intake was already publishing: this collector
+ *                                        crashed after completing it; publish the stored result
+ *                                      completed, intake was assigned: the live path labelled and
+ *                                        published it (a duplicate message routed live); done
+ *                                      in-progress: the live path is at it; look again next pass
+ * A crash after publishing and before "done" publishes again on the next pass: at least once, the
+ * same window as the live path between publishing and deleting the message.
+ */
+async function publishOnce(ctx: BulkContext, intake: IntakeRecord, result: LabelResult): Promise<boolean> {
+  const wasPublishing = intake.state === "publishing";
+  const publishing = wasPublishing ? intake : await ctx.store.updateIntake(intake, { state: "publishing" });
+  if (!publishing) return false;
+  const log = ctx.logger.child({ batchId: intake.batchId, jobKey: intake.jobKey });
+  const claim = await claimBatch(ctx.idempotency, { batchId: intake.batchId, payloadHash: intake.payloadHash, owner: ctx.owner, leaseMs: ctx.leaseMs }, log);
+  switch (claim.kind) {
+    case "in-progress":
+      return false;
+    case "conflict":
+      throw new InvalidRequestError(`batchId ${intake.batchId} was already used for a different payload; use a new batchId`, [], "BATCH_ID_CONFLICT");
+    case "completed":
+      if (wasPublishing) await ctx.outbox.publish(intake.replyTo, claim.result);
+      else log.info("batch was labelled on the live path meanwhile; not published twice");
+      break;
+    case "leased":
+      if (!(await claim.lease.complete(result))) return false;
+      await ctx.outbox.publish(intake.replyTo, result);
+      break;
+  }
+  await ctx.store.updateIntake(publishing, { state: "done" });
+  ctx.metrics?.bulkBatches.inc({ outcome: "published", model: intake.model });
+  log.info({ status: result.status, items: result.items.length, costUsd: result.usage.costUsd }, "bulk batch published");
+  return true;
+}

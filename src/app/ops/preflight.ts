@@ -1,0 +1,75 @@
+import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { Config } from "../../core/config/config.ts";
+import { WorkerStartError } from "../../core/errors/errors.ts";
+
+/** A queue the worker uses, with the variable that names it (for the message that says what to fix). */
+export interface QueueToCheck {
+  name: "requests" | "results" | "dead-letter";
+  url: string;
+  variable: string;
+}
+
+/** The queues a worker reads and writes: requests, the default results queue, the DLQ. */
+export function workerQueues(queues: Required<Config["queues"]>): QueueToCheck[] {
+  return [
+    { name: "requests", url: queues.requests, variable: "LABELQ_REQUESTS_QUEUE_URL" },
+    { name: "results", url: queues.results, variable: "LABELQ_RESULTS_QUEUE_URL" },
+    { name: "dead-letter", url: queues.dlq, variable: "LABELQ_DLQ_URL" },
+  ];
+}
+
+/**
+ * Before a worker polls, check that it can work: one GetQueueAttributes per queue it uses. The
+ * first call is signed with the credentials, so it proves them too. Throws a WorkerStartError
+ * naming the cause and the queue; without this the poll loop would retry a missing queue or
+ * missing credentials forever. (A replyTo queue is checked when a result is sent to it.)
+ */
+export async function checkWorkerCanStart(sqs: SQSClient, queues: readonly QueueToCheck[]): Promise<void> {
+  for (const queue of queues) {
+    try {
+      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ["QueueArn"] }));
+    } catch (error) {
+      throw whyWorkerCannotStart(error, queue);
+    }
+  }
+}
+
+/** SDK error names (and SQS's query-protocol codes) for credentials AWS does not accept. */
+const REFUSED_CREDENTIALS = new Set([
+  "InvalidClientTokenId",
+  "UnrecognizedClientException",
+  "SignatureDoesNotMatch",
+  "IncompleteSignature",
+  "InvalidSignatureException",
+  "ExpiredToken",
+  "ExpiredTokenException",
+  "InvalidAccessKeyId",
+  "AuthFailure",
+]);
+
+/** One line for why the check on `queue` failed: missing or refused credentials, a missing queue, a denied one, or the SDK's own words. */
+export function whyWorkerCannotStart(error: unknown, queue: QueueToCheck): WorkerStartError {
+  const e = error as { name?: string; Code?: string; message?: string };
+  const name = e.name ?? "Error";
+  const said = (e.message ?? String(error)).split("\n")[0];
+  const which = `the ${queue.name} queue ${queue.url} (${queue.variable})`;
+  if (name === "CredentialsProviderError") {
+    return new WorkerStartError(
+      `no AWS credentials found (environment, shared config or credentials file, or an instance or task role), so the worker cannot read ${which}; against \`labelq local\` any value works: export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`,
+      { cause: error },
+    );
+  }
+  if (REFUSED_CREDENTIALS.has(name) || (e.Code !== undefined && REFUSED_CREDENTIALS.has(e.Code))) {
+    return new WorkerStartError(`AWS refused the credentials when the worker read ${which}: ${name}: ${said}`, { cause: error });
+  }
+  if (name === "QueueDoesNotExist" || e.Code === "AWS.SimpleQueueService.NonExistentQueue") {
+    return new WorkerStartError(`${which} does not exist: create it, or point ${queue.variable} at the right URL (and region)`, { cause: error });
+  }
+  if (/AccessDenied/.test(name) || (e.Code !== undefined && /AccessDenied/.test(e.Code))) {
+    return new WorkerStartError(
+      `not allowed to read ${which} (sqs:GetQueueAttributes; deploy/iam/worker-policy.json grants it on the requests, results and dead-letter queues): ${said}`,
+      { cause: error },
+    );
+  }
+  return new WorkerStartError(`cannot read ${which}: ${name === "Error" ? "" : `${name}: `}${said}`, { cause: error });
+}

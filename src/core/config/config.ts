@@ -1,0 +1,343 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { DEFAULT_REQUEST_LIMITS } from "../contracts/request.ts";
+import { ConfigError } from "../errors/errors.ts";
+
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+const csv = z
+  .string()
+  .transform((s) => s.split(",").map((x) => x.trim()).filter((x) => x.length > 0));
+const int = (min: number, max: number) =>
+  z.coerce.number({ message: `expected an integer from ${min} to ${max}` }).int(`expected an integer from ${min} to ${max}`).min(min, `expected an integer from ${min} to ${max}`).max(max, `expected an integer from ${min} to ${max}`);
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { message: 'expected one of "true", "false", "1", "0", "yes", "no"' })
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+const url = z.string().url();
+
+/**
+ * Defaults that other modules share, in one place: the request limits (from the wire
+ * contract), the table names, the label cache's lifetime and a batch's retry budget.
+ */
+export const DEFAULTS = {
+  limits: DEFAULT_REQUEST_LIMITS,
+  tables: { cacheTable: "labelq-label-cache", batchesTable: "labelq-batches", bulkTable: "labelq-bulk" },
+  cacheTtlDays: 30,
+  retryBudgetS: 60,
+} as const;
+
+/**
+ * Every setting, keyed by the environment variable that sets it. AWS settings follow the
+ * SDK's own names so one build talks to AWS, LocalStack or the embedded stack.
+ */
+const envSchema = z.object({
+  AWS_REGION: z.string().min(1).default("us-east-1"),
+  AWS_ENDPOINT_URL: url.optional(),
+  AWS_ENDPOINT_URL_SQS: url.optional(),
+  AWS_ENDPOINT_URL_DYNAMODB: url.optional(),
+  AWS_ENDPOINT_URL_BEDROCK_RUNTIME: url.optional(),
+  /** The Bedrock control plane (model invocation jobs), and S3 for their input and output. */
+  AWS_ENDPOINT_URL_BEDROCK: url.optional(),
+  AWS_ENDPOINT_URL_S3: url.optional(),
+
+  LABELQ_REQUESTS_QUEUE_URL: url.optional(),
+  LABELQ_RESULTS_QUEUE_URL: url.optional(),
+  LABELQ_DLQ_URL: url.optional(),
+  /** Queue URLs (or URL prefixes ending in *) a request may name as replyTo. */
+  LABELQ_REPLY_TO_ALLOWLIST: csv.default([]),
+
+  LABELQ_CONCURRENCY: int(1, 1000).default(8),
+  LABELQ_VISIBILITY_TIMEOUT_S: int(10, 43_200).default(120),
+  LABELQ_HEARTBEAT_S: int(1, 43_200).default(30),
+  LABELQ_WAIT_TIME_S: int(0, 20).default(20),
+  LABELQ_SHUTDOWN_TIMEOUT_S: int(0, 3_600).default(30),
+  LABELQ_RETRY_BASE_DELAY_S: int(0, 43_200).default(10),
+
+  LABELQ_MAX_ITEMS: int(1, 1_000).default(DEFAULTS.limits.maxItems),
+  LABELQ_MAX_TEXT_CHARS: int(1, 100_000).default(DEFAULTS.limits.maxTextChars),
+  LABELQ_MAX_BODY_BYTES: int(1_024, 1_048_576).default(DEFAULTS.limits.maxBodyBytes),
+
+  LABELQ_PROMPTS_DIR: z.string().min(1).default(path.join(packageRoot, "prompts")),
+  LABELQ_DEFAULT_TAXONOMY: z.string().min(1).default("product-feedback"),
+  LABELQ_DEFAULT_PROMPT_VERSION: z.string().min(1).default("prod"),
+  // Llama 3.3 70B: the 25-dimension prompt (~8k tokens) does not fit Llama 3 70B's 8k context.
+  LABELQ_DEFAULT_MODEL: z.string().min(1).default("llama3.3-70b"),
+  /** Model aliases a request may choose; empty means only the default. */
+  LABELQ_ALLOWED_MODELS: csv.default([]),
+  /** Models that take over, in order, when the requested one is unavailable or keeps answering invalid labels; "none" for no fallback. */
+  LABELQ_FALLBACK_MODELS: csv.default(["claude-sonnet"]),
+  /** A model catalogue file whose models add to (or, by alias, replace) the packaged ones (src/core/models/model-catalogue.json). */
+  LABELQ_MODEL_CATALOGUE: z.string().min(1).optional(),
+  /** Which inference-profile geography to call (us, eu, apac, global); default from AWS_REGION. */
+  LABELQ_MODEL_GEOGRAPHY: z.string().min(1).optional(),
+
+  LABELQ_CHUNK_SIZE: int(1, 200).default(50),
+  LABELQ_MAX_REASK_ROUNDS: int(0, 10).default(2),
+  LABELQ_MODEL_TIMEOUT_MS: int(1_000, 600_000).default(120_000),
+  LABELQ_MODEL_MAX_ATTEMPTS: int(1, 10).default(3),
+
+  /** Calls in flight per model: fleet-wide with LABELQ_REDIS_URL (Bottleneck clustered), per process without. */
+  LABELQ_LIMITER_MAX_CONCURRENT: int(1, 10_000).default(8),
+  /** Each model's quota (requests and tokens per minute); 0 = no limit of that kind. LABELQ_QUOTAS overrides per model. */
+  LABELQ_QUOTA_RPM: int(0, 1_000_000).default(0),
+  LABELQ_QUOTA_TPM: int(0, 1_000_000_000).default(0),
+  LABELQ_QUOTAS: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: 'expected JSON such as {"llama3.3-70b":{"rpm":800,"tpm":300000}}' });
+        return z.NEVER;
+      }
+    })
+    .pipe(
+      z
+        .record(z.string(), z.object({ rpm: z.number().int().min(0).optional(), tpm: z.number().int().min(0).optional() }).strict())
+        .refine((quotas) => Object.keys(quotas).every((alias) => alias.trim().length > 0), "expected non-empty model aliases as keys"),
+    )
+    .default({}),
+  /** The quota's rolling window: Bedrock's is 60 s; shorter only against an emulator whose window is shortened too. */
+  LABELQ_QUOTA_WINDOW_S: int(1, 60).default(60),
+  /** Workers expected to share the quota; each takes 1/N of it while Redis is unreachable. */
+  LABELQ_EXPECTED_WORKERS: int(1, 10_000).default(1),
+  LABELQ_RETRY_BUDGET_S: int(0, 3_600).default(DEFAULTS.retryBudgetS),
+  /** Unavailability failures in a row that open a model's circuit breaker, and how long it stays open. */
+  LABELQ_BREAKER_THRESHOLD: int(1, 1_000).default(5),
+  LABELQ_BREAKER_COOLDOWN_S: int(1, 3_600).default(30),
+  /** Minimum spacing between call starts per model: fleet-wide with LABELQ_REDIS_URL, per process without. */
+  LABELQ_LIMITER_MIN_TIME_MS: int(0, 60_000).default(0),
+  LABELQ_REDIS_URL: z.string().regex(/^rediss?:\/\//, "expected a redis:// or rediss:// URL").optional(),
+  LABELQ_LIMITER_ID: z.string().min(1).default("labelq"),
+
+  /** DynamoDB tables; "off" turns the feature off. */
+  LABELQ_CACHE_TABLE: z.string().default(DEFAULTS.tables.cacheTable),
+  LABELQ_BATCHES_TABLE: z.string().default(DEFAULTS.tables.batchesTable),
+  LABELQ_CACHE_TTL_DAYS: int(1, 3_650).default(DEFAULTS.cacheTtlDays),
+  LABELQ_BATCH_RECORD_TTL_DAYS: int(1, 365).default(7),
+
+  /**
+   * Bulk path (Bedrock batch inference, docs/bulk.md): on when a bucket and a service role are
+   * set. Quotas per model and Region are AWS's defaults (docs: Amazon Bedrock endpoints and
+   * quotas): 50,000 records and 1 GB per input file, 5 GB per job, 20 jobs submitted or in progress.
+   */
+  LABELQ_BULK_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected an S3 bucket name").optional(),
+  LABELQ_BULK_PREFIX: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'expected a key prefix ending in "/" (or empty)').default("labelq-bulk/"),
+  /** The service role Bedrock assumes to read the input and write the output (deploy/iam/bedrock-batch-role-policy.json). */
+  LABELQ_BULK_ROLE_ARN: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, "expected an IAM role ARN").optional(),
+  LABELQ_BULK_TABLE: z.string().default(DEFAULTS.tables.bulkTable),
+  /** Seconds between passes of the bulk loop (assemble, submit, poll, collect). */
+  LABELQ_BULK_POLL_S: int(1, 3_600).default(60),
+  /** Longest a bulk batch waits to be gathered into a job before the job is flushed (or, below the model's minimum, the batch goes live). */
+  LABELQ_BULK_GATHER_S: int(1, 86_400).default(900),
+  LABELQ_BULK_MAX_RECORDS_PER_FILE: int(1, 50_000).default(50_000),
+  LABELQ_BULK_MAX_RECORDS_PER_JOB: int(1, 1_000_000).default(50_000),
+  /** Below the 1 GB quota by default: a file is built in memory before it is uploaded. */
+  LABELQ_BULK_MAX_FILE_BYTES: int(1_000, 1_000_000_000).default(256_000_000),
+  LABELQ_BULK_MAX_JOB_BYTES: int(1_000, 5_000_000_000).default(5_000_000_000),
+  LABELQ_BULK_MAX_JOBS: int(1, 1_000).default(20),
+  /** Overrides every model's minimum records per job (the catalogue's batch.minRecordsPerJob), e.g. after a quota increase. */
+  LABELQ_BULK_MIN_RECORDS: int(1, 1_000_000).optional(),
+  /** Bedrock's timeoutDurationInHours: a job not done by then expires (24 to 168). */
+  LABELQ_BULK_JOB_TIMEOUT_H: int(24, 168).default(24),
+  /** auto picks bulk when the backlog would take at least this long to drain at the on-demand quota. */
+  LABELQ_BULK_MIN_BACKLOG_S: int(0, 604_800).default(3_600),
+  /** Expected time from submitting a job to its output; auto picks live when a deadline is closer than this plus the gather time. */
+  LABELQ_BULK_TURNAROUND_S: int(60, 604_800).default(6 * 3_600),
+  /** What becomes of a batch whose job failed, expired or was stopped before labelling any of its texts: labelled live, or sent to the DLQ. */
+  LABELQ_BULK_ON_JOB_FAILURE: z.enum(["live", "dlq"], { message: 'expected "live" or "dlq"' }).default("live"),
+
+  /** Port of /metrics, /healthz and /readyz (0 picks a free port). */
+  LABELQ_HTTP_PORT: int(0, 65_535).default(9400),
+
+  /** Default: info for the worker; short-lived commands (eval, demo) pass their own default (warn). */
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
+  LABELQ_LOG_TEXTS: bool.default(false),
+  LABELQ_LOG_PRETTY: bool.optional(),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+/** The validated configuration every module receives (and never reads from the environment itself). */
+export interface Config {
+  region: string;
+  endpoints: { sqs?: string; dynamodb?: string; bedrock?: string; s3?: string; bedrockControl?: string };
+  queues: { requests?: string; results?: string; dlq?: string };
+  replyToAllowlist: string[];
+  worker: {
+    concurrency: number;
+    visibilityTimeoutS: number;
+    heartbeatS: number;
+    waitTimeS: number;
+    shutdownTimeoutS: number;
+    retryBaseDelayS: number;
+  };
+  limits: { maxItems: number; maxTextChars: number; maxBodyBytes: number };
+  prompts: { dir: string; defaultTaxonomy: string; defaultVersion: string };
+  /**
+   * Model aliases, checked only for being non-empty here: the composition root loads the
+   * catalogue (src/app/worker/worker.ts modelCatalogueFor) and checks them against it.
+   */
+  models: { default: string; allowed: string[]; fallbacks: string[]; catalogueFile?: string; geography?: string };
+  classify: { chunkSize: number; maxReaskRounds: number };
+  bedrock: { timeoutMs: number; maxAttempts: number; retryBudgetS: number; breakerThreshold: number; breakerCooldownS: number };
+  limiter: {
+    maxConcurrent: number;
+    minTimeMs: number;
+    redisUrl?: string;
+    id: string;
+    quota: { rpm: number; tpm: number };
+    quotas: Record<string, { rpm?: number; tpm?: number }>;
+    windowS: number;
+    expectedWorkers: number;
+  };
+  store: { cacheTable?: string; batchesTable?: string; cacheTtlDays: number; batchRecordTtlDays: number };
+  log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent"; logTexts: boolean; pretty?: boolean };
+  http: { port: number };
+  bulk: BulkConfig;
+}
+
+/** The bulk path's settings (docs/bulk.md); `enabled` when a bucket and a role are set. */
+export interface BulkConfig {
+  enabled: boolean;
+  bucket?: string;
+  prefix: string;
+  roleArn?: string;
+  table?: string;
+  pollS: number;
+  gatherS: number;
+  limits: { maxRecordsPerFile: number; maxRecordsPerJob: number; maxFileBytes: number; maxJobBytes: number; maxJobs: number; minRecords?: number };
+  jobTimeoutH: number;
+  policy: { minBacklogS: number; turnaroundS: number };
+  onJobFailure: "live" | "dlq";
+}
+
+/** Defaults a caller may choose where the environment says nothing. */
+export interface ConfigDefaults {
+  /** LOG_LEVEL when it is unset; "info" unless given. */
+  logLevel?: Config["log"]["level"];
+}
+
+/** Parse and validate configuration from environment variables once, at start-up. Throws ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined>, defaults: ConfigDefaults = {}): Config {
+  const relevant = Object.fromEntries(
+    Object.keys(envSchema.shape).flatMap((k) => (env[k] === undefined || env[k] === "" ? [] : [[k, env[k]]])),
+  );
+  const parsed = envSchema.safeParse(relevant);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const name = i.path.join(".");
+        return `${name}=${JSON.stringify(relevant[name] ?? "")}: ${i.message}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const config: Config = {
+    region: e.AWS_REGION,
+    endpoints: {
+      sqs: e.AWS_ENDPOINT_URL_SQS ?? e.AWS_ENDPOINT_URL,
+      dynamodb: e.AWS_ENDPOINT_URL_DYNAMODB ?? e.AWS_ENDPOINT_URL,
+      bedrock: e.AWS_ENDPOINT_URL_BEDROCK_RUNTIME ?? e.AWS_ENDPOINT_URL,
+      s3: e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL,
+      bedrockControl: e.AWS_ENDPOINT_URL_BEDROCK ?? e.AWS_ENDPOINT_URL,
+    },
+    queues: { requests: e.LABELQ_REQUESTS_QUEUE_URL, results: e.LABELQ_RESULTS_QUEUE_URL, dlq: e.LABELQ_DLQ_URL },
+    replyToAllowlist: e.LABELQ_REPLY_TO_ALLOWLIST,
+    worker: {
+      concurrency: e.LABELQ_CONCURRENCY,
+      visibilityTimeoutS: e.LABELQ_VISIBILITY_TIMEOUT_S,
+      heartbeatS: e.LABELQ_HEARTBEAT_S,
+      waitTimeS: e.LABELQ_WAIT_TIME_S,
+      shutdownTimeoutS: e.LABELQ_SHUTDOWN_TIMEOUT_S,
+      retryBaseDelayS: e.LABELQ_RETRY_BASE_DELAY_S,
+    },
+    limits: { maxItems: e.LABELQ_MAX_ITEMS, maxTextChars: e.LABELQ_MAX_TEXT_CHARS, maxBodyBytes: e.LABELQ_MAX_BODY_BYTES },
+    prompts: { dir: e.LABELQ_PROMPTS_DIR, defaultTaxonomy: e.LABELQ_DEFAULT_TAXONOMY, defaultVersion: e.LABELQ_DEFAULT_PROMPT_VERSION },
+    models: {
+      default: e.LABELQ_DEFAULT_MODEL,
+      allowed: e.LABELQ_ALLOWED_MODELS,
+      fallbacks: e.LABELQ_FALLBACK_MODELS.filter((m) => m !== "none"),
+      catalogueFile: e.LABELQ_MODEL_CATALOGUE,
+      geography: e.LABELQ_MODEL_GEOGRAPHY,
+    },
+    classify: { chunkSize: e.LABELQ_CHUNK_SIZE, maxReaskRounds: e.LABELQ_MAX_REASK_ROUNDS },
+    bedrock: {
+      timeoutMs: e.LABELQ_MODEL_TIMEOUT_MS,
+      maxAttempts: e.LABELQ_MODEL_MAX_ATTEMPTS,
+      retryBudgetS: e.LABELQ_RETRY_BUDGET_S,
+      breakerThreshold: e.LABELQ_BREAKER_THRESHOLD,
+      breakerCooldownS: e.LABELQ_BREAKER_COOLDOWN_S,
+    },
+    limiter: {
+      maxConcurrent: e.LABELQ_LIMITER_MAX_CONCURRENT,
+      minTimeMs: e.LABELQ_LIMITER_MIN_TIME_MS,
+      redisUrl: e.LABELQ_REDIS_URL,
+      id: e.LABELQ_LIMITER_ID,
+      quota: { rpm: e.LABELQ_QUOTA_RPM, tpm: e.LABELQ_QUOTA_TPM },
+      quotas: e.LABELQ_QUOTAS,
+      windowS: e.LABELQ_QUOTA_WINDOW_S,
+      expectedWorkers: e.LABELQ_EXPECTED_WORKERS,
+    },
+    store: {
+      cacheTable: e.LABELQ_CACHE_TABLE === "off" ? undefined : e.LABELQ_CACHE_TABLE,
+      batchesTable: e.LABELQ_BATCHES_TABLE === "off" ? undefined : e.LABELQ_BATCHES_TABLE,
+      cacheTtlDays: e.LABELQ_CACHE_TTL_DAYS,
+      batchRecordTtlDays: e.LABELQ_BATCH_RECORD_TTL_DAYS,
+    },
+    log: { level: e.LOG_LEVEL ?? defaults.logLevel ?? "info", logTexts: e.LABELQ_LOG_TEXTS, pretty: e.LABELQ_LOG_PRETTY },
+    http: { port: e.LABELQ_HTTP_PORT },
+    bulk: {
+      enabled: e.LABELQ_BULK_BUCKET !== undefined && e.LABELQ_BULK_ROLE_ARN !== undefined && e.LABELQ_BULK_TABLE !== "off",
+      bucket: e.LABELQ_BULK_BUCKET,
+      prefix: e.LABELQ_BULK_PREFIX,
+      roleArn: e.LABELQ_BULK_ROLE_ARN,
+      table: e.LABELQ_BULK_TABLE === "off" ? undefined : e.LABELQ_BULK_TABLE,
+      pollS: e.LABELQ_BULK_POLL_S,
+      gatherS: e.LABELQ_BULK_GATHER_S,
+      limits: {
+        maxRecordsPerFile: e.LABELQ_BULK_MAX_RECORDS_PER_FILE,
+        maxRecordsPerJob: e.LABELQ_BULK_MAX_RECORDS_PER_JOB,
+        maxFileBytes: e.LABELQ_BULK_MAX_FILE_BYTES,
+        maxJobBytes: e.LABELQ_BULK_MAX_JOB_BYTES,
+        maxJobs: e.LABELQ_BULK_MAX_JOBS,
+        minRecords: e.LABELQ_BULK_MIN_RECORDS,
+      },
+      jobTimeoutH: e.LABELQ_BULK_JOB_TIMEOUT_H,
+      policy: { minBacklogS: e.LABELQ_BULK_MIN_BACKLOG_S, turnaroundS: e.LABELQ_BULK_TURNAROUND_S },
+      onJobFailure: e.LABELQ_BULK_ON_JOB_FAILURE,
+    },
+  };
+  if ((e.LABELQ_BULK_BUCKET === undefined) !== (e.LABELQ_BULK_ROLE_ARN === undefined)) {
+    throw new ConfigError([
+      `${e.LABELQ_BULK_BUCKET === undefined ? "LABELQ_BULK_BUCKET" : "LABELQ_BULK_ROLE_ARN"}: required with ${e.LABELQ_BULK_BUCKET === undefined ? "LABELQ_BULK_ROLE_ARN" : "LABELQ_BULK_BUCKET"} (the bulk path needs both a bucket and the service role Bedrock assumes)`,
+    ]);
+  }
+  if (config.bulk.limits.maxFileBytes > config.bulk.limits.maxJobBytes) {
+    throw new ConfigError([`LABELQ_BULK_MAX_FILE_BYTES=${config.bulk.limits.maxFileBytes}: must not exceed LABELQ_BULK_MAX_JOB_BYTES (${config.bulk.limits.maxJobBytes})`]);
+  }
+  if (config.worker.heartbeatS >= config.worker.visibilityTimeoutS) {
+    throw new ConfigError([
+      `LABELQ_HEARTBEAT_S=${config.worker.heartbeatS}: must be shorter than LABELQ_VISIBILITY_TIMEOUT_S (${config.worker.visibilityTimeoutS}) so the heartbeat extends visibility before it lapses`,
+    ]);
+  }
+  return config;
+}
+
+/** The environment variables loadConfig reads, for docs and `--help`. */
+export const configVariables = Object.keys(envSchema.shape);
+
+const QUEUE_VARIABLES: Record<keyof Config["queues"], string> = { requests: "LABELQ_REQUESTS_QUEUE_URL", results: "LABELQ_RESULTS_QUEUE_URL", dlq: "LABELQ_DLQ_URL" };
+
+/** Requires a queue URL that config may leave unset (e.g. `enqueue` needs only the requests queue). */
+export function requireQueue(config: Config, which: keyof Config["queues"]): string {
+  return requireQueues(config, [which])[which];
+}
+
+/** Requires several queue URLs: one ConfigError names every one that is missing, so a single run shows them all. */
+export function requireQueues<K extends keyof Config["queues"]>(config: Config, which: readonly K[]): Record<K, string> {
+  const missing = which.filter((k) => !config.queues[k]);
+  if (missing.length > 0) throw new ConfigError(missing.map((k) => `${QUEUE_VARIABLES[k]}: required for this command (the ${k} queue URL)`));
+  return Object.fromEntries(which.map((k) => [k, config.queues[k]])) as Record<K, string>;
+}
