@@ -1,7 +1,7 @@
 import type { LabelResult } from "../../core/contracts/result.ts";
 import { InvalidRequestError, toLabelqError } from "../../core/errors/errors.ts";
 import { claimBatch } from "../../core/idempotency/claim-batch.ts";
-import { DEFAULTS } from "../../core/config/config.ts";
+import { cacheExpiresAt } from "../../core/cache/cache-expiry.ts";
 import type { BulkContext } from "./bulk-context.ts";
 import { bulkCacheEntries, bulkResult } from "./bulk-result.ts";
 import { FINAL_INTAKE_STATES, type IntakeRecord, type JobRecord, type JobSummary } from "../../core/bulk/bulk-store.ts";
@@ -142,7 +142,7 @@ async function collectBatch(
   }
   const receivedAt = new Date(intake.receivedAt);
   if (sorted.labelled.length > 0 && ctx.cache && (intake.request.cache ?? "use") !== "bypass") {
-    const expiresAt = Math.floor(ctx.now() / 1000) + (ctx.settings.cacheTtlDays ?? DEFAULTS.cacheTtlDays) * 86_400;
+    const expiresAt = cacheExpiresAt(ctx.now(), ctx.settings.cacheTtlDays);
     await ctx.cache.putMany(bulkCacheEntries(intake.request, batch.taxonomy, sorted.labelled, batch.prompt, batch.model, batch.inference, expiresAt), signal);
   }
   let reask: LabelResult | undefined;

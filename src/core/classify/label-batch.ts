@@ -10,6 +10,7 @@ import { forFormat, type InferenceParams, promptHash, type PromptRegistry, type 
 import { cacheKey } from "../cache/cache-key.ts";
 import { promptContextHash } from "../taxonomy/dimension-hashes.ts";
 import type { CacheEntry, LabelCache } from "../cache/label-cache.ts";
+import { cacheExpiresAt } from "../cache/cache-expiry.ts";
 import { classifyItems, type ClassifyDeps, type ClassifyOutcome } from "./classify-items.ts";
 import { RetryBudget } from "./retry-policy.ts";
 import { addUsage, noUsage, usagePerText } from "./usage.ts";
@@ -119,7 +120,7 @@ export async function labelBatch(
     }
   }
 
-  const expiresAt = () => Math.floor(now() / 1000) + (settings.cacheTtlDays ?? DEFAULTS.cacheTtlDays) * 86_400;
+  const expiresAt = () => cacheExpiresAt(now(), settings.cacheTtlDays);
   const textOf = new Map(request.items.map((it) => [it.id, it.text]));
   const keyOfId = (id: string) => keyOf({ id, text: textOf.get(id) ?? "" });
   const toEntry = (item: ResultItem, labels: Record<string, LabelValue>): CacheEntry => ({
