@@ -1,13 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 import { ModelCallError, ShuttingDownError } from "../../core/errors/errors.ts";
 import { type AimdSettings, type AimdState, type AimdStore, LocalAimdStore, RedisAimdStore } from "./aimd.ts";
 import { reservedTokens, settledTokens } from "../../core/quota/bedrock-quota.ts";
 import { CallSlots } from "./call-slots.ts";
+import { backgroundClock, type Clock } from "./clock.ts";
 import { BEDROCK_WINDOW, LocalWindowStore, RedisWindowStore, type WindowStore, type WindowTiming } from "./quota-window.ts";
+import type { ModelResponse } from "../../core/models/model-provider.ts";
 import type { CallFeedback, ModelCall, RateLimiter } from "../../core/quota/rate-limiter.ts";
+
+type ModelUsage = ModelResponse["usage"];
 
 /** A model's quota: the ceiling labelq stays under, not a target. 0 = no limit of that kind. */
 export interface ModelQuota {
@@ -29,6 +32,8 @@ export interface QuotaLimiterOptions {
   aimd?: AimdSettings;
   /** Window length and safety margin; tests shorten them. */
   timing?: WindowTiming;
+  /** Where the limiter reads the time and waits (the real clock, unref'd, unless a test drives it). */
+  clock?: Clock;
 }
 
 /**
@@ -48,19 +53,23 @@ const GATE_POLL_MS = 25;
 
 /** How long a limiter waits for Redis at start before limiting locally instead. */
 const REDIS_READY_TIMEOUT_MS = 2_000;
+/** How often each lane raises its rate after quiet, checks on Redis after an outage, and re-tries its head waiter. */
+const TICK_MS = 1_000;
+/** How long after losing Redis a lane asks it again whether it is back. */
+const REDIS_RECHECK_MS = 5_000;
 
 /** Resolves when the client is ready, or after `ms` (never rejects: the caller degrades to local limits). */
-function connected(redis: Redis, ms: number): Promise<void> {
+function connected(redis: Redis, ms: number, clock: Clock): Promise<void> {
   if (redis.status === "ready") return Promise.resolve();
+  const timeout = new AbortController();
   return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    redis.once("ready", done);
-    function done() {
-      clearTimeout(timer);
+    const done = () => {
+      timeout.abort();
       redis.off("ready", done);
       resolve();
-    }
+    };
+    redis.once("ready", done);
+    clock.sleep(ms, timeout.signal).then(done, () => undefined);
   });
 }
 
@@ -83,6 +92,7 @@ const redisOptions: RedisOptions = {
 export class QuotaLimiter implements RateLimiter {
   readonly #options: QuotaLimiterOptions;
   readonly #logger: Logger;
+  readonly #clock: Clock;
   readonly #redis: Redis | undefined;
   readonly #slots: CallSlots;
   /** Aborted by close(), so every wait here ends. */
@@ -90,7 +100,6 @@ export class QuotaLimiter implements RateLimiter {
   readonly #lanes = new Map<string, Lane>();
   /** Models whose daily quota is spent, and until when. */
   readonly #dailyPause = new Map<string, number>();
-  readonly #tick: NodeJS.Timeout;
   /** Settles when Redis is connected or could not be within the timeout (lanes then limit locally). */
   readonly #ready: Promise<void>;
   #closed = false;
@@ -98,14 +107,12 @@ export class QuotaLimiter implements RateLimiter {
   constructor(options: QuotaLimiterOptions, logger: Logger) {
     this.#options = options;
     this.#logger = logger;
+    this.#clock = options.clock ?? backgroundClock;
     this.#redis = options.redisUrl ? new Redis(options.redisUrl, redisOptions) : undefined;
     this.#redis?.on("error", (error) => logger.debug({ err: error }, "limiter redis error"));
-    this.#ready = this.#redis ? connected(this.#redis, REDIS_READY_TIMEOUT_MS) : Promise.resolve();
+    this.#ready = this.#redis ? connected(this.#redis, REDIS_READY_TIMEOUT_MS, this.#clock) : Promise.resolve();
     this.#slots = new CallSlots(options, this.#redis, logger);
-    this.#tick = setInterval(() => {
-      for (const lane of this.#lanes.values()) void lane.tick();
-    }, 1_000);
-    this.#tick.unref();
+    void this.#tickUntilClosed();
   }
 
   async schedule<T>(call: ModelCall, task: () => Promise<T>): Promise<T> {
@@ -117,7 +124,7 @@ export class QuotaLimiter implements RateLimiter {
   }
 
   report(call: ModelCall, feedback: CallFeedback): void {
-    if ("outcome" in feedback && feedback.outcome === "quota-exhausted") {
+    if (feedback.outcome === "quota-exhausted") {
       this.#dailyPause.set(call.model, Math.max(feedback.resetsAt, this.#dailyPause.get(call.model) ?? 0));
       this.#logger.warn({ model: call.model, until: new Date(feedback.resetsAt).toISOString() }, "daily token quota spent: model paused until it resets");
     }
@@ -126,7 +133,7 @@ export class QuotaLimiter implements RateLimiter {
 
   pausedUntil(model: string): number | undefined {
     const until = this.#dailyPause.get(model);
-    return until !== undefined && until > Date.now() ? until : undefined;
+    return until !== undefined && until > this.#clock.now() ? until : undefined;
   }
 
   /**
@@ -143,8 +150,8 @@ export class QuotaLimiter implements RateLimiter {
       if (this.canStart(models)) return;
       const paused = models.map((m) => this.pausedUntil(m) ?? Infinity);
       // Every model paused: wait for the first reset; otherwise for a window to admit its waiting call.
-      const wait = paused.every((t) => t !== Infinity) ? Math.min(...paused) - Date.now() : GATE_POLL_MS;
-      await sleep(Math.max(10, Math.min(wait, 60_000)), undefined, { signal, ref: false });
+      const wait = paused.every((t) => t !== Infinity) ? Math.min(...paused) - this.#clock.now() : GATE_POLL_MS;
+      await this.#clock.sleep(Math.max(10, Math.min(wait, 60_000)), signal);
     }
   }
 
@@ -166,7 +173,6 @@ export class QuotaLimiter implements RateLimiter {
   async close(): Promise<void> {
     this.#closed = true;
     this.#closing.abort(new ShuttingDownError());
-    clearInterval(this.#tick);
     for (const lane of this.#lanes.values()) lane.close();
     try {
       await this.#slots.close();
@@ -175,15 +181,39 @@ export class QuotaLimiter implements RateLimiter {
     }
   }
 
+  /** Tick every lane once a second until close(). */
+  async #tickUntilClosed(): Promise<void> {
+    const signal = this.#closing.signal;
+    while (!signal.aborted) {
+      try {
+        await this.#clock.sleep(TICK_MS, signal);
+      } catch {
+        return;
+      }
+      for (const lane of this.#lanes.values()) void lane.tick();
+    }
+  }
+
   #lane(model: string): Lane {
     let lane = this.#lanes.get(model);
     if (!lane) {
       if (this.#closed) throw new ShuttingDownError();
-      lane = new Lane(model, this.#options, this.#redis, this.#slots, this.#ready, this.#logger);
+      lane = new Lane(model, { options: this.#options, redis: this.#redis, slots: this.#slots, ready: this.#ready, logger: this.#logger, clock: this.#clock });
       this.#lanes.set(model, lane);
     }
     return lane;
   }
+}
+
+/** What every lane of a limiter shares. */
+interface LaneParts {
+  options: QuotaLimiterOptions;
+  redis: Redis | undefined;
+  slots: CallSlots;
+  /** Settles when Redis is connected or given up on. */
+  ready: Promise<void>;
+  logger: Logger;
+  clock: Clock;
 }
 
 interface Waiter {
@@ -206,6 +236,7 @@ class Lane {
   readonly #model: string;
   readonly #options: QuotaLimiterOptions;
   readonly #logger: Logger;
+  readonly #clock: Clock;
   readonly #aimd: AimdSettings;
   readonly #redis: Redis | undefined;
   readonly #shared: WindowStore | undefined;
@@ -215,26 +246,28 @@ class Lane {
   readonly #waiters: Waiter[] = [];
   readonly #admitted = new WeakMap<ModelCall, Admitted>();
   readonly #slots: CallSlots;
+  readonly #ready: Promise<void>;
   #state: AimdState = { factor: 1, lastDecreaseAt: 0, lastIncreaseAt: 0, pausedUntil: 0 };
   /** Calls scheduled here that have no call slot yet. */
   #waitingForSlot = 0;
   #closed = false;
   #pumping = false;
-  #timer: NodeJS.Timeout | undefined;
+  /** Aborts the pending re-try of the head waiter (a newer one replaces it; close() ends it). */
+  #retry: AbortController | undefined;
   #degradedSince: number | undefined;
   /** The window refused the call at the head of the queue, which still waits. */
   #refused = false;
   /** Learned ratio of the input tokens Bedrock reports to the estimate a reservation was made with. */
   #inputRatio = 1;
 
-  readonly #ready: Promise<void>;
-
-  constructor(model: string, options: QuotaLimiterOptions, redis: Redis | undefined, slots: CallSlots, ready: Promise<void>, logger: Logger) {
-    this.#ready = ready;
-    this.#slots = slots;
+  constructor(model: string, parts: LaneParts) {
+    const { options, redis } = parts;
+    this.#ready = parts.ready;
+    this.#slots = parts.slots;
+    this.#clock = parts.clock;
     this.#model = model;
     this.#options = options;
-    this.#logger = logger.child({ limiter: model });
+    this.#logger = parts.logger.child({ limiter: model });
     this.#aimd = options.aimd ?? QUOTA_AIMD;
     this.#redis = redis;
     const timing = options.timing ?? BEDROCK_WINDOW;
@@ -279,31 +312,18 @@ class Lane {
     }
   }
 
+  /** Lower the rate on a throttle; settle an answered call's reservation to its real cost, release any other's. */
   report(call: ModelCall, feedback: CallFeedback): void {
     const admitted = this.#admitted.get(call);
     this.#admitted.delete(call);
-    const outcome = "outcome" in feedback ? feedback.outcome : feedback.throttled ? "throttled" : "ok";
-    if (outcome === "throttled") {
-      const now = Date.now();
+    if (feedback.outcome === "throttled") {
+      const now = this.#clock.now();
       void this.#applyAimd((store) => store.throttled(now, 0, this.#aimd));
       this.#logger.debug("throttled: lowering the rate");
     }
     if (!admitted) return;
-    const settle = (tokens: number) => admitted.store.settle(admitted.id, admitted.weight, tokens);
-    let done: Promise<void>;
-    if ("outcome" in feedback && feedback.outcome === "ok") {
-      if (call.reserve && call.reserve.inputTokens > 0) {
-        // Learn how far the estimate is from Bedrock's count, so later reservations are not short.
-        const ratio = feedback.usage.inputTokens / call.reserve.inputTokens;
-        this.#inputRatio = Math.min(2, Math.max(1, 0.8 * this.#inputRatio + 0.2 * ratio));
-      }
-      done = settle(call.reserve ? settledTokens(call.reserve, feedback.usage) : feedback.usage.inputTokens + feedback.usage.outputTokens);
-    } else if (!("outcome" in feedback) && !feedback.throttled) {
-      done = settle(feedback.actualTokens);
-    } else {
-      // Refused (throttled, quota spent) or failed calls: Bedrock counted nothing.
-      done = admitted.store.release(admitted.id, admitted.weight);
-    }
+    // Refused (throttled, quota spent) or failed calls: Bedrock counted nothing.
+    const done = feedback.outcome === "ok" ? this.#settle(call, admitted, feedback.usage) : admitted.store.release(admitted.id, admitted.weight);
     done.then(
       () => void this.#pump(),
       () => undefined,
@@ -312,14 +332,14 @@ class Lane {
 
   /** Once a second: raise the rate after quiet, check on Redis after an outage, and re-try the head waiter. */
   async tick(): Promise<void> {
-    await this.#applyAimd((store) => store.quietTick(Date.now(), this.#aimd));
-    if (this.#redis && this.#degradedSince !== undefined && Date.now() - this.#degradedSince > 5_000) {
+    await this.#applyAimd((store) => store.quietTick(this.#clock.now(), this.#aimd));
+    if (this.#redis && this.#degradedSince !== undefined && this.#clock.now() - this.#degradedSince > REDIS_RECHECK_MS) {
       try {
         await this.#redis.ping();
         this.#degradedSince = undefined;
         this.#logger.info("limiter back on Redis: fleet-wide limits restored");
       } catch {
-        this.#degradedSince = Date.now();
+        this.#degradedSince = this.#clock.now();
       }
     }
     void this.#pump();
@@ -327,8 +347,19 @@ class Lane {
 
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#retry?.abort();
     for (const w of this.#waiters.splice(0)) w.fail(new ShuttingDownError());
+  }
+
+  /** Replace the reservation of an answered call by what it cost, and learn from its input count. */
+  #settle(call: ModelCall, admitted: Admitted, usage: ModelUsage): Promise<void> {
+    if (call.reserve && call.reserve.inputTokens > 0) {
+      // Learn how far the estimate is from Bedrock's count, so later reservations are not short.
+      const ratio = usage.inputTokens / call.reserve.inputTokens;
+      this.#inputRatio = Math.min(2, Math.max(1, 0.8 * this.#inputRatio + 0.2 * ratio));
+    }
+    const cost = call.reserve ? settledTokens(call.reserve, usage) : usage.inputTokens + usage.outputTokens;
+    return admitted.store.settle(admitted.id, admitted.weight, cost);
   }
 
   /** Wait in FIFO order until the window admits the call, then run it. */
@@ -353,7 +384,6 @@ class Lane {
       // A worker started before Redis answers would otherwise limit locally from its first call.
       await this.#ready;
       while (this.#waiters.length > 0) {
-        const now = Date.now();
         const head = this.#waiters[0]!;
         const id = randomUUID();
         const { store, quota } = this.#target();
@@ -361,7 +391,7 @@ class Lane {
         const limits = { rpm: Math.floor(quota.rpm * factor), tpm: Math.floor(quota.tpm * factor) };
         let verdict;
         try {
-          verdict = await store.tryAdmit(id, head.weight, limits, now);
+          verdict = await store.tryAdmit(id, head.weight, limits, this.#clock.now());
         } catch (error) {
           this.#degrade(error);
           continue;
@@ -380,10 +410,15 @@ class Lane {
     }
   }
 
+  /** Pump again after `ms`, in place of any re-try already pending. */
   #retryIn(ms: number): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#pump(), Math.max(5, ms));
-    this.#timer.unref();
+    this.#retry?.abort();
+    const retry = new AbortController();
+    this.#retry = retry;
+    this.#clock.sleep(Math.max(5, ms), retry.signal).then(
+      () => void this.#pump(),
+      () => undefined,
+    );
   }
 
   /** The shared window with the whole quota, or during a Redis outage a local one with this process's share. */
@@ -402,7 +437,7 @@ class Lane {
     if (this.#degradedSince === undefined) {
       this.#logger.warn({ err: cause, localShare: this.#options.localShare }, "limiter lost Redis: limiting locally until it is back");
     }
-    this.#degradedSince = Date.now();
+    this.#degradedSince = this.#clock.now();
   }
 
   async #applyAimd(change: (store: AimdStore) => Promise<AimdState>): Promise<void> {

@@ -29,16 +29,13 @@ export interface ModelCall {
 /**
  * How a call went. "ok" settles the reservation with the real usage; "throttled" (429, or
  * 503 "Too many connections") slows the model's lane down; "quota-exhausted" (the daily
- * quota) pauses the model until `resetsAt`; "failed" releases the reservation. The
- * `throttled: boolean` shapes are the older form, still accepted.
+ * quota) pauses the model until `resetsAt`; "failed" releases the reservation.
  */
 export type CallFeedback =
   | { outcome: "ok"; usage: ModelResponse["usage"] }
   | { outcome: "throttled" }
   | { outcome: "quota-exhausted"; resetsAt: number }
-  | { outcome: "failed" }
-  | { throttled: false; actualTokens: number }
-  | { throttled: true; retryAfterSeconds?: number };
+  | { outcome: "failed" };
 
 /** Shares the model quota between concurrent calls and, in fleet mode, between worker processes. */
 export interface RateLimiter {
