@@ -1,4 +1,4 @@
-import { DeleteMessageCommand, type Message, ReceiveMessageCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { DeleteMessageCommand, type Message, PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { randomUUID } from "node:crypto";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -31,13 +31,13 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.close()));
-  for (const c of clientSets.splice(0)) c.destroy();
   stack.emulator.jobs.setFaults({});
   stack.emulator.jobs.setQuotas({ minRecordsPerJob: 1 });
   stack.emulator.jobs.setTiming({ stepMs: 20, recordsPerStep: 1000, hourMs: 3_600_000 });
-  await drain(stack.queues.results, 100, 300);
-  await drain(stack.queues.requests, 100, 300);
-  await drain(stack.queues.dlq, 100, 300);
+  // Purged, not drained: a purge also clears messages in flight or delayed, and takes no long poll.
+  const sqs = sqsOf();
+  for (const queueUrl of [stack.queues.results, stack.queues.requests, stack.queues.dlq]) await sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
+  for (const c of clientSets.splice(0)) c.destroy();
 });
 
 afterAll(async () => {

@@ -54,8 +54,9 @@ describe("the quota limiter", () => {
   });
 
   it("shares a rolling window between two limiters (two processes' worth) through Redis, never over it", async () => {
-    // A 2 s window of 6 calls: 18 calls need at least two more windows.
-    const shared = options({ redisUrl, quotaFor: () => ({ rpm: 6, tpm: 0 }), timing: { windowMs: 2_000, marginMs: 50 } });
+    // A 2 s window of 6 calls (the per-minute quota scales to the window: 180 a minute is 6 per
+    // 2 s): 18 calls need at least two more windows.
+    const shared = options({ redisUrl, quotaFor: () => ({ rpm: 180, tpm: 0 }), timing: { windowMs: 2_000, marginMs: 50 } });
     const a = new QuotaLimiter(shared, logger);
     const b = new QuotaLimiter(shared, logger);
     const started = Date.now();
@@ -72,7 +73,9 @@ describe("the quota limiter", () => {
   });
 
   it("reserves what Bedrock reserves and frees the rest when the call settles", async () => {
-    const limiter = new QuotaLimiter(options({ quotaFor: () => ({ rpm: 0, tpm: 20_000 }) }), logger);
+    // A 6 s window (a tenth of Bedrock's minute, so a tenth of the per-minute quota: 20,000
+    // tokens): its pacing span is 1 s instead of 10 s, all the second call waits for once the first settled.
+    const limiter = new QuotaLimiter(options({ quotaFor: () => ({ rpm: 0, tpm: 200_000 }), timing: { windowMs: 6_000, marginMs: 50 } }), logger);
     const reserve = reservationFor({ outputBurnDown: 5 }, { inputTokens: 2_000, maxTokens: 15_000 });
     const first: ModelCall = { model: "m", tokens: 0, reserve };
     const second: ModelCall = { model: "m", tokens: 0, reserve };
