@@ -1,7 +1,7 @@
 import type { LabelRequest } from "../../core/contracts/request.ts";
 import type { LabelResult, LabelValue, ResultItem } from "../../core/contracts/result.ts";
 import { screenRequest } from "../../core/classify/label-batch.ts";
-import { usagePerText } from "../../core/classify/usage.ts";
+import { errorItem, missingItem, resultMessage } from "../../core/classify/result-message.ts";
 import type { ModelSpec } from "../../core/models/model-registry.ts";
 import { type InferenceParams, promptHash, type ResolvedPrompt } from "../../core/prompts/prompt-registry.ts";
 import { cacheKey } from "../../core/cache/cache-key.ts";
@@ -40,22 +40,11 @@ export function bulkResult(input: {
     const again = reasked.get(it.id);
     if (again) return again;
     const problem = problems.get(it.id);
-    return { id: it.id, labels: null, source: null, model: null, error: { code: problem?.code ?? "MISSING_FROM_OUTPUT", message: problem?.message ?? "no labels for this text" } };
+    return problem ? errorItem(it.id, problem.code, problem.message) : missingItem(it.id);
   });
-  const failed = items.filter((it) => it.error !== null).length;
   const live = reask?.usage;
-  const tokens = {
-    inputTokens: output.usage.inputTokens + (live?.inputTokens ?? 0),
-    outputTokens: output.usage.outputTokens + (live?.outputTokens ?? 0),
-    cacheReadInputTokens: live?.cacheReadInputTokens ?? 0,
-    cacheWriteInputTokens: live?.cacheWriteInputTokens ?? 0,
-    // Batch records reserve none of the on-demand quota; only the live re-asks did.
-    reservedTokens: live?.reservedTokens ?? 0,
-  };
-  return {
-    schemaVersion: 1,
-    batchId: request.batchId,
-    status: failed === 0 ? "completed" : failed === items.length ? "failed" : "partial",
+  return resultMessage({
+    request,
     taxonomy: input.taxonomy,
     promptVersion: prompt.version,
     promptHash: promptHash(prompt, model.modelId, input.inference),
@@ -64,18 +53,19 @@ export function bulkResult(input: {
     usage: {
       // Each answered or failed record was one model invocation.
       modelCalls: output.records.answered + output.records.failed + (live?.modelCalls ?? 0),
-      ...tokens,
-      perText: usagePerText(tokens, usable.length - (live?.cacheHits ?? 0)),
-      cacheHits: live?.cacheHits ?? 0,
-      costUsd: Math.round((output.usage.costUsd + (live?.costUsd ?? 0)) * 1e6) / 1e6,
+      inputTokens: output.usage.inputTokens + (live?.inputTokens ?? 0),
+      outputTokens: output.usage.outputTokens + (live?.outputTokens ?? 0),
+      cacheReadInputTokens: live?.cacheReadInputTokens ?? 0,
+      cacheWriteInputTokens: live?.cacheWriteInputTokens ?? 0,
+      // Batch records reserve none of the on-demand quota; only the live re-asks did.
+      reservedTokens: live?.reservedTokens ?? 0,
+      costUsd: output.usage.costUsd + (live?.costUsd ?? 0),
     },
-    timing: {
-      receivedAt: input.receivedAt.toISOString(),
-      completedAt: input.completedAt.toISOString(),
-      durationMs: Math.max(0, input.completedAt.getTime() - input.receivedAt.getTime()),
-    },
-    attributes: request.attributes ?? {},
-  };
+    cacheHits: live?.cacheHits ?? 0,
+    sentToModel: usable.length - (live?.cacheHits ?? 0),
+    receivedAt: input.receivedAt,
+    completedAt: input.completedAt,
+  });
 }
 
 /**

@@ -13,7 +13,8 @@ import type { CacheEntry, LabelCache } from "../cache/label-cache.ts";
 import { cacheExpiresAt } from "../cache/cache-expiry.ts";
 import { classifyItems, type ClassifyDeps, type ClassifyOutcome } from "./classify-items.ts";
 import { RetryBudget } from "./retry-policy.ts";
-import { addUsage, noUsage, usagePerText } from "./usage.ts";
+import { addUsage, noUsage } from "./usage.ts";
+import { errorItem, missingItem, resultMessage } from "./result-message.ts";
 import { DEFAULTS } from "../config/config.ts";
 
 export interface LabelBatchSettings {
@@ -57,7 +58,7 @@ type Item = LabelRequest["items"][number];
 
 /** The result item of a text that is not sent to the model (see screenItems). */
 export function unusableResultItem({ id, problem }: UnusableItem): ResultItem {
-  return { id, labels: null, source: null, model: null, error: { code: problem.code, message: problem.message } };
+  return errorItem(id, problem.code, problem.message);
 }
 
 /** The batch's texts that go to the model, and the result items of those that do not (empty, blank, too long). */
@@ -179,7 +180,7 @@ export async function labelBatch(
     (it): ResultItem =>
       unusable.get(it.id) ??
       fromCache.get(it.id) ??
-      answered.get(it.id) ?? { id: it.id, labels: null, source: null, model: null, error: { code: "MISSING_FROM_OUTPUT", message: "no labels for this text" } },
+      answered.get(it.id) ?? missingItem(it.id),
   );
   // The model refused every text it was asked about (no model access, input too long...): a
   // batch-level failure for the DLQ, replayable once the cause is fixed, not a result of errors.
@@ -187,26 +188,19 @@ export async function labelBatch(
   // Texts never sent (item errors of their own) do not make it a result.
   if (rejection && fromCache.size === 0 && items.every((it) => unusable.has(it.id) || it.error?.code === "MODEL_REJECTED_REQUEST")) throw rejection;
 
-  const usage = outcomes.map((r) => r.usage).reduce(addUsage, noUsage());
-  const failed = items.filter((it) => it.error !== null).length;
-  const completedAt = new Date(now());
-  return {
-    schemaVersion: 1,
-    batchId: request.batchId,
-    status: failed === 0 ? "completed" : failed === items.length ? "failed" : "partial",
+  return resultMessage({
+    request,
     taxonomy: taxonomyName,
     promptVersion: prompt.version,
     promptHash: promptHash(forFormat(prompt, model.outputFormat), model.modelId, inference),
     model: modelAlias,
     items,
-    usage: { ...usage, costUsd: round6(usage.costUsd), perText: usagePerText(usage, usable.length - fromCache.size), cacheHits: fromCache.size },
-    timing: {
-      receivedAt: receivedAt.toISOString(),
-      completedAt: completedAt.toISOString(),
-      durationMs: Math.max(0, completedAt.getTime() - receivedAt.getTime()),
-    },
-    attributes: request.attributes ?? {},
-  };
+    usage: outcomes.map((r) => r.usage).reduce(addUsage, noUsage()),
+    cacheHits: fromCache.size,
+    sentToModel: usable.length - fromCache.size,
+    receivedAt,
+    completedAt: new Date(now()),
+  });
 }
 
 /** Labels in taxonomy order: cached values for dimensions not in `fresh`, new values for the rest. */
@@ -221,6 +215,3 @@ function labelsFrom(
   );
 }
 
-function round6(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
-}

@@ -4,7 +4,8 @@ import { textErrorCodes } from "../contracts/text-checks.ts";
 import { labelBatch, type LabelBatchDeps, type LabelBatchSettings } from "./label-batch.ts";
 import { routeText } from "./prompt-routing.ts";
 import type { ShadowRecorder } from "./shadow-recorder.ts";
-import { addUsage, noUsage, usagePerText } from "./usage.ts";
+import { resultMessage } from "./result-message.ts";
+import { addUsage, noUsage } from "./usage.ts";
 
 export interface RoutedBatchDeps extends LabelBatchDeps {
   /** Sums shadow agreement for `labelq eval canary`; absent: Prometheus only. */
@@ -57,22 +58,22 @@ export async function labelRoutedBatch(
   const items = request.items.map((it) => answered.get(it.id)!);
   if (shadowRun && routes.shadow) await compareShadow(items, shadowRun, { taxonomy, alias, baseline: routes.baseline, shadow: routes.shadow.version }, deps);
 
-  const usageRuns = shadowRun ? [...runs, shadowRun] : runs;
-  const total = usageRuns.reduce((u, r) => ({ ...addUsage(u, r.usage), cacheHits: u.cacheHits + r.usage.cacheHits }), { ...noUsage(), cacheHits: 0 });
-  const usage = { ...total, costUsd: Math.round(total.costUsd * 1e6) / 1e6 };
   // The shadow's texts were sent too: its tokens are in the totals, so its texts are in the divisor.
-  const sentToModel = usageRuns.reduce((n, r) => n + r.items.filter((it) => !isTextError(it)).length - r.usage.cacheHits, 0);
+  const usageRuns = shadowRun ? [...runs, shadowRun] : runs;
   const main = runs.find((r) => r.promptVersion === routes.baseline) ?? runs[0]!;
-  const failed = items.filter((it) => it.error !== null).length;
-  const completedAt = new Date((deps.now ?? Date.now)());
-  return {
-    ...main,
-    status: failed === 0 ? "completed" : failed === items.length ? "failed" : "partial",
+  return resultMessage({
+    request,
+    taxonomy: main.taxonomy,
     promptVersion: routes.baseline,
+    promptHash: main.promptHash,
+    model: main.model,
     items,
-    usage: { ...usage, perText: usagePerText(usage, sentToModel) },
-    timing: { receivedAt: receivedAt.toISOString(), completedAt: completedAt.toISOString(), durationMs: Math.max(0, completedAt.getTime() - receivedAt.getTime()) },
-  };
+    usage: usageRuns.map((r) => r.usage).reduce(addUsage, noUsage()),
+    cacheHits: usageRuns.reduce((n, r) => n + r.usage.cacheHits, 0),
+    sentToModel: usageRuns.reduce((n, r) => n + r.items.filter((it) => !isTextError(it)).length - r.usage.cacheHits, 0),
+    receivedAt,
+    completedAt: new Date((deps.now ?? Date.now)()),
+  });
 }
 
 /** Count agreement per dimension on texts both versions labelled, and hand the pairs to the recorder. */
