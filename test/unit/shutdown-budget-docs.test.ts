@@ -13,7 +13,7 @@ const SETTINGS = [/stopTimeout`? (\d+) ?s\b/g, /terminationGracePeriodSeconds:? 
 describe("the shutdown budget in the docs and manifests", () => {
   it(`is ${budget} s wherever stopTimeout, terminationGracePeriodSeconds or stop_grace_period is given`, () => {
     expect(budget).toBe(40);
-    for (const file of ["README.md", "docs/deploy.md", "docker-compose.yml", "deploy/k8s/deployment.yaml"]) {
+    for (const file of ["docs/operating.md", "docs/deploy.md", "docker-compose.yml", "deploy/k8s/deployment.yaml"]) {
       const text = fs.readFileSync(path.join(REPO_ROOT, file), "utf8");
       const stated = SETTINGS.flatMap((re) => [...text.matchAll(re)].map((m) => `${m[0]} (${Number(m[1])})`));
       expect(stated.length, `${file} states the budget`).toBeGreaterThan(0);
