@@ -152,66 +152,150 @@ const envSchema = z.object({
   LABELQ_HTTP_PORT: int(0, 65_535).default(9400),
 
   /** Default: info for the worker; short-lived commands (eval, demo) pass their own default (warn). */
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   LABELQ_LOG_TEXTS: bool.default(false),
   LABELQ_LOG_PRETTY: bool.optional(),
 });
 
+/** The environment variables loadConfig reads, for docs and `--help`. */
+export const configVariables = Object.keys(envSchema.shape);
+
 export type Env = z.input<typeof envSchema>;
+type Parsed = z.output<typeof envSchema>;
+
+/** "off" turns a DynamoDB table (and its feature) off. */
+const table = (name: string): string | undefined => (name === "off" ? undefined : name);
+
+/** Each service's endpoint override, falling back to AWS_ENDPOINT_URL as the SDK does. */
+function endpointsFrom(e: Parsed) {
+  const all = e.AWS_ENDPOINT_URL;
+  return {
+    sqs: e.AWS_ENDPOINT_URL_SQS ?? all,
+    dynamodb: e.AWS_ENDPOINT_URL_DYNAMODB ?? all,
+    bedrock: e.AWS_ENDPOINT_URL_BEDROCK_RUNTIME ?? all,
+    s3: e.AWS_ENDPOINT_URL_S3 ?? all,
+    bedrockControl: e.AWS_ENDPOINT_URL_BEDROCK ?? all,
+  };
+}
+
+function workerFrom(e: Parsed) {
+  return {
+    concurrency: e.LABELQ_CONCURRENCY,
+    visibilityTimeoutS: e.LABELQ_VISIBILITY_TIMEOUT_S,
+    heartbeatS: e.LABELQ_HEARTBEAT_S,
+    waitTimeS: e.LABELQ_WAIT_TIME_S,
+    shutdownTimeoutS: e.LABELQ_SHUTDOWN_TIMEOUT_S,
+    retryBaseDelayS: e.LABELQ_RETRY_BASE_DELAY_S,
+  };
+}
+
+/**
+ * Model aliases, checked only for being non-empty here: the composition root loads the
+ * catalogue (src/app/worker/worker.ts modelCatalogueFor) and checks them against it.
+ */
+function modelsFrom(e: Parsed) {
+  return {
+    default: e.LABELQ_DEFAULT_MODEL,
+    allowed: e.LABELQ_ALLOWED_MODELS,
+    fallbacks: e.LABELQ_FALLBACK_MODELS.filter((m) => m !== "none"),
+    catalogueFile: e.LABELQ_MODEL_CATALOGUE,
+    geography: e.LABELQ_MODEL_GEOGRAPHY,
+  };
+}
+
+function bedrockFrom(e: Parsed) {
+  return {
+    timeoutMs: e.LABELQ_MODEL_TIMEOUT_MS,
+    maxAttempts: e.LABELQ_MODEL_MAX_ATTEMPTS,
+    retryBudgetS: e.LABELQ_RETRY_BUDGET_S,
+    breakerThreshold: e.LABELQ_BREAKER_THRESHOLD,
+    breakerCooldownS: e.LABELQ_BREAKER_COOLDOWN_S,
+  };
+}
+
+function limiterFrom(e: Parsed) {
+  return {
+    maxConcurrent: e.LABELQ_LIMITER_MAX_CONCURRENT,
+    minTimeMs: e.LABELQ_LIMITER_MIN_TIME_MS,
+    redisUrl: e.LABELQ_REDIS_URL,
+    id: e.LABELQ_LIMITER_ID,
+    quota: { rpm: e.LABELQ_QUOTA_RPM, tpm: e.LABELQ_QUOTA_TPM },
+    quotas: e.LABELQ_QUOTAS,
+    windowS: e.LABELQ_QUOTA_WINDOW_S,
+    expectedWorkers: e.LABELQ_EXPECTED_WORKERS,
+  };
+}
+
+/** The bulk path is `enabled` when a bucket and a role are set (and its table is not "off"). */
+function bulkFrom(e: Parsed) {
+  return {
+    enabled: e.LABELQ_BULK_BUCKET !== undefined && e.LABELQ_BULK_ROLE_ARN !== undefined && e.LABELQ_BULK_TABLE !== "off",
+    bucket: e.LABELQ_BULK_BUCKET,
+    prefix: e.LABELQ_BULK_PREFIX,
+    roleArn: e.LABELQ_BULK_ROLE_ARN,
+    table: table(e.LABELQ_BULK_TABLE),
+    pollS: e.LABELQ_BULK_POLL_S,
+    gatherS: e.LABELQ_BULK_GATHER_S,
+    limits: {
+      maxRecordsPerFile: e.LABELQ_BULK_MAX_RECORDS_PER_FILE,
+      maxRecordsPerJob: e.LABELQ_BULK_MAX_RECORDS_PER_JOB,
+      maxFileBytes: e.LABELQ_BULK_MAX_FILE_BYTES,
+      maxJobBytes: e.LABELQ_BULK_MAX_JOB_BYTES,
+      maxJobs: e.LABELQ_BULK_MAX_JOBS,
+      minRecords: e.LABELQ_BULK_MIN_RECORDS,
+    },
+    jobTimeoutH: e.LABELQ_BULK_JOB_TIMEOUT_H,
+    policy: { minBacklogS: e.LABELQ_BULK_MIN_BACKLOG_S, turnaroundS: e.LABELQ_BULK_TURNAROUND_S },
+    onJobFailure: e.LABELQ_BULK_ON_JOB_FAILURE,
+  };
+}
+
+/** The environment, validated and shaped into the nested configuration every module receives. */
+const configSchema = envSchema.transform((e) =>
+  optionalKeys({
+    region: e.AWS_REGION,
+    endpoints: endpointsFrom(e),
+    queues: { requests: e.LABELQ_REQUESTS_QUEUE_URL, results: e.LABELQ_RESULTS_QUEUE_URL, dlq: e.LABELQ_DLQ_URL },
+    replyToAllowlist: e.LABELQ_REPLY_TO_ALLOWLIST,
+    worker: workerFrom(e),
+    limits: { maxItems: e.LABELQ_MAX_ITEMS, maxTextChars: e.LABELQ_MAX_TEXT_CHARS, maxBodyBytes: e.LABELQ_MAX_BODY_BYTES },
+    prompts: { dir: e.LABELQ_PROMPTS_DIR, defaultTaxonomy: e.LABELQ_DEFAULT_TAXONOMY, defaultVersion: e.LABELQ_DEFAULT_PROMPT_VERSION },
+    models: modelsFrom(e),
+    classify: { chunkSize: e.LABELQ_CHUNK_SIZE, maxReaskRounds: e.LABELQ_MAX_REASK_ROUNDS },
+    bedrock: bedrockFrom(e),
+    limiter: limiterFrom(e),
+    store: {
+      cacheTable: table(e.LABELQ_CACHE_TABLE),
+      batchesTable: table(e.LABELQ_BATCHES_TABLE),
+      cacheTtlDays: e.LABELQ_CACHE_TTL_DAYS,
+      batchRecordTtlDays: e.LABELQ_BATCH_RECORD_TTL_DAYS,
+    },
+    log: { level: e.LOG_LEVEL, logTexts: e.LABELQ_LOG_TEXTS, pretty: e.LABELQ_LOG_PRETTY },
+    http: { port: e.LABELQ_HTTP_PORT },
+    bulk: bulkFrom(e),
+  }),
+);
+
+/**
+ * A settings object typed with `key?: T` wherever its value may be undefined, the way callers
+ * (and test fakes) write a Config: an unset setting may be left out, not only set to undefined.
+ */
+type OptionalKeys<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { [K in keyof T as undefined extends T[K] ? K : never]?: OptionalKeys<Exclude<T[K], undefined>> } & {
+        [K in keyof T as undefined extends T[K] ? never : K]: OptionalKeys<T[K]>;
+      } extends infer O
+      ? { [K in keyof O]: O[K] }
+      : never
+    : T;
+const optionalKeys = <T>(settings: T): OptionalKeys<T> => settings as OptionalKeys<T>;
 
 /** The validated configuration every module receives (and never reads from the environment itself). */
-export interface Config {
-  region: string;
-  endpoints: { sqs?: string; dynamodb?: string; bedrock?: string; s3?: string; bedrockControl?: string };
-  queues: { requests?: string; results?: string; dlq?: string };
-  replyToAllowlist: string[];
-  worker: {
-    concurrency: number;
-    visibilityTimeoutS: number;
-    heartbeatS: number;
-    waitTimeS: number;
-    shutdownTimeoutS: number;
-    retryBaseDelayS: number;
-  };
-  limits: { maxItems: number; maxTextChars: number; maxBodyBytes: number };
-  prompts: { dir: string; defaultTaxonomy: string; defaultVersion: string };
-  /**
-   * Model aliases, checked only for being non-empty here: the composition root loads the
-   * catalogue (src/app/worker/worker.ts modelCatalogueFor) and checks them against it.
-   */
-  models: { default: string; allowed: string[]; fallbacks: string[]; catalogueFile?: string; geography?: string };
-  classify: { chunkSize: number; maxReaskRounds: number };
-  bedrock: { timeoutMs: number; maxAttempts: number; retryBudgetS: number; breakerThreshold: number; breakerCooldownS: number };
-  limiter: {
-    maxConcurrent: number;
-    minTimeMs: number;
-    redisUrl?: string;
-    id: string;
-    quota: { rpm: number; tpm: number };
-    quotas: Record<string, { rpm?: number; tpm?: number }>;
-    windowS: number;
-    expectedWorkers: number;
-  };
-  store: { cacheTable?: string; batchesTable?: string; cacheTtlDays: number; batchRecordTtlDays: number };
-  log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent"; logTexts: boolean; pretty?: boolean };
-  http: { port: number };
-  bulk: BulkConfig;
-}
+export type Config = z.output<typeof configSchema>;
 
 /** The bulk path's settings (docs/bulk.md); `enabled` when a bucket and a role are set. */
-export interface BulkConfig {
-  enabled: boolean;
-  bucket?: string;
-  prefix: string;
-  roleArn?: string;
-  table?: string;
-  pollS: number;
-  gatherS: number;
-  limits: { maxRecordsPerFile: number; maxRecordsPerJob: number; maxFileBytes: number; maxJobBytes: number; maxJobs: number; minRecords?: number };
-  jobTimeoutH: number;
-  policy: { minBacklogS: number; turnaroundS: number };
-  onJobFailure: "live" | "dlq";
-}
+export type BulkConfig = Config["bulk"];
 
 /** Defaults a caller may choose where the environment says nothing. */
 export interface ConfigDefaults {
@@ -219,114 +303,54 @@ export interface ConfigDefaults {
   logLevel?: Config["log"]["level"];
 }
 
-/** Parse and validate configuration from environment variables once, at start-up. Throws ConfigError naming each bad variable. */
-export function loadConfig(env: Record<string, string | undefined>, defaults: ConfigDefaults = {}): Config {
-  const relevant = Object.fromEntries(
-    Object.keys(envSchema.shape).flatMap((k) => (env[k] === undefined || env[k] === "" ? [] : [[k, env[k]]])),
+/** The variables loadConfig reads that are set (an empty string counts as unset), with a caller's defaults for the rest. */
+function settingsIn(env: Record<string, string | undefined>, defaults: ConfigDefaults): Record<string, string> {
+  const set: Record<string, string> = Object.fromEntries(configVariables.flatMap((k) => (env[k] === undefined || env[k] === "" ? [] : [[k, env[k]]])));
+  if (set.LOG_LEVEL === undefined && defaults.logLevel !== undefined) set.LOG_LEVEL = defaults.logLevel;
+  return set;
+}
+
+/** Validates every variable at once: one ConfigError names each bad variable with its value and what it allows. */
+function parseSettings(settings: Record<string, string>): Config {
+  const parsed = configSchema.safeParse(settings);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((i) => {
+      // A path below the variable (a key inside LABELQ_QUOTAS' JSON) is named after its value.
+      const [variable, ...inside] = i.path.map(String);
+      const where = inside.length > 0 ? `${inside.join(".")}: ` : "";
+      return `${variable}=${JSON.stringify(settings[variable ?? ""] ?? "")}: ${where}${i.message}`;
+    }),
   );
-  const parsed = envSchema.safeParse(relevant);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => {
-        const name = i.path.join(".");
-        return `${name}=${JSON.stringify(relevant[name] ?? "")}: ${i.message}`;
-      }),
+}
+
+/** Settings valid one by one but not together, each named with the variable to change. */
+function combinationIssues(config: Config): string[] {
+  const { bulk, worker } = config;
+  const issues: string[] = [];
+  if ((bulk.bucket === undefined) !== (bulk.roleArn === undefined)) {
+    const [missing, given] = bulk.bucket === undefined ? ["LABELQ_BULK_BUCKET", "LABELQ_BULK_ROLE_ARN"] : ["LABELQ_BULK_ROLE_ARN", "LABELQ_BULK_BUCKET"];
+    issues.push(`${missing}: required with ${given} (the bulk path needs both a bucket and the service role Bedrock assumes)`);
+  }
+  if (bulk.limits.maxFileBytes > bulk.limits.maxJobBytes) {
+    issues.push(`LABELQ_BULK_MAX_FILE_BYTES=${bulk.limits.maxFileBytes}: must not exceed LABELQ_BULK_MAX_JOB_BYTES (${bulk.limits.maxJobBytes})`);
+  }
+  if (worker.heartbeatS >= worker.visibilityTimeoutS) {
+    issues.push(
+      `LABELQ_HEARTBEAT_S=${worker.heartbeatS}: must be shorter than LABELQ_VISIBILITY_TIMEOUT_S (${worker.visibilityTimeoutS}) so the heartbeat extends visibility before it lapses`,
     );
   }
-  const e = parsed.data;
-  const config: Config = {
-    region: e.AWS_REGION,
-    endpoints: {
-      sqs: e.AWS_ENDPOINT_URL_SQS ?? e.AWS_ENDPOINT_URL,
-      dynamodb: e.AWS_ENDPOINT_URL_DYNAMODB ?? e.AWS_ENDPOINT_URL,
-      bedrock: e.AWS_ENDPOINT_URL_BEDROCK_RUNTIME ?? e.AWS_ENDPOINT_URL,
-      s3: e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL,
-      bedrockControl: e.AWS_ENDPOINT_URL_BEDROCK ?? e.AWS_ENDPOINT_URL,
-    },
-    queues: { requests: e.LABELQ_REQUESTS_QUEUE_URL, results: e.LABELQ_RESULTS_QUEUE_URL, dlq: e.LABELQ_DLQ_URL },
-    replyToAllowlist: e.LABELQ_REPLY_TO_ALLOWLIST,
-    worker: {
-      concurrency: e.LABELQ_CONCURRENCY,
-      visibilityTimeoutS: e.LABELQ_VISIBILITY_TIMEOUT_S,
-      heartbeatS: e.LABELQ_HEARTBEAT_S,
-      waitTimeS: e.LABELQ_WAIT_TIME_S,
-      shutdownTimeoutS: e.LABELQ_SHUTDOWN_TIMEOUT_S,
-      retryBaseDelayS: e.LABELQ_RETRY_BASE_DELAY_S,
-    },
-    limits: { maxItems: e.LABELQ_MAX_ITEMS, maxTextChars: e.LABELQ_MAX_TEXT_CHARS, maxBodyBytes: e.LABELQ_MAX_BODY_BYTES },
-    prompts: { dir: e.LABELQ_PROMPTS_DIR, defaultTaxonomy: e.LABELQ_DEFAULT_TAXONOMY, defaultVersion: e.LABELQ_DEFAULT_PROMPT_VERSION },
-    models: {
-      default: e.LABELQ_DEFAULT_MODEL,
-      allowed: e.LABELQ_ALLOWED_MODELS,
-      fallbacks: e.LABELQ_FALLBACK_MODELS.filter((m) => m !== "none"),
-      catalogueFile: e.LABELQ_MODEL_CATALOGUE,
-      geography: e.LABELQ_MODEL_GEOGRAPHY,
-    },
-    classify: { chunkSize: e.LABELQ_CHUNK_SIZE, maxReaskRounds: e.LABELQ_MAX_REASK_ROUNDS },
-    bedrock: {
-      timeoutMs: e.LABELQ_MODEL_TIMEOUT_MS,
-      maxAttempts: e.LABELQ_MODEL_MAX_ATTEMPTS,
-      retryBudgetS: e.LABELQ_RETRY_BUDGET_S,
-      breakerThreshold: e.LABELQ_BREAKER_THRESHOLD,
-      breakerCooldownS: e.LABELQ_BREAKER_COOLDOWN_S,
-    },
-    limiter: {
-      maxConcurrent: e.LABELQ_LIMITER_MAX_CONCURRENT,
-      minTimeMs: e.LABELQ_LIMITER_MIN_TIME_MS,
-      redisUrl: e.LABELQ_REDIS_URL,
-      id: e.LABELQ_LIMITER_ID,
-      quota: { rpm: e.LABELQ_QUOTA_RPM, tpm: e.LABELQ_QUOTA_TPM },
-      quotas: e.LABELQ_QUOTAS,
-      windowS: e.LABELQ_QUOTA_WINDOW_S,
-      expectedWorkers: e.LABELQ_EXPECTED_WORKERS,
-    },
-    store: {
-      cacheTable: e.LABELQ_CACHE_TABLE === "off" ? undefined : e.LABELQ_CACHE_TABLE,
-      batchesTable: e.LABELQ_BATCHES_TABLE === "off" ? undefined : e.LABELQ_BATCHES_TABLE,
-      cacheTtlDays: e.LABELQ_CACHE_TTL_DAYS,
-      batchRecordTtlDays: e.LABELQ_BATCH_RECORD_TTL_DAYS,
-    },
-    log: { level: e.LOG_LEVEL ?? defaults.logLevel ?? "info", logTexts: e.LABELQ_LOG_TEXTS, pretty: e.LABELQ_LOG_PRETTY },
-    http: { port: e.LABELQ_HTTP_PORT },
-    bulk: {
-      enabled: e.LABELQ_BULK_BUCKET !== undefined && e.LABELQ_BULK_ROLE_ARN !== undefined && e.LABELQ_BULK_TABLE !== "off",
-      bucket: e.LABELQ_BULK_BUCKET,
-      prefix: e.LABELQ_BULK_PREFIX,
-      roleArn: e.LABELQ_BULK_ROLE_ARN,
-      table: e.LABELQ_BULK_TABLE === "off" ? undefined : e.LABELQ_BULK_TABLE,
-      pollS: e.LABELQ_BULK_POLL_S,
-      gatherS: e.LABELQ_BULK_GATHER_S,
-      limits: {
-        maxRecordsPerFile: e.LABELQ_BULK_MAX_RECORDS_PER_FILE,
-        maxRecordsPerJob: e.LABELQ_BULK_MAX_RECORDS_PER_JOB,
-        maxFileBytes: e.LABELQ_BULK_MAX_FILE_BYTES,
-        maxJobBytes: e.LABELQ_BULK_MAX_JOB_BYTES,
-        maxJobs: e.LABELQ_BULK_MAX_JOBS,
-        minRecords: e.LABELQ_BULK_MIN_RECORDS,
-      },
-      jobTimeoutH: e.LABELQ_BULK_JOB_TIMEOUT_H,
-      policy: { minBacklogS: e.LABELQ_BULK_MIN_BACKLOG_S, turnaroundS: e.LABELQ_BULK_TURNAROUND_S },
-      onJobFailure: e.LABELQ_BULK_ON_JOB_FAILURE,
-    },
-  };
-  if ((e.LABELQ_BULK_BUCKET === undefined) !== (e.LABELQ_BULK_ROLE_ARN === undefined)) {
-    throw new ConfigError([
-      `${e.LABELQ_BULK_BUCKET === undefined ? "LABELQ_BULK_BUCKET" : "LABELQ_BULK_ROLE_ARN"}: required with ${e.LABELQ_BULK_BUCKET === undefined ? "LABELQ_BULK_ROLE_ARN" : "LABELQ_BULK_BUCKET"} (the bulk path needs both a bucket and the service role Bedrock assumes)`,
-    ]);
-  }
-  if (config.bulk.limits.maxFileBytes > config.bulk.limits.maxJobBytes) {
-    throw new ConfigError([`LABELQ_BULK_MAX_FILE_BYTES=${config.bulk.limits.maxFileBytes}: must not exceed LABELQ_BULK_MAX_JOB_BYTES (${config.bulk.limits.maxJobBytes})`]);
-  }
-  if (config.worker.heartbeatS >= config.worker.visibilityTimeoutS) {
-    throw new ConfigError([
-      `LABELQ_HEARTBEAT_S=${config.worker.heartbeatS}: must be shorter than LABELQ_VISIBILITY_TIMEOUT_S (${config.worker.visibilityTimeoutS}) so the heartbeat extends visibility before it lapses`,
-    ]);
-  }
+  return issues;
+}
+
+/** Parse and validate configuration from environment variables once, at start-up. Throws ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined>, defaults: ConfigDefaults = {}): Config {
+  const config = parseSettings(settingsIn(env, defaults));
+  const issues = combinationIssues(config);
+  if (issues.length > 0) throw new ConfigError(issues);
   return config;
 }
 
-/** The environment variables loadConfig reads, for docs and `--help`. */
-export const configVariables = Object.keys(envSchema.shape);
 
 const QUEUE_VARIABLES: Record<keyof Config["queues"], string> = { requests: "LABELQ_REQUESTS_QUEUE_URL", results: "LABELQ_RESULTS_QUEUE_URL", dlq: "LABELQ_DLQ_URL" };
 
