@@ -21,8 +21,14 @@ describe("README", () => {
     expect(beforeFirstBlock).toMatch(/harmless/);
   });
 
-  it("links docs/deploy.md from its documentation list", () => {
+  it("links docs/deploy.md and the other guides from its documentation list", () => {
     const docs = readme.slice(readme.indexOf("## Documentation"));
-    expect(docs).toMatch(/^- \[docs\/deploy\.md\]\(docs\/deploy\.md\): /m);
+    for (const doc of ["deploy", "configuration", "operating", "contract", "architecture"]) {
+      expect(docs).toMatch(new RegExp(`^- \\[docs/${doc}\\.md\\]\\(docs/${doc}\\.md\\): `, "m"));
+    }
+  });
+
+  it("stays a front door: at most 200 lines, the detail in docs/", () => {
+    expect(readme.split("\n").length).toBeLessThanOrEqual(200);
   });
 });
