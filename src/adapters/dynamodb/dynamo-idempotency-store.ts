@@ -4,7 +4,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { type LabelResult, resultSchema } from "../../core/contracts/result.ts";
 import { StoreError } from "../../core/errors/errors.ts";
 import type { ClaimOutcome, IdempotencyStore } from "../../core/idempotency/idempotency-store.ts";
-import { getUnexpired } from "./unexpired.ts";
+import { getUnexpired, isExpired, itemOfRefusal } from "./unexpired.ts";
 
 /**
  * DynamoDB items are at most 400 KB. A result is stored gzipped when it fits under this
@@ -19,10 +19,10 @@ const MAX_STORED_RESULT_BYTES = 300_000;
  * The lease is one conditional put:
  *
  *   worker A  put IN_PROGRESS, lease=t+L  if (absent | lease expired & same payload | record expired)  -> claimed
- *   worker B  same put                    -> condition fails -> read: IN_PROGRESS, lease live          -> in-progress (retry later)
+ *   worker B  same put                    -> condition fails, returns the item: IN_PROGRESS, lease live -> in-progress (retry later)
  *   worker A  update lease=t'+L           if owner=A & IN_PROGRESS   (heartbeat)
  *   worker A  update COMPLETED + result   if owner=A & IN_PROGRESS
- *   worker B  put ...                     -> condition fails -> read: COMPLETED                         -> completed (republish)
+ *   worker B  put ...                     -> condition fails, returns the item: COMPLETED               -> completed (republish)
  *   A dies:   lease expires; the next delivery's put succeeds and finishes the batch.
  */
 export class DynamoIdempotencyStore implements IdempotencyStore {
@@ -38,42 +38,82 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
     this.#now = now;
   }
 
+  /** Conditional claims refused, by where the stored record was read from (see conditionReads). */
+  readonly #conditionReads = { fromFailure: 0, readAfterFailure: 0 };
+
   async claim(batchId: string, payloadHash: string, owner: string, leaseMs: number): Promise<ClaimOutcome> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const now = this.#now();
-      try {
-        await this.#db.send(
-          new PutCommand({
-            TableName: this.#table,
-            Item: {
-              batchId,
-              status: "IN_PROGRESS",
-              payloadHash,
-              leaseOwner: owner,
-              leaseExpiresAt: now + leaseMs,
-              updatedAt: new Date(now).toISOString(),
-              expiresAt: Math.floor(now / 1000) + this.#recordTtlS,
-            },
-            ConditionExpression:
-              "attribute_not_exists(batchId) OR expiresAt < :nowS OR (#s = :inProgress AND leaseExpiresAt < :now AND payloadHash = :ph)",
-            ExpressionAttributeNames: { "#s": "status" },
-            ExpressionAttributeValues: { ":now": now, ":nowS": Math.floor(now / 1000), ":inProgress": "IN_PROGRESS", ":ph": payloadHash },
-          }),
-        );
-        return { kind: "claimed" };
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw storeError("claim", batchId, error);
-      }
-      // Emulators do not return the item with the failed condition: read it.
-      const existing = await this.#get(batchId);
-      if (!existing) continue; // Deleted (released) in between: try again.
-      if (existing.payloadHash !== payloadHash) return { kind: "conflict", storedPayloadHash: String(existing.payloadHash) };
-      if (existing.status === "COMPLETED") return { kind: "completed", result: decodeResult(existing.result) };
-      const leaseExpiresAt = Number(existing.leaseExpiresAt);
-      if (leaseExpiresAt >= this.#now()) return { kind: "in-progress", leaseExpiresAt };
-      // The lease expired between our put and our read: try again.
+      const refused = await this.#putClaim(batchId, payloadHash, owner, leaseMs);
+      if (!refused) return { kind: "claimed" };
+      const existing = await this.#recordOf(batchId, refused);
+      if (!existing) continue; // Deleted (released) or expired in between: try again.
+      const outcome = outcomeFor(existing, payloadHash, this.#now());
+      if (outcome) return outcome;
+      // The lease expired between our put and the read: try again.
     }
     throw new StoreError(`Could not claim batch ${batchId}: the record kept changing`);
+  }
+
+  /**
+   * How often a refused claim found the stored record in the refusal itself (DynamoDB returns it
+   * for ReturnValuesOnConditionCheckFailure) and how often it had to read it again (a store that
+   * leaves the parameter out, such as dynalite); see #recordOf.
+   */
+  conditionReads(): { fromFailure: number; readAfterFailure: number } {
+    return { ...this.#conditionReads };
+  }
+
+  /** The conditional put that takes the lease; the refusal when the record is held, completed or someone else's. */
+  async #putClaim(batchId: string, payloadHash: string, owner: string, leaseMs: number): Promise<ConditionalCheckFailedException | undefined> {
+    const now = this.#now();
+    try {
+      await this.#db.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            batchId,
+            status: "IN_PROGRESS",
+            payloadHash,
+            leaseOwner: owner,
+            leaseExpiresAt: now + leaseMs,
+            updatedAt: new Date(now).toISOString(),
+            expiresAt: Math.floor(now / 1000) + this.#recordTtlS,
+          },
+          ConditionExpression:
+            "attribute_not_exists(batchId) OR expiresAt < :nowS OR (#s = :inProgress AND leaseExpiresAt < :now AND payloadHash = :ph)",
+          ExpressionAttributeNames: { "#s": "status" },
+          ExpressionAttributeValues: { ":now": now, ":nowS": Math.floor(now / 1000), ":inProgress": "IN_PROGRESS", ":ph": payloadHash },
+          // The refusal carries the record that refused it: no second round trip to learn why.
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return undefined;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return error;
+      throw storeError("claim", batchId, error);
+    }
+  }
+
+  /**
+   * The record that refused a claim: the one the refusal carries. DynamoDB always sends it (the
+   * condition can only fail on an existing item). dynalite 4.0.0, the embedded test store, does
+   * not: its request validation drops parameters it does not know
+   * (validations/index.js checkTypes), ReturnValuesOnConditionCheckFailure among them, and its
+   * ConditionalCheckFailedException has no Item (db/index.js conditionalError). Only then is the
+   * record read again, strongly consistent, and counted in conditionReads().readAfterFailure.
+   */
+  async #recordOf(batchId: string, refused: ConditionalCheckFailedException): Promise<Record<string, unknown> | undefined> {
+    const carried = itemOfRefusal(refused);
+    if (carried) {
+      this.#conditionReads.fromFailure += 1;
+      return isExpired(carried, this.#now()) ? undefined : carried;
+    }
+    this.#conditionReads.readAfterFailure += 1;
+    try {
+      return await getUnexpired(this.#db, this.#table, { batchId }, this.#now());
+    } catch (error) {
+      throw storeError("read", batchId, error);
+    }
   }
 
   async extend(batchId: string, owner: string, leaseMs: number): Promise<boolean> {
@@ -133,14 +173,6 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
       throw storeError(what, batchId, error);
     }
   }
-
-  async #get(batchId: string): Promise<Record<string, unknown> | undefined> {
-    try {
-      return await getUnexpired(this.#db, this.#table, { batchId }, this.#now());
-    } catch (error) {
-      throw storeError("read", batchId, error);
-    }
-  }
 }
 
 /**
@@ -155,6 +187,14 @@ function decodeResult(value: unknown): LabelResult | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What a refused claim means, or undefined when the refusing lease has expired since (claim again). */
+function outcomeFor(existing: Record<string, unknown>, payloadHash: string, now: number): ClaimOutcome | undefined {
+  if (existing.payloadHash !== payloadHash) return { kind: "conflict", storedPayloadHash: String(existing.payloadHash) };
+  if (existing.status === "COMPLETED") return { kind: "completed", result: decodeResult(existing.result) };
+  const leaseExpiresAt = Number(existing.leaseExpiresAt);
+  return leaseExpiresAt >= now ? { kind: "in-progress", leaseExpiresAt } : undefined;
 }
 
 function storeError(what: string, batchId: string, cause: unknown): StoreError {
