@@ -82,6 +82,20 @@ describe("the rolling-minute window", () => {
     expect((await w.tryAdmit("c", 18_000, limits, 30)).admitted).toBe(true);
   });
 
+  it("says a tokens-bound call may start once enough of the oldest entries have left the window", async () => {
+    const w = new LocalWindowStore(timing);
+    const limits = { rpm: 0, tpm: 60_000 };
+    // 60,000 a minute paces at 12,500 per 10 s: one 12,000 call every 10 s.
+    for (const [id, at] of [["a", 0], ["b", 10_000], ["c", 20_000], ["d", 30_000], ["e", 40_000]] as const) {
+      expect(await w.tryAdmit(id, 12_000, limits, at)).toEqual({ admitted: true });
+    }
+    // 60,000 used: a 20,000 call needs a and b gone; b leaves 60 s + margin after it came.
+    expect(await w.tryAdmit("f", 20_000, limits, 50_000)).toEqual({ admitted: false, retryInMs: 20_300 });
+    // An entry leaves exactly 60 s + margin after it came, the moment the refusal named: a at 60,300.
+    expect(await w.tryAdmit("f", 12_000, limits, 60_299)).toEqual({ admitted: false, retryInMs: 1 });
+    expect(await w.tryAdmit("f", 12_000, limits, 60_300)).toEqual({ admitted: true });
+  });
+
   it("lets a call bigger than the whole quota go alone into an empty window", async () => {
     const w = new LocalWindowStore(timing);
     expect((await w.tryAdmit("a", 50_000, { rpm: 0, tpm: 20_000 }, 0)).admitted).toBe(true);
