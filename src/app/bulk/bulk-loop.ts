@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { advanceJob } from "./advance-job.ts";
 import { assembleJobs } from "./assemble-jobs.ts";
 import { finishHandOffs } from "./hand-off.ts";
 import type { BulkContext } from "./bulk-context.ts";
+import { type Clock, systemClock } from "../../adapters/limiter/clock.ts";
 import type { JobRecord } from "../../core/bulk/bulk-store.ts";
 
 /**
@@ -18,13 +18,16 @@ import type { JobRecord } from "../../core/bulk/bulk-store.ts";
 export class BulkLoop {
   readonly #ctx: BulkContext;
   readonly #pollMs: number;
+  /** Waits between passes; the time the steps read is ctx.now (tests give both the same fake clock). */
+  readonly #clock: Pick<Clock, "sleep">;
   #stop = new AbortController();
   #running: Promise<void> | undefined;
   #counts: { state: string; status: string; count: number }[] = [];
 
-  constructor(ctx: BulkContext, pollMs: number) {
+  constructor(ctx: BulkContext, pollMs: number, clock: Pick<Clock, "sleep"> = systemClock) {
     this.#ctx = ctx;
     this.#pollMs = pollMs;
+    this.#clock = clock;
     ctx.metrics?.observeBulkJobs(() => this.#counts);
   }
 
@@ -38,7 +41,7 @@ export class BulkLoop {
         await this.runOnce(signal).catch((error: unknown) => {
           if (!signal.aborted) this.#ctx.logger.error({ err: error }, "bulk loop pass failed; trying again on the next");
         });
-        await sleep(this.#pollMs, undefined, { signal }).catch(() => undefined);
+        await this.#clock.sleep(this.#pollMs, signal).catch(() => undefined);
       }
     })();
   }
