@@ -8,6 +8,8 @@ import { callOnChain, type ModelChoice, type ModelChoiceDeps } from "./model-cho
 import { answerBudget, evenChunkSizes, textsPerCallCap } from "./output-budget.ts";
 import { RetryBudget } from "./retry-policy.ts";
 import { sortAnswer, type ItemProblem } from "./sort-answer.ts";
+import { errorItem, missingItem } from "./result-message.ts";
+import { settleAll } from "./settle-all.ts";
 import { addUsage, answerUsage, noUsage, recordUsage, type Usage } from "./usage.ts";
 import { DEFAULTS } from "../config/config.ts";
 
@@ -45,6 +47,35 @@ export interface ClassifyOutcome {
 
 type Item = { id: string; text: string };
 
+/** What one chunk's call came to. Each chunk returns its own; the round merges them (see mergeChunks). */
+interface ChunkOutcome {
+  labelled: ResultItem[];
+  problems: ItemProblem[];
+  /** The answer's tokens and cost, and every attempt sent for the chunk as modelCalls. */
+  usage: Usage;
+  unexpected: number;
+  rejection?: ModelCallError;
+  /** Texts in the chunk when its answer was cut off, else 0. */
+  truncated: number;
+}
+
+/** What the batch has so far, merged from its chunks round after round. */
+interface Tally {
+  labelled: Map<string, ResultItem>;
+  problems: Map<string, ItemProblem>;
+  usage: Usage;
+  unexpectedItems: number;
+  rejection?: ModelCallError;
+}
+
+/** One model's turn on the chain: its texts, and the models it may still fall back on. */
+interface Tier {
+  input: ClassifyInput;
+  chain: readonly ModelChoice[];
+  tier: number;
+  budget: RetryBudget;
+}
+
 /**
  * Label every item, salvaging rather than retrying all-or-nothing: each round keeps every
  * text whose labels validate and asks again only for the rest, in smaller chunks after a
@@ -54,78 +85,93 @@ type Item = { id: string; text: string };
  * callOnChain); texts a model rejects or cannot label validly are handed to the next fallback.
  */
 export async function classifyItems(input: ClassifyInput, deps: ClassifyDeps, signal?: AbortSignal): Promise<ClassifyOutcome> {
-  let answered = noUsage();
-  let attempts = 0;
-  const labelled = new Map<string, ResultItem>();
-  const problems = new Map<string, ItemProblem>();
-  let unexpectedItems = 0;
-  let rejection: ModelCallError | undefined;
   const chain: ModelChoice[] = [{ model: input.model, inference: input.inference }, ...(input.fallbacks ?? [])];
-  const ctx = { budget: input.retryBudget ?? new RetryBudget(DEFAULTS.retryBudgetS * 1000), signal, onAttempt: () => void (attempts += 1) };
-
-  /** Ask the chain from `tier` on for one chunk and record what it answered; labelled texts are reported at once. */
-  const runChunk = async (items: Item[], tier: number): Promise<{ truncated: number }> => {
-    const texts = items.map((it) => it.text);
-    const outcome = await callOnChain(chain.slice(tier), (choice) => callModel(texts, input.prompt, choice, deps, ctx), deps, signal);
-    if (outcome.kind === "rejected") {
-      rejection ??= outcome.error;
-      for (const it of items) problems.set(it.id, { id: it.id, code: "MODEL_REJECTED_REQUEST", message: outcome.error.message });
-      return { truncated: 0 };
-    }
-    const { choice, value } = outcome;
-    const spent = answerUsage(choice.model, value.response.usage, value.reservedTokens);
-    answered = addUsage(answered, spent);
-    recordUsage(deps.metrics, choice.model.alias, spent);
-
-    const sorted = sortAnswer(items, value.parsed, input.prompt.codec, choice.model.modelId);
-    unexpectedItems += sorted.unexpected;
-    for (const problem of [...sorted.invalid, ...sorted.missing]) problems.set(problem.id, problem);
-    for (const result of sorted.labelled) {
-      labelled.set(result.id, result);
-      problems.delete(result.id);
-    }
-    // Reported per chunk, so a worker that dies mid-batch keeps what it already paid for.
-    if (sorted.labelled.length > 0) await input.onLabelled?.(sorted.labelled);
-    // Cut off at the output cap or the context window: either way a smaller chunk fits.
-    return { truncated: isCutOff(value.response.stopReason) ? items.length : 0 };
-  };
-
+  const budget = input.retryBudget ?? new RetryBudget(DEFAULTS.retryBudgetS * 1000);
+  const tally: Tally = { labelled: new Map(), problems: new Map(), usage: noUsage(), unexpectedItems: 0 };
   let pending: Item[] = [...input.items];
-  for (const [tier, choice] of chain.entries()) {
+  for (const tier of chain.keys()) {
     if (pending.length === 0) break;
-    const previous = chain[tier - 1];
-    if (previous) {
-      deps.logger.info({ model: choice.model.alias, texts: pending.length }, "texts without valid labels go to the fallback model");
-      deps.metrics?.fallbacks.inc({ from: previous.model.alias, to: choice.model.alias, reason: "invalid-output" }, pending.length);
-    }
-    // No more texts per call than the smallest output cap on the rest of the chain can answer.
-    let chunkSize = Math.min(input.chunkSize, ...chain.slice(tier).map((c) => textsPerCall(input.prompt, c)));
-    for (let round = 0; round <= input.maxReaskRounds && pending.length > 0; round++) {
-      signal?.throwIfAborted();
-      const chunks = planChunks(pending, chunkSize, input.prompt, choice);
-      const settled = await Promise.allSettled(chunks.map((c) => runChunk(c, tier)));
-      const failure = settled.find((o) => o.status === "rejected");
-      if (failure) throw failure.reason;
-      // Halve the largest chunk that was cut off, not the configured size: a short batch must shrink too.
-      const truncated = Math.max(0, ...settled.map((o) => (o.status === "fulfilled" ? o.value.truncated : 0)));
-      pending = pending.filter((it) => !labelled.has(it.id) && problems.get(it.id)?.code !== "MODEL_REJECTED_REQUEST");
-      if (truncated > 0) chunkSize = Math.max(1, Math.ceil(Math.min(chunkSize, truncated) / 2));
-      if (pending.length > 0 && round < input.maxReaskRounds) {
-        deps.logger.debug({ round, pending: pending.length, chunkSize }, "re-asking for texts without valid labels");
-      }
-    }
+    if (tier > 0) announceFallback(chain, tier, pending.length, deps);
+    await runRounds({ input, chain, tier, budget }, pending, tally, deps, signal);
     // What this model could not label, rejected texts included, is the next model's to try.
-    pending = input.items.filter((it) => !labelled.has(it.id));
+    pending = input.items.filter((it) => !tally.labelled.has(it.id));
   }
+  const items = input.items.map((it) => tally.labelled.get(it.id) ?? problemItem(it.id, tally.problems.get(it.id)));
+  return { items, usage: tally.usage, unexpectedItems: tally.unexpectedItems, rejection: tally.rejection };
+}
 
-  const items = input.items.map<ResultItem>((it) => {
-    const done = labelled.get(it.id);
-    if (done) return done;
-    const problem = problems.get(it.id);
-    const error = problem ? { code: problem.code, message: problem.message } : { code: "MISSING_FROM_OUTPUT" as const, message: "no labels for this text" };
-    return { id: it.id, labels: null, source: null, model: null, error };
-  });
-  return { items, usage: { ...answered, modelCalls: attempts }, unexpectedItems, rejection };
+/** Texts still without valid labels move down the chain: say so. */
+function announceFallback(chain: readonly ModelChoice[], tier: number, texts: number, deps: ClassifyDeps): void {
+  const [from, to] = [chain[tier - 1]!, chain[tier]!];
+  deps.logger.info({ model: to.model.alias, texts }, "texts without valid labels go to the fallback model");
+  deps.metrics?.fallbacks.inc({ from: from.model.alias, to: to.model.alias, reason: "invalid-output" }, texts);
+}
+
+/** The tier's rounds: ask for `pending` in chunks, merge what the chunks return, re-ask for the rest. */
+async function runRounds(tier: Tier, pending: Item[], tally: Tally, deps: ClassifyDeps, signal?: AbortSignal): Promise<void> {
+  const { input, chain } = tier;
+  const choice = chain[tier.tier]!;
+  // No more texts per call than the smallest output cap on the rest of the chain can answer.
+  let chunkSize = Math.min(input.chunkSize, ...chain.slice(tier.tier).map((c) => textsPerCall(input.prompt, c)));
+  for (let round = 0; round <= input.maxReaskRounds && pending.length > 0; round++) {
+    signal?.throwIfAborted();
+    const chunks = planChunks(pending, chunkSize, input.prompt, choice);
+    const outcomes = await settleAll(chunks.map((c) => askChunk(c, tier, deps, signal)));
+    mergeChunks(tally, outcomes);
+    pending = pending.filter((it) => !tally.labelled.has(it.id) && tally.problems.get(it.id)?.code !== "MODEL_REJECTED_REQUEST");
+    // Halve the largest chunk that was cut off, not the configured size: a short batch must shrink too.
+    const truncated = Math.max(0, ...outcomes.map((o) => o.truncated));
+    if (truncated > 0) chunkSize = Math.max(1, Math.ceil(Math.min(chunkSize, truncated) / 2));
+    if (pending.length > 0 && round < input.maxReaskRounds) {
+      deps.logger.debug({ round, pending: pending.length, chunkSize }, "re-asking for texts without valid labels");
+    }
+  }
+}
+
+/** Ask the chain from the tier's model on for one chunk; labelled texts are reported at once. */
+async function askChunk(items: Item[], tier: Tier, deps: ClassifyDeps, signal?: AbortSignal): Promise<ChunkOutcome> {
+  let calls = 0;
+  const ctx = { budget: tier.budget, signal, onAttempt: () => void (calls += 1) };
+  const texts = items.map((it) => it.text);
+  const { prompt } = tier.input;
+  const outcome = await callOnChain(tier.chain.slice(tier.tier), (choice) => callModel(texts, prompt, choice, deps, ctx), deps, signal);
+  if (outcome.kind === "rejected") {
+    const problems = items.map((it): ItemProblem => ({ id: it.id, code: "MODEL_REJECTED_REQUEST", message: outcome.error.message }));
+    return { labelled: [], problems, usage: { ...noUsage(), modelCalls: calls }, unexpected: 0, rejection: outcome.error, truncated: 0 };
+  }
+  const { choice, value } = outcome;
+  const spent = answerUsage(choice.model, value.response.usage, value.reservedTokens);
+  recordUsage(deps.metrics, choice.model.alias, spent);
+  const sorted = sortAnswer(items, value.parsed, prompt.codec, choice.model.modelId);
+  // Reported per chunk, so a worker that dies mid-batch keeps what it already paid for.
+  if (sorted.labelled.length > 0) await tier.input.onLabelled?.(sorted.labelled);
+  return {
+    labelled: sorted.labelled,
+    problems: [...sorted.invalid, ...sorted.missing],
+    usage: { ...spent, modelCalls: calls },
+    unexpected: sorted.unexpected,
+    // Cut off at the output cap or the context window: either way a smaller chunk fits.
+    truncated: isCutOff(value.response.stopReason) ? items.length : 0,
+  };
+}
+
+/** Add a round's chunk outcomes to the tally, in chunk order, once every chunk has settled. */
+function mergeChunks(tally: Tally, outcomes: readonly ChunkOutcome[]): void {
+  for (const outcome of outcomes) {
+    tally.usage = addUsage(tally.usage, outcome.usage);
+    tally.unexpectedItems += outcome.unexpected;
+    tally.rejection ??= outcome.rejection;
+    for (const problem of outcome.problems) tally.problems.set(problem.id, problem);
+    for (const result of outcome.labelled) {
+      tally.labelled.set(result.id, result);
+      tally.problems.delete(result.id);
+    }
+  }
+}
+
+/** The result item of a text that has no valid labels. */
+function problemItem(id: string, problem: ItemProblem | undefined): ResultItem {
+  return problem ? errorItem(id, problem.code, problem.message) : missingItem(id);
 }
 
 /** Halve `xs` until each part fits (a single item is left as it is, for the call to refuse with the reason). */

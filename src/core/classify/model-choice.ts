@@ -41,59 +41,73 @@ export async function callOnChain<T>(
   deps: ModelChoiceDeps,
   signal?: AbortSignal,
 ): Promise<ChainOutcome<T>> {
-  const { breakers, metrics, logger } = deps;
   const exhausted: { choice: ModelChoice; resetsAt: number }[] = [];
   let failure: Error | undefined;
-  /** Go on with the next model, if any; says whether there is one. */
-  const fallBack = (k: number, reason: string): boolean => {
-    const [from, to] = [chain[k], chain[k + 1]];
-    if (from && to) metrics?.fallbacks.inc({ from: from.model.alias, to: to.model.alias, reason });
-    return to !== undefined;
-  };
   for (const [k, choice] of chain.entries()) {
-    const alias = choice.model.alias;
-    const pausedUntil = deps.limiter?.pausedUntil(alias);
-    if (pausedUntil !== undefined) {
-      exhausted.push({ choice, resetsAt: pausedUntil });
-      fallBack(k, "quota-exhausted");
-      continue;
-    }
-    if (breakers && !breakers.allow(alias)) {
-      // With no model left this holds the batch back rather than fail its texts.
-      failure = new ModelCallError("MODEL_UNAVAILABLE", choice.model.modelId, `circuit open for ${alias}: recent calls found it unavailable`);
-      fallBack(k, "circuit-open");
-      continue;
-    }
-    try {
-      const value = await call(choice);
-      breakers?.success(alias);
-      return { kind: "answered", choice, value };
-    } catch (error) {
-      const down = error instanceof ModelCallError && (error.code === "MODEL_UNAVAILABLE" || error.code === "MODEL_TIMEOUT");
-      // Stopping is not the model's fault: no breaker, no fallback, no retry.
-      if (signal?.aborted || !down) breakers?.release(alias);
-      if (signal?.aborted) throw error;
-      if (error instanceof ModelCallError && error.code === "MODEL_QUOTA_EXHAUSTED") {
-        exhausted.push({ choice, resetsAt: error.resetsAt ?? Date.now() });
-        if (fallBack(k, "quota-exhausted")) logger.warn({ model: alias, fallback: chain[k + 1]?.model.alias }, "daily quota spent: chunk goes to the fallback model");
-        continue;
-      }
-      if (down) {
-        if (breakers?.failure(alias)) logger.warn({ model: alias }, "circuit breaker opened: the model is skipped until a trial call succeeds");
-        failure = error;
-        if (fallBack(k, "unavailable")) {
-          logger.warn({ model: alias, fallback: chain[k + 1]?.model.alias, code: error.code }, "model unavailable: chunk goes to the fallback model");
-          continue;
-        }
-        throw error;
-      }
-      if (error instanceof ModelCallError && !error.retryable) return { kind: "rejected", choice, error };
-      throw error;
-    }
+    const step = await tryModel(choice, call, deps, signal);
+    if (step.kind === "answered" || step.kind === "rejected") return step;
+    if (step.kind === "exhausted") exhausted.push({ choice, resetsAt: step.resetsAt });
+    // With no model left an open circuit holds the batch back rather than fail its texts.
+    else failure = step.error;
+    const next = chain[k + 1];
+    if (next) handOff(choice, next, step, deps);
   }
   if (exhausted.length === chain.length && exhausted.length > 0) throw noModelCanRun(exhausted);
   // Reached with no failure only for an empty chain: the caller always passes the chosen model.
   throw failure ?? (exhausted.length > 0 ? noModelCanRun(exhausted) : new RangeError("callOnChain needs at least one model"));
+}
+
+/**
+ * One model's turn: answered, rejected for good, or passed on because its daily quota is spent
+ * or it is down (`called` says whether it was asked at all, or skipped on the limiter's or the
+ * breaker's word).
+ */
+type ModelTurn<T> =
+  | ChainOutcome<T>
+  | { kind: "exhausted"; resetsAt: number; called: boolean }
+  | { kind: "down"; error: ModelCallError; reason: "circuit-open" | "unavailable" };
+
+/** Ask one model unless its daily quota is spent or its breaker is open. */
+async function tryModel<T>(choice: ModelChoice, call: (choice: ModelChoice) => Promise<T>, deps: ModelChoiceDeps, signal?: AbortSignal): Promise<ModelTurn<T>> {
+  const alias = choice.model.alias;
+  const pausedUntil = deps.limiter?.pausedUntil(alias);
+  if (pausedUntil !== undefined) return { kind: "exhausted", resetsAt: pausedUntil, called: false };
+  if (deps.breakers && !deps.breakers.allow(alias)) {
+    const error = new ModelCallError("MODEL_UNAVAILABLE", choice.model.modelId, `circuit open for ${alias}: recent calls found it unavailable`);
+    return { kind: "down", error, reason: "circuit-open" };
+  }
+  try {
+    const value = await call(choice);
+    deps.breakers?.success(alias);
+    return { kind: "answered", choice, value };
+  } catch (error) {
+    return failedTurn(choice, error, deps, signal);
+  }
+}
+
+/** What a failed call means for the chain; stopping, and any error but a model's, is thrown. */
+function failedTurn(choice: ModelChoice, error: unknown, deps: ModelChoiceDeps, signal?: AbortSignal): ModelTurn<never> {
+  const alias = choice.model.alias;
+  const down = error instanceof ModelCallError && (error.code === "MODEL_UNAVAILABLE" || error.code === "MODEL_TIMEOUT");
+  // Stopping is not the model's fault: no breaker, no fallback, no retry.
+  if (signal?.aborted || !down) deps.breakers?.release(alias);
+  if (signal?.aborted || !(error instanceof ModelCallError)) throw error;
+  if (error.code === "MODEL_QUOTA_EXHAUSTED") return { kind: "exhausted", resetsAt: error.resetsAt ?? Date.now(), called: true };
+  if (down) {
+    if (deps.breakers?.failure(alias)) deps.logger.warn({ model: alias }, "circuit breaker opened: the model is skipped until a trial call succeeds");
+    return { kind: "down", error, reason: "unavailable" };
+  }
+  if (!error.retryable) return { kind: "rejected", choice, error };
+  throw error;
+}
+
+/** Count the hand-off to the next model; a model that was asked and failed is also logged. */
+function handOff(from: ModelChoice, to: ModelChoice, turn: ModelTurn<unknown> & { kind: "exhausted" | "down" }, deps: ModelChoiceDeps): void {
+  const fields = { model: from.model.alias, fallback: to.model.alias };
+  const reason = turn.kind === "exhausted" ? "quota-exhausted" : turn.reason;
+  deps.metrics?.fallbacks.inc({ from: fields.model, to: fields.fallback, reason });
+  if (turn.kind === "exhausted" && turn.called) deps.logger.warn(fields, "daily quota spent: chunk goes to the fallback model");
+  if (turn.kind === "down" && turn.reason === "unavailable") deps.logger.warn({ ...fields, code: turn.error.code }, "model unavailable: chunk goes to the fallback model");
 }
 
 /** Every model of the chain is out of daily quota: nothing can run before the earliest reset. */
