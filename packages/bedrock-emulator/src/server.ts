@@ -79,111 +79,19 @@ function route(state: EmulatorState, jobs: JobStore, method: string, url: string
 
 /** Starts the Bedrock emulator (test double, simulated model) on an HTTP/2 cleartext port. */
 export async function startBedrockEmulator(options: BedrockEmulatorOptions = {}): Promise<BedrockEmulator> {
-  const faults = faultRuleSchema.array().parse(options.faults ?? []);
-  const quota = quotaSchema.parse(options.quota ?? {});
-  const latency = latencySchema.parse(options.latency ?? { fixedMs: 0, perOutputTokenMs: 0 });
-  const host = options.host ?? "127.0.0.1";
-  const lenient = lenientSchema.parse(options.lenient ?? [...DEFAULT_LENIENT]);
-  const maxConcurrent = maxConcurrentSchema.parse(options.maxConcurrent ?? 0);
-  const jobSettings = jobsOptionsSchema.parse(options.jobs ?? {});
-  const state = new EmulatorState(options.seed ?? 0, faults, quota, latency, options.unavailableModels ?? [], lenient, maxConcurrent, jobSettings, options.clock);
-  state.setLabelErrors(labelErrorsSchema.parse(options.labelErrors ?? {}));
-  const jobs = new JobStore({
-    storage: options.s3 === undefined ? undefined : s3JobStorage(options.s3),
-    settings: () => state.jobs,
-    now: state.now,
-    seed: state.seed,
-    lenient: () => state.lenient,
-    labelErrors: () => state.labelErrors,
-  });
-
+  const state = createState(options);
+  const jobs = createJobStore(state, options);
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
-
-  const onRequest = (req: EmulatorRequest, res: EmulatorServerResponse): void => {
-    readBody(req)
-      .then((body) => {
-        const answer = route(state, jobs, req.method ?? "GET", req.url ?? "/", body, signedRegion(req.headers.authorization));
-        const send = () => {
-          try {
-            // The client may have given up while the simulated latency ran.
-            if (clientGone(res)) return;
-            if ("stream" in res) res.writeHead(answer.status, answer.headers).end(answer.body);
-            else res.writeHead(answer.status, answer.headers).end(answer.body);
-          } finally {
-            answer.onSent?.();
-          }
-        };
-        if (answer.delayMs <= 0) return send();
-        // A timer, never a busy wait: other calls proceed during the simulated latency.
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          send();
-        }, answer.delayMs);
-        timers.add(timer);
-      })
-      .catch(() => ("stream" in res ? res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR) : res.destroy()));
-  };
-
-  // The runtime client (Converse) speaks HTTP/2 by default, the control-plane client (model
-  // invocation jobs, @aws-sdk/client-bedrock) HTTP/1.1: one port serves both, chosen per
-  // connection by its first bytes, since cleartext HTTP/2 has no ALPN to negotiate with.
-  const h2 = http2.createServer();
-  h2.on("request", onRequest);
-  const h1 = http.createServer({ keepAliveTimeout: 5_000 });
-  h1.on("request", onRequest);
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-    socket.once("data", (first: Buffer) => {
-      socket.pause();
-      socket.unshift(first);
-      (isHttp2Preface(first) ? h2 : h1).emit("connection", socket);
-      process.nextTick(() => socket.resume());
-    });
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const server = createServer(requestHandler(state, jobs, timers), sockets);
+  const host = options.host ?? "127.0.0.1";
+  const { port, url } = await listen(server, host, options.port ?? 0);
   options.logger?.(`Bedrock emulator (test double, simulated model: a deterministic rule-based classifier, not an LLM) listening on ${url}`);
-
   return {
     url,
     port,
-    stats: () => state.stats.snapshot(),
-    resetStats: () => state.stats.reset(),
-    reset: () => state.reset(),
-    setFaults: (rules: FaultRule[]) => state.setFaults(faultRuleSchema.array().parse(rules)),
-    setQuota: (q: QuotaOptions) => state.setQuota(quotaSchema.parse(q)),
-    setLatency: (l: LatencyOptions) => state.setLatency(latencySchema.parse(l)),
-    setUnavailableModels: (ids: string[]) => state.setUnavailableModels(ids),
-    setLenient: (rules: LenientRule[]) => state.setLenient(lenientSchema.parse(rules)),
-    setMaxConcurrent: (max: number) => state.setMaxConcurrent(maxConcurrentSchema.parse(max)),
-    setLabelErrors: (o: LabelErrorOptions) => state.setLabelErrors(labelErrorsSchema.parse(o)),
-    jobs: {
-      list: () => jobs.all(),
-      created: () => jobs.created,
-      setFaults: (f) => state.setJobs({ faults: jobFaultsSchema.parse(f) }),
-      setQuotas: (q) => state.setJobs({ quotas: jobQuotasSchema.parse(q) }),
-      setTiming: (t) => {
-        // manual only in code: over HTTP nothing could call advance(), and jobs would never move.
-        const timing = jobsControlSchema.pick({ stepMs: true, recordsPerStep: true, hourMs: true }).extend({ manual: z.boolean().optional() }).parse(t);
-        state.setJobs(Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)));
-      },
-      history: (job) => {
-        const history = jobs.history(jobIdOf(job));
-        if (history === undefined) throw new Error(`the Bedrock emulator has no job ${job}`);
-        return history;
-      },
-      advance: (job) => jobs.advance(jobIdOf(job)),
-    },
+    ...controls(state),
+    jobs: jobControls(state, jobs),
     close: () =>
       new Promise<void>((resolve, reject) => {
         jobs.close();
@@ -194,6 +102,136 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
         // Clients keep connections (HTTP/2 sessions, HTTP/1.1 keep-alive) open; without this close() would wait for them.
         for (const socket of sockets) socket.destroy();
       }),
+  };
+}
+
+/** The emulator's state from its validated options (faults, quota, latency, strictness, concurrency, jobs, label errors). */
+function createState(options: BedrockEmulatorOptions): EmulatorState {
+  const faults = faultRuleSchema.array().parse(options.faults ?? []);
+  const quota = quotaSchema.parse(options.quota ?? {});
+  const latency = latencySchema.parse(options.latency ?? { fixedMs: 0, perOutputTokenMs: 0 });
+  const lenient = lenientSchema.parse(options.lenient ?? [...DEFAULT_LENIENT]);
+  const maxConcurrent = maxConcurrentSchema.parse(options.maxConcurrent ?? 0);
+  const jobSettings = jobsOptionsSchema.parse(options.jobs ?? {});
+  const state = new EmulatorState(options.seed ?? 0, faults, quota, latency, options.unavailableModels ?? [], lenient, maxConcurrent, jobSettings, options.clock);
+  state.setLabelErrors(labelErrorsSchema.parse(options.labelErrors ?? {}));
+  return state;
+}
+
+/** The model invocation jobs, reading their settings from the state as it is now (it changes at run time). */
+function createJobStore(state: EmulatorState, options: BedrockEmulatorOptions): JobStore {
+  return new JobStore({
+    storage: options.s3 === undefined ? undefined : s3JobStorage(options.s3),
+    settings: () => state.jobs,
+    now: state.now,
+    seed: state.seed,
+    lenient: () => state.lenient,
+    labelErrors: () => state.labelErrors,
+  });
+}
+
+type RequestHandler = (req: EmulatorRequest, res: EmulatorServerResponse) => void;
+
+/** Read a request, route it, and send the answer after its simulated latency (timers kept in `timers` so close() can clear them). */
+function requestHandler(state: EmulatorState, jobs: JobStore, timers: Set<NodeJS.Timeout>): RequestHandler {
+  return (req, res) => {
+    readBody(req)
+      .then((body) => {
+        const answer = route(state, jobs, req.method ?? "GET", req.url ?? "/", body, signedRegion(req.headers.authorization));
+        if (answer.delayMs <= 0) return sendAnswer(res, answer);
+        // A timer, never a busy wait: other calls proceed during the simulated latency.
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          sendAnswer(res, answer);
+        }, answer.delayMs);
+        timers.add(timer);
+      })
+      .catch(() => ("stream" in res ? res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR) : res.destroy()));
+  };
+}
+
+/** Write an answer unless its client is gone; its onSent runs either way. */
+function sendAnswer(res: EmulatorServerResponse, answer: EmulatorResponse): void {
+  try {
+    // The client may have given up while the simulated latency ran.
+    if (clientGone(res)) return;
+    if ("stream" in res) res.writeHead(answer.status, answer.headers).end(answer.body);
+    else res.writeHead(answer.status, answer.headers).end(answer.body);
+  } finally {
+    answer.onSent?.();
+  }
+}
+
+/**
+ * One TCP server for both protocols. The runtime client (Converse) speaks HTTP/2 by default, the
+ * control-plane client (model invocation jobs, @aws-sdk/client-bedrock) HTTP/1.1: one port serves
+ * both, chosen per connection by its first bytes, since cleartext HTTP/2 has no ALPN to negotiate
+ * with. Open sockets are kept in `sockets` so close() can end them.
+ */
+function createServer(onRequest: RequestHandler, sockets: Set<net.Socket>): net.Server {
+  const h2 = http2.createServer();
+  h2.on("request", onRequest);
+  const h1 = http.createServer({ keepAliveTimeout: 5_000 });
+  h1.on("request", onRequest);
+  return net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.once("data", (first: Buffer) => {
+      socket.pause();
+      socket.unshift(first);
+      (isHttp2Preface(first) ? h2 : h1).emit("connection", socket);
+      process.nextTick(() => socket.resume());
+    });
+  });
+}
+
+/** Listen on host:port (0: a free one) and give the port taken and the URL to reach it. */
+async function listen(server: net.Server, host: string, port: number): Promise<{ port: number; url: string }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const taken = (server.address() as AddressInfo).port;
+  return { port: taken, url: `http://${host.includes(":") ? `[${host}]` : host}:${taken}` };
+}
+
+/** The in-process controls of the model side: stats and every setting, validated as the HTTP controls validate them. */
+function controls(state: EmulatorState): Omit<BedrockEmulator, "url" | "port" | "jobs" | "close"> {
+  return {
+    stats: () => state.stats.snapshot(),
+    resetStats: () => state.stats.reset(),
+    reset: () => state.reset(),
+    setFaults: (rules: FaultRule[]) => state.setFaults(faultRuleSchema.array().parse(rules)),
+    setQuota: (q: QuotaOptions) => state.setQuota(quotaSchema.parse(q)),
+    setLatency: (l: LatencyOptions) => state.setLatency(latencySchema.parse(l)),
+    setUnavailableModels: (ids: string[]) => state.setUnavailableModels(ids),
+    setLenient: (rules: LenientRule[]) => state.setLenient(lenientSchema.parse(rules)),
+    setMaxConcurrent: (max: number) => state.setMaxConcurrent(maxConcurrentSchema.parse(max)),
+    setLabelErrors: (o: LabelErrorOptions) => state.setLabelErrors(labelErrorsSchema.parse(o)),
+  };
+}
+
+/** The in-process controls of the model invocation jobs. */
+function jobControls(state: EmulatorState, jobs: JobStore): BedrockEmulator["jobs"] {
+  return {
+    list: () => jobs.all(),
+    created: () => jobs.created,
+    setFaults: (f) => state.setJobs({ faults: jobFaultsSchema.parse(f) }),
+    setQuotas: (q) => state.setJobs({ quotas: jobQuotasSchema.parse(q) }),
+    setTiming: (t) => {
+      // manual only in code: over HTTP nothing could call advance(), and jobs would never move.
+      const timing = jobsControlSchema.pick({ stepMs: true, recordsPerStep: true, hourMs: true }).extend({ manual: z.boolean().optional() }).parse(t);
+      state.setJobs(Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)));
+    },
+    history: (job) => {
+      const history = jobs.history(jobIdOf(job));
+      if (history === undefined) throw new Error(`the Bedrock emulator has no job ${job}`);
+      return history;
+    },
+    advance: (job) => jobs.advance(jobIdOf(job)),
   };
 }
 
