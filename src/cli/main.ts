@@ -28,7 +28,7 @@ const program = new Command()
   .option("--debug", "print the stack of an error as well (LOG_LEVEL=debug does too)")
   .addHelpText(
     "after",
-    `\nConfiguration comes from environment variables (flags override them):\n  ${configVariables.join("\n  ")}\nSee README.md for what each one does.`,
+    `\nConfiguration comes from environment variables (flags override them):\n  ${configVariables.join("\n  ")}\nSee docs/configuration.md for what each one does.`,
   );
 
 registerWorkerCommand(program);

@@ -13,16 +13,6 @@ import { REPO_ROOT } from "../support/fakes.ts";
 const ROOTS = ["src", "docs", "deploy", "packages", "schemas", "bench", "test", "prompts", "samples", "eval", "bin", ".ci"];
 const REPO_PATH = new RegExp(`^(?:${ROOTS.map((r) => r.replace(".", "\\.")).join("|")})/[^\\s]*$`);
 
-/**
- * Broken references in files this test does not fix itself (docs/bedrock-fidelity.md is kept with
- * the emulator's rules): each is still reported by the run, and must be fixed there. Matched
- * without the line number, so an edit above one does not hide it.
- */
-const KNOWN_BROKEN = new Set([
-  "docs/bedrock-fidelity.md: link ../src/local/bedrock-emulator/bedrock-models.ts: no such file",
-  "docs/bedrock-fidelity.md: link ../src/local/bedrock-emulator/strictness.ts: no such file",
-  "docs/bedrock-fidelity.md: link #pending-rules-labelq-does-not-meet-yet: no heading #pending-rules-labelq-does-not-meet-yet",
-]);
 
 const docs = ["README.md", "packages/bedrock-emulator/README.md", ...fs.readdirSync(path.join(REPO_ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
 
@@ -101,10 +91,7 @@ function brokenReferences(doc: string): string[] {
 
 describe("references in README.md and docs/", () => {
   it.each(docs)("%s links and names only files that exist", (doc) => {
-    const broken = brokenReferences(doc);
-    const known = broken.filter((b) => KNOWN_BROKEN.has(b.replace(/:\d+: /, ": ")));
-    if (known.length > 0) console.warn(`still to fix in ${doc}:\n  ${known.join("\n  ")}`);
-    expect(broken.filter((b) => !known.includes(b))).toEqual([]);
+    expect(brokenReferences(doc)).toEqual([]);
   });
 
   it("checks what it says it checks: a made-up link and path are reported", () => {
