@@ -9,8 +9,8 @@ import type { HandOffReason } from "./hand-off.ts";
 import { handOff } from "./hand-off.ts";
 import { COMPLETED_STATUSES, jobIdOf } from "../../adapters/bedrock/job-control.ts";
 import { type OutputRead, readManifest, readOutputFile } from "./read-output.ts";
-import { recordItems, resolveBatch } from "./resolve-batch.ts";
-import { sortBatchOutput } from "./sort-batch-output.ts";
+import { recordItems, type ResolvedBatch, resolveBatch } from "./resolve-batch.ts";
+import { type BatchOutput, sortBatchOutput } from "./sort-batch-output.ts";
 
 /**
  * Collect an ended job, one collector at a time (a lease on the job record): read its output,
@@ -120,17 +120,12 @@ async function collectBatch(
   summary.missingRecords += sorted.records.missing;
   summary.costUsd += sorted.usage.costUsd;
   if (FINAL_INTAKE_STATES.includes(intake.state)) {
-    if (intake.state === "done") summary.publishedBatches += 1;
-    else if (intake.state === "live") summary.liveBatches += 1;
-    else summary.deadLetteredBatches += 1;
-    summary.labelledTexts += sorted.labelled.length;
-    if (intake.state === "done") summary.reaskedTexts += sorted.unlabelled.length;
+    countSettledBefore(intake, sorted, summary);
     return true;
   }
-  const model = batch.model.alias;
   // A batch's records are counted once, when it settles (a batch left for a later pass is read again then).
   const countRecords = () => {
-    for (const outcome of ["answered", "failed", "missing"] as const) ctx.metrics?.bulkRecords.inc({ outcome, model }, sorted.records[outcome]);
+    for (const outcome of ["answered", "failed", "missing"] as const) ctx.metrics?.bulkRecords.inc({ outcome, model: batch.model.alias }, sorted.records[outcome]);
   };
   if (sorted.labelled.length === 0 && !completed) {
     const sent = await handOff(ctx, intake, ctx.bulk.onJobFailure, failure);
@@ -140,6 +135,27 @@ async function collectBatch(
     }
     return sent;
   }
+  const published = await publishOnce(ctx, intake, await labelBatchResult(ctx, intake, batch, sorted, signal));
+  if (published) {
+    countRecords();
+    summary.publishedBatches += 1;
+    summary.labelledTexts += sorted.labelled.length;
+    summary.reaskedTexts += sorted.unlabelled.length;
+  }
+  return published;
+}
+
+/** Count in the summary a batch an earlier pass (or the live path) already settled. */
+function countSettledBefore(intake: IntakeRecord, sorted: BatchOutput, summary: JobSummary): void {
+  if (intake.state === "done") summary.publishedBatches += 1;
+  else if (intake.state === "live") summary.liveBatches += 1;
+  else summary.deadLetteredBatches += 1;
+  summary.labelledTexts += sorted.labelled.length;
+  if (intake.state === "done") summary.reaskedTexts += sorted.unlabelled.length;
+}
+
+/** The batch's result: the job's labels (written to the label cache) and, for the texts it did not label, a live re-ask. */
+async function labelBatchResult(ctx: BulkContext, intake: IntakeRecord, batch: ResolvedBatch, sorted: BatchOutput, signal: AbortSignal): Promise<LabelResult> {
   const receivedAt = new Date(intake.receivedAt);
   if (sorted.labelled.length > 0 && ctx.cache && (intake.request.cache ?? "use") !== "bypass") {
     const expiresAt = cacheExpiresAt(ctx.now(), ctx.settings.cacheTtlDays);
@@ -149,20 +165,12 @@ async function collectBatch(
   if (sorted.unlabelled.length > 0) {
     const ids = new Set(sorted.unlabelled.map((p) => p.id));
     const items = intake.request.items.filter((it) => ids.has(it.id));
-    ctx.metrics?.bulkReasked.inc({ model }, items.length);
+    ctx.metrics?.bulkReasked.inc({ model: batch.model.alias }, items.length);
     ctx.logger.info({ batchId: intake.batchId, texts: items.length }, "re-asking live the texts the bulk job did not label");
     // The same request for those texts only, at the prompt version its records were built with.
     reask = await ctx.label({ ...intake.request, mode: "live", promptVersion: batch.prompt.version, items }, receivedAt, signal);
   }
-  const result = bulkResult({ request: intake.request, output: sorted, reask, ...batch, receivedAt, completedAt: new Date(ctx.now()) });
-  const published = await publishOnce(ctx, intake, result);
-  if (published) {
-    countRecords();
-    summary.publishedBatches += 1;
-    summary.labelledTexts += sorted.labelled.length;
-    summary.reaskedTexts += sorted.unlabelled.length;
-  }
-  return published;
+  return bulkResult({ request: intake.request, output: sorted, reask, ...batch, receivedAt, completedAt: new Date(ctx.now()) });
 }
 
 /**
