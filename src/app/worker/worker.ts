@@ -123,11 +123,24 @@ export interface LabelCoreOverrides extends Pick<WorkerOverrides, "provider" | "
 export function createLabelCore(config: Config, clients: AwsClients, logger: Logger, overrides: LabelCoreOverrides = {}): LabelCore {
   const catalogue = modelCatalogueFor(config);
   const metrics = overrides.metrics ?? new Metrics();
-  const settings: LabelBatchSettings = {
+  const settings = labelBatchSettings(config, catalogue, overrides.allowEveryModel ?? false);
+  const limiter = createLimiter(config, logger);
+  const provider = overrides.provider ?? new BedrockProvider(clients.bedrock);
+  const cache = (overrides.cache ?? true) && config.store.cacheTable ? new DynamoLabelCache(clients.dynamo, config.store.cacheTable, logger) : undefined;
+  const breakers = new CircuitBreakers({ threshold: config.bedrock.breakerThreshold, cooldownMs: config.bedrock.breakerCooldownS * 1000 });
+  const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: config.bedrock.maxAttempts };
+  const shadow = config.store.batchesTable ? new DynamoShadowSummary(clients.dynamo, config.store.batchesTable) : undefined;
+  const deps: RoutedBatchDeps = { prompts: new PromptRegistry(config.prompts.dir), limiter, provider, logger, cache, metrics, breakers, retry, shadow };
+  return { settings, deps, limiter, cache, metrics, breakers };
+}
+
+/** The labelling settings from config; `allowEveryModel` lets a request choose any catalogue model. */
+function labelBatchSettings(config: Config, catalogue: ModelCatalogue, allowEveryModel: boolean): LabelBatchSettings {
+  return {
     defaultTaxonomy: config.prompts.defaultTaxonomy,
     defaultPromptVersion: config.prompts.defaultVersion,
     defaultModel: config.models.default,
-    allowedModels: overrides.allowEveryModel ? catalogue.models.map((m) => m.alias) : config.models.allowed,
+    allowedModels: allowEveryModel ? catalogue.models.map((m) => m.alias) : config.models.allowed,
     fallbackModels: config.models.fallbacks,
     catalogue,
     chunkSize: config.classify.chunkSize,
@@ -136,7 +149,11 @@ export function createLabelCore(config: Config, clients: AwsClients, logger: Log
     retryBudgetS: config.bedrock.retryBudgetS,
     maxTextChars: config.limits.maxTextChars,
   };
-  const limiter = new QuotaLimiter(
+}
+
+/** The quota limiter from config: each model's quota, this worker's share of it, and Bedrock's window. */
+function createLimiter(config: Config, logger: Logger): QuotaLimiter {
+  return new QuotaLimiter(
     {
       maxConcurrent: config.limiter.maxConcurrent,
       minTimeMs: config.limiter.minTimeMs,
@@ -148,13 +165,6 @@ export function createLabelCore(config: Config, clients: AwsClients, logger: Log
     },
     logger,
   );
-  const provider = overrides.provider ?? new BedrockProvider(clients.bedrock);
-  const cache = (overrides.cache ?? true) && config.store.cacheTable ? new DynamoLabelCache(clients.dynamo, config.store.cacheTable, logger) : undefined;
-  const breakers = new CircuitBreakers({ threshold: config.bedrock.breakerThreshold, cooldownMs: config.bedrock.breakerCooldownS * 1000 });
-  const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: config.bedrock.maxAttempts };
-  const shadow = config.store.batchesTable ? new DynamoShadowSummary(clients.dynamo, config.store.batchesTable) : undefined;
-  const deps: RoutedBatchDeps = { prompts: new PromptRegistry(config.prompts.dir), limiter, provider, logger, cache, metrics, breakers, retry, shadow };
-  return { settings, deps, limiter, cache, metrics, breakers };
 }
 
 /** The message handler and the parts it is built from. */
@@ -267,8 +277,30 @@ export function createWorker(
   logger: Logger,
   overrides: WorkerOverrides = {},
 ): Worker {
-  const { handler, limiter, cache, metrics, breakers, bulk } = createMessagePipeline(config, clients, logger, { ...overrides, renewVisibility: true });
-  const pool = new WorkerPool(
+  const pipeline = createMessagePipeline(config, clients, logger, { ...overrides, renewVisibility: true });
+  const { limiter, cache, metrics, breakers, bulk } = pipeline;
+  const pool = createPool(config, clients, pipeline, logger);
+  observeWorkerGauges(pipeline, pool);
+  const lifecycle = workerLifecycle(config, clients, logger, overrides.http, { pool, bulk, limiter, metrics });
+  return {
+    pool,
+    bulk,
+    limiter,
+    cache,
+    metrics,
+    breakers,
+    get httpPort() {
+      return lifecycle.httpPort();
+    },
+    start: lifecycle.start,
+    close: lifecycle.close,
+  };
+}
+
+/** The pool that consumes the requests queue with the pipeline's handler, receiving only what the quota lets start soon. */
+function createPool(config: Config, clients: AwsClients, pipeline: MessagePipeline, logger: Logger): WorkerPool {
+  const { limiter } = pipeline;
+  return new WorkerPool(
     {
       queueUrl: requireQueue(config, "requests"),
       concurrency: config.worker.concurrency,
@@ -280,16 +312,37 @@ export function createWorker(
       beforeReceive: (signal) => limiter.whenCanStart([config.models.default, ...config.models.fallbacks], signal),
     },
     clients.sqs,
-    handler,
+    pipeline.handler,
     logger,
   );
-  metrics.observeGauges({
+}
+
+/** Report the pool's, limiter's, cache's and breakers' state as gauges on /metrics. */
+function observeWorkerGauges(pipeline: MessagePipeline, pool: WorkerPool): void {
+  const { limiter, cache, breakers } = pipeline;
+  pipeline.metrics.observeGauges({
     inFlight: () => pool.inFlight(),
     limiterQueued: () => limiter.queued(),
     cacheErrors: () => cache?.stats().errors ?? 0,
     rateFactors: () => limiter.rateFactors(),
     breakers: () => Object.fromEntries(breakers.models().map((m) => [m, breakers.state(m)])),
   });
+}
+
+/** What a worker starts and closes. */
+type Running = Pick<Worker, "pool" | "bulk" | "limiter" | "metrics">;
+
+/**
+ * A worker's start (health server first, then the pool and the bulk loop) and close (every step
+ * even if one fails); both are idempotent, and a failed start closes what it had opened.
+ */
+function workerLifecycle(
+  config: Config,
+  clients: AwsClients,
+  logger: Logger,
+  http: WorkerOverrides["http"],
+  { pool, bulk, limiter, metrics }: Running,
+): { start: () => Promise<void>; close: () => Promise<void>; httpPort: () => number | undefined } {
   let health: HealthServer | undefined;
   let starting: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
@@ -306,38 +359,35 @@ export function createWorker(
     });
     return closing;
   };
-  const listen = async (http: { port: number; host?: string }): Promise<HealthServer> => {
-    const checks = workerHealthChecks(pool, clients.sqs, requireQueue(config, "requests"), config.worker.waitTimeS);
-    try {
-      return await startHealthServer(http, metrics, checks, logger);
-    } catch (error) {
-      const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new ConfigError([`LABELQ_HTTP_PORT=${http.port}: the health server cannot listen (${why}); choose another port, or 0 for a free one`], { cause: error });
-    }
+  const start = (): Promise<void> => {
+    starting ??= (async () => {
+      if (http) health = await listenHealth(config, clients, logger, { pool, metrics }, http);
+      pool.start();
+      bulk?.start();
+    })().catch(async (error: unknown) => {
+      await close().catch(() => {});
+      throw error;
+    });
+    return starting;
   };
-  return {
-    pool,
-    bulk,
-    limiter,
-    cache,
-    metrics,
-    breakers,
-    get httpPort() {
-      return health?.port;
-    },
-    start() {
-      starting ??= (async () => {
-        if (overrides.http) health = await listen(overrides.http);
-        pool.start();
-        bulk?.start();
-      })().catch(async (error: unknown) => {
-        await close().catch(() => {});
-        throw error;
-      });
-      return starting;
-    },
-    close,
-  };
+  return { start, close, httpPort: () => health?.port };
+}
+
+/** Serve /metrics, /healthz and /readyz; a port it cannot listen on is a ConfigError naming LABELQ_HTTP_PORT. */
+async function listenHealth(
+  config: Config,
+  clients: AwsClients,
+  logger: Logger,
+  { pool, metrics }: Pick<Running, "pool" | "metrics">,
+  http: { port: number; host?: string },
+): Promise<HealthServer> {
+  const checks = workerHealthChecks(pool, clients.sqs, requireQueue(config, "requests"), config.worker.waitTimeS);
+  try {
+    return await startHealthServer(http, metrics, checks, logger);
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new ConfigError([`LABELQ_HTTP_PORT=${http.port}: the health server cannot listen (${why}); choose another port, or 0 for a free one`], { cause: error });
+  }
 }
 
 /** Build a worker from config and start it (see Worker.start): the one way a process runs a worker. */
