@@ -16,6 +16,8 @@ import { RetryBudget } from "./retry-policy.ts";
 import { addUsage, noUsage } from "./usage.ts";
 import { errorItem, missingItem, resultMessage } from "./result-message.ts";
 import { DEFAULTS } from "../config/config.ts";
+import type { ModelChoice } from "./model-choice.ts";
+import { settleAll } from "./settle-all.ts";
 
 export interface LabelBatchSettings {
   defaultTaxonomy: string;
@@ -67,6 +69,34 @@ export function screenRequest(request: LabelRequest, settings: Pick<LabelBatchSe
   return { usable, unusable: new Map(unusable.map((u) => [u.id, unusableResultItem(u)])) };
 }
 
+/** What a request resolves to: taxonomy, prompt, model and sampling, and the fallbacks that take its sampling. */
+interface BatchPlan {
+  taxonomyName: string;
+  modelAlias: string;
+  model: ModelSpec;
+  prompt: ResolvedPrompt;
+  inference: InferenceParams;
+  fallbacks: ModelChoice[];
+}
+
+/** The usable texts sorted by what the label cache holds for them. */
+interface CacheSort {
+  /** Every dimension cached under its current definition: answered from the cache. */
+  fromCache: Map<string, ResultItem>;
+  /** Nothing cached: the full prompt. */
+  misses: Item[];
+  /** Cached under older definitions of some dimensions: asked only for those, grouped by them. */
+  stale: Map<string, { dims: Set<string>; items: Item[] }>;
+  /** The entries found, by cache key. */
+  cached: Map<string, CacheEntry>;
+}
+
+/** A batch's cache keys, by text or by item id. */
+interface BatchKeys {
+  ofText: (text: string) => string;
+  ofId: (id: string) => string;
+}
+
 /**
  * Label one validated batch request and build its result message. Knows nothing of queues.
  * Texts the model cannot be asked about (empty, blank, too long) get an item error and are
@@ -82,125 +112,145 @@ export async function labelBatch(
   signal?: AbortSignal,
 ): Promise<LabelResult> {
   const now = deps.now ?? Date.now;
+  const plan = await planBatch(request, settings, deps.prompts);
+  const mode = request.cache ?? "use";
+  const cache = mode === "bypass" ? undefined : deps.cache;
+  const keys = batchKeys(request, plan);
+  const { usable, unusable } = screenRequest(request, settings);
+  const sorted = await sortByCache(usable, mode === "use" ? cache : undefined, keys, plan.prompt);
+  const expiresAt = () => cacheExpiresAt(now(), settings.cacheTtlDays);
+  const writeCache = async (items: ResultItem[]) => cache?.putMany(items.map((item) => cacheEntry(item, keys, plan, expiresAt())));
+  const outcomes = await classifyUncached(sorted, { plan, settings, keys, writeCache }, deps, signal);
+  if (cache && mode === "use") countCacheLookups(sorted, deps);
+
+  const answered = new Map(outcomes.flatMap((r) => r.items).map((it) => [it.id, it]));
+  const items = request.items.map((it) => unusable.get(it.id) ?? sorted.fromCache.get(it.id) ?? answered.get(it.id) ?? missingItem(it.id));
+  throwIfAllRejected(outcomes, items, { unusable, fromCache: sorted.fromCache });
+  return resultMessage({
+    request,
+    taxonomy: plan.taxonomyName,
+    promptVersion: plan.prompt.version,
+    promptHash: promptHash(forFormat(plan.prompt, plan.model.outputFormat), plan.model.modelId, plan.inference),
+    model: plan.modelAlias,
+    items,
+    usage: outcomes.map((r) => r.usage).reduce(addUsage, noUsage()),
+    cacheHits: sorted.fromCache.size,
+    sentToModel: usable.length - sorted.fromCache.size,
+    receivedAt,
+    completedAt: new Date(now()),
+  });
+}
+
+/** Resolve the request's taxonomy, prompt, model and sampling, and the fallbacks that can take its sampling. */
+async function planBatch(request: LabelRequest, settings: LabelBatchSettings, prompts: PromptRegistry): Promise<BatchPlan> {
   const taxonomyName = request.taxonomy ?? settings.defaultTaxonomy;
   const modelAlias = request.model ?? settings.defaultModel;
   const model = resolveModel(modelAlias, settings);
-  const prompt = await deps.prompts.resolve(taxonomyName, request.promptVersion ?? settings.defaultPromptVersion);
+  const prompt = await prompts.resolve(taxonomyName, request.promptVersion ?? settings.defaultPromptVersion);
   const inferenceFor = (m: ModelSpec): InferenceParams => resolveInference(prompt, m, request.inference);
-  const inference = inferenceFor(model);
   const fallbacks = (settings.fallbackModels ?? [])
     .filter((alias) => alias !== modelAlias)
     .map((alias) => (settings.catalogue ?? DEFAULT_CATALOGUE).find(alias))
     .filter((m): m is ModelSpec => m !== undefined)
     // A fallback that cannot take the request's sampling overrides is skipped, not sent other sampling.
     .flatMap((m) => (acceptsSampling(m, request.inference) ? [{ model: m, inference: inferenceFor(m) }] : []));
-  const mode = request.cache ?? "use";
-  const cache = mode === "bypass" ? undefined : deps.cache;
-  const context = promptContextHash(prompt.taxonomy, prompt.template);
-  const keyOf = (it: Item) => cacheKey(it.text, { taxonomy: taxonomyName, context, modelId: model.modelId, format: model.outputFormat, inference });
-  const { usable, unusable } = screenRequest(request, settings);
-  const cached = cache && mode === "use" && usable.length > 0 ? await cache.getMany(usable.map(keyOf)) : new Map<string, CacheEntry>();
+  return { taxonomyName, modelAlias, model, prompt, inference: inferenceFor(model), fallbacks };
+}
 
-  // Sort every text into: fully cached, cached except some dimensions, not cached.
-  const fromCache = new Map<string, ResultItem>();
-  const misses: Item[] = [];
-  const stale = new Map<string, { dims: Set<string>; items: Item[] }>();
+/** Cache keys as the live and the bulk path share them: text, taxonomy, prompt context, model and sampling. */
+function batchKeys(request: LabelRequest, plan: BatchPlan): BatchKeys {
+  const { model, prompt, inference } = plan;
+  const scope = { taxonomy: plan.taxonomyName, context: promptContextHash(prompt.taxonomy, prompt.template), modelId: model.modelId, format: model.outputFormat, inference };
+  const textOf = new Map(request.items.map((it) => [it.id, it.text]));
+  const ofText = (text: string) => cacheKey(text, scope);
+  return { ofText, ofId: (id) => ofText(textOf.get(id) ?? "") };
+}
+
+/** Look the texts up in the cache (when it is read) and sort them: fully cached, cached except some dimensions, not cached. */
+async function sortByCache(usable: readonly Item[], cache: LabelCache | undefined, keys: BatchKeys, prompt: ResolvedPrompt): Promise<CacheSort> {
+  const cached = cache && usable.length > 0 ? await cache.getMany(usable.map((it) => keys.ofText(it.text))) : new Map<string, CacheEntry>();
+  const sorted: CacheSort = { fromCache: new Map(), misses: [], stale: new Map(), cached };
   for (const it of usable) {
-    const entry = cached.get(keyOf(it));
+    const entry = cached.get(keys.ofText(it.text));
     if (!entry) {
-      misses.push(it);
+      sorted.misses.push(it);
       continue;
     }
     const changed = prompt.taxonomy.dimensions.filter((d) => entry.labels[d.key]?.h !== prompt.dimensionHashes[d.key]).map((d) => d.key);
     if (changed.length === 0) {
-      fromCache.set(it.id, { id: it.id, labels: labelsFrom(prompt, entry, new Set()), source: "cache", model: entry.model, error: null });
-    } else {
-      const group = stale.get(changed.join(",")) ?? { dims: new Set(changed), items: [] };
-      group.items.push(it);
-      stale.set(changed.join(","), group);
+      sorted.fromCache.set(it.id, { id: it.id, labels: labelsFrom(prompt, entry, new Set()), source: "cache", model: entry.model, error: null });
+      continue;
     }
+    const group = sorted.stale.get(changed.join(",")) ?? { dims: new Set(changed), items: [] };
+    group.items.push(it);
+    sorted.stale.set(changed.join(","), group);
   }
+  return sorted;
+}
 
-  const expiresAt = () => cacheExpiresAt(now(), settings.cacheTtlDays);
-  const textOf = new Map(request.items.map((it) => [it.id, it.text]));
-  const keyOfId = (id: string) => keyOf({ id, text: textOf.get(id) ?? "" });
-  const toEntry = (item: ResultItem, labels: Record<string, LabelValue>): CacheEntry => ({
-    key: keyOfId(item.id),
-    labels: Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, { h: prompt.dimensionHashes[k] ?? "", v }])),
-    model: item.model ?? model.modelId,
-    promptVersion: prompt.version,
-    expiresAt: expiresAt(),
-  });
+/** What classifying the uncached texts needs besides the texts. */
+interface UncachedRun {
+  plan: BatchPlan;
+  settings: LabelBatchSettings;
+  keys: BatchKeys;
+  /** Cache the labels of texts as soon as a call labels them. */
+  writeCache: (items: ResultItem[]) => Promise<void>;
+}
 
+/** Ask the model for the misses (full prompt) and each stale group (its changed dimensions), side by side. */
+async function classifyUncached(sorted: CacheSort, run: UncachedRun, deps: LabelBatchDeps, signal?: AbortSignal): Promise<ClassifyOutcome[]> {
+  const { plan, settings } = run;
   const retryBudget = new RetryBudget((settings.retryBudgetS ?? DEFAULTS.retryBudgetS) * 1000);
-  const common = { model, inference, fallbacks, retryBudget, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds };
+  const common = { model: plan.model, inference: plan.inference, fallbacks: plan.fallbacks, retryBudget, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds };
   const runs: Promise<ClassifyOutcome>[] = [];
-  if (misses.length > 0) {
-    runs.push(
-      classifyItems(
-        { ...common, items: misses, prompt, onLabelled: async (items) => cache?.putMany(items.map((i) => toEntry(i, i.labels ?? {}))) },
-        deps,
-        signal,
-      ),
-    );
-  }
-  for (const group of stale.values()) {
+  if (sorted.misses.length > 0) runs.push(classifyItems({ ...common, items: sorted.misses, prompt: plan.prompt, onLabelled: run.writeCache }, deps, signal));
+  for (const group of sorted.stale.values()) {
     // Fresh labels for the group's changed dimensions, cached ones for the rest.
     const merge = (item: ResultItem): ResultItem => {
-      const entry = cached.get(keyOfId(item.id));
-      return item.labels && entry ? { ...item, labels: labelsFrom(prompt, entry, group.dims, item.labels) } : item;
+      const entry = sorted.cached.get(run.keys.ofId(item.id));
+      return item.labels && entry ? { ...item, labels: labelsFrom(plan.prompt, entry, group.dims, item.labels) } : item;
     };
-    const run = classifyItems(
-      {
-        ...common,
-        items: group.items,
-        prompt: subsetPrompt(prompt, group.dims),
-        onLabelled: async (items) => cache?.putMany(items.map(merge).map((i) => toEntry(i, i.labels ?? {}))),
-      },
-      deps,
-      signal,
-    );
-    runs.push(run.then((r) => ({ ...r, items: r.items.map(merge) })));
+    const prompt = subsetPrompt(plan.prompt, group.dims);
+    const classified = classifyItems({ ...common, items: group.items, prompt, onLabelled: (items) => run.writeCache(items.map(merge)) }, deps, signal);
+    runs.push(classified.then((r) => ({ ...r, items: r.items.map(merge) })));
   }
   // The groups run side by side (the limiter bounds the calls); every one settles before the
   // batch fails, so no group is still calling the model or writing the cache after it.
-  const settled = await Promise.allSettled(runs);
-  const failure = settled.find((s) => s.status === "rejected");
-  if (failure) throw failure.reason;
-  const outcomes = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  return settleAll(runs);
+}
 
-  if (cache && mode === "use") {
-    const partial = [...stale.values()].reduce((n, g) => n + g.items.length, 0);
-    deps.metrics?.cacheLookups.inc({ result: "hit" }, fromCache.size);
-    deps.metrics?.cacheLookups.inc({ result: "partial" }, partial);
-    deps.metrics?.cacheLookups.inc({ result: "miss" }, misses.length);
-  }
-  const answered = new Map(outcomes.flatMap((r) => r.items).map((it) => [it.id, it]));
-  const items = request.items.map(
-    (it): ResultItem =>
-      unusable.get(it.id) ??
-      fromCache.get(it.id) ??
-      answered.get(it.id) ?? missingItem(it.id),
-  );
-  // The model refused every text it was asked about (no model access, input too long...): a
-  // batch-level failure for the DLQ, replayable once the cause is fixed, not a result of errors.
-  const rejection = outcomes.find((r) => r.rejection)?.rejection;
-  // Texts never sent (item errors of their own) do not make it a result.
-  if (rejection && fromCache.size === 0 && items.every((it) => unusable.has(it.id) || it.error?.code === "MODEL_REJECTED_REQUEST")) throw rejection;
-
-  return resultMessage({
-    request,
-    taxonomy: taxonomyName,
+/** The cache entry of a labelled text, each dimension with its definition hash. */
+function cacheEntry(item: ResultItem, keys: BatchKeys, plan: BatchPlan, expiresAt: number): CacheEntry {
+  const { prompt } = plan;
+  return {
+    key: keys.ofId(item.id),
+    labels: Object.fromEntries(Object.entries(item.labels ?? {}).map(([k, v]) => [k, { h: prompt.dimensionHashes[k] ?? "", v }])),
+    model: item.model ?? plan.model.modelId,
     promptVersion: prompt.version,
-    promptHash: promptHash(forFormat(prompt, model.outputFormat), model.modelId, inference),
-    model: modelAlias,
-    items,
-    usage: outcomes.map((r) => r.usage).reduce(addUsage, noUsage()),
-    cacheHits: fromCache.size,
-    sentToModel: usable.length - fromCache.size,
-    receivedAt,
-    completedAt: new Date(now()),
-  });
+    expiresAt,
+  };
+}
+
+function countCacheLookups(sorted: CacheSort, deps: LabelBatchDeps): void {
+  const partial = [...sorted.stale.values()].reduce((n, g) => n + g.items.length, 0);
+  deps.metrics?.cacheLookups.inc({ result: "hit" }, sorted.fromCache.size);
+  deps.metrics?.cacheLookups.inc({ result: "partial" }, partial);
+  deps.metrics?.cacheLookups.inc({ result: "miss" }, sorted.misses.length);
+}
+
+/**
+ * The model refused every text it was asked about (no model access, input too long...): a
+ * batch-level failure for the DLQ, replayable once the cause is fixed, not a result of errors.
+ * Texts never sent (item errors of their own) do not make it a result; cached ones do.
+ */
+function throwIfAllRejected(
+  outcomes: readonly ClassifyOutcome[],
+  items: readonly ResultItem[],
+  unsent: { unusable: ReadonlyMap<string, ResultItem>; fromCache: ReadonlyMap<string, ResultItem> },
+): void {
+  const rejection = outcomes.find((r) => r.rejection)?.rejection;
+  if (!rejection || unsent.fromCache.size > 0) return;
+  if (items.every((it) => unsent.unusable.has(it.id) || it.error?.code === "MODEL_REJECTED_REQUEST")) throw rejection;
 }
 
 /** Labels in taxonomy order: cached values for dimensions not in `fresh`, new values for the rest. */
