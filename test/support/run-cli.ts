@@ -16,8 +16,10 @@ export function runCli(
   options: { replaceEnv?: boolean } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    // replaceEnv: only `env`, as in a fresh shell, so nothing of the test's own environment helps.
-    const childEnv = options.replaceEnv ? env : { ...process.env, LOG_LEVEL: "warn", ...env };
+    // replaceEnv: only `env`, as in a fresh shell, so nothing of the test's own environment helps
+    // (but V8's compile cache, which vitest.config.ts sets: it changes how fast Node starts, not what labelq does).
+    const compileCache = process.env.NODE_COMPILE_CACHE ? { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE } : {};
+    const childEnv = options.replaceEnv ? { ...compileCache, ...env } : { ...process.env, LOG_LEVEL: "warn", ...env };
     const child = spawn(process.execPath, [cli, ...args], { env: childEnv, cwd: repoRoot });
     let stdout = "";
     let stderr = "";
