@@ -4,27 +4,26 @@ import { feedbackForError, reservationFor, reservedTokens, settledTokens } from 
 import { LocalWindowStore } from "../../src/adapters/limiter/quota-window.ts";
 import { ModelCallError } from "../../src/core/errors/errors.ts";
 
-const fresh = { factor: 1, lastDecreaseAt: 0, lastIncreaseAt: 0, pausedUntil: 0 };
+const fresh = { factor: 1, lastDecreaseAt: 0, lastIncreaseAt: 0 };
 
 describe("AIMD", () => {
   it("lowers the factor multiplicatively on a throttle, once per burst of throttles", () => {
-    const a = onThrottle(fresh, 10_000, 0, DEFAULT_AIMD);
+    const a = onThrottle(fresh, 10_000, DEFAULT_AIMD);
     expect(a.factor).toBeCloseTo(0.7);
-    const b = onThrottle(a, 10_500, 0, DEFAULT_AIMD);
+    const b = onThrottle(a, 10_500, DEFAULT_AIMD);
     expect(b.factor).toBeCloseTo(0.7);
-    const c = onThrottle(b, 12_100, 0, DEFAULT_AIMD);
+    const c = onThrottle(b, 12_100, DEFAULT_AIMD);
     expect(c.factor).toBeCloseTo(0.49);
   });
 
-  it("never goes below the minimum and honours the longest retry-after", () => {
+  it("never goes below the minimum", () => {
     let s = fresh;
-    for (let k = 1; k <= 40; k++) s = onThrottle(s, k * 3_000, k === 3 ? 99_000 : 0, DEFAULT_AIMD);
+    for (let k = 1; k <= 40; k++) s = onThrottle(s, k * 3_000, DEFAULT_AIMD);
     expect(s.factor).toBe(DEFAULT_AIMD.minFactor);
-    expect(s.pausedUntil).toBe(99_000);
   });
 
   it("raises the factor additively after each quiet interval, up to the full quota", () => {
-    let s = onThrottle(fresh, 10_000, 0, DEFAULT_AIMD);
+    let s = onThrottle(fresh, 10_000, DEFAULT_AIMD);
     expect(onQuietTick(s, 12_000, DEFAULT_AIMD).factor).toBeCloseTo(0.7);
     s = onQuietTick(s, 15_000, DEFAULT_AIMD);
     expect(s.factor).toBeCloseTo(0.75);

@@ -8,8 +8,6 @@ export interface AimdState {
   lastDecreaseAt: number;
   /** When the factor was last raised (epoch ms). */
   lastIncreaseAt: number;
-  /** No call may start before this (epoch ms): the service's retry-after. */
-  pausedUntil: number;
 }
 
 export interface AimdSettings {
@@ -29,18 +27,17 @@ export const DEFAULT_AIMD: AimdSettings = { decrease: 0.7, decreaseGapMs: 2_000,
 /** Where the state lives: in this process, or in Redis so the whole fleet adapts as one. */
 export interface AimdStore {
   read(now: number): Promise<AimdState>;
-  throttled(now: number, pauseUntil: number, s: AimdSettings): Promise<AimdState>;
+  throttled(now: number, s: AimdSettings): Promise<AimdState>;
   quietTick(now: number, s: AimdSettings): Promise<AimdState>;
 }
 
-/** Pure transition on a throttle: lower the factor once per gap, extend the pause. */
-export function onThrottle(state: AimdState, now: number, pauseUntil: number, s: AimdSettings): AimdState {
+/** Pure transition on a throttle: lower the factor once per gap. */
+export function onThrottle(state: AimdState, now: number, s: AimdSettings): AimdState {
   const decrease = now - state.lastDecreaseAt >= s.decreaseGapMs;
   return {
     factor: decrease ? Math.max(s.minFactor, state.factor * s.decrease) : state.factor,
     lastDecreaseAt: decrease ? now : state.lastDecreaseAt,
     lastIncreaseAt: state.lastIncreaseAt,
-    pausedUntil: Math.max(state.pausedUntil, pauseUntil),
   };
 }
 
@@ -52,12 +49,12 @@ export function onQuietTick(state: AimdState, now: number, s: AimdSettings): Aim
 
 /** State in this process only. */
 export class LocalAimdStore implements AimdStore {
-  #state: AimdState = { factor: 1, lastDecreaseAt: 0, lastIncreaseAt: 0, pausedUntil: 0 };
+  #state: AimdState = { factor: 1, lastDecreaseAt: 0, lastIncreaseAt: 0 };
   read(): Promise<AimdState> {
     return Promise.resolve(this.#state);
   }
-  throttled(now: number, pauseUntil: number, s: AimdSettings): Promise<AimdState> {
-    this.#state = onThrottle(this.#state, now, pauseUntil, s);
+  throttled(now: number, s: AimdSettings): Promise<AimdState> {
+    this.#state = onThrottle(this.#state, now, s);
     return Promise.resolve(this.#state);
   }
   quietTick(now: number, s: AimdSettings): Promise<AimdState> {
@@ -67,21 +64,19 @@ export class LocalAimdStore implements AimdStore {
 }
 
 // The same transitions as onThrottle / onQuietTick, atomic in Redis. A hash per model:
-// f = factor, d = lastDecreaseAt, i = lastIncreaseAt, p = pausedUntil. Keys expire after a day of silence.
+// f = factor, d = lastDecreaseAt, i = lastIncreaseAt. Keys expire after a day of silence.
 const READ = `
 local f = tonumber(redis.call('HGET', KEYS[1], 'f') or '1')
 local d = tonumber(redis.call('HGET', KEYS[1], 'd') or '0')
-local i = tonumber(redis.call('HGET', KEYS[1], 'i') or '0')
-local p = tonumber(redis.call('HGET', KEYS[1], 'p') or '0')`;
+local i = tonumber(redis.call('HGET', KEYS[1], 'i') or '0')`;
 const WRITE = `
-redis.call('HSET', KEYS[1], 'f', tostring(f), 'd', tostring(d), 'i', tostring(i), 'p', tostring(p))
+redis.call('HSET', KEYS[1], 'f', tostring(f), 'd', tostring(d), 'i', tostring(i))
 redis.call('PEXPIRE', KEYS[1], 86400000)
-return {tostring(f), tostring(d), tostring(i), tostring(p)}`;
+return {tostring(f), tostring(d), tostring(i)}`;
 
 const THROTTLE_LUA = `${READ}
-local now, pause, mult, gap, minf = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local now, mult, gap, minf = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 if now - d >= gap then f = math.max(minf, f * mult); d = now end
-if pause > p then p = pause end
 ${WRITE}`;
 
 const TICK_LUA = `${READ}
@@ -101,11 +96,11 @@ export class RedisAimdStore implements AimdStore {
 
   async read(): Promise<AimdState> {
     const h = await this.#redis.hgetall(this.#key);
-    return { factor: Number(h.f ?? 1), lastDecreaseAt: Number(h.d ?? 0), lastIncreaseAt: Number(h.i ?? 0), pausedUntil: Number(h.p ?? 0) };
+    return { factor: Number(h.f ?? 1), lastDecreaseAt: Number(h.d ?? 0), lastIncreaseAt: Number(h.i ?? 0) };
   }
 
-  async throttled(now: number, pauseUntil: number, s: AimdSettings): Promise<AimdState> {
-    return toState(await this.#redis.eval(THROTTLE_LUA, 1, this.#key, now, pauseUntil, s.decrease, s.decreaseGapMs, s.minFactor));
+  async throttled(now: number, s: AimdSettings): Promise<AimdState> {
+    return toState(await this.#redis.eval(THROTTLE_LUA, 1, this.#key, now, s.decrease, s.decreaseGapMs, s.minFactor));
   }
 
   async quietTick(now: number, s: AimdSettings): Promise<AimdState> {
@@ -114,6 +109,6 @@ export class RedisAimdStore implements AimdStore {
 }
 
 function toState(reply: unknown): AimdState {
-  const [f, d, i, p] = reply as [string, string, string, string];
-  return { factor: Number(f), lastDecreaseAt: Number(d), lastIncreaseAt: Number(i), pausedUntil: Number(p) };
+  const [f, d, i] = reply as [string, string, string];
+  return { factor: Number(f), lastDecreaseAt: Number(d), lastIncreaseAt: Number(i) };
 }

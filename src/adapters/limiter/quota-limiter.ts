@@ -247,7 +247,7 @@ class Lane {
   readonly #admitted = new WeakMap<ModelCall, Admitted>();
   readonly #slots: CallSlots;
   readonly #ready: Promise<void>;
-  #state: AimdState = { factor: 1, lastDecreaseAt: 0, lastIncreaseAt: 0, pausedUntil: 0 };
+  #state: AimdState = { factor: 1, lastDecreaseAt: 0, lastIncreaseAt: 0 };
   /** Calls scheduled here that have no call slot yet. */
   #waitingForSlot = 0;
   #closed = false;
@@ -318,7 +318,7 @@ class Lane {
     this.#admitted.delete(call);
     if (feedback.outcome === "throttled") {
       const now = this.#clock.now();
-      void this.#applyAimd((store) => store.throttled(now, 0, this.#aimd));
+      void this.#applyAimd((store) => store.throttled(now, this.#aimd));
       this.#logger.debug("throttled: lowering the rate");
     }
     if (!admitted) return;
