@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { defineConfig } from "vitest/config";
+import { LongestFirstSequencer } from "./test/support/sequencer.ts";
 
 // V8's compile cache for every Node process the run starts (the test forks, and the `labelq`
 // processes the CLI tests spawn with this environment): each would otherwise compile the same
@@ -19,6 +20,8 @@ export default defineConfig({
     // (each `labelq` process compiles and loads the SDKs), and their child processes have
     // bounded safety nets. Every file has queues, tables and an emulator of its own.
     maxWorkers: 3,
+    // The longest integration files start first (and --sequence.shuffle still shuffles by its seed).
+    sequence: { sequencer: LongestFirstSequencer },
     // The JSON report lets .ci/run print a plain "N passed, N failed" line.
     reporters: ["default", ["json", { outputFile: "out/vitest-report.json" }]],
     projects: [
