@@ -8,7 +8,7 @@ import {
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { InvalidRequestError, QueueError } from "../../core/errors/errors.ts";
-import { type DlqEntry, errorMessage, failedTime, scanDlq } from "./dlq-inspect.ts";
+import { type DlqEntry, errorMessage, failedTime, scanDlq, type Visited } from "./dlq-inspect.ts";
 import { fifoFields } from "../../adapters/sqs/sqs-messages.ts";
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -139,77 +139,104 @@ export interface ReplayReport extends ReplayCounts {
  * counted as `returned` and left in the DLQ.
  */
 export async function replayDlq(sqs: SQSClient, options: ReplayOptions): Promise<ReplayReport> {
-  const now = options.now ?? Date.now;
   const counts: ReplayCounts = { scanned: 0, moved: 0, wouldMove: 0, skipped: 0, failed: 0, returned: 0 };
-  const matched = () => counts.moved + counts.wouldMove + counts.failed;
-  const limitReached = () => options.limit !== undefined && matched() >= options.limit;
-  const interrupted = () => options.signal?.aborted === true;
-  const pace = pacer(options.ratePerSecond, (ms) => sleep(ms, undefined, { signal: options.signal }).catch(() => undefined));
-  // Hashes of the bodies this run sent: a message that comes back with one of them is a returned copy.
-  const sentBodies = new Set<string>();
-
+  const run: Replay = {
+    sqs,
+    options,
+    counts,
+    now: options.now ?? Date.now,
+    interrupted: () => options.signal?.aborted === true,
+    pace: pacer(options.ratePerSecond, (ms) => sleep(ms, undefined, { signal: options.signal }).catch(() => undefined)),
+    sentBodies: new Set<string>(),
+  };
+  const limitReached = () => options.limit !== undefined && counts.moved + counts.wouldMove + counts.failed >= options.limit;
   const report = await scanDlq(
     sqs,
     options.dlqUrl,
-    { visibilityTimeoutS: options.visibilityTimeoutS, waitTimeS: options.waitTimeS, done: () => limitReached() || interrupted() },
+    { visibilityTimeoutS: options.visibilityTimeoutS, waitTimeS: options.waitTimeS, done: () => limitReached() || run.interrupted() },
     async (entry) => {
       counts.scanned++;
       try {
-        const bodyHash = createHash("sha256").update(entry.body).digest("hex");
-        if (sentBodies.has(bodyHash)) {
-          counts.returned++;
-          return "hold";
-        }
-        if (!matchesFilter(entry, options.filter, now())) {
-          counts.skipped++;
-          return "hold";
-        }
-        const target = entry.sourceQueue ?? options.defaultTarget;
-        if (!options.execute) {
-          counts.wouldMove++;
-          options.onMatch?.({ entry, action: "would-move", target });
-          return "hold";
-        }
-        if (!target) {
-          counts.failed++;
-          options.onMatch?.({ entry, action: "failed", target, error: "no labelq-source-queue attribute and no LABELQ_REQUESTS_QUEUE_URL (--queue) to send it to" });
-          return "hold";
-        }
-        await pace();
-        // Stopped while waiting for its turn: not sent, and released with the rest.
-        if (interrupted()) return "hold";
-        try {
-          await sqs.send(
-            new SendMessageCommand({
-              QueueUrl: target,
-              MessageBody: entry.body,
-              // The DLQ message id in the deduplication key: a replay is not dropped as a duplicate of
-              // the producer's original send, and re-running a replay whose delete failed sends once.
-              ...fifoFields(target, entry.groupId ?? entry.batchId ?? entry.messageId, `labelq-replay:${entry.messageId}:${entry.body}`),
-            }),
-          );
-        } catch (error) {
-          counts.failed++;
-          options.onMatch?.({ entry, action: "failed", target, error: `send failed: ${errorMessage(error)}` });
-          return "hold";
-        }
-        sentBodies.add(bodyHash);
-        try {
-          await sqs.send(new DeleteMessageCommand({ QueueUrl: options.dlqUrl, ReceiptHandle: entry.receiptHandle }));
-        } catch (error) {
-          counts.failed++;
-          options.onMatch?.({ entry, action: "failed", target, error: `sent, but the DLQ copy could not be deleted (${errorMessage(error)}): a second replay would send it again` });
-          return "hold";
-        }
-        counts.moved++;
-        options.onMatch?.({ entry, action: "moved", target });
-        return "gone";
+        return await visitEntry(run, entry);
       } finally {
         options.onProgress?.({ ...counts });
       }
     },
   );
-  return { ...counts, limitReached: limitReached(), interrupted: interrupted(), unreleased: report.unreleased };
+  return { ...counts, limitReached: limitReached(), interrupted: run.interrupted(), unreleased: report.unreleased };
+}
+
+/** One replay run: its options, its counts so far and what it needs to decide each entry. */
+interface Replay {
+  sqs: SQSClient;
+  options: ReplayOptions;
+  counts: ReplayCounts;
+  now: () => number;
+  interrupted: () => boolean;
+  /** Waits for the next send's turn under --rate. */
+  pace: () => Promise<void>;
+  /** Hashes of the bodies this run sent: a message that comes back with one of them is a returned copy. */
+  sentBodies: Set<string>;
+}
+
+/** Decide one entry: a returned copy, not matching, a dry run's match, no target, or moved; "gone" only when moved. */
+async function visitEntry(run: Replay, entry: DlqEntry): Promise<Visited> {
+  const { options, counts } = run;
+  const bodyHash = createHash("sha256").update(entry.body).digest("hex");
+  if (run.sentBodies.has(bodyHash)) {
+    counts.returned++;
+    return "hold";
+  }
+  if (!matchesFilter(entry, options.filter, run.now())) {
+    counts.skipped++;
+    return "hold";
+  }
+  const target = entry.sourceQueue ?? options.defaultTarget;
+  if (!options.execute) {
+    counts.wouldMove++;
+    options.onMatch?.({ entry, action: "would-move", target });
+    return "hold";
+  }
+  if (!target) {
+    counts.failed++;
+    options.onMatch?.({ entry, action: "failed", target, error: "no labelq-source-queue attribute and no LABELQ_REQUESTS_QUEUE_URL (--queue) to send it to" });
+    return "hold";
+  }
+  await run.pace();
+  // Stopped while waiting for its turn: not sent, and released with the rest.
+  if (run.interrupted()) return "hold";
+  return await moveEntry(run, entry, target, bodyHash);
+}
+
+/** Send the body to its target, then delete the DLQ copy; a failure of either is counted and leaves the copy in the DLQ. */
+async function moveEntry(run: Replay, entry: DlqEntry, target: string, bodyHash: string): Promise<Visited> {
+  const { sqs, options, counts } = run;
+  try {
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: target,
+        MessageBody: entry.body,
+        // The DLQ message id in the deduplication key: a replay is not dropped as a duplicate of
+        // the producer's original send, and re-running a replay whose delete failed sends once.
+        ...fifoFields(target, entry.groupId ?? entry.batchId ?? entry.messageId, `labelq-replay:${entry.messageId}:${entry.body}`),
+      }),
+    );
+  } catch (error) {
+    counts.failed++;
+    options.onMatch?.({ entry, action: "failed", target, error: `send failed: ${errorMessage(error)}` });
+    return "hold";
+  }
+  run.sentBodies.add(bodyHash);
+  try {
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: options.dlqUrl, ReceiptHandle: entry.receiptHandle }));
+  } catch (error) {
+    counts.failed++;
+    options.onMatch?.({ entry, action: "failed", target, error: `sent, but the DLQ copy could not be deleted (${errorMessage(error)}): a second replay would send it again` });
+    return "hold";
+  }
+  counts.moved++;
+  options.onMatch?.({ entry, action: "moved", target });
+  return "gone";
 }
 
 /** A function that resolves no more often than `perSecond` times a second. */
