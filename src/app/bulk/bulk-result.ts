@@ -1,12 +1,11 @@
 import type { LabelRequest } from "../../core/contracts/request.ts";
-import type { LabelResult, LabelValue, ResultItem } from "../../core/contracts/result.ts";
+import type { LabelResult, ResultItem } from "../../core/contracts/result.ts";
 import { screenRequest } from "../../core/classify/label-batch.ts";
+import { batchKeys, cacheEntryOf } from "../../core/classify/cache-entries.ts";
 import { errorItem, missingItem, resultMessage } from "../../core/classify/result-message.ts";
 import type { ModelSpec } from "../../core/models/model-registry.ts";
 import { type InferenceParams, promptHash, type ResolvedPrompt } from "../../core/prompts/prompt-registry.ts";
-import { cacheKey } from "../../core/cache/cache-key.ts";
 import type { CacheEntry } from "../../core/cache/label-cache.ts";
-import { promptContextHash } from "../../core/taxonomy/dimension-hashes.ts";
 import type { BatchOutput } from "./sort-batch-output.ts";
 
 /**
@@ -81,13 +80,6 @@ export function bulkCacheEntries(
   inference: InferenceParams,
   expiresAt: number,
 ): CacheEntry[] {
-  const textOf = new Map(request.items.map((it) => [it.id, it.text]));
-  const scope = { taxonomy, context: promptContextHash(prompt.taxonomy, prompt.template), modelId: model.modelId, format: model.outputFormat, inference };
-  return labelled.map((item) => ({
-    key: cacheKey(textOf.get(item.id) ?? "", scope),
-    labels: Object.fromEntries(Object.entries(item.labels ?? {}).map(([k, v]: [string, LabelValue]) => [k, { h: prompt.dimensionHashes[k] ?? "", v }])),
-    model: item.model ?? model.modelId,
-    promptVersion: prompt.version,
-    expiresAt,
-  }));
+  const keys = batchKeys(request, { taxonomy, prompt, model, inference });
+  return labelled.map((item) => cacheEntryOf(item, keys, { prompt, model }, expiresAt));
 }

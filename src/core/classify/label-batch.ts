@@ -7,8 +7,6 @@ import type { ModelCatalogue } from "../models/model-catalogue.ts";
 import { DEFAULT_CATALOGUE, type ModelSpec } from "../models/model-registry.ts";
 import { resolveInference } from "../models/sampling.ts";
 import { forFormat, type InferenceParams, promptHash, type PromptRegistry, type ResolvedPrompt, subsetPrompt } from "../prompts/prompt-registry.ts";
-import { cacheKey } from "../cache/cache-key.ts";
-import { promptContextHash } from "../taxonomy/dimension-hashes.ts";
 import type { CacheEntry, LabelCache } from "../cache/label-cache.ts";
 import { cacheExpiresAt } from "../cache/cache-expiry.ts";
 import { classifyItems, type ClassifyDeps, type ClassifyOutcome } from "./classify-items.ts";
@@ -18,6 +16,7 @@ import { errorItem, missingItem, resultMessage } from "./result-message.ts";
 import { DEFAULTS } from "../config/config.ts";
 import type { ModelChoice } from "./model-choice.ts";
 import { settleAll } from "./settle-all.ts";
+import { batchKeys, type BatchKeys, cacheEntryOf } from "./cache-entries.ts";
 
 export interface LabelBatchSettings {
   defaultTaxonomy: string;
@@ -91,12 +90,6 @@ interface CacheSort {
   cached: Map<string, CacheEntry>;
 }
 
-/** A batch's cache keys, by text or by item id. */
-interface BatchKeys {
-  ofText: (text: string) => string;
-  ofId: (id: string) => string;
-}
-
 /**
  * Label one validated batch request and build its result message. Knows nothing of queues.
  * Texts the model cannot be asked about (empty, blank, too long) get an item error and are
@@ -115,11 +108,11 @@ export async function labelBatch(
   const plan = await planBatch(request, settings, deps.prompts);
   const mode = request.cache ?? "use";
   const cache = mode === "bypass" ? undefined : deps.cache;
-  const keys = batchKeys(request, plan);
+  const keys = batchKeys(request, { ...plan, taxonomy: plan.taxonomyName });
   const { usable, unusable } = screenRequest(request, settings);
   const sorted = await sortByCache(usable, mode === "use" ? cache : undefined, keys, plan.prompt);
   const expiresAt = () => cacheExpiresAt(now(), settings.cacheTtlDays);
-  const writeCache = async (items: ResultItem[]) => cache?.putMany(items.map((item) => cacheEntry(item, keys, plan, expiresAt())));
+  const writeCache = async (items: ResultItem[]) => cache?.putMany(items.map((item) => cacheEntryOf(item, keys, plan, expiresAt())));
   const outcomes = await classifyUncached(sorted, { plan, settings, keys, writeCache }, deps, signal);
   if (cache && mode === "use") countCacheLookups(sorted, deps);
 
@@ -155,15 +148,6 @@ async function planBatch(request: LabelRequest, settings: LabelBatchSettings, pr
     // A fallback that cannot take the request's sampling overrides is skipped, not sent other sampling.
     .flatMap((m) => (acceptsSampling(m, request.inference) ? [{ model: m, inference: inferenceFor(m) }] : []));
   return { taxonomyName, modelAlias, model, prompt, inference: inferenceFor(model), fallbacks };
-}
-
-/** Cache keys as the live and the bulk path share them: text, taxonomy, prompt context, model and sampling. */
-function batchKeys(request: LabelRequest, plan: BatchPlan): BatchKeys {
-  const { model, prompt, inference } = plan;
-  const scope = { taxonomy: plan.taxonomyName, context: promptContextHash(prompt.taxonomy, prompt.template), modelId: model.modelId, format: model.outputFormat, inference };
-  const textOf = new Map(request.items.map((it) => [it.id, it.text]));
-  const ofText = (text: string) => cacheKey(text, scope);
-  return { ofText, ofId: (id) => ofText(textOf.get(id) ?? "") };
 }
 
 /** Look the texts up in the cache (when it is read) and sort them: fully cached, cached except some dimensions, not cached. */
@@ -217,18 +201,6 @@ async function classifyUncached(sorted: CacheSort, run: UncachedRun, deps: Label
   // The groups run side by side (the limiter bounds the calls); every one settles before the
   // batch fails, so no group is still calling the model or writing the cache after it.
   return settleAll(runs);
-}
-
-/** The cache entry of a labelled text, each dimension with its definition hash. */
-function cacheEntry(item: ResultItem, keys: BatchKeys, plan: BatchPlan, expiresAt: number): CacheEntry {
-  const { prompt } = plan;
-  return {
-    key: keys.ofId(item.id),
-    labels: Object.fromEntries(Object.entries(item.labels ?? {}).map(([k, v]) => [k, { h: prompt.dimensionHashes[k] ?? "", v }])),
-    model: item.model ?? plan.model.modelId,
-    promptVersion: prompt.version,
-    expiresAt,
-  };
 }
 
 function countCacheLookups(sorted: CacheSort, deps: LabelBatchDeps): void {
