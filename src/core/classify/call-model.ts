@@ -102,44 +102,55 @@ export async function callModel(texts: readonly string[], prompt: ResolvedPrompt
     );
   }
   const call: ModelCall = { model: model.alias, tokens: reservedTokens(plan.reserve), reserve: plan.reserve };
-  const policy = deps.retry ?? DEFAULT_RETRY_POLICY;
   // A plain loop rather than p-retry: the wait before each attempt is the service's retry-after
   // or full jitter, taken from a budget shared by the batch, which p-retry's backoff cannot express.
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     const started = performance.now();
-    // Only a call the limiter let start was sent, reserved quota, and is reported back.
-    let sent = false;
+    const sent = { sent: false };
     try {
-      // A call still waiting in the limiter when the worker stops must not hold the shutdown:
-      // give up waiting at once; the queued job then finds the signal aborted and does nothing.
-      const response = await abortable(
-        deps.limiter.schedule(call, () => {
-          if (signal?.aborted) return Promise.reject(abortReason(signal));
-          sent = true;
-          // Every attempt sent counts, retried and failed ones too: usage says what was asked of the service.
-          ctx.onAttempt();
-          return deps.provider.converse(plan.request, signal);
-        }),
-        signal,
-      );
+      const response = await sendOnce(call, plan.request, deps, ctx, sent);
       deps.limiter.report(call, { outcome: "ok", usage: response.usage });
       observeCall(deps.metrics, model.alias, "ok", started);
       return { response, parsed: readAnswer(response, prompt, model), reservedTokens: call.tokens };
     } catch (error) {
-      if (sent) deps.limiter.report(call, signal?.aborted ? { outcome: "failed" } : feedbackForError(error));
+      if (sent.sent) deps.limiter.report(call, signal?.aborted ? { outcome: "failed" } : feedbackForError(error));
       if (signal?.aborted) throw error;
       observeCall(deps.metrics, model.alias, callOutcome(error), started);
-      const delay = nextRetryDelayMs(error, attempt, policy);
-      if (delay === undefined || !(error instanceof ModelCallError) || !ctx.budget.take(delay)) throw error;
-      deps.metrics?.retries.inc({ model: model.alias, code: error.code });
-      // Ends the moment the worker stops, with the signal's reason like every other wait here.
-      await sleep(delay, undefined, { signal }).catch((abortError: unknown) => {
-        signal?.throwIfAborted();
-        throw abortError;
-      });
+      await backOff(error, attempt, model.alias, deps, ctx);
     }
   }
+}
+
+/**
+ * One attempt through the limiter. Only a call the limiter let start was sent, reserved quota
+ * and is reported back: `sent` says so. A call still waiting in the limiter when the worker
+ * stops must not hold the shutdown: the wait ends at once, and the queued job then finds the
+ * signal aborted and does nothing.
+ */
+function sendOnce(call: ModelCall, request: ModelRequest, deps: CallModelDeps, ctx: CallContext, sent: { sent: boolean }): Promise<ModelResponse> {
+  const { signal } = ctx;
+  const job = () => {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    sent.sent = true;
+    // Every attempt sent counts, retried and failed ones too: usage says what was asked of the service.
+    ctx.onAttempt();
+    return deps.provider.converse(request, signal);
+  };
+  return abortable(deps.limiter.schedule(call, job), signal);
+}
+
+/** Wait before the next attempt, or throw `error` when it is not retried (not retryable, out of attempts or budget). */
+async function backOff(error: unknown, attempt: number, alias: string, deps: CallModelDeps, ctx: CallContext): Promise<void> {
+  const delay = nextRetryDelayMs(error, attempt, deps.retry ?? DEFAULT_RETRY_POLICY);
+  if (delay === undefined || !(error instanceof ModelCallError) || !ctx.budget.take(delay)) throw error;
+  deps.metrics?.retries.inc({ model: alias, code: error.code });
+  const { signal } = ctx;
+  // Ends the moment the worker stops, with the signal's reason like every other wait here.
+  await sleep(delay, undefined, { signal }).catch((abortError: unknown) => {
+    signal?.throwIfAborted();
+    throw abortError;
+  });
 }
 
 /**
