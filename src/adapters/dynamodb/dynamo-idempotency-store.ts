@@ -99,8 +99,9 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
    * condition can only fail on an existing item). dynalite 4.0.0, the embedded test store, does
    * not: its request validation drops parameters it does not know
    * (validations/index.js checkTypes), ReturnValuesOnConditionCheckFailure among them, and its
-   * ConditionalCheckFailedException has no Item (db/index.js conditionalError). Only then is the
-   * record read again, strongly consistent, and counted in conditionReads().readAfterFailure.
+   * ConditionalCheckFailedException has no Item (db/index.js conditionalError; dynalite issue
+   * #182). Only then is the record read again, strongly consistent, and counted in
+   * conditionReads().readAfterFailure. DynamoDB Local sends it from 2.2.0 (LocalStack too).
    */
   async #recordOf(batchId: string, refused: ConditionalCheckFailedException): Promise<Record<string, unknown> | undefined> {
     const carried = itemOfRefusal(refused);
