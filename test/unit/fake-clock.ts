@@ -1,4 +1,4 @@
-import type { Clock } from "../../src/adapters/limiter/clock.ts";
+import type { Clock } from "../../src/core/util/clock.ts";
 
 /** Let promise chains started by a fired wait run to their next wait (no wall-clock time involved). */
 export async function drain(): Promise<void> {

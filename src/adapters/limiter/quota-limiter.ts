@@ -5,7 +5,7 @@ import { ModelCallError, ShuttingDownError } from "../../core/errors/errors.ts";
 import { type AimdSettings, type AimdState, type AimdStore, LocalAimdStore, RedisAimdStore } from "./aimd.ts";
 import { reservedTokens, settledTokens } from "../../core/quota/bedrock-quota.ts";
 import { CallSlots } from "./call-slots.ts";
-import { backgroundClock, type Clock } from "./clock.ts";
+import { backgroundClock, type Clock } from "../../core/util/clock.ts";
 import { BEDROCK_WINDOW, LocalWindowStore, RedisWindowStore, type WindowStore, type WindowTiming } from "./quota-window.ts";
 import type { ModelResponse } from "../../core/models/model-provider.ts";
 import type { CallFeedback, ModelCall, RateLimiter } from "../../core/quota/rate-limiter.ts";

@@ -2,7 +2,7 @@ import { advanceJob } from "./advance-job.ts";
 import { assembleJobs } from "./assemble-jobs.ts";
 import { finishHandOffs } from "./hand-off.ts";
 import type { BulkContext } from "./bulk-context.ts";
-import { type Clock, systemClock } from "../../adapters/limiter/clock.ts";
+import { type Clock, systemClock } from "../../core/util/clock.ts";
 import type { JobRecord } from "../../core/bulk/bulk-store.ts";
 
 /**

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { Consumer } from "sqs-consumer";
 import type { MessageHandler, MessageOutcome } from "./message-handler.ts";
+import { type Clock, systemClock } from "../../core/util/clock.ts";
 
 export interface WorkerPoolOptions {
   queueUrl: string;
@@ -29,13 +30,7 @@ export interface WorkerPoolEvents {
 }
 
 /** The pool's view of time, injectable so tests of the poll backoff need no real seconds. */
-export interface PollClock {
-  now(): number;
-  /** Resolve after `ms`; reject when `signal` aborts. */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-const systemClock: PollClock = { now: Date.now, sleep: (ms, signal) => sleep(ms, undefined, { signal }) };
+export type PollClock = Clock;
 
 /** First and longest wait after failed polls of the requests queue. */
 const POLL_BACKOFF_BASE_MS = 1_000;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
 /**
- * Time as the limiter and the bulk loop read and wait on it: injected, so a test moves it on
+ * Time as the limiter, the bulk loop and the worker pool read and wait on it: injected, so a test moves it on
  * by hand instead of waiting on the wall clock. Every wait ends early when its signal aborts.
  */
 export interface Clock {
