@@ -4,7 +4,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { type LabelRequest, requestSchema } from "../../core/contracts/request.ts";
 import { StoreError } from "../../core/errors/errors.ts";
 import { BULK_GROUP_INDEX } from "./create-tables.ts";
-import { getUnexpired, isExpired } from "./unexpired.ts";
+import { getUnexpired, isExpired, itemOfRefusal } from "./unexpired.ts";
 import { type AcceptOutcome, type BulkStore, FINAL_INTAKE_STATES, type IntakeChanges, type IntakeRecord, type JobChanges, type JobRecord } from "../../core/bulk/bulk-store.ts";
 
 /**
@@ -49,6 +49,7 @@ export class DynamoBulkStore implements BulkStore {
   async accept(intake: Omit<IntakeRecord, "state" | "version" | "updatedAt">): Promise<AcceptOutcome> {
     const now = this.#now();
     const { request, ...rest } = intake;
+    let refused: ConditionalCheckFailedException;
     try {
       await this.#db.send(
         new PutCommand({
@@ -66,13 +67,17 @@ export class DynamoBulkStore implements BulkStore {
           },
           ConditionExpression: "attribute_not_exists(pk) OR expiresAt < :nowS",
           ExpressionAttributeValues: { ":nowS": Math.floor(now / 1000) },
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
       );
       return { kind: "accepted" };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw storeError("accept", intake.batchId, error);
+      refused = error;
     }
-    const existing = await this.findIntake(intake.batchId);
+    // DynamoDB returns the stored record with the refusal; a store that does not (dynalite) costs a read.
+    const carried = itemOfRefusal(refused);
+    const existing = carried ? toIntake(carried) : await this.findIntake(intake.batchId);
     if (!existing) return this.accept(intake);
     if (existing.payloadHash !== intake.payloadHash) return { kind: "conflict", storedPayloadHash: existing.payloadHash };
     return { kind: "duplicate", state: existing.state };
