@@ -1,23 +1,26 @@
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
- * The integration files that wait longest (quota windows, child processes, model latency), as a
- * run on a 2-core machine measured them: started first, they wait beside the short files instead
- * of alone at the end of the run. Only the order changes; a file missing here runs after these.
+ * The integration files that take longest, as a run on a 2-core machine measured them: started
+ * first, they run beside the short files instead of alone at the end of the run. Those that
+ * compute (child processes: readme, eval-cli, cli-messages, cli, worker-preflight, cli-errors)
+ * alternate with those that mostly wait (quota windows, long polls, model latency), so the first
+ * files of a run do not all need the CPU at once. Only the order changes; a file missing here
+ * runs after these.
  */
 const LONGEST_FIRST = [
-  "test/integration/quota-fleet.test.ts",
   "test/integration/readme.test.ts",
-  "test/integration/eval-cli.test.ts",
-  "test/integration/cli-messages.test.ts",
   "test/integration/bulk-path.test.ts",
-  "test/integration/cli.test.ts",
+  "test/integration/quota-fleet.test.ts",
+  "test/integration/eval-cli.test.ts",
   "test/integration/model-faults.test.ts",
-  "test/integration/worker-preflight.test.ts",
-  "test/integration/dlq.test.ts",
+  "test/integration/cli-messages.test.ts",
   "test/integration/quota.test.ts",
-  "test/integration/cli-errors.test.ts",
+  "test/integration/dlq.test.ts",
+  "test/integration/cli.test.ts",
   "test/integration/message-visibility.test.ts",
+  "test/integration/worker-preflight.test.ts",
+  "test/integration/cli-errors.test.ts",
 ];
 
 /**
