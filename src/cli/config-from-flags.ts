@@ -1,5 +1,5 @@
 import { type Config, type ConfigDefaults, loadConfig } from "../core/config/config.ts";
-import { LOCAL_CREDENTIALS } from "../app/local/local-stack.ts";
+import { LOCAL_CREDENTIALS } from "../app/local/local-credentials.ts";
 
 /** Flags override the environment variable of the same setting; then config is validated once. */
 export function configFrom(flags: Record<string, string | number | undefined>, defaults: ConfigDefaults = {}): Config {

@@ -1,5 +1,5 @@
 import { LabelqError } from "../core/errors/errors.ts";
-import { controlBodySchema, type ControlBody } from "@labelq/bedrock-emulator";
+import { controlBodySchema, type ControlBody } from "@labelq/bedrock-emulator/settings";
 
 export const EMULATOR_HELP =
   'Bedrock emulator settings as JSON, e.g. \'{"latency":{"fixedMs":800,"perOutputTokenMs":2},"quota":{"rpm":60},"faults":[{"kind":"truncate","probability":0.2}]}\'';

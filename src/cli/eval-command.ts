@@ -9,7 +9,7 @@ import { loadGoldSet } from "../app/eval/gold-set.ts";
 import { renderHtmlReport } from "../app/eval/report-html.ts";
 import { type EvalTarget, runEvaluation } from "../app/eval/run-evaluation.ts";
 import { parseThresholds } from "../app/eval/thresholds.ts";
-import { type LocalStack, startLocalStack } from "../app/local/local-stack.ts";
+import type { LocalStack } from "../app/local/local-stack.ts";
 import { createLogger } from "../core/observability/logger.ts";
 import { formatShadowAgreement, shadowAgreement } from "../app/eval/shadow-report.ts";
 import { DynamoShadowSummary } from "../adapters/dynamodb/dynamo-shadow-summary.ts";
@@ -109,6 +109,7 @@ export function registerEvalCommand(program: Command): void {
       if (o.target === "emulator") {
         useLocalCredentials();
         const base = configFrom({}, { logLevel: "warn" });
+        const { startLocalStack } = await import("../app/local/local-stack.ts");
         stack = await startLocalStack({ region: base.region, emulator: { latency: DEFAULT_EMULATOR_LATENCY, ...emulatorSettings(o.emulator) } });
         config = configFrom({ LOG_LEVEL: base.log.level, ...stack.env });
         target = { kind: "emulator", description: `Bedrock emulator (test double) at ${stack.endpoints.bedrock}${o.emulator ? `, settings ${o.emulator}` : ""}` };

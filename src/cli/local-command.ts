@@ -1,7 +1,8 @@
 import { type Command, Option } from "commander";
 import { createAwsClients } from "../adapters/aws-clients.ts";
 import { LabelqError } from "../core/errors/errors.ts";
-import { LOCAL_CREDENTIALS, type LocalStackOptions, startLocalStack } from "../app/local/local-stack.ts";
+import { LOCAL_CREDENTIALS } from "../app/local/local-credentials.ts";
+import type { LocalStackOptions } from "../app/local/local-stack.ts";
 import { createLogger } from "../core/observability/logger.ts";
 import { startWorker, type Worker } from "../app/worker/worker.ts";
 import { configFrom, useLocalCredentials } from "./config-from-flags.ts";
@@ -48,6 +49,8 @@ export function registerLocalCommand(program: Command): void {
       const emulator = emulatorSettings(o.emulator);
       const ports = { sqs: o.sqsPort, dynamodb: o.dynamodbPort, bedrock: o.bedrockPort };
       const metricsPort = o.metricsPort ?? base.http.port;
+      // Loaded when the command runs: the embedded services cost every other command ~1.5 s of start-up.
+      const { startLocalStack } = await import("../app/local/local-stack.ts");
       const stack = await startLocalStack({
         region: base.region,
         host: o.host,

@@ -10,6 +10,7 @@ import { createTables } from "../../adapters/dynamodb/create-tables.ts";
 import { type BedrockEmulator, type BedrockEmulatorOptions, startBedrockEmulator } from "@labelq/bedrock-emulator";
 import { runEveryStep } from "../../core/util/run-every-step.ts";
 import { DEFAULTS } from "../../core/config/config.ts";
+import { LOCAL_CREDENTIALS } from "./local-credentials.ts";
 
 /** Table names of the embedded stack: the defaults of LABELQ_CACHE_TABLE and LABELQ_BATCHES_TABLE. */
 const TABLES = DEFAULTS.tables;
@@ -126,5 +127,4 @@ function urlHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
-/** Emulators accept any credentials; these keep the SDK's credential chain from looking further. */
-export const LOCAL_CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
+export { LOCAL_CREDENTIALS };
