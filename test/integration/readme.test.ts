@@ -141,6 +141,7 @@ describe("README", () => {
       expect(pasted.stdout).toMatch(/^dlq\s+\d+\s+\d+\s+\d+$/m);
       expect(pasted.stdout).toMatch(new RegExp(`^worker http://127\\.0\\.0\\.1:${ports.metrics}/metrics: in flight \\d+`, "m"));
       expect(pasted.stdout).toMatch(/^dry run: 0 would move/m);
-    });
+      // A backstop over vitest's 180 s: this test starts a stack and seven CLI processes one after another.
+    }, 420_000);
   });
 });
