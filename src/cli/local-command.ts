@@ -63,6 +63,7 @@ export function registerLocalCommand(program: Command): void {
       const config = configFrom({ LABELQ_CONCURRENCY: o.concurrency, ...env });
       const clients = createAwsClients(config);
       let worker: Worker | undefined;
+      let stopped: Promise<void>;
       try {
         // Metrics and probes answer before the pool takes its first message.
         worker = o.worker
@@ -71,6 +72,13 @@ export function registerLocalCommand(program: Command): void {
             })
           : undefined;
         const envFile = await writeLocalEnvFile(o.envOut, localEnvBlock(env, LOCAL_CREDENTIALS, new Date()));
+        // Listen for signals before saying "ready": a supervisor may signal as soon as it reads the line.
+        stopped = untilSignal(async () => {
+          await worker?.close();
+          clients.destroy();
+          await stack.close();
+          logger.info("local stack stopped");
+        }, logger);
         process.stdout.write(
           JSON.stringify({
             region: stack.region,
@@ -88,12 +96,7 @@ export function registerLocalCommand(program: Command): void {
         await stack.close();
         throw error;
       }
-      await untilSignal(async () => {
-        await worker?.close();
-        clients.destroy();
-        await stack.close();
-        logger.info("local stack stopped");
-      }, logger);
+      await stopped;
     });
 }
 

@@ -35,15 +35,17 @@ export function registerWorkerCommand(program: Command): void {
       }
       const logger = createLogger(config.log);
       const worker = await startWorker(config, clients, logger, { http: { port: config.http.port } });
-      logger.info(
-        { queue: config.queues.requests, concurrency: config.worker.concurrency, region: config.region, httpPort: worker.httpPort },
-        "worker started (metrics on /metrics, probes on /healthz and /readyz)",
-      );
-      await untilSignal(async () => {
+      // Listen for signals before saying "started": a supervisor may signal as soon as it reads the line.
+      const stopped = untilSignal(async () => {
         await worker.close();
         clients.destroy();
         logger.info("worker stopped");
         logger.flush();
       }, logger);
+      logger.info(
+        { queue: config.queues.requests, concurrency: config.worker.concurrency, region: config.region, httpPort: worker.httpPort },
+        "worker started (metrics on /metrics, probes on /healthz and /readyz)",
+      );
+      await stopped;
     });
 }
