@@ -27,7 +27,7 @@ describe("loadConfig", () => {
     });
     expect(config.limits).toEqual({ maxItems: 100, maxTextChars: 5_000, maxBodyBytes: 1_000_000 });
     expect(config.prompts).toEqual({ dir: PROMPTS_DIR, defaultTaxonomy: "product-feedback", defaultVersion: "prod" });
-    expect(config.models).toEqual({ default: "llama3.3-70b", allowed: [], fallbacks: ["claude-sonnet"], catalogueFile: undefined, geography: undefined });
+    expect(config.models).toEqual({ default: "llama3.3-70b", allowed: [], fallbacks: ["claude-sonnet"], catalogueFile: undefined, geography: undefined, residency: "geography" });
     expect(config.classify).toEqual({ chunkSize: 50, maxReaskRounds: 2 });
     expect(config.bedrock).toEqual({ timeoutMs: 120_000, maxAttempts: 3, retryBudgetS: 60, breakerThreshold: 5, breakerCooldownS: 30 });
     expect(config.limiter).toEqual({
@@ -205,6 +205,21 @@ describe("model settings", () => {
   });
 });
 
+describe("LABELQ_RESIDENCY", () => {
+  it("defaults to geography (the cross-Region profile of AWS_REGION's geography) and takes region or global", () => {
+    expect(loadConfig({}).models.residency).toBe("geography");
+    expect(loadConfig({ LABELQ_RESIDENCY: "" }).models.residency).toBe("geography");
+    for (const value of ["region", "geography", "global"]) expect(loadConfig({ LABELQ_RESIDENCY: value }).models.residency).toBe(value);
+  });
+
+  it("rejects any other value, naming the variable, the value and the three it allows", () => {
+    const error = caught(() => loadConfig({ LABELQ_RESIDENCY: "vpc" }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues).toEqual(['LABELQ_RESIDENCY="vpc": expected "region", "geography" or "global"']);
+    expect(() => loadConfig({ LABELQ_RESIDENCY: "Region" })).toThrow(/LABELQ_RESIDENCY="Region"/);
+  });
+});
+
 describe("quota settings", () => {
   it("reads per-model quotas from LABELQ_QUOTAS JSON and rejects bad JSON or an empty alias by name", () => {
     expect(loadConfig({ LABELQ_QUOTAS: '{"llama3.3-70b":{"rpm":800,"tpm":300000}}' }).limiter.quotas).toEqual({ "llama3.3-70b": { rpm: 800, tpm: 300000 } });
@@ -280,6 +295,7 @@ const WIRING: Record<string, { value: string; at: string; is: unknown; with?: Re
   LABELQ_FALLBACK_MODELS: { value: "c", at: "models.fallbacks", is: ["c"] },
   LABELQ_MODEL_CATALOGUE: { value: "/c.json", at: "models.catalogueFile", is: "/c.json" },
   LABELQ_MODEL_GEOGRAPHY: { value: "eu", at: "models.geography", is: "eu" },
+  LABELQ_RESIDENCY: { value: "region", at: "models.residency", is: "region" },
   LABELQ_CHUNK_SIZE: { value: "13", at: "classify.chunkSize", is: 13 },
   LABELQ_MAX_REASK_ROUNDS: { value: "4", at: "classify.maxReaskRounds", is: 4 },
   LABELQ_MODEL_TIMEOUT_MS: { value: "5000", at: "bedrock.timeoutMs", is: 5000 },
@@ -336,7 +352,7 @@ describe("the nested configuration the environment becomes", () => {
       worker: { concurrency: 8, visibilityTimeoutS: 120, heartbeatS: 30, waitTimeS: 20, shutdownTimeoutS: 30, retryBaseDelayS: 10 },
       limits: { maxItems: 100, maxTextChars: 5_000, maxBodyBytes: 1_000_000 },
       prompts: { dir: PROMPTS_DIR, defaultTaxonomy: "product-feedback", defaultVersion: "prod" },
-      models: { default: "llama3.3-70b", allowed: [], fallbacks: ["claude-sonnet"], catalogueFile: undefined, geography: undefined },
+      models: { default: "llama3.3-70b", allowed: [], fallbacks: ["claude-sonnet"], catalogueFile: undefined, geography: undefined, residency: "geography" },
       classify: { chunkSize: 50, maxReaskRounds: 2 },
       bedrock: { timeoutMs: 120_000, maxAttempts: 3, retryBudgetS: 60, breakerThreshold: 5, breakerCooldownS: 30 },
       limiter: {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/core/config/config.ts";
-import { ConfigError } from "../../src/core/errors/errors.ts";
+import { ConfigError, InvalidRequestError } from "../../src/core/errors/errors.ts";
+import { type LabelBatchSettings, resolveModel } from "../../src/core/classify/label-batch.ts";
 import { createAwsClients } from "../../src/adapters/aws-clients.ts";
 import { createWorker, modelCatalogueFor } from "../../src/app/worker/worker.ts";
 import { caught, silentLogger } from "../support/fakes.ts";
@@ -31,6 +32,39 @@ describe("modelCatalogueFor, where the worker is composed", () => {
 
   it("rejects a model with no id in the chosen geography, saying which geographies it has", () => {
     expect(() => catalogueOf({ AWS_REGION: "eu-central-1" })).toThrow(/llama3.3-70b has no model id for geography "eu" \(it has: us\)/);
+  });
+
+  it("resolves ids by LABELQ_RESIDENCY: region in-Region only, geography as before, global the global. profile where one exists", () => {
+    const inRegion = { LABELQ_DEFAULT_MODEL: "nova-lite", LABELQ_FALLBACK_MODELS: "nova-micro" };
+    const region = catalogueOf({ ...inRegion, LABELQ_RESIDENCY: "region", AWS_REGION: "eu-west-1" });
+    expect(region.residency).toBe("region");
+    expect(region.models.map((m) => m.modelId)).toEqual(["meta.llama3-70b-instruct-v1:0", "amazon.nova-micro-v1:0", "amazon.nova-lite-v1:0"]);
+    expect(catalogueOf({ ...inRegion, AWS_REGION: "eu-west-1" }).find("nova-lite")?.modelId).toBe("eu.amazon.nova-lite-v1:0");
+    expect(catalogueOf({ ...inRegion, LABELQ_RESIDENCY: "geography" }).find("claude-sonnet")?.modelId).toBe("us.anthropic.claude-sonnet-4-5-20250929-v1:0");
+    const global = catalogueOf({ LABELQ_RESIDENCY: "global", AWS_REGION: "eu-west-1", LABELQ_DEFAULT_MODEL: "claude-haiku" });
+    expect(global.find("claude-sonnet")?.modelId).toBe("global.anthropic.claude-sonnet-4-5-20250929-v1:0");
+    expect(global.find("nova-lite")?.modelId).toBe("eu.amazon.nova-lite-v1:0");
+  });
+
+  it("under LABELQ_RESIDENCY=region refuses a default or fallback with no in-Region id, naming the Region and the models that can", () => {
+    const error = caught(() => catalogueOf({ LABELQ_RESIDENCY: "region", AWS_REGION: "eu-west-1", LABELQ_DEFAULT_MODEL: "nova-lite" }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues).toEqual([
+      "LABELQ_DEFAULT_MODEL / LABELQ_ALLOWED_MODELS / LABELQ_FALLBACK_MODELS / LABELQ_QUOTAS: claude-sonnet has no in-Region model id, so it cannot run in eu-west-1 under LABELQ_RESIDENCY=region (it has: us, eu, global; models that can: llama3-70b, nova-micro, nova-lite)",
+    ]);
+    expect(() => catalogueOf({ LABELQ_RESIDENCY: "region" })).toThrow(/llama3\.3-70b has no in-Region model id, so it cannot run in us-east-1 /);
+  });
+
+  it("under LABELQ_RESIDENCY=region gives a request naming a profile-only model the error of any unavailable model", () => {
+    const config = loadConfig({ LABELQ_RESIDENCY: "region", LABELQ_DEFAULT_MODEL: "nova-lite", LABELQ_FALLBACK_MODELS: "none" });
+    const catalogue = modelCatalogueFor(config);
+    // Allowed by name, so only the residency can make it unavailable.
+    const settings: LabelBatchSettings = { defaultTaxonomy: "t", defaultPromptVersion: "prod", defaultModel: "nova-lite", allowedModels: ["claude-haiku"], chunkSize: 50, maxReaskRounds: 2, catalogue };
+    const error = caught(() => resolveModel("claude-haiku", settings));
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as InvalidRequestError).code).toBe("MODEL_NOT_ALLOWED");
+    expect((error as InvalidRequestError).message).toBe('Model "claude-haiku" does not exist (allowed here: nova-lite, claude-haiku)');
+    expect(resolveModel("nova-lite", settings).modelId).toBe("amazon.nova-lite-v1:0");
   });
 
   it("adds the models of LABELQ_MODEL_CATALOGUE, and names the variable and field of a bad one", async () => {

@@ -57,6 +57,62 @@ describe("ModelCatalogue", () => {
   });
 });
 
+describe("ModelCatalogue by residency", () => {
+  const ids = (catalogue: ModelCatalogue) => Object.fromEntries(catalogue.models.map((m) => [m.alias, m.modelId]));
+
+  it("geography (the default) is today's resolution: the geography's profile, else the in-Region id", () => {
+    const unset = new ModelCatalogue(packaged, "us");
+    const geography = new ModelCatalogue(packaged, "us", { residency: "geography", region: "us-east-1" });
+    expect(unset.residency).toBe("geography");
+    expect(ids(geography)).toEqual(ids(unset));
+    expect(ids(geography)).toMatchObject({
+      "llama3-70b": "meta.llama3-70b-instruct-v1:0",
+      "llama3.3-70b": "us.meta.llama3-3-70b-instruct-v1:0",
+      "nova-lite": "us.amazon.nova-lite-v1:0",
+      "claude-sonnet": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    });
+    expect(geography.models).toHaveLength(packaged.length);
+  });
+
+  it("region keeps only in-Region ids, at list price, whatever the geography", () => {
+    for (const geography of ["us", "eu", "apac", "global"] as const) {
+      const region = new ModelCatalogue(packaged, geography, { residency: "region", region: "eu-west-1" });
+      expect(ids(region)).toEqual({ "llama3-70b": "meta.llama3-70b-instruct-v1:0", "nova-micro": "amazon.nova-micro-v1:0", "nova-lite": "amazon.nova-lite-v1:0" });
+      expect(region.models.every((m) => m.idKind === "inRegion")).toBe(true);
+    }
+    expect(new ModelCatalogue(packaged, "us", { residency: "region" }).find("nova-lite")?.price.inputPer1k).toBe(entry("nova-lite").price.inputPer1k);
+  });
+
+  it("region refuses a model without an in-Region id, naming the Region and the models that can", () => {
+    const region = new ModelCatalogue(packaged, "us", { residency: "region", region: "us-east-1" });
+    expect(region.find("claude-sonnet")).toBeUndefined();
+    expect(region.whyNot("claude-sonnet")).toBe(
+      "claude-sonnet has no in-Region model id, so it cannot run in us-east-1 under LABELQ_RESIDENCY=region (it has: us, eu, global; models that can: llama3-70b, nova-micro, nova-lite)",
+    );
+    expect(region.whyNot("llama3.3-70b")).toMatch(/^llama3\.3-70b has no in-Region model id, .*\(it has: us; models that can: llama3-70b, nova-micro, nova-lite\)$/);
+    expect(new ModelCatalogue([entry("claude-haiku")], "us", { residency: "region" }).whyNot("claude-haiku")).toMatch(/cannot run in this Region .*models that can: none\)$/);
+  });
+
+  it("global takes a model's global. profile where it has one, else the geography's, else the in-Region id", () => {
+    const global = new ModelCatalogue(packaged, "eu", { residency: "global", region: "eu-west-1" });
+    expect(global.find("claude-haiku")).toMatchObject({ modelId: "global.anthropic.claude-haiku-4-5-20251001-v1:0", idKind: "global" });
+    expect(global.find("nova-micro")).toMatchObject({ modelId: "eu.amazon.nova-micro-v1:0", idKind: "eu" });
+    expect(global.find("llama3-70b")).toMatchObject({ modelId: "meta.llama3-70b-instruct-v1:0", idKind: "inRegion" });
+    expect(global.find("llama4-scout")).toBeUndefined();
+    expect(global.whyNot("llama4-scout")).toBe('llama4-scout has no model id for geography "eu" (it has: us)');
+    // A global profile is list price: the regional premium is not added.
+    expect(global.find("claude-haiku")?.price.inputPer1k).toBeCloseTo(0.001, 12);
+  });
+
+  it("loadModelCatalogue passes the residency and Region through, override files included", () => {
+    const added = { ...entry("nova-micro"), alias: "nova-micro-2", modelIds: { inRegion: "amazon.nova-micro-v2:0", us: "us.amazon.nova-micro-v2:0" } };
+    const catalogue = loadModelCatalogue({ geography: "us", residency: "region", region: "us-west-2", overrideFile: writeCatalogue([added]) });
+    expect(catalogue.residency).toBe("region");
+    expect(catalogue.find("nova-micro-2")?.modelId).toBe("amazon.nova-micro-v2:0");
+    expect(catalogue.whyNot("claude-haiku")).toMatch(/cannot run in us-west-2 .*models that can: llama3-70b, nova-micro, nova-lite, nova-micro-2\)$/);
+  });
+});
+
 describe("readCatalogueFile", () => {
   it("refuses inconsistent entries, naming the model and the field", () => {
     const forced = { ...entry("llama3.3-70b"), capabilities: { toolUse: false, forcedTool: true, promptCache: null, structuredOutput: "tool" } };

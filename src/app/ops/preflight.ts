@@ -1,6 +1,7 @@
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Config } from "../../core/config/config.ts";
 import { WorkerStartError } from "../../core/errors/errors.ts";
+import { geographyOf, loadModelCatalogue, type ModelCatalogue } from "../../core/models/model-catalogue.ts";
 
 /** A queue the worker uses, with the variable that names it (for the message that says what to fix). */
 export interface QueueToCheck {
@@ -72,4 +73,40 @@ export function whyWorkerCannotStart(error: unknown, queue: QueueToCheck): Worke
     );
   }
   return new WorkerStartError(`cannot read ${which}: ${name === "Error" ? "" : `${name}: `}${said}`, { cause: error });
+}
+
+/**
+ * Under LABELQ_RESIDENCY=region, the refusal to start when the default model or a fallback has no
+ * in-Region id in `catalogue` (one resolved under "region"): one line naming them and the
+ * catalogue's models that can run in the Region; undefined when they all can, or under another residency.
+ */
+export function residencyRefusal(config: Pick<Config, "region" | "models">, catalogue: ModelCatalogue): WorkerStartError | undefined {
+  if (config.models.residency !== "region") return undefined;
+  const roles = [
+    { alias: config.models.default, what: "the default model", variable: "LABELQ_DEFAULT_MODEL" },
+    ...config.models.fallbacks.map((alias) => ({ alias, what: "the fallback model", variable: "LABELQ_FALLBACK_MODELS" })),
+  ];
+  const cannot = roles.filter((r) => !catalogue.find(r.alias));
+  if (cannot.length === 0) return undefined;
+  const named = cannot.map((r) => `${r.what} ${r.alias} (${r.variable})`).join(" and ");
+  const can = catalogue.models.map((m) => m.alias).join(", ") || "none";
+  return new WorkerStartError(
+    `LABELQ_RESIDENCY=region keeps prompts in ${config.region}, but the catalogue has no in-Region model id for ${named}; models that can run in ${config.region}: ${can} (choose from them, or another LABELQ_RESIDENCY)`,
+  );
+}
+
+/**
+ * The start-up check of residency: under LABELQ_RESIDENCY=region, throws residencyRefusal's
+ * WorkerStartError. A catalogue file that does not load is left to modelCatalogueFor to report.
+ */
+export function checkModelResidency(config: Pick<Config, "region" | "models">): void {
+  if (config.models.residency !== "region") return;
+  let catalogue: ModelCatalogue;
+  try {
+    catalogue = loadModelCatalogue({ geography: geographyOf(config.region), residency: "region", region: config.region, overrideFile: config.models.catalogueFile });
+  } catch {
+    return;
+  }
+  const refusal = residencyRefusal(config, catalogue);
+  if (refusal) throw refusal;
 }

@@ -78,7 +78,7 @@ export function modelCatalogueFor(config: Pick<Config, "region" | "models" | "li
   }
   let catalogue: ModelCatalogue;
   try {
-    catalogue = loadModelCatalogue({ geography, overrideFile: config.models.catalogueFile });
+    catalogue = loadModelCatalogue({ geography, residency: config.models.residency, region: config.region, overrideFile: config.models.catalogueFile });
   } catch (error) {
     if (!(error instanceof CatalogueError)) throw error;
     throw new ConfigError(error.problems.map((i) => `LABELQ_MODEL_CATALOGUE=${JSON.stringify(config.models.catalogueFile ?? "")}: ${i}`), { cause: error });

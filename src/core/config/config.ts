@@ -16,6 +16,9 @@ const bool = z
   .transform((v) => v === "true" || v === "1" || v === "yes");
 const url = z.string().url();
 
+/** The values of LABELQ_RESIDENCY, narrowest first. */
+export const RESIDENCIES = ["region", "geography", "global"] as const;
+
 /**
  * Defaults that other modules share, in one place: the request limits (from the wire
  * contract), the table names, the label cache's lifetime and a batch's retry budget.
@@ -71,6 +74,12 @@ const envSchema = z.object({
   LABELQ_MODEL_CATALOGUE: z.string().min(1).optional(),
   /** Which inference-profile geography to call (us, eu, apac, global); default from AWS_REGION. */
   LABELQ_MODEL_GEOGRAPHY: z.string().min(1).optional(),
+  /**
+   * Where Bedrock may run a prompt (docs/residency.md): "region" only in AWS_REGION (in-Region model
+   * ids), "geography" anywhere in the geography's cross-Region profile, "global" through global
+   * profiles where a model has one.
+   */
+  LABELQ_RESIDENCY: z.enum(RESIDENCIES, { message: 'expected "region", "geography" or "global"' }).default("geography"),
 
   LABELQ_CHUNK_SIZE: int(1, 200).default(50),
   LABELQ_MAX_REASK_ROUNDS: int(0, 10).default(2),
@@ -200,6 +209,9 @@ function modelsFrom(e: Parsed) {
     fallbacks: e.LABELQ_FALLBACK_MODELS.filter((m) => m !== "none"),
     catalogueFile: e.LABELQ_MODEL_CATALOGUE,
     geography: e.LABELQ_MODEL_GEOGRAPHY,
+    // Always set here ("geography" by default); optional in the type so that a Config built by
+    // hand (a test's) may leave it out, which the catalogue reads as "geography".
+    residency: e.LABELQ_RESIDENCY as (typeof RESIDENCIES)[number] | undefined,
   };
 }
 

@@ -1,18 +1,35 @@
 import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import type { RESIDENCIES } from "../config/config.ts";
 import { ConfigError } from "../errors/errors.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "../prompts/output-format.ts";
 
 /**
  * The model catalogue is data: src/core/models/model-catalogue.json in the package, plus an optional
  * file named by LABELQ_MODEL_CATALOGUE whose entries add models or replace them by alias.
- * This module validates it and resolves each entry to the id to call in one geography.
+ * This module validates it and resolves each entry to the id to call in one geography, under
+ * one residency (LABELQ_RESIDENCY, docs/residency.md).
  */
 
 /** Where calls go: a cross-Region inference profile's geography (its id prefix), chosen from AWS_REGION unless set. */
 export const GEOGRAPHIES = ["us", "eu", "apac", "global"] as const;
 export type Geography = (typeof GEOGRAPHIES)[number];
+
+/**
+ * Where Bedrock may run a prompt: "region" only in the caller's Region (in-Region ids only),
+ * "geography" in any Region of the geography's cross-Region profile (else in-Region),
+ * "global" through a global profile where the model has one (else as "geography").
+ */
+export type Residency = (typeof RESIDENCIES)[number];
+
+/** What a catalogue is resolved for besides the geography. */
+export interface CatalogueScope {
+  /** Default "geography". */
+  residency?: Residency;
+  /** The caller's Region (AWS_REGION), named in the reasons a model cannot run under "region". */
+  region?: string;
+}
 
 const per1k = z.number().nonnegative();
 
@@ -149,24 +166,37 @@ export function geographyOf(region: string): Geography {
   return "global";
 }
 
-/** The catalogue for one geography: the models with an id there, and why the others are missing. */
+/** The catalogue for one geography and residency: the models with an id there, and why the others are missing. */
 export class ModelCatalogue {
   readonly geography: Geography;
+  readonly residency: Residency;
   readonly models: readonly ModelSpec[];
   readonly #byAlias: Map<string, ModelSpec>;
   readonly #unavailable: Map<string, string>;
 
-  constructor(entries: readonly ModelEntry[], geography: Geography) {
+  constructor(entries: readonly ModelEntry[], geography: Geography, scope: CatalogueScope = {}) {
     this.geography = geography;
+    this.residency = scope.residency ?? "geography";
     const models: ModelSpec[] = [];
-    this.#unavailable = new Map();
+    const missing: ModelEntry[] = [];
     for (const entry of entries) {
-      const spec = resolveEntry(entry, geography);
+      const spec = resolveEntry(entry, geography, this.residency);
       if (spec) models.push(spec);
-      else this.#unavailable.set(entry.alias, `${entry.alias} has no model id for geography "${geography}" (it has: ${Object.keys(entry.modelIds).join(", ")})`);
+      else missing.push(entry);
     }
     this.models = models;
     this.#byAlias = new Map(models.map((m) => [m.alias, m]));
+    const has = (entry: ModelEntry) => Object.keys(entry.modelIds).join(", ");
+    const where = scope.region ?? "this Region";
+    const canRun = models.map((m) => m.alias).join(", ") || "none";
+    this.#unavailable = new Map(
+      missing.map((entry) => [
+        entry.alias,
+        this.residency === "region"
+          ? `${entry.alias} has no in-Region model id, so it cannot run in ${where} under LABELQ_RESIDENCY=region (it has: ${has(entry)}; models that can: ${canRun})`
+          : `${entry.alias} has no model id for geography "${geography}" (it has: ${has(entry)})`,
+      ]),
+    );
   }
 
   /** The model behind an alias in this geography, or undefined. */
@@ -174,14 +204,22 @@ export class ModelCatalogue {
     return this.#byAlias.get(alias);
   }
 
-  /** Why an alias cannot be used here: unknown, or known but without an id in this geography. */
+  /** Why an alias cannot be used here: unknown, or known but without an id in this geography or residency. */
   whyNot(alias: string): string {
     return this.#unavailable.get(alias) ?? `unknown model alias "${alias}" (known: ${[...this.#byAlias.keys(), ...this.#unavailable.keys()].join(", ")})`;
   }
 }
 
-function resolveEntry(entry: ModelEntry, geography: Geography): ModelSpec | undefined {
-  const idKind: Geography | "inRegion" | undefined = entry.modelIds[geography] ? geography : entry.modelIds.inRegion ? "inRegion" : undefined;
+/** Which of an entry's ids to call: see Residency. */
+function idKindFor(entry: ModelEntry, geography: Geography, residency: Residency): Geography | "inRegion" | undefined {
+  const ids = entry.modelIds;
+  if (residency === "region") return ids.inRegion ? "inRegion" : undefined;
+  if (residency === "global" && ids.global) return "global";
+  return ids[geography] ? geography : ids.inRegion ? "inRegion" : undefined;
+}
+
+function resolveEntry(entry: ModelEntry, geography: Geography, residency: Residency): ModelSpec | undefined {
+  const idKind = idKindFor(entry, geography, residency);
   if (!idKind) return undefined;
   const { regionalProfilePremium, ...price } = entry.price;
   // The premium applies to geographic profiles only: global and in-Region ids are list price.
@@ -259,11 +297,11 @@ export function readCatalogueFile(file: string): ModelEntry[] {
 }
 
 /**
- * The catalogue for a geography: the packaged models, then those of `overrideFile` (a model
- * with an alias already present replaces it whole; a new alias adds a model).
+ * The catalogue for a geography (and residency, default "geography"): the packaged models, then
+ * those of `overrideFile` (a model with an alias already present replaces it whole; a new alias adds a model).
  */
-export function loadModelCatalogue(options: { geography: Geography; overrideFile?: string }): ModelCatalogue {
+export function loadModelCatalogue(options: { geography: Geography; overrideFile?: string } & CatalogueScope): ModelCatalogue {
   const entries = new Map(readCatalogueFile(PACKAGED_CATALOGUE).map((m) => [m.alias, m]));
   if (options.overrideFile) for (const m of readCatalogueFile(options.overrideFile)) entries.set(m.alias, m);
-  return new ModelCatalogue([...entries.values()], options.geography);
+  return new ModelCatalogue([...entries.values()], options.geography, { residency: options.residency, region: options.region });
 }

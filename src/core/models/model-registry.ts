@@ -3,9 +3,10 @@ import { loadModelCatalogue, type ModelSpec } from "./model-catalogue.ts";
 export type { ModelSpec } from "./model-catalogue.ts";
 
 /**
- * The packaged catalogue in the us geography, for code that has no configuration at hand
- * (tests, benches, CLI defaults). Workers use modelCatalogueFor(config) (src/app/worker/worker.ts), which honours
- * LABELQ_MODEL_CATALOGUE and LABELQ_MODEL_GEOGRAPHY.
+ * The packaged catalogue in the us geography under the default residency ("geography"), for
+ * code that has no configuration at hand (tests, benches, CLI defaults). Workers use
+ * modelCatalogueFor(config) (src/app/worker/worker.ts), which honours LABELQ_MODEL_CATALOGUE,
+ * LABELQ_MODEL_GEOGRAPHY and LABELQ_RESIDENCY.
  */
 export const DEFAULT_CATALOGUE = loadModelCatalogue({ geography: "us" });
 
