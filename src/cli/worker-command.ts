@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { createAwsClients } from "../adapters/aws-clients.ts";
 import { requireQueues } from "../core/config/config.ts";
 import { createLogger } from "../core/observability/logger.ts";
-import { checkWorkerCanStart, workerQueues } from "../app/ops/preflight.ts";
+import { checkModelResidency, checkWorkerCanStart, workerQueues } from "../app/ops/preflight.ts";
 import { startWorker } from "../app/worker/worker.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { untilSignal } from "./until-signal.ts";
@@ -26,6 +26,8 @@ export function registerWorkerCommand(program: Command): void {
       // Every missing queue variable in one message, then one call per queue: a worker that cannot
       // work says why once and exits, instead of retrying its polls forever.
       const queues = requireQueues(config, ["requests", "results", "dlq"]);
+      // No network call: a residency the default or fallback model cannot meet is refused before any.
+      checkModelResidency(config);
       const clients = createAwsClients(config);
       try {
         await checkWorkerCanStart(clients.sqs, workerQueues(queues));

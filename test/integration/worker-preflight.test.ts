@@ -42,6 +42,11 @@ describe("labelq worker that cannot work", () => {
     expectOneLine(run, /^labelq: CONFIG_INVALID: invalid configuration: LABELQ_REQUESTS_QUEUE_URL: .*; LABELQ_RESULTS_QUEUE_URL: .*; LABELQ_DLQ_URL: /);
   });
 
+  it("under LABELQ_RESIDENCY=region refuses, in one line, a default model that has no in-Region id, naming those that have one", async () => {
+    const run = await runCli(["worker"], { ...env, AWS_REGION: "eu-west-1", LABELQ_RESIDENCY: "region" }, SAFETY_NET_MS, { replaceEnv: true });
+    expectOneLine(run, /^labelq: WORKER_CANNOT_START: LABELQ_RESIDENCY=region keeps prompts in eu-west-1, .*llama3\.3-70b \(LABELQ_DEFAULT_MODEL\).*models that can run in eu-west-1: [a-z0-9.-]+(, [a-z0-9.-]+)*/);
+  });
+
   it("exits non-zero with one line naming a requests queue or DLQ that does not exist", async () => {
     const missing = stack.queues.requests.replace(/[^/]+$/, "no-such-queue");
     const requests = await runCli(["worker"], { ...env, LABELQ_REQUESTS_QUEUE_URL: missing }, SAFETY_NET_MS, { replaceEnv: true });
