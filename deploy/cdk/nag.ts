@@ -1,7 +1,7 @@
 // `npm run deploy:nag`: synthesizes every variant of the stack (ECS, Lambda, FIFO) from
 // cdk.json's context, runs cdk-nag's AwsSolutions pack on each, prints the counts and every
 // finding, and exits 1 when any variant has an error.
-import { App } from "aws-cdk-lib";
+import { App, type Stack } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +27,7 @@ export interface NagFinding {
 }
 
 /** Every AwsSolutions finding (one per rule and resource) on a construct tree that is not acknowledged in code. */
-export function nagFindings(scope: App | LabelqStack): NagFinding[] {
+export function nagFindings(scope: App | Stack): NagFinding[] {
   const report = new AwsSolutionsChecks().validateScope(scope);
   return report.violations.flatMap((v) =>
     v.violatingResources.map((r) => ({

@@ -51,7 +51,17 @@ describe("LabelqStack (Lambda mode)", () => {
     template.hasResourceProperties("AWS::IAM::Role", {
       AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: "lambda.amazonaws.com" } })] },
       Policies: [{ PolicyName: "labelq-worker", PolicyDocument: { Version: "2012-10-17", Statement: doc.Statement } }],
-      ManagedPolicyArns: [Match.objectLike({ "Fn::Join": Match.arrayWith([Match.arrayWith([":iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"])]) })],
+      ManagedPolicyArns: Match.absent(),
+    });
+    // What AWSLambdaVPCAccessExecutionRole would grant, with the logs actions on the function's log group only.
+    template.hasResourceProperties("AWS::IAM::Policy", {
+      Roles: [{ Ref: Match.stringLikeRegexp("^FunctionRole") }],
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({ Sid: "FunctionNetworkInterfaces", Action: Match.arrayWith(["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"]), Resource: "*" }),
+          Match.objectLike({ Sid: "FunctionLogs", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: { "Fn::GetAtt": [Match.stringLikeRegexp("^WorkerLogs"), "Arn"] } }),
+        ],
+      },
     });
   });
 

@@ -2,7 +2,7 @@ import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { LabelqStack, type LabelqStackProps } from "../../deploy/cdk/labelq-stack.ts";
+import { LabelqStack, type LabelqStackProps, REDIS_PORT } from "../../deploy/cdk/labelq-stack.ts";
 import { WORKER_POLICY_FILE } from "../../deploy/cdk/worker-policy.ts";
 import { shutdownBudgetS } from "../../deploy/cdk/worker-settings.ts";
 import { DEFAULTS, loadConfig } from "../../src/core/config/config.ts";
@@ -150,8 +150,16 @@ describe("LabelqStack (ECS): the worker", () => {
 });
 
 describe("LabelqStack (ECS): Redis and alarms", () => {
-  it("creates a Valkey node with TLS for the limiter, or uses the Redis it is given", () => {
-    ecs.template.hasResourceProperties("AWS::ElastiCache::ReplicationGroup", { Engine: "valkey", TransitEncryptionEnabled: true, NumCacheClusters: 1 });
+  it("creates a Multi-AZ Valkey group with TLS on a non-default port for the limiter, or uses the Redis it is given", () => {
+    ecs.template.hasResourceProperties("AWS::ElastiCache::ReplicationGroup", {
+      Engine: "valkey",
+      TransitEncryptionEnabled: true,
+      NumCacheClusters: 2,
+      AutomaticFailoverEnabled: true,
+      MultiAZEnabled: true,
+      Port: REDIS_PORT,
+    });
+    expect(REDIS_PORT).not.toBe(6379);
     const { template } = synth({ redisUrl: "rediss://limiter.example:6379" });
     template.resourceCountIs("AWS::ElastiCache::ReplicationGroup", 0);
     template.hasResourceProperties("AWS::ECS::TaskDefinition", {
