@@ -134,6 +134,8 @@ describe("polling an unreachable requests queue", () => {
     }
     await direct.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "after the outage" }));
     await until(() => handled.includes("after the outage"), { what: "the message handled once polling resumed" });
+    // The recovery is logged when a poll's answer is processed, which sqs-consumer signals after the handler ran.
+    await until(() => at(INFO).some((l) => l.msg.startsWith("polling recovered")), { what: "the recovery logged" });
 
     expect(proxy.state.failedReceives).toBe(steps * CONCURRENCY);
     const warns = at(WARN);
