@@ -544,6 +544,10 @@ function acknowledgeWorkerPolicyWildcards(role: iam.Role, o: { prefix: string; f
       "Results go to the default results queue and to any per-producer results queue a request names in replyTo (LABELQ_REPLY_TO_ALLOWLIST); the pattern admits only queues named with the stack's results prefix.",
     ],
     [
+      `arn:aws:dynamodb:${region}:${account}:table/${o.prefix}-*`,
+      "Item reads and writes on labelq's own tables only (label cache, batch records, bulk records: all named with the stack's prefix); no table management, scans or queries.",
+    ],
+    [
       `arn:aws:bedrock:${region}:${account}:model-invocation-job/*`,
       "Bedrock names each batch inference job at CreateModelInvocationJob; the worker must read and stop jobs whose ids it cannot know in advance, and only in this account and Region.",
     ],
