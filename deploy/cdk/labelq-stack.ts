@@ -348,10 +348,11 @@ export class LabelqStack extends Stack {
       circuitBreaker: { rollback: true },
     });
 
-    // Target tracking on backlog per task, nothing else: no CPU policy to fight it
-    // (aws-cdk#20706), no absolute-backlog steps. The L2 policy accepts only a single metric,
-    // so the metric-math form is written as the L1 resource; the shape follows the Application
-    // Auto Scaling guide's example "target tracking scaling policy using metric math".
+    // Target tracking on backlog per task: no CPU policy to fight it (aws-cdk#20706), no
+    // absolute-backlog steps (with minTasks 0, one step policy that only leaves zero). The L2
+    // policy accepts only a single metric, so the metric-math form is written as the L1
+    // resource; the shape follows the Application Auto Scaling guide's example "target
+    // tracking scaling policy using metric math".
     const target = new appscaling.ScalableTarget(this, "WorkerScaling", {
       serviceNamespace: appscaling.ServiceNamespace.ECS,
       resourceId: `service/${cluster.clusterName}/${service.serviceName}`,
@@ -408,6 +409,43 @@ export class LabelqStack extends Stack {
           ],
         },
       },
+    });
+    if (o.minTasks === 0) this.#scaleFromZero(target);
+  }
+
+  /**
+   * Leaves zero tasks when requests wait: at 0 tasks backlog per task has no data (no
+   * RunningTaskCount to divide by), so target tracking never acts. This step policy adds one
+   * task when messages are visible while none is in flight, which is the state of a queue that
+   * no worker receives from; a running worker takes messages in flight within a long poll, so
+   * above zero the step stays quiet and target tracking alone sizes the fleet. It only ever
+   * adds (no lower alarm), so it cannot scale in against target tracking.
+   */
+  #scaleFromZero(target: appscaling.ScalableTarget): void {
+    const minute = Duration.minutes(1);
+    const waitingUnreceived = new cloudwatch.MathExpression({
+      expression: "IF(inflight == 0, visible, 0)",
+      usingMetrics: {
+        visible: this.requests.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: "Maximum" }),
+        inflight: this.requests.metricApproximateNumberOfMessagesNotVisible({ period: minute, statistic: "Maximum" }),
+      },
+      label: "visible requests that no worker is receiving",
+      period: minute,
+    });
+    target.scaleOnMetric("ScaleFromZero", {
+      metric: waitingUnreceived,
+      adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+      // Below one waiting message: no alarm, no action. From one: one task.
+      scalingSteps: [
+        { upper: 1, change: 0 },
+        { lower: 1, change: 1 },
+      ],
+      // Two minutes of waiting messages, not one: SQS's figures are approximate and a send can race a receive.
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      // A Fargate task takes a minute or two to pull its image and start polling.
+      cooldown: Duration.minutes(5),
+      metricAggregationType: appscaling.MetricAggregationType.MAXIMUM,
     });
   }
 

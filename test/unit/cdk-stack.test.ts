@@ -1,6 +1,8 @@
-import { App } from "aws-cdk-lib";
+import { App, type CfnElement } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { LabelqStack, type LabelqStackProps, REDIS_PORT } from "../../deploy/cdk/labelq-stack.ts";
 import { WORKER_POLICY_FILE } from "../../deploy/cdk/worker-policy.ts";
@@ -8,6 +10,7 @@ import { shutdownBudgetS } from "../../deploy/cdk/worker-settings.ts";
 import { DEFAULTS, loadConfig } from "../../src/core/config/config.ts";
 import { backlogPerTaskTarget, fleetCapacity } from "../../src/app/ops/fleet-size.ts";
 import { DEFAULT_MAX_RECEIVE_COUNT } from "../../src/adapters/sqs/create-queues.ts";
+import { NAG_VARIANTS, nagFindings, synthVariant } from "../../deploy/cdk/nag.ts";
 
 const ENV = { account: "123456789012", region: "us-east-1" };
 const BASE: LabelqStackProps = {
@@ -142,6 +145,69 @@ describe("LabelqStack (ECS): the worker", () => {
     // 600 s of latency at 8 batches per 40 s: a backlog of 120 per task.
     expect(stack.backlogTarget).toBe(120);
     template.hasResourceProperties("AWS::ECS::Cluster", { ClusterSettings: [{ Name: "containerInsights", Value: "enabled" }] });
+  });
+
+  it("with minTasks 0, leaves zero by a step policy on visible requests that no worker receives: one more task from one waiting message", () => {
+    const { stack, template } = synth({ minTasks: 0 });
+    template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", { MinCapacity: 0, MaxCapacity: 5 });
+    template.hasResourceProperties("AWS::ECS::Service", { DesiredCount: 0 });
+    // Target tracking stays; the step policy is added beside it.
+    template.resourceCountIs("AWS::ApplicationAutoScaling::ScalingPolicy", 2);
+    template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalingPolicy", { PolicyType: "TargetTrackingScaling" });
+    const steps = template.findResources("AWS::ApplicationAutoScaling::ScalingPolicy", { Properties: { PolicyType: "StepScaling" } });
+    expect(Object.keys(steps)).toHaveLength(1);
+    const [stepId, step] = Object.entries(steps)[0] as [string, { Properties: { ScalingTargetId: unknown; StepScalingPolicyConfiguration: Record<string, unknown> } }];
+    expect(step.Properties.ScalingTargetId).toEqual({ Ref: expect.stringMatching(/^WorkerScaling/) as unknown });
+    const config = step.Properties.StepScalingPolicyConfiguration as {
+      AdjustmentType: string;
+      Cooldown: number;
+      StepAdjustments: { MetricIntervalLowerBound?: number; MetricIntervalUpperBound?: number; ScalingAdjustment: number }[];
+    };
+    expect(config.AdjustmentType).toBe("ChangeInCapacity");
+    expect(config.Cooldown).toBeGreaterThanOrEqual(60);
+    // Every step adds at least one task from zero (so capacity becomes >= 1), and none removes one.
+    expect(config.StepAdjustments.length).toBeGreaterThan(0);
+    for (const a of config.StepAdjustments) expect(a.ScalingAdjustment).toBeGreaterThanOrEqual(1);
+    expect(config.StepAdjustments.some((a) => a.MetricIntervalLowerBound === 0)).toBe(true);
+
+    // The alarm that triggers it: one or more visible requests on the requests queue while none is in flight.
+    const alarms = template.findResources("AWS::CloudWatch::Alarm", { Properties: { AlarmActions: [{ Ref: stepId }] } });
+    expect(Object.keys(alarms)).toHaveLength(1);
+    const alarm = Object.values(alarms)[0] as {
+      Properties: { ComparisonOperator: string; Threshold: number; EvaluationPeriods: number; Metrics: { Id: string; Expression?: string; MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown } } }[] };
+    };
+    expect(alarm.Properties.ComparisonOperator).toBe("GreaterThanOrEqualToThreshold");
+    expect(alarm.Properties.Threshold).toBe(1);
+    expect(alarm.Properties.EvaluationPeriods).toBeGreaterThanOrEqual(1);
+    const requestsQueue = [{ Name: "QueueName", Value: { "Fn::GetAtt": [stack.getLogicalId(stack.requests.node.defaultChild as CfnElement), "QueueName"] } }];
+    const byName = (name: string) => alarm.Properties.Metrics.find((m) => m.MetricStat?.Metric.MetricName === name);
+    expect(byName("ApproximateNumberOfMessagesVisible")?.MetricStat?.Metric).toEqual({ Namespace: "AWS/SQS", MetricName: "ApproximateNumberOfMessagesVisible", Dimensions: requestsQueue });
+    expect(byName("ApproximateNumberOfMessagesNotVisible")?.MetricStat?.Metric).toEqual({ Namespace: "AWS/SQS", MetricName: "ApproximateNumberOfMessagesNotVisible", Dimensions: requestsQueue });
+    const visibleId = byName("ApproximateNumberOfMessagesVisible")!.Id;
+    const inflightId = byName("ApproximateNumberOfMessagesNotVisible")!.Id;
+    expect(alarm.Properties.Metrics.map((m) => m.Expression).filter(Boolean)).toEqual([`IF(${inflightId} == 0, ${visibleId}, 0)`]);
+    // No lower alarm: the policy never removes tasks.
+    template.resourceCountIs("AWS::CloudWatch::Alarm", 5);
+  });
+
+  it("with minTasks 0 stays clean under cdk-nag's AwsSolutions pack (cdk.json's ECS context, as `npm run deploy:nag`)", () => {
+    const outdir = mkdtempSync(path.join(tmpdir(), "labelq-zero-nag-"));
+    try {
+      const findings = nagFindings(synthVariant({ ...NAG_VARIANTS.ecs, minTasks: 0 }, outdir));
+      expect(findings.filter((f) => f.severity === "error")).toEqual([]);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  it("with minTasks 1 or more has no step policy: target tracking alone", () => {
+    for (const minTasks of [1, 3]) {
+      const { template } = synth({ minTasks });
+      template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", { MinCapacity: minTasks });
+      template.resourceCountIs("AWS::ApplicationAutoScaling::ScalingPolicy", 1);
+      template.resourcePropertiesCountIs("AWS::ApplicationAutoScaling::ScalingPolicy", { PolicyType: "StepScaling" }, 0);
+      template.resourceCountIs("AWS::CloudWatch::Alarm", 4);
+    }
   });
 
   it("stops at the ceiling when no quota is configured", () => {
