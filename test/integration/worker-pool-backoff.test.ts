@@ -5,12 +5,13 @@ import type { AddressInfo } from "node:net";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import type { MessageHandler } from "../../src/app/worker/message-handler.ts";
-import { type PollClock, WorkerPool } from "../../src/app/worker/worker-pool.ts";
+import type { Clock } from "../../src/core/util/clock.ts";
+import { WorkerPool } from "../../src/app/worker/worker-pool.ts";
 import { targetClients } from "../support/aws-target.ts";
 import { until } from "../support/until.ts";
 
 /** A clock whose time moves only when the test says: every backoff wait ends at advance(). */
-class StepClock implements PollClock {
+class StepClock implements Clock {
   #t = 0;
   #waiters: { until: number; resolve: () => void }[] = [];
   aborted = 0;

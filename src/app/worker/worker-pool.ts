@@ -29,8 +29,6 @@ export interface WorkerPoolEvents {
   stopped: [];
 }
 
-/** The pool's view of time, injectable so tests of the poll backoff need no real seconds. */
-export type PollClock = Clock;
 
 /** First and longest wait after failed polls of the requests queue. */
 const POLL_BACKOFF_BASE_MS = 1_000;
@@ -64,7 +62,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   readonly #inflight = new Map<string, InFlight>();
   readonly #logger: Logger;
-  readonly #clock: PollClock;
+  readonly #clock: Clock;
   /** Failed polls in a row, counted once per backoff step however many consumers failed in it. */
   #pollFailures = 0;
   /** No consumer receives before this (clock ms): the one backoff for all of them. */
@@ -77,7 +75,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   /** Aborted by stop(), so a receive waiting in beforeReceive gives up at once. */
   readonly #stopSignal = new AbortController();
 
-  constructor(options: WorkerPoolOptions, sqs: SQSClient, handler: MessageHandler, logger: Logger, clock: PollClock = systemClock) {
+  constructor(options: WorkerPoolOptions, sqs: SQSClient, handler: MessageHandler, logger: Logger, clock: Clock = systemClock) {
     super();
     this.#options = options;
     this.#logger = logger;
