@@ -8,6 +8,8 @@ import type { ModelProvider, ModelRequest, ModelResponse } from "../../src/core/
 import { findModel, MODELS, type ModelSpec } from "../../src/core/models/model-registry.ts";
 import { resolveInference } from "../../src/core/models/sampling.ts";
 import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
+import path from "node:path";
+import { readTexts } from "../../src/app/producer/read-texts.ts";
 import { emulatorClient } from "../support/emulator-client.ts";
 import { PROMPTS_DIR, PassThroughLimiter, rejection, silentLogger } from "../support/fakes.ts";
 
@@ -98,6 +100,27 @@ describe("classifyItems on the strict Bedrock emulator", () => {
         expect(response?.stopReason, spec.alias).not.toBe("max_tokens");
       }
     }
+  });
+
+  it("answers every 50-text batch of the sample texts in one Llama 3.3 call: maxTokens has room for a chunk's spread, not only its typical length", async () => {
+    // Budgeted at the typical line alone, 3 of these 70 batches ran past maxTokens by a few
+    // tokens and their last text took a second call (seed 0, as the embedded stack runs it).
+    const llama = model("llama3.3-70b");
+    const provider = await emulatorProvider({ lenient: [], seed: 0 });
+    const sample = await readTexts(path.join(PROMPTS_DIR, "../samples/product-feedback.jsonl"));
+    const items = Array.from({ length: 70 * 50 }, (_, k) => ({ id: `t${k}`, text: `${sample[k % sample.length]!.text} [fleet1 #${k}]` }));
+    const cutOff: number[] = [];
+    for (let batch = 0; batch < 70; batch++) {
+      provider.exchanges.length = 0;
+      const outcome = await classifyItems(
+        { items: items.slice(batch * 50, batch * 50 + 50), prompt, model: llama, inference: resolveInference(prompt, llama), chunkSize: 50, maxReaskRounds: 1 },
+        { provider, limiter: new PassThroughLimiter(), logger: silentLogger() },
+      );
+      expect(outcome.items.filter((it) => it.error !== null)).toEqual([]);
+      if (provider.exchanges.some((e) => e.response?.stopReason === "max_tokens")) cutOff.push(batch);
+      expect(provider.exchanges.length, `batch ${batch}`).toBe(1);
+    }
+    expect(cutOff).toEqual([]);
   });
 
   it("says no allowed model can run, without retrying, when every model on the chain is out of its daily quota", async () => {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { CircuitBreakers } from "../../src/core/classify/circuit-breaker.ts";
-import { answerBudget, maxTokensFor, OUTPUT_HEADROOM, textsPerCallCap } from "../../src/core/classify/output-budget.ts";
+import { answerBudget, maxTokensFor, OUTPUT_HEADROOM, SPREAD_Z, textsPerCallCap } from "../../src/core/classify/output-budget.ts";
 import { RetryBudget } from "../../src/core/classify/retry-policy.ts";
 import { classifyItems, type ClassifyInput, type ClassifyOutcome } from "../../src/core/classify/classify-items.ts";
 import type { LabelValue } from "../../src/core/contracts/result.ts";
@@ -133,7 +133,7 @@ describe("classifyItems", () => {
     const budget = answerBudget(prompt.taxonomy, model.tokenizer, model.outputFormat);
     const { provider } = await run(fake(), { chunkSize: 3 });
     const sent = provider.calls.map((c) => c.request.inference.maxTokens);
-    expect(sent).toEqual([3, 3, 2].map((n) => Math.ceil(n * budget.perText * OUTPUT_HEADROOM[model.outputFormat]) + budget.perCall));
+    expect(sent).toEqual([3, 3, 2].map((n) => Math.ceil(n * budget.perText * OUTPUT_HEADROOM[model.outputFormat] + SPREAD_Z * budget.spread * Math.sqrt(n)) + budget.perCall));
     expect(sent[0]).toBeLessThan(2048);
   });
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { answerBudget, answerTokensPerText, evenChunkSizes, maxTokensFor, OUTPUT_HEADROOM, textsPerCallCap } from "../../src/core/classify/output-budget.ts";
+import { answerBudget, answerTokensPerText, evenChunkSizes, maxTokensFor, OUTPUT_HEADROOM, SPREAD_Z, textsPerCallCap } from "../../src/core/classify/output-budget.ts";
 import { countTokens } from "../../src/core/models/token-estimator.ts";
 import { compactLabel, lineField } from "../../src/core/prompts/output-format.ts";
 import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
@@ -38,10 +38,22 @@ describe("chunk sizing", () => {
     expect(textsPerCallCap(answerBudget(prompt.taxonomy, LLAMA3, "json"), 2048, "json")).toBeLessThan(20);
   });
 
-  it("sizes maxTokens with the format's headroom and the per-call room, never above the cap", () => {
-    expect(maxTokensFor(10, { perText: 38, perCall: 26 }, 2048, "lines")).toBe(Math.ceil(10 * 38 * OUTPUT_HEADROOM.lines) + 26);
-    expect(maxTokensFor(10, { perText: 115, perCall: 16 }, 2048, "json")).toBe(Math.ceil(10 * 115 * OUTPUT_HEADROOM.json) + 16);
-    expect(maxTokensFor(100, { perText: 115, perCall: 16 }, 2048, "json")).toBe(2048);
+  it("sizes maxTokens with the format's headroom, the chunk's spread and the per-call room, never above the cap", () => {
+    expect(maxTokensFor(10, { perText: 38, perCall: 26, spread: 0 }, 2048, "lines")).toBe(Math.ceil(10 * 38 * OUTPUT_HEADROOM.lines) + 26);
+    expect(maxTokensFor(16, { perText: 38, perCall: 26, spread: 2 }, 2048, "lines")).toBe(16 * 38 + SPREAD_Z * 2 * 4 + 26);
+    expect(maxTokensFor(10, { perText: 115, perCall: 16, spread: 0 }, 2048, "json")).toBe(Math.ceil(10 * 115 * OUTPUT_HEADROOM.json) + 16);
+    expect(maxTokensFor(100, { perText: 115, perCall: 16, spread: 0 }, 2048, "json")).toBe(2048);
+  });
+
+  it("gives lines answers a spread from their fields' values and JSON none (budgeted at its longest)", () => {
+    const lines = answerBudget(prompt.taxonomy, LLAMA3, "lines");
+    // 25 fields of one or two tokens, and a multi-choice field of up to three labels.
+    expect(lines.spread).toBeGreaterThan(1);
+    expect(lines.spread).toBeLessThan(5);
+    expect(answerBudget(prompt.taxonomy, LLAMA3, "json").spread).toBe(0);
+    // The spread costs reservation, never a call: 50 texts still fit one Llama 3.3 call.
+    expect(maxTokensFor(50, lines, 2048, "lines")).toBeLessThan(2048);
+    expect(maxTokensFor(50, lines, 2048, "lines")).toBeGreaterThan(50 * lines.perText + lines.perCall);
   });
 
   it("leaves room in a one-text call for the longest line a text can get, with a prose lead-in and a code fence", () => {

@@ -16,13 +16,22 @@ import type { Dimension, Taxonomy } from "../taxonomy/taxonomy-schema.ts";
  * typical length, every field at the mean cost of its values and a multi-choice field at half its
  * maximum, with no headroom. On product-feedback that is 38 tokens a text, against 32.2 on
  * average and 39 at most for the 161 gold texts' labels written as lines, and 49 for the longest
- * line possible: a chunk only runs out when most of its texts take the longest codes, and then the
- * cut-off texts are re-asked in smaller chunks, as for any cut-off answer.
+ * line possible. A chunk's answer is a sum of its texts' lines, so it also gets room for its
+ * spread: three standard deviations of that sum (SPREAD_Z), about 58 tokens for 50 texts on
+ * product-feedback. Without it about one 50-text chunk in 25 ran past maxTokens by a few tokens,
+ * and its last text took a second call: a batch's latency doubled for one line. The texts per
+ * call are still sized on the typical length, so the spread costs reservation, never a call.
  */
 export const OUTPUT_HEADROOM: Readonly<Record<OutputFormat, number>> = { json: 1.2, lines: 1.0 };
 
 /** The answer's wrapper (`{"r":[`, `]}`) and a little slack for leading whitespace. */
 const WRAPPER_TOKENS = 16;
+
+/**
+ * Standard deviations of a chunk's answer length that maxTokens leaves room for: with independent
+ * texts, about one chunk in 700 runs past it.
+ */
+export const SPREAD_Z = 3;
 
 /** Output tokens budgeted per text answered in `format` under a taxonomy, as the model's tokenizer counts them. */
 export function answerTokensPerText(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"], format: OutputFormat = "json"): number {
@@ -37,13 +46,15 @@ export interface AnswerBudget {
    * for one line at its longest beyond the typical one, so that a re-ask of one long line fits.
    */
   perCall: number;
+  /** Standard deviation of one text's answer, in tokens: 0 where perText is already the longest (JSON). */
+  spread: number;
 }
 
 /** The output budget of an answer in `format` under a taxonomy, as the model's tokenizer counts it. */
 export function answerBudget(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"], format: OutputFormat): AnswerBudget {
-  if (format === "json") return { perText: longestJsonTokens(taxonomy, tokenizer), perCall: WRAPPER_TOKENS };
-  const { typical, longest } = lineTokens(taxonomy, tokenizer);
-  return { perText: typical, perCall: WRAPPER_TOKENS + Math.max(0, longest - typical) };
+  if (format === "json") return { perText: longestJsonTokens(taxonomy, tokenizer), perCall: WRAPPER_TOKENS, spread: 0 };
+  const { typical, longest, spread } = lineTokens(taxonomy, tokenizer);
+  return { perText: typical, perCall: WRAPPER_TOKENS + Math.max(0, longest - typical), spread };
 }
 
 function longestJsonTokens(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]): number {
@@ -69,15 +80,21 @@ function longestValue(d: Dimension): unknown {
 
 // Per taxonomy and tokenizer: counting every value of every field takes a few milliseconds, and
 // every planned call asks.
-const lineCosts = new WeakMap<Taxonomy, Map<string, { typical: number; longest: number }>>();
+interface LineCost {
+  typical: number;
+  longest: number;
+  spread: number;
+}
+const lineCosts = new WeakMap<Taxonomy, Map<string, LineCost>>();
 
 /**
  * Tokens of a lines answer for one text: typical (a two-digit number, each field at the mean cost
- * of its values, the newline) and longest (every field at its costliest value, multi-choice fields
- * at their maximum). Counted with the basis tokenizer and scaled once, so an approximate
- * tokenizer's rounding up is not applied to every one-token field.
+ * of its values, the newline), longest (every field at its costliest value, multi-choice fields
+ * at their maximum) and spread (the standard deviation, fields independent, each value equally
+ * likely, a multi-choice field with any count of labels). Counted with the basis tokenizer and
+ * scaled once, so an approximate tokenizer's rounding up is not applied to every one-token field.
  */
-function lineTokens(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]): { typical: number; longest: number } {
+function lineTokens(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]): LineCost {
   const key = JSON.stringify(tokenizer);
   const known = lineCosts.get(taxonomy)?.get(key);
   if (known !== undefined) return known;
@@ -86,9 +103,13 @@ function lineTokens(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]): { ty
   const frame = countTokens("12", basis) + countTokens("\n", basis);
   let typical = frame;
   let longest = frame;
+  let variance = 0;
   for (const d of taxonomy.dimensions) {
     const costs = fieldValues(d).map(cost);
-    typical += costs.reduce((a, b) => a + b, 0) / Math.max(1, costs.length);
+    typical += mean(costs);
+    const spreadCosts = d.kind === "multi" ? multiValuesByCount(d).map(cost) : costs;
+    const m = mean(spreadCosts);
+    variance += mean(spreadCosts.map((c) => (c - m) ** 2));
     if (d.kind === "multi") {
       // The costliest labels, maxItems of them, joined.
       const labels = d.labels.map((l) => countTokens(`${LINES.join}${l.code}`, basis)).sort((a, b) => b - a);
@@ -98,9 +119,24 @@ function lineTokens(taxonomy: Taxonomy, tokenizer: ModelSpec["tokenizer"]): { ty
     }
   }
   const factor = tokenizer.kind === "approximate" ? tokenizer.factor : 1;
-  const tokens = { typical: Math.ceil(typical * factor), longest: Math.ceil(longest * factor) };
-  lineCosts.set(taxonomy, (lineCosts.get(taxonomy) ?? new Map<string, { typical: number; longest: number }>()).set(key, tokens));
+  const tokens = { typical: Math.ceil(typical * factor), longest: Math.ceil(longest * factor), spread: Math.sqrt(variance) * factor };
+  lineCosts.set(taxonomy, (lineCosts.get(taxonomy) ?? new Map<string, LineCost>()).set(key, tokens));
   return tokens;
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+}
+
+/** A multi-choice field's values with every count of labels it allows, each label at the head of a run once per count. */
+function multiValuesByCount(d: Extract<Dimension, { kind: "multi" }>): string[] {
+  const codes = d.labels.map((l) => l.code);
+  const values: string[] = [];
+  for (let count = d.minItems; count <= d.maxItems; count++) {
+    if (count === 0) values.push(lineField(d, []));
+    else values.push(...codes.map((_, k) => lineField(d, Array.from({ length: count }, (__, j) => codes[(k + j) % codes.length]))));
+  }
+  return values;
 }
 
 /** The values a field can take, written as lines fields; a multi-choice field at half its maximum count. */
@@ -126,9 +162,9 @@ function fieldValues(d: Dimension): string[] {
   }
 }
 
-/** maxTokens for a call asking for `texts` answers in `format`: sized to the chunk, never above `cap`. */
+/** maxTokens for a call asking for `texts` answers in `format`: sized to the chunk with room for its spread, never above `cap`. */
 export function maxTokensFor(texts: number, budget: AnswerBudget, cap: number, format: OutputFormat): number {
-  return Math.min(cap, Math.ceil(texts * budget.perText * OUTPUT_HEADROOM[format]) + budget.perCall);
+  return Math.min(cap, Math.ceil(texts * budget.perText * OUTPUT_HEADROOM[format] + SPREAD_Z * budget.spread * Math.sqrt(texts)) + budget.perCall);
 }
 
 /** The most texts whose answers (with headroom) fit an output cap of `cap` tokens; at least 1. */
