@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createLambdaHandler, type LambdaHandler, RETURN_MARGIN_MS } from "../../src/lambda/lambda-handler.ts";
 import { payloadHash } from "../../src/core/idempotency/payload-hash.ts";
 import { DynamoIdempotencyStore } from "../../src/adapters/dynamodb/dynamo-idempotency-store.ts";
+import { toDlqEntry } from "../../src/app/dlq/dlq-inspect.ts";
 import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
 import { until } from "../support/until.ts";
 
@@ -120,5 +121,29 @@ describe("Lambda handler (SQS event source with ReportBatchItemFailures)", () =>
     const again = await poll(s, 1);
     expect(again[0]!.MessageId).toBe(message!.MessageId);
     expect(again[0]!.Attributes?.ApproximateReceiveCount).toBe("2");
+  });
+
+  it("dead-letters a batch that runs out of time on its last receive with RECEIVES_EXHAUSTED, and SQS's redrive policy moves nothing", async () => {
+    // The queue's redrive policy allows one receive: the first is the last. The handler reads that from the queue.
+    const s = await eventSource({ maxReceiveCount: 1, emulator: { latency: { fixedMs: 30_000, perOutputTokenMs: 0 } } });
+    const request = makeRequest(2);
+    await s.p.send(request);
+    const [message] = await poll(s, 1);
+    expect(message!.Attributes?.ApproximateReceiveCount).toBe("1");
+    const response = await s.handle(eventOf(s, [message!]), { getRemainingTimeInMillis: () => RETURN_MARGIN_MS + 500 });
+    expect(response).toEqual({ batchItemFailures: [] });
+
+    // Before the event source deletes it, another poller asks for messages: had the handler made the message
+    // visible again (as it does below the last receive), this receive would have the redrive policy move it.
+    const between = await s.p.sqs.send(new ReceiveMessageCommand({ QueueUrl: s.p.queues.requests, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    expect(between.Messages ?? []).toEqual([]);
+    await deleteSucceeded(s, [message!], []);
+
+    const dead = (await s.p.drain(s.p.queues.dlq, 2, 2_000)).map(toDlqEntry);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ code: "RECEIVES_EXHAUSTED", redrive: false, batchId: request.batchId, receiveCount: 1, sourceQueue: s.p.queues.requests });
+    expect(dead[0]!.reason).toMatch(/^Not done after 1 receives, the requests queue's maxReceiveCount \(1\): the function neared its timeout/);
+    expect(dead[0]!.body).toBe(message!.Body);
+    expect(await s.p.messagesOn(s.p.queues.requests)).toBe(0);
   });
 });

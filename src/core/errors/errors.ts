@@ -24,6 +24,7 @@ export type ErrorCode =
   | "TABLE_SETUP_FAILED"
   | "LEASE_LOST"
   | "SHUTTING_DOWN"
+  | "RECEIVES_EXHAUSTED"
   | "GOLD_SET_INVALID"
   | "WORKER_CANNOT_START"
   | "UNEXPECTED_ERROR";
@@ -147,6 +148,22 @@ export class WorkerStartError extends LabelqError {
 export class ShuttingDownError extends LabelqError {
   constructor() {
     super("SHUTTING_DOWN", "The worker is shutting down; the message was returned to the queue", true);
+  }
+}
+
+/**
+ * A message on its last receive (its ApproximateReceiveCount has reached the requests queue's
+ * maxReceiveCount) that did not finish: the Lambda handler dead-letters it with this reason
+ * rather than return it, because the next receive would have the redrive policy move it to the
+ * DLQ without one. Not retryable by labelq itself; an operator replays it once the cause is fixed.
+ */
+export class ReceivesExhaustedError extends LabelqError {
+  readonly receiveCount: number;
+  readonly maxReceiveCount: number;
+  constructor(receiveCount: number, maxReceiveCount: number, why: string) {
+    super("RECEIVES_EXHAUSTED", `Not done after ${receiveCount} receives, the requests queue's maxReceiveCount (${maxReceiveCount}): ${why}`, false);
+    this.receiveCount = receiveCount;
+    this.maxReceiveCount = maxReceiveCount;
   }
 }
 
