@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { Redis, type RedisOptions } from "ioredis";
+import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { ModelCallError, ShuttingDownError } from "../../core/errors/errors.ts";
 import { type AimdSettings, type AimdState, type AimdStore, LocalAimdStore, RedisAimdStore } from "./aimd.ts";
 import { reservedTokens, settledTokens } from "../../core/quota/bedrock-quota.ts";
 import { CallSlots } from "./call-slots.ts";
+import { isCredentialsRefusal, isPermissionRefusal, LIMITER_REDIS_OPTIONS } from "./redis-connection.ts";
 import { backgroundClock, type Clock } from "../../core/util/clock.ts";
 import { BEDROCK_WINDOW, LocalWindowStore, RedisWindowStore, type WindowStore, type WindowTiming } from "./quota-window.ts";
 import type { ModelResponse } from "../../core/models/model-provider.ts";
@@ -73,13 +74,6 @@ function connected(redis: Redis, ms: number, clock: Clock): Promise<void> {
   });
 }
 
-const redisOptions: RedisOptions = {
-  // Fail fast while Redis is away, so lanes fall back to local windows instead of queueing blind.
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 1,
-  connectTimeout: 2_000,
-};
-
 /**
  * RateLimiter that keeps, per model, the same rolling-minute log Bedrock keeps (QuotaWindow):
  * a call starts only when its reservation (input + cache + maxTokens) fits, and is settled to
@@ -103,13 +97,16 @@ export class QuotaLimiter implements RateLimiter {
   /** Settles when Redis is connected or could not be within the timeout (lanes then limit locally). */
   readonly #ready: Promise<void>;
   #closed = false;
+  /** A refusal (credentials, permissions) was logged since Redis was last ready: the client retries, the log says it once. */
+  #refusalLogged = false;
 
   constructor(options: QuotaLimiterOptions, logger: Logger) {
     this.#options = options;
     this.#logger = logger;
     this.#clock = options.clock ?? backgroundClock;
-    this.#redis = options.redisUrl ? new Redis(options.redisUrl, redisOptions) : undefined;
-    this.#redis?.on("error", (error) => logger.debug({ err: error }, "limiter redis error"));
+    this.#redis = options.redisUrl ? new Redis(options.redisUrl, LIMITER_REDIS_OPTIONS) : undefined;
+    this.#redis?.on("error", (error) => this.#redisError(error));
+    this.#redis?.on("ready", () => (this.#refusalLogged = false));
     this.#ready = this.#redis ? connected(this.#redis, REDIS_READY_TIMEOUT_MS, this.#clock) : Promise.resolve();
     this.#slots = new CallSlots(options, this.#redis, logger);
     void this.#tickUntilClosed();
@@ -179,6 +176,23 @@ export class QuotaLimiter implements RateLimiter {
     } finally {
       this.#redis?.disconnect();
     }
+  }
+
+  /**
+   * A connection error. Redis refusing the credentials is a configuration error, not an outage:
+   * every worker then limits alone on its share of the quota, so it is logged as an error, once
+   * (ioredis keeps reconnecting, and each attempt is refused the same way); other errors are an
+   * outage the lanes already report when they fall back.
+   */
+  #redisError(error: Error): void {
+    if (!isCredentialsRefusal(error) && !isPermissionRefusal(error)) {
+      this.#logger.debug({ err: error }, "limiter redis error");
+      return;
+    }
+    if (this.#refusalLogged) return;
+    this.#refusalLogged = true;
+    const what = isCredentialsRefusal(error) ? "the credentials (LABELQ_REDIS_AUTH_TOKEN, LABELQ_REDIS_USERNAME)" : "a command to the ACL user";
+    this.#logger.error({ err: error, localShare: this.#options.localShare }, `limiter: Redis refused ${what}: limiting locally on this worker's share of the quota`);
   }
 
   /** Tick every lane once a second until close(). */

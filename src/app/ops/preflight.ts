@@ -2,6 +2,7 @@ import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Config } from "../../core/config/config.ts";
 import { WorkerStartError } from "../../core/errors/errors.ts";
 import { geographyOf, loadModelCatalogue, type ModelCatalogue } from "../../core/models/model-catalogue.ts";
+import { checkRedisAccess, LIMITER_ACL_COMMANDS, limiterAclPatterns, type RedisAccess, redisAddress } from "../../adapters/limiter/redis-connection.ts";
 
 /** A queue the worker uses, with the variable that names it (for the message that says what to fix). */
 export interface QueueToCheck {
@@ -109,4 +110,29 @@ export function checkModelResidency(config: Pick<Config, "region" | "models">): 
   }
   const refusal = residencyRefusal(config, catalogue);
   if (refusal) throw refusal;
+}
+
+/**
+ * Before a worker polls, check that the limiter's Redis (LABELQ_REDIS_URL) accepts its credentials
+ * and lets its user use the limiter's keys, channels and commands. Throws a WorkerStartError in one
+ * line naming the variables to fix: without the check a wrong LABELQ_REDIS_AUTH_TOKEN would leave
+ * every worker limiting alone on its share of the quota, said only in a log line. An unreachable
+ * Redis does not stop the start (the limiter limits locally until it is back): that result is
+ * returned for the caller to report. Resolves to undefined without a Redis URL.
+ */
+export async function checkLimiterRedis(limiter: Pick<Config["limiter"], "redisUrl" | "id">, timeoutMs?: number): Promise<RedisAccess | undefined> {
+  if (!limiter.redisUrl) return undefined;
+  const access = await checkRedisAccess(limiter.redisUrl, limiter.id, timeoutMs);
+  if (access.ok || access.why === "unreachable") return access;
+  const where = `Redis at ${redisAddress(limiter.redisUrl)} (LABELQ_REDIS_URL)`;
+  const said = access.error.message.split("\n")[0];
+  if (access.why === "refused") {
+    throw new WorkerStartError(`${where} refused the limiter's credentials: ${said}; check LABELQ_REDIS_AUTH_TOKEN (and LABELQ_REDIS_USERNAME for an ACL user)`, {
+      cause: access.error,
+    });
+  }
+  throw new WorkerStartError(
+    `${where} does not let the limiter's user use its keys, channels or commands: ${said}; the user's ACL needs ${limiterAclPatterns(limiter.id)} for LABELQ_LIMITER_ID=${limiter.id}, and ${LIMITER_ACL_COMMANDS} (or +@all)`,
+    { cause: access.error },
+  );
 }

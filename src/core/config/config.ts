@@ -15,6 +15,7 @@ const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"], { message: 'expected one of "true", "false", "1", "0", "yes", "no"' })
   .transform((v) => v === "true" || v === "1" || v === "yes");
 const url = z.string().url();
+const REDIS_SCHEME = /^rediss?:\/\//;
 
 /** The values of LABELQ_RESIDENCY, narrowest first. */
 export const RESIDENCIES = ["region", "geography", "global"] as const;
@@ -117,7 +118,14 @@ const envSchema = z.object({
   LABELQ_BREAKER_COOLDOWN_S: int(1, 3_600).default(30),
   /** Minimum spacing between call starts per model: fleet-wide with LABELQ_REDIS_URL, per process without. */
   LABELQ_LIMITER_MIN_TIME_MS: int(0, 60_000).default(0),
-  LABELQ_REDIS_URL: z.string().regex(/^rediss?:\/\//, "expected a redis:// or rediss:// URL").optional(),
+  LABELQ_REDIS_URL: z.string().regex(REDIS_SCHEME, "expected a redis:// or rediss:// URL").optional(),
+  /**
+   * The password the limiter's Redis client authenticates with (AUTH): ElastiCache's AUTH token or
+   * an ACL (RBAC) user's password, injected from a secret. Never logged, never echoed in an error.
+   */
+  LABELQ_REDIS_AUTH_TOKEN: z.string().refine((s) => s.trim() === s, "has leading or trailing whitespace (a newline from the secret's value?)").optional(),
+  /** The Redis ACL (ElastiCache RBAC) user that LABELQ_REDIS_AUTH_TOKEN belongs to; unset authenticates as the default user. */
+  LABELQ_REDIS_USERNAME: z.string().regex(/^\S+$/, "expected a user name without whitespace").optional(),
   LABELQ_LIMITER_ID: z.string().min(1).default("labelq"),
 
   /** DynamoDB tables; "off" turns the feature off. */
@@ -225,11 +233,74 @@ function bedrockFrom(e: Parsed) {
   };
 }
 
+/** The variables whose values are secrets: never logged, and never echoed in a configuration error. */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(["LABELQ_REDIS_AUTH_TOKEN"]);
+
+/** LABELQ_REDIS_URL's parts, or undefined when it does not parse as a URL. */
+function parseRedisUrl(url: string): URL | undefined {
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * LABELQ_REDIS_AUTH_TOKEN and LABELQ_REDIS_USERNAME each have one meaning: a password (and user)
+ * for the Redis of LABELQ_REDIS_URL. A URL that holds a password (or user) of its own keeps
+ * working alone; with the variable too, which one is meant is not guessed: start-up is refused.
+ */
+function redisCredentialIssues(e: Parsed, ctx: z.RefinementCtx): void {
+  const token = e.LABELQ_REDIS_AUTH_TOKEN;
+  const user = e.LABELQ_REDIS_USERNAME;
+  if (token === undefined && user === undefined) return;
+  const issue = (variable: string, message: string) => ctx.addIssue({ code: "custom", path: [variable], message });
+  if (e.LABELQ_REDIS_URL === undefined) {
+    for (const [variable, value] of [["LABELQ_REDIS_AUTH_TOKEN", token], ["LABELQ_REDIS_USERNAME", user]] as const) {
+      if (value !== undefined) issue(variable, "needs LABELQ_REDIS_URL (without it the limiter uses no Redis, so nothing would authenticate with it)");
+    }
+    return;
+  }
+  const url = parseRedisUrl(e.LABELQ_REDIS_URL);
+  if (!url) {
+    // A URL of another scheme has its own issue already.
+    if (REDIS_SCHEME.test(e.LABELQ_REDIS_URL)) issue("LABELQ_REDIS_URL", "cannot be parsed as a URL, so LABELQ_REDIS_AUTH_TOKEN / LABELQ_REDIS_USERNAME cannot be added to it");
+    return;
+  }
+  if (token !== undefined && url.password !== "") {
+    issue("LABELQ_REDIS_AUTH_TOKEN", "LABELQ_REDIS_URL holds a password too: give it in one place only (keep the token, from a secret, and take the password out of the URL)");
+  }
+  if (user !== undefined && url.username !== "") {
+    issue("LABELQ_REDIS_USERNAME", "LABELQ_REDIS_URL names a user too: give it in one place only");
+  }
+  if (user !== undefined && token === undefined && url.password === "") {
+    issue("LABELQ_REDIS_USERNAME", "needs LABELQ_REDIS_AUTH_TOKEN, the user's password (Redis authenticates a user with a password)");
+  }
+}
+
+/**
+ * LABELQ_REDIS_URL with LABELQ_REDIS_USERNAME and LABELQ_REDIS_AUTH_TOKEN put in its user part:
+ * ioredis reads them from there, so every client made from the URL (Bottleneck's subscriber, a
+ * start-up check) authenticates the same way, and the one field `redisUrl` is the secret the
+ * logger redacts. Each is percent-encoded first, since the URL setters leave "%" as it is and
+ * ioredis decodes what it reads.
+ */
+function redisUrlFrom(e: Parsed): string | undefined {
+  const raw = e.LABELQ_REDIS_URL;
+  if (raw === undefined || (e.LABELQ_REDIS_AUTH_TOKEN === undefined && e.LABELQ_REDIS_USERNAME === undefined)) return raw;
+  const url = parseRedisUrl(raw);
+  if (!url) return raw;
+  if (e.LABELQ_REDIS_USERNAME !== undefined) url.username = encodeURIComponent(e.LABELQ_REDIS_USERNAME);
+  if (e.LABELQ_REDIS_AUTH_TOKEN !== undefined) url.password = encodeURIComponent(e.LABELQ_REDIS_AUTH_TOKEN);
+  return url.href;
+}
+
 function limiterFrom(e: Parsed) {
   return {
     maxConcurrent: e.LABELQ_LIMITER_MAX_CONCURRENT,
     minTimeMs: e.LABELQ_LIMITER_MIN_TIME_MS,
-    redisUrl: e.LABELQ_REDIS_URL,
+    /** With LABELQ_REDIS_USERNAME and LABELQ_REDIS_AUTH_TOKEN in it (redisUrlFrom): a secret. */
+    redisUrl: redisUrlFrom(e),
     id: e.LABELQ_LIMITER_ID,
     quota: { rpm: e.LABELQ_QUOTA_RPM, tpm: e.LABELQ_QUOTA_TPM },
     quotas: e.LABELQ_QUOTAS,
@@ -263,7 +334,7 @@ function bulkFrom(e: Parsed) {
 }
 
 /** The environment, validated and shaped into the nested configuration every module receives. */
-const configSchema = envSchema.transform((e) =>
+const configSchema = envSchema.superRefine(redisCredentialIssues).transform((e) =>
   optionalKeys({
     region: e.AWS_REGION,
     endpoints: endpointsFrom(e),
@@ -322,6 +393,15 @@ function settingsIn(env: Record<string, string | undefined>, defaults: ConfigDef
   return set;
 }
 
+/**
+ * A variable's value as a configuration error quotes it: a secret's not at all, a URL's without
+ * the credentials it may hold (up to its last "@", so a password with "/" or "@" in it is hidden too).
+ */
+function shownValue(variable: string, value: string): string {
+  if (SECRET_VARIABLES.has(variable)) return "[redacted]";
+  return JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[\s\S]*@/i, "$1[redacted]@"));
+}
+
 /** Validates every variable at once: one ConfigError names each bad variable with its value and what it allows. */
 function parseSettings(settings: Record<string, string>): Config {
   const parsed = configSchema.safeParse(settings);
@@ -329,9 +409,9 @@ function parseSettings(settings: Record<string, string>): Config {
   throw new ConfigError(
     parsed.error.issues.map((i) => {
       // A path below the variable (a key inside LABELQ_QUOTAS' JSON) is named after its value.
-      const [variable, ...inside] = i.path.map(String);
+      const [variable = "", ...inside] = i.path.map(String);
       const where = inside.length > 0 ? `${inside.join(".")}: ` : "";
-      return `${variable}=${JSON.stringify(settings[variable ?? ""] ?? "")}: ${where}${i.message}`;
+      return `${variable}=${shownValue(variable, settings[variable] ?? "")}: ${where}${i.message}`;
     }),
   );
 }

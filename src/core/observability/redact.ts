@@ -17,6 +17,9 @@
  *   - a double-quoted run that looks like prose (it holds whitespace or is over 64 characters).
  * Short quoted words (an id, a model alias, a flag value) stay: they are what makes the message
  * useful, and are not texts. Credentials in URLs (`redis://:pw@host`) are masked always.
+ *
+ * ioredis attaches the failed command to a reply error (`command: { name, args }`): the arguments
+ * of AUTH and HELLO hold the password (a refused LABELQ_REDIS_AUTH_TOKEN), so they are redacted.
  */
 
 /** Keys whose values are secrets: redacted always, whatever their type or depth. */
@@ -34,6 +37,9 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
   "x-amz-security-token",
   "X-Amz-Security-Token",
   "redisUrl",
+  // Environment variables that hold a secret (config's SECRET_VARIABLES; a Redis URL may hold a password), should an environment be logged.
+  "LABELQ_REDIS_AUTH_TOKEN",
+  "LABELQ_REDIS_URL",
   "credentials",
   "Credentials",
   "apiKey",
@@ -67,6 +73,9 @@ export const TEXT_KEYS: ReadonlySet<string> = new Set([
 
 /** Keys whose string values are messages: their quoted content is censored when texts are off. */
 const MESSAGE_KEYS: ReadonlySet<string> = new Set(["message", "reason", "error", "errorMessage", "stack", "msg"]);
+
+/** Redis commands whose arguments hold a password (AUTH user pass, HELLO 3 AUTH user pass). */
+const CREDENTIAL_COMMANDS: ReadonlySet<string> = new Set(["auth", "hello"]);
 
 export const CENSOR = "[redacted]";
 const MAX_DEPTH = 12;
@@ -173,7 +182,15 @@ function walk(value: unknown, options: RedactOptions, depth: number, inError: bo
 function redactEntry(key: string, value: unknown, options: RedactOptions, depth: number, inError: boolean): unknown {
   if (value === undefined || value === null) return value;
   if (SECRET_KEYS.has(key)) return CENSOR;
+  if (key === "command" && isCredentialCommand(value)) return { ...value, args: CENSOR };
   if (!options.logTexts && TEXT_KEYS.has(key) && typeof value !== "number" && typeof value !== "boolean") return CENSOR;
   if (typeof value === "string") return inError || MESSAGE_KEYS.has(key) ? censorMessage(value, options.logTexts) : value;
   return walk(value, options, depth, inError);
+}
+
+/** An ioredis command (`{ name, args }`) whose arguments hold a password. */
+function isCredentialCommand(value: unknown): value is { name: string; args: unknown } {
+  if (typeof value !== "object" || value === null) return false;
+  const { name, args } = value as { name?: unknown; args?: unknown };
+  return typeof name === "string" && CREDENTIAL_COMMANDS.has(name.toLowerCase()) && args !== undefined;
 }
