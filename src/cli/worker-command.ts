@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { createAwsClients } from "../adapters/aws-clients.ts";
 import { requireQueues } from "../core/config/config.ts";
 import { createLogger } from "../core/observability/logger.ts";
-import { checkModelResidency, checkWorkerCanStart, workerQueues } from "../app/ops/preflight.ts";
+import { checkLimiterRedis, checkModelResidency, checkWorkerCanStart, workerQueues } from "../app/ops/preflight.ts";
 import { startWorker } from "../app/worker/worker.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { untilSignal } from "./until-signal.ts";
@@ -29,13 +29,16 @@ export function registerWorkerCommand(program: Command): void {
       // No network call: a residency the default or fallback model cannot meet is refused before any.
       checkModelResidency(config);
       const clients = createAwsClients(config);
+      const logger = createLogger(config.log);
       try {
         await checkWorkerCanStart(clients.sqs, workerQueues(queues));
+        // A wrong Redis credential would leave each worker limiting alone on the whole quota.
+        const redis = await checkLimiterRedis(config.limiter);
+        if (redis && !redis.ok) logger.warn("the limiter's Redis cannot be reached: limiting locally until it answers");
       } catch (error) {
         clients.destroy();
         throw error;
       }
-      const logger = createLogger(config.log);
       const worker = await startWorker(config, clients, logger, { http: { port: config.http.port } });
       // Listen for signals before saying "started": a supervisor may signal as soon as it reads the line.
       const stopped = untilSignal(async () => {

@@ -47,6 +47,19 @@ describe("labelq worker that cannot work", () => {
     expectOneLine(run, /^labelq: WORKER_CANNOT_START: LABELQ_RESIDENCY=region keeps prompts in eu-west-1, .*llama3\.3-70b \(LABELQ_DEFAULT_MODEL\).*models that can run in eu-west-1: [a-z0-9.-]+(, [a-z0-9.-]+)*/);
   });
 
+  it("refuses, in one line that does not show the token, Redis credentials the limiter's Redis refuses", async () => {
+    // Redis on 127.0.0.1:6379 refuses a user it does not know, whatever the password.
+    const token = `not-the-token-${Date.now()}`;
+    const run = await runCli(
+      ["worker"],
+      { ...env, LABELQ_REDIS_URL: "redis://127.0.0.1:6379", LABELQ_REDIS_USERNAME: `labelq-nobody-${Date.now()}`, LABELQ_REDIS_AUTH_TOKEN: token },
+      SAFETY_NET_MS,
+      { replaceEnv: true },
+    );
+    expectOneLine(run, /^labelq: WORKER_CANNOT_START: Redis at redis:\/\/127\.0\.0\.1:6379 \(LABELQ_REDIS_URL\) refused the limiter's credentials: .*LABELQ_REDIS_AUTH_TOKEN/);
+    expect(run.stderr + run.stdout).not.toContain(token);
+  });
+
   it("exits non-zero with one line naming a requests queue or DLQ that does not exist", async () => {
     const missing = stack.queues.requests.replace(/[^/]+$/, "no-such-queue");
     const requests = await runCli(["worker"], { ...env, LABELQ_REQUESTS_QUEUE_URL: missing }, SAFETY_NET_MS, { replaceEnv: true });

@@ -311,6 +311,8 @@ const WIRING: Record<string, { value: string; at: string; is: unknown; with?: Re
   LABELQ_BREAKER_COOLDOWN_S: { value: "18", at: "bedrock.breakerCooldownS", is: 18 },
   LABELQ_LIMITER_MIN_TIME_MS: { value: "19", at: "limiter.minTimeMs", is: 19 },
   LABELQ_REDIS_URL: { value: "redis://r:6379", at: "limiter.redisUrl", is: "redis://r:6379" },
+  LABELQ_REDIS_AUTH_TOKEN: { value: "s3cret", at: "limiter.redisUrl", is: "redis://:s3cret@r:6379", with: { LABELQ_REDIS_URL: "redis://r:6379" } },
+  LABELQ_REDIS_USERNAME: { value: "bob", at: "limiter.redisUrl", is: "redis://bob:pw@r:6379", with: { LABELQ_REDIS_URL: "redis://r:6379", LABELQ_REDIS_AUTH_TOKEN: "pw" } },
   LABELQ_LIMITER_ID: { value: "fleet", at: "limiter.id", is: "fleet" },
   LABELQ_CACHE_TABLE: { value: "my-cache", at: "store.cacheTable", is: "my-cache" },
   LABELQ_BATCHES_TABLE: { value: "my-batches", at: "store.batchesTable", is: "my-batches" },
