@@ -1,8 +1,15 @@
 import { z } from "zod";
+import { RESIDENCIES } from "../../src/core/config/config.ts";
+import { GEOGRAPHIES } from "../../src/core/models/model-catalogue.ts";
+import { MIN_BULK_RETENTION_DAYS } from "./bulk-storage.ts";
+import type { KmsSetting } from "./data-key.ts";
 import type { LabelqStackProps } from "./labelq-stack.ts";
 
 const count = (max: number) => z.coerce.number().int().min(0).max(max);
 const positive = z.coerce.number().positive();
+const flag = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
+/** Model aliases as the worker's LABELQ_*_MODELS take them: comma-separated. */
+const aliases = z.string().regex(/^[a-z0-9][a-z0-9.,-]*$/, "expected model aliases separated by commas");
 
 /**
  * The stack's settings as CDK context (cdk.json, or `-c key=value`), validated once; every
@@ -13,7 +20,7 @@ const contextSchema = z.object({
   account: z.string().regex(/^\d{12}$/, "expected a 12-digit account id").optional(),
   region: z.string().min(1).optional(),
   prefix: z.string().regex(/^[a-zA-Z0-9_-]{1,40}$/, "expected letters, digits, - or _").default("labelq"),
-  fifo: z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]).default(false),
+  fifo: flag.default(false),
   compute: z.enum(["ecs", "lambda"]).default("ecs"),
   redisUrl: z.string().regex(/^rediss?:\/\//, "expected a redis:// or rediss:// URL").optional(),
   quotaRpm: count(1_000_000),
@@ -29,6 +36,17 @@ const contextSchema = z.object({
   lambdaBatchSize: z.coerce.number().int().min(1).max(10).optional(),
   alarmEmail: z.string().email().optional(),
   defaultModel: z.string().min(1).optional(),
+  fallbackModels: aliases.optional(),
+  allowedModels: aliases.optional(),
+  residency: z.enum(RESIDENCIES).default("geography"),
+  modelGeography: z.enum(GEOGRAPHIES).optional(),
+  kms: z
+    .string()
+    .regex(/^(create|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+)$/, 'expected "create" or a KMS key ARN')
+    .transform((v) => v as KmsSetting)
+    .optional(),
+  bulk: flag.default(false),
+  bulkRetentionDays: z.coerce.number().int().min(MIN_BULK_RETENTION_DAYS).max(3_650).optional(),
 });
 
 export type LabelqContext = z.output<typeof contextSchema>;
@@ -57,7 +75,23 @@ export function stackPropsFromContext(get: (key: string) => unknown): { stackNam
       maxTasksCeiling: c.maxTasksCeiling,
       lambda: { timeoutS: c.lambdaTimeoutS, batchSize: c.lambdaBatchSize },
       alarmEmail: c.alarmEmail,
-      environment: c.defaultModel ? { LABELQ_DEFAULT_MODEL: c.defaultModel } : undefined,
+      environment: modelEnvironment(c),
+      residency: c.residency,
+      modelGeography: c.modelGeography,
+      kms: c.kms,
+      bulk: c.bulk ? { retentionDays: c.bulkRetentionDays } : undefined,
     },
   };
+}
+
+/** The worker's model settings the context sets, or undefined when it sets none. */
+function modelEnvironment(c: LabelqContext): Record<string, string> | undefined {
+  const env = Object.fromEntries(
+    [
+      ["LABELQ_DEFAULT_MODEL", c.defaultModel],
+      ["LABELQ_FALLBACK_MODELS", c.fallbackModels],
+      ["LABELQ_ALLOWED_MODELS", c.allowedModels],
+    ].filter((e): e is [string, string] => e[1] !== undefined),
+  );
+  return Object.keys(env).length > 0 ? env : undefined;
 }

@@ -1,4 +1,4 @@
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from "aws-cdk-lib";
+import { Aws, CfnOutput, CfnRule, type CfnElement, Duration, Fn, RemovalPolicy, Stack, type StackProps, Token, Validations } from "aws-cdk-lib";
 import * as appscaling from "aws-cdk-lib/aws-applicationautoscaling";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as cwActions from "aws-cdk-lib/aws-cloudwatch-actions";
@@ -8,19 +8,25 @@ import { Platform } from "aws-cdk-lib/aws-ecr-assets";
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as elasticache from "aws-cdk-lib/aws-elasticache";
 import * as iam from "aws-cdk-lib/aws-iam";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as logs from "aws-cdk-lib/aws-logs";
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import * as sqs from "aws-cdk-lib/aws-sqs";
+import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from "aws-cdk-lib/cx-api";
 import type { Construct } from "constructs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { findModel } from "../../src/core/models/model-registry.ts";
+import { type Geography, geographyOf, type ModelSpec, type Residency } from "../../src/core/models/model-catalogue.ts";
 import { backlogPerTaskTarget, type BatchProfile, fleetCapacity, type Quota } from "../../src/app/ops/fleet-size.ts";
 import { tableDefinitions } from "../../src/adapters/dynamodb/create-tables.ts";
-import { workerPolicyJson } from "./worker-policy.ts";
+import { batchModels, bedrockGrants, GEOGRAPHY_REGIONS, workerModels } from "./bedrock-grants.ts";
+import { BulkStorage } from "./bulk-storage.ts";
+import { dataKey, type KmsSetting } from "./data-key.ts";
+import { BULK_JOBS_FOLDER, type BulkGrants, workerPolicy } from "./worker-policy.ts";
 import { labelqDefaults, shutdownBudgetS } from "./worker-settings.ts";
 
 /** The repository root: the worker image is built from its Dockerfile. */
@@ -32,8 +38,14 @@ const FARGATE_MAX_STOP_TIMEOUT_S = 120;
 export const LAMBDA_VISIBILITY_FACTOR = 6;
 /** The limiter's Redis listens here rather than on the default 6379 (cdk-nag AwsSolutions-AEC5). */
 export const REDIS_PORT = 6380;
-/** Interface endpoints the worker reaches AWS through (the subnets have no route to the internet). */
-export const INTERFACE_ENDPOINTS = ["bedrock-runtime", "bedrock", "sqs", "logs", "ecr.api", "ecr.dkr", "sts", "monitoring"] as const;
+/**
+ * Interface endpoints the worker reaches AWS through (the subnets have no route to the internet);
+ * secretsmanager is where ECS fetches the Redis AUTH token as a task starts.
+ */
+export const INTERFACE_ENDPOINTS = ["bedrock-runtime", "bedrock", "sqs", "logs", "ecr.api", "ecr.dkr", "sts", "monitoring", "secretsmanager"] as const;
+/** The worker's setting for the limiter Redis's AUTH token, and the field of the stack's secret that holds it. */
+export const REDIS_AUTH_TOKEN_ENV = "LABELQ_REDIS_AUTH_TOKEN";
+const REDIS_AUTH_TOKEN_FIELD = "token";
 /** SQS event source MaximumConcurrency must be from 2 to 1000. */
 const LAMBDA_MAX_CONCURRENCY_RANGE = [2, 1_000] as const;
 
@@ -79,6 +91,28 @@ export interface LabelqStackProps extends StackProps {
    * gateway (S3, DynamoDB) and interface endpoints for every AWS service the worker calls.
    */
   vpc?: ec2.IVpc;
+  /**
+   * Where Bedrock may run prompts (LABELQ_RESIDENCY, docs/residency.md): the worker's setting, and
+   * the only model and inference-profile ARNs its role may call. Default "geography".
+   */
+  residency?: Residency;
+  /**
+   * The inference profiles' geography (LABELQ_MODEL_GEOGRAPHY). Default: the stack Region's
+   * (us-* us, eu-* eu, ap-* apac, else global); "us" when the Region is not known at synth time,
+   * with a template rule that refuses Regions outside it.
+   */
+  modelGeography?: Geography;
+  /**
+   * A customer-managed KMS key for the queues, tables, bulk bucket, log groups, alarm topic and
+   * Redis AUTH secret: "create" one (rotation on), or an existing key's ARN. Default AWS-managed keys.
+   */
+  kms?: KmsSetting;
+  /**
+   * The bulk path (Bedrock batch inference, docs/bulk.md): the stack creates the bucket, the bulk
+   * table and the service role Bedrock assumes, and sets LABELQ_BULK_BUCKET, LABELQ_BULK_ROLE_ARN
+   * and LABELQ_BULK_TABLE. Job files expire after `retentionDays` (default 30). Default off.
+   */
+  bulk?: { retentionDays?: number };
 }
 
 /**
@@ -90,14 +124,25 @@ export class LabelqStack extends Stack {
   readonly requests: sqs.Queue;
   readonly results: sqs.Queue;
   readonly dlq: sqs.Queue;
-  readonly tables: { cache: dynamodb.Table; batches: dynamodb.Table };
+  readonly tables: { cache: dynamodb.Table; batches: dynamodb.Table; bulk?: dynamodb.Table };
   /** Task (ECS) or function (Lambda) count the quota can feed. */
   readonly maxTasks: number;
   readonly backlogTarget: number;
   readonly alarmTopic: sns.Topic;
+  /** The customer-managed key, when `kms` is set. */
+  readonly dataKey?: kms.IKey;
+  /** The bulk bucket, its access logs and Bedrock's service role, when `bulk` is set. */
+  readonly bulk?: BulkStorage;
+  /** The secret holding the AUTH token of the Redis the stack creates. */
+  readonly redisAuth?: secretsmanager.Secret;
+  /** The models the worker may call, resolved for its residency and geography. */
+  readonly models: readonly ModelSpec[];
 
   constructor(scope: Construct, id: string, props: LabelqStackProps) {
     super(scope, id, props);
+    // S3 delivers the bulk bucket's access logs by bucket policy (not the legacy log-delivery ACL,
+    // which needs ACLs on the log bucket); set here so the stack does not depend on cdk.json's flags.
+    this.node.setContext(S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
     const { config, maxReceiveCount } = labelqDefaults();
     const prefix = props.prefix ?? "labelq";
     const fifo = props.fifo ?? false;
@@ -109,32 +154,35 @@ export class LabelqStack extends Stack {
     this.backlogTarget = backlogPerTaskTarget({ concurrency, secondsPerBatch: props.batch.secondsPerBatch }, props.acceptableLatencyS);
     const minTasks = Math.min(props.minTasks ?? 1, this.maxTasks);
 
+    // --- Models: what the worker may call under its residency, from the catalogue it loads itself ---
+    for (const variable of ["LABELQ_RESIDENCY", "LABELQ_MODEL_GEOGRAPHY"]) {
+      if (props.environment?.[variable] !== undefined) throw new Error(`environment.${variable}: set the stack's residency / modelGeography instead, which the role's Bedrock grants follow`);
+    }
+    const residency = props.residency ?? "geography";
+    const regionKnown = !Token.isUnresolved(this.region);
+    const geography = props.modelGeography ?? (regionKnown ? geographyOf(this.region) : "us");
+    this.models = workerModels({ region: regionKnown ? this.region : "the stack's Region", geography, residency, environment: props.environment });
+    if (!regionKnown) this.#requireRegionIn(geography);
+    this.dataKey = dataKey(this, props.kms);
+    const key = this.dataKey;
+
     // --- Queues: the same names, redrive and visibility as src/adapters/sqs/create-queues.ts ---------
     const lambdaTimeoutS = props.lambda?.timeoutS ?? 180;
     const visibilityS = compute === "lambda" ? Math.max(config.worker.visibilityTimeoutS, LAMBDA_VISIBILITY_FACTOR * lambdaTimeoutS) : config.worker.visibilityTimeoutS;
     const suffix = fifo ? ".fifo" : "";
-    const fifoProps = fifo ? { fifo: true, contentBasedDeduplication: false } : {};
-    this.dlq = new sqs.Queue(this, "DeadLetterQueue", {
-      queueName: `${prefix}-dlq${suffix}`,
-      retentionPeriod: Duration.days(14),
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+    const queueProps = {
+      ...(fifo ? { fifo: true, contentBasedDeduplication: false } : {}),
+      ...(key ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key } : { encryption: sqs.QueueEncryption.SQS_MANAGED }),
       enforceSSL: true,
-      ...fifoProps,
-    });
+    };
+    this.dlq = new sqs.Queue(this, "DeadLetterQueue", { queueName: `${prefix}-dlq${suffix}`, retentionPeriod: Duration.days(14), ...queueProps });
     this.requests = new sqs.Queue(this, "RequestsQueue", {
       queueName: `${prefix}-requests${suffix}`,
       visibilityTimeout: Duration.seconds(visibilityS),
       deadLetterQueue: { queue: this.dlq, maxReceiveCount },
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      ...fifoProps,
+      ...queueProps,
     });
-    this.results = new sqs.Queue(this, "ResultsQueue", {
-      queueName: `${prefix}-results${suffix}`,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      ...fifoProps,
-    });
+    this.results = new sqs.Queue(this, "ResultsQueue", { queueName: `${prefix}-results${suffix}`, ...queueProps });
     Validations.of(this.results).acknowledge({
       id: "AwsSolutions-SQS3",
       reason:
@@ -142,22 +190,34 @@ export class LabelqStack extends Stack {
     });
 
     // --- Tables: keys from src/adapters/dynamodb/create-tables.ts; TTL on expiresAt; PITR on -------------
-    const names = { cacheTable: `${prefix}-label-cache`, batchesTable: `${prefix}-batches` };
-    const [cacheDef, batchesDef] = tableDefinitions(names);
-    const table = (cid: string, def: typeof cacheDef) =>
-      new dynamodb.Table(this, cid, {
-        tableName: def!.TableName,
-        partitionKey: { name: def!.KeySchema![0]!.AttributeName!, type: dynamodb.AttributeType.STRING },
+    const names = { cacheTable: `${prefix}-label-cache`, batchesTable: `${prefix}-batches`, bulkTable: props.bulk ? `${prefix}-bulk` : undefined };
+    const [cacheDef, batchesDef, bulkDef] = tableDefinitions(names);
+    const table = (cid: string, def: NonNullable<typeof cacheDef>) => {
+      const t = new dynamodb.Table(this, cid, {
+        tableName: def.TableName,
+        partitionKey: { name: def.KeySchema![0]!.AttributeName!, type: dynamodb.AttributeType.STRING },
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
         // labelq also compares expiresAt on every read: TTL deletion is lazy.
         timeToLiveAttribute: "expiresAt",
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        ...(key ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: key } : {}),
         removalPolicy: RemovalPolicy.RETAIN,
       });
-    this.tables = { cache: table("LabelCacheTable", cacheDef), batches: table("BatchesTable", batchesDef) };
+      for (const index of def.GlobalSecondaryIndexes ?? []) {
+        const [hash, range] = index.KeySchema!;
+        t.addGlobalSecondaryIndex({
+          indexName: index.IndexName!,
+          partitionKey: { name: hash!.AttributeName!, type: dynamodb.AttributeType.STRING },
+          ...(range ? { sortKey: { name: range.AttributeName!, type: dynamodb.AttributeType.STRING } } : {}),
+          projectionType: dynamodb.ProjectionType.ALL,
+        });
+      }
+      return t;
+    };
+    this.tables = { cache: table("LabelCacheTable", cacheDef!), batches: table("BatchesTable", batchesDef!), ...(bulkDef ? { bulk: table("BulkTable", bulkDef) } : {}) };
 
     // --- Network and the fleet-wide limiter's Redis --------------------------------------------
-    const ownVpc = props.vpc ? undefined : this.#createVpc();
+    const ownVpc = props.vpc ? undefined : this.#createVpc(key);
     const vpc: ec2.IVpc = props.vpc ?? ownVpc!;
     const workerSubnets: ec2.SubnetSelection = { subnetType: props.vpc ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED };
     const workerSg = new ec2.SecurityGroup(this, "WorkerSecurityGroup", { vpc, description: "labelq workers: HTTPS to AWS endpoints and the limiter Redis only", allowAllOutbound: false });
@@ -166,18 +226,46 @@ export class LabelqStack extends Stack {
     // are not known at synth time. In the stack's own VPC the isolated subnets route nowhere
     // else, so HTTPS to any address reaches only the endpoints.
     workerSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), "HTTPS: AWS endpoints (the only routes out of the isolated subnets)");
-    const redisUrl = props.redisUrl ?? this.#createRedis(vpc, workerSubnets, workerSg, props.cacheNodeType ?? "cache.t4g.micro");
+    let redisUrl = props.redisUrl;
+    if (!redisUrl) {
+      const created = this.#createRedis(vpc, workerSubnets, workerSg, props.cacheNodeType ?? "cache.t4g.micro", key);
+      redisUrl = created.url;
+      this.redisAuth = created.auth;
+    }
 
-    // --- The worker's role: exactly deploy/iam/worker-policy.json -------------------------------
-    const policy = iam.PolicyDocument.fromJson(workerPolicyJson({ region: this.region, account: this.account, prefix, fifo }));
+    // --- The bulk path: bucket, access logs, Bedrock's service role -------------------------------
+    const at = { region: this.region, account: this.account };
+    const bulkPrefix = props.environment?.LABELQ_BULK_PREFIX ?? config.bulk.prefix;
+    const batchGrants = bedrockGrants(batchModels(this.models), at);
+    if (props.bulk) {
+      this.bulk = new BulkStorage(this, "BulkStorage", { objectPrefix: bulkPrefix, retentionDays: props.bulk.retentionDays ?? 30, models: batchGrants, key });
+      this.#acknowledgeBatchRole(this.bulk, bulkPrefix);
+    }
+
+    // --- The worker's role: worker-policy.ts (deploy/iam/worker-policy.json for the defaults) -------
+    const bulkGrants: BulkGrants | undefined =
+      this.bulk && this.tables.bulk
+        ? { bucketArn: this.bulk.bucket.bucketArn, objectPrefix: bulkPrefix, tableArn: this.tables.bulk.tableArn, batchRoleArn: this.bulk.batchRole.roleArn, models: batchGrants }
+        : undefined;
+    const policy = iam.PolicyDocument.fromJson(
+      workerPolicy({
+        ...at,
+        prefix,
+        fifo,
+        tableArns: [this.tables.cache, this.tables.batches, ...(this.tables.bulk ? [this.tables.bulk] : [])].map((t) => t.tableArn),
+        bedrock: bedrockGrants(this.models, at),
+        bulk: bulkGrants,
+        kmsKeyArn: key?.keyArn,
+      }),
+    );
     const roleFor = (principal: string) =>
       new iam.Role(this, compute === "ecs" ? "TaskRole" : "FunctionRole", {
         assumedBy: new iam.ServicePrincipal(principal),
-        description: "labelq worker: deploy/iam/worker-policy.json",
+        description: "labelq worker: deploy/cdk/worker-policy.ts (deploy/iam/worker-policy.json for the default settings)",
         inlinePolicies: { "labelq-worker": policy },
       });
     const role = roleFor(compute === "ecs" ? "ecs-tasks.amazonaws.com" : "lambda.amazonaws.com");
-    acknowledgeWorkerPolicyWildcards(role, { prefix, fifo });
+    this.#acknowledgeWorkerPolicyWildcards(role, { prefix, bulk: this.bulk, bulkPrefix });
 
     const quotaEnv = { LABELQ_QUOTA_RPM: String(props.quota.rpm), LABELQ_QUOTA_TPM: String(props.quota.tpm) };
     const environment: Record<string, string> = {
@@ -192,35 +280,62 @@ export class LabelqStack extends Stack {
       // Each worker takes 1/N of the quota while Redis is unreachable.
       LABELQ_EXPECTED_WORKERS: String(this.maxTasks),
       LABELQ_VISIBILITY_TIMEOUT_S: String(visibilityS),
+      ...(this.bulk && this.tables.bulk
+        ? { LABELQ_BULK_BUCKET: this.bulk.bucket.bucketName, LABELQ_BULK_ROLE_ARN: this.bulk.batchRole.roleArn, LABELQ_BULK_TABLE: this.tables.bulk.tableName }
+        : {}),
       ...quotaEnv,
       ...props.environment,
+      // The residency and geography the role's model grants were built for (after `environment`: they cannot disagree).
+      LABELQ_RESIDENCY: residency,
+      LABELQ_MODEL_GEOGRAPHY: geography,
     };
 
-    const logGroup = new logs.LogGroup(this, "WorkerLogs", { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const logGroup = new logs.LogGroup(this, "WorkerLogs", { retention: logs.RetentionDays.ONE_MONTH, encryptionKey: key, removalPolicy: RemovalPolicy.DESTROY });
     if (compute === "ecs") {
       this.#ecsWorker({ vpc, subnets: workerSubnets, workerSg, logGroup, environment, role, minTasks, props, config });
     } else {
       this.#lambdaWorker({ vpc, subnets: workerSubnets, workerSg, logGroup, environment, role, timeoutS: lambdaTimeoutS, maxInFlight: capacity.maxUsefulInFlight, props });
     }
 
-    this.alarmTopic = new sns.Topic(this, "AlarmTopic", { displayName: "labelq alarms", enforceSSL: true });
+    this.alarmTopic = new sns.Topic(this, "AlarmTopic", { displayName: "labelq alarms", enforceSSL: true, masterKey: key });
     if (props.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
-    this.#alarms(logGroup, props, config.models.default, props.environment?.LABELQ_DEFAULT_MODEL);
+    // The default model as the worker resolves it (the first of the worker's models): the id Bedrock's metrics carry.
+    this.#alarms(logGroup, props, this.models[0]!.modelId);
 
     new CfnOutput(this, "RequestsQueueUrl", { value: this.requests.queueUrl });
     new CfnOutput(this, "ResultsQueueUrl", { value: this.results.queueUrl });
     new CfnOutput(this, "DeadLetterQueueUrl", { value: this.dlq.queueUrl });
     new CfnOutput(this, "MaxTasks", { value: String(this.maxTasks), description: "workers the Bedrock quota can feed (src/app/ops/fleet-size.ts)" });
+    if (this.bulk) new CfnOutput(this, "BulkBucketName", { value: this.bulk.bucket.bucketName, description: "job input and output of the bulk path (LABELQ_BULK_BUCKET)" });
+  }
+
+  /**
+   * An environment-agnostic stack does not know its Region at synth time, so it cannot know the
+   * geography of the profiles its role grants: it grants `geography`'s, and refuses to deploy in a
+   * Region outside it, where those profiles cannot be called (set `region` or `modelGeography`).
+   */
+  #requireRegionIn(geography: Geography): void {
+    const profiled = this.models.some((m) => m.idKind === "us" || m.idKind === "eu" || m.idKind === "apac");
+    if (!profiled || geography === "global") return;
+    const regions = GEOGRAPHY_REGIONS[geography];
+    new CfnRule(this, "RegionInModelGeography", {
+      assertions: [
+        {
+          assert: Fn.conditionContains([...regions], Aws.REGION),
+          assertDescription: `labelq's role grants the ${geography}. inference profiles, callable from ${regions.join(", ")}: deploy there, or synthesize with -c region=... or -c modelGeography=...`,
+        },
+      ],
+    });
   }
 
   /** Two AZs of isolated subnets (no internet gateway, no NAT), every flow logged to CloudWatch Logs. */
-  #createVpc(): ec2.Vpc {
+  #createVpc(key: kms.IKey | undefined): ec2.Vpc {
     const vpc = new ec2.Vpc(this, "Vpc", {
       maxAzs: 2,
       natGateways: 0,
       subnetConfiguration: [{ name: "isolated", subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
     });
-    const flowLogs = new logs.LogGroup(this, "VpcFlowLogs", { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.RETAIN });
+    const flowLogs = new logs.LogGroup(this, "VpcFlowLogs", { retention: logs.RetentionDays.THREE_MONTHS, encryptionKey: key, removalPolicy: RemovalPolicy.RETAIN });
     vpc.addFlowLog("FlowLog", { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: ec2.FlowLogTrafficType.ALL });
     return vpc;
   }
@@ -245,15 +360,35 @@ export class LabelqStack extends Stack {
   /**
    * A Valkey replication group for the limiter (cluster mode off: Bottleneck's Lua scripts
    * touch several keys): a primary and a replica in two AZs with automatic failover, TLS in
-   * transit, on REDIS_PORT, reachable only from the workers' security group.
+   * transit, on REDIS_PORT, reachable only from the workers' security group, and AUTH on with a
+   * token the stack generates into a Secrets Manager secret (the worker gets it as the secret
+   * LABELQ_REDIS_AUTH_TOKEN). ElastiCache takes 16-128 printable characters and few symbols
+   * ("Authenticating with the Valkey and Redis OSS AUTH command",
+   * https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth.html): 64 letters and digits.
    */
-  #createRedis(vpc: ec2.IVpc, subnetSelection: ec2.SubnetSelection, workerSg: ec2.SecurityGroup, nodeType: string): string {
+  #createRedis(
+    vpc: ec2.IVpc,
+    subnetSelection: ec2.SubnetSelection,
+    workerSg: ec2.SecurityGroup,
+    nodeType: string,
+    key: kms.IKey | undefined,
+  ): { url: string; auth: secretsmanager.Secret } {
     const sg = new ec2.SecurityGroup(this, "RedisSecurityGroup", { vpc, description: "labelq limiter Redis", allowAllOutbound: false });
     sg.addIngressRule(workerSg, ec2.Port.tcp(REDIS_PORT), "labelq workers");
     workerSg.addEgressRule(sg, ec2.Port.tcp(REDIS_PORT), "the limiter's Redis");
     const subnets = new elasticache.CfnSubnetGroup(this, "RedisSubnets", {
       description: "labelq limiter",
       subnetIds: vpc.selectSubnets(subnetSelection).subnetIds,
+    });
+    const auth = new secretsmanager.Secret(this, "RedisAuthToken", {
+      description: "AUTH token of labelq's limiter Redis (LABELQ_REDIS_AUTH_TOKEN)",
+      encryptionKey: key,
+      generateSecretString: { secretStringTemplate: "{}", generateStringKey: REDIS_AUTH_TOKEN_FIELD, excludePunctuation: true, passwordLength: 64 },
+    });
+    Validations.of(auth).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "Not rotated automatically: an ElastiCache AUTH token changes through ModifyReplicationGroup (AuthTokenUpdateStrategy ROTATE, then SET), which a Secrets Manager rotation function would have to drive, and ECS tasks read the secret only when they start. The token only guards rate-limiter counters on a group reachable from the workers' security group alone, over TLS; rotate it by hand as docs/deploy.md describes.",
     });
     const redis = new elasticache.CfnReplicationGroup(this, "Redis", {
       replicationGroupDescription: "labelq fleet-wide rate limiter",
@@ -265,16 +400,13 @@ export class LabelqStack extends Stack {
       port: REDIS_PORT,
       transitEncryptionEnabled: true,
       atRestEncryptionEnabled: true,
+      // A dynamic reference ({{resolve:secretsmanager:...}}): CloudFormation reads the token at deploy time; the template holds none.
+      authToken: auth.secretValueFromJson(REDIS_AUTH_TOKEN_FIELD).unsafeUnwrap(),
       cacheSubnetGroupName: subnets.ref,
       securityGroupIds: [sg.securityGroupId],
     });
-    Validations.of(redis).acknowledge({
-      id: "AwsSolutions-AEC6",
-      reason:
-        "No AUTH token: labelq takes the limiter's address as one LABELQ_REDIS_URL setting, so a token would sit in clear text in the task definition or function configuration. The group is reachable only from the workers' security group, over TLS, and holds only rate-limiter counters (no texts, no labels).",
-    });
     // The limiter holds only counters: losing them costs a moment of local limiting (LABELQ_EXPECTED_WORKERS), not work.
-    return `rediss://${redis.attrPrimaryEndPointAddress}:${redis.attrPrimaryEndPointPort}`;
+    return { url: `rediss://${redis.attrPrimaryEndPointAddress}:${redis.attrPrimaryEndPointPort}`, auth };
   }
 
   #ecsWorker(o: {
@@ -312,6 +444,8 @@ export class LabelqStack extends Stack {
       user: "node",
       readonlyRootFilesystem: true,
       environment: { ...o.environment, LABELQ_HTTP_PORT: String(port) },
+      // ECS reads the token from Secrets Manager as the task starts (with the execution role): it is never in the task definition.
+      secrets: this.redisAuth ? { [REDIS_AUTH_TOKEN_ENV]: ecs.Secret.fromSecretsManager(this.redisAuth, REDIS_AUTH_TOKEN_FIELD) } : undefined,
       logging: ecs.LogDrivers.awsLogs({ logGroup: o.logGroup, streamPrefix: "worker" }),
       stopTimeout: Duration.seconds(stopTimeoutS),
       // The image has node but no curl: probe /healthz (liveness: the poll loop is alive) with fetch.
@@ -327,7 +461,7 @@ export class LabelqStack extends Stack {
     Validations.of(taskDefinition).acknowledge({
       id: "AwsSolutions-ECS2",
       reason:
-        "The environment holds only queue URLs, table names, the limiter's address and tuning figures, all of which are also in the stack's outputs or template; no secret is passed to the worker.",
+        "The environment holds only queue URLs, table and bucket names, role ARNs, the limiter's address and tuning figures, all of which are also in the stack's outputs or template; the one secret, the Redis AUTH token, is passed as an ECS secret from Secrets Manager.",
     });
     // The execution role CDK creates pulls the image and writes the awslogs stream.
     const executionPolicy = taskDefinition.obtainExecutionRole().node.tryFindChild("DefaultPolicy");
@@ -495,12 +629,67 @@ export class LabelqStack extends Stack {
       securityGroups: [o.workerSg],
       logGroup: o.logGroup,
       // Lambda sets AWS_REGION itself (and refuses it here).
-      environment: { ...withoutRegion(o.environment), LABELQ_EXPECTED_WORKERS: String(maxConcurrency) },
+      environment: { ...withoutRegion(o.environment), ...this.#lambdaRedisAuth(), LABELQ_EXPECTED_WORKERS: String(maxConcurrency) },
+      environmentEncryption: this.dataKey,
     });
     fn.addEventSource(new SqsEventSource(this.requests, { batchSize, maxConcurrency, reportBatchItemFailures: true }));
   }
 
-  #alarms(logGroup: logs.LogGroup, props: LabelqStackProps, defaultModel: string, modelOverride: string | undefined): void {
+  /**
+   * Lambda has no secret injection like ECS's: the token goes in as a dynamic reference that
+   * CloudFormation resolves when it deploys the function. The template holds only the reference;
+   * the function's configuration holds the value, encrypted at rest (with the data key when one is
+   * set) and readable by whoever may call lambda:GetFunctionConfiguration.
+   */
+  #lambdaRedisAuth(): Record<string, string> {
+    return this.redisAuth ? { [REDIS_AUTH_TOKEN_ENV]: this.redisAuth.secretValueFromJson(REDIS_AUTH_TOKEN_FIELD).unsafeUnwrap() } : {};
+  }
+
+  /** cdk-nag prints an ARN's tokens as <AWS::Region>, <AWS::AccountId> and <LogicalId.Arn>: the acknowledgements name them the same way. */
+  #nagArn(kind: "region" | "account" | CfnElement): string {
+    if (kind === "region") return Token.isUnresolved(this.region) ? "<AWS::Region>" : this.region;
+    if (kind === "account") return Token.isUnresolved(this.account) ? "<AWS::AccountId>" : this.account;
+    return `<${this.getLogicalId(kind)}.Arn>`;
+  }
+
+  /**
+   * The wildcards the worker's policy keeps on purpose, acknowledged one finding at a time with
+   * the reason (AwsSolutions-IAM5[Resource::<arn as cdk-nag prints it>]). Its tables and models
+   * are named, without wildcards.
+   */
+  #acknowledgeWorkerPolicyWildcards(role: iam.Role, o: { prefix: string; bulk?: BulkStorage; bulkPrefix: string }): void {
+    const region = this.#nagArn("region");
+    const account = this.#nagArn("account");
+    const reasons: [string, string][] = [
+      [
+        `arn:aws:sqs:${region}:${account}:${o.prefix}-results*`,
+        "Results go to the default results queue and to any per-producer results queue a request names in replyTo (LABELQ_REPLY_TO_ALLOWLIST); the pattern admits only queues named with the stack's results prefix.",
+      ],
+    ];
+    if (o.bulk) {
+      reasons.push(
+        [
+          `arn:aws:bedrock:${region}:${account}:model-invocation-job/*`,
+          "Bedrock names each batch inference job at CreateModelInvocationJob; the worker must read and stop jobs whose ids it cannot know in advance, and only in this account and Region.",
+        ],
+        [
+          `${this.#nagArn(o.bulk.bucket.node.defaultChild as CfnElement)}/${o.bulkPrefix}*`,
+          "Bulk job input and output objects are keyed by job id under the bulk prefix of the stack's own bulk bucket.",
+        ],
+      );
+    }
+    for (const [arn, reason] of reasons) Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${arn}]`, reason });
+  }
+
+  /** The bulk service role reads and writes objects keyed by job under the jobs folder of its one bucket. */
+  #acknowledgeBatchRole(bulk: BulkStorage, bulkPrefix: string): void {
+    Validations.of(bulk.batchRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${this.#nagArn(bulk.bucket.node.defaultChild as CfnElement)}/${bulkPrefix}${BULK_JOBS_FOLDER}*]`,
+      reason: "A job reads its input and writes its output under its own folder (named by job) in the jobs folder of the stack's bulk bucket; Bedrock adds the job id to the output path.",
+    });
+  }
+
+  #alarms(logGroup: logs.LogGroup, props: LabelqStackProps, modelId: string): void {
     const action = new cwActions.SnsAction(this.alarmTopic);
     const alarm = (aid: string, a: cloudwatch.AlarmProps) => new cloudwatch.Alarm(this, aid, a).addAlarmAction(action);
     const minute = Duration.minutes(1);
@@ -524,7 +713,6 @@ export class LabelqStack extends Stack {
 
     // Bedrock's own metrics (AWS/Bedrock, per ModelId). Invocations excludes throttled calls,
     // so the share is throttles / (invocations + throttles).
-    const modelId = findModel(modelOverride ?? defaultModel)?.modelId ?? defaultModel;
     const bedrock = (metricName: string) =>
       new cloudwatch.Metric({ namespace: "AWS/Bedrock", metricName, dimensionsMap: { ModelId: modelId }, statistic: "Sum", period: Duration.minutes(5) });
     alarm("ThrottledShareAlarm", {
@@ -567,38 +755,6 @@ export class LabelqStack extends Stack {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
-}
-
-/**
- * The wildcards deploy/iam/worker-policy.json keeps on purpose, acknowledged one finding at a
- * time with the reason (AwsSolutions-IAM5[Resource::<arn as cdk-nag prints it>]).
- */
-function acknowledgeWorkerPolicyWildcards(role: iam.Role, o: { prefix: string; fifo: boolean }): void {
-  const region = "<AWS::Region>";
-  const account = "<AWS::AccountId>";
-  const reasons: [string, string][] = [
-    [
-      `arn:aws:sqs:${region}:${account}:${o.prefix}-results*`,
-      "Results go to the default results queue and to any per-producer results queue a request names in replyTo (LABELQ_REPLY_TO_ALLOWLIST); the pattern admits only queues named with the stack's results prefix.",
-    ],
-    [
-      `arn:aws:dynamodb:${region}:${account}:table/${o.prefix}-*`,
-      "Item reads and writes on labelq's own tables only (label cache, batch records, bulk records: all named with the stack's prefix); no table management, scans or queries.",
-    ],
-    [
-      `arn:aws:bedrock:${region}:${account}:model-invocation-job/*`,
-      "Bedrock names each batch inference job at CreateModelInvocationJob; the worker must read and stop jobs whose ids it cannot know in advance, and only in this account and Region.",
-    ],
-    [
-      `arn:aws:s3:::${o.prefix}-bulk-${account}/${o.prefix}-bulk/*`,
-      "Bulk job input and output objects are keyed by job id under the bulk prefix of the one bulk bucket.",
-    ],
-    ...["meta.llama3-3-70b-instruct-v1:0", "anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-haiku-4-5-20251001-v1:0"].map((model): [string, string] => [
-      `arn:aws:bedrock:*::foundation-model/${model}`,
-      "A batch job through a cross-Region inference profile runs the model in whichever Region the profile routes to, and that list changes as AWS adds capacity: the model is fixed, the Region is not.",
-    ]),
-  ];
-  for (const [arn, reason] of reasons) Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${arn}]`, reason });
 }
 
 function withoutRegion(env: Record<string, string>): Record<string, string> {

@@ -47,10 +47,14 @@ describe("LabelqStack (Lambda mode)", () => {
   });
 
   it("gives the function role the documented worker policy, plus what Lambda itself needs", () => {
-    const doc = JSON.parse(readFileSync(WORKER_POLICY_FILE, "utf8").replaceAll("REGION", ENV.region).replaceAll("ACCOUNT_ID", ENV.account)) as { Statement: unknown[] };
+    // The documented policy without the bulk path, on the stack's own tables.
+    const bulkSids = ["BulkJobs", "PassBatchRoleToBedrockOnly", "BulkBucketObjects", "BulkBucketList", "BulkTableQueries"];
+    const doc = JSON.parse(readFileSync(WORKER_POLICY_FILE, "utf8").replaceAll("REGION", ENV.region).replaceAll("ACCOUNT_ID", ENV.account)) as { Statement: { Sid: string }[] };
+    const tables = [{ "Fn::GetAtt": [Match.stringLikeRegexp("^LabelCacheTable"), "Arn"] }, { "Fn::GetAtt": [Match.stringLikeRegexp("^BatchesTable"), "Arn"] }];
+    const statements = doc.Statement.filter((s) => !bulkSids.includes(s.Sid)).map((s) => (s.Sid === "CacheAndIdempotencyTables" ? { ...s, Resource: tables } : s));
     template.hasResourceProperties("AWS::IAM::Role", {
       AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: "lambda.amazonaws.com" } })] },
-      Policies: [{ PolicyName: "labelq-worker", PolicyDocument: { Version: "2012-10-17", Statement: doc.Statement } }],
+      Policies: [{ PolicyName: "labelq-worker", PolicyDocument: { Version: "2012-10-17", Statement: statements } }],
       ManagedPolicyArns: Match.absent(),
     });
     // What AWSLambdaVPCAccessExecutionRole would grant, with the logs actions on the function's log group only.

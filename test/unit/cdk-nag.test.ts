@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { INTERFACE_ENDPOINTS, LabelqStack, type LabelqStackProps, REDIS_PORT } from "../../deploy/cdk/labelq-stack.ts";
-import { NAG_VARIANTS, nagFindings, synthVariant } from "../../deploy/cdk/nag.ts";
+import { NAG_RESIDENCIES, NAG_VARIANTS, nagCases, nagFindings, synthVariant } from "../../deploy/cdk/nag.ts";
 
 const PROPS: LabelqStackProps = {
   env: { account: "123456789012", region: "us-east-1" },
@@ -41,7 +41,7 @@ describe("LabelqStack: the network keeps texts inside the VPC", () => {
         ServiceName: { "Fn::Join": ["", ["com.amazonaws.", { Ref: "AWS::Region" }, `.${service}`]] },
       });
     }
-    expect([...INTERFACE_ENDPOINTS].sort()).toEqual(["bedrock", "bedrock-runtime", "ecr.api", "ecr.dkr", "logs", "monitoring", "sqs", "sts"]);
+    expect([...INTERFACE_ENDPOINTS].sort()).toEqual(["bedrock", "bedrock-runtime", "ecr.api", "ecr.dkr", "logs", "monitoring", "secretsmanager", "sqs", "sts"]);
     for (const service of INTERFACE_ENDPOINTS) {
       template.hasResourceProperties("AWS::EC2::VPCEndpoint", {
         VpcEndpointType: "Interface",
@@ -86,12 +86,18 @@ describe("LabelqStack: the network keeps texts inside the VPC", () => {
   });
 });
 
-describe("cdk-nag AwsSolutions on every variant (npm run deploy:nag)", () => {
+describe("cdk-nag AwsSolutions on every variant under every residency (npm run deploy:nag)", () => {
   const outdir = mkdtempSync(path.join(tmpdir(), "labelq-nag-test-"));
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-  it.each(Object.keys(NAG_VARIANTS))("%s: no errors and no warnings", (name) => {
-    const findings = nagFindings(synthVariant(NAG_VARIANTS[name]!, path.join(outdir, name)));
+  it("covers ECS, Lambda and FIFO, with and without a customer-managed key and the bulk path, under region, geography and global", () => {
+    expect(Object.keys(NAG_VARIANTS)).toEqual(["ecs", "lambda", "fifo", "ecs-kms-bulk", "lambda-kms-bulk"]);
+    expect(Object.keys(NAG_RESIDENCIES)).toEqual(["region", "geography", "global"]);
+    expect(nagCases()).toHaveLength(15);
+  });
+
+  it.each(nagCases())("%s: no errors and no warnings", (name, variant) => {
+    const findings = nagFindings(synthVariant(variant, path.join(outdir, name.replace("/", "-"))));
     expect(findings.map((f) => `${f.rule} ${f.path}`)).toEqual([]);
   });
 

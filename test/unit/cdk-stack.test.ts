@@ -26,14 +26,31 @@ function synth(props: Partial<LabelqStackProps> = {}): { stack: LabelqStack; tem
   return { stack, template: Template.fromStack(stack) };
 }
 
-/** deploy/iam/worker-policy.json with the placeholders replaced, as a user does with sed. */
-function documentedWorkerPolicy(suffix = "") {
-  const text = readFileSync(WORKER_POLICY_FILE, "utf8")
-    .replaceAll(':labelq-requests"', `:labelq-requests${suffix}"`)
-    .replaceAll(':labelq-dlq"', `:labelq-dlq${suffix}"`)
-    .replaceAll("REGION", ENV.region)
-    .replaceAll("ACCOUNT_ID", ENV.account);
-  return JSON.parse(text) as { Statement: unknown[] };
+/** The statements deploy/iam/worker-policy.json grants only for the bulk path, which these stacks leave off. */
+const BULK_SIDS = ["BulkJobs", "PassBatchRoleToBedrockOnly", "BulkBucketObjects", "BulkBucketList", "BulkTableQueries"];
+
+/**
+ * deploy/iam/worker-policy.json with the placeholders replaced, as a user does with sed, for a
+ * stack without the bulk path: the tables are the stack's own (by ARN), the bulk statements absent.
+ */
+function documentedWorkerPolicy(template: Template) {
+  const doc = JSON.parse(readFileSync(WORKER_POLICY_FILE, "utf8").replaceAll("REGION", ENV.region).replaceAll("ACCOUNT_ID", ENV.account)) as { Statement: { Sid: string }[] };
+  const tableArn = (name: string) => {
+    const [id] = Object.keys(template.findResources("AWS::DynamoDB::Table", { Properties: { TableName: name } }));
+    return { "Fn::GetAtt": [id, "Arn"] };
+  };
+  return doc.Statement.filter((s) => !BULK_SIDS.includes(s.Sid)).map((s) =>
+    s.Sid === "CacheAndIdempotencyTables" ? { ...s, Resource: [tableArn(DEFAULTS.tables.cacheTable), tableArn(DEFAULTS.tables.batchesTable)] } : s,
+  );
+}
+
+/** The statements of the worker's inline policy, by Sid. */
+function workerStatements(template: Template, principal = "ecs-tasks.amazonaws.com"): Record<string, { Resource: unknown; Action: unknown }> {
+  const roles = template.findResources("AWS::IAM::Role", { Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: principal } })] } } });
+  const role = Object.values(roles).find((r) => (r as { Properties: { Policies?: unknown } }).Properties.Policies) as {
+    Properties: { Policies: { PolicyDocument: { Statement: { Sid: string; Resource: unknown; Action: unknown }[] } }[] };
+  };
+  return Object.fromEntries(role.Properties.Policies[0]!.PolicyDocument.Statement.map((s) => [s.Sid, s]));
 }
 
 const ecs = synth();
@@ -56,10 +73,10 @@ describe("LabelqStack (ECS): queues and tables", () => {
     for (const name of ["labelq-requests.fifo", "labelq-results.fifo", "labelq-dlq.fifo"]) {
       template.hasResourceProperties("AWS::SQS::Queue", { QueueName: name, FifoQueue: true });
     }
-    template.hasResourceProperties("AWS::IAM::Role", {
-      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: "ecs-tasks.amazonaws.com" } })] },
-      Policies: [{ PolicyName: "labelq-worker", PolicyDocument: { Version: "2012-10-17", Statement: documentedWorkerPolicy(".fifo").Statement } }],
-    });
+    const queue = (name: string) => `arn:aws:sqs:${ENV.region}:${ENV.account}:${name}`;
+    const statements = workerStatements(template);
+    expect(statements.ConsumeRequests!.Resource).toBe(queue("labelq-requests.fifo"));
+    expect(statements.PublishResultsAndDeadLetters!.Resource).toEqual([queue("labelq-results*"), queue("labelq-dlq.fifo"), queue("labelq-requests.fifo")]);
   });
 
   it("creates both tables on demand, with TTL on expiresAt and point-in-time recovery", () => {
@@ -78,14 +95,14 @@ describe("LabelqStack (ECS): queues and tables", () => {
 });
 
 describe("LabelqStack (ECS): the worker", () => {
-  it("gives the task role exactly deploy/iam/worker-policy.json and nothing else", () => {
+  it("gives the task role deploy/iam/worker-policy.json for its settings (its own tables by ARN, no bulk path) and nothing else", () => {
     const { template } = ecs;
     const roles = template.findResources("AWS::IAM::Role", { Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: "ecs-tasks.amazonaws.com" } })] } } });
     const taskRole = Object.entries(roles).find(([, r]) => (r as { Properties: { Policies?: unknown } }).Properties.Policies);
     expect(taskRole).toBeDefined();
     const [taskRoleId, role] = taskRole as [string, { Properties: { Policies: { PolicyName: string; PolicyDocument: { Statement: unknown[] } }[]; ManagedPolicyArns?: unknown } }];
     expect(role.Properties.Policies).toHaveLength(1);
-    expect(role.Properties.Policies[0]!.PolicyDocument.Statement).toEqual(documentedWorkerPolicy().Statement);
+    expect(role.Properties.Policies[0]!.PolicyDocument.Statement).toEqual(documentedWorkerPolicy(template));
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     // No grant added statements to the task role behind the documented policy's back.
     const attached = template.findResources("AWS::IAM::Policy", { Properties: { Roles: Match.arrayWith([{ Ref: taskRoleId }]) } });
