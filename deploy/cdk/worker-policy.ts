@@ -192,15 +192,16 @@ export function documentedPolicies(settings: DocumentedSettings = {}): { worker:
 export const policyText = (policy: PolicyJson): string => `${JSON.stringify(policy, null, 2)}\n`;
 
 /**
- * `node deploy/cdk/worker-policy.ts [--residency R] [--geography G] [--default-model M] [--fallback-models a,b] [--allowed-models a,b]`
- * prints the worker's and the bulk service role's policies for those settings; `--write` rewrites
- * deploy/iam's documented files (the defaults).
+ * `node deploy/cdk/worker-policy.ts [--residency R] [--geography G] [--default-model M] [--fallback-models a,b] [--allowed-models a,b] [--batch-role]`
+ * prints the worker's policy (or, with --batch-role, the bulk service role's) for those settings,
+ * as deploy/iam writes it; `--write` rewrites deploy/iam's documented files (the defaults).
  */
-function main(argv: string[]): void {
+function main(argv: string[]): number {
   const { values } = parseArgs({
     args: argv,
     options: {
       write: { type: "boolean", default: false },
+      "batch-role": { type: "boolean", default: false },
       residency: { type: "string" },
       geography: { type: "string" },
       "default-model": { type: "string" },
@@ -212,7 +213,7 @@ function main(argv: string[]): void {
     const { worker, batchRole } = documentedPolicies();
     writeFileSync(WORKER_POLICY_FILE, policyText(worker));
     writeFileSync(BATCH_ROLE_POLICY_FILE, policyText(batchRole));
-    return;
+    return 0;
   }
   const oneOf = <T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined => {
     if (value === undefined || (allowed as readonly string[]).includes(value)) return value as T | undefined;
@@ -225,8 +226,14 @@ function main(argv: string[]): void {
       ["LABELQ_ALLOWED_MODELS", values["allowed-models"]],
     ].filter((e): e is [string, string] => e[1] !== undefined),
   );
-  const policies = documentedPolicies({ residency: oneOf("residency", values.residency, RESIDENCIES), geography: oneOf("geography", values.geography, GEOGRAPHIES), environment });
-  process.stdout.write(`// worker role\n${policyText(policies.worker)}// bulk service role\n${policyText(policies.batchRole)}`);
+  try {
+    const policies = documentedPolicies({ residency: oneOf("residency", values.residency, RESIDENCIES), geography: oneOf("geography", values.geography, GEOGRAPHIES), environment });
+    process.stdout.write(policyText(values["batch-role"] ? policies.batchRole : policies.worker));
+    return 0;
+  } catch (error) {
+    process.stderr.write(`labelq: ${(error as Error).message}\n`);
+    return 1;
+  }
 }
 
-if (import.meta.main) main(process.argv.slice(2));
+if (import.meta.main) process.exitCode = main(process.argv.slice(2));
