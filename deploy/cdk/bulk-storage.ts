@@ -33,9 +33,10 @@ export interface BulkStorageProps {
  *
  * The bucket blocks all public access, refuses requests without TLS (enforceSSL), is encrypted
  * with the key (SSE-KMS with an S3 Bucket Key, which cuts KMS calls) or S3-managed keys, and
- * deletes job files `retentionDays` after they are written. A lifecycle filter matches a key
- * prefix only, and labelq writes `<prefix>jobs/<job>/input/` and `<prefix>jobs/<job>/output/`
- * (src/app/bulk/assemble-jobs.ts), so one rule on `<prefix>jobs/` expires both. Versioning is off:
+ * deletes job files `retentionDays` after they are written. A lifecycle filter selects by key
+ * prefix, tags or size, not by a pattern inside the key; labelq writes `<prefix>jobs/<job>/input/`
+ * and `<prefix>jobs/<job>/output/` (src/app/bulk/assemble-jobs.ts) untagged, so one rule on
+ * `<prefix>jobs/` expires both. Versioning is off:
  * the files are rebuilt from the bulk table's records, and an expired version would otherwise stay.
  */
 export class BulkStorage extends Construct {
@@ -49,7 +50,8 @@ export class BulkStorage extends Construct {
       throw new Error(`bulk retention of ${props.retentionDays} days: at least ${MIN_BULK_RETENTION_DAYS} (a job may run 7 days, and its files must outlive it)`);
     }
     const stack = Stack.of(this);
-    // Server access logs go to a bucket of their own; S3 delivers them with SSE-S3 only, whatever the source bucket uses.
+    // Server access logs go to a bucket of their own, with S3-managed keys: they record requests
+    // (object keys, requesters, times), not the texts, and need no grant on the data key.
     this.accessLogs = new s3.Bucket(this, "AccessLogs", {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
