@@ -2,12 +2,16 @@
 // Bedrock quota and a model latency, and where adding workers stops helping.
 //
 //   npm run bench:scaling -- --backlog 2000 --rpm 200 --tpm 600000 --tokens 12000 --call-latency 40
+//   npm run bench:scaling -- --output-tokens 3000 --burn-down 5 --reserved 73000 --quota-share 0.5 --chart out/claude.svg
 //
 // A discrete-event model, not a measurement: every worker runs --concurrency batches at once;
 // a batch makes --calls model calls one after the other, each admitted by one fleet-wide
-// limiter (calls spaced to the RPM and TPM quota, as labelq's shared Bottleneck limiter spaces
-// them) and then taking --call-latency seconds. The knee it finds is compared with the
-// closed form in src/app/ops/fleet-size.ts, which the CDK app and `labelq estimate` use.
+// limiter and then taking --call-latency seconds. The limiter spaces calls to the RPM and to
+// the TPM quota at each call's settled cost (--tokens, with its --output-tokens weighed by the
+// model's --burn-down: Claude 4.x 5), and with --reserved keeps no more calls running than
+// their reservations (input + maxTokens) fit in TPM; --quota-share is the part of the quota
+// labelq may use. The knee it finds is compared with the closed form in
+// src/app/ops/fleet-size.ts, which the CDK app, the manifests and `labelq estimate` use.
 import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +27,10 @@ const { values: args } = parseArgs({
     tpm: { type: "string", default: "600000" },
     calls: { type: "string", default: "1" },
     tokens: { type: "string", default: "12000" },
+    "output-tokens": { type: "string", default: "0" },
+    "burn-down": { type: "string", default: "1" },
+    reserved: { type: "string", default: "0" },
+    "quota-share": { type: "string", default: "1" },
     "call-latency": { type: "string", default: "40" },
     concurrency: { type: "string", default: "8" },
     "max-workers": { type: "string", default: "64" },
@@ -35,6 +43,11 @@ const P = {
   tpm: Number(args.tpm),
   calls: Number(args.calls),
   tokens: Number(args.tokens),
+  outputTokens: Number(args["output-tokens"]),
+  burnDown: Number(args["burn-down"]),
+  /** Tokens one call reserves while it runs (input + maxTokens); 0 = not counted. */
+  reserved: Number(args.reserved),
+  quotaShare: Number(args["quota-share"]),
   callLatencyS: Number(args["call-latency"]),
   concurrency: Number(args.concurrency),
   maxWorkers: Number(args["max-workers"]),
@@ -51,11 +64,32 @@ interface Run {
   quotaBusy: number;
 }
 
+// Calls run one after the other, so a batch holds one call's reservation at a time.
+const capacity = fleetCapacity({
+  quota: { rpm: P.rpm, tpm: P.tpm },
+  quotaShare: P.quotaShare,
+  callsPerBatch: P.calls,
+  tokensPerBatch: P.tokens * P.calls,
+  outputTokensPerBatch: P.outputTokens * P.calls,
+  outputBurnDown: P.burnDown,
+  reservedTokensPerBatch: P.reserved > 0 ? P.reserved : undefined,
+  secondsPerBatch: P.calls * P.callLatencyS,
+  concurrency: P.concurrency,
+});
+const rpm = P.rpm * P.quotaShare;
+const tpm = P.tpm * P.quotaShare;
+const settledPerCall = capacity.settledTokensPerBatch / P.calls;
+/** Calls whose reservations fit TPM at once (at least 1: a lone call larger than the quota is still let through here). */
+const maxRunning = tpm > 0 && P.reserved > 0 ? Math.max(1, Math.floor(tpm / P.reserved + 1e-9)) : Infinity;
+
 /** Drain `backlog` batches with `workers` workers; returns the time the last batch finishes. */
 function simulate(workers: number): Run {
   const slots = Array.from({ length: workers * P.concurrency }, () => ({ readyAt: 0, callsLeft: 0, takenAt: 0 }));
-  const rpmGap = P.rpm > 0 ? 60 / P.rpm : 0;
-  const tpmGap = P.tpm > 0 ? (60 * P.tokens) / P.tpm : 0;
+  const rpmGap = rpm > 0 ? 60 / rpm : 0;
+  const tpmGap = tpm > 0 ? (60 * settledPerCall) / tpm : 0;
+  /** End times of the calls running, ascending: their reservations hold TPM until then. */
+  let running: number[] = [];
+  let lastAdmitted = 0;
   let nextByRpm = 0;
   let nextByTpm = 0;
   let started = 0;
@@ -77,10 +111,20 @@ function simulate(workers: number): Run {
       slot.callsLeft = P.calls;
       slot.takenAt = slot.readyAt;
     }
-    const admitted = Math.max(slot.readyAt, nextByRpm, nextByTpm);
+    // The limiter is FIFO: no call goes before one that asked earlier and still waits.
+    let admitted = Math.max(slot.readyAt, nextByRpm, nextByTpm, lastAdmitted);
+    running = running.filter((end) => end > admitted);
+    if (running.length >= maxRunning) {
+      // Wait until enough running calls end for this one's reservation to fit.
+      admitted = running[running.length - maxRunning]!;
+      running = running.filter((end) => end > admitted);
+    }
+    running.push(admitted + P.callLatencyS);
+    running.sort((a, b) => a - b);
+    lastAdmitted = admitted;
     nextByRpm = admitted + rpmGap;
     nextByTpm = admitted + tpmGap;
-    admittedGapS += Math.max(rpmGap, tpmGap);
+    admittedGapS += Math.max(rpmGap, tpmGap, P.callLatencyS / maxRunning);
     slot.readyAt = admitted + P.callLatencyS;
     slot.callsLeft--;
     if (slot.callsLeft === 0) {
@@ -94,20 +138,13 @@ function simulate(workers: number): Run {
 }
 
 const runs = Array.from({ length: P.maxWorkers }, (_, k) => simulate(k + 1));
-const capacity = fleetCapacity({
-  quota: { rpm: P.rpm, tpm: P.tpm },
-  callsPerBatch: P.calls,
-  tokensPerBatch: P.tokens,
-  secondsPerBatch: P.calls * P.callLatencyS,
-  concurrency: P.concurrency,
-});
 // The simulated knee: the first fleet size past which one more worker saves under 2 % of the drain time.
 const knee = runs.find((r, k) => k + 1 < runs.length && runs[k + 1]!.drainS > r.drainS * 0.98)?.workers ?? P.maxWorkers;
 const floorS = P.backlog / capacity.quotaBatchesPerS;
 
 const min = (s: number) => s / 60;
 const lines = [
-  `backlog ${P.backlog} batches; ${P.calls} call(s) of ${P.tokens} tokens and ${P.callLatencyS} s per batch; ${P.concurrency} batches at once per worker; quota ${P.rpm} RPM / ${P.tpm} TPM`,
+  `backlog ${P.backlog} batches; ${P.calls} call(s) of ${P.tokens} tokens (${P.outputTokens} output x ${P.burnDown} burn-down: ${settledPerCall} settled${P.reserved > 0 ? `, ${P.reserved} reserved` : ""}) and ${P.callLatencyS} s per call; ${P.concurrency} batches at once per worker; quota ${P.rpm} RPM / ${P.tpm} TPM, ${P.quotaShare * 100}% of it for labelq`,
   `closed form (src/app/ops/fleet-size.ts): ${capacity.maxUsefulTasks ?? "no"} workers max (${capacity.bindingLimit} binds); quota drains it in ${min(floorS).toFixed(1)} min at best`,
   `simulated knee: ${knee} workers`,
   "",

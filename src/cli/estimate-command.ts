@@ -1,7 +1,7 @@
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { formatLiveVsBulk, liveVsBulk } from "../app/ops/bulk-estimate.ts";
 import { estimateRun, formatEstimate } from "../app/ops/estimate.ts";
-import { fleetForEstimate, formatFleetPlan } from "../app/ops/fleet-size.ts";
+import { checkQuotaShare, fleetForEstimate, formatFleetPlan } from "../app/ops/fleet-size.ts";
 import { readTexts } from "../app/producer/read-texts.ts";
 import { screenTexts, skippedLines } from "../app/producer/screen-texts.ts";
 import { PromptRegistry } from "../core/prompts/prompt-registry.ts";
@@ -9,6 +9,15 @@ import { configFrom } from "./config-from-flags.ts";
 import { InvalidRequestError } from "../core/errors/errors.ts";
 import { integerArg, positiveNumberArg } from "./numeric-flags.ts";
 import { modelCatalogueFor } from "../app/worker/worker.ts";
+
+/** A commander parser for --quota-share: a number above 0 and at most 1, refused while the flags are parsed. */
+export function quotaShareArg(value: string): number {
+  try {
+    return checkQuotaShare(value.trim() === "" ? NaN : Number(value));
+  } catch {
+    throw new InvalidArgumentError(`must be a number above 0 and at most 1 (the share of the Bedrock quota labelq may use, e.g. 0.5), not "${value}"`);
+  }
+}
 
 /** Add `labelq estimate <file>`: texts, batches, tokens and cost before enqueueing. */
 export function registerEstimateCommand(program: Command): void {
@@ -20,7 +29,8 @@ export function registerEstimateCommand(program: Command): void {
     .option("--prompt-version <v>", "version or alias (default LABELQ_DEFAULT_PROMPT_VERSION)")
     .option("--deadline <minutes>", "also print the workers needed to label the file within this time, within the Bedrock quota (LABELQ_QUOTA_*)", positiveNumberArg("minutes"))
     .option("--seconds-per-batch <s>", "measured wall time of one batch on an unthrottled worker (needed with --deadline)", positiveNumberArg("seconds"))
-    .action(async (file: string, o: { batchSize: number; taxonomy?: string; promptVersion?: string; deadline?: number; secondsPerBatch?: number }) => {
+    .option("--quota-share <x>", "the share of the Bedrock quota (LABELQ_QUOTA_*) labelq may use when other workloads call the same models: above 0, at most 1", quotaShareArg, 1)
+    .action(async (file: string, o: { batchSize: number; taxonomy?: string; promptVersion?: string; deadline?: number; secondsPerBatch?: number; quotaShare: number }) => {
       const config = configFrom({});
       const taxonomy = o.taxonomy ?? config.prompts.defaultTaxonomy;
       const prompt = await new PromptRegistry(config.prompts.dir).resolve(taxonomy, o.promptVersion ?? config.prompts.defaultVersion);
@@ -28,19 +38,25 @@ export function registerEstimateCommand(program: Command): void {
       for (const line of skippedLines(screened, "estimating")) process.stderr.write(`${line}\n`);
       const estimate = estimateRun(screened.send, prompt, { batchSize: o.batchSize, chunkSize: config.classify.chunkSize, models: modelCatalogueFor(config).models });
       process.stdout.write(formatEstimate(estimate, taxonomy, prompt.version) + "\n");
+      const quotaShare = o.quotaShare;
+      const quotaFor = (alias: string) => ({ ...config.limiter.quota, ...config.limiter.quotas[alias] });
       const compared = liveVsBulk(estimate, {
-        quotaFor: (alias) => ({ ...config.limiter.quota, ...config.limiter.quotas[alias] }),
+        // Live time at the share of the quota labelq may use.
+        quotaFor: (alias) => {
+          const q = quotaFor(alias);
+          return { rpm: q.rpm * quotaShare, tpm: q.tpm * quotaShare };
+        },
         gatherS: config.bulk.gatherS,
         turnaroundS: config.bulk.policy.turnaroundS,
         maxRecordsPerJob: config.bulk.limits.maxRecordsPerJob,
         minRecords: config.bulk.limits.minRecords,
       });
-      process.stdout.write(`\nLive against bulk (Bedrock batch inference, docs/bulk.md):\n${formatLiveVsBulk(compared, estimate.texts)}\n`);
+      const sharePct = `${+(quotaShare * 100).toFixed(1)}%`;
+      process.stdout.write(`\nLive against bulk (Bedrock batch inference, docs/bulk.md), live at ${sharePct} of each model's quota (--quota-share):\n${formatLiveVsBulk(compared, estimate.texts)}\n`);
       if (o.deadline === undefined) return;
       if (o.secondsPerBatch === undefined) throw new InvalidRequestError("--deadline needs --seconds-per-batch: measure one batch (labelq_batch_duration_seconds) on an unthrottled worker");
       const model = config.models.default;
-      const quota = { ...config.limiter.quota, ...config.limiter.quotas[model] };
-      const plan = fleetForEstimate(estimate, { model, quota, concurrency: config.worker.concurrency, secondsPerBatch: o.secondsPerBatch, deadlineS: o.deadline * 60 });
+      const plan = fleetForEstimate(estimate, { model, quota: quotaFor(model), quotaShare, concurrency: config.worker.concurrency, secondsPerBatch: o.secondsPerBatch, deadlineS: o.deadline * 60 });
       process.stdout.write(`\n${model}: ${formatFleetPlan(plan, estimate.batches, o.deadline * 60, config.worker.concurrency)}\n`);
     });
 }

@@ -102,6 +102,18 @@ describe("producer commands: enqueue, estimate, collect", () => {
     expect(run.stdout).toMatch(/^28 texts in 3 batches;/m);
   });
 
+  it("estimate sizes the fleet on the share of the quota it is given, with the default model's burn-down, and refuses a share above 1", async () => {
+    const quota = { ...env, LABELQ_QUOTA_RPM: "200", LABELQ_QUOTA_TPM: "600000", LABELQ_DEFAULT_MODEL: "claude-sonnet" };
+    const run = await runCli(["estimate", mine(), "--batch-size", "10", "--deadline", "10", "--seconds-per-batch", "40", "--quota-share", "0.5"], quota);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain("live at 50% of each model's quota (--quota-share)");
+    expect(run.stdout).toContain("quota share: 50% of 200 RPM / 600,000 TPM (--quota-share)");
+    expect(run.stdout).toMatch(/^ {2}one batch: .* output x 5 burn-down\): .* quota tokens settled, .* reserved while its calls run$/m);
+    const refused = await runCli(["estimate", mine(), "--quota-share", "1.5"], quota);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`option '--quota-share <x>' argument '1.5' is invalid. must be a number above 0 and at most 1`);
+  });
+
   async function drainResults(): Promise<string[]> {
     const ids: string[] = [];
     for (let empty = 0; empty < 2; ) {

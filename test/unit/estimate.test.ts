@@ -7,6 +7,7 @@ import { answerTokensPerText } from "../../src/core/classify/output-budget.ts";
 import { resolveInference } from "../../src/core/models/sampling.ts";
 import { estimateRun, formatEstimate } from "../../src/app/ops/estimate.ts";
 import { forFormat, PromptRegistry } from "../../src/core/prompts/prompt-registry.ts";
+import { quotaShareArg } from "../../src/cli/estimate-command.ts";
 import { PROMPTS_DIR } from "../support/fakes.ts";
 
 const texts = Array.from({ length: 130 }, (_, k) => ({ id: `t${k}`, text: `text number ${k} about a kettle that leaks` }));
@@ -73,5 +74,15 @@ describe("estimateRun", () => {
     const prompt = await new PromptRegistry(PROMPTS_DIR).resolve("product-feedback", "v1");
     const e = estimateRun(texts, prompt, { batchSize: 50, chunkSize: 50, models: [findModel("nova-lite")!] });
     expect(e.models.map((m) => m.model.alias)).toEqual(["nova-lite"]);
+  });
+});
+
+describe("labelq estimate --quota-share", () => {
+  it("takes a share above 0 and at most 1, and refuses anything else naming the range and the value", () => {
+    expect(quotaShareArg("0.5")).toBe(0.5);
+    expect(quotaShareArg("1")).toBe(1);
+    for (const bad of ["0", "-0.2", "1.5", "", " ", "half", "NaN"]) {
+      expect(() => quotaShareArg(bad)).toThrow(`must be a number above 0 and at most 1 (the share of the Bedrock quota labelq may use, e.g. 0.5), not "${bad}"`);
+    }
   });
 });
