@@ -21,6 +21,7 @@ import type { Construct } from "constructs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Geography, geographyOf, type ModelSpec, type Residency } from "../../src/core/models/model-catalogue.ts";
+import { findModel } from "../../src/core/models/model-registry.ts";
 import { backlogPerTaskTarget, type BatchProfile, fleetCapacity, type Quota } from "../../src/app/ops/fleet-size.ts";
 import { tableDefinitions } from "../../src/adapters/dynamodb/create-tables.ts";
 import { batchModels, bedrockGrants, GEOGRAPHY_REGIONS, workerModels } from "./bedrock-grants.ts";
@@ -62,6 +63,8 @@ export interface LabelqStackProps extends StackProps {
   cacheNodeType?: string;
   /** The account's Bedrock quota for the default model (Service Quotas); 0 = no limit of that kind. */
   quota: Quota;
+  /** The share of that quota labelq may use, where other workloads use the same model (0 < share <= 1). Default 1. */
+  quotaShare?: number;
   /** One batch as measured on an unthrottled worker: model calls, tokens and wall time (see src/app/ops/fleet-size.ts). */
   batch: BatchProfile;
   /** How long a request may wait in the queue before it is worked on: sets the backlog-per-task target. */
@@ -148,7 +151,7 @@ export class LabelqStack extends Stack {
     const fifo = props.fifo ?? false;
     const compute = props.compute ?? "ecs";
     const concurrency = props.concurrency ?? config.worker.concurrency;
-    const capacity = fleetCapacity({ ...props.batch, quota: props.quota, concurrency });
+    const capacity = fleetCapacity({ ...props.batch, outputBurnDown: burnDownOf(props, config.models.default), quota: props.quota, quotaShare: props.quotaShare, concurrency });
     const ceiling = props.maxTasksCeiling ?? 64;
     this.maxTasks = Math.min(capacity.maxUsefulTasks ?? ceiling, ceiling);
     this.backlogTarget = backlogPerTaskTarget({ concurrency, secondsPerBatch: props.batch.secondsPerBatch }, props.acceptableLatencyS);
@@ -759,4 +762,20 @@ export class LabelqStack extends Stack {
 
 function withoutRegion(env: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter(([k]) => k !== "AWS_REGION"));
+}
+
+/**
+ * Quota tokens each output token of the default model burns (the catalogue's burn-down: Claude
+ * 4.x 5), for the fleet's quota cap. A burn-down above 1 needs the batch's output tokens, so
+ * the cap counts them at that rate rather than at face value.
+ */
+function burnDownOf(props: LabelqStackProps, configuredDefault: string): number {
+  const alias = props.environment?.LABELQ_DEFAULT_MODEL ?? configuredDefault;
+  const burnDown = findModel(alias)?.outputBurnDown ?? 1;
+  if (burnDown > 1 && props.batch.outputTokensPerBatch === undefined) {
+    throw new Error(
+      `outputTokensPerBatch: ${alias} burns ${burnDown} quota tokens per output token, so the quota cap needs the output part of tokensPerBatch (labelq estimate --deadline prints it)`,
+    );
+  }
+  return burnDown;
 }

@@ -20,4 +20,13 @@ describe("stackPropsFromContext", () => {
     expect(ok.props.fifo).toBe(true);
     expect(ok.props.quota.rpm).toBe(300);
   });
+
+  it("takes the quota share and the batch's output and reserved tokens, refusing a share outside (0, 1]", () => {
+    const ctx: Record<string, unknown> = { ...cdkJson.context, quotaShare: "0.5", outputTokensPerBatch: "3000", reservedTokensPerBatch: "14000" };
+    const { props } = stackPropsFromContext((k) => ctx[k]);
+    expect(props.quotaShare).toBe(0.5);
+    expect(props.batch).toMatchObject({ outputTokensPerBatch: 3_000, reservedTokensPerBatch: 14_000 });
+    expect(() => stackPropsFromContext((k) => ({ ...ctx, quotaShare: "0" })[k])).toThrow(/quotaShare="0"/);
+    expect(() => stackPropsFromContext((k) => ({ ...ctx, quotaShare: "1.5" })[k])).toThrow(/quotaShare="1.5"/);
+  });
 });

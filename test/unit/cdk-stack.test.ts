@@ -137,6 +137,16 @@ describe("LabelqStack (ECS): the worker", () => {
     expect(images[0]!.source.dockerFile ?? "Dockerfile").toBe("Dockerfile");
   });
 
+  it("caps the fleet with the default model's output burn-down and labelq's share of the quota", () => {
+    // Claude 4.x burns 5 quota tokens per output token: 9,000 + 3,000 x 5 = 24,000 a batch,
+    // 25 batches/min against 12 per task: 3 tasks where face value (12,000) gave 5.
+    const claude = { ...BASE, environment: { LABELQ_DEFAULT_MODEL: "claude-sonnet" }, batch: { ...BASE.batch, outputTokensPerBatch: 3_000 } };
+    expect(synth(claude).stack.maxTasks).toBe(3);
+    expect(() => synth({ environment: { LABELQ_DEFAULT_MODEL: "claude-sonnet" } })).toThrow(/^outputTokensPerBatch: claude-sonnet burns 5 quota tokens per output token/);
+    // Half the quota: 25 batches/min, 3 tasks; Llama's burn-down is 1, so its output needs no figure.
+    expect(synth({ quotaShare: 0.5 }).stack.maxTasks).toBe(3);
+  });
+
   it("scales on visible messages per running task with metric math, capped where the quota stops feeding tasks, and on nothing else", () => {
     const { stack, template } = ecs;
     const capacity = fleetCapacity({ ...BASE.batch, quota: BASE.quota, concurrency: defaults.worker.concurrency });
