@@ -6,6 +6,7 @@ import { stackPropsFromContext } from "../../deploy/cdk/context.ts";
 import { shutdownBudgetS } from "../../deploy/cdk/worker-settings.ts";
 import { DEFAULTS, loadConfig } from "../../src/core/config/config.ts";
 import { backlogPerTaskTarget, fleetCapacity } from "../../src/app/ops/fleet-size.ts";
+import { Metrics } from "../../src/core/observability/metrics.ts";
 
 const DIR = new URL("../../deploy/k8s/", import.meta.url);
 const read = (file: string) => readFileSync(new URL(file, DIR), "utf8");
@@ -50,7 +51,7 @@ interface ScaledObject extends Manifest {
   spec: {
     scaleTargetRef: { name: string };
     maxReplicaCount: number;
-    triggers: { type: string; authenticationRef: { name: string }; metadata: Record<string, string> }[];
+    triggers: { type: string; authenticationRef?: { name: string }; metadata: Record<string, string> }[];
   };
 }
 
@@ -108,23 +109,27 @@ describe("deploy/k8s", () => {
     expect(deployment.spec.template.metadata.labels).toMatchObject(deployment.spec.selector.matchLabels);
   });
 
-  it("scales with KEDA's aws-sqs-queue scaler on backlog per pod, authenticated by pod identity, capped at what the quota feeds", () => {
+  it("scales with KEDA on visible backlog per pod (authenticated by pod identity) and on the batches pods are working on, never on quota-held messages, capped at what the quota feeds", async () => {
     const scaled = one<ScaledObject>("ScaledObject");
     const auth = one<TriggerAuthentication>("TriggerAuthentication");
     expect(scaled.spec.scaleTargetRef.name).toBe(deployment.metadata.name);
     expect(auth.spec.podIdentity.provider).toBe("aws");
-    expect(scaled.spec.triggers).toHaveLength(1);
-    const trigger = scaled.spec.triggers[0]!;
-    expect(trigger.type).toBe("aws-sqs-queue");
-    expect(trigger.authenticationRef.name).toBe(auth.metadata.name);
+    expect(scaled.spec.triggers.map((t) => t.type)).toEqual(["aws-sqs-queue", "prometheus"]);
+    const [trigger, working] = scaled.spec.triggers as [ScaledObject["spec"]["triggers"][number], ScaledObject["spec"]["triggers"][number]];
+    expect(trigger.authenticationRef?.name).toBe(auth.metadata.name);
     expect(trigger.metadata.identityOwner).toBeUndefined();
     expect(trigger.metadata.queueURL).toBe(config.LABELQ_REQUESTS_QUEUE_URL);
     expect(trigger.metadata.awsRegion).toBe(config.AWS_REGION);
     expect(trigger.metadata.activationQueueLength).toBe("0");
-    // In-flight messages are counted, so the per-pod target adds the batches a pod holds.
+    // A message held back for quota is in flight in SQS for up to hours with no pod on it: only
+    // visible messages count, and the batches being worked on come from labelq's own gauge.
     const concurrency = Number(config.LABELQ_CONCURRENCY);
-    expect(trigger.metadata.scaleOnInFlight).toBe("true");
-    expect(Number(trigger.metadata.queueLength)).toBe(backlogPerTaskTarget({ concurrency, secondsPerBatch: props.batch.secondsPerBatch }, props.acceptableLatencyS) + concurrency);
+    expect(trigger.metadata.scaleOnInFlight).toBe("false");
+    expect(Number(trigger.metadata.queueLength)).toBe(backlogPerTaskTarget({ concurrency, secondsPerBatch: props.batch.secondsPerBatch }, props.acceptableLatencyS));
+    const gauge = (await new Metrics({ defaultMetrics: false }).inFlight.get()).name;
+    expect(working.metadata.query).toBe(`sum(${gauge}{namespace="${kustomization.namespace}"})`);
+    expect(Number(working.metadata.threshold)).toBe(concurrency);
+    expect(working.metadata.activationThreshold).toBe("0");
     const quota = { rpm: Number(config.LABELQ_QUOTA_RPM), tpm: Number(config.LABELQ_QUOTA_TPM) };
     expect(quota).toEqual(props.quota);
     const { maxUsefulTasks } = fleetCapacity({ ...props.batch, quota, concurrency });
