@@ -120,6 +120,25 @@ describe("bulk: the stack creates the bulk bucket", () => {
     template.hasResourceProperties("AWS::IAM::Role", { AssumeRolePolicyDocument: { Statement: [documented] } });
   });
 
+  it("grants a Nova bulk job in both roles, by its inference profile and its foundation models, when the worker may use Nova", () => {
+    const nova = new LabelqStack(new App(), "NovaBulk", { ...BASE, bulk: {}, environment: { LABELQ_ALLOWED_MODELS: "llama3.3-70b,nova-micro" } });
+    const json = Template.fromStack(nova).toJSON() as { Resources: Record<string, { Type: string; Properties: { AssumeRolePolicyDocument?: unknown; Policies?: { PolicyDocument: { Statement: Statement[] } }[] } }> };
+    const roleStatements = (service: string) =>
+      Object.values(json.Resources)
+        .filter((r) => r.Type === "AWS::IAM::Role" && JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes(service))
+        .flatMap((r) => r.Properties.Policies ?? [])
+        .flatMap((p) => p.PolicyDocument.Statement);
+    const resourcesFor = (service: string, action: string) =>
+      JSON.stringify(roleStatements(service).filter((st) => JSON.stringify(st.Action).includes(action)).map((st) => st.Resource));
+    // The job names the model; Bedrock's service role invokes it for each record.
+    for (const granted of [resourcesFor("ecs-tasks.amazonaws.com", "bedrock:CreateModelInvocationJob"), resourcesFor("bedrock.amazonaws.com", "bedrock:InvokeModel")]) {
+      expect(granted).toContain("inference-profile/us.amazon.nova-micro-v1:0");
+      expect(granted).toContain("::foundation-model/amazon.nova-micro-v1:0");
+    }
+    // Without Nova among its models, neither role grants it.
+    expect(JSON.stringify(template.toJSON())).not.toContain("nova-micro");
+  });
+
   it("creates no bucket, bulk table or service role and sets no bulk setting without bulk", () => {
     const off = Template.fromStack(new LabelqStack(new App(), "NoBulk", BASE));
     off.resourceCountIs("AWS::S3::Bucket", 0);
