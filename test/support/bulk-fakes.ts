@@ -7,6 +7,7 @@ import type { Outbox } from "../../src/app/bulk/outbox.ts";
 import type { ModelProvider, ModelRequest } from "../../src/core/models/model-provider.ts";
 import type { LabelBatchSettings } from "../../src/core/classify/label-batch.ts";
 import { DEFAULT_CATALOGUE } from "../../src/core/models/model-registry.ts";
+import { Readable } from "node:stream";
 
 const clone = <T>(x: T): T => structuredClone(x);
 
@@ -98,15 +99,26 @@ export class FakeBulkStore implements BulkStore {
 /** An ObjectStore in memory. */
 export class FakeObjectStore implements ObjectStore {
   readonly bucket = "labelq-bulk-test";
-  readonly objects = new Map<string, string>();
+  readonly objects = new Map<string, Buffer>();
 
-  put(key: string, body: string): Promise<void> {
-    this.objects.set(key, body);
+  put(key: string, body: string | Uint8Array): Promise<void> {
+    this.objects.set(key, Buffer.from(body));
     return Promise.resolve();
   }
 
   get(key: string): Promise<string | undefined> {
-    return Promise.resolve(this.objects.get(key));
+    return Promise.resolve(this.objects.get(key)?.toString("utf8"));
+  }
+
+  /** Size of the chunks stream() delivers: lines are cut across chunks, as a network stream cuts them. */
+  chunkBytes = 1_000;
+
+  stream(key: string): Promise<Readable | undefined> {
+    const body = this.objects.get(key);
+    if (!body) return Promise.resolve(undefined);
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < body.length; at += this.chunkBytes) chunks.push(body.subarray(at, at + this.chunkBytes));
+    return Promise.resolve(Readable.from(chunks));
   }
 
   list(prefix: string): Promise<string[]> {

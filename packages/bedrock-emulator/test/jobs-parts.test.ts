@@ -50,6 +50,19 @@ describe("parseInputFiles", () => {
     expect(b.ok && b.files[0]?.records[99]?.recordId).toBe(id);
   });
 
+  it("takes recordIds of 1 to 11 alphanumeric characters and fails the job on any other, naming the line (docs: batch-inference-data)", () => {
+    const withId = (id: string) => `${lines(99)}\n${line(id)}`;
+    for (const id of ["CALL0000001", "3223593EFGH", "a", "0000000000Z"]) {
+      expect(parseInputFiles([{ key: "k.jsonl", text: withId(id) }], quotas, seededRandom(1)), id).toMatchObject({ ok: true, totalRecords: 100 });
+    }
+    for (const id of ["b-1#t1#0", "CALL00000012", "with space", "ünïcode", "", "a_b"]) {
+      expect(parseInputFiles([{ key: "k.jsonl", text: withId(id) }], quotas, seededRandom(1)), id).toEqual({
+        ok: false,
+        message: expect.stringMatching(/^Line 100 of the input file k\.jsonl has the recordId .*: a recordId must be an alphanumeric string of at most 11 characters\.$/) as unknown,
+      });
+    }
+  });
+
   it("fails a file above the records-per-file quota", () => {
     expect(parseInputFiles([{ key: "k.jsonl", text: lines(101) }], { ...quotas, maxRecordsPerFile: 100 }, seededRandom(1))).toMatchObject({
       ok: false,

@@ -30,8 +30,11 @@ export function storedRequest(request: LabelRequest): Uint8Array {
  * or job still in progress is never removed, however long it waits or runs.
  * Every change is an update conditional on the version read, so workers running the bulk loop
  * side by side never both win a step: the loser reads again and finds the step done. The index
- * is eventually consistent on AWS: a stale row is harmless because the conditional write on the
- * table decides.
+ * is eventually consistent on AWS (docs: HowItWorks.ReadConsistency, "All reads from GSIs and
+ * streams are eventually consistent"): pending, batchesOf, handingOff and jobs may return a row
+ * as it was, or miss one that just changed. Callers treat them as candidates: findIntake and
+ * getJob read the table strongly consistently (ConsistentRead), and the conditional write on the
+ * table decides. A job's records are never found through the index alone (see assemble-jobs.ts).
  */
 export class DynamoBulkStore implements BulkStore {
   readonly #db: DynamoDBDocumentClient;

@@ -4,8 +4,8 @@ import type { ModelSpec } from "../../core/models/model-registry.ts";
 import type { BulkContext } from "./bulk-context.ts";
 import type { IntakeRecord, JobRecord } from "../../core/bulk/bulk-store.ts";
 import { handOff } from "./hand-off.ts";
-import { inputFileName, jsonl } from "./jsonl-files.ts";
-import { chunkSizesFor, planBatchRecords } from "./plan-records.ts";
+import { assemblyInputPrefix, inputFileName, jsonl, recordMapBody, recordMapKey, recordMapLine } from "./jsonl-files.ts";
+import { chunkSizesFor, planBatchRecords, recordsBytes } from "./plan-records.ts";
 import { recordItems, resolveBatch } from "./resolve-batch.ts";
 
 /** How long a job may stay "assembling" before another worker takes its assembly over. */
@@ -52,10 +52,20 @@ export function roughRecords(intake: IntakeRecord, chunkSize: number): number {
 /**
  * One pass of gathering, per model with batch inference: resume assemblies left stale by a
  * crashed worker, then flush waiting batches into a new job, send them live, or wait.
+ *
+ * The lists read here (jobs, pending batches, a job's batches) come through the store's index,
+ * which on DynamoDB is a GSI and eventually consistent (docs: HowItWorks.ReadConsistency, "All
+ * reads from GSIs and streams are eventually consistent"): a row may show a batch as it was, or
+ * leave out one that just changed. They only nominate candidates; every step acts on the record
+ * read again strongly consistently (findIntake, getJob) and changes it with a write conditional
+ * on that read, so a lagging index can neither put a batch in two jobs nor leave a claimed batch
+ * out of its job's files.
  */
 export async function assembleJobs(ctx: BulkContext, jobs: readonly JobRecord[], signal: AbortSignal): Promise<void> {
-  for (const job of jobs) {
-    if (job.state === "assembling" && ctx.now() - Date.parse(job.updatedAt) > ASSEMBLY_STALE_MS) await finishAssembly(ctx, job, signal);
+  for (const listed of jobs) {
+    if (listed.state !== "assembling" || ctx.now() - Date.parse(listed.updatedAt) <= ASSEMBLY_STALE_MS) continue;
+    const job = await ctx.store.getJob(listed.jobKey);
+    if (job?.state === "assembling" && ctx.now() - Date.parse(job.updatedAt) > ASSEMBLY_STALE_MS) await finishAssembly(ctx, job, signal);
   }
   for (const model of bulkModels(ctx)) {
     signal.throwIfAborted();
@@ -68,7 +78,9 @@ export async function assembleJobs(ctx: BulkContext, jobs: readonly JobRecord[],
     const decision = gatherDecision({ records, oldestWaitedS, openJobs, limits: { ...ctx.bulk.limits, minRecords }, gatherS: ctx.bulk.gatherS });
     if (decision === "to-live") {
       const overdue = pending.filter((i) => (ctx.now() - Date.parse(i.receivedAt)) / 1000 >= ctx.bulk.gatherS);
-      for (const intake of overdue) {
+      for (const listed of overdue) {
+        const intake = await stillPending(ctx, listed, model);
+        if (!intake) continue;
         await handOff(ctx, intake, "live", {
           message: `${records} records waited ${ctx.bulk.gatherS} s, fewer than the ${minRecords} a ${model.alias} batch inference job needs`,
           code: "MODEL_ERROR",
@@ -76,9 +88,15 @@ export async function assembleJobs(ctx: BulkContext, jobs: readonly JobRecord[],
         });
       }
     } else if (decision === "flush") {
-      await newJob(ctx, model, pending, signal);
+      await newJob(ctx, model, pending, minRecords, signal);
     }
   }
+}
+
+/** A batch the index lists as pending, as it is now: undefined when it is no longer pending for this model (the row was stale). */
+async function stillPending(ctx: BulkContext, listed: IntakeRecord, model: ModelSpec): Promise<IntakeRecord | undefined> {
+  const intake = await ctx.store.findIntake(listed.batchId);
+  return intake?.state === "pending" && intake.model === model.alias ? intake : undefined;
 }
 
 /** A job key that sorts by time: 20261125T101500Z-3f9a1c. */
@@ -87,10 +105,15 @@ function newJobKey(now: number): string {
 }
 
 /**
- * Create a job record (assembling, with a fresh clientRequestToken), assign waiting batches to it
- * one conditional write each (a batch another worker took is skipped), then write its files.
+ * Create a job record (assembling, with a fresh clientRequestToken) and claim waiting batches into
+ * it: each candidate the index listed is read again (strongly consistent), skipped unless still
+ * pending, and claimed with a write conditional on that read (a batch another worker took is
+ * skipped). The job's files are then written from the batches this worker claimed, not from the
+ * index, which may not list them yet. When the claims hold fewer records than the model's minimum
+ * because the index counted batches already gone, they are released to pending and the job is
+ * dropped before anything is submitted: Bedrock would refuse it.
  */
-async function newJob(ctx: BulkContext, model: ModelSpec, pending: readonly IntakeRecord[], signal: AbortSignal): Promise<void> {
+async function newJob(ctx: BulkContext, model: ModelSpec, pending: readonly IntakeRecord[], minRecords: number, signal: AbortSignal): Promise<void> {
   const now = ctx.now();
   const jobKey = newJobKey(now);
   const base = `${ctx.bulk.prefix}jobs/${jobKey}/`;
@@ -108,21 +131,37 @@ async function newJob(ctx: BulkContext, model: ModelSpec, pending: readonly Inta
     batches: 0,
     createdAt: new Date(now).toISOString(),
   });
+  const { maxRecordsPerJob, maxJobBytes } = ctx.bulk.limits;
+  const claimed: IntakeRecord[] = [];
   let records = 0;
   let bytes = 0;
-  for (const intake of pending) {
+  let stale = 0;
+  for (const listed of pending) {
     signal.throwIfAborted();
-    if (records >= ctx.bulk.limits.maxRecordsPerJob) break;
+    if (records >= maxRecordsPerJob) break;
+    const intake = await stillPending(ctx, listed, model);
+    if (!intake) {
+      stale += 1;
+      continue;
+    }
     try {
       const batch = await resolveBatch(ctx, intake);
-      const chunks = chunkSizesFor(recordItems(intake.request.items, batch), batch.prompt, batch, ctx.settings.chunkSize);
-      // Roughly a record per chunk, the system prompt in each: stop before the job's byte limit.
-      const estimate = chunks.length * (batch.prompt.system.length + 2_000) + intake.request.items.reduce((n, it) => n + it.text.length, 0);
-      if (records + chunks.length > ctx.bulk.limits.maxRecordsPerJob || bytes + estimate > ctx.bulk.limits.maxJobBytes) break;
+      const items = recordItems(intake.request.items, batch);
+      const chunks = chunkSizesFor(items, batch.prompt, batch, ctx.settings.chunkSize);
+      // The exact UTF-8 size of the batch's lines: the job size quota is in bytes, and a text in
+      // Japanese or with emoji takes three or four bytes a character.
+      const size = recordsBytes(planBatchRecords(intake.batchId, items, chunks, batch.prompt, batch));
+      if (size > maxJobBytes) {
+        // No job could hold it: waiting would not help.
+        await handOff(ctx, intake, "live", { message: `its records take ${size} bytes, more than a batch inference job may (${maxJobBytes})`, code: "MODEL_ERROR", modelId: model.modelId });
+        continue;
+      }
+      if (records + chunks.length > maxRecordsPerJob || bytes + size > maxJobBytes) break;
       const assigned = await ctx.store.updateIntake(intake, { state: "assigned", jobKey, promptVersion: batch.prompt.version, chunks });
       if (!assigned) continue;
+      claimed.push(assigned);
       records += chunks.length;
-      bytes += estimate;
+      bytes += size;
     } catch (error) {
       const e = toLabelqError(error);
       if (e.retryable) throw error;
@@ -131,24 +170,72 @@ async function newJob(ctx: BulkContext, model: ModelSpec, pending: readonly Inta
     }
   }
   const job = await ctx.store.getJob(jobKey);
-  if (job) await finishAssembly(ctx, job, signal);
+  if (!job) return;
+  // Only when stale rows inflated the count: the next pass counts from an index that has caught
+  // up. A shortfall of the rough count itself (texts too long or blank, chunks split to fit) would
+  // recur every pass, so that job is submitted as before, and Bedrock's refusal sends it live.
+  if (claimed.length > 0 && records < minRecords && stale > 0) {
+    await dropJob(ctx, job, claimed, `its batches held ${records} records, fewer than the ${minRecords} a ${model.alias} batch inference job needs`);
+    return;
+  }
+  await finishAssembly(ctx, job, signal, claimed);
 }
 
 /**
- * Write the input files of a job from the batches assigned to it (deterministic: a worker
- * resuming a crashed assembly writes the same files), then mark it submitting. A job with no
- * batch (they were all taken elsewhere) is done at once.
+ * Release a job's claims back to pending and end the job unsubmitted. Should a release lose its
+ * race (nothing else changes an assigned batch of an assembling job, so it should not), the job
+ * stays assembling and a later pass finishes it with what it holds, so no batch is left in a job
+ * that never runs.
  */
-export async function finishAssembly(ctx: BulkContext, job: JobRecord, signal: AbortSignal): Promise<JobRecord | undefined> {
-  const batches = (await ctx.store.batchesOf(job.jobKey)).filter((b) => b.state === "assigned");
+async function dropJob(ctx: BulkContext, job: JobRecord, claimed: readonly IntakeRecord[], why: string): Promise<void> {
+  let released = 0;
+  for (const intake of claimed) {
+    if (await ctx.store.updateIntake(intake, { state: "pending", jobKey: undefined, promptVersion: undefined, chunks: undefined })) released += 1;
+  }
+  if (released < claimed.length) return;
+  await ctx.store.updateJob(job, { state: "done", message: `not submitted: ${why}` });
+  ctx.logger.info({ jobKey: job.jobKey, model: job.model, batches: claimed.length }, "bulk job dropped before submission; its batches wait for the next");
+}
+
+/**
+ * The batches assigned to a job whose assembly a crashed worker left: listed through the index,
+ * each confirmed by a strongly consistent read (still assigned, to this job). The index has had
+ * ASSEMBLY_STALE_MS to catch up with the claims by then.
+ */
+async function assignedTo(ctx: BulkContext, job: JobRecord): Promise<IntakeRecord[]> {
+  const seen = new Set<string>();
+  const batches: IntakeRecord[] = [];
+  for (const listed of await ctx.store.batchesOf(job.jobKey)) {
+    if (seen.has(listed.batchId)) continue;
+    seen.add(listed.batchId);
+    const intake = await ctx.store.findIntake(listed.batchId);
+    if (intake?.state === "assigned" && intake.jobKey === job.jobKey) batches.push(intake);
+  }
+  return batches;
+}
+
+/**
+ * Write a job's input files and record map, then mark it submitting. The batches are those this
+ * worker just claimed, or, resuming a crashed assembly, those assignedTo finds. Records are
+ * numbered 0, 1, 2... in the order written (recordIdAt); the record map says what each number
+ * stands for. Files and map go to a folder of this assembly's own (assemblyInputPrefix), named on
+ * the job record by the same conditional write that moves it to submitting: should two workers
+ * finish one assembly, the record map of the one that wins describes the files it submits. A job
+ * with no batch (they were all taken elsewhere) is done at once.
+ */
+export async function finishAssembly(ctx: BulkContext, job: JobRecord, signal: AbortSignal, claimed?: readonly IntakeRecord[]): Promise<JobRecord | undefined> {
+  const batches = claimed ?? (await assignedTo(ctx, job));
   if (batches.length === 0) return ctx.store.updateJob(job, { state: "done", message: "no batch was assigned to the job" });
+  const assembly = randomBytes(4).toString("hex");
+  const inputPrefix = assemblyInputPrefix(job.inputPrefix, assembly);
   const files: string[] = [];
+  const map: string[] = [];
   let lines: string[] = [];
   let bytes = 0;
   let records = 0;
   const flush = async () => {
     if (lines.length === 0) return;
-    const key = `${job.inputPrefix}${inputFileName(files.length + 1)}`;
+    const key = `${inputPrefix}${inputFileName(files.length + 1)}`;
     await ctx.objects.put(key, jsonl(lines));
     files.push(key);
     lines = [];
@@ -157,16 +244,18 @@ export async function finishAssembly(ctx: BulkContext, job: JobRecord, signal: A
   for (const intake of batches) {
     signal.throwIfAborted();
     const batch = await resolveBatch(ctx, intake);
-    for (const record of planBatchRecords(intake.batchId, recordItems(intake.request.items, batch), intake.chunks ?? [], batch.prompt, batch)) {
-      const size = Buffer.byteLength(record.line, "utf8") + 1;
-      if (lines.length >= ctx.bulk.limits.maxRecordsPerFile || (lines.length > 0 && bytes + size > ctx.bulk.limits.maxFileBytes)) await flush();
+    for (const record of planBatchRecords(intake.batchId, recordItems(intake.request.items, batch), intake.chunks ?? [], batch.prompt, batch, records)) {
+      if (lines.length >= ctx.bulk.limits.maxRecordsPerFile || (lines.length > 0 && bytes + record.bytes > ctx.bulk.limits.maxFileBytes)) await flush();
       lines.push(record.line);
-      bytes += size;
+      bytes += record.bytes;
+      map.push(recordMapLine({ recordId: record.recordId, batchId: intake.batchId, chunk: record.chunk, textIds: record.items.map((it) => it.id) }));
       records += 1;
     }
   }
   await flush();
-  const next = await ctx.store.updateJob(job, { state: "submitting", files, records, batches: batches.length });
-  if (next) ctx.logger.info({ jobKey: job.jobKey, model: job.model, batches: batches.length, records, files: files.length }, "bulk job assembled");
+  const recordMap = recordMapKey(job.inputPrefix, assembly);
+  await ctx.objects.put(recordMap, recordMapBody(map));
+  const next = await ctx.store.updateJob(job, { state: "submitting", inputPrefix, files, records, batches: batches.length, recordMap });
+  if (next) ctx.logger.info({ jobKey: job.jobKey, model: job.model, batches: batches.length, records, files: files.length, recordMap }, "bulk job assembled");
   return next;
 }

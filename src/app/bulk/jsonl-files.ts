@@ -1,3 +1,5 @@
+import { gzipSync } from "node:zlib";
+
 /** Limits on one job's input, from the Bedrock quotas (config LABELQ_BULK_*). */
 export interface FileLimits {
   maxRecordsPerFile: number;
@@ -35,4 +37,44 @@ export function jsonl(lines: readonly string[]): string {
 /** The name of input file number `n` (1-based); Bedrock writes its output as `<name>.out`. */
 export function inputFileName(n: number): string {
   return `records-${String(n).padStart(4, "0")}.jsonl`;
+}
+
+/**
+ * Where one assembly of a job writes its input files: a folder of its own under the job's input
+ * prefix, submitted as the job's input. Two workers finishing the same assembly (a resumed one and
+ * the one thought dead) each write their own files and record map; the one whose job update wins
+ * is the job's, so a record map never describes another assembly's files.
+ */
+export function assemblyInputPrefix(inputPrefix: string, assembly: string): string {
+  return `${inputPrefix}${assembly}/`;
+}
+
+/**
+ * Where an assembly's record map goes: next to its input folder, not in it (Bedrock reads every
+ * .jsonl under the input prefix; this is neither in it nor .jsonl).
+ */
+export function recordMapKey(inputPrefix: string, assembly: string): string {
+  return `${inputPrefix}${assembly}.record-map.jsonl.gz`;
+}
+
+/** What a record id stands for: its batch, the chunk's number in the batch, and the ids of the chunk's texts. */
+export interface RecordMapEntry {
+  recordId: string;
+  batchId: string;
+  chunk: number;
+  textIds: readonly string[];
+}
+
+/** One line of a record map: `["<recordId>","<batchId>",<chunk>,["<text id>",...]]`. */
+export function recordMapLine(entry: RecordMapEntry): string {
+  return JSON.stringify([entry.recordId, entry.batchId, entry.chunk, entry.textIds]);
+}
+
+/**
+ * A job's record map as stored: JSONL, gzipped. It is an S3 object next to the input rather than a
+ * field of the job record because it grows with the job (a 50,000-record job of 50-text chunks
+ * lists 2.5 million text ids, megabytes even gzipped) and a DynamoDB item is at most 400 KB.
+ */
+export function recordMapBody(lines: readonly string[]): Uint8Array {
+  return gzipSync(jsonl(lines));
 }

@@ -7,7 +7,7 @@ import type { ResultItem } from "../../core/contracts/result.ts";
 import type { ModelSpec } from "../../core/models/model-registry.ts";
 import type { ResolvedPrompt } from "../../core/prompts/prompt-registry.ts";
 import { batchCostUsd } from "./batch-cost.ts";
-import { recordIdOf } from "./plan-records.ts";
+import { recordKeyOf } from "./plan-records.ts";
 import type { RecordOutcome } from "./read-output.ts";
 
 /** One batch's texts after its job: labelled, or not (to be re-asked live), and what its records cost. */
@@ -23,7 +23,8 @@ export interface BatchOutput {
 /**
  * Sort a batch's records from a job's output: each answered record is read (readAnswer) and
  * sorted per text (sortAnswer) exactly like a live answer; a failed or absent record leaves
- * its texts unlabelled. Pure. Tokens are costed at the model's batch prices.
+ * its texts unlabelled. Pure. Tokens are costed at the model's batch prices. `outputs` is keyed by
+ * record key (recordKeyOf), as readJobOutput gives it.
  */
 export function sortBatchOutput(
   batchId: string,
@@ -35,7 +36,7 @@ export function sortBatchOutput(
 ): BatchOutput {
   const out: BatchOutput = { labelled: [], unlabelled: [], records: { answered: 0, failed: 0, missing: 0 }, usage: { inputTokens: 0, outputTokens: 0, costUsd: 0 } };
   for (const [chunk, part] of sliceBySizes(items, chunkSizes).entries()) {
-    const outcome = outputs.get(recordIdOf(batchId, part[0]?.id ?? "", chunk));
+    const outcome = outputs.get(recordKeyOf(batchId, part[0]?.id ?? "", chunk));
     if (!outcome || outcome.kind === "error") {
       const message = outcome ? outcome.message : "the job's output has no line for this record";
       out.records[outcome ? "failed" : "missing"] += 1;

@@ -61,10 +61,19 @@ export interface JobRecord {
   bedrockStatus?: string;
   /** Bedrock's message, or why the submission was refused. */
   message?: string;
-  /** S3 key prefixes (in the bulk bucket) of the input files and of the output. */
+  /**
+   * S3 key prefixes (in the bulk bucket) of the input files and of the output. Once assembled, the
+   * input prefix is the folder of the assembly that won (jsonl-files.ts, assemblyInputPrefix).
+   */
   inputPrefix: string;
   outputPrefix: string;
   files: string[];
+  /**
+   * S3 key of the job's record map: what each record id stands for (batch, chunk, text ids), one
+   * gzipped JSONL line per record, written with the input files. Absent for jobs assembled before
+   * record ids were numbered: their record ids are the record keys themselves.
+   */
+  recordMap?: string;
   records: number;
   batches: number;
   createdAt: string;
@@ -99,10 +108,15 @@ export type AcceptOutcome = { kind: "accepted" } | { kind: "duplicate"; state: I
 export interface BulkStore {
   /** Record a new bulk batch as pending, once: a second delivery of the same payload is a duplicate. */
   accept(intake: Omit<IntakeRecord, "state" | "version" | "updatedAt">): Promise<AcceptOutcome>;
+  /** A batch as it is now (a strongly consistent read): what a step confirms a listed batch with. */
   findIntake(batchId: string): Promise<IntakeRecord | undefined>;
-  /** Batches waiting for a job on one model, oldest first. */
+  /**
+   * Batches waiting for a job on one model, oldest first. Listed through an index that may lag
+   * (DynamoDB: a GSI, eventually consistent): a row may be stale, and a batch that just changed
+   * may be missing; a step that acts on one reads it again with findIntake.
+   */
   pending(model: string): Promise<IntakeRecord[]>;
-  /** The batches of one job. */
+  /** The batches of one job, through the same lagging index as pending. */
   batchesOf(jobKey: string): Promise<IntakeRecord[]>;
   /** Batches being handed off outside any job (taken from pending): the loop finishes their hand-off. */
   handingOff(): Promise<IntakeRecord[]>;

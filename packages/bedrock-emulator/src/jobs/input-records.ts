@@ -3,10 +3,10 @@ import type { JobQuotas } from "./job-settings.ts";
 /**
  * Reading a job's JSONL input while it is Validating: the checks the service names for that
  * status (docs: ModelInvocationJobStatus; batch-inference-data): .jsonl files, each line a JSON
- * object with a modelInput object, and the file-size and record-count quotas. The service
- * "doesn't check if the modelInput value matches the request body for the model": that shows
- * up per record in the output. The failure messages are the emulator's wording (the service's
- * were not found quoted).
+ * object with a modelInput object and, if it has one, a recordId of at most 11 alphanumeric
+ * characters, and the file-size and record-count quotas. The service "doesn't check if the
+ * modelInput value matches the request body for the model": that shows up per record in the
+ * output. The failure messages are the emulator's wording (the service's were not found quoted).
  */
 
 /** An input object as listed: its key and size, before it is read. */
@@ -62,6 +62,15 @@ export function selectInputObjects(listed: readonly InputObject[], key: string, 
 
 const ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
+/**
+ * A recordId as the service documents it: an "alphanumeric string" (docs: batch-inference-data;
+ * earlier versions of the page: "11 character alphanumeric string", the examples there and on
+ * batch-inference-results have 11). Read here as 1 to 11 of [A-Za-z0-9], the strictest reading
+ * that the documented examples pass; what the service does with another id is not documented, so
+ * the emulator fails the job at validation as it does for other invalid input.
+ */
+export const RECORD_ID_PATTERN = /^[A-Za-z0-9]{1,11}$/;
+
 /** An 11-character alphanumeric record id, as Bedrock adds to a record that has none. */
 function generatedRecordId(random: () => number): string {
   let id = "";
@@ -90,6 +99,10 @@ export function parseInputFiles(files: readonly { key: string; text: string }[],
       }
       if (json.recordId !== undefined && typeof json.recordId !== "string") {
         return { ok: false, message: `Line ${n + 1} of the input file ${key} has a recordId that is not a string.` };
+      }
+      if (typeof json.recordId === "string" && !RECORD_ID_PATTERN.test(json.recordId)) {
+        const shown = json.recordId.length > 40 ? `${json.recordId.slice(0, 40)}...` : json.recordId;
+        return { ok: false, message: `Line ${n + 1} of the input file ${key} has the recordId "${shown}": a recordId must be an alphanumeric string of at most 11 characters.` };
       }
       // docs: batch-inference-data, "If you omit the recordId field, Amazon Bedrock adds it in the output."
       records.push({ recordId: json.recordId ?? generatedRecordId(random), modelInput: json.modelInput });
