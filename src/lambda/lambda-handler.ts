@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { AwsClients } from "../adapters/aws-clients.ts";
 import { sendToDlq } from "../adapters/sqs/sqs-messages.ts";
 import { type Config, requireQueues } from "../core/config/config.ts";
+import { ConfigError } from "../core/errors/errors.ts";
 import { peekBatchId } from "../core/intake/parse-request-message.ts";
 import { createMessagePipeline, type WorkerOverrides } from "../app/worker/worker.ts";
 import { handleSqsEvent, type SqsEventDeps } from "./handle-sqs-event.ts";
@@ -31,6 +32,7 @@ export interface LambdaHandler {
  * limiter and its Redis connection, and the requests queue's redrive limit, outlive one event.
  */
 export function createLambdaHandler(config: Config, clients: AwsClients, logger: Logger, overrides: Pick<WorkerOverrides, "provider" | "metrics"> = {}): LambdaHandler {
+  refuseBulkPath(config);
   const { handler, limiter, metrics } = createMessagePipeline(config, clients, logger, overrides);
   const queues = requireQueues(config, ["requests", "dlq"]);
   const redriveLimit = new RedriveLimit(clients.sqs, queues.requests, logger);
@@ -53,4 +55,16 @@ export function createLambdaHandler(config: Config, clients: AwsClients, logger:
       await limiter.close();
     },
   });
+}
+
+/**
+ * The Lambda handler runs no bulk loop (nothing in an invocation outlives it to submit, poll and
+ * collect jobs), so with the bulk path configured it would park batches that nothing finishes.
+ * Refused at cold start, like any bad setting: every invocation fails with this ConfigError.
+ */
+function refuseBulkPath(config: Config): void {
+  if (!config.bulk.enabled) return;
+  throw new ConfigError([
+    "LABELQ_BULK_BUCKET and LABELQ_BULK_ROLE_ARN: the bulk path is not available in Lambda mode (the function runs no bulk loop, so bulk batches would wait forever); unset them, or set LABELQ_BULK_TABLE=off, for the function, and run the bulk path on workers (labelq worker)",
+  ]);
 }

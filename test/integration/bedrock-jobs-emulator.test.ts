@@ -243,15 +243,18 @@ describe("model invocation jobs: lifecycle and output", () => {
 });
 
 describe("model invocation jobs: clientRequestToken idempotency", () => {
-  it("answers the same token and parameters with the same jobArn and creates no second job", async () => {
+  it("ignores the same token and parameters without an error, answers no jobArn (only that is documented), and creates no second job", async () => {
     const { prefix } = await putInput([100]);
     const input = jobInput(prefix);
     const before = stack.emulator.jobs.created();
     const first = await create(input);
-    const second = await create(input);
-    expect(second).toBe(first);
+    const second = await bedrock.send(new CreateModelInvocationJobCommand(input));
+    expect(second.jobArn).toBeUndefined();
     expect(stack.emulator.jobs.created()).toBe(before + 1);
     expect(stack.emulator.jobs.list().filter((j) => j.clientRequestToken === input.clientRequestToken)).toHaveLength(1);
+    // The job is found by its name instead.
+    const listed = await bedrock.send(new ListModelInvocationJobsCommand({ nameContains: input.jobName }));
+    expect(listed.invocationJobSummaries?.map((j) => j.jobArn)).toEqual([first]);
   });
 
   it("refuses the same token with other parameters (ConflictException) and creates nothing", async () => {

@@ -11,6 +11,7 @@ import type { BulkStore } from "../../core/bulk/bulk-store.ts";
 import type { JobControl } from "../../adapters/bedrock/job-control.ts";
 import type { ObjectStore } from "../../adapters/s3/object-store.ts";
 import type { Outbox } from "./outbox.ts";
+import type { Clock } from "../../core/util/clock.ts";
 
 /** Labels a request on the live path (labelRoutedBatch): the re-ask of texts a job did not label. */
 export type LiveLabelFn = (request: LabelRequest, receivedAt: Date, signal: AbortSignal) => Promise<LabelResult>;
@@ -23,7 +24,11 @@ export interface BulkContext {
   prompts: PromptRegistry;
   /** The live path's settings: catalogue, default taxonomy, version and model, chunk size. */
   settings: LabelBatchSettings;
-  bulk: Pick<BulkConfig, "prefix" | "roleArn" | "gatherS" | "limits" | "jobTimeoutH" | "onJobFailure">;
+  /**
+   * The bulk settings. maxWaitS (LABELQ_BULK_MAX_WAIT_S), how long a batch may wait while its model
+   * has LABELQ_BULK_MAX_JOBS jobs open before it goes live: absent, it waits without a bound.
+   */
+  bulk: Pick<BulkConfig, "prefix" | "roleArn" | "gatherS" | "limits" | "jobTimeoutH" | "onJobFailure"> & Partial<Pick<BulkConfig, "maxWaitS">>;
   /** Results, batches handed to the live path, the DLQ (SqsOutbox). */
   outbox: Outbox;
   idempotency?: IdempotencyStore;
@@ -37,4 +42,6 @@ export interface BulkContext {
   logger: Logger;
   metrics?: Metrics;
   now: () => number;
+  /** What the steps wait on (the collector lease's renewals): the bulk loop's clock, the system clock when absent. */
+  clock?: Pick<Clock, "sleep">;
 }

@@ -4,10 +4,12 @@ import { finishHandOffs } from "./hand-off.ts";
 import type { BulkContext } from "./bulk-context.ts";
 import { type Clock, systemClock } from "../../core/util/clock.ts";
 import type { JobRecord } from "../../core/bulk/bulk-store.ts";
+import { releaseSlotWaiters, type SlotWait } from "./slot-wait.ts";
 
 /**
  * The bulk loop, next to the SQS consumer in every worker. Each pass, every `pollMs`:
  *   1. finish hand-offs of batches taken from pending that a crash or a failed send interrupted;
+ *      send live the batches that waited LABELQ_BULK_MAX_WAIT_S for a job slot of a full model;
  *      gather waiting batches into jobs (or send them live), resuming stale assemblies;
  *   2. submit assembled jobs (with their recorded clientRequestToken);
  *   3. poll running jobs;
@@ -23,12 +25,15 @@ export class BulkLoop {
   #stop = new AbortController();
   #running: Promise<void> | undefined;
   #counts: { state: string; status: string; count: number }[] = [];
+  #slotWaits: SlotWait[] = [];
 
   constructor(ctx: BulkContext, pollMs: number, clock: Pick<Clock, "sleep"> = systemClock) {
-    this.#ctx = ctx;
+    // The steps wait on the loop's clock (the collector lease's renewals) unless given their own.
+    this.#ctx = ctx.clock ? ctx : { ...ctx, clock };
     this.#pollMs = pollMs;
     this.#clock = clock;
     ctx.metrics?.observeBulkJobs(() => this.#counts);
+    ctx.metrics?.observeBulkSlotWaits(() => this.#slotWaits);
   }
 
   /** Start passes; idempotent. */
@@ -57,7 +62,9 @@ export class BulkLoop {
   async runOnce(signal: AbortSignal = new AbortController().signal): Promise<void> {
     const ctx = this.#ctx;
     await finishHandOffs(ctx, signal);
-    await assembleJobs(ctx, await ctx.store.jobs(), signal);
+    const before = await ctx.store.jobs();
+    this.#slotWaits = await releaseSlotWaiters(ctx, before, signal);
+    await assembleJobs(ctx, before, signal);
     const jobs = await ctx.store.jobs();
     for (const job of jobs) {
       signal.throwIfAborted();

@@ -101,3 +101,16 @@ export function decideMode(input: PolicyInput): ModeDecision {
   }
   return { mode: "bulk", reason: `the backlog (~${input.backlogTexts} texts) would take ~${Math.round(drainS)} s to drain at the on-demand quota` };
 }
+
+/**
+ * Which of a model's waiting batches leave for the live path because no job slot freed in time
+ * (pure): none while the model has fewer than `maxJobs` jobs open (they are being gathered, and
+ * the gather time bounds that), else every batch taken in at least `maxWaitS` ago. A job slot
+ * frees only when a job ends, which can take its whole timeout (24 h by default): without this
+ * bound a batch of a full model would wait that long.
+ */
+export function overdueForSlot<T extends { receivedAt: string }>(pending: readonly T[], input: { openJobs: number; maxJobs: number; maxWaitS: number | undefined; now: number }): T[] {
+  if (input.maxWaitS === undefined || input.openJobs < input.maxJobs) return [];
+  const { maxWaitS, now } = input;
+  return pending.filter((b) => (now - Date.parse(b.receivedAt)) / 1000 >= maxWaitS);
+}

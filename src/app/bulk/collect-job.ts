@@ -1,5 +1,6 @@
 import type { LabelResult } from "../../core/contracts/result.ts";
-import { InvalidRequestError, toLabelqError } from "../../core/errors/errors.ts";
+import { InvalidRequestError, LabelqError, StoreError, toLabelqError } from "../../core/errors/errors.ts";
+import { systemClock } from "../../core/util/clock.ts";
 import { claimBatch } from "../../core/idempotency/claim-batch.ts";
 import { cacheExpiresAt } from "../../core/cache/cache-expiry.ts";
 import type { BulkContext } from "./bulk-context.ts";
@@ -13,22 +14,95 @@ import { recordItems, type ResolvedBatch, resolveBatch } from "./resolve-batch.t
 import { type BatchOutput, sortBatchOutput } from "./sort-batch-output.ts";
 
 /**
- * Collect an ended job, one collector at a time (a lease on the job record): read its output,
- * then for every batch not yet settled
+ * Collect an ended job, one collector at a time (a lease on the job record, renewed while it
+ * works): read its output, then for every batch not yet settled
  *  - sort its records as live answers are sorted (repair, validate per text);
  *  - write the label cache for the texts labelled;
  *  - re-ask the rest on the live path (labelRoutedBatch), or, when the job failed before
  *    labelling any of its texts, hand the batch to the live path or the DLQ;
  *  - record and publish the result exactly as the live path does (claim, complete, publish).
  * A batch that fails for a retryable reason is left for the next pass. The job is done when
- * every batch is.
+ * every batch is. A collector that loses its lease (it stalled past it, and another worker took
+ * the job) stops where it is: the other worker settles the rest.
  */
 export async function collectJob(ctx: BulkContext, job: JobRecord, signal: AbortSignal): Promise<JobRecord | undefined> {
   const now = ctx.now();
   if (job.collector && job.collector.owner !== ctx.owner && job.collector.until > now) return undefined;
   const leased = await ctx.store.updateJob(job, { collector: { owner: ctx.owner, until: now + ctx.leaseMs } });
   if (!leased) return undefined;
-  const log = ctx.logger.child({ jobKey: job.jobKey, status: job.bedrockStatus });
+  const lease = holdCollectorLease(ctx, leased);
+  try {
+    return await collectLeased(ctx, leased, lease, AbortSignal.any([signal, lease.lost]));
+  } catch (error) {
+    if (signal.aborted || !lease.lost.aborted) throw error;
+    ctx.logger.warn({ jobKey: job.jobKey }, "lost the collector lease on the bulk job; the worker that took it settles the rest");
+    return undefined;
+  } finally {
+    await lease.stop();
+  }
+}
+
+/** This worker's hold on a job's collection: `lost` aborts when another worker holds it, or it ran out unrenewed. */
+interface CollectorLease {
+  lost: AbortSignal;
+  /** Stop renewing (resolves once a renewal in flight has ended). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Renew the collector lease every third of its length until stopped, like the worker's batch
+ * lease: live re-asks of the records a job did not answer can outlast one lease. A renewal that
+ * fails (the store unreachable) is tried again at the next tick; the lease counts as lost once
+ * its time has run out without one, or at once when another worker holds it.
+ */
+function holdCollectorLease(ctx: BulkContext, job: JobRecord): CollectorLease {
+  const lost = new AbortController();
+  const stopped = new AbortController();
+  const clock = ctx.clock ?? systemClock;
+  const everyMs = Math.max(1, Math.floor(ctx.leaseMs / 3));
+  let until = job.collector?.until ?? ctx.now() + ctx.leaseMs;
+  const lose = (why: string) => lost.abort(new LabelqError("LEASE_LOST", `Lost the collector lease on bulk job ${job.jobKey}: ${why}`, true));
+  const renewing = (async () => {
+    while (!stopped.signal.aborted && !lost.signal.aborted) {
+      try {
+        await clock.sleep(everyMs, stopped.signal);
+      } catch {
+        return;
+      }
+      try {
+        const renewed = await renewCollector(ctx, job.jobKey);
+        if (renewed === "lost") lose("another worker holds it");
+        else until = renewed;
+      } catch (error) {
+        ctx.logger.warn({ err: error, jobKey: job.jobKey }, "could not renew the collector lease on the bulk job; trying again");
+      }
+      if (!lost.signal.aborted && ctx.now() >= until) lose("it ran out before it could be renewed");
+    }
+  })();
+  return {
+    lost: lost.signal,
+    stop: async () => {
+      stopped.abort();
+      await renewing;
+    },
+  };
+}
+
+/** Extend this worker's collector lease from now; "lost" when the job is gone or another worker holds it. */
+async function renewCollector(ctx: BulkContext, jobKey: string): Promise<number | "lost"> {
+  // Only this collector writes the job record while it holds the lease; a lost race is read again.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const current = await ctx.store.getJob(jobKey);
+    if (current?.collector?.owner !== ctx.owner) return "lost";
+    const until = ctx.now() + ctx.leaseMs;
+    if (await ctx.store.updateJob(current, { collector: { owner: ctx.owner, until } })) return until;
+  }
+  throw new StoreError(`Could not renew the collector lease on bulk job ${jobKey}: its record kept changing`);
+}
+
+/** Collection under a held lease; `signal` aborts on shutdown or when the lease is lost. */
+async function collectLeased(ctx: BulkContext, leased: JobRecord, lease: CollectorLease, signal: AbortSignal): Promise<JobRecord | undefined> {
+  const log = ctx.logger.child({ jobKey: leased.jobKey, status: leased.bedrockStatus });
   const output = await readJobOutput(ctx, leased);
   const completed = COMPLETED_STATUSES.has(leased.bedrockStatus ?? "");
   const failure = failureOf(leased);
@@ -54,10 +128,11 @@ export async function collectJob(ctx: BulkContext, job: JobRecord, signal: Abort
       if (signal.aborted) throw error;
       const e = toLabelqError(error);
       if (!e.retryable && intake.state !== "handing-off") {
-        // It can never be published as it is (a conflicting batchId, a request the model refuses): the DLQ.
+        // It can never be published as it is (a conflicting batchId, a request the model refuses):
+        // the DLQ, under the error's own code (BATCH_ID_CONFLICT stays BATCH_ID_CONFLICT).
         const latest = await ctx.store.findIntake(intake.batchId);
         if (latest && !FINAL_INTAKE_STATES.includes(latest.state)) {
-          await handOff(ctx, latest, "dlq", { message: e.message, code: "MODEL_REJECTED_REQUEST", modelId: leased.modelId });
+          await handOff(ctx, latest, "dlq", { message: e.message, code: e.code, modelId: leased.modelId });
           summary.deadLetteredBatches += 1;
           continue;
         }
@@ -66,8 +141,11 @@ export async function collectJob(ctx: BulkContext, job: JobRecord, signal: Abort
       log.warn({ err: error, batchId: intake.batchId }, "could not settle a bulk batch; trying again on the next pass");
     }
   }
+  // No renewal may race the last write; a lease lost meanwhile leaves the job to its new collector.
+  await lease.stop();
+  signal.throwIfAborted();
   const latest = await ctx.store.getJob(leased.jobKey);
-  if (!latest) return undefined;
+  if (!latest || latest.collector?.owner !== ctx.owner) return undefined;
   if (unsettled > 0) return ctx.store.updateJob(latest, { collector: undefined });
   summary.costUsd = Math.round(summary.costUsd * 1e6) / 1e6;
   const done = await ctx.store.updateJob(latest, { state: "done", collector: undefined, summary });

@@ -1,13 +1,28 @@
-import { ModelCallError } from "../../core/errors/errors.ts";
+import { type ErrorCode, LabelqError, ModelCallError } from "../../core/errors/errors.ts";
 import type { BulkContext } from "./bulk-context.ts";
 import type { IntakeRecord } from "../../core/bulk/bulk-store.ts";
 
 /** Why a batch leaves the bulk path, and the error code its DLQ entry carries. */
 export interface HandOffReason {
   message: string;
-  /** MODEL_TIMEOUT for an expired job, MODEL_REJECTED_REQUEST for a refused submission, MODEL_ERROR otherwise. */
-  code: "MODEL_TIMEOUT" | "MODEL_REJECTED_REQUEST" | "MODEL_ERROR";
+  /**
+   * The code of the error that sent it (BATCH_ID_CONFLICT, TAXONOMY_NOT_FOUND, ...), kept as it is
+   * so `labelq dlq --code` finds it; for a job that ended without labelling the batch,
+   * MODEL_TIMEOUT (expired), MODEL_REJECTED_REQUEST (refused at submission) or MODEL_ERROR.
+   */
+  code: ErrorCode;
   modelId: string;
+}
+
+type ModelCode = ConstructorParameters<typeof ModelCallError>[0];
+const MODEL_CODES: readonly ErrorCode[] = ["MODEL_THROTTLED", "MODEL_QUOTA_EXHAUSTED", "MODEL_UNAVAILABLE", "MODEL_TIMEOUT", "MODEL_REJECTED_REQUEST", "MODEL_ERROR"] satisfies ModelCode[];
+const isModelCode = (code: ErrorCode): code is ModelCode => MODEL_CODES.includes(code);
+
+/** The error a DLQ entry carries: a model call's (with its model id) for a model code, the code as it came otherwise. */
+function dlqError(code: ErrorCode, modelId: string, message: string): LabelqError {
+  if (isModelCode(code)) return new ModelCallError(code, modelId, message);
+  // Not retryable: nothing sends it back by itself; an operator replays it once the cause is fixed.
+  return new LabelqError(code, message, false);
 }
 
 /**
@@ -24,7 +39,7 @@ export async function handOff(ctx: BulkContext, intake: IntakeRecord, to: "live"
   const destination = marked.handOffTo ?? to;
   const log = ctx.logger.child({ batchId: intake.batchId, jobKey: intake.jobKey });
   if (destination === "live") await ctx.outbox.toLive({ ...marked.request, mode: "live" });
-  else await ctx.outbox.toDlq(marked.request, new ModelCallError(why.code, why.modelId, marked.reason ?? why.message));
+  else await ctx.outbox.toDlq(marked.request, dlqError(why.code, why.modelId, marked.reason ?? why.message));
   const final = await ctx.store.updateIntake(marked, { state: destination === "live" ? "live" : "dead-lettered" });
   ctx.metrics?.bulkBatches.inc({ outcome: destination === "live" ? "live" : "dead-lettered", model: intake.model });
   log.warn({ to: destination, reason: marked.reason ?? why.message }, destination === "live" ? "bulk batch handed to the live path" : "bulk batch sent to the DLQ");
@@ -42,6 +57,8 @@ export async function finishHandOffs(ctx: BulkContext, signal: AbortSignal): Pro
     const modelId = ctx.settings.catalogue?.models.find((m) => m.alias === intake.model)?.modelId ?? intake.model;
     const to = intake.handOffTo ?? "live";
     try {
+      // The record keeps the reason, not the code of the error that sent the batch to the DLQ: a
+      // hand-off interrupted by a crash is dead-lettered as MODEL_REJECTED_REQUEST, with its reason.
       await handOff(ctx, intake, to, { message: intake.reason ?? "handed off from the bulk path", code: to === "dlq" ? "MODEL_REJECTED_REQUEST" : "MODEL_ERROR", modelId });
     } catch (error) {
       if (signal.aborted) throw error;

@@ -1,32 +1,44 @@
 import { StoreError, toLabelqError } from "../../core/errors/errors.ts";
 import type { BulkContext } from "./bulk-context.ts";
 import type { JobRecord } from "../../core/bulk/bulk-store.ts";
-import { ENDED_STATUSES, jobIdOf } from "../../adapters/bedrock/job-control.ts";
+import { ENDED_STATUSES, jobIdOf, type JobSubmission } from "../../adapters/bedrock/job-control.ts";
 import { s3Uri } from "../../adapters/s3/object-store.ts";
 
 /**
- * Submit a job whose files are written. The clientRequestToken was recorded with the job before
- * this call, so a worker that crashed between Bedrock's answer and recording the ARN calls again
- * with the same token and gets the same job back, never a second billed one. A refusal that
- * cannot change (ValidationException: too few records, a model without batch inference, a role
- * Bedrock cannot assume) ends the job at once; its batches go live or to the DLQ. A throttle or
- * an outage leaves it submitting for the next pass.
+ * What a job is submitted with. From its record: the model id, the job name (unique per labelq
+ * job), the clientRequestToken and the input and output prefixes, so a retried submission sends
+ * what the first one sent even if the catalogue or LABELQ_BULK_PREFIX changed meanwhile. The job
+ * record does not hold the role, the bucket or the timeout: those are the configuration's now.
+ * A retry after a Create that reached Bedrock does not resend them: it finds the job by name first.
+ */
+export function submissionOf(ctx: { bulk: Pick<BulkContext["bulk"], "roleArn" | "jobTimeoutH">; objects: Pick<BulkContext["objects"], "bucket"> }, job: JobRecord): JobSubmission {
+  return {
+    jobName: job.jobName,
+    modelId: job.modelId,
+    roleArn: ctx.bulk.roleArn ?? "",
+    clientRequestToken: job.clientRequestToken,
+    inputUri: s3Uri(ctx.objects.bucket, job.inputPrefix),
+    outputUri: s3Uri(ctx.objects.bucket, job.outputPrefix),
+    timeoutHours: ctx.bulk.jobTimeoutH,
+  };
+}
+
+/**
+ * Submit a job whose files are written. The job's name and clientRequestToken were recorded with
+ * it before this call. A worker that crashed between Bedrock's answer and recording the ARN does
+ * not rely on what a repeated token answers (the API reference promises no error, not the ARN):
+ * control.create first looks for a job of that name and adopts it, so there is never a second
+ * billed job. A refusal that cannot change (ValidationException: too few records, a model without
+ * batch inference, a role Bedrock cannot assume), with no job of that name, ends the job at once;
+ * its batches go live or to the DLQ. A throttle or an outage leaves it submitting for the next pass.
  */
 export async function submitJob(ctx: BulkContext, job: JobRecord): Promise<JobRecord | undefined> {
   const log = ctx.logger.child({ jobKey: job.jobKey });
-  // A cancelled job is still submitted with its token: an earlier Create (a crashed worker, or one
-  // racing with the cancel) may have made the job, and only this call finds it. It is stopped at once.
-  let jobArn: string;
+  // A cancelled job is still submitted: an earlier Create (a crashed worker, or one racing with the
+  // cancel) may have made the job, and only this call finds it. It is stopped at once.
+  let submitted: { jobArn: string; adopted?: boolean };
   try {
-    ({ jobArn } = await ctx.control.create({
-      jobName: job.jobName,
-      modelId: job.modelId,
-      roleArn: ctx.bulk.roleArn ?? "",
-      clientRequestToken: job.clientRequestToken,
-      inputUri: s3Uri(ctx.objects.bucket, job.inputPrefix),
-      outputUri: s3Uri(ctx.objects.bucket, job.outputPrefix),
-      timeoutHours: ctx.bulk.jobTimeoutH,
-    }));
+    submitted = await ctx.control.create(submissionOf(ctx, job));
   } catch (error) {
     const e = toLabelqError(error);
     if (e.retryable) {
@@ -36,10 +48,11 @@ export async function submitJob(ctx: BulkContext, job: JobRecord): Promise<JobRe
     log.error({ code: e.code, reason: e.message }, "bulk job refused by Bedrock");
     return ctx.store.updateJob(job, { state: "collecting", bedrockStatus: "Failed", message: `CreateModelInvocationJob refused the job: ${e.message}`, endedAt: new Date(ctx.now()).toISOString() });
   }
-  // A crash before this write leaves the job submitting: the next pass calls again with the same token.
+  const { jobArn, adopted = false } = submitted;
+  // A crash before this write leaves the job submitting: the next pass finds the job by name.
   const next = await recordArn(ctx, job, jobArn);
   if (!next) return undefined;
-  log.info({ jobArn, records: job.records, batches: job.batches }, "bulk job submitted");
+  log.info({ jobArn, records: job.records, batches: job.batches, adopted }, adopted ? "bulk job found by name and adopted (an earlier submission made it)" : "bulk job submitted");
   if (next.cancelRequested) {
     log.info({ jobArn }, "stopping the bulk job an operator cancelled while it was submitted");
     await ctx.control.stop(jobArn).catch((error: unknown) => log.warn({ err: error }, "could not stop the cancelled bulk job; trying again on the next pass"));
@@ -61,7 +74,7 @@ async function recordArn(ctx: BulkContext, job: JobRecord, jobArn: string): Prom
     if (next) return next;
     current = await ctx.store.getJob(job.jobKey);
   }
-  throw new StoreError(`Could not record the ARN ${jobArn} of bulk job ${job.jobKey}; the next pass submits again with the same clientRequestToken`);
+  throw new StoreError(`Could not record the ARN ${jobArn} of bulk job ${job.jobKey}; the next pass finds the job by its name ${job.jobName}`);
 }
 
 /**

@@ -154,9 +154,18 @@ const envSchema = z.object({
   LABELQ_BULK_MAX_FILE_BYTES: int(1_000, 1_000_000_000).default(256_000_000),
   LABELQ_BULK_MAX_JOB_BYTES: int(1_000, 5_000_000_000).default(5_000_000_000),
   LABELQ_BULK_MAX_JOBS: int(1, 1_000).default(20),
-  /** Overrides every model's minimum records per job (the catalogue's batch.minRecordsPerJob), e.g. after a quota increase. */
+  /**
+   * How long a batch may wait, from when it was taken in, while its model has LABELQ_BULK_MAX_JOBS
+   * jobs open; past it the batch goes live (a job slot can take a whole job's timeout to free).
+   */
+  LABELQ_BULK_MAX_WAIT_S: int(60, 604_800).default(3_600),
+  /**
+   * Overrides every model's minimum records per job (the catalogue's batch.minRecordsPerJob). AWS
+   * lists that quota (100) as not adjustable for Llama 3.3 70B, Nova Micro and Nova Lite: this is
+   * for tests and emulated stacks, not a way around Bedrock's minimum.
+   */
   LABELQ_BULK_MIN_RECORDS: int(1, 1_000_000).optional(),
-  /** Bedrock's timeoutDurationInHours: a job not done by then expires (24 to 168). */
+  /** Bedrock's timeoutDurationInHours (24 to 168): a job still running then ends PartiallyCompleted, one that never started, Expired. */
   LABELQ_BULK_JOB_TIMEOUT_H: int(24, 168).default(24),
   /** auto picks bulk when the backlog would take at least this long to drain at the on-demand quota. */
   LABELQ_BULK_MIN_BACKLOG_S: int(0, 604_800).default(3_600),
@@ -327,6 +336,7 @@ function bulkFrom(e: Parsed) {
       maxJobs: e.LABELQ_BULK_MAX_JOBS,
       minRecords: e.LABELQ_BULK_MIN_RECORDS,
     },
+    maxWaitS: e.LABELQ_BULK_MAX_WAIT_S,
     jobTimeoutH: e.LABELQ_BULK_JOB_TIMEOUT_H,
     policy: { minBacklogS: e.LABELQ_BULK_MIN_BACKLOG_S, turnaroundS: e.LABELQ_BULK_TURNAROUND_S },
     onJobFailure: e.LABELQ_BULK_ON_JOB_FAILURE,

@@ -147,6 +147,24 @@ export class Metrics {
     this.#bulkJobs = source;
   }
 
+  readonly bulkSlotWaits = new Gauge({
+    name: "labelq_bulk_batches_waiting_for_slot",
+    help: "Bulk batches waiting while their model has LABELQ_BULK_MAX_JOBS jobs open, by model alias, as of the bulk loop's last pass; past LABELQ_BULK_MAX_WAIT_S they go live",
+    labelNames: ["model"] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.bulkSlotWaits.reset();
+      for (const { model, batches } of this.#bulkSlotWaits()) this.bulkSlotWaits.set({ model }, batches);
+    },
+  });
+
+  #bulkSlotWaits: () => { model: string; batches: number }[] = () => [];
+
+  /** Name where the waiting-for-a-job-slot gauge reads its counts from (the bulk loop). */
+  observeBulkSlotWaits(source: () => { model: string; batches: number }[]): void {
+    this.#bulkSlotWaits = source;
+  }
+
   // Gauges are read from their sources when Prometheus scrapes, not tracked on every change.
   #sources: GaugeSources = { inFlight: () => 0, limiterQueued: () => 0, cacheErrors: () => 0, rateFactors: () => ({}), breakers: () => ({}) };
 

@@ -40,6 +40,15 @@ export const jobFaultsSchema = z.strictObject({
   slowFactor: z.number().min(1).default(1),
 });
 
+/**
+ * What CreateModelInvocationJob answers a repeated clientRequestToken with the same parameters.
+ * The API reference says only that Bedrock "ignores the request, but does not return an error"
+ * (CreateModelInvocationJob, clientRequestToken); that the answer carries the first job's ARN is not
+ * documented. "no-arn", the default, gives what is documented: 200 and no new job, without a jobArn.
+ * "original-arn" answers the first job's ARN, as many AWS idempotent creates do.
+ */
+export const repeatTokenAnswerSchema = z.enum(["no-arn", "original-arn"]);
+
 export const jobsOptionsSchema = z.strictObject({
   /** Milliseconds per status step (Submitted -> Validating -> Scheduled -> InProgress -> ...); default 50. */
   stepMs: z.number().min(0).default(50),
@@ -52,6 +61,8 @@ export const jobsOptionsSchema = z.strictObject({
   recordsPerStep: z.number().int().min(1).default(1_000),
   /** How long an hour of timeoutDurationInHours lasts here, in milliseconds; default a real hour. */
   hourMs: z.number().min(1).default(3_600_000),
+  /** The answer to a repeated clientRequestToken (see repeatTokenAnswerSchema); default "no-arn", only what the API reference documents. */
+  repeatTokenAnswer: repeatTokenAnswerSchema.default("no-arn"),
   quotas: jobQuotasSchema.prefault({}),
   faults: jobFaultsSchema.prefault({}),
 });
@@ -59,6 +70,7 @@ export const jobsOptionsSchema = z.strictObject({
 export type JobQuotas = z.output<typeof jobQuotasSchema>;
 export type JobFaults = z.output<typeof jobFaultsSchema>;
 export type JobsSettings = z.output<typeof jobsOptionsSchema>;
+export type RepeatTokenAnswer = z.output<typeof repeatTokenAnswerSchema>;
 /** What callers pass: every field optional. */
 export type JobsOptions = z.input<typeof jobsOptionsSchema>;
 export type JobFaultsInput = z.input<typeof jobFaultsSchema>;

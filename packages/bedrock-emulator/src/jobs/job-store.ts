@@ -23,7 +23,9 @@ import { outputKey, type JobStorage } from "./s3-io.ts";
  * Each step waits stepMs (x slowFactor) on a timer, never blocking the event loop, or for
  * advance() when a test drives the jobs (manual); every status is kept in the job's history. Validating
  * reads the input from S3, InProgress answers recordsPerStep records per step and writes the
- * output files and manifest.json.out when the job ends. Statuses, fields and rules: sources in
+ * output files and manifest.json.out when the job ends. At its timeout (jobExpirationTime) a job
+ * that has begun ends PartiallyCompleted with what it answered; one that never began, Expired.
+ * Statuses, fields and rules: sources in
  * docs/bedrock-fidelity.md, "Batch inference (model invocation jobs)".
  */
 
@@ -93,18 +95,21 @@ export class JobStore {
 
   /**
    * CreateModelInvocationJob after the body passed validation. The same clientRequestToken with
-   * the same parameters answers the first job's ARN and creates nothing (API reference: "If this
-   * token matches a previous request, Amazon Bedrock ignores the request, but does not return an
-   * error"); with other parameters it is a ConflictException.
+   * the same parameters creates nothing (API reference: "If this token matches a previous request,
+   * Amazon Bedrock ignores the request, but does not return an error") and answers without a jobArn,
+   * or with the first job's when the repeatTokenAnswer setting is "original-arn" (undocumented);
+   * with other parameters it is a ConflictException.
    */
-  create(request: CreateJobRequest, region: string): { jobArn: string } | ControlError {
+  create(request: CreateJobRequest, region: string): { jobArn?: string } | ControlError {
     const { clientRequestToken: token, ...rest } = request;
     const fingerprint = JSON.stringify(rest);
     if (token !== undefined) {
       const existing = this.#byToken.get(token);
       if (existing !== undefined) {
-        if (existing.fingerprint === fingerprint) return { jobArn: existing.arn };
-        return controlError("ConflictException", `The clientRequestToken ${token} was already used for a different CreateModelInvocationJob request.`);
+        if (existing.fingerprint !== fingerprint) {
+          return controlError("ConflictException", `The clientRequestToken ${token} was already used for a different CreateModelInvocationJob request.`);
+        }
+        return this.#deps.settings().repeatTokenAnswer === "original-arn" ? { jobArn: existing.arn } : {};
       }
     }
     if (request.modelInvocationType !== "Converse") {
@@ -327,7 +332,11 @@ export class JobStore {
   }
 
   async #process(job: Job): Promise<void> {
-    if (job.status !== "InProgress") this.#set(job, "InProgress");
+    if (job.status !== "InProgress") {
+      // Its timeout passed before it began (a slow Validating or Scheduled step): Expired, never InProgress.
+      if (this.#deps.now() >= job.expirationTime) return this.#finish(job, job.epoch, "Expired");
+      this.#set(job, "InProgress");
+    }
     const epoch = job.epoch;
     const settings = this.#deps.settings();
     const total = job.counts.total ?? 0;
@@ -343,8 +352,10 @@ export class JobStore {
         return;
       }
       if (partialAt !== undefined && processed >= partialAt) return this.#finish(job, epoch, "PartiallyCompleted");
-      // The timeout reached while in progress: what was answered stays, the rest is not processed.
-      if (this.#deps.now() >= job.expirationTime) return this.#finish(job, epoch, processed > 0 ? "PartiallyCompleted" : "Expired");
+      // The timeout reached once the job has begun: PartiallyCompleted ("Not all of your records could
+      // be processed in time"), even with no record answered yet; Expired is only for a job that
+      // "was scheduled but didn't begin before the set timeout duration" (ModelInvocationJobStatus).
+      if (this.#deps.now() >= job.expirationTime) return this.#finish(job, epoch, "PartiallyCompleted");
       const file = job.files[job.cursor.file];
       if (file === undefined) return this.#finish(job, epoch, "Completed");
       const record = file.records[job.cursor.record];
