@@ -46,6 +46,12 @@ export interface BedrockModel {
    * takes (the base id where it answers on demand, else its inference profiles). Absent: no.
    */
   batch?: boolean;
+  /** The on-demand service tiers the model offers besides default (docs: service-tiers-inference). Absent: default only. */
+  serviceTiers?: readonly ("priority" | "flex")[];
+  /** The Regions those tiers are offered in (the same page); absent: wherever the model answers. */
+  tierRegions?: readonly string[];
+  /** How Service Quotas names the model in its quota names ("On-demand model inference tokens per minute for <name>"). */
+  quotaName?: string;
   /** Where the figures come from (short references, expanded in docs/bedrock-fidelity.md). */
   sources: readonly string[];
 }
@@ -69,7 +75,26 @@ const S = {
   noCache: "strands-agents/harness-sdk#1807, agentgateway/agentgateway#2751 (Llama and other models: 403 AccessDeniedException)",
   batch: "docs: batch-inference-supported (Nova Micro/Lite/Pro read there; Llama 3.3, Claude 4.5 listed per that page, rows not read here)",
   context: "model cards: Llama 3 8K, Llama 3.3 128K, Claude 4.5 200K, Nova Micro 128K, Nova Lite/Pro 300K; Llama 4 not confirmed",
+  tiers: "docs: service-tiers-inference (models and Regions supported by Priority and Flex)",
+  quotaNames: "Service Quotas names (aws.amazon.com/startups/prompt-library/bedrock-quota-manager; Kilo-Org/aws-bedrock-o11y quota registry)",
+  openai: "docs: model-parameters-openai (openai.gpt-oss-120b-1:0, context 128,000)",
+  gptOssCap: "anomalyco/models.dev#1775 (Bedrock GPT-OSS output 16K, after the AWS model card); not confirmed here",
+  qwen: "braintrustdata/braintrust-proxy#549/#550/#629 (qwen.qwen3-32b-v1:0, output 8K; context 32K or 128K, disputed)",
+  openWeightBatch: "Service Quotas batch inference job quotas for Qwen3 32B and OpenAI GPT OSS 120b (L-09A792C8, L-3C5D1B25)",
 } as const;
+
+// Regions where Priority and Flex are offered for gpt-oss-120b and Qwen3 32B (docs: service-tiers-inference).
+const OPEN_WEIGHT_TIER_REGIONS = [
+  "us-east-1", "us-east-2", "us-west-2", "ap-northeast-1", "ap-south-1", "ap-southeast-3",
+  "eu-central-1", "eu-north-1", "eu-south-1", "eu-west-1", "eu-west-2", "sa-east-1",
+] as const;
+
+// Nova Pro's Priority and Flex Regions (the same page; starred ones may be served from several Regions).
+const NOVA_PRO_TIER_REGIONS = [
+  "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-south-1",
+  "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7",
+  "eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1",
+] as const;
 
 const LLAMA3_SOURCES = [S.metaParams, S.llama3Cap, S.converseFeatures, S.noCache, S.context];
 const CLAUDE_45_SOURCES = [S.profiles, S.sampling, S.claudeCap, S.toolChoice, S.cacheMin, S.burndown, S.context, S.batch];
@@ -96,6 +121,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
   {
     name: "Llama 3 70B Instruct",
     baseId: "meta.llama3-70b-instruct-v1:0",
+    quotaName: "Meta Llama 3 70B Instruct",
     onDemand: true,
     profiles: [],
     contextTokens: 8_192,
@@ -113,6 +139,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
   {
     name: "Llama 3.3 70B Instruct",
     baseId: "meta.llama3-3-70b-instruct-v1:0",
+    quotaName: "Meta Llama 3.3 70B Instruct",
     onDemand: false,
     profiles: ["us"],
     // 2048 as for Llama 3 and 3.1 on Converse; 8K is reported elsewhere (see the fidelity doc).
@@ -127,11 +154,12 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     batch: true,
     sources: [...LLAMA3_SOURCES, S.llama31Cap, S.toolChoice, S.profiles, S.batch],
   },
-  { ...LLAMA4_RULES, name: "Llama 4 Scout 17B Instruct", baseId: "meta.llama4-scout-17b-instruct-v1:0" },
-  { ...LLAMA4_RULES, name: "Llama 4 Maverick 17B Instruct", baseId: "meta.llama4-maverick-17b-instruct-v1:0" },
+  { ...LLAMA4_RULES, name: "Llama 4 Scout 17B Instruct", baseId: "meta.llama4-scout-17b-instruct-v1:0", quotaName: "Meta Llama 4 Scout V1" },
+  { ...LLAMA4_RULES, name: "Llama 4 Maverick 17B Instruct", baseId: "meta.llama4-maverick-17b-instruct-v1:0", quotaName: "Meta Llama 4 Maverick V1" },
   {
     name: "Claude Sonnet 4.5",
     baseId: "anthropic.claude-sonnet-4-5-20250929-v1:0",
+    quotaName: "Anthropic Claude Sonnet 4.5 V1",
     onDemand: false,
     profiles: ["us", "eu", "apac", "global"],
     contextTokens: 200_000,
@@ -147,6 +175,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
   {
     name: "Claude Haiku 4.5",
     baseId: "anthropic.claude-haiku-4-5-20251001-v1:0",
+    quotaName: "Anthropic Claude Haiku 4.5",
     onDemand: false,
     profiles: ["us", "eu", "apac", "global"],
     contextTokens: 200_000,
@@ -162,6 +191,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
   {
     name: "Amazon Nova Micro",
     baseId: "amazon.nova-micro-v1:0",
+    quotaName: "Amazon Nova Micro",
     onDemand: true,
     profiles: ["us", "eu", "apac"],
     contextTokens: 128_000,
@@ -177,6 +207,7 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
   {
     name: "Amazon Nova Lite",
     baseId: "amazon.nova-lite-v1:0",
+    quotaName: "Amazon Nova Lite",
     onDemand: true,
     profiles: ["us", "eu", "apac"],
     contextTokens: 300_000,
@@ -192,6 +223,9 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
   {
     name: "Amazon Nova Pro",
     baseId: "amazon.nova-pro-v1:0",
+    quotaName: "Amazon Nova Pro",
+    serviceTiers: ["priority", "flex"],
+    tierRegions: NOVA_PRO_TIER_REGIONS,
     onDemand: true,
     profiles: ["us", "eu", "apac"],
     contextTokens: 300_000,
@@ -202,7 +236,46 @@ export const BEDROCK_MODELS: readonly BedrockModel[] = [
     outputBurndown: 1,
     tokenizer: "approximate",
     batch: true,
-    sources: NOVA_SOURCES,
+    sources: [...NOVA_SOURCES, S.tiers],
+  },
+  {
+    name: "Qwen3 32B",
+    baseId: "qwen.qwen3-32b-v1:0",
+    quotaName: "Qwen3 32B V1",
+    serviceTiers: ["priority", "flex"],
+    tierRegions: OPEN_WEIGHT_TIER_REGIONS,
+    // In-Region only: Service Quotas lists on-demand quotas for it and no cross-Region ones.
+    onDemand: true,
+    profiles: [],
+    // 32,768 (Qwen3's native context) rather than the 128K also reported: the stricter figure.
+    contextTokens: 32_768,
+    maxOutputTokens: 8192,
+    sampling: "any",
+    // Tools, but no forced call: toolChoice tool is Claude 3 and Nova only.
+    toolChoices: ["auto"],
+    promptCacheMinTokens: undefined,
+    outputBurndown: 1,
+    tokenizer: "approximate",
+    batch: true,
+    sources: [S.qwen, S.tiers, S.quotaNames, S.toolChoice, S.noCache, S.openWeightBatch],
+  },
+  {
+    name: "gpt-oss-120b",
+    baseId: "openai.gpt-oss-120b-1:0",
+    quotaName: "OpenAI GPT OSS 120B",
+    serviceTiers: ["priority", "flex"],
+    tierRegions: OPEN_WEIGHT_TIER_REGIONS,
+    onDemand: true,
+    profiles: [],
+    contextTokens: 128_000,
+    maxOutputTokens: 16_384,
+    sampling: "any",
+    toolChoices: ["auto"],
+    promptCacheMinTokens: undefined,
+    outputBurndown: 1,
+    tokenizer: "approximate",
+    batch: true,
+    sources: [S.openai, S.gptOssCap, S.tiers, S.quotaNames, S.toolChoice, S.noCache, S.openWeightBatch],
   },
 ];
 

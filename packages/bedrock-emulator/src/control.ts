@@ -27,11 +27,13 @@ export function handleControl(state: EmulatorState, method: string, path: string
     if (!parsed.success) {
       return { status: 400, body: { message: "invalid emulator settings", issues: parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`) } };
     }
-    const { faults, quota, latency, unavailableModels, lenient, maxConcurrent, labelErrors, jobs: jobSettings } = parsed.data;
+    const { faults, quota, latency, unavailableModels, unavailableRegions, accounts, lenient, maxConcurrent, labelErrors, jobs: jobSettings } = parsed.data;
     if (faults !== undefined) state.setFaults(faults);
     if (quota !== undefined) state.setQuota(quota);
     if (latency !== undefined) state.setLatency(latency);
     if (unavailableModels !== undefined) state.setUnavailableModels(unavailableModels);
+    if (unavailableRegions !== undefined) state.setUnavailableRegions(unavailableRegions);
+    if (accounts !== undefined) state.setAccounts(accounts);
     if (lenient !== undefined) state.setLenient(lenient);
     if (maxConcurrent !== undefined) state.setMaxConcurrent(maxConcurrent);
     if (labelErrors !== undefined) state.setLabelErrors(labelErrors);

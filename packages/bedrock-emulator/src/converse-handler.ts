@@ -4,7 +4,9 @@ import type { BedrockModel } from "./bedrock-models.ts";
 import { isAwsError, parseConverseBody, type ConverseInput } from "./converse-request.ts";
 import type { LabelErrorOptions } from "./label-errors.ts";
 import { refuseForModel, resolveModel } from "./model-rules.ts";
-import { isRefusal } from "./quota.ts";
+import { DEFAULT_FLEX_SHED_AT, isRefusal } from "./quota.ts";
+import type { RequestIdentity } from "./request-identity.ts";
+import { refuseTier } from "./service-tiers.ts";
 import type { EmulatorState } from "./state.ts";
 import { sumTokens, type TokenCounting } from "./tokens.ts";
 import type { OutputFaultKind } from "./types.ts";
@@ -32,21 +34,30 @@ const QUOTA_MESSAGES = {
   tpd: "Too many tokens per day, please wait before trying again.",
 } as const;
 
+/** The answer of a Region that is down (unavailableRegions): one port cannot refuse connections, so 503, which the SDK retries. */
+export function regionDownError(region: string): AwsError {
+  return awsError("ServiceUnavailableException", `The service is unavailable in ${region} right now (emulated Region outage). Try again later.`);
+}
+
 /** Answers POST /model/{modelId}/converse the way Bedrock would, with the simulated classifier as the model. */
-export function handleConverse(state: EmulatorState, modelId: string, rawBody: string, requestId: string, region?: string): EmulatorResponse {
+export function handleConverse(state: EmulatorState, modelId: string, rawBody: string, requestId: string, identity: RequestIdentity): EmulatorResponse {
   state.stats.call(modelId);
+  if (state.unavailableRegions.has(identity.region)) return errorResponse(state, regionDownError(identity.region), requestId);
   const input = parseConverseBody(rawBody);
   if (isAwsError(input)) return errorResponse(state, input, requestId);
-  const model = resolveModel(modelId, state.lenient, region);
+  const model = resolveModel(modelId, state.lenient, identity.signedRegion);
   if (isAwsError(model)) return errorResponse(state, model, requestId);
   const counting: TokenCounting = state.lenient.has("tokenizer") ? "chars" : model.tokenizer;
   const allInputTokens = sumTokens(input.inputTexts, counting);
-  const refusal = refuseForModel(model, input, state.lenient, allInputTokens);
+  const refusal = refuseForModel(model, input, state.lenient, allInputTokens) ?? refuseTier(model, input.serviceTier, identity.signedRegion, state.lenient);
   if (refusal !== undefined) return errorResponse(state, refusal, requestId);
   if (state.unavailableModels.has(modelId)) {
     return errorResponse(state, awsError("ServiceUnavailableException", `Model ${modelId} is unavailable in this Region right now. Try again later.`), requestId);
   }
-  if (state.maxConcurrent > 0 && state.inFlight >= state.maxConcurrent) {
+  // Flex sheds first: it gets only its share of the concurrency cap (and of the quota, below).
+  const flex = input.serviceTier === "flex";
+  const concurrencyCap = flex ? Math.floor(state.maxConcurrent * (state.quota.quota.flexShedAt ?? DEFAULT_FLEX_SHED_AT)) : state.maxConcurrent;
+  if (state.maxConcurrent > 0 && state.inFlight >= concurrencyCap) {
     return errorResponse(state, awsError("ServiceUnavailableException", TOO_MANY_CONNECTIONS), requestId);
   }
 
@@ -68,7 +79,7 @@ export function handleConverse(state: EmulatorState, modelId: string, rawBody: s
   const strictQuota = !state.lenient.has("quota-reservation");
   const reserve = strictQuota ? allInputTokens + (outputCap ?? answer.outputTokens) : allInputTokens + answer.outputTokens;
   const settled = strictQuota ? allInputTokens - cacheRead + answer.outputTokens * model.outputBurndown : reserve;
-  const reservation = state.quota.tryReserve(modelId, reserve);
+  const reservation = state.quota.tryReserve({ account: identity.account, region: identity.region, modelId }, reserve, flex);
   if (isRefusal(reservation)) {
     return errorResponse(state, awsError("ThrottlingException", QUOTA_MESSAGES[reservation.reason], reservation.retryAfterSeconds), requestId);
   }
@@ -83,7 +94,9 @@ export function handleConverse(state: EmulatorState, modelId: string, rawBody: s
   const delayMs = Math.round(fixedMs + perOutputTokenMs * answer.outputTokens);
   // Only when the request had a system cache point, so other answers keep their shape.
   const cacheUsage = cache === undefined ? undefined : { cacheReadInputTokens: cacheRead, cacheWriteInputTokens: cacheWrite };
-  const body = converseResponseBody(answer, inputTokens, allInputTokens, delayMs, cacheUsage);
+  // The tier that served the call, as the response's serviceTier (only when one was asked for).
+  const tier = input.serviceTier === undefined ? {} : { serviceTier: { type: input.serviceTier } };
+  const body = { ...converseResponseBody(answer, inputTokens, allInputTokens, delayMs, cacheUsage), ...tier };
   state.inFlight += 1;
   return {
     status: 200,

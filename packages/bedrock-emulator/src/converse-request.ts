@@ -26,7 +26,12 @@ const converseBodySchema = z.looseObject({
       toolChoice: toolChoiceSchema.optional(),
     })
     .optional(),
+  serviceTier: z.looseObject({ type: z.string() }).optional(),
 });
+
+/** Converse `serviceTier.type` values (docs: API_runtime_ServiceTier). */
+export const SERVICE_TIERS = ["priority", "default", "flex", "reserved"] as const;
+export type ServiceTierType = (typeof SERVICE_TIERS)[number];
 
 /** Which toolChoice member a request set: "auto" lets the model choose, "any" and "tool" force a tool call. */
 export type ToolChoiceKind = "auto" | "any" | "tool";
@@ -61,6 +66,8 @@ export interface ConverseInput {
   systemCacheTexts: string[];
   /** cachePoint blocks anywhere in the request (system, messages, tools). */
   cachePoints: number;
+  /** serviceTier.type, when the request set one. */
+  serviceTier: ServiceTierType | undefined;
 }
 
 /** Parses and validates a Converse body; an invalid one gives the ValidationException the service would send. */
@@ -92,6 +99,12 @@ export function parseConverseBody(raw: string): ConverseInput | AwsError {
     return awsError("ValidationException", "A conversation must start with a user message. Try again with a conversation that starts with a user message.");
   }
 
+  const serviceTier = body.serviceTier?.type;
+  if (serviceTier !== undefined && !isServiceTier(serviceTier)) {
+    // The service's answer to a tier outside the enum (NousResearch/hermes-agent#34476).
+    return awsError("ValidationException", "service tier provided is invalid");
+  }
+
   const tools = toolRequest(body.toolConfig);
   if (tools?.forcedName !== undefined && !tools.names.includes(tools.forcedName)) {
     return awsError("ValidationException", `The tool ${tools.forcedName} named in toolConfig.toolChoice.tool is not in toolConfig.tools. Add it, or name one of the tools, and try again.`);
@@ -115,7 +128,12 @@ export function parseConverseBody(raw: string): ConverseInput | AwsError {
     systemCacheTexts: lastSystemCachePoint < 0 ? [] : texts(system.slice(0, lastSystemCachePoint)),
     cachePoints:
       countCachePoints(system) + body.messages.reduce((n, m) => n + countCachePoints(m.content), 0) + countCachePoints(body.toolConfig?.tools ?? []),
+    serviceTier,
   };
+}
+
+function isServiceTier(value: string): value is ServiceTierType {
+  return (SERVICE_TIERS as readonly string[]).includes(value);
 }
 
 function toolRequest(config: z.infer<typeof converseBodySchema>["toolConfig"]): ToolRequest | undefined {

@@ -6,6 +6,7 @@ export type { LabelErrorOptions } from "./label-errors.ts";
 export { FAULT_KINDS, ERROR_FAULT_KINDS, OUTPUT_FAULT_KINDS } from "./types.ts";
 export { LENIENT_RULES, DEFAULT_LENIENT, type LenientRule } from "./strictness.ts";
 export { BEDROCK_MODELS, type BedrockModel } from "./bedrock-models.ts";
+export { SERVICE_TIERS, type ServiceTierType } from "./converse-request.ts";
 export type { JobStatus, JobView } from "./jobs/job-types.ts";
 export type { JobFaultsInput, JobQuotasInput, JobsOptions } from "./jobs/job-settings.ts";
 export type {
@@ -19,6 +20,7 @@ export type {
   LatencyOptions,
   ModelStats,
   OutputFaultKind,
+  QuotaLimits,
   QuotaOptions,
 } from "./types.ts";
 export { controlBodySchema, type ControlBody } from "./settings-schema.ts";

@@ -1,4 +1,4 @@
-import type { QuotaOptions } from "./types.ts";
+import type { QuotaLimits, QuotaOptions } from "./types.ts";
 
 interface Entry {
   at: number;
@@ -17,15 +17,38 @@ export interface Reservation {
   settle(tokens: number): void;
 }
 
+/** One quota window: Bedrock's quotas are per account, per Region and per model (or inference profile). */
+export interface QuotaWindow {
+  account: string;
+  region: string;
+  modelId: string;
+}
+
 const DAY_MS = 24 * 60 * 60_000;
 
+/** The flex share of a window when the setting is not given (the emulator's choice; Bedrock publishes none). */
+export const DEFAULT_FLEX_SHED_AT = 0.8;
+
+/** The limits that apply to one account in one Region: the most specific setting of each field wins. */
+export function quotaLimits(quota: QuotaOptions, account: string, region: string): QuotaLimits {
+  const layers = [quota, quota.byRegion?.[region], quota.byAccount?.[account], quota.byAccount?.[account]?.byRegion?.[region]];
+  const limits: QuotaLimits = {};
+  for (const layer of layers) {
+    if (layer === undefined) continue;
+    if (layer.rpm !== undefined) limits.rpm = layer.rpm;
+    if (layer.tpm !== undefined) limits.tpm = layer.tpm;
+    if (layer.tpd !== undefined) limits.tpd = layer.tpd;
+  }
+  return limits;
+}
+
 /**
- * Bedrock's per-model quotas: requests and tokens per rolling minute, tokens per day. A call
- * is checked and recorded when it starts, holding its reservation (input + cache +
- * maxTokens, docs: quotas-token-burndown) until it settles; only accepted calls are recorded.
- * Each model id has its own windows, as each model (and each inference profile) has its own
- * quotas. Tests may shorten the minute (`windowSeconds`); rpm and tpm scale with it, tpd
- * always uses 24 hours.
+ * Bedrock's quotas: requests and tokens per rolling minute, tokens per day. A call is checked
+ * and recorded when it starts, holding its reservation (input + cache + maxTokens, docs:
+ * quotas-token-burndown) until it settles; only accepted calls are recorded. Each account,
+ * Region and model id has its own windows (docs: quotas-runtime, "per model, per Region"); the
+ * service tiers share them (docs: service-tiers-inference). Tests may shorten the minute
+ * (`windowSeconds`); rpm and tpm scale with it, tpd always uses 24 hours.
  */
 export class QuotaLedger {
   readonly #entries = new Map<string, Entry[]>();
@@ -37,6 +60,10 @@ export class QuotaLedger {
     this.#now = now;
   }
 
+  get quota(): QuotaOptions {
+    return this.#quota;
+  }
+
   set quota(quota: QuotaOptions) {
     this.#quota = quota;
   }
@@ -45,18 +72,25 @@ export class QuotaLedger {
     this.#entries.clear();
   }
 
-  /** Records a call of `tokens` quota tokens for modelId when it fits every limit, else says which limit refused it. */
-  tryReserve(modelId: string, tokens: number): Reservation | QuotaRefusal {
+  /**
+   * Records a call of `tokens` quota tokens in its window when it fits every limit, else says
+   * which limit refused it. A flex call (`flex`) must also leave the minute at or below
+   * `flexShedAt` of rpm and tpm, so under load flex calls are the first refused.
+   */
+  tryReserve(window: QuotaWindow, tokens: number, flex = false): Reservation | QuotaRefusal {
     const now = this.#now();
-    const { rpm, tpm, tpd, windowSeconds = 60, retryAfter = false } = this.#quota;
+    const { windowSeconds = 60, retryAfter = false, flexShedAt = DEFAULT_FLEX_SHED_AT } = this.#quota;
+    const { rpm, tpm, tpd } = quotaLimits(this.#quota, window.account, window.region);
+    const key = [window.account, window.region, window.modelId].join("\u0000");
     const windowMs = windowSeconds * 1000;
     const keepMs = tpd === undefined ? windowMs : Math.max(windowMs, DAY_MS);
-    const entries = (this.#entries.get(modelId) ?? []).filter((e) => e.at > now - keepMs);
-    this.#entries.set(modelId, entries);
+    const entries = (this.#entries.get(key) ?? []).filter((e) => e.at > now - keepMs);
+    this.#entries.set(key, entries);
     const minute = entries.filter((e) => e.at > now - windowMs);
     const scale = windowMs / 60_000;
-    // A shorter window scales the limits, but a zero quota stays zero.
-    const scaled = (limit: number | undefined) => (limit === undefined ? undefined : limit === 0 ? 0 : Math.max(1, Math.floor(limit * scale)));
+    const share = flex ? flexShedAt : 1;
+    // A shorter window scales the limits, but a zero quota stays zero; flex gets its share of the minute.
+    const scaled = (limit: number | undefined) => (limit === undefined ? undefined : limit === 0 ? 0 : Math.floor(Math.max(1, Math.floor(limit * scale)) * share));
     const minuteRpm = scaled(rpm);
     const minuteTpm = scaled(tpm);
     const wait = (inWindow: Entry[], spanMs: number, fits: (left: Entry[]) => boolean): number | undefined => {

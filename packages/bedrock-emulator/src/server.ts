@@ -5,13 +5,26 @@ import http2 from "node:http2";
 import net, { type AddressInfo } from "node:net";
 import { awsError } from "./aws-errors.ts";
 import { handleControl } from "./control.ts";
-import { errorResponse, handleConverse, type EmulatorResponse } from "./converse-handler.ts";
+import { errorResponse, handleConverse, regionDownError, type EmulatorResponse } from "./converse-handler.ts";
 import type { LabelErrorOptions } from "./label-errors.ts";
-import { faultRuleSchema, jobsControlSchema, jobsOptionsSchema, labelErrorsSchema, latencySchema, lenientSchema, maxConcurrentSchema, quotaSchema } from "./settings-schema.ts";
+import {
+  accountsSchema,
+  faultRuleSchema,
+  jobsControlSchema,
+  jobsOptionsSchema,
+  labelErrorsSchema,
+  latencySchema,
+  lenientSchema,
+  maxConcurrentSchema,
+  quotaSchema,
+  unavailableRegionsSchema,
+} from "./settings-schema.ts";
 import { jobFaultsSchema, jobQuotasSchema } from "./jobs/job-settings.ts";
 import { handleJobRoute } from "./jobs/job-routes.ts";
 import { JobStore } from "./jobs/job-store.ts";
 import { s3JobStorage } from "./jobs/s3-io.ts";
+import { requestIdentity, type RequestIdentity } from "./request-identity.ts";
+import { handleServiceQuotas, isServiceQuotasTarget } from "./service-quotas.ts";
 import { EmulatorState } from "./state.ts";
 import { DEFAULT_LENIENT, type LenientRule } from "./strictness.ts";
 import type { BedrockEmulator, BedrockEmulatorOptions, FaultRule, LatencyOptions, QuotaOptions } from "./types.ts";
@@ -52,27 +65,31 @@ function decodeModelId(segment: string): string | undefined {
   }
 }
 
-// SigV4 names the Region in the credential scope: Credential=<key>/<date>/<region>/bedrock/aws4_request.
-const SIGNED_REGION = /Credential=[^/]+\/\d{8}\/([a-z0-9-]+)\//;
-
-/** The Region a request was signed for, when it was signed. */
-function signedRegion(authorization: string | undefined): string | undefined {
-  return authorization === undefined ? undefined : SIGNED_REGION.exec(authorization)?.[1];
+/** What the router needs from a request besides its method, URL and body. */
+interface RouteContext {
+  identity: RequestIdentity;
+  /** The X-Amz-Target header (JSON protocol operations such as Service Quotas'). */
+  target: string | undefined;
 }
 
-function route(state: EmulatorState, jobs: JobStore, method: string, url: string, body: string, region: string | undefined): EmulatorResponse {
+function route(state: EmulatorState, jobs: JobStore, method: string, url: string, body: string, context: RouteContext): EmulatorResponse {
   const requestId = randomUUID();
   const path = url.split("?")[0] ?? url;
   const control = handleControl(state, method, path, body, jobs);
   if (control !== undefined) {
     return { status: control.status, headers: { "content-type": "application/json" }, body: JSON.stringify(control.body), delayMs: 0 };
   }
-  // Model invocation jobs (control plane); unsigned requests are taken as us-east-1's.
-  const job = handleJobRoute(jobs, method, url, body, region ?? "us-east-1", requestId);
-  if (job !== undefined) return job;
+  const { identity, target } = context;
   const match = CONVERSE_PATH.exec(path);
   const modelId = match?.[1] === undefined ? undefined : decodeModelId(match[1]);
-  if (method === "POST" && modelId !== undefined) return handleConverse(state, modelId, body, requestId, region);
+  // Converse counts its own calls (and its Region outages) in the stats.
+  if (method === "POST" && modelId !== undefined) return handleConverse(state, modelId, body, requestId, identity);
+  if (state.unavailableRegions.has(identity.region)) return errorResponse(undefined, regionDownError(identity.region), requestId);
+  // Service Quotas (JSON 1.1 protocol): POST / with X-Amz-Target naming the operation.
+  if (method === "POST" && isServiceQuotasTarget(target)) return handleServiceQuotas(state, target, body, identity, requestId);
+  // Model invocation jobs (control plane); unsigned requests are taken as us-east-1's.
+  const job = handleJobRoute(jobs, method, url, body, identity.region, requestId);
+  if (job !== undefined) return job;
   // Not a converse call: not counted in the stats.
   return errorResponse(undefined, awsError("UnknownOperationException", `Unknown operation: ${method} ${path}`), requestId);
 }
@@ -105,7 +122,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
   };
 }
 
-/** The emulator's state from its validated options (faults, quota, latency, strictness, concurrency, jobs, label errors). */
+/** The emulator's state from its validated options (faults, quota, latency, strictness, concurrency, Regions, accounts, jobs, label errors). */
 function createState(options: BedrockEmulatorOptions): EmulatorState {
   const faults = faultRuleSchema.array().parse(options.faults ?? []);
   const quota = quotaSchema.parse(options.quota ?? {});
@@ -115,6 +132,8 @@ function createState(options: BedrockEmulatorOptions): EmulatorState {
   const jobSettings = jobsOptionsSchema.parse(options.jobs ?? {});
   const state = new EmulatorState(options.seed ?? 0, faults, quota, latency, options.unavailableModels ?? [], lenient, maxConcurrent, jobSettings, options.clock);
   state.setLabelErrors(labelErrorsSchema.parse(options.labelErrors ?? {}));
+  state.setUnavailableRegions(unavailableRegionsSchema.parse(options.unavailableRegions ?? []));
+  state.setAccounts(accountsSchema.parse(options.accounts ?? {}));
   return state;
 }
 
@@ -137,7 +156,9 @@ function requestHandler(state: EmulatorState, jobs: JobStore, timers: Set<NodeJS
   return (req, res) => {
     readBody(req)
       .then((body) => {
-        const answer = route(state, jobs, req.method ?? "GET", req.url ?? "/", body, signedRegion(req.headers.authorization));
+        const target = req.headers["x-amz-target"];
+        const context = { identity: requestIdentity(req.headers.authorization, state.accounts), target: typeof target === "string" ? target : undefined };
+        const answer = route(state, jobs, req.method ?? "GET", req.url ?? "/", body, context);
         if (answer.delayMs <= 0) return sendAnswer(res, answer);
         // A timer, never a busy wait: other calls proceed during the simulated latency.
         const timer = setTimeout(() => {
@@ -208,6 +229,8 @@ function controls(state: EmulatorState): Omit<BedrockEmulator, "url" | "port" | 
     setQuota: (q: QuotaOptions) => state.setQuota(quotaSchema.parse(q)),
     setLatency: (l: LatencyOptions) => state.setLatency(latencySchema.parse(l)),
     setUnavailableModels: (ids: string[]) => state.setUnavailableModels(ids),
+    setUnavailableRegions: (regions: string[]) => state.setUnavailableRegions(unavailableRegionsSchema.parse(regions)),
+    setAccounts: (accounts: Record<string, string>) => state.setAccounts(accountsSchema.parse(accounts)),
     setLenient: (rules: LenientRule[]) => state.setLenient(lenientSchema.parse(rules)),
     setMaxConcurrent: (max: number) => state.setMaxConcurrent(maxConcurrentSchema.parse(max)),
     setLabelErrors: (o: LabelErrorOptions) => state.setLabelErrors(labelErrorsSchema.parse(o)),

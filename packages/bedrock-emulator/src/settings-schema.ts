@@ -24,13 +24,28 @@ export const faultRuleSchema = z.strictObject({
   models: z.array(z.string().min(1)).optional(),
 });
 
+const limit = z.number().int().min(0).optional();
+const quotaLimitsSchema = z.strictObject({ rpm: limit, tpm: limit, tpd: limit });
+/** An AWS Region name, e.g. us-west-2 (how the signature's credential scope names it). */
+export const regionNameSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, "an AWS Region name such as us-west-2");
+/** A 12-digit AWS account id. */
+export const accountIdSchema = z.string().regex(/^\d{12}$/, "a 12-digit account id");
+const byRegionSchema = z.record(regionNameSchema, quotaLimitsSchema);
+
 export const quotaSchema = z.strictObject({
-  rpm: z.number().int().min(0).optional(),
-  tpm: z.number().int().min(0).optional(),
-  tpd: z.number().int().min(0).optional(),
+  ...quotaLimitsSchema.shape,
   windowSeconds: z.number().int().min(1).max(60).optional(),
   retryAfter: z.boolean().optional(),
+  flexShedAt: z.number().min(0).max(1).optional(),
+  byRegion: byRegionSchema.optional(),
+  byAccount: z.record(accountIdSchema, quotaLimitsSchema.extend({ byRegion: byRegionSchema.optional() })).optional(),
 });
+
+/** Regions that are down. */
+export const unavailableRegionsSchema = z.array(regionNameSchema);
+
+/** Access key id -> account id. */
+export const accountsSchema = z.record(z.string().min(1), accountIdSchema);
 
 export const lenientSchema = z.array(z.enum(LENIENT_RULES));
 
@@ -54,6 +69,8 @@ export const controlBodySchema = z.strictObject({
   quota: quotaSchema.optional(),
   latency: latencySchema.optional(),
   unavailableModels: z.array(z.string().min(1)).optional(),
+  unavailableRegions: unavailableRegionsSchema.optional(),
+  accounts: accountsSchema.optional(),
   lenient: lenientSchema.optional(),
   maxConcurrent: maxConcurrentSchema.optional(),
   labelErrors: labelErrorsSchema.optional(),

@@ -16,6 +16,10 @@ export class EmulatorState {
   faults: FaultInjector;
   latency: LatencyOptions;
   unavailableModels: Set<string>;
+  /** Regions that are down: requests signed for them get 503 (request-identity.ts). */
+  unavailableRegions: ReadonlySet<string> = new Set();
+  /** Access key id -> account id, for per-account quotas. */
+  accounts: ReadonlyMap<string, string> = new Map();
   lenient: ReadonlySet<LenientRule>;
   /** 0: no cap. */
   maxConcurrent: number;
@@ -66,6 +70,14 @@ export class EmulatorState {
 
   setUnavailableModels(ids: string[]): void {
     this.unavailableModels = new Set(ids);
+  }
+
+  setUnavailableRegions(regions: readonly string[]): void {
+    this.unavailableRegions = new Set(regions);
+  }
+
+  setAccounts(accounts: Record<string, string>): void {
+    this.accounts = new Map(Object.entries(accounts));
   }
 
   setLenient(rules: readonly LenientRule[]): void {

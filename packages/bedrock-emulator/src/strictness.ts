@@ -19,6 +19,8 @@ export const LENIENT_RULES = [
   "tool-choice",
   /** cachePoint on a model without prompt caching gets 403 AccessDeniedException. */
   "prompt-cache-model",
+  /** A service tier (priority, flex, reserved) the model or the Region does not offer gets ValidationException; lenient: every tier is served, on the on-demand quota. */
+  "service-tier",
   /** A cached prefix below the model's minimum is silently not cached; lenient: any length is cached. */
   "cache-minimum",
   /** Quotas reserve input + cache + maxTokens at the start and settle with output x burn-down; lenient: count input + output once, after the call. */

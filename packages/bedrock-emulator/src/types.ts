@@ -53,22 +53,37 @@ export interface LatencyOptions {
   perOutputTokenMs: number;
 }
 
-/**
- * Bedrock's quotas, applied to each model id apart. Tokens are quota tokens: a call reserves
- * input + cache + maxTokens (the model's cap when maxTokens is not sent) when it starts and
- * settles to input + cache writes + output x the model's burn-down rate when it ends.
- */
-export interface QuotaOptions {
+/** The limits of one quota window; an absent limit is not enforced. */
+export interface QuotaLimits {
   /** Requests per rolling 60 s window. */
   rpm?: number;
   /** Quota tokens per rolling 60 s window. */
   tpm?: number;
   /** Quota tokens per rolling 24 hours ("Too many tokens per day"). */
   tpd?: number;
+}
+
+/**
+ * Bedrock's quotas, applied to each account, Region and model id apart (a window each). Tokens
+ * are quota tokens: a call reserves input + cache + maxTokens (the model's cap when maxTokens is
+ * not sent) when it starts and settles to input + cache writes + output x the model's burn-down
+ * rate when it ends. The top-level limits apply everywhere; `byRegion` and `byAccount` override
+ * them field by field, the most specific winning (account and Region, then account, then Region).
+ */
+export interface QuotaOptions extends QuotaLimits {
   /** Shorter rolling minute for fast tests (rpm and tpm scale with it); default 60. */
   windowSeconds?: number;
   /** Send a retry-after header on quota throttling. Bedrock sends none, so the default is false. */
   retryAfter?: boolean;
+  /**
+   * Flex-tier calls are throttled once the window, with them, would be above this share of its
+   * rpm or tpm (and refused above this share of `maxConcurrent`): flex sheds first. Default 0.8.
+   */
+  flexShedAt?: number;
+  /** Limits for one Region (the Region in the request's signature), e.g. `{ "us-west-2": { tpm: 200000 } }`. */
+  byRegion?: Record<string, QuotaLimits>;
+  /** Limits for one account (see the `accounts` setting), with Regions of its own. */
+  byAccount?: Record<string, QuotaLimits & { byRegion?: Record<string, QuotaLimits> }>;
 }
 
 export interface BedrockEmulatorOptions {
@@ -83,6 +98,13 @@ export interface BedrockEmulatorOptions {
   seed?: number;
   /** Calls to these model ids get ServiceUnavailableException. */
   unavailableModels?: string[];
+  /**
+   * Regions that are down: every request signed for one of them (Converse, jobs, Service Quotas)
+   * gets 503 ServiceUnavailableException, as near as one port gets to an unreachable endpoint.
+   */
+  unavailableRegions?: string[];
+  /** The account each access key belongs to (`{ AKID: "123456789012" }`), for per-account quotas; others are 000000000000. */
+  accounts?: Record<string, string>;
   /**
    * Bedrock rules to relax (see strictness.ts); every other rule is enforced. Default
    * DEFAULT_LENIENT (empty: fully strict).
@@ -144,6 +166,10 @@ export interface BedrockEmulator {
   setQuota(quota: QuotaOptions): void;
   setLatency(latency: LatencyOptions): void;
   setUnavailableModels(ids: string[]): void;
+  /** Replaces the Regions that are down; [] brings every Region back. */
+  setUnavailableRegions(regions: string[]): void;
+  /** Replaces the access key to account map. */
+  setAccounts(accounts: Record<string, string>): void;
   /** Replaces the relaxed rules: [] makes every rule strict. */
   setLenient(rules: LenientRule[]): void;
   /** 0 removes the cap. */

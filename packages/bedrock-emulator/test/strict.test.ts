@@ -18,7 +18,9 @@ const SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 const HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
 const NOVA_MICRO = "amazon.nova-micro-v1:0";
 const NOVA_LITE = "amazon.nova-lite-v1:0";
-const CATALOGUE = [LLAMA3, LLAMA33, SCOUT, MAVERICK, SONNET, HAIKU, NOVA_MICRO, NOVA_LITE];
+const QWEN3 = "qwen.qwen3-32b-v1:0";
+const GPT_OSS = "openai.gpt-oss-120b-1:0";
+const CATALOGUE = [LLAMA3, LLAMA33, SCOUT, MAVERICK, SONNET, HAIKU, NOVA_MICRO, NOVA_LITE, QWEN3, GPT_OSS];
 
 const SYSTEM = [
   "You label short product-feedback texts.",
@@ -189,7 +191,7 @@ describe("Bedrock rules: inference parameters", () => {
   });
 
   it("max-tokens: maxTokens above the model's output cap is a ValidationException naming the cap; the cap itself is accepted", async () => {
-    const caps: Record<string, number> = { [LLAMA3]: 2048, [LLAMA33]: 2048, [SCOUT]: 8000, [MAVERICK]: 8000, [SONNET]: 64_000, [HAIKU]: 64_000, [NOVA_MICRO]: 5000, [NOVA_LITE]: 5000 };
+    const caps: Record<string, number> = { [LLAMA3]: 2048, [LLAMA33]: 2048, [SCOUT]: 8000, [MAVERICK]: 8000, [SONNET]: 64_000, [HAIKU]: 64_000, [NOVA_MICRO]: 5000, [NOVA_LITE]: 5000, [QWEN3]: 8192, [GPT_OSS]: 16_384 };
     for (const [modelId, cap] of Object.entries(caps)) {
       const error = await converseError(request(modelId, { inferenceConfig: { maxTokens: cap + 1 } }));
       expect(error.name, modelId).toBe("ValidationException");
@@ -211,9 +213,9 @@ describe("Bedrock rules: tools", () => {
       },
     });
 
-  it("tool-choice: Llama 3 has no tool use, Llama 3.3 and Llama 4 take only auto, Claude and Nova force a tool", async () => {
+  it("tool-choice: Llama 3 has no tool use, Llama 3.3, Llama 4, Qwen3 and gpt-oss take only auto, Claude and Nova force a tool", async () => {
     expect((await converseError(withChoice(LLAMA3))).message).toBe("This model doesn't support tool use.");
-    for (const modelId of [LLAMA33, SCOUT, MAVERICK]) {
+    for (const modelId of [LLAMA33, SCOUT, MAVERICK, QWEN3, GPT_OSS]) {
       expect((await converse(withChoice(modelId, "auto"))).stopReason, modelId).toBe("tool_use");
       for (const forced of ["any", "tool"] as const) {
         const error = await converseError(withChoice(modelId, forced));
@@ -234,10 +236,10 @@ describe("Bedrock rules: prompt caching", () => {
   // A system prompt of a known size: about 2,000 Llama 3 tokens.
   const LONG_SYSTEM = `${SYSTEM}\n\n## Definitions\n${"Sentiment polarity is the overall attitude of the text towards the product. ".repeat(150)}`;
 
-  it("prompt-cache-model: a cachePoint on a model without prompt caching is a 403 AccessDeniedException, not retried", async () => {
+  it("prompt-cache-model: a cachePoint on a model without prompt caching (Llama, Qwen3, gpt-oss) is a 403 AccessDeniedException, not retried", async () => {
     const retrying = emulatorClient(emulator.url, 3);
     try {
-      for (const modelId of [LLAMA3, LLAMA33, SCOUT, MAVERICK]) {
+      for (const modelId of [LLAMA3, LLAMA33, SCOUT, MAVERICK, QWEN3, GPT_OSS]) {
         const error = await converseError(cached(modelId, SYSTEM), retrying);
         expect(error.name, modelId).toBe("AccessDeniedException");
         expect(error.$metadata.httpStatusCode).toBe(403);
