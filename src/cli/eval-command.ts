@@ -1,4 +1,4 @@
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import fs from "node:fs";
 import path from "node:path";
 import { createAwsClients } from "../adapters/aws-clients.ts";
@@ -8,7 +8,7 @@ import { formatReport } from "../app/eval/format-terminal.ts";
 import { loadGoldSet } from "../app/eval/gold-set.ts";
 import { renderHtmlReport } from "../app/eval/report-html.ts";
 import { type EvalTarget, runEvaluation } from "../app/eval/run-evaluation.ts";
-import { parseThresholds } from "../app/eval/thresholds.ts";
+import { DEFAULT_MIN_COVERAGE, DEFAULT_MIN_TEXTS, parseThresholds } from "../app/eval/thresholds.ts";
 import type { LocalStack } from "../app/local/local-stack.ts";
 import { createLogger } from "../core/observability/logger.ts";
 import { formatShadowAgreement, shadowAgreement } from "../app/eval/shadow-report.ts";
@@ -31,6 +31,8 @@ interface EvalFlags {
   batchSize: number;
   cache?: boolean;
   min: string[];
+  minCoverage?: number;
+  minTexts: number;
   json?: boolean;
   html?: string;
   out?: string;
@@ -40,8 +42,15 @@ interface EvalFlags {
   resamples: number;
 }
 
-/** Exit code when every text was labelled but a --min threshold was not met (1 is for errors). */
+/** Exit code when the run completed but a --min threshold or the coverage gate was not met (1 is for errors). */
 const THRESHOLD_FAILED = 2;
+
+/** A commander argument parser for a share from 0 to 1. */
+function shareArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`must be a share from 0 to 1, not "${value}"`);
+  return n;
+}
 
 /** Add `labelq eval`: label a gold set through the worker's core and report how good the labels are. */
 export function registerEvalCommand(program: Command): void {
@@ -95,6 +104,12 @@ export function registerEvalCommand(program: Command): void {
     .option("--batch-size <n>", "texts per batch (as one request message)", integerArg(1, 1_000), 50)
     .option("--cache", "use the label cache (off by default: cached labels would measure an earlier run)")
     .option("--min <spec>", "fail (exit 2) below a headline score: 0.7 (overall), overall=0.7, sentiment_polarity=0.8; repeatable", (v: string, all: string[]) => [...all, v], [])
+    .option(
+      "--min-coverage <share>",
+      `with --min: fail (exit 2) when fewer than this share of the gold texts got valid labels (the run's for overall, the dimension's for a dimension); given alone, gates the run on coverage (default ${DEFAULT_MIN_COVERAGE})`,
+      shareArg,
+    )
+    .option("--min-texts <n>", "with --min: fail (exit 2) when a score rests on fewer texts than this", integerArg(1, 1_000_000), DEFAULT_MIN_TEXTS)
     .option("--json", "print the whole report as JSON instead of the table")
     .option("--html <file>", "also write a self-contained HTML report with charts")
     .option("--out <file>", "also write the run's result messages (JSONL), usable later as --against")
@@ -150,6 +165,8 @@ export function registerEvalCommand(program: Command): void {
               against: o.against,
               repeat: o.repeat,
               thresholds,
+              gate: { minCoverage: o.minCoverage ?? DEFAULT_MIN_COVERAGE, minTexts: o.minTexts },
+              requireCoverage: o.minCoverage !== undefined,
               bootstrap: { resamples: o.resamples, seed: o.seed },
               target,
               onResult: out === undefined ? undefined : (r) => fs.writeSync(out, JSON.stringify(r) + "\n"),

@@ -51,6 +51,19 @@ describe("labelq eval", () => {
     expect(code).toBe(2);
     expect(stdout).toMatch(/^FAIL overall >= 0.99: \d\.\d{3}$/m);
     expect(stdout).toMatch(/^ok {3}language >= 0.1: /m);
+    expect(stdout).toMatch(/^ok {3}coverage >= 95\.0%: 30 of 30 texts labelled \(100\.0%\)$/m);
+  });
+
+  it("exits 2 when --min is met on the texts that got labels but too few texts got any, and says so", async () => {
+    // The emulator leaves out some texts of every answer (a fault it injects on purpose): re-asks and
+    // the fallback recover most, not all.
+    const faults = JSON.stringify({ latency: { fixedMs: 0, perOutputTokenMs: 0 }, faults: [{ kind: "missing-ids", probability: 1 }] });
+    const { code, stdout } = await runCli(["eval", "--gold", goldFile, "--emulator", faults, "--min", "0", "--min-coverage", "0.99", "--min-texts", "1"]);
+    expect(code).toBe(2);
+    const labelled = Number(/^FAIL coverage >= 99\.0%: (\d+) of 30 texts labelled/m.exec(stdout)?.[1]);
+    expect(labelled).toBeLessThan(30);
+    // The score itself passes its minimum of 0: coverage alone fails it.
+    expect(stdout).toMatch(/^FAIL overall >= 0: \d\.\d{3} \(coverage \d+\.\d% < 99\.0%\)$/m);
   });
 
   it("refuses an invalid gold set before labelling anything, naming the line and the allowed labels", async () => {

@@ -87,6 +87,26 @@ describe("multi choice: micro/macro-F1 and Jaccard", () => {
     expect(s.meanJaccard).toBeCloseTo(2 / 3, 12);
   });
 
+  it("leaves micro-F1 undefined, not 0, where neither side gave a label: multiChoiceScores([[]], [[]])", () => {
+    const s = multiChoiceScores([[]], [[]]);
+    expect(s.microF1).toBeNull();
+    expect(s.microPrecision).toBeNull();
+    expect(s.microRecall).toBeNull();
+    expect(s.macroF1).toBeNull();
+    // Two empty sets agree fully on Jaccard's terms.
+    expect(s.meanJaccard).toBe(1);
+    expect(s.noLabelTexts).toBe(1);
+  });
+
+  it("counts the texts without a label on either side, and scores micro-F1 on the rest only", () => {
+    // The worked example's third text {} / {} adds nothing: F1 is 2/3 with or without it.
+    const s = multiChoiceScores([["a", "b"], ["c"], [], []], [["a"], ["c", "d"], [], []]);
+    expect(s.noLabelTexts).toBe(2);
+    expect(s.microF1).toBeCloseTo(2 / 3, 12);
+    // Gold has labels but nothing was predicted: a defined 0, not undefined.
+    expect(multiChoiceScores([["a"]], [[]])).toMatchObject({ microF1: 0, microRecall: 0, noLabelTexts: 0 });
+  });
+
   it("Jaccard of disjoint sets is 0 and of equal sets 1", () => {
     expect(jaccard(new Set(["a"]), new Set(["b"]))).toBe(0);
     expect(jaccard(new Set(["a", "b"]), new Set(["b", "a"]))).toBe(1);

@@ -12,7 +12,7 @@ import type { EvalReport } from "../../src/app/eval/run-evaluation.ts";
 import { runOps } from "../../src/app/eval/run-ops.ts";
 import { scoreDelta, scoreRun } from "../../src/app/eval/score-run.ts";
 import { barChart, escapeHtml } from "../../src/app/eval/svg-bars.ts";
-import { checkThresholds, parseThresholds } from "../../src/app/eval/thresholds.ts";
+import { checkCoverage, checkThresholds, parseThresholds } from "../../src/app/eval/thresholds.ts";
 import { parseTaxonomy } from "../../src/core/taxonomy/load-taxonomy.ts";
 import { caught, miniTaxonomyJson } from "../support/fakes.ts";
 
@@ -34,6 +34,9 @@ const otherRun = new Map([
   ["c", { sentiment: "neutral", quality: 3, topics: ["price"], sarcasm: false }],
 ]);
 
+// Three gold texts: a gate that asks for none of the usual 30, so tests can fail one thing at a time.
+const GATE = { minCoverage: 0.5, minTexts: 1 };
+
 function report(): EvalReport {
   const bootstrap = { resamples: 100, seed: 1 };
   const score = scoreRun(mini, gold, thisRun, bootstrap);
@@ -49,7 +52,7 @@ function report(): EvalReport {
     retries: 1,
     fallbacks: 0,
   });
-  const thresholds = checkThresholds(parseThresholds(["0.9"], ["sentiment"]), score);
+  const thresholds = checkThresholds(parseThresholds(["0.9"], ["sentiment"]), score, GATE);
   return {
     createdAt: "2026-11-30T05:00:00.000Z",
     target: { kind: "emulator", description: "emulator" },
@@ -65,6 +68,8 @@ function report(): EvalReport {
       agreement: runAgreement(mini, ["a", "b", "c"], thisRun, otherRun, bootstrap),
     },
     thresholds,
+    coverage: checkCoverage(score, GATE.minCoverage),
+    coverageGated: true,
     passed: thresholds.every((t) => t.passed),
     texts: Object.fromEntries(gold.map((g) => [g.id, g.text])),
   };
@@ -100,8 +105,28 @@ describe("thresholds", () => {
   it("fails a threshold whose value is undefined", () => {
     const r = report();
     // quality: the covered numeric pairs are (5,4) and (1,1): kappa is defined; a made-up undefined one fails.
-    const [check] = checkThresholds([{ target: "quality", min: -1 }], { ...r.run.score, dimensions: r.run.score.dimensions.map((d) => ({ ...d, headline: null })) });
-    expect(check).toMatchObject({ passed: false, value: null });
+    const [check] = checkThresholds([{ target: "quality", min: -1 }], { ...r.run.score, dimensions: r.run.score.dimensions.map((d) => ({ ...d, headline: null })) }, GATE);
+    expect(check).toMatchObject({ passed: false, value: null, failures: ["undefined"] });
+  });
+
+  it("fails a threshold met on too small a share of the texts: coverage is texts with valid labels / texts asked", () => {
+    const score = report().run.score;
+    // Two of three texts labelled: 66.7 %. The value alone would pass.
+    expect(score.coverage).toBeCloseTo(2 / 3, 12);
+    const [passes] = checkThresholds([{ target: "overall", min: 0 }], score, { minCoverage: 0.6, minTexts: 1 });
+    expect(passes).toMatchObject({ passed: true, failures: [], texts: 2 });
+    const [fails] = checkThresholds([{ target: "overall", min: 0 }], score, { minCoverage: 0.95, minTexts: 1 });
+    expect(fails).toMatchObject({ passed: false, failures: ["coverage 66.7% < 95.0%"] });
+    // A dimension's threshold is judged on that dimension's coverage: sentiment has 2 of 3 too.
+    const [dimension] = checkThresholds([{ target: "sentiment", min: 0 }], score, { minCoverage: 0.95, minTexts: 1 });
+    expect(dimension).toMatchObject({ passed: false, coverage: 2 / 3 });
+    expect(checkCoverage(score, 0.95)).toEqual({ asked: 3, labelled: 2, coverage: 2 / 3, min: 0.95, passed: false });
+  });
+
+  it("fails a threshold whose score rests on fewer texts than the minimum", () => {
+    const score = report().run.score;
+    const [check] = checkThresholds([{ target: "sentiment", min: 0 }], score, { minCoverage: 0, minTexts: 30 });
+    expect(check).toMatchObject({ passed: false, texts: 2, failures: ["2 texts < 30"] });
   });
 });
 
@@ -114,6 +139,15 @@ describe("formatReport", () => {
     expect(text).toContain("against prompt v1: 2 texts labelled by both");
     expect(text).toContain('b sentiment: "negative" (other) -> "positive" (this)');
     expect(text).toMatch(/^FAIL overall >= 0.9: /m);
+    expect(text).toMatch(/^ok {3}coverage >= 50\.0%: 2 of 3 texts labelled \(66\.7%\)$/m);
+  });
+
+  it("names the reason a threshold failed when it is not the value itself", () => {
+    const r = report();
+    const thresholds = checkThresholds([{ target: "sentiment", min: 0 }], r.run.score, { minCoverage: 0.95, minTexts: 30 });
+    const text = formatReport({ ...r, thresholds, coverage: checkCoverage(r.run.score, 0.95), passed: false });
+    expect(text).toMatch(/^FAIL coverage >= 95\.0%: 2 of 3 texts labelled \(66\.7%\)$/m);
+    expect(text).toMatch(/^FAIL sentiment >= 0: 0\.500 \(coverage 66\.7% < 95\.0%; 2 texts < 30\)$/m);
   });
 
   it("pads columns to the widest cell", () => {

@@ -110,8 +110,34 @@ describe("runEvaluation", () => {
     const report = await runEvaluation(taxonomy, gold, options({ thresholds: [{ target: "sentiment_polarity", min: 0.9 }] }), core(undefined, labeller));
     const sentiment = report.run.score.dimensions.find((d) => d.key === "sentiment_polarity")!;
     expect(sentiment.headline).toBe(9 / 12);
-    expect(report.thresholds).toEqual([{ target: "sentiment_polarity", min: 0.9, value: 0.75, passed: false }]);
+    expect(report.thresholds).toEqual([
+      { target: "sentiment_polarity", min: 0.9, value: 0.75, coverage: 1, texts: 12, passed: false, failures: ["below 0.9", "12 texts < 30"] },
+    ]);
     expect(report.passed).toBe(false);
+  });
+
+  it("fails --min on a run where most texts got no labels, though the labelled few score perfectly", async () => {
+    // The model leaves out every text but the first of each call, every time: 3 of 12 labelled.
+    const c = core(() => ({ rewrite: (t, clean) => (t.i === 1 ? [clean] : []) }));
+    const gate = { minCoverage: 0.95, minTexts: 1 };
+    const report = await runEvaluation(taxonomy, gold, options({ thresholds: [{ target: "overall", min: 0.9 }], gate }), c);
+    expect(report.run.score.labelledTexts).toBeLessThan(12);
+    expect(report.run.score.overall.value).toBe(1);
+    expect(report.coverage).toMatchObject({ asked: 12, passed: false });
+    expect(report.thresholds[0]).toMatchObject({ value: 1, passed: false });
+    expect(report.thresholds[0]!.failures[0]).toMatch(/^coverage \d+\.\d% < 95\.0%$/);
+    expect(report.passed).toBe(false);
+  });
+
+  it("gates on coverage alone when asked, and not at all without thresholds", async () => {
+    const c = () => core(() => ({ rewrite: (t, clean) => (t.i === 1 ? [clean] : []) }));
+    const ungated = await runEvaluation(taxonomy, gold, options(), c());
+    expect(ungated).toMatchObject({ coverageGated: false, passed: true, coverage: { passed: false } });
+    const gated = await runEvaluation(taxonomy, gold, options({ requireCoverage: true, gate: { minCoverage: 0.95, minTexts: 30 } }), c());
+    expect(gated).toMatchObject({ coverageGated: true, passed: false, coverage: { passed: false } });
+    // The same gate on a run that labels every text passes.
+    const full = await runEvaluation(taxonomy, gold, options({ requireCoverage: true, gate: { minCoverage: 0.95, minTexts: 30 } }), core());
+    expect(full).toMatchObject({ coverageGated: true, passed: true, coverage: { asked: 12, labelled: 12, coverage: 1 } });
   });
 
   it("compares with another prompt version and repeats runs for self-consistency", async () => {

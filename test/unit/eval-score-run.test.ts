@@ -69,6 +69,48 @@ describe("scoreRun", () => {
     expect(score.overall.value).toBe(1);
   });
 
+  it("leaves a multi-choice dimension with no label on either side out of overall, in the point and in the interval alike", () => {
+    // topics: nobody gave a topic on any text. Micro-F1 is undefined there, not 0.
+    const gm = gold(
+      { sentiment: "positive", topics: [] },
+      { sentiment: "negative", topics: [] },
+      { sentiment: "neutral", topics: [] },
+      { sentiment: "positive", topics: [] },
+    );
+    const rm = run(
+      { sentiment: "positive", topics: [] },
+      { sentiment: "negative", topics: [] },
+      { sentiment: "positive", topics: [] },
+      { sentiment: "positive", topics: [] },
+    );
+    const score = scoreRun(mini, gm, rm, { resamples: 400, seed: 3 });
+    const topics = score.dimensions.find((d) => d.key === "topics")!;
+    expect(topics).toMatchObject({ headline: null, scoredTexts: 0, interval: null });
+    expect(topics.metrics).toMatchObject({ kind: "multi", microF1: null, meanJaccard: 1, noLabelTexts: 4 });
+    // Overall is sentiment's 3/4 alone; with a 0 for topics it would have been 3/8.
+    expect(score.overall.value).toBe(0.75);
+    expect(score.overall.interval!.low).toBeLessThanOrEqual(0.75);
+    expect(score.overall.interval!.high).toBeGreaterThanOrEqual(0.75);
+  });
+
+  it("leaves a dimension the run covered on no text out of overall, as the bootstrap does", () => {
+    // The run answered topics on no text (the key is missing): no pairs at all.
+    const gm = gold({ sentiment: "positive", topics: ["price"] }, { sentiment: "negative", topics: ["quality"] }, { sentiment: "neutral", topics: [] });
+    const rm = run({ sentiment: "positive" }, { sentiment: "negative" }, { sentiment: "neutral" });
+    const score = scoreRun(mini, gm, rm, { resamples: 200 });
+    expect(score.dimensions.find((d) => d.key === "topics")).toMatchObject({ headline: null, covered: 0, coverage: 0 });
+    expect(score.overall.value).toBe(1);
+    expect(score.overall.interval).toEqual({ low: 1, high: 1 });
+  });
+
+  it("gives the run's coverage as texts with valid labels over texts asked", () => {
+    const gm = gold({ sentiment: "positive" }, { sentiment: "negative" }, { sentiment: "neutral" }, { sentiment: "mixed" });
+    const score = scoreRun(mini, gm, run({ sentiment: "positive" }, null, null, null), { resamples: 100 });
+    expect(score).toMatchObject({ texts: 4, labelledTexts: 1, coverage: 0.25 });
+    // One text, labelled right: a perfect score on a quarter of the texts.
+    expect(score.overall.value).toBe(1);
+  });
+
   it("scores multi-choice dimensions by micro-F1", () => {
     const gm = gold({ topics: ["price", "quality"] }, { topics: ["delivery"] }, { topics: [] });
     const rm = run({ topics: ["price"] }, { topics: ["delivery", "quality"] }, { topics: [] });

@@ -27,7 +27,18 @@ export type DimensionMetrics =
       /** How often each scale point (and null) is the gold answer and the prediction. */
       distribution: { value: string; gold: number; predicted: number }[];
     }
-  | { kind: "multi"; microPrecision: number; microRecall: number; microF1: number; macroF1: number | null; meanJaccard: number | null; perLabel: LabelScores[] }
+  | {
+      kind: "multi";
+      microPrecision: number | null;
+      microRecall: number | null;
+      /** Null when neither side gave a label on any text (see multiChoiceScores). */
+      microF1: number | null;
+      macroF1: number | null;
+      meanJaccard: number | null;
+      /** Texts where neither side gave a label: micro-F1 is undefined on them. */
+      noLabelTexts: number;
+      perLabel: LabelScores[];
+    }
   | { kind: "boolean"; precision: number; recall: number; f1: number | null; accuracy: number | null; positives: number };
 
 /** The metric each kind is judged by: accuracy, quadratic kappa, micro-F1, F1 of true. */
@@ -107,6 +118,24 @@ export function headlineOf(dimension: Dimension, pairs: readonly LabelPair[]): n
     return quadraticWeightedKappa(numeric.map((p) => p.gold), numeric.map((p) => p.predicted), dimension.min, dimension.max);
   }
   return headline(dimensionMetrics(dimension, pairs));
+}
+
+/**
+ * How many of the pairs the headline number is computed from: the texts a threshold on it rests
+ * on. Scale kappa counts only pairs with a number on both sides, micro-F1 only texts where some
+ * label was given, F1 of true only pairs with yes or no on both sides.
+ */
+export function headlineTexts(dimension: Dimension, pairs: readonly LabelPair[]): number {
+  switch (dimension.kind) {
+    case "single":
+      return pairs.length;
+    case "scale":
+      return pairs.filter((p) => typeof p.gold === "number" && typeof p.predicted === "number").length;
+    case "multi":
+      return pairs.filter((p) => asList(p.gold).length > 0 || asList(p.predicted).length > 0).length;
+    case "boolean":
+      return pairs.filter((p) => typeof p.gold === "boolean" && typeof p.predicted === "boolean").length;
+  }
 }
 
 /** A label value as a list (multi-choice values; anything else is no list). */

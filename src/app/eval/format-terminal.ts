@@ -69,9 +69,15 @@ export function formatReport(report: EvalReport, options: { maxFlips?: number } 
     );
   }
 
-  if (report.thresholds.length > 0) {
+  if (report.thresholds.length > 0 || report.coverageGated) {
     out.push("");
-    for (const t of report.thresholds) out.push(`${t.passed ? "ok  " : "FAIL"} ${t.target} >= ${t.min}: ${num(t.value)}`);
+    const c = report.coverage;
+    out.push(`${c.passed ? "ok  " : "FAIL"} coverage >= ${pct(c.min)}: ${c.labelled} of ${c.asked} texts labelled (${pct(c.coverage)})`);
+    for (const t of report.thresholds) {
+      // The value's own shortfall is plain from the numbers; any other reason is named.
+      const why = t.failures.filter((f) => !f.startsWith("below") && f !== "undefined");
+      out.push(`${t.passed ? "ok  " : "FAIL"} ${t.target} >= ${t.min}: ${num(t.value)}${why.length > 0 ? ` (${why.join("; ")})` : ""}`);
+    }
   }
   return out.join("\n");
 }
@@ -84,7 +90,7 @@ function details(d: DimensionScore): string {
     case "scale":
       return [`MAE ${num(m.meanAbsoluteError)}`, `exact ${num(m.accuracy)}`, `null agreement ${num(m.nullAgreement)}`].join("; ");
     case "multi":
-      return [`macro-F1 ${num(m.macroF1)}`, `Jaccard ${num(m.meanJaccard)}`].join("; ");
+      return [`macro-F1 ${num(m.macroF1)}`, `Jaccard ${num(m.meanJaccard)}`, ...(m.noLabelTexts > 0 ? [`micro-F1 n/a on ${m.noLabelTexts} texts with no label`] : [])].join("; ");
     case "boolean":
       return [`P ${num(m.precision)}`, `R ${num(m.recall)}`, `${m.positives} true`].join("; ");
   }

@@ -74,9 +74,11 @@ ${barChart(
 
   sections.push(`<section><h2>Dimensions</h2>${run.score.dimensions.map((d) => dimensionSection(d)).join("\n")}</section>`);
 
-  if (report.thresholds.length > 0) {
-    sections.push(`<section><h2>Thresholds: ${report.passed ? "passed" : "FAILED"}</h2><ul>${report.thresholds
-      .map((t) => `<li class="${t.passed ? "up" : "down"}">${t.passed ? "ok" : "FAIL"} ${h(t.target)} &ge; ${t.min}: ${num(t.value)}</li>`)
+  if (report.thresholds.length > 0 || report.coverageGated) {
+    const c = report.coverage;
+    const coverage = `<li class="${c.passed ? "up" : "down"}">${c.passed ? "ok" : "FAIL"} coverage &ge; ${c.min}: ${c.labelled} of ${c.asked} texts labelled</li>`;
+    sections.push(`<section><h2>Thresholds: ${report.passed ? "passed" : "FAILED"}</h2><ul>${coverage}${report.thresholds
+      .map((t) => `<li class="${t.passed ? "up" : "down"}">${t.passed ? "ok" : "FAIL"} ${h(t.target)} &ge; ${t.min}: ${num(t.value)}${t.failures.length > 0 ? ` (${h(t.failures.join("; "))})` : ""}</li>`)
       .join("")}</ul></section>`);
   }
 
@@ -109,7 +111,7 @@ function dimensionSection(d: DimensionScore): string {
       break;
     case "multi":
       chart = barChart(m.perLabel.map((l) => ({ label: `${l.label} (${l.support})`, values: [l.f1] })), { title: `${d.key}: F1 per label (gold support)`, series: ["F1"] });
-      facts = `micro-F1 ${num(m.microF1)} (P ${num(m.microPrecision)}, R ${num(m.microRecall)}), macro-F1 ${num(m.macroF1)}, mean Jaccard ${num(m.meanJaccard)}`;
+      facts = `micro-F1 ${num(m.microF1)} (P ${num(m.microPrecision)}, R ${num(m.microRecall)}), macro-F1 ${num(m.macroF1)}, mean Jaccard ${num(m.meanJaccard)}${m.noLabelTexts > 0 ? `; micro-F1 n/a on ${m.noLabelTexts} texts with no label either side` : ""}`;
       break;
     case "scale": {
       const most = Math.max(1, ...m.distribution.flatMap((x) => [x.gold, x.predicted]));

@@ -10,7 +10,7 @@ import { type RunAgreement, runAgreement } from "./run-agreement.ts";
 import { type RunOps, runOps } from "./run-ops.ts";
 import { type RunLabels, type RunScore, type ScoreDelta, scoreDelta, scoreRun } from "./score-run.ts";
 import { type DimensionConsistency, selfConsistency } from "./self-consistency.ts";
-import { checkThresholds, type Threshold, type ThresholdCheck } from "./thresholds.ts";
+import { checkCoverage, checkThresholds, type CoverageCheck, type CoverageGate, DEFAULT_MIN_COVERAGE, DEFAULT_MIN_TEXTS, type Threshold, type ThresholdCheck } from "./thresholds.ts";
 
 /** Where the model answers come from; the emulator is a test double and every report says so. */
 export interface EvalTarget {
@@ -27,6 +27,10 @@ export interface EvalOptions extends RunSpec {
   /** Label the gold texts this many times (>= 2 measures self-consistency). */
   repeat: number;
   thresholds: readonly Threshold[];
+  /** What every threshold needs besides its number (default 95 % coverage, 30 texts). */
+  gate?: CoverageGate;
+  /** Fail the run on coverage below gate.minCoverage even without thresholds (set when --min-coverage is given). */
+  requireCoverage?: boolean;
   bootstrap: { resamples: number; seed: number };
   target: EvalTarget;
   /** Each result message of the main run, as it completes. */
@@ -62,7 +66,11 @@ export interface EvalReport {
   };
   consistency?: { runs: number; dimensions: DimensionConsistency[] };
   thresholds: ThresholdCheck[];
-  /** False when any threshold failed. */
+  /** The run's coverage: texts with valid labels / texts asked, against the minimum. */
+  coverage: CoverageCheck;
+  /** Whether coverage decides `passed`: with any threshold, or when asked for. */
+  coverageGated: boolean;
+  /** False when any threshold failed, or coverage is gated and below its minimum. */
   passed: boolean;
   /** Texts by id, for reading flips. */
   texts: Record<string, string>;
@@ -86,14 +94,18 @@ export async function runEvaluation(taxonomy: Taxonomy, gold: readonly GoldItem[
   for (let k = 2; k <= options.repeat; k++) repeats.push((await runOnce(spec, `run${k}`)).labels);
 
   const ids = gold.map((g) => g.id);
+  const gate = options.gate ?? { minCoverage: DEFAULT_MIN_COVERAGE, minTexts: DEFAULT_MIN_TEXTS };
+  const evaluatedMain = evaluated(main);
   const report: EvalReport = {
     createdAt: new Date().toISOString(),
     target: options.target,
     goldFile: options.goldFile,
     taxonomy: taxonomy.name,
     bootstrap: { ...options.bootstrap, level: 0.95 },
-    run: evaluated(main),
+    run: evaluatedMain,
     thresholds: [],
+    coverage: checkCoverage(evaluatedMain.score, gate.minCoverage),
+    coverageGated: options.thresholds.length > 0 || (options.requireCoverage ?? false),
     passed: true,
     texts: Object.fromEntries(gold.map((g) => [g.id, g.text])),
   };
@@ -120,8 +132,8 @@ export async function runEvaluation(taxonomy: Taxonomy, gold: readonly GoldItem[
       agreement: runAgreement(taxonomy, ids, main.labels, other, options.bootstrap),
     };
   }
-  report.thresholds = checkThresholds(options.thresholds, report.run.score);
-  report.passed = report.thresholds.every((t) => t.passed);
+  report.thresholds = checkThresholds(options.thresholds, report.run.score, gate);
+  report.passed = report.thresholds.every((t) => t.passed) && (!report.coverageGated || report.coverage.passed);
   return report;
 }
 

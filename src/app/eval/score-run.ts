@@ -2,7 +2,7 @@ import type { LabelValue } from "../../core/contracts/result.ts";
 import type { Dimension, Taxonomy } from "../../core/taxonomy/taxonomy-schema.ts";
 import type { GoldItem } from "./gold-set.ts";
 import { bootstrapIntervals, type BootstrapOptions, type Interval } from "./metrics/bootstrap.ts";
-import { dimensionMetrics, type DimensionMetrics, headline, HEADLINE_METRIC, headlineOf, type LabelPair } from "./dimension-scores.ts";
+import { dimensionMetrics, type DimensionMetrics, HEADLINE_METRIC, headlineOf, headlineTexts, type LabelPair } from "./dimension-scores.ts";
 
 /** A run's labels by item id; null for a text the run could not label (an item error). */
 export type RunLabels = ReadonlyMap<string, Record<string, LabelValue> | null>;
@@ -15,6 +15,8 @@ export interface DimensionScore {
   /** Name of the headline metric (accuracy, quadratic kappa, micro-F1, F1). */
   headlineMetric: string;
   headline: number | null;
+  /** Texts the headline is computed from (see headlineTexts): what a threshold on it rests on. */
+  scoredTexts: number;
   /** Bootstrap 95 % interval of the headline. */
   interval: Interval | null;
   /** Gold texts with a label for this dimension. */
@@ -27,11 +29,17 @@ export interface DimensionScore {
 
 export interface RunScore {
   dimensions: DimensionScore[];
-  /** Unweighted mean of the dimensions' headline numbers, with its bootstrap interval. */
+  /**
+   * Unweighted mean of the dimensions' defined headline numbers, with its bootstrap interval. The
+   * point and every resample use one definition: a dimension whose headline is undefined (null)
+   * is left out of the mean, never counted as 0.
+   */
   overall: { value: number | null; interval: Interval | null };
-  /** Gold texts, and how many of them the run labelled. */
+  /** Gold texts (the texts asked), and how many of them the run labelled (valid labels, no item error). */
   texts: number;
   labelledTexts: number;
+  /** labelledTexts / texts; null for no texts. */
+  coverage: number | null;
 }
 
 /** The pair (gold, predicted) of each gold item for one dimension, or undefined where either side is missing. */
@@ -52,29 +60,34 @@ export function scoreRun(taxonomy: Taxonomy, gold: readonly GoldItem[], run: Run
   for (const d of dims) statistics[d.key] = (idx) => headlineOf(d, pick(pairs.get(d.key)!, idx));
   statistics[OVERALL] = (idx) => mean(dims.map((d) => statistics[d.key]!(idx)));
   const intervals = bootstrapIntervals(gold.length, statistics, bootstrap);
+  // The point estimates are the same statistics on the whole gold set (every index once), so a
+  // point and its interval cannot disagree on what is counted.
+  const all = gold.map((_, k) => k);
 
   const dimensions = dims.map((d): DimensionScore => {
     const covered = pairs.get(d.key)!.filter((p) => p !== undefined);
     const support = gold.filter((g) => d.key in g.labels).length;
-    const metrics = dimensionMetrics(d, covered);
     return {
       key: d.key,
       title: d.title,
       kind: d.kind,
       headlineMetric: HEADLINE_METRIC[d.kind],
-      headline: headline(metrics),
+      headline: statistics[d.key]!(all),
+      scoredTexts: headlineTexts(d, covered),
       interval: intervals[d.key] ?? null,
       support,
       covered: covered.length,
       coverage: support === 0 ? null : covered.length / support,
-      metrics,
+      metrics: dimensionMetrics(d, covered),
     };
   });
+  const labelledTexts = gold.filter((g) => run.get(g.id)).length;
   return {
     dimensions,
-    overall: { value: mean(dimensions.map((d) => d.headline)), interval: intervals[OVERALL] ?? null },
+    overall: { value: statistics[OVERALL](all), interval: intervals[OVERALL] ?? null },
     texts: gold.length,
-    labelledTexts: gold.filter((g) => run.get(g.id)).length,
+    labelledTexts,
+    coverage: gold.length === 0 ? null : labelledTexts / gold.length,
   };
 }
 

@@ -8,8 +8,39 @@ export interface Threshold {
   min: number;
 }
 
+/**
+ * What a threshold needs besides its number: a score over the texts that failed says nothing about
+ * them, so a run where most texts got no labels must not pass on the few that did.
+ */
+export interface CoverageGate {
+  /** Least share of the asked texts with valid labels (the run's for overall, the dimension's for a dimension). */
+  minCoverage: number;
+  /** Least number of texts the score is computed from. */
+  minTexts: number;
+}
+
+/** 95 %: a run that lost more than 1 text in 20 is not judged by the rest. */
+export const DEFAULT_MIN_COVERAGE = 0.95;
+/** Below 30 texts a 95 % interval of a rate is about ±0.18 wide or more: too wide to pass or fail a run on. */
+export const DEFAULT_MIN_TEXTS = 30;
+
 export interface ThresholdCheck extends Threshold {
   value: number | null;
+  /** Share of the asked texts with valid labels for the target (run or dimension); null for none asked. */
+  coverage: number | null;
+  /** Texts the value is computed from. */
+  texts: number;
+  passed: boolean;
+  /** Why it failed, one phrase per reason; empty when it passed. */
+  failures: string[];
+}
+
+/** The run's coverage as a gate of its own. */
+export interface CoverageCheck {
+  asked: number;
+  labelled: number;
+  coverage: number | null;
+  min: number;
   passed: boolean;
 }
 
@@ -36,10 +67,37 @@ export function parseThresholds(specs: readonly string[], dimensionKeys: readonl
     });
 }
 
-/** Check each threshold against a run's scores; an undefined (n/a) or unscored value fails. */
-export function checkThresholds(thresholds: readonly Threshold[], score: RunScore): ThresholdCheck[] {
+/**
+ * Check each threshold against a run's scores. A threshold fails when its value is undefined (n/a)
+ * or below the minimum, when too small a share of the texts was labelled, or when the value rests
+ * on fewer than `gate.minTexts` texts.
+ */
+export function checkThresholds(thresholds: readonly Threshold[], score: RunScore, gate: CoverageGate): ThresholdCheck[] {
   return thresholds.map((t) => {
-    const value = t.target === "overall" ? score.overall.value : (score.dimensions.find((d) => d.key === t.target)?.headline ?? null);
-    return { ...t, value, passed: value !== null && value >= t.min };
+    const dimension = t.target === "overall" ? undefined : score.dimensions.find((d) => d.key === t.target);
+    const value = t.target === "overall" ? score.overall.value : (dimension?.headline ?? null);
+    const coverage = t.target === "overall" ? score.coverage : (dimension?.coverage ?? null);
+    const texts = t.target === "overall" ? score.labelledTexts : (dimension?.scoredTexts ?? 0);
+    const failures: string[] = [];
+    if (value === null) failures.push("undefined");
+    else if (value < t.min) failures.push(`below ${t.min}`);
+    if (coverage === null || coverage < gate.minCoverage) failures.push(`coverage ${percent(coverage)} < ${percent(gate.minCoverage)}`);
+    if (texts < gate.minTexts) failures.push(`${texts} texts < ${gate.minTexts}`);
+    return { ...t, value, coverage, texts, passed: failures.length === 0, failures };
   });
+}
+
+/** The run's coverage (texts with valid labels / texts asked) against the minimum. */
+export function checkCoverage(score: RunScore, minCoverage: number): CoverageCheck {
+  return {
+    asked: score.texts,
+    labelled: score.labelledTexts,
+    coverage: score.coverage,
+    min: minCoverage,
+    passed: score.coverage !== null && score.coverage >= minCoverage,
+  };
+}
+
+function percent(x: number | null): string {
+  return x === null ? "n/a" : `${(x * 100).toFixed(1)}%`;
 }

@@ -2,13 +2,21 @@ import { type LabelScores, prf } from "./classification.ts";
 
 /** Micro- and macro-averaged F1 and mean Jaccard of a multi-choice dimension (sets of labels per text). */
 export interface MultiChoiceScores {
-  microPrecision: number;
-  microRecall: number;
-  microF1: number;
+  /** Null, like recall and F1, when neither side gave a single label on any text: there is nothing to count. */
+  microPrecision: number | null;
+  microRecall: number | null;
+  /**
+   * F1 over the label decisions of every text pooled. A text where neither side gave a label adds
+   * no decision, so micro-F1 says nothing about it (see `noLabelTexts`); when every text is such a
+   * text it is undefined (null), never 0: a 0 would read as total disagreement where both sides agree.
+   */
+  microF1: number | null;
   /** Mean F1 over every label used as gold or prediction; null when no label was used at all. */
   macroF1: number | null;
   /** Mean over texts of |gold ∩ predicted| / |gold ∪ predicted|; two empty sets agree fully (1). */
   meanJaccard: number | null;
+  /** Texts where neither side gave a label: micro-F1 is undefined on them, Jaccard counts them as agreement. */
+  noLabelTexts: number;
   /** Precision, recall and F1 of each label used as gold or prediction, in first-seen order. */
   perLabel: LabelScores[];
 }
@@ -18,12 +26,14 @@ export function multiChoiceScores(gold: readonly (readonly string[])[], predicte
   let tp = 0;
   let fp = 0;
   let fn = 0;
+  let noLabelTexts = 0;
   const perLabel = new Map<string, { tp: number; fp: number; fn: number }>();
   const cell = (label: string) => perLabel.get(label) ?? perLabel.set(label, { tp: 0, fp: 0, fn: 0 }).get(label)!;
   let jaccardSum = 0;
   gold.forEach((gList, k) => {
     const g = new Set(gList);
     const p = new Set(predicted[k]);
+    if (g.size === 0 && p.size === 0) noLabelTexts += 1;
     for (const label of p) {
       if (g.has(label)) {
         tp += 1;
@@ -41,15 +51,17 @@ export function multiChoiceScores(gold: readonly (readonly string[])[], predicte
     }
     jaccardSum += jaccard(g, p);
   });
+  const counted = tp + fp + fn > 0;
   const micro = prf(tp, fp, fn);
   const labelScores = [...perLabel.entries()].map(([label, c]) => ({ label, ...prf(c.tp, c.fp, c.fn), support: c.tp + c.fn }));
   const f1s = labelScores.map((x) => x.f1);
   return {
-    microPrecision: micro.precision,
-    microRecall: micro.recall,
-    microF1: micro.f1,
+    microPrecision: counted ? micro.precision : null,
+    microRecall: counted ? micro.recall : null,
+    microF1: counted ? micro.f1 : null,
     macroF1: f1s.length === 0 ? null : f1s.reduce((s, x) => s + x, 0) / f1s.length,
     meanJaccard: gold.length === 0 ? null : jaccardSum / gold.length,
+    noLabelTexts,
     perLabel: labelScores,
   };
 }
