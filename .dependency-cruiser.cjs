@@ -5,8 +5,8 @@
 //                 (interfaces) it needs. Imports no adapter and no application service.
 //   src/adapters  SQS, DynamoDB, Redis/bottleneck, S3 and Bedrock, implementing core's ports.
 //   src/app       application services that wire core and adapters: worker, bulk, dlq, eval,
-//                 ops, producer, demo, local stack, in
-//                 tiers (bulk, dlq, local <- producer <- worker <- eval, ops, demo).
+//                 ops, producer, demo, local stack, distill, in
+//                 tiers (bulk, dlq, local <- producer <- worker <- eval, ops, demo <- distill).
 //   src/cli, src/lambda   entry points.
 //
 // A module may import its own layer and the layers below it, never one above; folders in one
@@ -29,6 +29,7 @@ const layers = [
   ["app/producer"],
   ["app/worker"],
   ["app/eval", "app/ops", "app/demo"],
+  ["app/distill"],
   ["cli", "lambda"],
 ];
 
