@@ -8,8 +8,8 @@ import { bulkCacheEntries, bulkResult } from "./bulk-result.ts";
 import { FINAL_INTAKE_STATES, type IntakeRecord, type JobRecord, type JobSummary } from "../../core/bulk/bulk-store.ts";
 import type { HandOffReason } from "./hand-off.ts";
 import { handOff } from "./hand-off.ts";
-import { COMPLETED_STATUSES, jobIdOf } from "../../adapters/bedrock/job-control.ts";
-import { type OutputRead, readManifest, readOutputFile } from "./read-output.ts";
+import { COMPLETED_STATUSES } from "../../adapters/bedrock/job-control.ts";
+import { type OutputRead, readJobOutput } from "./read-output.ts";
 import { recordItems, type ResolvedBatch, resolveBatch } from "./resolve-batch.ts";
 import { type BatchOutput, sortBatchOutput } from "./sort-batch-output.ts";
 
@@ -155,21 +155,6 @@ async function collectLeased(ctx: BulkContext, leased: JobRecord, lease: Collect
     log.info({ ...summary }, "bulk job collected");
   }
   return done;
-}
-
-/** Every output file of a job (any order, any number), and its manifest's counts in the log. */
-async function readJobOutput(ctx: BulkContext, job: JobRecord): Promise<OutputRead> {
-  const read: OutputRead = { records: new Map(), malformedLines: 0 };
-  if (!job.jobArn) return read;
-  const prefix = `${job.outputPrefix}${jobIdOf(job.jobArn)}/`;
-  for (const key of await ctx.objects.list(prefix)) {
-    if (key.endsWith("manifest.json.out")) {
-      ctx.logger.debug({ jobKey: job.jobKey, manifest: readManifest(await ctx.objects.get(key)) }, "bulk job manifest");
-    } else if (key.endsWith(".out")) {
-      readOutputFile((await ctx.objects.get(key)) ?? "", read);
-    }
-  }
-  return read;
 }
 
 /** Why the batches of a job that ended without labelling them leave the bulk path. */
