@@ -193,8 +193,9 @@ function measure(reader: string, params: ReaderParams): Promise<Measured> {
     child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString("utf8")));
     child.once("exit", (code) => {
       if (code === 0) return resolve(JSON.parse(out.trim().split("\n").at(-1)!) as Measured);
-      const why = err.split("\n").find((l) => /Error/.test(l))?.trim() ?? `exit ${String(code)}`;
-      resolve({ reader, records: 0, malformed: 0, ms: 0, maxRssMb: 0, sampledPeakRssMb: 0, keptMb: 0, error: why.slice(0, 120) });
+      // Node prints the source line first, then "<Name>Error: message".
+      const why = err.split("\n").find((l) => /^\w*Error( \[\w+\])?: /.test(l))?.trim() ?? `exit ${String(code)}`;
+      resolve({ reader, records: 0, malformed: 0, ms: 0, maxRssMb: 0, sampledPeakRssMb: 0, keptMb: 0, error: why.replaceAll("|", "/").replace(/s3:\/\/\S*\//, "s3://.../").slice(0, 160) });
     });
   });
 }
