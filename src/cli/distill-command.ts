@@ -1,11 +1,11 @@
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { exportTrainingSet, TEXTS_OPT_IN_REQUIRED } from "../app/distill/export-training-set.ts";
 import { formatExportReport } from "../app/distill/format-export-report.ts";
 import { JOBS, type JobKind, STUDENTS, type StudentName, studentLimits } from "../app/distill/students.ts";
 import { InvalidRequestError } from "../core/errors/errors.ts";
 import { PromptRegistry } from "../core/prompts/prompt-registry.ts";
 import { configFrom } from "./config-from-flags.ts";
-import { integerArg } from "./numeric-flags.ts";
+import { integerArg, shareArg } from "./numeric-flags.ts";
 
 interface ExportFlags {
   results: string[];
@@ -26,13 +26,6 @@ interface ExportFlags {
   maxRecordTokens?: number;
   minExamples: number;
   json?: boolean;
-}
-
-/** A commander argument parser for a share from 0 to 1 (0 included, 1 not). */
-function shareArg(value: string): number {
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError(`must be a share from 0 to below 1, not "${value}"`);
-  return n;
 }
 
 // No default: a required repeatable flag that was never given stays undefined, so commander says it is missing.
@@ -59,8 +52,8 @@ export function registerDistillCommand(program: Command): void {
     .addOption(new Option("--student <family>", "llama3: Llama 3.1 8B, 3.2 1B/3B; nova: Nova Micro, Lite").choices([...STUDENTS]).default("llama3"))
     .addOption(new Option("--job <kind>", "the customization job the records are for").choices([...JOBS]).default("fine-tuning"))
     .option("--texts-per-record <n>", "texts per record, as labelq sends a chunk of texts in one call", integerArg(1, 200), 20)
-    .option("--validation <share>", "share of texts for the validation file", shareArg, 0.1)
-    .option("--heldout <share>", "share of texts kept out of training and validation, written as a gold set", shareArg, 0.1)
+    .option("--validation <share>", "share of texts for the validation file", shareArg("[0, 1)"), 0.1)
+    .option("--heldout <share>", "share of texts kept out of training and validation, written as a gold set", shareArg("[0, 1)"), 0.1)
     .option("--seed <n>", "seed of the split: the same seed always puts a text in the same split", integerArg(0, 2 ** 31 - 1), 1)
     .option("--max-records <n>", "training plus validation records at most (default: the student's limit)", integerArg(1, 10_000_000))
     .option("--max-record-tokens <n>", "input plus output tokens of a record at most (default: the student's limit)", integerArg(100, 10_000_000))

@@ -1,23 +1,17 @@
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { formatLiveVsBulk, liveVsBulk } from "../app/ops/bulk-estimate.ts";
 import { estimateRun, formatEstimate } from "../app/ops/estimate.ts";
-import { checkQuotaShare, fleetForEstimate, formatFleetPlan } from "../app/ops/fleet-size.ts";
+import { fleetForEstimate, formatFleetPlan } from "../app/ops/fleet-size.ts";
 import { readTexts } from "../app/producer/read-texts.ts";
 import { screenTexts, skippedLines } from "../app/producer/screen-texts.ts";
 import { PromptRegistry } from "../core/prompts/prompt-registry.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { InvalidRequestError } from "../core/errors/errors.ts";
-import { integerArg, positiveNumberArg } from "./numeric-flags.ts";
+import { integerArg, positiveNumberArg, shareArg } from "./numeric-flags.ts";
 import { modelCatalogueFor } from "../app/worker/worker.ts";
 
-/** A commander parser for --quota-share: a number above 0 and at most 1, refused while the flags are parsed. */
-export function quotaShareArg(value: string): number {
-  try {
-    return checkQuotaShare(value.trim() === "" ? NaN : Number(value));
-  } catch {
-    throw new InvalidArgumentError(`must be a number above 0 and at most 1 (the share of the Bedrock quota labelq may use, e.g. 0.5), not "${value}"`);
-  }
-}
+/** A commander parser for --quota-share: a share above 0 and at most 1, refused while the flags are parsed. */
+export const quotaShareArg = shareArg("(0, 1]", "the share of the Bedrock quota labelq may use, e.g. 0.5");
 
 /** Add `labelq estimate <file>`: texts, batches, tokens and cost before enqueueing. */
 export function registerEstimateCommand(program: Command): void {

@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import fs from "node:fs";
 import path from "node:path";
 import { createAwsClients } from "../adapters/aws-clients.ts";
@@ -18,7 +18,7 @@ import { PromptRegistry } from "../core/prompts/prompt-registry.ts";
 import { modelCatalogueFor } from "../app/worker/worker.ts";
 import { configFrom, useLocalCredentials } from "./config-from-flags.ts";
 import { DEFAULT_EMULATOR_LATENCY, EMULATOR_HELP, emulatorSettings } from "./emulator-flag.ts";
-import { checkIntegerFlag, integerArg } from "./numeric-flags.ts";
+import { checkIntegerFlag, integerArg, shareArg } from "./numeric-flags.ts";
 import { packageRoot } from "./package-root.ts";
 
 interface EvalFlags {
@@ -44,13 +44,6 @@ interface EvalFlags {
 
 /** Exit code when the run completed but a --min threshold or the coverage gate was not met (1 is for errors). */
 const THRESHOLD_FAILED = 2;
-
-/** A commander argument parser for a share from 0 to 1. */
-function shareArg(value: string): number {
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`must be a share from 0 to 1, not "${value}"`);
-  return n;
-}
 
 /** Add `labelq eval`: label a gold set through the worker's core and report how good the labels are. */
 export function registerEvalCommand(program: Command): void {
@@ -107,7 +100,7 @@ export function registerEvalCommand(program: Command): void {
     .option(
       "--min-coverage <share>",
       `with --min: fail (exit 2) when fewer than this share of the gold texts got valid labels (the run's for overall, the dimension's for a dimension); given alone, gates the run on coverage (default ${DEFAULT_MIN_COVERAGE})`,
-      shareArg,
+      shareArg("[0, 1]"),
     )
     .option("--min-texts <n>", "with --min: fail (exit 2) when a score rests on fewer texts than this", integerArg(1, 1_000_000), DEFAULT_MIN_TEXTS)
     .option("--json", "print the whole report as JSON instead of the table")

@@ -24,6 +24,21 @@ export function positiveNumberArg(unit: string): (value: string) => number {
 }
 
 /**
+ * A commander argument parser for a share: a number from 0 to 1, each end included or not as
+ * `interval` writes it ("[0, 1]", "[0, 1)", "(0, 1]"); `what` says what the share is of.
+ */
+export function shareArg(interval: "[0, 1]" | "[0, 1)" | "(0, 1]", what = ""): (value: string) => number {
+  const [lowIn, highIn] = [interval.startsWith("["), interval.endsWith("]")];
+  const words = `${lowIn ? "from 0" : "above 0"} ${highIn ? "to 1" : "to below 1"}`;
+  return (value) => {
+    const n = Number(value);
+    const inRange = (lowIn ? n >= 0 : n > 0) && (highIn ? n <= 1 : n < 1);
+    if (value.trim() === "" || !Number.isFinite(n) || !inRange) throw new InvalidArgumentError(`must be a share ${words}${what ? ` (${what})` : ""}, not "${value}"`);
+    return n;
+  };
+}
+
+/**
  * Check an already parsed integer flag against a bound known only once config is read
  * (e.g. --batch-size against LABELQ_MAX_ITEMS); the error names the flag, the range and the value.
  */

@@ -111,7 +111,7 @@ describe("producer commands: enqueue, estimate, collect", () => {
     expect(run.stdout).toMatch(/^ {2}one batch: .* output x 5 burn-down\): .* quota tokens settled, .* reserved while its calls run$/m);
     const refused = await runCli(["estimate", mine(), "--quota-share", "1.5"], quota);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`option '--quota-share <x>' argument '1.5' is invalid. must be a number above 0 and at most 1`);
+    expect(refused.stderr).toContain(`option '--quota-share <x>' argument '1.5' is invalid. must be a share above 0 to 1`);
   });
 
   async function drainResults(): Promise<string[]> {

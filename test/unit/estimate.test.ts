@@ -82,7 +82,7 @@ describe("labelq estimate --quota-share", () => {
     expect(quotaShareArg("0.5")).toBe(0.5);
     expect(quotaShareArg("1")).toBe(1);
     for (const bad of ["0", "-0.2", "1.5", "", " ", "half", "NaN"]) {
-      expect(() => quotaShareArg(bad)).toThrow(`must be a number above 0 and at most 1 (the share of the Bedrock quota labelq may use, e.g. 0.5), not "${bad}"`);
+      expect(() => quotaShareArg(bad)).toThrow(`must be a share above 0 to 1 (the share of the Bedrock quota labelq may use, e.g. 0.5), not "${bad}"`);
     }
   });
 });
