@@ -28,6 +28,7 @@ export interface OutputRead {
 /** Record id -> record key (recordKeyOf), from a job's record map. */
 export type RecordKeys = ReadonlyMap<string, string>;
 
+/** An OutputRead with nothing read yet. */
 export function emptyOutputRead(): OutputRead {
   return { records: new Map(), malformedLines: 0 };
 }
