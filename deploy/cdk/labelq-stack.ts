@@ -150,6 +150,8 @@ export class LabelqStack extends Stack {
     const prefix = props.prefix ?? "labelq";
     const fifo = props.fifo ?? false;
     const compute = props.compute ?? "ecs";
+    // The Lambda handler refuses the bulk settings at cold start: it runs no bulk loop to submit and collect jobs.
+    if (compute === "lambda" && props.bulk) throw new Error("bulk: the Lambda worker runs no bulk loop (it refuses the bulk settings at cold start); deploy the bulk path with compute=ecs");
     const concurrency = props.concurrency ?? config.worker.concurrency;
     const capacity = fleetCapacity({ ...props.batch, outputBurnDown: burnDownOf(props, config.models.default), quota: props.quota, quotaShare: props.quotaShare, concurrency });
     const ceiling = props.maxTasksCeiling ?? 64;
@@ -671,6 +673,10 @@ export class LabelqStack extends Stack {
     ];
     if (o.bulk) {
       reasons.push(
+        [
+          "*",
+          "bedrock:ListModelInvocationJobs only (statement FindBulkJobsByName): the action has no resource type in the Service Authorization Reference, so it takes no narrower resource. It lists job names and statuses, and labelq calls it to adopt by name a job it created before a crash.",
+        ],
         [
           `arn:aws:bedrock:${region}:${account}:model-invocation-job/*`,
           "Bedrock names each batch inference job at CreateModelInvocationJob; the worker must read and stop jobs whose ids it cannot know in advance, and only in this account and Region.",

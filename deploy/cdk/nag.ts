@@ -20,7 +20,8 @@ export const NAG_VARIANTS: Record<string, Record<string, unknown>> = {
   lambda: { compute: "lambda", fifo: false },
   fifo: { compute: "ecs", fifo: true },
   "ecs-kms-bulk": { compute: "ecs", kms: "create", bulk: true },
-  "lambda-kms-bulk": { compute: "lambda", kms: "create", bulk: true },
+  // The Lambda worker runs no bulk loop: the stack refuses bulk with compute=lambda.
+  "lambda-kms": { compute: "lambda", kms: "create" },
 };
 
 /**

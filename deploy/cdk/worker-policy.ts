@@ -128,6 +128,15 @@ function workerBulkStatements(bulk: BulkGrants, o: { region: string; account: st
       Resource: [`arn:aws:bedrock:${o.region}:${o.account}:model-invocation-job/*`, ...allModelArns(bulk.models)],
     },
     {
+      // Finds a job by its name after a crash between CreateModelInvocationJob and the job record
+      // (a repeated clientRequestToken is documented to return no error, not the job's ARN). The
+      // Service Authorization Reference gives ListModelInvocationJobs no resource type: only "*".
+      Sid: "FindBulkJobsByName",
+      Effect: "Allow",
+      Action: "bedrock:ListModelInvocationJobs",
+      Resource: "*",
+    },
+    {
       Sid: "PassBatchRoleToBedrockOnly",
       Effect: "Allow",
       Action: "iam:PassRole",

@@ -139,6 +139,10 @@ describe("bulk: the stack creates the bulk bucket", () => {
     expect(JSON.stringify(template.toJSON())).not.toContain("nova-micro");
   });
 
+  it("refuses the bulk path on the Lambda worker, which runs no bulk loop", () => {
+    expect(() => new LabelqStack(new App(), "LambdaBulk", { ...BASE, compute: "lambda", bulk: {} })).toThrow(/^bulk: the Lambda worker runs no bulk loop/);
+  });
+
   it("creates no bucket, bulk table or service role and sets no bulk setting without bulk", () => {
     const off = Template.fromStack(new LabelqStack(new App(), "NoBulk", BASE));
     off.resourceCountIs("AWS::S3::Bucket", 0);

@@ -48,7 +48,7 @@ describe("LabelqStack (Lambda mode)", () => {
 
   it("gives the function role the documented worker policy, plus what Lambda itself needs", () => {
     // The documented policy without the bulk path, on the stack's own tables.
-    const bulkSids = ["BulkJobs", "PassBatchRoleToBedrockOnly", "BulkBucketObjects", "BulkBucketList", "BulkTableQueries"];
+    const bulkSids = ["BulkJobs", "FindBulkJobsByName", "PassBatchRoleToBedrockOnly", "BulkBucketObjects", "BulkBucketList", "BulkTableQueries"];
     const doc = JSON.parse(readFileSync(WORKER_POLICY_FILE, "utf8").replaceAll("REGION", ENV.region).replaceAll("ACCOUNT_ID", ENV.account)) as { Statement: { Sid: string }[] };
     const tables = [{ "Fn::GetAtt": [Match.stringLikeRegexp("^LabelCacheTable"), "Arn"] }, { "Fn::GetAtt": [Match.stringLikeRegexp("^BatchesTable"), "Arn"] }];
     const statements = doc.Statement.filter((s) => !bulkSids.includes(s.Sid)).map((s) => (s.Sid === "CacheAndIdempotencyTables" ? { ...s, Resource: tables } : s));

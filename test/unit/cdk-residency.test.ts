@@ -84,7 +84,12 @@ describe("residency in the CDK stack: the worker's setting and its role's Bedroc
   });
 
   it("geography from an EU Region: EU profiles and EU Regions", () => {
-    const template = synth({ env: { ...ENV, region: "eu-west-1" }, environment: { LABELQ_DEFAULT_MODEL: "claude-haiku", LABELQ_FALLBACK_MODELS: "nova-lite" } });
+    // Claude burns 5 quota tokens per output token: the fleet cap needs the batch's output part.
+    const template = synth({
+      env: { ...ENV, region: "eu-west-1" },
+      batch: { ...BASE.batch, outputTokensPerBatch: 2_000 },
+      environment: { LABELQ_DEFAULT_MODEL: "claude-haiku", LABELQ_FALLBACK_MODELS: "nova-lite" },
+    });
     expect(workerEnv(template)).toMatchObject({ LABELQ_MODEL_GEOGRAPHY: "eu" });
     const worker = statements(template, "ecs-tasks.amazonaws.com");
     expect(worker.InvokeInferenceProfiles!.Resource).toEqual(

@@ -27,7 +27,7 @@ function synth(props: Partial<LabelqStackProps> = {}): { stack: LabelqStack; tem
 }
 
 /** The statements deploy/iam/worker-policy.json grants only for the bulk path, which these stacks leave off. */
-const BULK_SIDS = ["BulkJobs", "PassBatchRoleToBedrockOnly", "BulkBucketObjects", "BulkBucketList", "BulkTableQueries"];
+const BULK_SIDS = ["BulkJobs", "FindBulkJobsByName", "PassBatchRoleToBedrockOnly", "BulkBucketObjects", "BulkBucketList", "BulkTableQueries"];
 
 /**
  * deploy/iam/worker-policy.json with the placeholders replaced, as a user does with sed, for a
