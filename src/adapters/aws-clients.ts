@@ -13,6 +13,11 @@ export interface AwsClients {
   /** The plain DynamoDB client under `dynamo`, for table management. */
   dynamoBase: DynamoDBClient;
   bedrock: BedrockRuntimeClient;
+  /**
+   * The runtime client signing for `region` (a quota pool's): the same settings as `bedrock` and
+   * the same endpoint override, one per Region, made on first use. AWS_REGION's is `bedrock`.
+   */
+  bedrockIn(region: string): BedrockRuntimeClient;
   /** S3, for the bulk path's job input and output (path-style with an endpoint override: an emulator has no DNS for virtual hosts). */
   s3: S3Client;
   /** The Bedrock control plane (model invocation jobs) for the bulk path. */
@@ -42,26 +47,37 @@ export function createAwsClients(config: Pick<Config, "region" | "endpoints" | "
   const dynamo = DynamoDBDocumentClient.from(dynamoClient, {
     marshallOptions: { removeUndefinedValues: true },
   });
-  const bedrock = new BedrockRuntimeClient({
-    region: config.region,
-    endpoint: config.endpoints.bedrock,
-    // One attempt per SDK call: labelq retries itself (src/core/classify/retry-policy.ts) so that
-    // every throttle reaches the adaptive limiter, and retries never multiply.
-    maxAttempts: 1,
-    // The HTTP/2 handler has no request timeout by default: a stuck stream would hang the batch.
-    requestHandler: new NodeHttp2Handler({ requestTimeout: config.bedrock.timeoutMs, sessionTimeout: 300_000 }),
-  });
+  const runtimeIn = (region: string) =>
+    new BedrockRuntimeClient({
+      region,
+      endpoint: config.endpoints.bedrock,
+      // One attempt per SDK call: labelq retries itself (src/core/classify/retry-policy.ts) so that
+      // every throttle reaches the adaptive limiter, and retries never multiply.
+      maxAttempts: 1,
+      // The HTTP/2 handler has no request timeout by default: a stuck stream would hang the batch.
+      requestHandler: new NodeHttp2Handler({ requestTimeout: config.bedrock.timeoutMs, sessionTimeout: 300_000 }),
+    });
+  const bedrock = runtimeIn(config.region);
+  const runtimes = new Map([[config.region, bedrock]]);
   return {
     sqs,
     dynamo,
     dynamoBase: dynamoClient,
     bedrock,
+    bedrockIn(region) {
+      let client = runtimes.get(region);
+      if (!client) {
+        client = runtimeIn(region);
+        runtimes.set(region, client);
+      }
+      return client;
+    },
     s3,
     bedrockControl,
     destroy() {
       sqs.destroy();
       dynamo.destroy();
-      bedrock.destroy();
+      for (const client of runtimes.values()) client.destroy();
       s3.destroy();
       bedrockControl.destroy();
     },

@@ -304,6 +304,7 @@ const WIRING: Record<string, { value: string; at: string; is: unknown; with?: Re
   LABELQ_QUOTA_RPM: { value: "100", at: "limiter.quota.rpm", is: 100 },
   LABELQ_QUOTA_TPM: { value: "200", at: "limiter.quota.tpm", is: 200 },
   LABELQ_QUOTAS: { value: '{"m":{"tpm":5}}', at: "limiter.quotas", is: { m: { tpm: 5 } } },
+  LABELQ_POOLS: { value: '[{"region":"us-west-2","rpm":5}]', at: "limiter.pools", is: [{ region: "us-west-2", rpm: 5, id: "us-west-2" }] },
   LABELQ_QUOTA_WINDOW_S: { value: "15", at: "limiter.windowS", is: 15 },
   LABELQ_EXPECTED_WORKERS: { value: "3", at: "limiter.expectedWorkers", is: 3 },
   LABELQ_RETRY_BUDGET_S: { value: "16", at: "bedrock.retryBudgetS", is: 16 },

@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-bedrock-runtime";
 import { ModelCallError } from "../../core/errors/errors.ts";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../core/models/model-provider.ts";
+import { currentRoute } from "../../core/quota/pool-route.ts";
 
 /** ModelProvider over the Bedrock Converse API. The client (retries, timeouts, endpoint) is built from config elsewhere. */
 export class BedrockProvider implements ModelProvider {
@@ -27,6 +28,58 @@ export class BedrockProvider implements ModelProvider {
     }
     return converseResponse(out, request.structuredOutput !== undefined);
   }
+}
+
+/**
+ * ModelProvider over several quota pools: each call goes to the client of the Region its pool
+ * is in (PooledLimiter routes it; the route is read from the call's async context), by the
+ * pool's own model id when it has one. A pool whose endpoint is down or that refuses labelq's
+ * credentials is taken out of service; the error still reaches the caller, whose retry then
+ * goes to another pool.
+ */
+export class PooledBedrockProvider implements ModelProvider {
+  readonly #clientIn: (region: string) => BedrockRuntimeClient;
+  readonly #fallback: BedrockRuntimeClient;
+
+  /** `clientIn` gives the client signing for a Region; `fallback` serves a call made outside a pool's route. */
+  constructor(clientIn: (region: string) => BedrockRuntimeClient, fallback: BedrockRuntimeClient) {
+    this.#clientIn = clientIn;
+    this.#fallback = fallback;
+  }
+
+  async converse(request: ModelRequest, signal?: AbortSignal): Promise<ModelResponse> {
+    const route = currentRoute();
+    const client = route ? this.#clientIn(route.region) : this.#fallback;
+    const sent = route?.modelId ? { ...request, modelId: route.modelId } : request;
+    let out: ConverseCommandOutput;
+    try {
+      out = await client.send(new ConverseCommand(converseInput(sent)), { abortSignal: signal });
+    } catch (error) {
+      const reason = signal?.aborted ? undefined : poolFailure(error);
+      if (route && reason) route.takeOut(reason, error);
+      throw toModelCallError(sent.modelId, error);
+    }
+    return converseResponse(out, request.structuredOutput !== undefined);
+  }
+}
+
+/** Network errors that mean the Region's endpoint cannot be reached at all. */
+const CONNECTION_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ERR_HTTP2_SESSION_ERROR", "ERR_HTTP2_GOAWAY_SESSION"]);
+
+/**
+ * Why a failure takes the whole pool out, or undefined when it does not: the endpoint is down
+ * (503 ServiceUnavailableException other than "Too many connections", which is load shedding;
+ * a connection that cannot be made), or the pool refuses labelq (AccessDeniedException,
+ * UnrecognizedClientException: no model access or bad credentials there). Throttles, timeouts
+ * and a model's own errors stay with the limiter's lane and the retry policy.
+ */
+export function poolFailure(error: unknown): string | undefined {
+  const e = error as { name?: string; message?: string; code?: string };
+  const text = e.message ?? "";
+  if (e.name === "ServiceUnavailableException" && !TOO_MANY_CONNECTIONS.test(text)) return `endpoint unavailable (${e.name})`;
+  if (e.name === "AccessDeniedException" || e.name === "UnrecognizedClientException") return `access refused (${e.name})`;
+  if (e.code !== undefined && CONNECTION_ERRORS.has(e.code)) return `endpoint unreachable (${e.code})`;
+  return undefined;
 }
 
 /**

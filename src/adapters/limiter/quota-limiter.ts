@@ -10,6 +10,7 @@ import { backgroundClock, type Clock } from "../../core/util/clock.ts";
 import { BEDROCK_WINDOW, LocalWindowStore, RedisWindowStore, type WindowStore, type WindowTiming } from "./quota-window.ts";
 import type { ModelResponse } from "../../core/models/model-provider.ts";
 import type { CallFeedback, ModelCall, RateLimiter } from "../../core/quota/rate-limiter.ts";
+import type { Headroom } from "../../core/quota/pools.ts";
 
 type ModelUsage = ModelResponse["usage"];
 
@@ -150,6 +151,17 @@ export class QuotaLimiter implements RateLimiter {
       const wait = paused.every((t) => t !== Infinity) ? Math.min(...paused) - this.#clock.now() : GATE_POLL_MS;
       await this.#clock.sleep(Math.max(10, Math.min(wait, 60_000)), signal);
     }
+  }
+
+  /**
+   * Room left in `call.model`'s window for `call` (after its reservation and the calls waiting
+   * here), at the adaptive rate; Infinity where there is no limit. Reads the fleet's window with
+   * Redis, this process's otherwise.
+   */
+  async headroom(call: ModelCall): Promise<Headroom> {
+    if (this.#closed) throw new ShuttingDownError();
+    await this.#ready;
+    return this.#lane(call.model).headroom(call);
   }
 
   /** Whether one of `models` (or, with none given, any model) can start a call now: see whenCanStart. */
@@ -301,6 +313,27 @@ class Lane {
   /** A call waits because the window has no room for it: another would only queue behind it. */
   get windowFull(): boolean {
     return this.#refused && this.#waiters.length > 0;
+  }
+
+  /** See QuotaLimiter.headroom. */
+  async headroom(call: ModelCall): Promise<Headroom> {
+    const { store, quota } = this.#target();
+    const factor = Math.max(this.#state.factor, this.#aimd.minFactor);
+    let used;
+    try {
+      used = await store.usage(this.#clock.now());
+    } catch (error) {
+      this.#degrade(error);
+      used = await this.#local.usage(this.#clock.now());
+    }
+    const queuedTokens = this.#waiters.reduce((n, w) => n + w.weight, 0);
+    const queuedCalls = this.#waiters.length + this.#waitingForSlot;
+    const tpm = Math.floor(quota.tpm * factor);
+    const rpm = Math.floor(quota.rpm * factor);
+    return {
+      tokens: tpm === 0 ? Infinity : tpm - used.tokens - queuedTokens - this.#weightOf(call),
+      requests: rpm === 0 ? Infinity : rpm - used.requests - queuedCalls - 1,
+    };
   }
 
   /** Take a call slot (Bottleneck), then wait inside it until the window admits the call, then run it. */

@@ -25,6 +25,14 @@ export interface WindowStore {
   settle(id: string, reserved: number, tokens: number): Promise<void>;
   /** Forget an admitted call that Bedrock refused (a refused call counts nothing). */
   release(id: string, reserved: number): Promise<void>;
+  /** Calls and tokens in the window now (reservations and settled costs), for choosing between pools. */
+  usage(now: number): Promise<WindowUsage>;
+}
+
+/** What a window holds now. */
+export interface WindowUsage {
+  requests: number;
+  tokens: number;
 }
 
 /**
@@ -88,6 +96,11 @@ export class LocalWindowStore implements WindowStore {
     this.#entries = this.#entries.filter((e) => e.id !== id);
     return Promise.resolve();
   }
+
+  usage(now: number): Promise<WindowUsage> {
+    const live = this.#entries.filter((e) => e.at > now - this.#timing.windowMs - this.#timing.marginMs);
+    return Promise.resolve({ requests: live.length, tokens: live.reduce((n, e) => n + e.tokens, 0) });
+  }
 }
 
 /** The admission rule shared by both stores (the Lua script below is the same rule): a refusal, or undefined when the call fits. */
@@ -142,6 +155,13 @@ export class RedisWindowStore implements WindowStore {
 
   async release(id: string, reserved: number): Promise<void> {
     await this.#redis.zrem(this.#key, `${id}:${reserved}`);
+  }
+
+  async usage(now: number): Promise<WindowUsage> {
+    const members = await this.#redis.zrangebyscore(this.#key, `(${now - this.#timing.windowMs - this.#timing.marginMs}`, "+inf");
+    // Each member is "id:tokens", as ADMIT writes it.
+    const tokens = members.reduce((n, m) => n + Number(m.slice(m.lastIndexOf(":") + 1)), 0);
+    return { requests: members.length, tokens };
   }
 }
 

@@ -5,7 +5,9 @@ import type { LabelBatchSettings } from "../../core/classify/label-batch.ts";
 import { labelRoutedBatch, type RoutedBatchDeps } from "../../core/classify/label-routed-batch.ts";
 import { DEFAULT_RETRY_POLICY } from "../../core/classify/retry-policy.ts";
 import { type Config, requireQueue } from "../../core/config/config.ts";
-import { BedrockProvider } from "../../adapters/bedrock/bedrock-provider.ts";
+import { BedrockProvider, PooledBedrockProvider } from "../../adapters/bedrock/bedrock-provider.ts";
+import { createPooledLimiter } from "../../adapters/limiter/pool-setup.ts";
+import { PooledLimiter } from "../../adapters/limiter/pooled-limiter.ts";
 import { CatalogueError, GEOGRAPHIES, type Geography, geographyOf, loadModelCatalogue, type ModelCatalogue } from "../../core/models/model-catalogue.ts";
 import type { ModelProvider } from "../../core/models/model-provider.ts";
 import { QuotaLimiter } from "../../adapters/limiter/quota-limiter.ts";
@@ -101,7 +103,7 @@ function isGeography(value: string): value is Geography {
 export interface LabelCore {
   settings: LabelBatchSettings;
   deps: RoutedBatchDeps;
-  limiter: QuotaLimiter;
+  limiter: RateLimiter;
   cache: LabelCache | undefined;
   metrics: Metrics;
   breakers: CircuitBreakers;
@@ -124,8 +126,7 @@ export function createLabelCore(config: Config, clients: AwsClients, logger: Log
   const catalogue = modelCatalogueFor(config);
   const metrics = overrides.metrics ?? new Metrics();
   const settings = labelBatchSettings(config, catalogue, overrides.allowEveryModel ?? false);
-  const limiter = createLimiter(config, logger);
-  const provider = overrides.provider ?? new BedrockProvider(clients.bedrock);
+  const { limiter, provider } = createLimiterAndProvider(config, catalogue, clients, logger, overrides.provider);
   const cache = (overrides.cache ?? true) && config.store.cacheTable ? new DynamoLabelCache(clients.dynamo, config.store.cacheTable, logger) : undefined;
   const breakers = new CircuitBreakers({ threshold: config.bedrock.breakerThreshold, cooldownMs: config.bedrock.breakerCooldownS * 1000 });
   const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: config.bedrock.maxAttempts };
@@ -151,20 +152,32 @@ function labelBatchSettings(config: Config, catalogue: ModelCatalogue, allowEver
   };
 }
 
-/** The quota limiter from config: each model's quota, this worker's share of it, and Bedrock's window. */
-function createLimiter(config: Config, logger: Logger): QuotaLimiter {
-  return new QuotaLimiter(
-    {
-      maxConcurrent: config.limiter.maxConcurrent,
-      minTimeMs: config.limiter.minTimeMs,
-      redisUrl: config.limiter.redisUrl,
-      id: config.limiter.id,
-      quotaFor: (model) => ({ ...config.limiter.quota, ...config.limiter.quotas[model] }),
-      localShare: 1 / config.limiter.expectedWorkers,
-      timing: { ...BEDROCK_WINDOW, windowMs: config.limiter.windowS * 1000 },
-    },
-    logger,
-  );
+/**
+ * The quota limiter and the model provider from config. Without LABELQ_POOLS: one limiter in
+ * AWS_REGION (each model's quota, this worker's share of it, Bedrock's window) and AWS_REGION's
+ * client. With it: a limiter per pool behind the pooled limiter, and a provider that calls each
+ * pool's Region.
+ */
+function createLimiterAndProvider(
+  config: Config,
+  catalogue: ModelCatalogue,
+  clients: AwsClients,
+  logger: Logger,
+  override: ModelProvider | undefined,
+): { limiter: RateLimiter; provider: ModelProvider } {
+  const base = {
+    maxConcurrent: config.limiter.maxConcurrent,
+    minTimeMs: config.limiter.minTimeMs,
+    redisUrl: config.limiter.redisUrl,
+    localShare: 1 / config.limiter.expectedWorkers,
+    timing: { ...BEDROCK_WINDOW, windowMs: config.limiter.windowS * 1000 },
+  };
+  if (config.limiter.pools) {
+    const limiter = createPooledLimiter(config, config.limiter.pools, catalogue, base, logger);
+    return { limiter, provider: override ?? new PooledBedrockProvider((region) => clients.bedrockIn(region), clients.bedrock) };
+  }
+  const limiter = new QuotaLimiter({ ...base, id: config.limiter.id, quotaFor: (model) => ({ ...config.limiter.quota, ...config.limiter.quotas[model] }) }, logger);
+  return { limiter, provider: override ?? new BedrockProvider(clients.bedrock) };
 }
 
 /** The message handler and the parts it is built from. */
@@ -326,6 +339,7 @@ function observeWorkerGauges(pipeline: MessagePipeline, pool: WorkerPool): void 
     cacheErrors: () => cache?.stats().errors ?? 0,
     rateFactors: () => limiter.rateFactors(),
     breakers: () => Object.fromEntries(breakers.models().map((m) => [m, breakers.state(m)])),
+    ...(limiter instanceof PooledLimiter ? { pools: () => limiter.availability() } : {}),
   });
 }
 

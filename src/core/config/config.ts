@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -30,6 +31,69 @@ export const DEFAULTS = {
   cacheTtlDays: 30,
   retryBudgetS: 60,
 } as const;
+
+/**
+ * One quota pool of LABELQ_POOLS: a Region (Bedrock's quotas are per model and per Region) with
+ * its own limits; `model` keeps the pool to one model alias, called as `modelId` there when set.
+ */
+const poolSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, "expected lower-case letters, digits and dashes (at most 40)").optional(),
+    region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$/, 'expected an AWS Region such as "us-west-2"'),
+    model: z.string().min(1, "expected a model alias").optional(),
+    modelId: z.string().min(1, "expected a model id or inference profile id/ARN").optional(),
+    roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, "expected an IAM role ARN").optional(),
+    tier: z.enum(["default", "priority", "flex", "reserved"], { message: 'expected "default", "priority", "flex" or "reserved"' }).optional(),
+    rpm: z.number({ message: "expected an integer from 0" }).int("expected an integer from 0").min(0, "expected an integer from 0").optional(),
+    tpm: z.number({ message: "expected an integer from 0" }).int("expected an integer from 0").min(0, "expected an integer from 0").optional(),
+    tpd: z.number({ message: "expected an integer from 0" }).int("expected an integer from 0").min(0, "expected an integer from 0").optional(),
+  })
+  .strict();
+
+/** A quota pool as configured (LABELQ_POOLS), its id defaulted to its Region. */
+export type PoolConfig = z.output<typeof poolSchema> & { id: string };
+
+/**
+ * LABELQ_POOLS: a JSON list, inline (starting with "[") or in the file the value names. Each
+ * problem is named by the pool's index and field, so one start-up error lists them all.
+ */
+const poolsSetting = z.string().transform((value, ctx): PoolConfig[] => {
+  let text = value.trim();
+  if (!text.startsWith("[")) {
+    try {
+      text = fs.readFileSync(text, "utf8");
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: `cannot read the pools file: ${(error as Error).message}` });
+      return z.NEVER;
+    }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: "custom", message: 'expected a JSON list such as [{"region":"us-east-1"},{"region":"us-west-2","rpm":200}]' });
+    return z.NEVER;
+  }
+  if (!Array.isArray(json) || json.length === 0) {
+    ctx.addIssue({ code: "custom", message: "expected a non-empty JSON list of pools" });
+    return z.NEVER;
+  }
+  const pools: PoolConfig[] = [];
+  json.forEach((raw: unknown, index) => {
+    const parsed = poolSchema.safeParse(raw);
+    if (!parsed.success) {
+      for (const i of parsed.error.issues) ctx.addIssue({ code: "custom", message: `pool ${index}${i.path.length > 0 ? ` field ${i.path.join(".")}` : ""}: ${i.message}` });
+      return;
+    }
+    const pool = { ...parsed.data, id: parsed.data.id ?? parsed.data.region };
+    if (pool.modelId !== undefined && pool.model === undefined) ctx.addIssue({ code: "custom", message: `pool ${index} field modelId: needs "model", the alias it is called for` });
+    if (pool.tier !== undefined && pool.tier !== "default") ctx.addIssue({ code: "custom", message: `pool ${index} field tier: service tiers other than "default" are not supported yet` });
+    const twin = pools.findIndex((p) => p.id === pool.id);
+    if (twin >= 0) ctx.addIssue({ code: "custom", message: `pool ${index} field id: "${pool.id}" is pool ${twin}'s id too; give each pool in one Region its own "id"` });
+    pools.push(pool);
+  });
+  return pools;
+});
 
 /**
  * Every setting, keyed by the environment variable that sets it. AWS settings follow the
@@ -108,6 +172,8 @@ const envSchema = z.object({
         .refine((quotas) => Object.keys(quotas).every((alias) => alias.trim().length > 0), "expected non-empty model aliases as keys"),
     )
     .default({}),
+  /** Quota pools (docs/operating.md#quota-pools): without it, one pool in AWS_REGION with the quotas above. */
+  LABELQ_POOLS: poolsSetting.optional(),
   /** The quota's rolling window: Bedrock's is 60 s; shorter only against an emulator whose window is shortened too. */
   LABELQ_QUOTA_WINDOW_S: int(1, 60).default(60),
   /** Workers expected to share the quota; each takes 1/N of it while Redis is unreachable. */
@@ -313,6 +379,8 @@ function limiterFrom(e: Parsed) {
     id: e.LABELQ_LIMITER_ID,
     quota: { rpm: e.LABELQ_QUOTA_RPM, tpm: e.LABELQ_QUOTA_TPM },
     quotas: e.LABELQ_QUOTAS,
+    // Left out when unset, so a configuration without pools is exactly what it was before them.
+    ...(e.LABELQ_POOLS !== undefined ? { pools: e.LABELQ_POOLS } : {}),
     windowS: e.LABELQ_QUOTA_WINDOW_S,
     expectedWorkers: e.LABELQ_EXPECTED_WORKERS,
   };

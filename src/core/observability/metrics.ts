@@ -196,6 +196,16 @@ export class Metrics {
     },
   });
 
+  readonly poolAvailable = new Gauge({
+    name: "labelq_pool_available",
+    help: "1 while a quota pool (LABELQ_POOLS) is in service, 0 while it is taken out after its endpoint failed or refused access",
+    labelNames: ["pool"] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [pool, available] of Object.entries(this.#sources.pools?.() ?? {})) this.poolAvailable.set({ pool }, available ? 1 : 0);
+    },
+  });
+
   /** Name where the gauges read their values from. */
   observeGauges(sources: GaugeSources): void {
     this.#sources = sources;
@@ -220,4 +230,6 @@ export interface GaugeSources {
   cacheErrors: () => number;
   rateFactors: () => Record<string, number>;
   breakers: () => Record<string, string>;
+  /** Whether each quota pool is in service, by pool id; absent without LABELQ_POOLS. */
+  pools?: () => Record<string, boolean>;
 }
