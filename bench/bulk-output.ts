@@ -12,7 +12,7 @@
 // system prompt (~30 KB) included, so a real 50,000-record output file is over 1.5 GB, past the
 // longest string V8 can hold (buffer.constants.MAX_STRING_LENGTH): read whole, it cannot be read.
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { constants } from "node:buffer";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -23,6 +23,7 @@ import { recordIdAt } from "../src/app/bulk/plan-records.ts";
 import { linesOf, type OutputRead, readJobOutput, readOutputFile, readRecordMap } from "../src/app/bulk/read-output.ts";
 import type { JobRecord } from "../src/core/bulk/bulk-store.ts";
 import { startBenchStack } from "./support/bench-stack.ts";
+import { benchCommit } from "./support/bench-commit.ts";
 
 const { values } = parseArgs({
   options: {
@@ -216,13 +217,7 @@ if (values.child !== undefined) {
       if (row.error === undefined && row.reader !== "floor" && (row.records !== records || row.malformed !== 0)) throw new Error(`the ${row.reader} reader read ${row.records} records (${row.malformed} malformed), not ${records}`);
     }
     if (rows[0]!.error !== undefined || rows[2]!.error !== undefined) throw new Error(`a reader failed: ${rows.map((r) => r.error ?? "").join("; ")}`);
-    const commit = (() => {
-      try {
-        return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-      } catch {
-        return "unknown";
-      }
-    })();
+    const commit = benchCommit();
     const mb = (n: number) => n.toFixed(0);
     console.log(
       `commit ${commit}, ${new Date().toISOString().slice(0, 10)}, node ${process.version}; one output file of ${records.toLocaleString("en")} records, ` +

@@ -3,7 +3,6 @@
 //   npm run bench:cache [-- --texts 500 --concurrency 8 --latency-ms 300 --per-token-ms 2]
 //   npm run bench:cache -- --min-ratio 10     exits 1 when the hit path is under 10x the cold path
 //   npm run bench:cache -- --stack inline      the emulators in the bench's process (default: a process of their own)
-import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { createAwsClients } from "../src/adapters/aws-clients.ts";
@@ -15,6 +14,7 @@ import { readTexts } from "../src/app/producer/read-texts.ts";
 import { sendRequests } from "../src/app/producer/send-requests.ts";
 import { createWorker } from "../src/app/worker/worker.ts";
 import { startBenchStack, type StackPlacement } from "./support/bench-stack.ts";
+import { benchCommit } from "./support/bench-commit.ts";
 
 const { values } = parseArgs({
   options: {
@@ -79,13 +79,7 @@ await worker.close();
 clients.destroy();
 await stack.close();
 
-const commit = (() => {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-  } catch {
-    return "unknown";
-  }
-})();
+const commit = benchCommit();
 console.log(`commit ${commit}, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${wanted} texts in batches of 50, concurrency ${values.concurrency}, emulator latency ${latency.fixedMs} ms + ${latency.perOutputTokenMs} ms/output token, bulk path ${values.bulk}, stack ${placement === "process" ? "in a process of its own" : "in the bench's process"}\n`);
 console.log("| path | wall s | texts/s | bench process CPU ms / batch | model calls | cache hits | DynamoDB RCU / 1k texts | WCU / 1k texts |");
 console.log("|---|---|---|---|---|---|---|---|");

@@ -8,9 +8,9 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { startBenchStack } from "./support/bench-stack.ts";
+import { benchCommit } from "./support/bench-commit.ts";
 
 const { values } = parseArgs({ options: { seconds: { type: "string", default: "5" }, concurrency: { type: "string", default: "8" } } });
 process.env.AWS_ACCESS_KEY_ID ??= "test";
@@ -63,13 +63,7 @@ db.destroy();
 sqs.destroy();
 await stack.close();
 
-const commit = (() => {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-  } catch {
-    return "unknown";
-  }
-})();
+const commit = benchCommit();
 console.log(`commit ${commit}, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${concurrency} concurrent loops for ${seconds} s, embedded stack in a process of its own\n`);
 console.log("| operation | per second | client CPU ms per operation | texts/s it allows, batches of 50 |");
 console.log("|---|---|---|---|");
