@@ -19,7 +19,7 @@ import {
   quotaSchema,
   unavailableRegionsSchema,
 } from "./settings-schema.ts";
-import { jobFaultsSchema, jobQuotasSchema } from "./jobs/job-settings.ts";
+import { jobFaultsSchema, jobQuotasSchema, repeatTokenAnswerSchema } from "./jobs/job-settings.ts";
 import { handleJobRoute } from "./jobs/job-routes.ts";
 import { JobStore } from "./jobs/job-store.ts";
 import { s3JobStorage } from "./jobs/s3-io.ts";
@@ -249,6 +249,7 @@ function jobControls(state: EmulatorState, jobs: JobStore): BedrockEmulator["job
       const timing = jobsControlSchema.pick({ stepMs: true, recordsPerStep: true, hourMs: true }).extend({ manual: z.boolean().optional() }).parse(t);
       state.setJobs(Object.fromEntries(Object.entries(timing).filter(([, v]) => v !== undefined)));
     },
+    setRepeatTokenAnswer: (answer) => state.setJobs({ repeatTokenAnswer: repeatTokenAnswerSchema.parse(answer) }),
     history: (job) => {
       const history = jobs.history(jobIdOf(job));
       if (history === undefined) throw new Error(`the Bedrock emulator has no job ${job}`);

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { LENIENT_RULES } from "./strictness.ts";
 import { FAULT_KINDS } from "./types.ts";
-import { jobFaultsSchema, jobQuotasSchema } from "./jobs/job-settings.ts";
+import { jobFaultsSchema, jobQuotasSchema, repeatTokenAnswerSchema } from "./jobs/job-settings.ts";
 
 export { jobsOptionsSchema } from "./jobs/job-settings.ts";
 
@@ -10,6 +10,8 @@ export const jobsControlSchema = z.strictObject({
   stepMs: z.number().min(0).optional(),
   recordsPerStep: z.number().int().min(1).optional(),
   hourMs: z.number().min(1).optional(),
+  /** What a repeated clientRequestToken is answered with from now on (jobs/job-settings.ts, repeatTokenAnswerSchema). */
+  repeatTokenAnswer: repeatTokenAnswerSchema.optional(),
   quotas: jobQuotasSchema.optional(),
   faults: jobFaultsSchema.optional(),
 });

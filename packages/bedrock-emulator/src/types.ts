@@ -2,7 +2,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { LenientRule } from "./strictness.ts";
 
 import type { LabelErrorOptions } from "./label-errors.ts";
-import type { JobFaultsInput, JobQuotasInput, JobsOptions } from "./jobs/job-settings.ts";
+import type { JobFaultsInput, JobQuotasInput, JobsOptions, RepeatTokenAnswer } from "./jobs/job-settings.ts";
 import type { JobTransition, JobView } from "./jobs/job-types.ts";
 
 /**
@@ -123,7 +123,7 @@ export interface BedrockEmulatorOptions {
    */
   s3?: S3Client;
   /**
-   * Model invocation jobs (batch inference): `{ stepMs, recordsPerStep, hourMs, quotas, faults }`
+   * Model invocation jobs (batch inference): `{ stepMs, recordsPerStep, hourMs, repeatTokenAnswer, quotas, faults }`
    * (jobs/job-settings.ts). Strict by default: Bedrock's quotas, no faults, 50 ms per status step.
    */
   jobs?: JobsOptions;
@@ -192,6 +192,8 @@ export interface BedrockJobsControl {
   setQuotas(quotas: JobQuotasInput): void;
   /** Time scale: ms per status step (or manual: steps wait for advance()), records per InProgress step, ms per hour of timeoutDurationInHours. */
   setTiming(timing: { stepMs?: number; manual?: boolean; recordsPerStep?: number; hourMs?: number }): void;
+  /** What a repeated clientRequestToken is answered with from now on: "no-arn" (documented, the default) or "original-arn". */
+  setRepeatTokenAnswer(answer: RepeatTokenAnswer): void;
   /** Every status a job (ARN or id) has taken, oldest first: transient statuses are asserted from here, not by polling. */
   history(job: string): JobTransition[];
   /** In manual mode, runs the job's next step and resolves when it has ended; false if none was waiting. */
