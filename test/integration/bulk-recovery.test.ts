@@ -11,7 +11,7 @@ import { toSqsJson } from "../../src/adapters/sqs/sqs-json.ts";
 import { submissionOf } from "../../src/app/bulk/job-steps.ts";
 import { LOCAL_CREDENTIALS, type LocalStack, startLocalStack } from "../../src/app/local/local-stack.ts";
 import { createWorker, type Worker } from "../../src/app/worker/worker.ts";
-import type { BulkStore, JobRecord } from "../../src/core/bulk/bulk-store.ts";
+import type { BulkStore, JobChanges, JobRecord } from "../../src/core/bulk/bulk-store.ts";
 import { type Config, DEFAULTS, loadConfig } from "../../src/core/config/config.ts";
 import type { LabelRequest } from "../../src/core/contracts/request.ts";
 import { type LabelResult, resultSchema } from "../../src/core/contracts/result.ts";
@@ -134,11 +134,11 @@ async function jobOf(batchId: string, state: JobRecord["state"]): Promise<JobRec
 }
 
 /**
- * A store that dies with its worker at the first write of a job ARN, as a worker dying right after
- * CreateModelInvocationJob would: that write and every call after it fail, so the worker's later
- * passes (until it is closed) cannot move the job on.
+ * A store that dies with its worker at the first job write `at` picks, as a worker dying at that
+ * step would: that write (or, with `writeFirst`, every call after it) and every later call fail, so
+ * the worker's later passes (until it is closed) cannot move the job on.
  */
-function dyingAfterCreate(): { wrap: (s: BulkStore) => BulkStore; died: () => boolean } {
+function dyingAt(at: (changes: JobChanges) => boolean, options: { writeFirst?: boolean } = {}): { wrap: (s: BulkStore) => BulkStore; died: () => boolean } {
   let dead = false;
   const alive = <T>(call: () => Promise<T>): Promise<T> => (dead ? Promise.reject(new Error("the worker is dead")) : call());
   return {
@@ -153,13 +153,22 @@ function dyingAfterCreate(): { wrap: (s: BulkStore) => BulkStore; died: () => bo
       createJob: (j) => alive(() => s.createJob(j)),
       getJob: (k) => alive(() => s.getJob(k)),
       jobs: () => alive(() => s.jobs()),
-      updateJob: (current, changes) => {
-        if (changes.jobArn !== undefined) dead = true;
-        return alive(() => s.updateJob(current, changes));
+      updateJob: async (current, changes) => {
+        if (!at(changes) || dead) return alive(() => s.updateJob(current, changes));
+        if (!options.writeFirst) {
+          dead = true;
+          return alive(() => s.updateJob(current, changes));
+        }
+        const next = await s.updateJob(current, changes);
+        dead = true;
+        return next;
       },
     }),
   };
 }
+
+/** A worker dying right after CreateModelInvocationJob, at the write of the job's ARN. */
+const dyingAfterCreate = () => dyingAt((changes) => changes.jobArn !== undefined);
 
 const bulkRequest = (n: number, overrides: Partial<LabelRequest> = {}) => makeRequest(n, { mode: "bulk", ...overrides });
 
@@ -209,10 +218,48 @@ describe("a bulk submission interrupted between CreateModelInvocationJob and rec
     expect(result).toMatchObject({ batchId: request.batchId, status: "completed" });
     expect(stack.emulator.jobs.created() - created).toBe(1);
     const job = await jobOf(request.batchId, "done");
+    expect(job.submission).toEqual({ roleArn: stack.env.LABELQ_BULK_ROLE_ARN, bucket: stack.env.LABELQ_BULK_BUCKET, timeoutHours: 24 });
     const made = stack.emulator.jobs.list().find((j) => j.jobArn === job.jobArn);
     expect(made).toMatchObject({ timeoutDurationInHours: 24, roleArn: stack.env.LABELQ_BULK_ROLE_ARN });
     expect(JSON.stringify(made?.inputDataConfig)).toContain(`s3://${stack.env.LABELQ_BULK_BUCKET}/first/jobs/`);
     expect((await store().findIntake(request.batchId))?.state).toBe("done");
+  });
+});
+
+describe("a bulk submission interrupted after the job's files were written, before CreateModelInvocationJob", () => {
+  it("is submitted with the role, bucket and timeout on the job record when the configuration changed meanwhile", async () => {
+    const created = stack.emulator.jobs.created();
+    const calls = stack.emulator.stats().calls;
+    const dying = dyingAt((changes) => changes.state === "submitting", { writeFirst: true });
+    const first = startWorker({ LABELQ_BULK_PREFIX: "early/" }, dying.wrap);
+    const request = bulkRequest(10);
+    await send(request);
+    await until(dying.died, "the first worker to die once the job's files were written");
+    await first.close();
+    const job = await jobOf(request.batchId, "submitting");
+    expect(stack.emulator.jobs.created() - created).toBe(0);
+    const recorded = { roleArn: stack.env.LABELQ_BULK_ROLE_ARN, bucket: stack.env.LABELQ_BULK_BUCKET, timeoutHours: 24 };
+    expect(job.submission).toEqual(recorded);
+    const changed = { LABELQ_BULK_PREFIX: "late/", LABELQ_BULK_JOB_TIMEOUT_H: "48", LABELQ_BULK_ROLE_ARN: "arn:aws:iam::000000000000:role/another-batch-role" };
+    // Another bucket as well: the submission still names the one the job's files are in.
+    expect(submissionOf({ bulk: configFor(changed).bulk, objects: { bucket: "another-bulk-bucket" } }, job)).toMatchObject({
+      roleArn: recorded.roleArn,
+      timeoutHours: 24,
+      inputUri: `s3://${recorded.bucket}/${job.inputPrefix}`,
+      outputUri: `s3://${recorded.bucket}/${job.outputPrefix}`,
+    });
+
+    startWorker(changed);
+    const result = await resultOf(request.batchId);
+    expect(result).toMatchObject({ batchId: request.batchId, status: "completed" });
+    expect(result.items.every((it) => it.source === "model")).toBe(true);
+    expect(stack.emulator.jobs.created() - created).toBe(1);
+    expect(stack.emulator.stats().calls - calls).toBe(0);
+    const done = await jobOf(request.batchId, "done");
+    const made = stack.emulator.jobs.list().find((j) => j.jobArn === done.jobArn);
+    expect(made).toMatchObject({ timeoutDurationInHours: 24, roleArn: recorded.roleArn });
+    expect(JSON.stringify(made?.inputDataConfig)).toContain(`s3://${recorded.bucket}/early/jobs/`);
+    expect(JSON.stringify(made?.outputDataConfig)).toContain(`s3://${recorded.bucket}/early/jobs/`);
   });
 });
 

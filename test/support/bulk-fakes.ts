@@ -250,7 +250,13 @@ export class FakeOutbox implements Outbox {
     return Promise.resolve();
   }
 
+  /** Make the next toDlq fail, as a crash or an SQS error between marking a batch and sending it would. */
+  failNextDlq: Error | undefined;
+
   toDlq(request: LabelRequest, error: Error): Promise<void> {
+    const failure = this.failNextDlq;
+    this.failNextDlq = undefined;
+    if (failure) return Promise.reject(failure);
     this.dlq.push({ request, error });
     return Promise.resolve();
   }

@@ -4,6 +4,7 @@ import { ASSEMBLY_STALE_MS, assembleJobs } from "../../src/app/bulk/assemble-job
 import { chunkSizesFor, planBatchRecords, recordIdAt, recordsBytes } from "../../src/app/bulk/plan-records.ts";
 import { readJobOutput, readRecordMap } from "../../src/app/bulk/read-output.ts";
 import { recordItems, resolveBatch } from "../../src/app/bulk/resolve-batch.ts";
+import { submissionOf } from "../../src/app/bulk/job-steps.ts";
 import { sortBatchOutput } from "../../src/app/bulk/sort-batch-output.ts";
 import { s3Uri } from "../../src/adapters/s3/object-store.ts";
 import type { IntakeRecord, JobRecord } from "../../src/core/bulk/bulk-store.ts";
@@ -257,6 +258,53 @@ describe("job assembly when the index lags (a fake whose index returns stale sta
     await s.pass();
     const other = s.jobs().find((j) => j.jobKey !== jobKey)!;
     expect([...(await readRecordMap(s.objects, other.recordMap!))!.values()]).toEqual(["b2#t1#0"]);
+  });
+});
+
+describe("job assembly: what a job is submitted with", () => {
+  const ROLE = "arn:aws:iam::000000000000:role/labelq-bedrock-batch";
+
+  it("records the configured role, bucket and timeout on a new job, and submits with them", async () => {
+    const s = setup();
+    await s.accept(request("b1", 10));
+    await s.pass();
+    const [job] = s.jobs();
+    expect(job?.submission).toEqual({ roleArn: ROLE, bucket: s.objects.bucket, timeoutHours: 24 });
+    // What the configuration says later does not change the submission of a recorded job.
+    const later = { bulk: { roleArn: "arn:aws:iam::000000000000:role/another-role", jobTimeoutH: 48 }, objects: { bucket: "another-bucket" } };
+    expect(submissionOf(later, job!)).toMatchObject({ roleArn: ROLE, timeoutHours: 24, inputUri: s3Uri(s.objects.bucket, job!.inputPrefix), outputUri: s3Uri(s.objects.bucket, job!.outputPrefix) });
+    // A job recorded before the submission was kept: the configuration's, as before.
+    const { submission: _kept, ...older } = job!;
+    expect(submissionOf(later, older)).toMatchObject({ roleArn: "arn:aws:iam::000000000000:role/another-role", timeoutHours: 48, inputUri: s3Uri("another-bucket", job!.inputPrefix) });
+  });
+
+  it("keeps the recorded role and timeout when another worker finishes a crashed assembly, and names the bucket it wrote the files to", async () => {
+    const s = setup();
+    const b1 = await s.accept(request("b1", 10));
+    const jobKey = "20261125T000000Z-abcdef";
+    const recorded = { roleArn: "arn:aws:iam::000000000000:role/the-role-then", bucket: "the-bucket-then", timeoutHours: 36 };
+    await s.store.createJob({
+      jobKey,
+      model: MODEL,
+      modelId: "us.meta.llama3-3-70b-instruct-v1:0",
+      state: "assembling",
+      clientRequestToken: "token",
+      jobName: `labelq-${jobKey}`,
+      inputPrefix: `lq/jobs/${jobKey}/input/`,
+      outputPrefix: `lq/jobs/${jobKey}/output/`,
+      submission: recorded,
+      files: [],
+      records: 0,
+      batches: 0,
+      createdAt: new Date(s.ctx.now()).toISOString(),
+    });
+    expect(await s.store.updateIntake(b1, { state: "assigned", jobKey, chunks: [10], promptVersion: prompt.version })).toBeDefined();
+    s.later(ASSEMBLY_STALE_MS + 1_000);
+    await s.pass();
+    const job = s.store.jobRecords.get(jobKey)!;
+    expect(job).toMatchObject({ state: "submitting", batches: 1 });
+    expect(job.files.every((key) => s.objects.objects.has(key))).toBe(true);
+    expect(job.submission).toEqual({ ...recorded, bucket: s.objects.bucket });
   });
 });
 

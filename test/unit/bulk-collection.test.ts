@@ -161,4 +161,24 @@ describe("a batch that cannot be published", () => {
     expect(s.store.intakes.get("b1")).toMatchObject({ state: "dead-lettered", reason: expect.stringMatching(/already used for a different payload/) as unknown });
     expect(s.theJob()).toMatchObject({ state: "done", summary: { deadLetteredBatches: 1 } });
   });
+
+  it("keeps that code when its DLQ send is interrupted after the batch was marked handing-off, and the hand-off is resumed", async () => {
+    const clock = new FakeClock();
+    const s = setup(clock);
+    await s.accept(request("b1", 20));
+    const loop = new BulkLoop(s.ctx("w1"), 30_000, clock);
+    await loop.runOnce();
+    s.idempotency.records.set("b1", { status: "COMPLETED", payloadHash: "sha256:another-payload", owner: "w9", leaseExpiresAt: 0 });
+    await s.control.run(s.theJob()!.jobArn!);
+    s.outbox.failNextDlq = new Error("the worker died before SendMessage");
+    await loop.runOnce().catch(() => undefined);
+    expect(s.outbox.dlq).toHaveLength(0);
+    expect(s.store.intakes.get("b1")).toMatchObject({ state: "handing-off", handOffTo: "dlq", handOffCode: "BATCH_ID_CONFLICT" });
+    // Another worker resumes the collection: the job itself completed (the failure code of its
+    // batches would be MODEL_ERROR), yet the batch goes to the DLQ under its own code.
+    await clock.advance(LEASE_MS);
+    await new BulkLoop(s.ctx("w2"), 30_000, clock).runOnce();
+    expect(s.outbox.dlq.map((d) => [d.request.batchId, errorCode(d.error)])).toEqual([["b1", "BATCH_ID_CONFLICT"]]);
+    expect(s.store.intakes.get("b1")).toMatchObject({ state: "dead-lettered", reason: expect.stringMatching(/already used for a different payload/) as unknown });
+  });
 });

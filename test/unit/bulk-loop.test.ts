@@ -6,7 +6,7 @@ import { toJobSubmissionError } from "../../src/adapters/bedrock/job-control.ts"
 import { labelBatch } from "../../src/core/classify/label-batch.ts";
 import type { LabelRequest } from "../../src/core/contracts/request.ts";
 import { resultSchema } from "../../src/core/contracts/result.ts";
-import { ModelCallError } from "../../src/core/errors/errors.ts";
+import { errorCode, ModelCallError } from "../../src/core/errors/errors.ts";
 import { Metrics } from "../../src/core/observability/metrics.ts";
 import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
 import { BULK_SETTINGS, FakeBulkStore, FakeJobControl, FakeObjectStore, FakeOutbox, type FakeJobRun } from "../support/bulk-fakes.ts";
@@ -256,6 +256,18 @@ describe("the bulk loop when a step fails or races", () => {
     await new BulkLoop(s.ctx("w2"), 1000).runOnce();
     expect(s.outbox.live.map((r) => [r.batchId, r.mode])).toEqual([["b1", "live"]]);
     expect(s.store.intakes.get("b1")?.state).toBe("live");
+  });
+
+  it("sends a batch that cannot be planned to the DLQ under its error's code, kept when the send fails and is resumed from pending", async () => {
+    const s = setup({ onJobFailure: "dlq" });
+    await s.accept({ ...request("b1", 10), taxonomy: "no-such-taxonomy" });
+    s.outbox.failNextDlq = new Error("SQS SendMessage failed");
+    await expect(new BulkLoop(s.ctx("w1"), 1000).runOnce()).rejects.toThrow(/SendMessage/);
+    expect(s.store.intakes.get("b1")).toMatchObject({ state: "handing-off", handOffTo: "dlq", handOffCode: "TAXONOMY_NOT_FOUND" });
+    expect(s.outbox.dlq).toHaveLength(0);
+    await new BulkLoop(s.ctx("w2"), 1000).runOnce();
+    expect(s.outbox.dlq.map((d) => [d.request.batchId, errorCode(d.error)])).toEqual([["b1", "TAXONOMY_NOT_FOUND"]]);
+    expect(s.store.intakes.get("b1")).toMatchObject({ state: "dead-lettered", reason: expect.stringMatching(/no-such-taxonomy/) as unknown });
   });
 
   it("stores the ARN and stops the job when labelq jobs cancel races with the submission", async () => {

@@ -44,8 +44,9 @@ async function accept(batchId: string): Promise<IntakeRecord> {
 describe("DynamoBulkStore on dynalite", () => {
   it("keeps a batch handed off from pending findable until its hand-off is final", async () => {
     const pending = await accept("h1");
-    const marked = await store.updateIntake(pending, { state: "handing-off", handOffTo: "live", reason: "too few records" });
+    const marked = await store.updateIntake(pending, { state: "handing-off", handOffTo: "live", reason: "too few records", handOffCode: "MODEL_ERROR" });
     expect(marked).toBeDefined();
+    expect(await store.findIntake("h1")).toMatchObject({ state: "handing-off", handOffTo: "live", handOffCode: "MODEL_ERROR" });
     expect((await store.handingOff()).map((b) => b.batchId)).toEqual(["h1"]);
     expect(await store.pending("llama3.3-70b")).toEqual([]);
     await store.updateIntake(marked!, { state: "live" });
@@ -86,5 +87,29 @@ describe("DynamoBulkStore on dynalite", () => {
     clock += 8 * DAY_MS;
     expect(await store.getJob("j1")).toBeUndefined();
     expect(await store.findIntake("t1")).toBeUndefined();
+  });
+
+  it("keeps the role, bucket and timeout a job is submitted with; a job written without them reads back without them", async () => {
+    const job = {
+      model: "llama3.3-70b",
+      modelId: "m",
+      state: "submitting" as const,
+      clientRequestToken: "tok",
+      inputPrefix: "in/",
+      outputPrefix: "out/",
+      files: [],
+      records: 1,
+      batches: 1,
+      createdAt: new Date(clock).toISOString(),
+    };
+    const submission = { roleArn: "arn:aws:iam::000000000000:role/labelq-bedrock-batch", bucket: "labelq-bulk", timeoutHours: 36 };
+    await store.createJob({ ...job, jobKey: "s1", jobName: "labelq-s1", submission });
+    await store.createJob({ ...job, jobKey: "s2", jobName: "labelq-s2" });
+    expect((await store.getJob("s1"))?.submission).toEqual(submission);
+    expect((await store.jobs()).find((j) => j.jobKey === "s1")?.submission).toEqual(submission);
+    const old = (await store.getJob("s2"))!;
+    expect(old).not.toHaveProperty("submission");
+    await store.updateJob(old, { submission: { ...submission, bucket: "labelq-bulk-2" } });
+    expect((await store.getJob("s2"))?.submission).toEqual({ ...submission, bucket: "labelq-bulk-2" });
   });
 });

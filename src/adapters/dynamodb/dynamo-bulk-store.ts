@@ -5,7 +5,7 @@ import { type LabelRequest, requestSchema } from "../../core/contracts/request.t
 import { StoreError } from "../../core/errors/errors.ts";
 import { BULK_GROUP_INDEX } from "./create-tables.ts";
 import { getUnexpired, isExpired, itemOfRefusal } from "./unexpired.ts";
-import { type AcceptOutcome, type BulkStore, FINAL_INTAKE_STATES, type IntakeChanges, type IntakeRecord, type JobChanges, type JobRecord } from "../../core/bulk/bulk-store.ts";
+import { type AcceptOutcome, type BulkStore, FINAL_INTAKE_STATES, type IntakeChanges, type IntakeRecord, type JobChanges, type JobRecord, type RecordedSubmission } from "../../core/bulk/bulk-store.ts";
 
 /**
  * DynamoDB items are at most 400 KB; a request is stored gzipped (the texts of a 100-text batch
@@ -239,6 +239,7 @@ function jobKeyOf(jobKey: string): string {
   return `job#${jobKey}`;
 }
 
+/** An intake item as an IntakeRecord; handOffCode, like reason, is absent on items written before it was kept. */
 function toIntake(item: Record<string, unknown>): IntakeRecord {
   const { pk: _pk, kind: _kind, gpk: _gpk, gsk: _gsk, expiresAt: _e, body, ...rest } = item;
   if (!(body instanceof Uint8Array)) throw new StoreError(`Bulk intake record ${String(item.pk)} has no request body`);
@@ -247,9 +248,23 @@ function toIntake(item: Record<string, unknown>): IntakeRecord {
   return { ...(rest as Omit<IntakeRecord, "request">), request };
 }
 
+/**
+ * A job item as a JobRecord. `submission` (a map: roleArn, bucket, timeoutHours) is absent on items
+ * written before it was recorded, and stays absent (the job is submitted with the configuration's);
+ * one present but incomplete is refused rather than submitted with a part of it.
+ */
 function toJob(item: Record<string, unknown>): JobRecord {
-  const { pk: _pk, kind: _kind, gpk: _gpk, gsk: _gsk, expiresAt: _e, ...rest } = item;
-  return rest as unknown as JobRecord;
+  const { pk: _pk, kind: _kind, gpk: _gpk, gsk: _gsk, expiresAt: _e, submission, ...rest } = item;
+  const job = rest as unknown as JobRecord;
+  if (submission === undefined) return job;
+  if (!isRecordedSubmission(submission)) throw new StoreError(`Bulk job record ${String(item.pk)} has an unreadable submission: ${JSON.stringify(submission)}`);
+  return { ...job, submission: { roleArn: submission.roleArn, bucket: submission.bucket, timeoutHours: submission.timeoutHours } };
+}
+
+function isRecordedSubmission(value: unknown): value is RecordedSubmission {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.roleArn === "string" && typeof v.bucket === "string" && typeof v.timeoutHours === "number";
 }
 
 function storeError(what: string, key: string, cause: unknown): StoreError {

@@ -4,6 +4,7 @@ import type { ModelSpec } from "../../core/models/model-registry.ts";
 import type { BulkContext } from "./bulk-context.ts";
 import type { IntakeRecord, JobRecord } from "../../core/bulk/bulk-store.ts";
 import { handOff } from "./hand-off.ts";
+import { configuredSubmission } from "./job-steps.ts";
 import { assemblyInputPrefix, inputFileName, jsonl, recordMapBody, recordMapKey, recordMapLine } from "./jsonl-files.ts";
 import { chunkSizesFor, planBatchRecords, recordsBytes } from "./plan-records.ts";
 import { recordItems, resolveBatch } from "./resolve-batch.ts";
@@ -126,6 +127,8 @@ async function newJob(ctx: BulkContext, model: ModelSpec, pending: readonly Inta
     jobName: `labelq-${jobKey}`.replace(/[^A-Za-z0-9-]/g, "-").slice(0, 63),
     inputPrefix: `${base}input/`,
     outputPrefix: `${base}output/`,
+    // On record before anything is submitted: a retry sends these, whatever the configuration says then.
+    submission: configuredSubmission(ctx),
     files: [],
     records: 0,
     batches: 0,
@@ -165,8 +168,9 @@ async function newJob(ctx: BulkContext, model: ModelSpec, pending: readonly Inta
     } catch (error) {
       const e = toLabelqError(error);
       if (e.retryable) throw error;
-      // A batch that cannot be planned (its taxonomy is gone, say) will never be: the DLQ.
-      await handOff(ctx, intake, "dlq", { message: e.message, code: "MODEL_REJECTED_REQUEST", modelId: model.modelId });
+      // A batch that cannot be planned (its taxonomy is gone, say) will never be: the DLQ, under
+      // its error's own code (TAXONOMY_NOT_FOUND stays TAXONOMY_NOT_FOUND) so `labelq dlq --code` finds it.
+      await handOff(ctx, intake, "dlq", { message: e.message, code: e.code, modelId: model.modelId });
     }
   }
   const job = await ctx.store.getJob(jobKey);
@@ -255,7 +259,10 @@ export async function finishAssembly(ctx: BulkContext, job: JobRecord, signal: A
   await flush();
   const recordMap = recordMapKey(job.inputPrefix, assembly);
   await ctx.objects.put(recordMap, recordMapBody(map));
-  const next = await ctx.store.updateJob(job, { state: "submitting", inputPrefix, files, records, batches: batches.length, recordMap });
+  // The files are in this worker's bucket: the job is submitted from there. Only an assembly
+  // resumed by a worker configured with another bucket changes it; role and timeout stay as recorded.
+  const submission = { ...(job.submission ?? configuredSubmission(ctx)), bucket: ctx.objects.bucket };
+  const next = await ctx.store.updateJob(job, { state: "submitting", inputPrefix, files, records, batches: batches.length, recordMap, submission });
   if (next) ctx.logger.info({ jobKey: job.jobKey, model: job.model, batches: batches.length, records, files: files.length, recordMap }, "bulk job assembled");
   return next;
 }

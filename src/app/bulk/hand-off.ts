@@ -34,12 +34,14 @@ function dlqError(code: ErrorCode, modelId: string, message: string): LabelqErro
  * result again (at least once). Returns false when another worker moved the record first.
  */
 export async function handOff(ctx: BulkContext, intake: IntakeRecord, to: "live" | "dlq", why: HandOffReason): Promise<boolean> {
-  const marked = intake.state === "handing-off" ? intake : await ctx.store.updateIntake(intake, { state: "handing-off", handOffTo: to, reason: why.message });
+  const marked = intake.state === "handing-off" ? intake : await ctx.store.updateIntake(intake, { state: "handing-off", handOffTo: to, reason: why.message, handOffCode: why.code });
   if (!marked) return false;
+  // A resumed hand-off goes where, and with the reason and code, the first attempt recorded: the
+  // caller resuming it (collectJob, finishHandOffs) no longer knows why the batch was sent.
   const destination = marked.handOffTo ?? to;
   const log = ctx.logger.child({ batchId: intake.batchId, jobKey: intake.jobKey });
   if (destination === "live") await ctx.outbox.toLive({ ...marked.request, mode: "live" });
-  else await ctx.outbox.toDlq(marked.request, dlqError(why.code, why.modelId, marked.reason ?? why.message));
+  else await ctx.outbox.toDlq(marked.request, dlqError(marked.handOffCode ?? why.code, why.modelId, marked.reason ?? why.message));
   const final = await ctx.store.updateIntake(marked, { state: destination === "live" ? "live" : "dead-lettered" });
   ctx.metrics?.bulkBatches.inc({ outcome: destination === "live" ? "live" : "dead-lettered", model: intake.model });
   log.warn({ to: destination, reason: marked.reason ?? why.message }, destination === "live" ? "bulk batch handed to the live path" : "bulk batch sent to the DLQ");
@@ -57,9 +59,10 @@ export async function finishHandOffs(ctx: BulkContext, signal: AbortSignal): Pro
     const modelId = ctx.settings.catalogue?.models.find((m) => m.alias === intake.model)?.modelId ?? intake.model;
     const to = intake.handOffTo ?? "live";
     try {
-      // The record keeps the reason, not the code of the error that sent the batch to the DLQ: a
-      // hand-off interrupted by a crash is dead-lettered as MODEL_REJECTED_REQUEST, with its reason.
-      await handOff(ctx, intake, to, { message: intake.reason ?? "handed off from the bulk path", code: to === "dlq" ? "MODEL_REJECTED_REQUEST" : "MODEL_ERROR", modelId });
+      // The record keeps the reason and the code of the error that sent the batch (handOff reads
+      // them from it); a record written before the code was kept is dead-lettered as
+      // MODEL_REJECTED_REQUEST, with its reason.
+      await handOff(ctx, intake, to, { message: intake.reason ?? "handed off from the bulk path", code: intake.handOffCode ?? (to === "dlq" ? "MODEL_REJECTED_REQUEST" : "MODEL_ERROR"), modelId });
     } catch (error) {
       if (signal.aborted) throw error;
       ctx.logger.warn({ err: error, batchId: intake.batchId }, "could not hand off a bulk batch; trying again on the next pass");

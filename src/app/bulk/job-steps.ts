@@ -1,25 +1,34 @@
 import { StoreError, toLabelqError } from "../../core/errors/errors.ts";
 import type { BulkContext } from "./bulk-context.ts";
-import type { JobRecord } from "../../core/bulk/bulk-store.ts";
+import type { JobRecord, RecordedSubmission } from "../../core/bulk/bulk-store.ts";
 import { ENDED_STATUSES, jobIdOf, type JobSubmission } from "../../adapters/bedrock/job-control.ts";
 import { s3Uri } from "../../adapters/s3/object-store.ts";
 
+type SubmissionSettings = { bulk: Pick<BulkContext["bulk"], "roleArn" | "jobTimeoutH">; objects: Pick<BulkContext["objects"], "bucket"> };
+
+/** The role, bucket and timeout the configuration gives a job now: what a new job record holds. */
+export function configuredSubmission(ctx: SubmissionSettings): RecordedSubmission {
+  return { roleArn: ctx.bulk.roleArn ?? "", bucket: ctx.objects.bucket, timeoutHours: ctx.bulk.jobTimeoutH };
+}
+
 /**
- * What a job is submitted with. From its record: the model id, the job name (unique per labelq
- * job), the clientRequestToken and the input and output prefixes, so a retried submission sends
- * what the first one sent even if the catalogue or LABELQ_BULK_PREFIX changed meanwhile. The job
- * record does not hold the role, the bucket or the timeout: those are the configuration's now.
- * A retry after a Create that reached Bedrock does not resend them: it finds the job by name first.
+ * What a job is submitted with, all from its record: the model id, the job name (unique per
+ * labelq job), the clientRequestToken, the input and output prefixes, and the role, bucket and
+ * timeout recorded when the job was created, so a retried or adopted submission sends what the
+ * first one sent even if the catalogue or the bulk settings changed meanwhile (a Create with the
+ * same token and other parameters is refused). A record written before the role, bucket and
+ * timeout were kept is submitted with the configuration's.
  */
-export function submissionOf(ctx: { bulk: Pick<BulkContext["bulk"], "roleArn" | "jobTimeoutH">; objects: Pick<BulkContext["objects"], "bucket"> }, job: JobRecord): JobSubmission {
+export function submissionOf(ctx: SubmissionSettings, job: JobRecord): JobSubmission {
+  const { roleArn, bucket, timeoutHours } = job.submission ?? configuredSubmission(ctx);
   return {
     jobName: job.jobName,
     modelId: job.modelId,
-    roleArn: ctx.bulk.roleArn ?? "",
+    roleArn,
     clientRequestToken: job.clientRequestToken,
-    inputUri: s3Uri(ctx.objects.bucket, job.inputPrefix),
-    outputUri: s3Uri(ctx.objects.bucket, job.outputPrefix),
-    timeoutHours: ctx.bulk.jobTimeoutH,
+    inputUri: s3Uri(bucket, job.inputPrefix),
+    outputUri: s3Uri(bucket, job.outputPrefix),
+    timeoutHours,
   };
 }
 

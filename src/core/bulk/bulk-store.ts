@@ -1,4 +1,5 @@
 import type { LabelRequest } from "../contracts/request.ts";
+import type { ErrorCode } from "../errors/errors.ts";
 
 /**
  * Where a bulk batch is:
@@ -34,6 +35,12 @@ export interface IntakeRecord {
   reason?: string;
   /** Where a handing-off batch goes. */
   handOffTo?: "live" | "dlq";
+  /**
+   * The code of the error that sent it (BATCH_ID_CONFLICT, MODEL_TIMEOUT, ...), stored with
+   * handOffTo so that a hand-off resumed after a crash reaches the DLQ under that code. Absent on
+   * records written before it was kept: those are sent with a code that fits their destination.
+   */
+  handOffCode?: ErrorCode;
   updatedAt: string;
 }
 
@@ -67,6 +74,13 @@ export interface JobRecord {
    */
   inputPrefix: string;
   outputPrefix: string;
+  /**
+   * The service role, bucket and timeout the job is submitted with, recorded when the job is
+   * created (the bucket: where its input files were written), so that a retried or resumed
+   * submission sends what the first one would have even if the configuration changed meanwhile.
+   * Absent on jobs written before it was recorded: those are submitted with the configuration's.
+   */
+  submission?: RecordedSubmission;
   files: string[];
   /**
    * S3 key of the job's record map: what each record id stands for (batch, chunk, text ids), one
@@ -86,6 +100,16 @@ export interface JobRecord {
   collector?: { owner: string; until: number };
   /** Counts once collected. */
   summary?: JobSummary;
+}
+
+/** What a job is submitted with beyond its model, name, token and prefixes (see JobRecord.submission). */
+export interface RecordedSubmission {
+  /** The service role Bedrock assumes to read the input and write the output (LABELQ_BULK_ROLE_ARN). */
+  roleArn: string;
+  /** The bucket of the job's input and output (LABELQ_BULK_BUCKET). */
+  bucket: string;
+  /** timeoutDurationInHours (LABELQ_BULK_JOB_TIMEOUT_H). */
+  timeoutHours: number;
 }
 
 export interface JobSummary {
@@ -134,7 +158,7 @@ export interface BulkStore {
   updateJob(current: JobRecord, changes: JobChanges): Promise<JobRecord | undefined>;
 }
 
-export type IntakeChanges = Partial<Pick<IntakeRecord, "state" | "jobKey" | "promptVersion" | "chunks" | "reason" | "handOffTo">>;
+export type IntakeChanges = Partial<Pick<IntakeRecord, "state" | "jobKey" | "promptVersion" | "chunks" | "reason" | "handOffTo" | "handOffCode">>;
 export type JobChanges = Partial<Omit<JobRecord, "jobKey" | "model" | "modelId" | "version" | "updatedAt" | "createdAt" | "clientRequestToken">>;
 
 /** States a batch does not leave. */
