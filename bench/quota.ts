@@ -12,6 +12,10 @@
 // summary sets the p99 batch latency against the second lone batch's and against the model's own
 // call time (the emulator's latency for the run's mean answer), and counts each process's calls.
 //   npm run bench:quota -- --rpm 800 --tpm 300000 --texts-per-batch 50 --fixed-ms 1500 --paced 0.8 --scenarios fleet --fleet 1,2,4
+// With --pools N a scenario runs one in-process worker over N quota pools (LABELQ_POOLS) in N
+// Regions, each with the same emulator quota (the emulator keeps a window per Region), on N times
+// the backlog; it prints each pool's share of its own quota beside the one-pool labelq row.
+//   npm run bench:quota -- --scenarios local --pools 2 --ramp 30 --steady 60
 import { BedrockRuntimeClient, ConverseCommand } from "@aws-sdk/client-bedrock-runtime";
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { Redis } from "ioredis";
@@ -65,6 +69,7 @@ const { values } = parseArgs({
     // Output tokens per text in labelq's answer format (lines: 37.8 measured by bench:tokens), for planning.
     "answer-tokens": { type: "string", default: "38" },
     paced: { type: "string" },
+    pools: { type: "string", default: "0" },
   },
 });
 process.env.AWS_ACCESS_KEY_ID ??= "test";
@@ -88,7 +93,11 @@ const P = {
   chart: values.chart,
   answerTokens: Number(values["answer-tokens"]),
   paced: values.paced === undefined ? undefined : Number(values.paced),
+  pools: Number(values.pools),
 };
+/** The Regions of the --pools scenario, AWS_REGION's first (the local stack signs for us-east-1). */
+const POOL_REGIONS = ["us-east-1", "us-west-2", "us-east-2", "us-west-1"];
+if (P.pools > POOL_REGIONS.length) throw new Error(`--pools: at most ${POOL_REGIONS.length}`);
 const durationS = P.rampS + P.steadyS;
 const model = findModel("llama3.3-70b")!;
 const sample = await readTexts(path.join(root, "samples/product-feedback.jsonl"));
@@ -143,12 +152,16 @@ interface Outcome {
   loneMs?: number;
   /** Fleet runs: model calls made by each process (from its "batch labelled" log lines). */
   callsByProcess?: number[];
+  /** How many pools' quota the scenario had (1 but for --pools): shares of the quota are of all of them. */
+  quotaMultiple: number;
+  /** Pool runs: each answered call, by the Region it was sent to, at ms since the start, with its quota cost. */
+  poolCalls?: { pool: string; at: number; quotaTokens: number }[];
   notes: string[];
 }
 
-/** Distinct texts per scenario, so nothing is ever served twice. */
-function requestsFor(scenario: string): LabelRequest[] {
-  const texts = Array.from({ length: batchesPerScenario * P.textsPerBatch }, (_, k) => ({
+/** Distinct texts per scenario, so nothing is ever served twice; `multiple` quotas get that many times the backlog. */
+function requestsFor(scenario: string, multiple = 1): LabelRequest[] {
+  const texts = Array.from({ length: batchesPerScenario * multiple * P.textsPerBatch }, (_, k) => ({
     id: `t${k}`,
     text: `${sample[k % sample.length]!.text} [${scenario} #${k}]`,
   }));
@@ -241,6 +254,7 @@ async function runNaive(): Promise<Outcome> {
     dlq: undefined,
     unaccounted: undefined,
     itemErrors: 0,
+    quotaMultiple: 1,
     notes: [`errors after SDK retries: ${[...errors].map(([k, v]) => `${k} ${v}`).join(", ") || "none"}`],
   };
 }
@@ -329,11 +343,15 @@ async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
 async function runLabelq(
   name: string,
   scenario: string,
-  start: (stack: LocalStack, tally: LogTally) => { stop: () => Promise<void>; factor: () => Promise<number | undefined>; callsByProcess?: () => number[] },
+  start: (
+    stack: LocalStack,
+    tally: LogTally,
+  ) => { stop: () => Promise<void>; factor: () => Promise<number | undefined>; callsByProcess?: () => number[]; poolCalls?: () => { pool: string; at: number; quotaTokens: number }[] },
+  quotaMultiple = 1,
 ): Promise<Outcome> {
   const stack = await startStack();
   const clients = createAwsClients(loadConfig(stack.env));
-  const requests = requestsFor(scenario);
+  const requests = requestsFor(scenario, quotaMultiple);
   if (pacedEveryMs === undefined) await sendRequests(clients.sqs, stack.queues.requests, requests);
   const results = new Map<string, LabelResult>();
   const tally = new LogTally();
@@ -391,6 +409,9 @@ async function runLabelq(
     unaccounted: sent - results.size - remaining - dlq,
     loneMs,
     callsByProcess: workers.callsByProcess?.(),
+    quotaMultiple,
+    // Epoch ms to ms since the start, as the completions are.
+    poolCalls: workers.poolCalls?.().map((c) => ({ ...c, at: c.at - t0 })),
     itemErrors: [...results.values()].reduce((n, r) => n + r.items.filter((it) => it.error !== null).length, 0),
     notes: [
       `workers stopped in ${stopS.toFixed(1)} s (LABELQ_SHUTDOWN_TIMEOUT_S=${P.stopTimeoutS}); left on the requests queue: ${remaining} of ${requests.length}; model calls by model, shutdown included: ${Object.entries(after.byModel).map(([m, v]) => `${m} ${v.calls}`).join(", ")}`,
@@ -414,6 +435,57 @@ function runLocal(): Promise<Outcome> {
       factor: () => Promise.resolve(Object.values(worker.limiter.rateFactors())[0]),
     };
   });
+}
+
+/** (d) one in-process worker over N quota pools in N Regions, each with the emulator's quota; calls counted per Region at the SDK. */
+function runPools(n: number): Promise<Outcome> {
+  const regions = POOL_REGIONS.slice(0, n);
+  return runLabelq(
+    `labelq, ${n} quota pools (${regions.join(", ")}), in-process`,
+    `pools${n}`,
+    (stack, tally) => {
+      const config = loadConfig(labelqEnv(stack, { AWS_REGION: regions[0]!, LABELQ_POOLS: JSON.stringify(regions.map((region) => ({ region }))) }));
+      const clients = createAwsClients(config);
+      const calls: { pool: string; at: number; quotaTokens: number }[] = [];
+      for (const region of regions) {
+        clients.bedrockIn(region).middlewareStack.add(
+          (next) => async (args) => {
+            const out = await next(args);
+            const usage = (out.output as { usage?: { inputTokens?: number; outputTokens?: number; cacheReadInputTokens?: number; cacheWriteInputTokens?: number } }).usage ?? {};
+            const quotaTokens = (usage.inputTokens ?? 0) + (usage.cacheReadInputTokens ?? 0) + (usage.cacheWriteInputTokens ?? 0) + (usage.outputTokens ?? 0) * model.outputBurnDown;
+            calls.push({ pool: region, at: Date.now(), quotaTokens });
+            return out;
+          },
+          { step: "initialize", name: `bench-count-${region}` },
+        );
+      }
+      const worker = createWorker(config, clients, createLogger(config.log, { write: (s: string) => tally.line(s) }));
+      worker.pool.start();
+      return {
+        async stop() {
+          await worker.close();
+          clients.destroy();
+        },
+        factor: () => Promise.resolve(Object.values(worker.limiter.rateFactors())[0]),
+        poolCalls: () => [...calls],
+      };
+    },
+    n,
+  );
+}
+
+/** Each pool's share of its own quota over the steady window (the binding one), by pool; the one-pool row is AWS_REGION's. */
+function poolShares(o: Outcome, s: ReturnType<typeof summarize>): string {
+  if (!o.poolCalls) return `${POOL_REGIONS[0]} ${pct(s.share)}`;
+  const minutes = P.steadyS / 60;
+  const pools = [...new Set(o.poolCalls.map((c) => c.pool))].sort();
+  return pools
+    .map((pool) => {
+      const steady = o.poolCalls!.filter((c) => c.pool === pool && c.at >= P.rampS * 1000 && c.at < durationS * 1000);
+      const share = binding === "requests" ? steady.length / minutes / P.rpm : steady.reduce((n, c) => n + c.quotaTokens, 0) / minutes / P.tpm;
+      return `${pool} ${pct(share)}`;
+    })
+    .join(", ");
 }
 
 /** (c) N `labelq worker` processes sharing one Redis limiter. */
@@ -495,8 +567,8 @@ function summarize(o: Outcome) {
     o.atEnd.inputTokens - o.atRamp.inputTokens + (o.atEnd.cacheReadInputTokens - o.atRamp.cacheReadInputTokens) + (o.atEnd.cacheWriteInputTokens - o.atRamp.cacheWriteInputTokens) +
     (o.atEnd.outputTokens - o.atRamp.outputTokens) * model.outputBurnDown;
   const minutes = P.steadyS / 60;
-  const rpmShare = P.rpm > 0 ? succeeded / minutes / P.rpm : 0;
-  const tpmShare = P.tpm > 0 ? quotaTokens / minutes / P.tpm : 0;
+  const rpmShare = P.rpm > 0 ? succeeded / minutes / (P.rpm * o.quotaMultiple) : 0;
+  const tpmShare = P.tpm > 0 ? quotaTokens / minutes / (P.tpm * o.quotaMultiple) : 0;
   return {
     perMin,
     share: binding === "requests" ? rpmShare : tpmShare,
@@ -570,6 +642,7 @@ const run = async (f: () => Promise<Outcome>) => {
 if (P.scenarios.has("naive")) await run(runNaive);
 if (P.scenarios.has("local")) await run(runLocal);
 if (P.scenarios.has("fleet")) for (const n of P.fleet) await run(() => runFleet(n));
+if (P.pools > 0) await run(() => runPools(P.pools));
 
 console.log(`\n| scenario | texts/min | % of binding quota (${binding}) | % of rpm | % of tpm | model calls | throttled | throttled share | p50 batch s | p99 batch s | failed batch attempts | DLQ | unaccounted |`);
 console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
@@ -579,6 +652,15 @@ for (const o of outcomes) {
   console.log(
     `| ${o.name} | ${s.perMin.toFixed(0)} | ${pct(s.share)} | ${pct(s.rpmShare)} | ${pct(s.tpmShare)} | ${s.calls} | ${s.throttled} | ${pct(s.throttledShare)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${o.failedAttempts} | ${na(o.dlq)} | ${na(o.unaccounted)} |`,
   );
+}
+
+if (P.pools > 0) {
+  console.log(`\n| scenario | quota pools | texts/min | % of all pools' binding quota (${binding}) | model calls | throttled share | each pool's share of its own quota |`);
+  console.log("|---|---|---|---|---|---|---|");
+  for (const o of outcomes.filter((x) => !x.name.startsWith("naive") && !x.name.includes("fleet"))) {
+    const s = summarize(o);
+    console.log(`| ${o.name} | ${o.quotaMultiple} | ${s.perMin.toFixed(0)} | ${pct(s.share)} | ${s.calls} | ${pct(s.throttledShare)} | ${poolShares(o, s)} |`);
+  }
 }
 
 if (pacedEveryMs !== undefined) {
