@@ -353,6 +353,16 @@ describe("the message handler", () => {
     expect(store.calls).toEqual([]);
   });
 
+  it("dead-letters mode \"bulk\" on a worker without the bulk path as INVALID_REQUEST, without labelling it live", async () => {
+    const label = labeller();
+    const handled = await handler(label.fn)(message({ ...request(), mode: "bulk" }), new AbortController().signal);
+    expect(handled.outcome).toBe("dead-lettered");
+    const attributes = sentTo(QUEUES.dlq)[0]?.MessageAttributes;
+    expect(attributes?.[DLQ_ATTRIBUTES.code]?.StringValue).toBe("INVALID_REQUEST");
+    expect(attributes?.[DLQ_ATTRIBUTES.reason]?.StringValue).toMatch(/mode "bulk" is not available on this worker/);
+    expect(label.calls).toHaveLength(0);
+  });
+
   it("dead-letters an invalid request raised by the work, with its own code", async () => {
     const label = labeller(() => Promise.reject(new InvalidRequestError("model gpt-9 is not allowed", [], "MODEL_NOT_ALLOWED")));
     expect((await handler(label.fn)(message(request()), new AbortController().signal)).outcome).toBe("dead-lettered");

@@ -58,6 +58,11 @@ export function drainSeconds(input: Pick<PolicyInput, "backlogTexts" | "quota"> 
   return Math.max(byTokens ?? 0, byRequests ?? 0);
 }
 
+/** The refusal of `mode: "bulk"` by a worker without the bulk path: never retried, to the DLQ with its reason. */
+export function bulkUnavailable(): InvalidRequestError {
+  return new InvalidRequestError('mode "bulk" is not available on this worker: the bulk path needs LABELQ_BULK_BUCKET and LABELQ_BULK_ROLE_ARN');
+}
+
 /**
  * Decide live or bulk for one batch. Pure: the same input always decides the same way.
  *  - live: live.
@@ -79,7 +84,7 @@ export function decideMode(input: PolicyInput): ModeDecision {
 
   if (requested === "bulk") {
     if (!input.bulkEnabled) {
-      throw new InvalidRequestError("mode \"bulk\" is not available on this worker: the bulk path needs LABELQ_BULK_BUCKET and LABELQ_BULK_ROLE_ARN");
+      throw bulkUnavailable();
     }
     if (!model.batch) {
       throw new InvalidRequestError(`mode "bulk": model "${model.alias}" has no batch inference (no batch prices in the model catalogue); use mode "live" or "auto", or a model with batch inference`);

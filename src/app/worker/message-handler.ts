@@ -6,6 +6,7 @@ import type { LabelResult } from "../../core/contracts/result.ts";
 import { InvalidRequestError, type LabelqError, LeaseLostError, ModelCallError, ShuttingDownError, toLabelqError } from "../../core/errors/errors.ts";
 import type { Metrics } from "../../core/observability/metrics.ts";
 import type { RouteOutcome } from "../bulk/bulk-router.ts";
+import { bulkUnavailable } from "../bulk/bulk-policy.ts";
 import type { BatchLease } from "../../core/idempotency/batch-lease.ts";
 import type { IdempotencyStore } from "../../core/idempotency/idempotency-store.ts";
 import { type Claim, claimBatch } from "../../core/idempotency/claim-batch.ts";
@@ -192,6 +193,8 @@ async function actOnClaim(ctx: HandlerContext, d: Delivery, p: Parsed, claim: Cl
       if (ctx.deps.bulk) {
         const bulk = await routeToBulk(ctx.deps.bulk, d, p, claim.lease);
         if (bulk) return bulk;
+      } else if (p.request.mode === "bulk") {
+        throw bulkUnavailable();
       }
       return await labelUnderLease(ctx, d, p, claim.lease);
   }
