@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { poolFailure, PooledBedrockProvider } from "../../src/adapters/bedrock/bedrock-provider.ts";
 import { createPooledLimiter, poolQuota } from "../../src/adapters/limiter/pool-setup.ts";
 import { type Pool, type PoolLimiter, PooledLimiter } from "../../src/adapters/limiter/pooled-limiter.ts";
+import { QuotaLimiter } from "../../src/adapters/limiter/quota-limiter.ts";
 import { BEDROCK_WINDOW } from "../../src/adapters/limiter/quota-window.ts";
 import { loadConfig } from "../../src/core/config/config.ts";
 import { ConfigError, ModelCallError } from "../../src/core/errors/errors.ts";
@@ -144,6 +145,25 @@ describe("residency", () => {
     expect((caught(() => createPooledLimiter(role, role.limiter.pools!, usCatalogue, base, silentLogger())) as ConfigError).issues[0]).toMatch(
       /pool 0 field roleArn: assuming a role per pool is not supported yet/,
     );
+  });
+});
+
+describe("a pool's headroom", () => {
+  it("is its window's room at the adaptive rate after the call's reservation, and falls as calls are admitted and rises as they settle", async () => {
+    const limiter = new QuotaLimiter({ maxConcurrent: 4, minTimeMs: 0, id: "t", quotaFor: () => ({ rpm: 10, tpm: 10_000 }), localShare: 1 }, silentLogger());
+    try {
+      const reserve = { inputTokens: 600, cacheTokens: 0, maxTokens: 400, outputBurnDown: 1 };
+      const c: ModelCall = { model: MODEL, tokens: 1_000, reserve };
+      expect(await limiter.headroom(c)).toEqual({ tokens: 9_000, requests: 9 });
+      await limiter.schedule(c, () => Promise.resolve());
+      expect(await limiter.headroom(c)).toEqual({ tokens: 8_000, requests: 8 });
+      limiter.report(c, { outcome: "ok", usage: { inputTokens: 600, outputTokens: 100 } });
+      await expect.poll(() => limiter.headroom(c)).toEqual({ tokens: 8_300, requests: 8 });
+      // Another model has its own, empty window.
+      expect(await limiter.headroom({ model: "other", tokens: 5 })).toEqual({ tokens: 9_995, requests: 9 });
+    } finally {
+      await limiter.close();
+    }
   });
 });
 
