@@ -23,6 +23,7 @@ import { jobFaultsSchema, jobQuotasSchema, repeatTokenAnswerSchema } from "./job
 import { handleJobRoute } from "./jobs/job-routes.ts";
 import { JobStore } from "./jobs/job-store.ts";
 import { s3JobStorage } from "./jobs/s3-io.ts";
+import { closeCustomizationJobs, handleCustomizationRoute, registerCustomizationJobs } from "./customization/customization-routes.ts";
 import { requestIdentity, type RequestIdentity } from "./request-identity.ts";
 import { handleServiceQuotas, isServiceQuotasTarget } from "./service-quotas.ts";
 import { EmulatorState } from "./state.ts";
@@ -90,6 +91,9 @@ function route(state: EmulatorState, jobs: JobStore, method: string, url: string
   // Model invocation jobs (control plane); unsigned requests are taken as us-east-1's.
   const job = handleJobRoute(jobs, method, url, body, identity.region, requestId);
   if (job !== undefined) return job;
+  // Model customization jobs (control plane), registered beside the invocation jobs.
+  const customization = handleCustomizationRoute(jobs, method, url, body, identity.region, requestId);
+  if (customization !== undefined) return customization;
   // Not a converse call: not counted in the stats.
   return errorResponse(undefined, awsError("UnknownOperationException", `Unknown operation: ${method} ${path}`), requestId);
 }
@@ -112,6 +116,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
     close: () =>
       new Promise<void>((resolve, reject) => {
         jobs.close();
+        closeCustomizationJobs(jobs);
         for (const timer of timers) clearTimeout(timer);
         timers.clear();
         state.inFlight = 0;
@@ -139,7 +144,7 @@ function createState(options: BedrockEmulatorOptions): EmulatorState {
 
 /** The model invocation jobs, reading their settings from the state as it is now (it changes at run time). */
 function createJobStore(state: EmulatorState, options: BedrockEmulatorOptions): JobStore {
-  return new JobStore({
+  const jobs = new JobStore({
     storage: options.s3 === undefined ? undefined : s3JobStorage(options.s3),
     settings: () => state.jobs,
     now: state.now,
@@ -147,6 +152,8 @@ function createJobStore(state: EmulatorState, options: BedrockEmulatorOptions): 
     lenient: () => state.lenient,
     labelErrors: () => state.labelErrors,
   });
+  registerCustomizationJobs(jobs, { storage: options.s3 === undefined ? undefined : s3JobStorage(options.s3), settings: () => state.jobs, now: state.now });
+  return jobs;
 }
 
 type RequestHandler = (req: EmulatorRequest, res: EmulatorServerResponse) => void;
