@@ -55,8 +55,12 @@ describe("the quota limiter", () => {
 
   it("shares a rolling window between two limiters (two processes' worth) through Redis, never over it", async () => {
     // A 2 s window of 6 calls (the per-minute quota scales to the window: 180 a minute is 6 per
-    // 2 s): 18 calls need at least two more windows.
-    const shared = options({ redisUrl, quotaFor: () => ({ rpm: 180, tpm: 0 }), timing: { windowMs: 2_000, marginMs: 50 } });
+    // 2 s): 18 calls need at least two more windows. The limiter spaces its reservations by the
+    // window plus its margin; the test sees each start a moment later, after the event loop runs
+    // the task, and that moment varies on a busy machine. A 300 ms margin keeps that jitter from
+    // reading as a span of under 2 s, while a limiter letting a seventh call into a window would
+    // still show a span near 0.
+    const shared = options({ redisUrl, quotaFor: () => ({ rpm: 180, tpm: 0 }), timing: { windowMs: 2_000, marginMs: 300 } });
     const a = new QuotaLimiter(shared, logger);
     const b = new QuotaLimiter(shared, logger);
     const started = Date.now();
