@@ -19,7 +19,7 @@
 import { BedrockRuntimeClient, ConverseCommand } from "@aws-sdk/client-bedrock-runtime";
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { Redis } from "ioredis";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -43,6 +43,7 @@ import { PromptRegistry } from "../src/core/prompts/prompt-registry.ts";
 import { renderUserMessage } from "../src/core/prompts/render-prompt.ts";
 import { createWorker } from "../src/app/worker/worker.ts";
 import { lineChartSvg } from "./quota-chart.ts";
+import { benchCommit } from "./support/bench-commit.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({
@@ -589,19 +590,12 @@ function summarize(o: Outcome) {
   };
 }
 
-function commitOf(): string {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
-  } catch {
-    return "unknown";
-  }
-}
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const started = Date.now();
 console.log(
   [
-    `quota benchmark, commit ${commitOf()}, ${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"})`,
+    `quota benchmark, commit ${benchCommit()}, ${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"})`,
     `emulator (test double, strict: reserves input + maxTokens at start, settles after, no retry-after): quota ${P.rpm} rpm, ${P.tpm} tpm (rolling 60 s windows); latency ${P.latency.fixedMs} ms + ${P.latency.perOutputTokenMs} ms/output token`,
     `batches of ${P.textsPerBatch} texts, 1 model call each (LABELQ_CHUNK_SIZE=${P.textsPerBatch}), model ${model.alias}; a call costs ~${Math.round(plannedCallTokens)} quota tokens once settled`,
     `binding quota: ${binding} per minute (${P.rpm} calls by requests, ${callsByTpm === Infinity ? "unlimited" : callsByTpm.toFixed(0)} calls by tokens); it allows ~${quotaTextsPerMin.toFixed(0)} texts/min`,
