@@ -4,6 +4,7 @@ import { type Headroom, mostHeadroom } from "../../core/quota/pools.ts";
 import type { CallFeedback, ModelCall, RateLimiter } from "../../core/quota/rate-limiter.ts";
 import { type PoolRoute, runWithRoute } from "../../core/quota/pool-route.ts";
 import { backgroundClock, type Clock } from "../../core/util/clock.ts";
+import { waitUntilCanStart } from "./start-gate.ts";
 
 /** A pool's own limiter: a RateLimiter (one lane per model, its window fleet-wide) that can say how much room it has. */
 export interface PoolLimiter extends RateLimiter {
@@ -33,8 +34,6 @@ export interface PooledLimiterOptions {
 
 /** A pool that failed stays out this long before calls try it again. */
 export const POOL_COOLDOWN_MS = 30_000;
-/** How often a receive held by whenCanStart looks again (as QuotaLimiter does). */
-const GATE_POLL_MS = 25;
 
 /** Calls routed to a pool but not yet started there, so calls routed together do not all pick the same pool. */
 interface Pending {
@@ -131,16 +130,14 @@ export class PooledLimiter implements RateLimiter {
   }
 
   /** Back-pressure as QuotaLimiter's, over pools: waits while no pool in service for any of `models` can start a call. */
-  async whenCanStart(models: readonly string[], callerSignal?: AbortSignal): Promise<void> {
+  whenCanStart(models: readonly string[], callerSignal?: AbortSignal): Promise<void> {
     const signal = callerSignal ? AbortSignal.any([callerSignal, this.#closing.signal]) : this.#closing.signal;
-    for (;;) {
-      if (this.#closed) throw new ShuttingDownError();
-      signal.throwIfAborted();
-      if (this.canStart(models)) return;
-      const paused = models.map((m) => this.pausedUntil(m) ?? Infinity);
-      const wait = paused.every((t) => t !== Infinity) ? Math.min(...paused) - this.#clock.now() : GATE_POLL_MS;
-      await this.#clock.sleep(Math.max(10, Math.min(wait, 60_000)), signal);
-    }
+    return waitUntilCanStart(this, this.#clock, models, signal);
+  }
+
+  /** True once close() has begun. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** Whether one of `models` (or, with none given, any) has a pool in service that can start a call now. */

@@ -7,6 +7,7 @@ import { reservedTokens, settledTokens } from "../../core/quota/bedrock-quota.ts
 import { CallSlots } from "./call-slots.ts";
 import { isCredentialsRefusal, isPermissionRefusal, LIMITER_REDIS_OPTIONS } from "./redis-connection.ts";
 import { backgroundClock, type Clock } from "../../core/util/clock.ts";
+import { waitUntilCanStart } from "./start-gate.ts";
 import { BEDROCK_WINDOW, LocalWindowStore, RedisWindowStore, type WindowStore, type WindowTiming } from "./quota-window.ts";
 import type { ModelResponse } from "../../core/models/model-provider.ts";
 import type { CallFeedback, ModelCall, RateLimiter } from "../../core/quota/rate-limiter.ts";
@@ -50,8 +51,6 @@ export const QUOTA_AIMD: AimdSettings = { decrease: 0.85, decreaseGapMs: 5_000, 
  * settled (given back most of its reservation) before any entry expires.
  */
 const MAX_POLL_MS = 250;
-/** How often a receive held by whenCanStart looks again whether a model's window has room. */
-const GATE_POLL_MS = 25;
 
 /** How long a limiter waits for Redis at start before limiting locally instead. */
 const REDIS_READY_TIMEOUT_MS = 2_000;
@@ -140,17 +139,14 @@ export class QuotaLimiter implements RateLimiter {
    * full). Receives already let through are not counted: a batch answered from the cache makes no
    * call, and one that will call joins the window's queue like any other call.
    */
-  async whenCanStart(models: readonly string[], callerSignal?: AbortSignal): Promise<void> {
+  whenCanStart(models: readonly string[], callerSignal?: AbortSignal): Promise<void> {
     const signal = callerSignal ? AbortSignal.any([callerSignal, this.#closing.signal]) : this.#closing.signal;
-    for (;;) {
-      if (this.#closed) throw new ShuttingDownError();
-      signal.throwIfAborted();
-      if (this.canStart(models)) return;
-      const paused = models.map((m) => this.pausedUntil(m) ?? Infinity);
-      // Every model paused: wait for the first reset; otherwise for a window to admit its waiting call.
-      const wait = paused.every((t) => t !== Infinity) ? Math.min(...paused) - this.#clock.now() : GATE_POLL_MS;
-      await this.#clock.sleep(Math.max(10, Math.min(wait, 60_000)), signal);
-    }
+    return waitUntilCanStart(this, this.#clock, models, signal);
+  }
+
+  /** True once close() has begun. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /**
