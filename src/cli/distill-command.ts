@@ -1,11 +1,15 @@
 import { type Command, Option } from "commander";
+import { createAwsClients } from "../adapters/aws-clients.ts";
+import { BedrockCustomizationControl } from "../adapters/bedrock/customization-control.ts";
+import { cancelCustomization, customizationStatus, formatCustomizationStatus, startCustomization } from "../app/distill/customization-job.ts";
+import { STUDENT_MODELS, TEACHER_MODELS } from "../app/distill/customization-targets.ts";
 import { exportTrainingSet, TEXTS_OPT_IN_REQUIRED } from "../app/distill/export-training-set.ts";
 import { formatExportReport } from "../app/distill/format-export-report.ts";
 import { JOBS, type JobKind, STUDENTS, type StudentName, studentLimits } from "../app/distill/students.ts";
 import { InvalidRequestError } from "../core/errors/errors.ts";
 import { PromptRegistry } from "../core/prompts/prompt-registry.ts";
 import { configFrom } from "./config-from-flags.ts";
-import { integerArg, shareArg } from "./numeric-flags.ts";
+import { integerArg, positiveNumberArg, shareArg } from "./numeric-flags.ts";
 
 interface ExportFlags {
   results: string[];
@@ -78,5 +82,91 @@ export function registerDistillCommand(program: Command): void {
         overwrite: o.overwrite ?? false,
       });
       process.stdout.write(o.json ? JSON.stringify(report, null, 2) + "\n" : formatExportReport(report) + "\n");
+    });
+  registerCustomizationCommands(distill);
+}
+
+interface StartFlags {
+  train: string;
+  validation?: string;
+  student: string;
+  teacher?: string;
+  role: string;
+  output: string;
+  epochs?: number;
+  learningRate?: number;
+  batchSize?: number;
+  stateDir: string;
+  json?: boolean;
+}
+
+const STATE_DIR = "out/distill";
+
+/** Runs `work` with a Bedrock customization control on this configuration's control-plane client, then closes the clients. */
+async function withCustomizationControl<T>(work: (control: BedrockCustomizationControl, region: string) => Promise<T>): Promise<T> {
+  const config = configFrom({});
+  const clients = createAwsClients(config);
+  try {
+    return await work(new BedrockCustomizationControl(clients.bedrockControl), config.region);
+  } finally {
+    clients.destroy();
+  }
+}
+
+/** `distill start | status | cancel`: the Bedrock model customization job that trains the student. */
+function registerCustomizationCommands(distill: Command): void {
+  distill
+    .command("start")
+    .description(
+      "Start a Bedrock model customization job on an exported training set: DISTILLATION when --teacher names a teacher of the student, FINE_TUNING otherwise. " +
+        "The job's name derives from the inputs and is recorded in <state-dir>/<name>.json before the job is created: run again after a crash and the job is found, not made twice.",
+    )
+    .requiredOption("--train <s3 uri>", "the training file (train.jsonl of `labelq distill export`, uploaded)")
+    .option("--validation <s3 uri>", "the validation file")
+    .addOption(new Option("--student <alias>", "the model to train").choices(Object.keys(STUDENT_MODELS)).makeOptionMandatory())
+    .addOption(new Option("--teacher <alias>", "distil from this model (Bedrock calls it for responses); leave out to fine-tune").choices(Object.keys(TEACHER_MODELS)))
+    .requiredOption("--role <arn>", "the customization service role Bedrock assumes (see docs/distill.md, IAM)")
+    .requiredOption("--output <s3 uri>", "where Bedrock writes the job's output (metrics)")
+    .option("--epochs <n>", "epochCount hyperparameter", integerArg(1, 100))
+    .option("--learning-rate <x>", "learningRate hyperparameter", positiveNumberArg("learning rate"))
+    .option("--batch-size <n>", "batchSize hyperparameter", integerArg(1, 1024))
+    .option("--state-dir <dir>", "where job state files are kept", STATE_DIR)
+    .option("--json", "print the result as JSON")
+    .action(async (o: StartFlags) => {
+      const result = await withCustomizationControl((control, region) =>
+        startCustomization(control, {
+          trainingUri: o.train,
+          ...(o.validation === undefined ? {} : { validationUri: o.validation }),
+          outputUri: o.output,
+          student: o.student,
+          ...(o.teacher === undefined ? {} : { teacher: o.teacher }),
+          roleArn: o.role,
+          region,
+          ...(o.epochs === undefined ? {} : { epochs: o.epochs }),
+          ...(o.learningRate === undefined ? {} : { learningRate: o.learningRate }),
+          ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
+          stateDir: o.stateDir,
+        }),
+      );
+      const line = `${result.how === "created" ? "started" : result.how === "adopted" ? "adopted (made by an earlier run)" : "already started"} ${result.customizationType} job ${result.jobName}: ${result.jobArn} (state: ${result.stateFile})`;
+      process.stdout.write(o.json ? JSON.stringify(result, null, 2) + "\n" : line + "\n");
+    });
+  distill
+    .command("status [name]")
+    .description("The status of a customization job (by its name), or of every job recorded in --state-dir: the custom model's ARN once Completed, the reason once Failed.")
+    .option("--state-dir <dir>", "where job state files are kept", STATE_DIR)
+    .option("--json", "print the statuses as JSON")
+    .action(async (name: string | undefined, o: { stateDir: string; json?: boolean }) => {
+      const jobs = await withCustomizationControl((control) => customizationStatus(control, o.stateDir, name));
+      process.stdout.write(o.json ? JSON.stringify(jobs, null, 2) + "\n" : formatCustomizationStatus(jobs) + "\n");
+    });
+  distill
+    .command("cancel <name>")
+    .description("Stop a customization job in progress (StopModelCustomizationJob): Stopping, then Stopped.")
+    .option("--state-dir <dir>", "where job state files are kept", STATE_DIR)
+    .option("--json", "print the status as JSON")
+    .action(async (name: string, o: { stateDir: string; json?: boolean }) => {
+      const job = await withCustomizationControl((control) => cancelCustomization(control, o.stateDir, name));
+      process.stdout.write(o.json ? JSON.stringify(job, null, 2) + "\n" : formatCustomizationStatus([job]) + "\n");
     });
 }
