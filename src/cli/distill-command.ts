@@ -1,4 +1,4 @@
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { createAwsClients } from "../adapters/aws-clients.ts";
 import { BedrockCustomizationControl } from "../adapters/bedrock/customization-control.ts";
 import { cancelCustomization, customizationStatus, formatCustomizationStatus, startCustomization } from "../app/distill/customization-job.ts";
@@ -9,7 +9,7 @@ import { JOBS, type JobKind, STUDENTS, type StudentName, studentLimits } from ".
 import { InvalidRequestError } from "../core/errors/errors.ts";
 import { PromptRegistry } from "../core/prompts/prompt-registry.ts";
 import { configFrom } from "./config-from-flags.ts";
-import { integerArg, positiveNumberArg, shareArg } from "./numeric-flags.ts";
+import { integerArg, shareArg } from "./numeric-flags.ts";
 
 interface ExportFlags {
   results: string[];
@@ -102,6 +102,12 @@ interface StartFlags {
 
 const STATE_DIR = "out/distill";
 
+function learningRateArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || n >= 1) throw new InvalidArgumentError(`must be a number between 0 and 1, not "${value}"`);
+  return n;
+}
+
 /** Runs `work` with a Bedrock customization control on this configuration's control-plane client, then closes the clients. */
 async function withCustomizationControl<T>(work: (control: BedrockCustomizationControl, region: string) => Promise<T>): Promise<T> {
   const config = configFrom({});
@@ -128,7 +134,7 @@ function registerCustomizationCommands(distill: Command): void {
     .requiredOption("--role <arn>", "the customization service role Bedrock assumes (see docs/distill.md, IAM)")
     .requiredOption("--output <s3 uri>", "where Bedrock writes the job's output (metrics)")
     .option("--epochs <n>", "epochCount hyperparameter", integerArg(1, 100))
-    .option("--learning-rate <x>", "learningRate hyperparameter", positiveNumberArg("learning rate"))
+    .option("--learning-rate <x>", "learningRate hyperparameter", learningRateArg)
     .option("--batch-size <n>", "batchSize hyperparameter", integerArg(1, 1024))
     .option("--state-dir <dir>", "where job state files are kept", STATE_DIR)
     .option("--json", "print the result as JSON")

@@ -127,4 +127,36 @@ describe("labelq distill start | status | cancel", () => {
     expect(recordedAtCreate).toMatchObject({ jobName: submission.jobName, clientRequestToken: submission.clientRequestToken });
     expect(recordedAtCreate).not.toHaveProperty("jobArn");
   });
+
+  it("adopts the job by name when Create answers a repeated token without a jobArn (the listing missed it before Create)", async () => {
+    const stateDir = path.join(tmp, "no-arn");
+    const options: StartOptions = {
+      trainingUri: `s3://${stack.bulkBucket}/distill/train.jsonl`,
+      outputUri: `s3://${stack.bulkBucket}/distill/no-arn-output/`,
+      student: "nova-micro",
+      teacher: "nova-pro",
+      roleArn: ROLE,
+      region: stack.region,
+      stateDir,
+    };
+    const real = new BedrockCustomizationControl(bedrock);
+    const first = await startCustomization(real, options);
+    expect(first.how).toBe("created");
+    fs.rmSync(first.stateFile);
+    // The first lookup misses the job (as a listing that lags could): Create is sent again with
+    // the same token, and the emulator answers as documented, without a jobArn.
+    let lookups = 0;
+    let created: { jobArn?: string } | undefined;
+    const lagging: CustomizationControl = {
+      findByName: (n) => (++lookups === 1 ? Promise.resolve(undefined) : real.findByName(n)),
+      get: (id) => real.get(id),
+      stop: (id) => real.stop(id),
+      create: async (job) => (created = await real.create(job)),
+    };
+    const again = await startCustomization(lagging, options);
+    expect(created).toEqual({});
+    expect(again).toMatchObject({ how: "adopted", jobArn: first.jobArn });
+    expect(await jobsNamed(first.jobName)).toEqual([first.jobArn]);
+    expect((await readState(first.stateFile))?.jobArn).toBe(first.jobArn);
+  });
 });
