@@ -149,6 +149,13 @@ describe("model customization jobs", () => {
     expect(first.jobArn).toBeDefined();
     const again = await bedrock().send(new CreateModelCustomizationJobCommand(request));
     expect(again.jobArn).toBeUndefined();
+    // The same setting as the invocation jobs': "original-arn" answers the first job's ARN.
+    emulator.jobs.setRepeatTokenAnswer("original-arn");
+    try {
+      expect((await bedrock().send(new CreateModelCustomizationJobCommand(request))).jobArn).toBe(first.jobArn);
+    } finally {
+      emulator.jobs.setRepeatTokenAnswer("no-arn");
+    }
     await expect(bedrock().send(new CreateModelCustomizationJobCommand({ ...request, customModelName: "other" }))).rejects.toMatchObject({ name: "ConflictException" });
     await expect(bedrock().send(new CreateModelCustomizationJobCommand(input("idem")))).rejects.toMatchObject({ name: "ValidationException", message: expect.stringContaining("already exists") as string });
     const listed = await bedrock().send(new ListModelCustomizationJobsCommand({ nameContains: "idem" }));
