@@ -6,10 +6,22 @@ import { STUDENT_MODELS, TEACHER_MODELS } from "../app/distill/customization-tar
 import { exportTrainingSet, TEXTS_OPT_IN_REQUIRED } from "../app/distill/export-training-set.ts";
 import { formatExportReport } from "../app/distill/format-export-report.ts";
 import { JOBS, type JobKind, STUDENTS, type StudentName, studentLimits } from "../app/distill/students.ts";
+import { DEFAULT_MIN_LOWER, formatGateDecision, minLowerByDimension } from "../app/distill/gate-decision.ts";
+import { DEFAULT_GATE_FILE, runGate, writeGateFile } from "../app/distill/run-gate.ts";
+import { createEvalCore } from "../app/eval/eval-core.ts";
+import { EMULATOR_WARNING } from "../app/eval/format-terminal.ts";
+import { loadGoldSet } from "../app/eval/gold-set.ts";
+import type { EvalTarget } from "../app/eval/run-evaluation.ts";
+import { DEFAULT_MIN_COVERAGE, DEFAULT_MIN_TEXTS, parseThresholds } from "../app/eval/thresholds.ts";
+import type { LocalStack } from "../app/local/local-stack.ts";
+import { modelCatalogueFor } from "../app/worker/worker.ts";
+import type { Config } from "../core/config/config.ts";
 import { InvalidRequestError } from "../core/errors/errors.ts";
+import { createLogger } from "../core/observability/logger.ts";
 import { PromptRegistry } from "../core/prompts/prompt-registry.ts";
-import { configFrom } from "./config-from-flags.ts";
-import { integerArg, shareArg } from "./numeric-flags.ts";
+import { configFrom, useLocalCredentials } from "./config-from-flags.ts";
+import { DEFAULT_EMULATOR_LATENCY, EMULATOR_HELP, emulatorSettings } from "./emulator-flag.ts";
+import { checkIntegerFlag, integerArg, shareArg } from "./numeric-flags.ts";
 
 interface ExportFlags {
   results: string[];
@@ -84,6 +96,117 @@ export function registerDistillCommand(program: Command): void {
       process.stdout.write(o.json ? JSON.stringify(report, null, 2) + "\n" : formatExportReport(report) + "\n");
     });
   registerCustomizationCommands(distill);
+  registerGateCommand(distill);
+}
+
+interface GateFlags {
+  student: string;
+  teacher: string;
+  heldout: string;
+  gold?: string;
+  taxonomy?: string;
+  prompt?: string;
+  minLower?: string[];
+  minCoverage: number;
+  minTexts: number;
+  batchSize: number;
+  out: string;
+  json?: boolean;
+  target: "emulator" | "bedrock";
+  emulator?: string;
+  seed: number;
+  resamples: number;
+}
+
+/** Exit code when the gate ran and held at least one dimension (1 is for errors). */
+const GATE_HELD = 2;
+
+/** `distill gate`: decide, per dimension, whether the student may answer in the teacher's place. */
+function registerGateCommand(distill: Command): void {
+  distill
+    .command("gate")
+    .description(
+      "Score the student on the held-out texts (the teacher's labels) and, with --gold, on a human gold set, through `labelq eval`'s machinery; " +
+        "PROMOTE a dimension only when the lower end of its headline's 95 % bootstrap interval reaches --min-lower on every set, with enough coverage. " +
+        "Exit 0 when every dimension is promoted, 2 when any is held. Writes the decision (the promoted dimensions) to --out.",
+    )
+    .requiredOption("--student <alias>", "the student: a model alias in the catalogue")
+    .requiredOption("--teacher <alias>", "the teacher whose labels the held-out set carries: a model alias in the catalogue")
+    .requiredOption("--heldout <file>", "the held-out gold set `labelq distill export` wrote (heldout.jsonl)")
+    .option("--gold <file>", "a human gold set the student must also pass on (the teacher labels it too, for reference)")
+    .option("--taxonomy <name>", "taxonomy (default LABELQ_DEFAULT_TAXONOMY)")
+    .option("--prompt <version>", "prompt version or alias (default LABELQ_DEFAULT_PROMPT_VERSION)")
+    .option(
+      "--min-lower <spec>",
+      `least lower end of the interval: 0.8 (every dimension), sentiment_polarity=0.7 (one dimension); repeatable (default ${DEFAULT_MIN_LOWER})`,
+      repeatable,
+    )
+    .option("--min-coverage <share>", "hold every dimension when fewer than this share of the texts got valid labels, and a dimension below it", shareArg("[0, 1]"), DEFAULT_MIN_COVERAGE)
+    .option("--min-texts <n>", "hold a dimension whose score rests on fewer texts", integerArg(1, 1_000_000), DEFAULT_MIN_TEXTS)
+    .option("--batch-size <n>", "texts per batch (as one request message)", integerArg(1, 1_000), 50)
+    .option("--out <file>", "where the decision is written", DEFAULT_GATE_FILE)
+    .option("--json", "print the decision as JSON instead of the table")
+    .addOption(new Option("--target <where>", "emulator: an embedded Bedrock emulator (test double); bedrock: the endpoint the configuration names").choices(["emulator", "bedrock"]).default("emulator"))
+    .option("--emulator <json>", EMULATOR_HELP)
+    .option("--seed <n>", "bootstrap seed", integerArg(0, 2 ** 31 - 1), 1)
+    .option("--resamples <n>", "bootstrap resamples", integerArg(100, 100_000), 1_000)
+    .action(async (o: GateFlags) => {
+      let stack: LocalStack | undefined;
+      let config: Config;
+      let target: EvalTarget;
+      if (o.target === "emulator") {
+        useLocalCredentials();
+        const base = configFrom({}, { logLevel: "warn" });
+        const { startLocalStack } = await import("../app/local/local-stack.ts");
+        stack = await startLocalStack({ region: base.region, emulator: { latency: DEFAULT_EMULATOR_LATENCY, ...emulatorSettings(o.emulator) } });
+        config = configFrom({ LOG_LEVEL: base.log.level, ...stack.env });
+        target = { kind: "emulator", description: `Bedrock emulator (test double) at ${stack.endpoints.bedrock}${o.emulator ? `, settings ${o.emulator}` : ""}` };
+      } else {
+        config = configFrom({}, { logLevel: "warn" });
+        target = { kind: "bedrock", description: config.endpoints.bedrock ?? `Amazon Bedrock in ${config.region}` };
+      }
+      const clients = createAwsClients(config);
+      const core = createEvalCore(config, clients, createLogger(config.log), { cache: false });
+      try {
+        const catalogue = modelCatalogueFor(config);
+        for (const [flag, alias] of [["--student", o.student], ["--teacher", o.teacher]] as const) {
+          if (!catalogue.find(alias)) {
+            throw new InvalidRequestError(`${flag} "${alias}" is not a model labelq knows (known: ${[...new Set(catalogue.models.map((m) => m.alias))].join(", ")})`, [], "MODEL_NOT_ALLOWED");
+          }
+        }
+        const taxonomyName = o.taxonomy ?? config.prompts.defaultTaxonomy;
+        const promptVersion = o.prompt ?? config.prompts.defaultVersion;
+        const prompt = await new PromptRegistry(config.prompts.dir).resolve(taxonomyName, promptVersion);
+        const keys = prompt.taxonomy.dimensions.map((d) => d.key);
+        const minLower = minLowerByDimension(parseThresholds(o.minLower ?? [], keys), keys);
+        const load = async (file: string) => ({ file, items: await loadGoldSet(file, prompt.taxonomy, { maxTextChars: config.limits.maxTextChars }) });
+        const report = await runGate(
+          prompt.taxonomy,
+          {
+            taxonomy: taxonomyName,
+            promptVersion,
+            student: o.student,
+            teacher: o.teacher,
+            heldout: await load(o.heldout),
+            ...(o.gold === undefined ? {} : { gold: await load(o.gold) }),
+            rule: { minLower, minCoverage: o.minCoverage, minTexts: o.minTexts },
+            batchSize: checkIntegerFlag("--batch-size", o.batchSize, 1, config.limits.maxItems, " (LABELQ_MAX_ITEMS)"),
+            bootstrap: { resamples: o.resamples, seed: o.seed },
+            target,
+            progress: (line) => process.stderr.write(`${line}\n`),
+          },
+          core,
+        );
+        await writeGateFile(o.out, report);
+        if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+        else process.stdout.write(`${target.kind === "emulator" ? `${EMULATOR_WARNING}\n` : ""}${formatGateDecision(report, report.student)}\nwrote ${o.out}\n`);
+        if (!report.passed) process.exitCode = GATE_HELD;
+      } finally {
+        await core.close();
+        clients.destroy();
+        await stack?.close();
+      }
+    });
 }
 
 interface StartFlags {
