@@ -118,6 +118,16 @@ interface GateFlags {
   resamples: number;
 }
 
+/** `--min-lower` values, parsed as eval parses `--min`, with errors naming the gate's flag. */
+function minLowerFlags(specs: readonly string[], keys: readonly string[]): ReturnType<typeof parseThresholds> {
+  try {
+    return parseThresholds(specs, keys);
+  } catch (error) {
+    if (error instanceof InvalidRequestError) throw new InvalidRequestError(error.message.replace(/^--min /, "--min-lower "), error.issues);
+    throw error;
+  }
+}
+
 /** Exit code when the gate ran and held at least one dimension (1 is for errors). */
 const GATE_HELD = 2;
 
@@ -178,7 +188,7 @@ function registerGateCommand(distill: Command): void {
         const promptVersion = o.prompt ?? config.prompts.defaultVersion;
         const prompt = await new PromptRegistry(config.prompts.dir).resolve(taxonomyName, promptVersion);
         const keys = prompt.taxonomy.dimensions.map((d) => d.key);
-        const minLower = minLowerByDimension(parseThresholds(o.minLower ?? [], keys), keys);
+        const minLower = minLowerByDimension(minLowerFlags(o.minLower ?? [], keys), keys);
         const load = async (file: string) => ({ file, items: await loadGoldSet(file, prompt.taxonomy, { maxTextChars: config.limits.maxTextChars }) });
         const report = await runGate(
           prompt.taxonomy,

@@ -120,5 +120,11 @@ describe("labelq distill gate on the emulator", () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('--student "no-such-model" is not a model labelq knows');
     expect(fs.existsSync(path.join(tmp, "bad.json"))).toBe(false);
+
+    // So is a minimum for a dimension the taxonomy does not have.
+    const typo = await runCli(["distill", "gate", "--student", STUDENT, "--teacher", TEACHER, "--heldout", heldoutFile, "--prompt", "v2", "--min-lower", "sentiment=0.9", "--out", path.join(tmp, "typo.json")]);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain('--min-lower sentiment=0.9: "sentiment" is not "overall" nor a dimension of the taxonomy');
+    expect(fs.existsSync(path.join(tmp, "typo.json"))).toBe(false);
   });
 });
