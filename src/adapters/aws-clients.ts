@@ -4,8 +4,10 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import { NodeHttp2Handler } from "@smithy/node-http-handler";
-import type { Config } from "../core/config/config.ts";
+import type { Config, PoolConfig } from "../core/config/config.ts";
+import { currentRoute } from "../core/quota/pool-route.ts";
 
 export interface AwsClients {
   sqs: SQSClient;
@@ -16,6 +18,8 @@ export interface AwsClients {
   /**
    * The runtime client signing for `region` (a quota pool's): the same settings as `bedrock` and
    * the same endpoint override, one per Region, made on first use. AWS_REGION's is `bedrock`.
+   * Inside a pool's route (pool-route.ts) for a pool with a roleArn, the pool's own client,
+   * signing with the role's credentials.
    */
   bedrockIn(region: string): BedrockRuntimeClient;
   /** S3, for the bulk path's job input and output (path-style with an endpoint override: an emulator has no DNS for virtual hosts). */
@@ -30,7 +34,7 @@ export interface AwsClients {
  * standard chain; endpoints from config (AWS_ENDPOINT_URL*), so one build talks to AWS,
  * LocalStack or the embedded stack.
  */
-export function createAwsClients(config: Pick<Config, "region" | "endpoints" | "bedrock">): AwsClients {
+export function createAwsClients(config: Pick<Config, "region" | "endpoints" | "bedrock"> & { limiter?: Pick<Config["limiter"], "pools"> }): AwsClients {
   // Clients connect lazily: the bulk path's two cost nothing where it is off.
   const s3 = new S3Client({ region: config.region, endpoint: config.endpoints.s3, forcePathStyle: config.endpoints.s3 !== undefined });
   // The bulk loop tries again on its next pass; the SDK's three attempts smooth a passing throttle.
@@ -47,9 +51,10 @@ export function createAwsClients(config: Pick<Config, "region" | "endpoints" | "
   const dynamo = DynamoDBDocumentClient.from(dynamoClient, {
     marshallOptions: { removeUndefinedValues: true },
   });
-  const runtimeIn = (region: string) =>
+  const runtimeIn = (region: string, pool?: PoolConfig) =>
     new BedrockRuntimeClient({
       region,
+      ...(pool?.roleArn !== undefined ? { credentials: poolCredentials(config, pool) } : {}),
       endpoint: config.endpoints.bedrock,
       // One attempt per SDK call: labelq retries itself (src/core/classify/retry-policy.ts) so that
       // every throttle reaches the adaptive limiter, and retries never multiply.
@@ -59,12 +64,24 @@ export function createAwsClients(config: Pick<Config, "region" | "endpoints" | "
     });
   const bedrock = runtimeIn(config.region);
   const runtimes = new Map([[config.region, bedrock]]);
+  // A pool in another account has a client of its own: the Region alone does not say whose quota.
+  const rolePools = new Map((config.limiter?.pools ?? []).filter((p) => p.roleArn !== undefined).map((p) => [p.id, p]));
+  const poolRuntimes = new Map<string, BedrockRuntimeClient>();
   return {
     sqs,
     dynamo,
     dynamoBase: dynamoClient,
     bedrock,
     bedrockIn(region) {
+      const pool = rolePools.get(currentRoute()?.poolId ?? "");
+      if (pool && pool.region === region) {
+        let own = poolRuntimes.get(pool.id);
+        if (!own) {
+          own = runtimeIn(region, pool);
+          poolRuntimes.set(pool.id, own);
+        }
+        return own;
+      }
       let client = runtimes.get(region);
       if (!client) {
         client = runtimeIn(region);
@@ -78,8 +95,21 @@ export function createAwsClients(config: Pick<Config, "region" | "endpoints" | "
       sqs.destroy();
       dynamo.destroy();
       for (const client of runtimes.values()) client.destroy();
+      for (const client of poolRuntimes.values()) client.destroy();
       s3.destroy();
       bedrockControl.destroy();
     },
   };
+}
+
+/**
+ * A pool's credentials from its role (sts:AssumeRole, from the worker's own credentials), which
+ * the provider refreshes before they expire. The STS client calls the pool's Region (regional
+ * STS endpoints) or AWS_ENDPOINT_URL_STS.
+ */
+export function poolCredentials(config: Pick<Config, "endpoints">, pool: Pick<PoolConfig, "id" | "region" | "roleArn">) {
+  return fromTemporaryCredentials({
+    params: { RoleArn: pool.roleArn!, RoleSessionName: `labelq-${pool.id}`.slice(0, 64).replace(/[^\w+=,.@-]/g, "-") },
+    clientConfig: { region: pool.region, ...(config.endpoints.sts !== undefined ? { endpoint: config.endpoints.sts } : {}) },
+  });
 }

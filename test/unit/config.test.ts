@@ -68,7 +68,16 @@ describe("loadConfig", () => {
       bedrock: "http://localhost:4566",
       s3: "http://localhost:4566",
       bedrockControl: "http://localhost:4566",
+      sts: "http://localhost:4566",
+      serviceQuotas: "http://localhost:4566",
     });
+  });
+
+  it("lets AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL_SERVICE_QUOTAS beat AWS_ENDPOINT_URL for their services", () => {
+    const config = loadConfig({ AWS_ENDPOINT_URL: "http://localhost:4566", AWS_ENDPOINT_URL_STS: "http://localhost:4600", AWS_ENDPOINT_URL_SERVICE_QUOTAS: "http://localhost:4601" });
+    expect(config.endpoints.sts).toBe("http://localhost:4600");
+    expect(config.endpoints.serviceQuotas).toBe("http://localhost:4601");
+    expect(config.endpoints.sqs).toBe("http://localhost:4566");
   });
 
   it("lets AWS_ENDPOINT_URL_SQS beat AWS_ENDPOINT_URL for SQS only", () => {
@@ -90,6 +99,8 @@ describe("loadConfig", () => {
       bedrock: "http://localhost:7000",
       s3: "http://localhost:4566",
       bedrockControl: "http://localhost:4566",
+      sts: "http://localhost:4566",
+      serviceQuotas: "http://localhost:4566",
     });
   });
 
@@ -274,6 +285,8 @@ const WIRING: Record<string, { value: string; at: string; is: unknown; with?: Re
   AWS_ENDPOINT_URL_BEDROCK_RUNTIME: { value: "http://br:1", at: "endpoints.bedrock", is: "http://br:1" },
   AWS_ENDPOINT_URL_BEDROCK: { value: "http://bc:1", at: "endpoints.bedrockControl", is: "http://bc:1" },
   AWS_ENDPOINT_URL_S3: { value: "http://s3:1", at: "endpoints.s3", is: "http://s3:1" },
+  AWS_ENDPOINT_URL_STS: { value: "http://sts:1", at: "endpoints.sts", is: "http://sts:1" },
+  AWS_ENDPOINT_URL_SERVICE_QUOTAS: { value: "http://sq:1", at: "endpoints.serviceQuotas", is: "http://sq:1" },
   LABELQ_REQUESTS_QUEUE_URL: { value: "http://q/requests", at: "queues.requests", is: "http://q/requests" },
   LABELQ_RESULTS_QUEUE_URL: { value: "http://q/results", at: "queues.results", is: "http://q/results" },
   LABELQ_DLQ_URL: { value: "http://q/dlq", at: "queues.dlq", is: "http://q/dlq" },
@@ -350,7 +363,7 @@ describe("the nested configuration the environment becomes", () => {
   it("has exactly these settings, each at its default, when the environment is empty", () => {
     expect(loadConfig({})).toStrictEqual({
       region: "us-east-1",
-      endpoints: { sqs: undefined, dynamodb: undefined, bedrock: undefined, s3: undefined, bedrockControl: undefined },
+      endpoints: { sqs: undefined, dynamodb: undefined, bedrock: undefined, s3: undefined, bedrockControl: undefined, sts: undefined, serviceQuotas: undefined },
       queues: { requests: undefined, results: undefined, dlq: undefined },
       replyToAllowlist: [],
       worker: { concurrency: 8, visibilityTimeoutS: 120, heartbeatS: 30, waitTimeS: 20, shutdownTimeoutS: 30, retryBaseDelayS: 10 },
@@ -420,7 +433,7 @@ describe("the nested configuration the environment becomes", () => {
 
   it("types an unset setting as an optional key, as callers and test fakes write a Config", () => {
     expectTypeOf<Config["queues"]>().toEqualTypeOf<{ requests?: string; results?: string; dlq?: string }>();
-    expectTypeOf<Config["endpoints"]>().toEqualTypeOf<{ sqs?: string; dynamodb?: string; bedrock?: string; s3?: string; bedrockControl?: string }>();
+    expectTypeOf<Config["endpoints"]>().toEqualTypeOf<{ sqs?: string; dynamodb?: string; bedrock?: string; s3?: string; bedrockControl?: string; sts?: string; serviceQuotas?: string }>();
     expectTypeOf<Config["store"]>().toEqualTypeOf<{ cacheTable?: string; batchesTable?: string; cacheTtlDays: number; batchRecordTtlDays: number }>();
     expectTypeOf<Config["log"]>().toEqualTypeOf<{ level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent"; logTexts: boolean; pretty?: boolean }>();
     expectTypeOf<BulkConfig["limits"]["minRecords"]>().toEqualTypeOf<number | undefined>();

@@ -142,9 +142,13 @@ describe("residency", () => {
     );
     const role = loadConfig({ LABELQ_POOLS: '[{"region":"us-east-1","roleArn":"arn:aws:iam::123456789012:role/labelq"}]' });
     const usCatalogue = loadModelCatalogue({ geography: "us", region: "us-east-1" });
-    expect((caught(() => createPooledLimiter(role, role.limiter.pools!, usCatalogue, base, silentLogger())) as ConfigError).issues[0]).toMatch(
-      /pool 0 field roleArn: assuming a role per pool is not supported yet/,
-    );
+    // A pool in another account (its role) is set up like any other: its client assumes the role.
+    const rolePooled = createPooledLimiter(role, role.limiter.pools!, usCatalogue, base, silentLogger());
+    try {
+      expect(rolePooled.poolsFor("nova-lite").map((p) => p.id)).toEqual(["us-east-1"]);
+    } finally {
+      await rolePooled.close();
+    }
   });
 });
 

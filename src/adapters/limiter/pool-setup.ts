@@ -21,8 +21,6 @@ export function createPooledLimiter(
 ): PooledLimiter {
   const problems: string[] = [];
   pools.forEach((pool, index) => {
-    // No STS credential provider is installed (@aws-sdk/credential-providers): say so rather than sign with the wrong account.
-    if (pool.roleArn !== undefined) problems.push(`LABELQ_POOLS: pool ${index} field roleArn: assuming a role per pool is not supported yet; leave roleArn out (the pool then uses the worker's own credentials)`);
     if (pool.model !== undefined && !catalogue.find(pool.model)) problems.push(`LABELQ_POOLS: pool ${index} field model: ${catalogue.whyNot(pool.model)}`);
   });
   if (problems.length > 0) throw new ConfigError(problems);

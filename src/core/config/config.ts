@@ -108,6 +108,10 @@ const envSchema = z.object({
   /** The Bedrock control plane (model invocation jobs), and S3 for their input and output. */
   AWS_ENDPOINT_URL_BEDROCK: url.optional(),
   AWS_ENDPOINT_URL_S3: url.optional(),
+  /** STS, where a quota pool with a roleArn gets its credentials (AssumeRole). */
+  AWS_ENDPOINT_URL_STS: url.optional(),
+  /** Service Quotas, where `labelq quotas` and the worker read a pool's Bedrock quotas. */
+  AWS_ENDPOINT_URL_SERVICE_QUOTAS: url.optional(),
 
   LABELQ_REQUESTS_QUEUE_URL: url.optional(),
   LABELQ_RESULTS_QUEUE_URL: url.optional(),
@@ -267,6 +271,8 @@ function endpointsFrom(e: Parsed) {
     bedrock: e.AWS_ENDPOINT_URL_BEDROCK_RUNTIME ?? all,
     s3: e.AWS_ENDPOINT_URL_S3 ?? all,
     bedrockControl: e.AWS_ENDPOINT_URL_BEDROCK ?? all,
+    sts: e.AWS_ENDPOINT_URL_STS ?? all,
+    serviceQuotas: e.AWS_ENDPOINT_URL_SERVICE_QUOTAS ?? all,
   };
 }
 
