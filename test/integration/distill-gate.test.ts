@@ -59,7 +59,7 @@ describe("labelq distill gate on the emulator", () => {
 
   it("holds exactly the two dimensions the student gets wrong and promotes the others", async () => {
     const keys = taxonomy.dimensions.map((d) => d.key);
-    const gateOf = () =>
+    const gateOf = (gold?: { file: string; items: GoldItem[] }) =>
       runGate(
         taxonomy,
         {
@@ -68,6 +68,7 @@ describe("labelq distill gate on the emulator", () => {
           student: STUDENT,
           teacher: TEACHER,
           heldout: { file: heldoutFile, items: heldout },
+          ...(gold ? { gold } : {}),
           rule: { minLower: Object.fromEntries(keys.map((k) => [k, 0.8])), minCoverage: 0.95, minTexts: 30 },
           batchSize: 50,
           bootstrap: { resamples: 300, seed: 1 },
@@ -94,6 +95,16 @@ describe("labelq distill gate on the emulator", () => {
         expect(row.coverage).toBe(1);
         expect(row.why).toEqual([expect.stringMatching(/^lower bound 0\.\d{3} < 0\.800$/)]);
       }
+
+      // With a gold set the student is scored there too and a dimension must pass on both; the
+      // teacher labels it for reference. (The gold set here is the teacher's clean labels again,
+      // so the decisions cannot change; what changes is that every dimension has a gold row.)
+      const withGold = await gateOf({ file: "gold.jsonl", items: heldout });
+      expect([...withGold.held].sort()).toEqual([...DAMAGED].sort());
+      expect(withGold.rows.filter((r) => r.set === "gold").map((r) => r.dimension)).toEqual(keys);
+      expect(withGold.rows.filter((r) => r.set === "gold" && !r.passed).map((r) => r.dimension).sort()).toEqual([...DAMAGED].sort());
+      expect(withGold.goldFile).toBe("gold.jsonl");
+      expect(withGold.teacherOnGold?.map((t) => t.key)).toEqual(keys);
     } finally {
       emulator.setLabelErrors({});
     }
