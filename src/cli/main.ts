@@ -16,6 +16,7 @@ import { registerEvalCommand } from "./eval-command.ts";
 import { registerJobsCommand } from "./jobs-command.ts";
 import { registerLocalCommand } from "./local-command.ts";
 import { registerPromptsCommand } from "./prompts-command.ts";
+import { registerQuotasCommand } from "./quotas-command.ts";
 import { registerSchemaCommand } from "./schema-command.ts";
 import { registerStatusCommand } from "./status-command.ts";
 import { registerTablesCommand } from "./tables-command.ts";
@@ -44,6 +45,7 @@ registerEstimateCommand(program);
 registerEvalCommand(program);
 registerDistillCommand(program);
 registerJobsCommand(program);
+registerQuotasCommand(program);
 registerDlqCommand(program, { config: configFrom, clients: createAwsClients });
 registerPromptsCommand(program, () => configFrom({}).prompts.dir, (s) => void process.stdout.write(s));
 

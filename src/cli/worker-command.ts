@@ -2,8 +2,9 @@ import type { Command } from "commander";
 import { createAwsClients } from "../adapters/aws-clients.ts";
 import { requireQueues } from "../core/config/config.ts";
 import { createLogger } from "../core/observability/logger.ts";
-import { checkLimiterRedis, checkModelResidency, checkWorkerCanStart, workerQueues } from "../app/ops/preflight.ts";
-import { startWorker } from "../app/worker/worker.ts";
+import { readPoolQuotas } from "../adapters/service-quotas.ts";
+import { checkLimiterRedis, checkModelResidency, checkWorkerCanStart, fillPoolLimits, workerQueues } from "../app/ops/preflight.ts";
+import { modelCatalogueFor, startWorker } from "../app/worker/worker.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { untilSignal } from "./until-signal.ts";
 
@@ -17,7 +18,7 @@ export function registerWorkerCommand(program: Command): void {
     .option("--results <url>", "default results queue URL (LABELQ_RESULTS_QUEUE_URL)")
     .option("--dlq <url>", "dead-letter queue URL (LABELQ_DLQ_URL)")
     .action(async (o: { concurrency?: string; queue?: string; results?: string; dlq?: string }) => {
-      const config = configFrom({
+      let config = configFrom({
         LABELQ_CONCURRENCY: o.concurrency,
         LABELQ_REQUESTS_QUEUE_URL: o.queue,
         LABELQ_RESULTS_QUEUE_URL: o.results,
@@ -32,6 +33,10 @@ export function registerWorkerCommand(program: Command): void {
       const logger = createLogger(config.log);
       try {
         await checkWorkerCanStart(clients.sqs, workerQueues(queues));
+        // A pool without limits takes the account's quotas: the limiter then paces from the first call.
+        const before = config;
+        config = await fillPoolLimits(config, () => readPoolQuotas(before, modelCatalogueFor(before)));
+        if (config !== before) logger.info({ pools: config.limiter.pools?.map((p) => ({ id: p.id, rpm: p.rpm, tpm: p.tpm })) }, "quota pool limits read from Service Quotas");
         // A wrong Redis credential would leave each worker limiting alone on the whole quota.
         const redis = await checkLimiterRedis(config.limiter);
         if (redis && !redis.ok) logger.warn("the limiter's Redis cannot be reached: limiting locally until it answers");

@@ -1,7 +1,8 @@
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { Config } from "../../core/config/config.ts";
+import type { Config, PoolConfig } from "../../core/config/config.ts";
 import { WorkerStartError } from "../../core/errors/errors.ts";
 import { geographyOf, loadModelCatalogue, type ModelCatalogue } from "../../core/models/model-catalogue.ts";
+import type { PoolModelQuota } from "../../adapters/service-quotas.ts";
 import { checkRedisAccess, LIMITER_ACL_COMMANDS, limiterAclPatterns, type RedisAccess, redisAddress } from "../../adapters/limiter/redis-connection.ts";
 
 /** A queue the worker uses, with the variable that names it (for the message that says what to fix). */
@@ -135,4 +136,46 @@ export async function checkLimiterRedis(limiter: Pick<Config["limiter"], "redisU
     `${where} does not let the limiter's user use its keys, channels or commands: ${said}; the user's ACL needs ${limiterAclPatterns(limiter.id)} for LABELQ_LIMITER_ID=${limiter.id}, and ${LIMITER_ACL_COMMANDS} (or +@all)`,
     { cause: access.error },
   );
+}
+
+/**
+ * Before a worker with LABELQ_POOLS starts: a pool with no rpm or tpm set for its models (in the
+ * pool, LABELQ_QUOTAS or LABELQ_QUOTA_RPM/TPM) takes them from the account's Bedrock quotas
+ * (`read`, Service Quotas), the lowest among the models it serves since one pool limit covers
+ * them all. Throws a WorkerStartError naming every pool that has none set and none readable: a
+ * pool without limits would learn its quota only from throttles. Without pools, or with every
+ * limit set, it reads nothing and returns the config as it was.
+ */
+export async function fillPoolLimits<C extends Pick<Config, "limiter">>(config: C, read: () => Promise<readonly PoolModelQuota[]>): Promise<C> {
+  const pools = config.limiter.pools;
+  if (!pools) return config;
+  const unset = (pool: PoolConfig, field: "rpm" | "tpm") =>
+    pool[field] === undefined && !(config.limiter.quota[field] > 0) && !Object.values(config.limiter.quotas).some((q) => (q[field] ?? 0) > 0);
+  if (!pools.some((p) => unset(p, "rpm") || unset(p, "tpm"))) return config;
+  const rows = await read();
+  const refused: string[] = [];
+  const filled = pools.map((pool) => {
+    const mine = rows.filter((r) => r.pool === pool.id);
+    const lowest = (field: "rpm" | "tpm") => {
+      const values = mine.map((r) => r.account?.[field]).filter((v): v is number => v !== undefined);
+      return values.length > 0 ? Math.min(...values) : undefined;
+    };
+    const next = { ...pool };
+    for (const field of ["rpm", "tpm"] as const) {
+      if (!unset(pool, field)) continue;
+      const value = lowest(field);
+      if (value !== undefined) next[field] = value;
+    }
+    if (unset(next, "rpm") && unset(next, "tpm")) {
+      const why = mine.find((r) => r.error !== undefined)?.error ?? `no Bedrock quota listed for ${mine.map((r) => r.modelId).join(", ") || "its models"}`;
+      refused.push(`pool ${pool.id} (${pool.region}): ${why}`);
+    }
+    return next;
+  });
+  if (refused.length > 0) {
+    throw new WorkerStartError(
+      `quota pools have no limits set and none could be read from Service Quotas: ${refused.join("; ")}; set rpm and tpm in LABELQ_POOLS (or LABELQ_QUOTA_RPM/TPM), or allow servicequotas:ListServiceQuotas`,
+    );
+  }
+  return { ...config, limiter: { ...config.limiter, pools: filled } };
 }

@@ -46,6 +46,8 @@ const modelEntrySchema = z
   .object({
     alias: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, "lower-case letters, digits, dots and dashes"),
     name: z.string().min(1),
+    /** The model's name in its Service Quotas quota names, where it differs from `name`. */
+    quotaName: z.string().min(1).optional(),
     family: z.string().min(1),
     /** The id per geography; inRegion is a base model id callable on-demand in the caller's own Region. */
     modelIds: z
@@ -125,6 +127,8 @@ export type TokenizerSpec = z.infer<typeof tokenizerSchema>;
 export interface ModelSpec {
   alias: string;
   name: string;
+  /** The model's name as Service Quotas writes it ("... tokens per minute for <quotaName>"). */
+  quotaName: string;
   family: string;
   /** Bedrock model id or cross-Region inference profile id. */
   modelId: string;
@@ -229,6 +233,7 @@ function resolveEntry(entry: ModelEntry, geography: Geography, residency: Reside
   return {
     alias: entry.alias,
     name: entry.name,
+    quotaName: entry.quotaName ?? entry.name,
     family: entry.family,
     modelId: entry.modelIds[idKind]!,
     idKind,
