@@ -35,7 +35,7 @@ export function registerWorkerCommand(program: Command): void {
         await checkWorkerCanStart(clients.sqs, workerQueues(queues));
         // A pool without limits takes the account's quotas: the limiter then paces from the first call.
         const before = config;
-        config = await fillPoolLimits(config, () => readPoolQuotas(before, modelCatalogueFor(before)));
+        config = await fillPoolLimits(config, () => readPoolQuotas(before, modelCatalogueFor(before)), (message) => logger.warn(message));
         if (config !== before) logger.info({ pools: config.limiter.pools?.map((p) => ({ id: p.id, rpm: p.rpm, tpm: p.tpm })) }, "quota pool limits read from Service Quotas");
         // A wrong Redis credential would leave each worker limiting alone on the whole quota.
         const redis = await checkLimiterRedis(config.limiter);

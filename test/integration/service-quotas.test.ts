@@ -77,6 +77,14 @@ describe("Bedrock quotas from Service Quotas", () => {
     expect((error as WorkerStartError).message).toMatch(/^quota pools have no limits set and none could be read from Service Quotas: pool down \(eu-west-3\): ServiceUnavailableException/);
   });
 
+  it("starts a pool on the limit it has when the other cannot be read, saying which it lacks", async () => {
+    const c = config({ LABELQ_POOLS: JSON.stringify([{ id: "down", region: "eu-west-3", rpm: 40 }]), LABELQ_MODEL_GEOGRAPHY: "eu" });
+    const warnings: string[] = [];
+    const filled = await fillPoolLimits(c, () => readPoolQuotas(c, modelCatalogueFor(c)), (m) => warnings.push(m));
+    expect(filled.limiter.pools?.map((p) => [p.id, p.rpm, p.tpm])).toEqual([["down", 40, undefined]]);
+    expect(warnings).toEqual([expect.stringMatching(/^quota pool down \(eu-west-3\) has no tpm set and none could be read: ServiceUnavailableException/)]);
+  });
+
   it("labelq quotas --json prints the pools' quotas beside the configured limits", async () => {
     const result = await runCli(["quotas", "--json"], {
       AWS_REGION: "us-east-1",

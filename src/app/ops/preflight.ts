@@ -146,7 +146,11 @@ export async function checkLimiterRedis(limiter: Pick<Config["limiter"], "redisU
  * pool without limits would learn its quota only from throttles. Without pools, or with every
  * limit set, it reads nothing and returns the config as it was.
  */
-export async function fillPoolLimits<C extends Pick<Config, "limiter">>(config: C, read: () => Promise<readonly PoolModelQuota[]>): Promise<C> {
+export async function fillPoolLimits<C extends Pick<Config, "limiter">>(
+  config: C,
+  read: () => Promise<readonly PoolModelQuota[]>,
+  warn: (message: string) => void = () => {},
+): Promise<C> {
   const pools = config.limiter.pools;
   if (!pools) return config;
   const unset = (pool: PoolConfig, field: "rpm" | "tpm") =>
@@ -166,10 +170,10 @@ export async function fillPoolLimits<C extends Pick<Config, "limiter">>(config: 
       const value = lowest(field);
       if (value !== undefined) next[field] = value;
     }
-    if (unset(next, "rpm") && unset(next, "tpm")) {
-      const why = mine.find((r) => r.error !== undefined)?.error ?? `no Bedrock quota listed for ${mine.map((r) => r.modelId).join(", ") || "its models"}`;
-      refused.push(`pool ${pool.id} (${pool.region}): ${why}`);
-    }
+    const why = mine.find((r) => r.error !== undefined)?.error ?? `no Bedrock quota listed for ${mine.map((r) => r.modelId).join(", ") || "its models"}`;
+    if (unset(next, "rpm") && unset(next, "tpm")) refused.push(`pool ${pool.id} (${pool.region}): ${why}`);
+    // One limit set and the other unreadable: the pool starts on the one, and says what it lacks.
+    else if (unset(next, "rpm") || unset(next, "tpm")) warn(`quota pool ${pool.id} (${pool.region}) has no ${unset(next, "rpm") ? "rpm" : "tpm"} set and none could be read: ${why}`);
     return next;
   });
   if (refused.length > 0) {
