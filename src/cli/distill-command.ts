@@ -11,16 +11,12 @@ import { DEFAULT_GATE_FILE, runGate, writeGateFile } from "../app/distill/run-ga
 import { createEvalCore } from "../app/eval/eval-core.ts";
 import { EMULATOR_WARNING } from "../app/eval/format-terminal.ts";
 import { loadGoldSet } from "../app/eval/gold-set.ts";
-import type { EvalTarget } from "../app/eval/run-evaluation.ts";
 import { DEFAULT_MIN_COVERAGE, DEFAULT_MIN_TEXTS, parseThresholds } from "../app/eval/thresholds.ts";
-import type { LocalStack } from "../app/local/local-stack.ts";
-import { modelCatalogueFor } from "../app/worker/worker.ts";
-import type { Config } from "../core/config/config.ts";
 import { InvalidRequestError } from "../core/errors/errors.ts";
 import { createLogger } from "../core/observability/logger.ts";
 import { PromptRegistry } from "../core/prompts/prompt-registry.ts";
-import { configFrom, useLocalCredentials } from "./config-from-flags.ts";
-import { DEFAULT_EMULATOR_LATENCY, EMULATOR_HELP, emulatorSettings } from "./emulator-flag.ts";
+import { configFrom } from "./config-from-flags.ts";
+import { type EvalTargetFlags, openEvalTarget, requireKnownModel, withEvalTargetOptions } from "./eval-target.ts";
 import { checkIntegerFlag, integerArg, shareArg } from "./numeric-flags.ts";
 
 interface ExportFlags {
@@ -99,7 +95,7 @@ export function registerDistillCommand(program: Command): void {
   registerGateCommand(distill);
 }
 
-interface GateFlags {
+interface GateFlags extends EvalTargetFlags {
   student: string;
   teacher: string;
   heldout: string;
@@ -112,10 +108,6 @@ interface GateFlags {
   batchSize: number;
   out: string;
   json?: boolean;
-  target: "emulator" | "bedrock";
-  emulator?: string;
-  seed: number;
-  resamples: number;
 }
 
 /** `--min-lower` values, parsed as eval parses `--min`, with errors naming the gate's flag. */
@@ -133,8 +125,7 @@ const GATE_HELD = 2;
 
 /** `distill gate`: decide, per dimension, whether the student may answer in the teacher's place. */
 function registerGateCommand(distill: Command): void {
-  distill
-    .command("gate")
+  withEvalTargetOptions(distill.command("gate"))
     .description(
       "Score the student on the held-out texts (the teacher's labels) and, with --gold, on a human gold set, through `labelq eval`'s machinery; " +
         "PROMOTE a dimension only when the lower end of its headline's 95 % bootstrap interval reaches --min-lower on every set, with enough coverage. " +
@@ -156,34 +147,14 @@ function registerGateCommand(distill: Command): void {
     .option("--batch-size <n>", "texts per batch (as one request message)", integerArg(1, 1_000), 50)
     .option("--out <file>", "where the decision is written", DEFAULT_GATE_FILE)
     .option("--json", "print the decision as JSON instead of the table")
-    .addOption(new Option("--target <where>", "emulator: an embedded Bedrock emulator (test double); bedrock: the endpoint the configuration names").choices(["emulator", "bedrock"]).default("emulator"))
-    .option("--emulator <json>", EMULATOR_HELP)
-    .option("--seed <n>", "bootstrap seed", integerArg(0, 2 ** 31 - 1), 1)
-    .option("--resamples <n>", "bootstrap resamples", integerArg(100, 100_000), 1_000)
     .action(async (o: GateFlags) => {
-      let stack: LocalStack | undefined;
-      let config: Config;
-      let target: EvalTarget;
-      if (o.target === "emulator") {
-        useLocalCredentials();
-        const base = configFrom({}, { logLevel: "warn" });
-        const { startLocalStack } = await import("../app/local/local-stack.ts");
-        stack = await startLocalStack({ region: base.region, emulator: { latency: DEFAULT_EMULATOR_LATENCY, ...emulatorSettings(o.emulator) } });
-        config = configFrom({ LOG_LEVEL: base.log.level, ...stack.env });
-        target = { kind: "emulator", description: `Bedrock emulator (test double) at ${stack.endpoints.bedrock}${o.emulator ? `, settings ${o.emulator}` : ""}` };
-      } else {
-        config = configFrom({}, { logLevel: "warn" });
-        target = { kind: "bedrock", description: config.endpoints.bedrock ?? `Amazon Bedrock in ${config.region}` };
-      }
+      const opened = await openEvalTarget(o);
+      const { config, target } = opened;
       const clients = createAwsClients(config);
       const core = createEvalCore(config, clients, createLogger(config.log), { cache: false });
       try {
-        const catalogue = modelCatalogueFor(config);
-        for (const [flag, alias] of [["--student", o.student], ["--teacher", o.teacher]] as const) {
-          if (!catalogue.find(alias)) {
-            throw new InvalidRequestError(`${flag} "${alias}" is not a model labelq knows (known: ${[...new Set(catalogue.models.map((m) => m.alias))].join(", ")})`, [], "MODEL_NOT_ALLOWED");
-          }
-        }
+        requireKnownModel(config, "--student", o.student);
+        requireKnownModel(config, "--teacher", o.teacher);
         const taxonomyName = o.taxonomy ?? config.prompts.defaultTaxonomy;
         const promptVersion = o.prompt ?? config.prompts.defaultVersion;
         const prompt = await new PromptRegistry(config.prompts.dir).resolve(taxonomyName, promptVersion);
@@ -214,7 +185,7 @@ function registerGateCommand(distill: Command): void {
       } finally {
         await core.close();
         clients.destroy();
-        await stack?.close();
+        await opened.close();
       }
     });
 }

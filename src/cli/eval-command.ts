@@ -1,27 +1,24 @@
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import fs from "node:fs";
 import path from "node:path";
 import { createAwsClients } from "../adapters/aws-clients.ts";
-import type { Config } from "../core/config/config.ts";
 import { createEvalCore } from "../app/eval/eval-core.ts";
 import { formatReport } from "../app/eval/format-terminal.ts";
 import { loadGoldSet } from "../app/eval/gold-set.ts";
 import { renderHtmlReport } from "../app/eval/report-html.ts";
-import { type EvalTarget, runEvaluation } from "../app/eval/run-evaluation.ts";
+import { runEvaluation } from "../app/eval/run-evaluation.ts";
 import { DEFAULT_MIN_COVERAGE, DEFAULT_MIN_TEXTS, parseThresholds } from "../app/eval/thresholds.ts";
-import type { LocalStack } from "../app/local/local-stack.ts";
 import { createLogger } from "../core/observability/logger.ts";
 import { formatShadowAgreement, shadowAgreement } from "../app/eval/shadow-report.ts";
 import { DynamoShadowSummary } from "../adapters/dynamodb/dynamo-shadow-summary.ts";
-import { ConfigError, InvalidRequestError } from "../core/errors/errors.ts";
+import { ConfigError } from "../core/errors/errors.ts";
 import { PromptRegistry } from "../core/prompts/prompt-registry.ts";
-import { modelCatalogueFor } from "../app/worker/worker.ts";
-import { configFrom, useLocalCredentials } from "./config-from-flags.ts";
-import { DEFAULT_EMULATOR_LATENCY, EMULATOR_HELP, emulatorSettings } from "./emulator-flag.ts";
+import { configFrom } from "./config-from-flags.ts";
+import { type EvalTargetFlags, openEvalTarget, requireKnownModel, withEvalTargetOptions } from "./eval-target.ts";
 import { checkIntegerFlag, integerArg, shareArg } from "./numeric-flags.ts";
 import { packageRoot } from "./package-root.ts";
 
-interface EvalFlags {
+interface EvalFlags extends EvalTargetFlags {
   gold?: string;
   taxonomy?: string;
   prompt?: string;
@@ -36,10 +33,6 @@ interface EvalFlags {
   json?: boolean;
   html?: string;
   out?: string;
-  target: "emulator" | "bedrock";
-  emulator?: string;
-  seed: number;
-  resamples: number;
 }
 
 /** Exit code when the run completed but a --min threshold or the coverage gate was not met (1 is for errors). */
@@ -83,7 +76,7 @@ export function registerEvalCommand(program: Command): void {
         clients.destroy();
       }
     });
-  evalCommand
+  withEvalTargetOptions(evalCommand)
     .description(
       "Label a gold set through the same core as the worker and score the labels per dimension (accuracy, kappa, F1, bootstrap intervals), " +
         "optionally against another prompt version, model or stored results. Uses the Bedrock emulator (a test double) unless --target bedrock.",
@@ -106,35 +99,16 @@ export function registerEvalCommand(program: Command): void {
     .option("--json", "print the whole report as JSON instead of the table")
     .option("--html <file>", "also write a self-contained HTML report with charts")
     .option("--out <file>", "also write the run's result messages (JSONL), usable later as --against")
-    .addOption(new Option("--target <where>", "emulator: an embedded Bedrock emulator (test double); bedrock: the endpoint the configuration names").choices(["emulator", "bedrock"]).default("emulator"))
-    .option("--emulator <json>", EMULATOR_HELP)
-    .option("--seed <n>", "bootstrap seed", integerArg(0, 2 ** 31 - 1), 1)
-    .option("--resamples <n>", "bootstrap resamples", integerArg(100, 100_000), 1_000)
     .action(async (o: EvalFlags) => {
-      let stack: LocalStack | undefined;
-      let config: Config;
-      let target: EvalTarget;
-      if (o.target === "emulator") {
-        useLocalCredentials();
-        const base = configFrom({}, { logLevel: "warn" });
-        const { startLocalStack } = await import("../app/local/local-stack.ts");
-        stack = await startLocalStack({ region: base.region, emulator: { latency: DEFAULT_EMULATOR_LATENCY, ...emulatorSettings(o.emulator) } });
-        config = configFrom({ LOG_LEVEL: base.log.level, ...stack.env });
-        target = { kind: "emulator", description: `Bedrock emulator (test double) at ${stack.endpoints.bedrock}${o.emulator ? `, settings ${o.emulator}` : ""}` };
-      } else {
-        config = configFrom({}, { logLevel: "warn" });
-        target = { kind: "bedrock", description: config.endpoints.bedrock ?? `Amazon Bedrock in ${config.region}` };
-      }
+      const opened = await openEvalTarget(o);
+      const { config, target } = opened;
       const logger = createLogger(config.log);
       const clients = createAwsClients(config);
       const core = createEvalCore(config, clients, logger, { cache: o.cache ?? false });
       try {
         const model = o.model ?? config.models.default;
         // Eval may use any model in the catalogue: name each once, before any text is labelled.
-        const catalogue = modelCatalogueFor(config);
-        if (!catalogue.find(model)) {
-          throw new InvalidRequestError(`--model "${model}" is not a model labelq knows (known: ${[...new Set(catalogue.models.map((m) => m.alias))].join(", ")})`, [], "MODEL_NOT_ALLOWED");
-        }
+        requireKnownModel(config, "--model", model);
         const taxonomyName = o.taxonomy ?? config.prompts.defaultTaxonomy;
         const promptVersion = o.prompt ?? config.prompts.defaultVersion;
         const prompt = await new PromptRegistry(config.prompts.dir).resolve(taxonomyName, promptVersion);
@@ -179,7 +153,7 @@ export function registerEvalCommand(program: Command): void {
       } finally {
         await core.close();
         clients.destroy();
-        await stack?.close();
+        await opened.close();
       }
     });
 }
