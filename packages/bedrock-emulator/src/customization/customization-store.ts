@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { repeatedTokenAnswer } from "../jobs/client-token.ts";
 import { controlError, type ControlError } from "../jobs/control-plane-errors.ts";
 import type { JobsSettings } from "../jobs/job-settings.ts";
 import type { JobStorage } from "../jobs/s3-io.ts";
@@ -80,15 +81,8 @@ export class CustomizationStore {
   create(request: CreateCustomizationRequest, region: string): { jobArn?: string } | ControlError {
     const { clientRequestToken: token, ...rest } = request;
     const fingerprint = JSON.stringify(rest);
-    if (token !== undefined) {
-      const existing = this.#byToken.get(token);
-      if (existing !== undefined) {
-        if (existing.fingerprint !== fingerprint) {
-          return controlError("ConflictException", `The clientRequestToken ${token} was already used for a different CreateModelCustomizationJob request.`);
-        }
-        return this.#deps.settings().repeatTokenAnswer === "original-arn" ? { jobArn: existing.arn } : {};
-      }
-    }
+    const repeated = repeatedTokenAnswer(this.#byToken, token, fingerprint, "CreateModelCustomizationJob", this.#deps.settings().repeatTokenAnswer);
+    if (repeated !== undefined) return repeated;
     const refused = refuseBaseModel(request.customizationType, request.baseModelIdentifier, region, request.teacherModelIdentifier);
     if (refused !== undefined) return controlError("ValidationException", refused);
     if ([...this.#jobs.values()].some((j) => j.request.jobName === request.jobName)) {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { repeatedTokenAnswer } from "./client-token.ts";
 import { seededRandom } from "../random.ts";
 import type { BedrockModel } from "../bedrock-models.ts";
 import { isAwsError } from "../converse-request.ts";
@@ -103,15 +104,8 @@ export class JobStore {
   create(request: CreateJobRequest, region: string): { jobArn?: string } | ControlError {
     const { clientRequestToken: token, ...rest } = request;
     const fingerprint = JSON.stringify(rest);
-    if (token !== undefined) {
-      const existing = this.#byToken.get(token);
-      if (existing !== undefined) {
-        if (existing.fingerprint !== fingerprint) {
-          return controlError("ConflictException", `The clientRequestToken ${token} was already used for a different CreateModelInvocationJob request.`);
-        }
-        return this.#deps.settings().repeatTokenAnswer === "original-arn" ? { jobArn: existing.arn } : {};
-      }
-    }
+    const repeated = repeatedTokenAnswer(this.#byToken, token, fingerprint, "CreateModelInvocationJob", this.#deps.settings().repeatTokenAnswer);
+    if (repeated !== undefined) return repeated;
     if (request.modelInvocationType !== "Converse") {
       return controlError(
         "ValidationException",
