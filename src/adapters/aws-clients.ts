@@ -7,7 +7,6 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import { NodeHttp2Handler } from "@smithy/node-http-handler";
 import type { Config, PoolConfig } from "../core/config/config.ts";
-import { currentRoute } from "../core/quota/pool-route.ts";
 
 export interface AwsClients {
   sqs: SQSClient;
@@ -18,10 +17,10 @@ export interface AwsClients {
   /**
    * The runtime client signing for `region` (a quota pool's): the same settings as `bedrock` and
    * the same endpoint override, one per Region, made on first use. AWS_REGION's is `bedrock`.
-   * Inside a pool's route (pool-route.ts) for a pool with a roleArn, the pool's own client,
-   * signing with the role's credentials.
    */
   bedrockIn(region: string): BedrockRuntimeClient;
+  /** The client a quota pool calls with: its own, signing with its role's credentials, for a pool with a roleArn; else its Region's (bedrockIn). */
+  bedrockForPool(pool: { poolId: string; region: string }): BedrockRuntimeClient;
   /** S3, for the bulk path's job input and output (path-style with an endpoint override: an emulator has no DNS for virtual hosts). */
   s3: S3Client;
   /** The Bedrock control plane (model invocation jobs) for the bulk path. */
@@ -73,21 +72,22 @@ export function createAwsClients(config: Pick<Config, "region" | "endpoints" | "
     dynamoBase: dynamoClient,
     bedrock,
     bedrockIn(region) {
-      const pool = rolePools.get(currentRoute()?.poolId ?? "");
-      if (pool && pool.region === region) {
-        let own = poolRuntimes.get(pool.id);
-        if (!own) {
-          own = runtimeIn(region, pool);
-          poolRuntimes.set(pool.id, own);
-        }
-        return own;
-      }
       let client = runtimes.get(region);
       if (!client) {
         client = runtimeIn(region);
         runtimes.set(region, client);
       }
       return client;
+    },
+    bedrockForPool({ poolId, region }) {
+      const pool = rolePools.get(poolId);
+      if (!pool || pool.region !== region) return this.bedrockIn(region);
+      let own = poolRuntimes.get(pool.id);
+      if (!own) {
+        own = runtimeIn(region, pool);
+        poolRuntimes.set(pool.id, own);
+      }
+      return own;
     },
     s3,
     bedrockControl,

@@ -299,7 +299,7 @@ describe("the pooled provider", () => {
           return Promise.resolve({ output: { message: { role: "assistant", content: [{ text: "ok" }] } }, stopReason: "end_turn", usage: { inputTokens: 1, outputTokens: 1 } });
         },
       }) as never;
-    const provider = new PooledBedrockProvider(clientIn, clientIn("home-1"));
+    const provider = new PooledBedrockProvider((route) => clientIn(route.region), clientIn("home-1"));
     const up = pool("up", { tokens: 1e6, requests: 1e6 }, "us-west-2");
     const limiter = new PooledLimiter({ pools: [{ ...up, model: MODEL, modelId: "pool-model" }], allowed: () => true, clock: manualClock() }, silentLogger());
     expect((await limiter.schedule(call(), () => provider.converse(request))).text).toBe("ok");

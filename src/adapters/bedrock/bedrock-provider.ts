@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/client-bedrock-runtime";
 import { ModelCallError } from "../../core/errors/errors.ts";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../core/models/model-provider.ts";
-import { currentRoute } from "../../core/quota/pool-route.ts";
+import { currentRoute, type PoolRoute } from "../../core/quota/pool-route.ts";
 
 /** ModelProvider over the Bedrock Converse API. The client (retries, timeouts, endpoint) is built from config elsewhere. */
 export class BedrockProvider implements ModelProvider {
@@ -38,18 +38,18 @@ export class BedrockProvider implements ModelProvider {
  * goes to another pool.
  */
 export class PooledBedrockProvider implements ModelProvider {
-  readonly #clientIn: (region: string) => BedrockRuntimeClient;
+  readonly #clientFor: (pool: Pick<PoolRoute, "poolId" | "region">) => BedrockRuntimeClient;
   readonly #fallback: BedrockRuntimeClient;
 
-  /** `clientIn` gives the client signing for a Region; `fallback` serves a call made outside a pool's route. */
-  constructor(clientIn: (region: string) => BedrockRuntimeClient, fallback: BedrockRuntimeClient) {
-    this.#clientIn = clientIn;
+  /** `clientFor` gives the client signing for a pool (its Region's, or its own role's); `fallback` serves a call made outside a pool's route. */
+  constructor(clientFor: (pool: Pick<PoolRoute, "poolId" | "region">) => BedrockRuntimeClient, fallback: BedrockRuntimeClient) {
+    this.#clientFor = clientFor;
     this.#fallback = fallback;
   }
 
   async converse(request: ModelRequest, signal?: AbortSignal): Promise<ModelResponse> {
     const route = currentRoute();
-    const client = route ? this.#clientIn(route.region) : this.#fallback;
+    const client = route ? this.#clientFor(route) : this.#fallback;
     const sent = route?.modelId ? { ...request, modelId: route.modelId } : request;
     let out: ConverseCommandOutput;
     try {

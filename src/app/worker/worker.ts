@@ -174,7 +174,7 @@ function createLimiterAndProvider(
   };
   if (config.limiter.pools) {
     const limiter = createPooledLimiter(config, config.limiter.pools, catalogue, base, logger);
-    return { limiter, provider: override ?? new PooledBedrockProvider((region) => clients.bedrockIn(region), clients.bedrock) };
+    return { limiter, provider: override ?? new PooledBedrockProvider((pool) => clients.bedrockForPool(pool), clients.bedrock) };
   }
   const limiter = new QuotaLimiter({ ...base, id: config.limiter.id, quotaFor: (model) => ({ ...config.limiter.quota, ...config.limiter.quotas[model] }) }, logger);
   return { limiter, provider: override ?? new BedrockProvider(clients.bedrock) };
