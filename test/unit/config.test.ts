@@ -1,3 +1,6 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { type BulkConfig, type Config, configVariables, DEFAULTS, loadConfig, requireQueue, requireQueues } from "../../src/core/config/config.ts";
 import { DEFAULT_REQUEST_LIMITS } from "../../src/core/contracts/request.ts";
@@ -102,6 +105,16 @@ describe("loadConfig", () => {
       sts: "http://localhost:4566",
       serviceQuotas: "http://localhost:4566",
     });
+  });
+
+  it("keeps LABELQ_MODEL_ROUTES' JSON text, inline or read from the file it names, and refuses text that is not JSON", () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "labelq-routes-")), "routes.json");
+    fs.writeFileSync(file, '{"m":{"shadow":"n"}}');
+    expect(loadConfig({ LABELQ_MODEL_ROUTES: file }).models.routesJson).toBe('{"m":{"shadow":"n"}}');
+    expect(loadConfig({ LABELQ_MODEL_ROUTES: '[{"model":"m"}]' }).models.routesJson).toBe('[{"model":"m"}]');
+    expect(loadConfig({}).models.routesJson).toBeUndefined();
+    expect(configError({ LABELQ_MODEL_ROUTES: "{not json" }).message).toMatch(/LABELQ_MODEL_ROUTES=.*expected JSON/);
+    expect(configError({ LABELQ_MODEL_ROUTES: "/no/such/routes.json" }).message).toMatch(/LABELQ_MODEL_ROUTES=.*cannot read the model routes file/);
   });
 
   it("treats empty strings as unset, so defaults apply", () => {
@@ -308,6 +321,7 @@ const WIRING: Record<string, { value: string; at: string; is: unknown; with?: Re
   LABELQ_FALLBACK_MODELS: { value: "c", at: "models.fallbacks", is: ["c"] },
   LABELQ_MODEL_CATALOGUE: { value: "/c.json", at: "models.catalogueFile", is: "/c.json" },
   LABELQ_MODEL_GEOGRAPHY: { value: "eu", at: "models.geography", is: "eu" },
+  LABELQ_MODEL_ROUTES: { value: '{"llama3.3-70b":{"canary":"m"}}', at: "models.routesJson", is: '{"llama3.3-70b":{"canary":"m"}}' },
   LABELQ_RESIDENCY: { value: "region", at: "models.residency", is: "region" },
   LABELQ_CHUNK_SIZE: { value: "13", at: "classify.chunkSize", is: 13 },
   LABELQ_MAX_REASK_ROUNDS: { value: "4", at: "classify.maxReaskRounds", is: 4 },
@@ -369,7 +383,7 @@ describe("the nested configuration the environment becomes", () => {
       worker: { concurrency: 8, visibilityTimeoutS: 120, heartbeatS: 30, waitTimeS: 20, shutdownTimeoutS: 30, retryBaseDelayS: 10 },
       limits: { maxItems: 100, maxTextChars: 5_000, maxBodyBytes: 1_000_000 },
       prompts: { dir: PROMPTS_DIR, defaultTaxonomy: "product-feedback", defaultVersion: "prod" },
-      models: { default: "llama3.3-70b", allowed: [], fallbacks: ["claude-sonnet"], catalogueFile: undefined, geography: undefined, residency: "geography" },
+      models: { default: "llama3.3-70b", allowed: [], fallbacks: ["claude-sonnet"], catalogueFile: undefined, geography: undefined, routesJson: undefined, residency: "geography" },
       classify: { chunkSize: 50, maxReaskRounds: 2 },
       bedrock: { timeoutMs: 120_000, maxAttempts: 3, retryBudgetS: 60, breakerThreshold: 5, breakerCooldownS: 30 },
       limiter: {

@@ -57,16 +57,24 @@ export type PoolConfig = z.output<typeof poolSchema> & { id: string };
  * LABELQ_POOLS: a JSON list, inline (starting with "[") or in the file the value names. Each
  * problem is named by the pool's index and field, so one start-up error lists them all.
  */
-const poolsSetting = z.string().transform((value, ctx): PoolConfig[] => {
-  let text = value.trim();
-  if (!text.startsWith("[")) {
-    try {
-      text = fs.readFileSync(text, "utf8");
-    } catch (error) {
-      ctx.addIssue({ code: "custom", message: `cannot read the pools file: ${(error as Error).message}` });
-      return z.NEVER;
-    }
+/**
+ * A JSON setting given inline (its text starts with one of `starts`) or as the path of a file
+ * holding it: the JSON text, or undefined after an issue naming the unreadable file.
+ */
+function inlineOrFileText(value: string, starts: readonly string[], what: string, ctx: z.RefinementCtx): string | undefined {
+  const text = value.trim();
+  if (starts.some((s) => text.startsWith(s))) return text;
+  try {
+    return fs.readFileSync(text, "utf8");
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: `cannot read the ${what} file: ${(error as Error).message}` });
+    return undefined;
   }
+}
+
+const poolsSetting = z.string().transform((value, ctx): PoolConfig[] => {
+  const text = inlineOrFileText(value, ["["], "pools", ctx);
+  if (text === undefined) return z.NEVER;
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -93,6 +101,23 @@ const poolsSetting = z.string().transform((value, ctx): PoolConfig[] => {
     pools.push(pool);
   });
   return pools;
+});
+
+/**
+ * LABELQ_MODEL_ROUTES: per-model canary, shadow and cascade routes (docs/distill.md), as JSON
+ * inline (starting with "{" or "[") or in the file the value names. Only its syntax is checked
+ * here; the text is kept as given for the routing code, which owns its shape.
+ */
+const modelRoutesSetting = z.string().transform((value, ctx): string => {
+  const text = inlineOrFileText(value, ["{", "["], "model routes", ctx);
+  if (text === undefined) return z.NEVER;
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: `expected JSON (inline, or a file holding it): ${(error as Error).message}` });
+    return z.NEVER;
+  }
+  return text;
 });
 
 /**
@@ -143,6 +168,8 @@ const envSchema = z.object({
   LABELQ_MODEL_CATALOGUE: z.string().min(1).optional(),
   /** Which inference-profile geography to call (us, eu, apac, global); default from AWS_REGION. */
   LABELQ_MODEL_GEOGRAPHY: z.string().min(1).optional(),
+  /** Per-model canary, shadow and cascade routes (docs/distill.md): JSON, inline or a file path. */
+  LABELQ_MODEL_ROUTES: modelRoutesSetting.optional(),
   /**
    * Where Bedrock may run a prompt (docs/residency.md): "region" only in AWS_REGION (in-Region model
    * ids), "geography" anywhere in the geography's cross-Region profile, "global" through global
@@ -298,6 +325,8 @@ function modelsFrom(e: Parsed) {
     fallbacks: e.LABELQ_FALLBACK_MODELS.filter((m) => m !== "none"),
     catalogueFile: e.LABELQ_MODEL_CATALOGUE,
     geography: e.LABELQ_MODEL_GEOGRAPHY,
+    /** LABELQ_MODEL_ROUTES' JSON text (inline, or the file's contents), syntax-checked only. */
+    routesJson: e.LABELQ_MODEL_ROUTES,
     // Always set here ("geography" by default); optional in the type so that a Config built by
     // hand (a test's) may leave it out, which the catalogue reads as "geography".
     residency: e.LABELQ_RESIDENCY as (typeof RESIDENCIES)[number] | undefined,
