@@ -27,7 +27,7 @@ export function handleControl(state: EmulatorState, method: string, path: string
     if (!parsed.success) {
       return { status: 400, body: { message: "invalid emulator settings", issues: parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`) } };
     }
-    const { faults, quota, latency, unavailableModels, unavailableRegions, accounts, lenient, maxConcurrent, labelErrors, jobs: jobSettings } = parsed.data;
+    const { faults, quota, latency, unavailableModels, unavailableRegions, accounts, lenient, maxConcurrent, labelErrors, studentLabelErrors, jobs: jobSettings } = parsed.data;
     if (faults !== undefined) state.setFaults(faults);
     if (quota !== undefined) state.setQuota(quota);
     if (latency !== undefined) state.setLatency(latency);
@@ -37,6 +37,7 @@ export function handleControl(state: EmulatorState, method: string, path: string
     if (lenient !== undefined) state.setLenient(lenient);
     if (maxConcurrent !== undefined) state.setMaxConcurrent(maxConcurrent);
     if (labelErrors !== undefined) state.setLabelErrors(labelErrors);
+    if (studentLabelErrors !== undefined) state.setStudentLabelErrors(studentLabelErrors);
     if (jobSettings !== undefined) state.setJobs(Object.fromEntries(Object.entries(jobSettings).filter(([, v]) => v !== undefined)));
     return { status: 200, body: { ok: true, applied: parsed.data } };
   }

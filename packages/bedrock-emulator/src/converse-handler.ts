@@ -2,6 +2,7 @@ import { buildAnswer, type Answer } from "./answer.ts";
 import { AWS_ERRORS, awsError, errorForFault, errorHeaders, type AwsError } from "./aws-errors.ts";
 import type { BedrockModel } from "./bedrock-models.ts";
 import { isAwsError, parseConverseBody, type ConverseInput } from "./converse-request.ts";
+import type { InvocationTarget } from "./customization/deployment-store.ts";
 import type { LabelErrorOptions } from "./label-errors.ts";
 import { refuseForModel, resolveModel } from "./model-rules.ts";
 import { DEFAULT_FLEX_SHED_AT, isRefusal } from "./quota.ts";
@@ -40,13 +41,24 @@ export function regionDownError(region: string): AwsError {
 }
 
 /** Answers POST /model/{modelId}/converse the way Bedrock would, with the simulated classifier as the model. */
-export function handleConverse(state: EmulatorState, modelId: string, rawBody: string, requestId: string, identity: RequestIdentity): EmulatorResponse {
+export function handleConverse(
+  state: EmulatorState,
+  modelId: string,
+  rawBody: string,
+  requestId: string,
+  identity: RequestIdentity,
+  custom?: InvocationTarget | AwsError,
+): EmulatorResponse {
   state.stats.call(modelId);
   if (state.unavailableRegions.has(identity.region)) return errorResponse(state, regionDownError(identity.region), requestId);
   const input = parseConverseBody(rawBody);
   if (isAwsError(input)) return errorResponse(state, input, requestId);
-  const model = resolveModel(modelId, state.lenient, identity.signedRegion);
+  // A custom model deployment or Provisioned Throughput answers as its custom model: the base
+  // model's rules and the error model its customization job was created with.
+  if (custom !== undefined && isAwsError(custom)) return errorResponse(state, custom, requestId);
+  const model = custom?.model ?? resolveModel(modelId, state.lenient, identity.signedRegion);
   if (isAwsError(model)) return errorResponse(state, model, requestId);
+  const labelErrors = custom?.labelErrors ?? state.labelErrors;
   const counting: TokenCounting = state.lenient.has("tokenizer") ? "chars" : model.tokenizer;
   const allInputTokens = sumTokens(input.inputTexts, counting);
   const refusal = refuseForModel(model, input, state.lenient, allInputTokens) ?? refuseTier(model, input.serviceTier, identity.signedRegion, state.lenient);
@@ -67,7 +79,7 @@ export function handleConverse(state: EmulatorState, modelId: string, rawBody: s
     return errorResponse(state, errorForFault(draw.error), requestId);
   }
 
-  const { answer, outputCap } = simulateModel(input, model, { seed: state.seed, faults: draw.output, random: state.faults.random, counting, labelErrors: state.labelErrors });
+  const { answer, outputCap } = simulateModel(input, model, { seed: state.seed, faults: draw.output, random: state.faults.random, counting, labelErrors });
   const cache = model.promptCacheMinTokens === undefined ? undefined : cacheUse(state, modelId, input, model, counting);
   const cacheRead = cache?.hit === true ? cache.tokens : 0;
   const cacheWrite = cache?.hit === false ? cache.tokens : 0;

@@ -24,6 +24,7 @@ import { handleJobRoute } from "./jobs/job-routes.ts";
 import { JobStore } from "./jobs/job-store.ts";
 import { s3JobStorage } from "./jobs/s3-io.ts";
 import { closeCustomizationJobs, handleCustomizationRoute, registerCustomizationJobs } from "./customization/customization-routes.ts";
+import { closeDeployments, handleDeploymentRoute, invocationTarget, registerDeployments } from "./customization/deployment-routes.ts";
 import { requestIdentity, type RequestIdentity } from "./request-identity.ts";
 import { handleServiceQuotas, isServiceQuotasTarget } from "./service-quotas.ts";
 import { EmulatorState } from "./state.ts";
@@ -84,7 +85,8 @@ function route(state: EmulatorState, jobs: JobStore, method: string, url: string
   const match = CONVERSE_PATH.exec(path);
   const modelId = match?.[1] === undefined ? undefined : decodeModelId(match[1]);
   // Converse counts its own calls (and its Region outages) in the stats.
-  if (method === "POST" && modelId !== undefined) return handleConverse(state, modelId, body, requestId, identity);
+  // A custom model deployment or Provisioned Throughput ARN answers as its custom model (customization/deployment-store.ts).
+  if (method === "POST" && modelId !== undefined) return handleConverse(state, modelId, body, requestId, identity, invocationTarget(jobs, modelId, identity.region));
   if (state.unavailableRegions.has(identity.region)) return errorResponse(undefined, regionDownError(identity.region), requestId);
   // Service Quotas (JSON 1.1 protocol): POST / with X-Amz-Target naming the operation.
   if (method === "POST" && isServiceQuotasTarget(target)) return handleServiceQuotas(state, target, body, identity, requestId);
@@ -94,6 +96,9 @@ function route(state: EmulatorState, jobs: JobStore, method: string, url: string
   // Model customization jobs (control plane), registered beside the invocation jobs.
   const customization = handleCustomizationRoute(jobs, method, url, body, identity.region, requestId);
   if (customization !== undefined) return customization;
+  // Custom model deployments and Provisioned Throughput (control plane).
+  const deployment = handleDeploymentRoute(jobs, method, url, body, identity.region, requestId);
+  if (deployment !== undefined) return deployment;
   // Not a converse call: not counted in the stats.
   return errorResponse(undefined, awsError("UnknownOperationException", `Unknown operation: ${method} ${path}`), requestId);
 }
@@ -117,6 +122,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
       new Promise<void>((resolve, reject) => {
         jobs.close();
         closeCustomizationJobs(jobs);
+        closeDeployments(jobs);
         for (const timer of timers) clearTimeout(timer);
         timers.clear();
         state.inFlight = 0;
@@ -137,6 +143,7 @@ function createState(options: BedrockEmulatorOptions): EmulatorState {
   const jobSettings = jobsOptionsSchema.parse(options.jobs ?? {});
   const state = new EmulatorState(options.seed ?? 0, faults, quota, latency, options.unavailableModels ?? [], lenient, maxConcurrent, jobSettings, options.clock);
   state.setLabelErrors(labelErrorsSchema.parse(options.labelErrors ?? {}));
+  state.setStudentLabelErrors(labelErrorsSchema.parse(options.studentLabelErrors ?? {}));
   state.setUnavailableRegions(unavailableRegionsSchema.parse(options.unavailableRegions ?? []));
   state.setAccounts(accountsSchema.parse(options.accounts ?? {}));
   return state;
@@ -152,7 +159,13 @@ function createJobStore(state: EmulatorState, options: BedrockEmulatorOptions): 
     lenient: () => state.lenient,
     labelErrors: () => state.labelErrors,
   });
-  registerCustomizationJobs(jobs, { storage: options.s3 === undefined ? undefined : s3JobStorage(options.s3), settings: () => state.jobs, now: state.now });
+  const customization = registerCustomizationJobs(jobs, {
+    storage: options.s3 === undefined ? undefined : s3JobStorage(options.s3),
+    settings: () => state.jobs,
+    now: state.now,
+    studentLabelErrors: () => state.studentLabelErrors,
+  });
+  registerDeployments(jobs, { customModel: (arn) => customization.customModel(arn), settings: () => state.jobs, now: state.now });
   return jobs;
 }
 
@@ -241,6 +254,7 @@ function controls(state: EmulatorState): Omit<BedrockEmulator, "url" | "port" | 
     setLenient: (rules: LenientRule[]) => state.setLenient(lenientSchema.parse(rules)),
     setMaxConcurrent: (max: number) => state.setMaxConcurrent(maxConcurrentSchema.parse(max)),
     setLabelErrors: (o: LabelErrorOptions) => state.setLabelErrors(labelErrorsSchema.parse(o)),
+    setStudentLabelErrors: (o: LabelErrorOptions) => state.setStudentLabelErrors(labelErrorsSchema.parse(o)),
   };
 }
 

@@ -12,6 +12,8 @@ export const jobsControlSchema = z.strictObject({
   hourMs: z.number().min(1).optional(),
   /** What a repeated clientRequestToken is answered with from now on (jobs/job-settings.ts, repeatTokenAnswerSchema). */
   repeatTokenAnswer: repeatTokenAnswerSchema.optional(),
+  /** Model units granted for Provisioned Throughput (jobs/job-settings.ts). */
+  provisionedModelUnits: z.number().int().min(0).optional(),
   quotas: jobQuotasSchema.optional(),
   faults: jobFaultsSchema.optional(),
 });
@@ -76,6 +78,7 @@ export const controlBodySchema = z.strictObject({
   lenient: lenientSchema.optional(),
   maxConcurrent: maxConcurrentSchema.optional(),
   labelErrors: labelErrorsSchema.optional(),
+  studentLabelErrors: labelErrorsSchema.optional(),
   jobs: jobsControlSchema.optional(),
 });
 

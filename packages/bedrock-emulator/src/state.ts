@@ -25,6 +25,8 @@ export class EmulatorState {
   maxConcurrent: number;
   /** The error model applied to every answer (label-errors.ts); {} is none. */
   labelErrors: LabelErrorOptions = {};
+  /** The error model a model customization job's custom model answers with, taken when the job is created; {} is none. */
+  studentLabelErrors: LabelErrorOptions = {};
   /** Calls accepted and not yet answered, for the concurrency cap. */
   inFlight = 0;
   /** Model invocation jobs: time scale, quotas and faults (jobs/job-settings.ts). */
@@ -90,6 +92,10 @@ export class EmulatorState {
 
   setLabelErrors(options: LabelErrorOptions): void {
     this.labelErrors = options;
+  }
+
+  setStudentLabelErrors(options: LabelErrorOptions): void {
+    this.studentLabelErrors = options;
   }
 
   /** Replaces the job settings given; the others stay. Jobs already submitted keep the faults they were submitted under. */

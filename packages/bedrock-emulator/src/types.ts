@@ -114,6 +114,12 @@ export interface BedrockEmulatorOptions {
   maxConcurrent?: number;
   /** Error model for testing evaluation: flip labels and drift scales at these rates (label-errors.ts); none by default. */
   labelErrors?: LabelErrorOptions;
+  /**
+   * The error model of the custom models that customization jobs made from now on answer with,
+   * through a custom model deployment or Provisioned Throughput: each job keeps the rates in force
+   * when it was created, so a test sets a student's error rate per dimension. None by default.
+   */
+  studentLabelErrors?: LabelErrorOptions;
   /** Milliseconds since the epoch; default Date.now. Tests move it to expire the prompt cache and quota windows. */
   clock?: () => number;
   /**
@@ -176,6 +182,8 @@ export interface BedrockEmulator {
   setMaxConcurrent(max: number): void;
   /** Replaces the error model; {} turns it off. */
   setLabelErrors(options: LabelErrorOptions): void;
+  /** Replaces the error model customization jobs created from now on give their custom model. */
+  setStudentLabelErrors(options: LabelErrorOptions): void;
   /** Model invocation jobs (batch inference). */
   jobs: BedrockJobsControl;
   close(): Promise<void>;

@@ -3,6 +3,7 @@ import { repeatedTokenAnswer } from "../jobs/client-token.ts";
 import { controlError, type ControlError } from "../jobs/control-plane-errors.ts";
 import type { JobsSettings } from "../jobs/job-settings.ts";
 import type { JobStorage } from "../jobs/s3-io.ts";
+import type { LabelErrorOptions } from "../label-errors.ts";
 import { refuseBaseModel } from "./customization-models.ts";
 import type { CreateCustomizationRequest, ListCustomizationQuery } from "./customization-request.ts";
 import { checkTrainingFile } from "./training-file.ts";
@@ -46,6 +47,18 @@ interface CustomizationJob {
   stepsLeft: number;
   timer: NodeJS.Timeout | undefined;
   epoch: number;
+  /** The error model its custom model answers with: the emulator's studentLabelErrors when the job was created. */
+  labelErrors: LabelErrorOptions;
+}
+
+/** A custom model a completed job made, as deployments and Provisioned Throughput serve it. */
+export interface CustomModel {
+  arn: string;
+  /** The base model id as the job was given it (with its context suffix, e.g. "amazon.nova-micro-v1:0:128k"). */
+  baseModelIdentifier: string;
+  region: string;
+  jobName: string;
+  labelErrors: LabelErrorOptions;
 }
 
 export interface CustomizationStoreDeps {
@@ -53,6 +66,8 @@ export interface CustomizationStoreDeps {
   /** The batch jobs' settings: stepMs and repeatTokenAnswer apply to customization jobs too. */
   settings: () => JobsSettings;
   now: () => number;
+  /** The error model a job's custom model gets (read when the job is created); none when absent. */
+  studentLabelErrors?: () => LabelErrorOptions;
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -111,6 +126,7 @@ export class CustomizationStore {
       stepsLeft: TRAINING_STEPS,
       timer: undefined,
       epoch: 0,
+      labelErrors: this.#deps.studentLabelErrors?.() ?? {},
     };
     this.#jobs.set(id, job);
     if (token !== undefined) this.#byToken.set(token, job);
@@ -151,6 +167,16 @@ export class CustomizationStore {
       job.endTime = job.lastModifiedTime;
       return Promise.resolve();
     });
+    return undefined;
+  }
+
+  /** The custom model with this ARN, once its job is Completed; undefined for any other ARN. */
+  customModel(arn: string): CustomModel | undefined {
+    for (const job of this.#jobs.values()) {
+      if (job.status === "Completed" && job.outputModelArn === arn) {
+        return { arn, baseModelIdentifier: job.request.baseModelIdentifier, region: job.region, jobName: job.request.jobName, labelErrors: job.labelErrors };
+      }
+    }
     return undefined;
   }
 

@@ -63,6 +63,11 @@ export const jobsOptionsSchema = z.strictObject({
   hourMs: z.number().min(1).default(3_600_000),
   /** The answer to a repeated clientRequestToken (see repeatTokenAnswerSchema); default "no-arn", only what the API reference documents. */
   repeatTokenAnswer: repeatTokenAnswerSchema.default("no-arn"),
+  /**
+   * Model units the account may spread across Provisioned Throughputs. AWS grants none until asked
+   * through a support case ("Purchase a Provisioned Throughput", prov-thru-purchase): default 0.
+   */
+  provisionedModelUnits: z.number().int().min(0).default(0),
   quotas: jobQuotasSchema.prefault({}),
   faults: jobFaultsSchema.prefault({}),
 });
