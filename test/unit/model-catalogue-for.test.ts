@@ -17,7 +17,7 @@ describe("modelCatalogueFor, where the worker is composed", () => {
   });
 
   it("rejects a model alias the registry does not know, listing the known ones", () => {
-    expect(() => catalogueOf({ LABELQ_FALLBACK_MODELS: "gpt-9" })).toThrow(/unknown model alias "gpt-9" \(known: llama3-70b, llama3.3-70b, llama4-scout, llama4-maverick, nova-micro, nova-lite, claude-sonnet, claude-haiku\)/);
+    expect(() => catalogueOf({ LABELQ_FALLBACK_MODELS: "gpt-9" })).toThrow(/unknown model alias "gpt-9" \(known: llama3-70b, llama3.3-70b, llama4-scout, llama4-maverick, nova-micro, nova-lite, claude-sonnet, claude-haiku, qwen3-32b, gpt-oss-120b\)/);
   });
 
   it("chooses the inference-profile geography from AWS_REGION unless LABELQ_MODEL_GEOGRAPHY is set", () => {
@@ -38,7 +38,7 @@ describe("modelCatalogueFor, where the worker is composed", () => {
     const inRegion = { LABELQ_DEFAULT_MODEL: "nova-lite", LABELQ_FALLBACK_MODELS: "nova-micro" };
     const region = catalogueOf({ ...inRegion, LABELQ_RESIDENCY: "region", AWS_REGION: "eu-west-1" });
     expect(region.residency).toBe("region");
-    expect(region.models.map((m) => m.modelId)).toEqual(["meta.llama3-70b-instruct-v1:0", "amazon.nova-micro-v1:0", "amazon.nova-lite-v1:0"]);
+    expect(region.models.map((m) => m.modelId)).toEqual(["meta.llama3-70b-instruct-v1:0", "amazon.nova-micro-v1:0", "amazon.nova-lite-v1:0", "qwen.qwen3-32b-v1:0", "openai.gpt-oss-120b-1:0"]);
     expect(catalogueOf({ ...inRegion, AWS_REGION: "eu-west-1" }).find("nova-lite")?.modelId).toBe("eu.amazon.nova-lite-v1:0");
     expect(catalogueOf({ ...inRegion, LABELQ_RESIDENCY: "geography" }).find("claude-sonnet")?.modelId).toBe("us.anthropic.claude-sonnet-4-5-20250929-v1:0");
     const global = catalogueOf({ LABELQ_RESIDENCY: "global", AWS_REGION: "eu-west-1", LABELQ_DEFAULT_MODEL: "claude-haiku" });
@@ -50,7 +50,7 @@ describe("modelCatalogueFor, where the worker is composed", () => {
     const error = caught(() => catalogueOf({ LABELQ_RESIDENCY: "region", AWS_REGION: "eu-west-1", LABELQ_DEFAULT_MODEL: "nova-lite" }));
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).issues).toEqual([
-      "LABELQ_DEFAULT_MODEL / LABELQ_ALLOWED_MODELS / LABELQ_FALLBACK_MODELS / LABELQ_QUOTAS: claude-sonnet has no in-Region model id, so it cannot run in eu-west-1 under LABELQ_RESIDENCY=region (it has: us, eu, global; models that can: llama3-70b, nova-micro, nova-lite)",
+      "LABELQ_DEFAULT_MODEL / LABELQ_ALLOWED_MODELS / LABELQ_FALLBACK_MODELS / LABELQ_QUOTAS: claude-sonnet has no in-Region model id, so it cannot run in eu-west-1 under LABELQ_RESIDENCY=region (it has: us, eu, global; models that can: llama3-70b, nova-micro, nova-lite, qwen3-32b, gpt-oss-120b)",
     ]);
     expect(() => catalogueOf({ LABELQ_RESIDENCY: "region" })).toThrow(/llama3\.3-70b has no in-Region model id, so it cannot run in us-east-1 /);
   });

@@ -14,9 +14,9 @@ function writeCatalogue(models: unknown[]): string {
 }
 
 describe("the packaged model catalogue", () => {
-  it("holds today's four models plus Nova Micro/Lite and Llama 4 Scout/Maverick, each with a sourced, dated price", () => {
+  it("holds today's four models plus Nova Micro/Lite, Llama 4 Scout/Maverick, Qwen3 32B and gpt-oss-120b, each with a sourced, dated price", () => {
     expect(packaged.map((m) => m.alias).sort()).toEqual(
-      ["claude-haiku", "claude-sonnet", "llama3-70b", "llama3.3-70b", "llama4-maverick", "llama4-scout", "nova-lite", "nova-micro"],
+      ["claude-haiku", "claude-sonnet", "gpt-oss-120b", "llama3-70b", "llama3.3-70b", "llama4-maverick", "llama4-scout", "nova-lite", "nova-micro", "qwen3-32b"],
     );
     for (const m of packaged) {
       expect(m.price.source, m.alias).toMatch(/^https:\/\/aws\.amazon\.com\/bedrock\/pricing\//);
@@ -77,7 +77,7 @@ describe("ModelCatalogue by residency", () => {
   it("region keeps only in-Region ids, at list price, whatever the geography", () => {
     for (const geography of ["us", "eu", "apac", "global"] as const) {
       const region = new ModelCatalogue(packaged, geography, { residency: "region", region: "eu-west-1" });
-      expect(ids(region)).toEqual({ "llama3-70b": "meta.llama3-70b-instruct-v1:0", "nova-micro": "amazon.nova-micro-v1:0", "nova-lite": "amazon.nova-lite-v1:0" });
+      expect(ids(region)).toEqual({ "llama3-70b": "meta.llama3-70b-instruct-v1:0", "nova-micro": "amazon.nova-micro-v1:0", "nova-lite": "amazon.nova-lite-v1:0", "qwen3-32b": "qwen.qwen3-32b-v1:0", "gpt-oss-120b": "openai.gpt-oss-120b-1:0" });
       expect(region.models.every((m) => m.idKind === "inRegion")).toBe(true);
     }
     expect(new ModelCatalogue(packaged, "us", { residency: "region" }).find("nova-lite")?.price.inputPer1k).toBe(entry("nova-lite").price.inputPer1k);
@@ -87,9 +87,9 @@ describe("ModelCatalogue by residency", () => {
     const region = new ModelCatalogue(packaged, "us", { residency: "region", region: "us-east-1" });
     expect(region.find("claude-sonnet")).toBeUndefined();
     expect(region.whyNot("claude-sonnet")).toBe(
-      "claude-sonnet has no in-Region model id, so it cannot run in us-east-1 under LABELQ_RESIDENCY=region (it has: us, eu, global; models that can: llama3-70b, nova-micro, nova-lite)",
+      "claude-sonnet has no in-Region model id, so it cannot run in us-east-1 under LABELQ_RESIDENCY=region (it has: us, eu, global; models that can: llama3-70b, nova-micro, nova-lite, qwen3-32b, gpt-oss-120b)",
     );
-    expect(region.whyNot("llama3.3-70b")).toMatch(/^llama3\.3-70b has no in-Region model id, .*\(it has: us; models that can: llama3-70b, nova-micro, nova-lite\)$/);
+    expect(region.whyNot("llama3.3-70b")).toMatch(/^llama3\.3-70b has no in-Region model id, .*\(it has: us; models that can: llama3-70b, nova-micro, nova-lite, qwen3-32b, gpt-oss-120b\)$/);
     expect(new ModelCatalogue([entry("claude-haiku")], "us", { residency: "region" }).whyNot("claude-haiku")).toMatch(/cannot run in this Region .*models that can: none\)$/);
   });
 
@@ -109,7 +109,7 @@ describe("ModelCatalogue by residency", () => {
     const catalogue = loadModelCatalogue({ geography: "us", residency: "region", region: "us-west-2", overrideFile: writeCatalogue([added]) });
     expect(catalogue.residency).toBe("region");
     expect(catalogue.find("nova-micro-2")?.modelId).toBe("amazon.nova-micro-v2:0");
-    expect(catalogue.whyNot("claude-haiku")).toMatch(/cannot run in us-west-2 .*models that can: llama3-70b, nova-micro, nova-lite, nova-micro-2\)$/);
+    expect(catalogue.whyNot("claude-haiku")).toMatch(/cannot run in us-west-2 .*models that can: llama3-70b, nova-micro, nova-lite, qwen3-32b, gpt-oss-120b, nova-micro-2\)$/);
   });
 });
 

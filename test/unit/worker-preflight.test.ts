@@ -42,7 +42,7 @@ describe("requireQueues", () => {
 });
 
 describe("the residency start-up check", () => {
-  const IN_REGION = "llama3-70b, nova-micro, nova-lite";
+  const IN_REGION = "llama3-70b, nova-micro, nova-lite, qwen3-32b, gpt-oss-120b";
 
   it("refuses LABELQ_RESIDENCY=region with the default model and fallback, in one line naming them and the models that can", () => {
     const config = loadConfig({ LABELQ_RESIDENCY: "region", AWS_REGION: "eu-west-1" });
@@ -59,7 +59,7 @@ describe("the residency start-up check", () => {
 
   it("names only the models that cannot: a fallback alone", () => {
     const config = loadConfig({ LABELQ_RESIDENCY: "region", LABELQ_DEFAULT_MODEL: "nova-lite", LABELQ_FALLBACK_MODELS: "nova-micro,claude-haiku" });
-    expect(() => checkModelResidency(config)).toThrow(/no in-Region model id for the fallback model claude-haiku \(LABELQ_FALLBACK_MODELS\); models that can run in us-east-1: llama3-70b, nova-micro, nova-lite /);
+    expect(() => checkModelResidency(config)).toThrow(/no in-Region model id for the fallback model claude-haiku \(LABELQ_FALLBACK_MODELS\); models that can run in us-east-1: llama3-70b, nova-micro, nova-lite, qwen3-32b, gpt-oss-120b /);
   });
 
   it("passes when every model named can run in the Region, and under geography or global whatever the models", () => {
@@ -71,7 +71,7 @@ describe("the residency start-up check", () => {
   it("residencyRefusal judges against the catalogue it is given, and says so when none can", () => {
     const config = loadConfig({ LABELQ_RESIDENCY: "region", LABELQ_FALLBACK_MODELS: "none" });
     const regionCatalogue = loadModelCatalogue({ geography: "us", residency: "region" });
-    expect(residencyRefusal(config, regionCatalogue)?.message).toMatch(/for the default model llama3\.3-70b \(LABELQ_DEFAULT_MODEL\); models that can run in us-east-1: llama3-70b, nova-micro, nova-lite /);
+    expect(residencyRefusal(config, regionCatalogue)?.message).toMatch(/for the default model llama3\.3-70b \(LABELQ_DEFAULT_MODEL\); models that can run in us-east-1: llama3-70b, nova-micro, nova-lite, qwen3-32b, gpt-oss-120b /);
     // Under "geography" the same configuration has nothing to refuse.
     expect(residencyRefusal(loadConfig({ LABELQ_FALLBACK_MODELS: "none" }), regionCatalogue)).toBeUndefined();
     const profilesOnly = new ModelCatalogue(readCatalogueFile(PACKAGED_CATALOGUE).filter((m) => !m.modelIds.inRegion), "us", { residency: "region" });

@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { RESIDENCIES } from "../config/config.ts";
 import { ConfigError } from "../errors/errors.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "../prompts/output-format.ts";
+import { OPTIONAL_TIERS, type OptionalTier, type ServiceTier } from "./service-tiers.ts";
 
 /**
  * The model catalogue is data: src/core/models/model-catalogue.json in the package, plus an optional
@@ -42,6 +43,19 @@ const tokenizerSchema = z.discriminatedUnion("kind", [
 
 const samplingParam = z.enum(["temperature", "topP"]);
 
+/** One service tier's prices (USD per 1,000 tokens), for the global or in-Region id like the list price. */
+const tierPriceSchema = z.object({ inputPer1k: per1k, outputPer1k: per1k }).strict();
+
+/** Prices of the tiers besides default (docs: service-tiers-inference; aws.amazon.com/bedrock/pricing). */
+const tierPricesSchema = z
+  .object({
+    flex: tierPriceSchema.optional(),
+    priority: tierPriceSchema.optional(),
+    asOf: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD"),
+    source: z.string().min(1),
+  })
+  .strict();
+
 const modelEntrySchema = z
   .object({
     alias: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, "lower-case letters, digits, dots and dashes"),
@@ -77,6 +91,11 @@ const modelEntrySchema = z
       promptCache: z.object({ minPrefixTokens: z.number().int().positive() }).nullable(),
       structuredOutput: z.enum(["tool", "json_schema", "none"]),
     }),
+    /**
+     * Service tiers offered besides default (docs: service-tiers-inference): Converse takes
+     * serviceTier flex or priority only for these. Absent: default only.
+     */
+    serviceTiers: z.array(z.enum(OPTIONAL_TIERS)).default([]),
     /** Quota tokens each output token burns (Claude 4.x: 5, docs: quotas-token-burndown). */
     quota: z.object({ outputBurnDown: z.number().min(1).max(100) }),
     price: z.object({
@@ -86,6 +105,8 @@ const modelEntrySchema = z
       cacheWritePer1k: per1k.optional(),
       /** Added to every price when calling through a us./eu./apac. profile (Claude 4.5: ~10 % above global). */
       regionalProfilePremium: z.number().min(0).max(1).default(0),
+      /** Prices on the tiers in serviceTiers; each offered tier needs one, and no other tier may have one. */
+      tiers: tierPricesSchema.optional(),
       asOf: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD"),
       source: z.string().min(1),
     }),
@@ -112,6 +133,12 @@ const modelEntrySchema = z
     if (m.capabilities.structuredOutput === "tool" && !m.capabilities.forcedTool) issue(["capabilities", "structuredOutput"], '"tool" needs forcedTool');
     const cachePrices = m.price.cacheReadPer1k !== undefined || m.price.cacheWritePer1k !== undefined;
     if (cachePrices && !m.capabilities.promptCache) issue(["price"], "cache prices need capabilities.promptCache");
+    for (const tier of OPTIONAL_TIERS) {
+      const priced = m.price.tiers?.[tier] !== undefined;
+      const offered = m.serviceTiers.includes(tier);
+      if (priced && !offered) issue(["price", "tiers", tier], `a ${tier} price needs "${tier}" in serviceTiers`);
+      if (offered && !priced) issue(["price", "tiers", tier], `serviceTiers offers "${tier}": give its price`);
+    }
     for (const p of Object.keys(m.sampling.defaults)) {
       if (!m.sampling.accepts.includes(p as "temperature" | "topP")) issue(["sampling", "defaults", p], "a default for a parameter the model does not accept");
     }
@@ -153,10 +180,20 @@ export interface ModelSpec {
      */
     structuredOutput: "tool" | "json_schema" | "none";
   };
+  /** Every service tier the model is served on, "default" first. */
+  serviceTiers: ServiceTier[];
   /** Quota tokens each output token burns. */
   outputBurnDown: number;
-  /** USD per 1,000 tokens for this id. */
-  price: { inputPer1k: number; outputPer1k: number; cacheReadPer1k?: number; cacheWritePer1k?: number; asOf: string; source: string };
+  /** USD per 1,000 tokens for this id; `tiers` holds the flex and priority prices where offered. */
+  price: {
+    inputPer1k: number;
+    outputPer1k: number;
+    cacheReadPer1k?: number;
+    cacheWritePer1k?: number;
+    tiers?: Partial<Record<OptionalTier, { inputPer1k: number; outputPer1k: number }>>;
+    asOf: string;
+    source: string;
+  };
   /** Batch inference prices for this id (USD per 1,000 tokens) and the minimum records per job; undefined: no batch inference. */
   batch?: { inputPer1k: number; outputPer1k: number; minRecordsPerJob: number; asOf: string; source: string };
   notes: string[];
@@ -225,7 +262,7 @@ function idKindFor(entry: ModelEntry, geography: Geography, residency: Residency
 function resolveEntry(entry: ModelEntry, geography: Geography, residency: Residency): ModelSpec | undefined {
   const idKind = idKindFor(entry, geography, residency);
   if (!idKind) return undefined;
-  const { regionalProfilePremium, ...price } = entry.price;
+  const { regionalProfilePremium, tiers, ...price } = entry.price;
   // The premium applies to geographic profiles only: global and in-Region ids are list price.
   const factor = idKind === "us" || idKind === "eu" || idKind === "apac" ? 1 + regionalProfilePremium : 1;
   const scale = (v: number | undefined) => (v === undefined ? undefined : v * factor);
@@ -249,6 +286,7 @@ function resolveEntry(entry: ModelEntry, geography: Geography, residency: Reside
       ...(promptCache ? { promptCacheMinTokens: promptCache.minPrefixTokens } : {}),
       structuredOutput: entry.capabilities.structuredOutput,
     },
+    serviceTiers: ["default", ...entry.serviceTiers],
     outputBurnDown: entry.quota.outputBurnDown,
     price: {
       ...price,
@@ -256,10 +294,21 @@ function resolveEntry(entry: ModelEntry, geography: Geography, residency: Reside
       outputPer1k: price.outputPer1k * factor,
       ...(price.cacheReadPer1k === undefined ? {} : { cacheReadPer1k: scale(price.cacheReadPer1k) }),
       ...(price.cacheWritePer1k === undefined ? {} : { cacheWritePer1k: scale(price.cacheWritePer1k) }),
+      ...(tiers === undefined ? {} : { tiers: scaledTierPrices(tiers, factor) }),
     },
     ...(entry.batch ? { batch: { ...entry.batch, inputPer1k: entry.batch.inputPer1k * factor, outputPer1k: entry.batch.outputPer1k * factor } } : {}),
     notes: entry.notes,
   };
+}
+
+/** The flex and priority prices of an entry, scaled like its list price; the tiers' asOf and source stay in the file. */
+function scaledTierPrices(tiers: NonNullable<ModelEntry["price"]["tiers"]>, factor: number): NonNullable<ModelSpec["price"]["tiers"]> {
+  const out: NonNullable<ModelSpec["price"]["tiers"]> = {};
+  for (const tier of OPTIONAL_TIERS) {
+    const p = tiers[tier];
+    if (p) out[tier] = { inputPer1k: p.inputPer1k * factor, outputPer1k: p.outputPer1k * factor };
+  }
+  return out;
 }
 
 /** A catalogue file that fails its schema: each issue names the file, the model and the field. */

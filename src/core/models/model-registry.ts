@@ -1,4 +1,5 @@
 import { loadModelCatalogue, type ModelSpec } from "./model-catalogue.ts";
+import type { ServiceTier } from "./service-tiers.ts";
 
 export type { ModelSpec } from "./model-catalogue.ts";
 
@@ -24,9 +25,14 @@ export interface CacheTokens {
   writeTokens?: number;
 }
 
-/** Cost in USD of a call's tokens at the model's list price. */
-export function costUsd(model: ModelSpec, inputTokens: number, outputTokens: number, cache?: CacheTokens): number {
-  const { inputPer1k, outputPer1k, cacheReadPer1k, cacheWritePer1k } = model.price;
+/**
+ * Cost in USD of a call's tokens at the model's list price, or at the price of the service tier
+ * that served it (flex, priority) when the catalogue has one for that tier.
+ */
+export function costUsd(model: ModelSpec, inputTokens: number, outputTokens: number, cache?: CacheTokens, tier: ServiceTier = "default"): number {
+  const { cacheReadPer1k, cacheWritePer1k } = model.price;
+  const tierPrice = tier === "default" ? undefined : model.price.tiers?.[tier];
+  const { inputPer1k, outputPer1k } = tierPrice ?? model.price;
   // Bedrock reports cache reads and writes apart from inputTokens (inputTokens is only the
   // uncached part), so the three are added, never subtracted. A model without cache prices
   // should never report cache tokens; if it does, they are charged as ordinary input.
