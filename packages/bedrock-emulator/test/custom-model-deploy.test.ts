@@ -181,13 +181,16 @@ describe("custom model deployments (on-demand inference of a custom Nova model)"
 });
 
 describe("Provisioned Throughput for a custom model", () => {
-  it("provisions a custom Llama 3.1 8B within the account's model units: Creating, then InService, answering as the custom model; committed throughput can't be deleted early", async () => {
+  it("provisions a custom Llama 3.1 8B within the model unit quotas: Creating, then InService, answering as the custom model; committed throughput can't be deleted early", async () => {
     emulator.setStudentLabelErrors({ flip: { sarcasm: 1 } });
     const modelArn = await customModel("llama-pt-student", "meta.llama3-1-8b-instruct-v1:0:128k", "us-west-2");
     emulator.setStudentLabelErrors({});
     const west = bedrock("us-west-2");
-    const tooMany = await refusal(() => west.send(new CreateProvisionedModelThroughputCommand({ provisionedModelName: "pt-big", modelId: modelArn, modelUnits: 3 })));
+    // No commitment: one model unit per throughput; committed: the units granted (2 here).
+    const tooMany = await refusal(() => west.send(new CreateProvisionedModelThroughputCommand({ provisionedModelName: "pt-big", modelId: modelArn, modelUnits: 2 })));
     expect(tooMany).toMatchObject({ name: "ServiceQuotaExceededException", status: 400 });
+    const overGrant = await refusal(() => west.send(new CreateProvisionedModelThroughputCommand({ provisionedModelName: "pt-big", modelId: modelArn, modelUnits: 3, commitmentDuration: "SixMonths" })));
+    expect(overGrant.name).toBe("ServiceQuotaExceededException");
 
     const { provisionedModelArn: arn } = await west.send(new CreateProvisionedModelThroughputCommand({ provisionedModelName: "pt-student", modelId: modelArn, modelUnits: 1, clientRequestToken: "tok-pt-1" }));
     expect(arn).toMatch(/^arn:aws:bedrock:us-west-2:000000000000:provisioned-model\/[a-z0-9]{12}$/);
@@ -212,8 +215,11 @@ describe("Provisioned Throughput for a custom model", () => {
     const committed = await west.send(new CreateProvisionedModelThroughputCommand({ provisionedModelName: "pt-committed", modelId: modelArn, modelUnits: 1, commitmentDuration: "OneMonth" }));
     const early = await refusal(() => west.send(new DeleteProvisionedModelThroughputCommand({ provisionedModelId: committed.provisionedModelArn })));
     expect(early.message).toContain("can't be deleted before its term ends");
+    await west.send(new CreateProvisionedModelThroughputCommand({ provisionedModelName: "pt-second", modelId: modelArn, modelUnits: 1 }));
+    const third = await refusal(() => west.send(new CreateProvisionedModelThroughputCommand({ provisionedModelName: "pt-third", modelId: modelArn, modelUnits: 1 })));
+    expect(third.message).toContain("already has 2 Provisioned Throughputs with no commitment");
     const listed = await west.send(new ListProvisionedModelThroughputsCommand({ nameContains: "pt-" }));
-    expect(listed.provisionedModelSummaries?.map((p) => p.provisionedModelName).sort()).toEqual(["pt-committed", "pt-student"]);
+    expect(listed.provisionedModelSummaries?.map((p) => p.provisionedModelName).sort()).toEqual(["pt-committed", "pt-second", "pt-student"]);
     await west.send(new DeleteProvisionedModelThroughputCommand({ provisionedModelId: arn }));
     expect((await refusal(() => west.send(new GetProvisionedModelThroughputCommand({ provisionedModelId: arn })))).name).toBe("ResourceNotFoundException");
   });

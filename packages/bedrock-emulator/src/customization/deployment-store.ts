@@ -32,6 +32,10 @@ export const ON_DEMAND_DEPLOYMENT_REGIONS: readonly string[] = ["us-east-1", "us
 // The account fauxqs's STS reports, as the invocation and customization jobs use.
 const ACCOUNT = "000000000000";
 const DAY_HOURS = 24;
+// prov-throughput: "For custom models with no commitment, a quota of one model unit is available for
+// each Provisioned Throughput. You can create up to two Provisioned Throughputs per account."
+const NO_COMMIT_UNITS = 1;
+const NO_COMMIT_PER_ACCOUNT = 2;
 const COMMITMENT_HOURS = { OneMonth: 30 * DAY_HOURS, SixMonths: 182 * DAY_HOURS } as const;
 
 export type DeploymentStatus = "Creating" | "Active" | "Failed";
@@ -160,14 +164,8 @@ export class DeploymentStore {
     if ([...this.#provisioned.values()].some((p) => p.name === request.provisionedModelName)) {
       return controlError("ConflictException", `A Provisioned Throughput with the name ${request.provisionedModelName} already exists.`);
     }
-    const granted = this.#deps.settings().provisionedModelUnits;
-    const inUse = [...this.#provisioned.values()].reduce((sum, p) => sum + p.modelUnits, 0);
-    if (inUse + request.modelUnits > granted) {
-      return controlError(
-        "ServiceQuotaExceededException",
-        `The request needs ${request.modelUnits} model units; your account has ${granted - inUse} of ${granted} left for Provisioned Throughput. Request more model units through AWS Support.`,
-      );
-    }
+    const refused = this.#refuseUnits(request);
+    if (refused !== undefined) return refused;
     const id = newId();
     const now = this.#deps.now();
     const provisioned: Provisioned = {
@@ -273,6 +271,33 @@ export class DeploymentStore {
     const answer = repeatedTokenAnswer(this.#byToken, token, fingerprint, operation, this.#deps.settings().repeatTokenAnswer);
     if (answer === undefined || "error" in answer) return answer;
     return answer.jobArn === undefined ? {} : { arn: answer.jobArn };
+  }
+
+  /**
+   * Model unit quotas ("Increase model invocation capacity with Provisioned Throughput", prov-throughput):
+   * a custom model's no-commitment Provisioned Throughput gets one model unit, and an account at most
+   * two of them; committed throughput draws on model units AWS grants on request (default 0).
+   */
+  #refuseUnits(request: CreateProvisionedRequest): ControlError | undefined {
+    const all = [...this.#provisioned.values()];
+    if (request.commitmentDuration === undefined) {
+      if (request.modelUnits > NO_COMMIT_UNITS) {
+        return controlError("ServiceQuotaExceededException", `A Provisioned Throughput with no commitment takes at most ${NO_COMMIT_UNITS} model unit; the request asks for ${request.modelUnits}.`);
+      }
+      if (all.filter((p) => p.commitment === undefined).length >= NO_COMMIT_PER_ACCOUNT) {
+        return controlError("ServiceQuotaExceededException", `Your account already has ${NO_COMMIT_PER_ACCOUNT} Provisioned Throughputs with no commitment, the most it may have.`);
+      }
+      return undefined;
+    }
+    const granted = this.#deps.settings().provisionedModelUnits;
+    const inUse = all.filter((p) => p.commitment !== undefined).reduce((sum, p) => sum + p.modelUnits, 0);
+    if (inUse + request.modelUnits > granted) {
+      return controlError(
+        "ServiceQuotaExceededException",
+        `The request needs ${request.modelUnits} model units; your account has ${granted - inUse} of ${granted} left for Provisioned Throughput with commitment. Request more model units through AWS Support.`,
+      );
+    }
+    return undefined;
   }
 
   #customModel(arn: string, region: string): CustomModel | ControlError {

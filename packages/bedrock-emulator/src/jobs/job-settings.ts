@@ -64,8 +64,9 @@ export const jobsOptionsSchema = z.strictObject({
   /** The answer to a repeated clientRequestToken (see repeatTokenAnswerSchema); default "no-arn", only what the API reference documents. */
   repeatTokenAnswer: repeatTokenAnswerSchema.default("no-arn"),
   /**
-   * Model units the account may spread across Provisioned Throughputs. AWS grants none until asked
-   * through a support case ("Purchase a Provisioned Throughput", prov-thru-purchase): default 0.
+   * Model units the account may spread across Provisioned Throughputs with a commitment. AWS grants
+   * none until asked ("default quota of 0 model units", prov-throughput): default 0. No-commitment
+   * throughput for custom models has its own fixed quota (deployment-store.ts).
    */
   provisionedModelUnits: z.number().int().min(0).default(0),
   quotas: jobQuotasSchema.prefault({}),
