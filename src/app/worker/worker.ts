@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { AwsClients } from "../../adapters/aws-clients.ts";
 import { CircuitBreakers } from "../../core/classify/circuit-breaker.ts";
-import type { LabelBatchSettings } from "../../core/classify/label-batch.ts";
-import { labelRoutedBatch, type RoutedBatchDeps } from "../../core/classify/label-routed-batch.ts";
+import { loadModelRoutes } from "./model-routes-setup.ts";
+import { labelRoutedBatch, type RoutedBatchDeps, type RoutedBatchSettings } from "../../core/classify/label-routed-batch.ts";
 import { DEFAULT_RETRY_POLICY } from "../../core/classify/retry-policy.ts";
 import { type Config, requireQueue } from "../../core/config/config.ts";
 import { BedrockProvider, PooledBedrockProvider } from "../../adapters/bedrock/bedrock-provider.ts";
@@ -101,7 +101,7 @@ function isGeography(value: string): value is Geography {
 
 /** What labelling a batch needs, built from config, and the parts callers observe or close. */
 export interface LabelCore {
-  settings: LabelBatchSettings;
+  settings: RoutedBatchSettings;
   deps: RoutedBatchDeps;
   limiter: RateLimiter;
   cache: LabelCache | undefined;
@@ -136,8 +136,10 @@ export function createLabelCore(config: Config, clients: AwsClients, logger: Log
 }
 
 /** The labelling settings from config; `allowEveryModel` lets a request choose any catalogue model. */
-function labelBatchSettings(config: Config, catalogue: ModelCatalogue, allowEveryModel: boolean): LabelBatchSettings {
+function labelBatchSettings(config: Config, catalogue: ModelCatalogue, allowEveryModel: boolean): RoutedBatchSettings {
+  const modelRoutes = loadModelRoutes(config.models.routesJson, catalogue);
   return {
+    ...(modelRoutes ? { modelRoutes } : {}),
     defaultTaxonomy: config.prompts.defaultTaxonomy,
     defaultPromptVersion: config.prompts.defaultVersion,
     defaultModel: config.models.default,

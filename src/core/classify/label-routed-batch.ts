@@ -1,29 +1,34 @@
 import type { LabelRequest } from "../contracts/request.ts";
 import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts";
-import { textErrorCodes } from "../contracts/text-checks.ts";
+import { combineRuns, type LabelRun, runOf } from "./combine-runs.ts";
+import { labelCascade } from "./label-cascade.ts";
 import { labelBatch, type LabelBatchDeps, type LabelBatchSettings } from "./label-batch.ts";
+import { type ModelRoutes, routedModels, routeTextToModel } from "./model-routes.ts";
 import { routeText } from "./prompt-routing.ts";
 import type { ShadowRecorder } from "./shadow-recorder.ts";
-import { resultMessage } from "./result-message.ts";
-import { addUsage, noUsage } from "./usage.ts";
 
 export interface RoutedBatchDeps extends LabelBatchDeps {
   /** Sums shadow agreement for `labelq eval canary`; absent: Prometheus only. */
   shadow?: ShadowRecorder;
 }
 
+/** The labelling settings, with the per-model routes (LABELQ_MODEL_ROUTES) when there are any. */
+export interface RoutedBatchSettings extends LabelBatchSettings {
+  modelRoutes?: ModelRoutes;
+}
+
 /**
  * Label a batch as its prompt alias routes it (see routeText): texts in the alias's canary
  * share are answered by the canary version; texts in its shadow share are answered by the
  * alias's version and labelled by the shadow version too, whose labels are only compared
- * (Prometheus, and the shadow recorder), never returned. Every result item says which version
- * labelled it. An alias without shares is labelBatch as it was. A failing shadow run costs the
- * batch nothing but its comparison.
+ * (Prometheus, and the shadow recorder), never returned. Within each version, texts are routed
+ * by model as LABELQ_MODEL_ROUTES says (labelModelRouted). Every result item says which version
+ * labelled it. A failing shadow run costs the batch nothing but its comparison.
  */
 export async function labelRoutedBatch(
   request: LabelRequest,
   receivedAt: Date,
-  settings: LabelBatchSettings,
+  settings: RoutedBatchSettings,
   deps: RoutedBatchDeps,
   signal?: AbortSignal,
 ): Promise<LabelResult> {
@@ -31,7 +36,7 @@ export async function labelRoutedBatch(
   const alias = request.promptVersion ?? settings.defaultPromptVersion;
   const routes = await deps.prompts.routes(taxonomy, alias);
   if (!routes.canary && !routes.shadow) {
-    const result = await labelBatch(request, receivedAt, settings, deps, signal);
+    const result = (await labelModelRouted(request, receivedAt, settings, deps, signal)).result;
     return { ...result, items: result.items.map((it) => ({ ...it, promptVersion: result.promptVersion })) };
   }
 
@@ -42,38 +47,97 @@ export async function labelRoutedBatch(
   const shadowItems = routed.filter((r) => r.route.shadow !== undefined).map((r) => r.item);
 
   const runs = await Promise.all(
-    [...byVersion.entries()].map(async ([version, items]) => labelBatch({ ...request, promptVersion: version, items }, receivedAt, settings, deps, signal)),
+    [...byVersion.entries()].map(async ([version, items]) => labelModelRouted({ ...request, promptVersion: version, items }, receivedAt, settings, deps, signal)),
   );
-  let shadowRun: LabelResult | undefined;
+  let shadowRun: LabelRun | undefined;
   if (routes.shadow && shadowItems.length > 0) {
     try {
-      shadowRun = await labelBatch({ ...request, promptVersion: routes.shadow.version, items: shadowItems }, receivedAt, settings, deps, signal);
+      shadowRun = runOf(await labelBatch({ ...request, promptVersion: routes.shadow.version, items: shadowItems }, receivedAt, settings, deps, signal));
     } catch (error) {
       if (signal?.aborted) throw error;
       deps.logger.warn({ err: error, taxonomy, alias, shadow: routes.shadow.version }, "shadow labelling failed: this batch has no shadow comparison");
     }
   }
 
-  const answered = new Map(runs.flatMap((r) => r.items.map((it): [string, ResultItem] => [it.id, { ...it, promptVersion: r.promptVersion }])));
-  const items = request.items.map((it) => answered.get(it.id)!);
-  if (shadowRun && routes.shadow) await compareShadow(items, shadowRun, { taxonomy, alias, baseline: routes.baseline, shadow: routes.shadow.version }, deps);
-
+  const main = runs.find((r) => r.result.promptVersion === routes.baseline) ?? runs[0]!;
   // The shadow's texts were sent too: its tokens are in the totals, so its texts are in the divisor.
-  const usageRuns = shadowRun ? [...runs, shadowRun] : runs;
-  const main = runs.find((r) => r.promptVersion === routes.baseline) ?? runs[0]!;
-  return resultMessage({
+  const result = combineRuns(
     request,
-    taxonomy: main.taxonomy,
-    promptVersion: routes.baseline,
-    promptHash: main.promptHash,
-    model: main.model,
-    items,
-    usage: usageRuns.map((r) => r.usage).reduce(addUsage, noUsage()),
-    cacheHits: usageRuns.reduce((n, r) => n + r.usage.cacheHits, 0),
-    sentToModel: usageRuns.reduce((n, r) => n + r.items.filter((it) => !isTextError(it)).length - r.usage.cacheHits, 0),
     receivedAt,
-    completedAt: new Date((deps.now ?? Date.now)()),
-  });
+    { taxonomy: main.result.taxonomy, promptVersion: routes.baseline, promptHash: main.result.promptHash, model: main.result.model },
+    { answering: runs, extra: shadowRun ? [shadowRun] : [] },
+    new Date((deps.now ?? Date.now)()),
+    (item, run) => ({ ...item, promptVersion: run.promptVersion }),
+  );
+  if (shadowRun && routes.shadow) await compareShadow(result.items, shadowRun.result, { taxonomy, alias, baseline: routes.baseline, shadow: routes.shadow.version }, deps);
+  return result;
+}
+
+/**
+ * Label a batch as the routes of its model (LABELQ_MODEL_ROUTES) say (see routeTextToModel): a
+ * canary share is answered by the canary model, a cascade share student first (labelCascade),
+ * the rest by the batch's model, and a shadow share of those is labelled by the shadow model too,
+ * only to compare (recorded as alias `model:<teacher>`, baseline the teacher, shadow the other
+ * model). A model without routes is labelBatch as it was.
+ */
+export async function labelModelRouted(
+  request: LabelRequest,
+  receivedAt: Date,
+  settings: RoutedBatchSettings,
+  deps: RoutedBatchDeps,
+  signal?: AbortSignal,
+): Promise<LabelRun> {
+  const teacher = request.model ?? settings.defaultModel;
+  const route = settings.modelRoutes?.get(teacher);
+  if (!route) return runOf(await labelBatch(request, receivedAt, settings, deps, signal));
+
+  const taxonomy = request.taxonomy ?? settings.defaultTaxonomy;
+  const scope = `${taxonomy}:${teacher}`;
+  const teacherItems: LabelRequest["items"] = [];
+  const cascadeItems: LabelRequest["items"] = [];
+  const shadowItems: LabelRequest["items"] = [];
+  const canaryItems = new Map<string, LabelRequest["items"]>();
+  for (const item of request.items) {
+    const r = routeTextToModel(item.text, route, scope);
+    if (r.role === "canary") canaryItems.set(r.model, [...(canaryItems.get(r.model) ?? []), item]);
+    else if (r.role === "cascade") cascadeItems.push(item);
+    else {
+      teacherItems.push(item);
+      if (r.shadow) shadowItems.push(item);
+    }
+  }
+  // A routed model is the operator's choice, not the request's: the allow-list does not apply to it.
+  const routedSettings = { ...settings, allowedModels: [...settings.allowedModels, ...routedModels(new Map([[teacher, route]]))] };
+  const part = (items: LabelRequest["items"], model: string) =>
+    labelBatch({ ...request, model, items }, receivedAt, routedSettings, deps, signal).then(runOf);
+  const cascade = route.cascade;
+  const runs = await Promise.all([
+    ...(teacherItems.length > 0 ? [part(teacherItems, teacher)] : []),
+    ...[...canaryItems.entries()].map(([model, items]) => part(items, model)),
+    ...(cascade && cascadeItems.length > 0 ? [labelCascade({ ...request, items: cascadeItems }, receivedAt, cascade, routedSettings, deps, signal)] : []),
+  ]);
+  let shadowRun: LabelRun | undefined;
+  if (route.shadow && shadowItems.length > 0) {
+    try {
+      shadowRun = await part(shadowItems, route.shadow.model);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      deps.logger.warn({ err: error, taxonomy, model: teacher, shadow: route.shadow.model }, "shadow model labelling failed: this batch has no model comparison");
+    }
+  }
+
+  const main = runs.find((r) => r.result.model === teacher) ?? runs[0]!;
+  const result = combineRuns(
+    request,
+    receivedAt,
+    { taxonomy: main.result.taxonomy, promptVersion: main.result.promptVersion, promptHash: main.result.promptHash, model: teacher },
+    { answering: runs, extra: shadowRun ? [shadowRun] : [] },
+    new Date((deps.now ?? Date.now)()),
+  );
+  if (shadowRun && route.shadow) {
+    await compareShadow(result.items, shadowRun.result, { taxonomy, alias: `model:${teacher}`, baseline: teacher, shadow: route.shadow.model }, deps);
+  }
+  return { result, sent: [...runs, ...(shadowRun ? [shadowRun] : [])].reduce((n, r) => n + r.sent, 0) };
 }
 
 /** Count agreement per dimension on texts both versions labelled, and hand the pairs to the recorder. */
@@ -104,11 +168,6 @@ async function compareShadow(
   } catch (error) {
     deps.logger.warn({ err: error, ...scope }, "could not record the shadow comparison");
   }
-}
-
-/** An item whose text was never sent to the model (empty, blank, too long). */
-function isTextError(item: ResultItem): boolean {
-  return (textErrorCodes as readonly string[]).includes(item.error?.code ?? "");
 }
 
 /** Multi-choice lists compare as sets. */
