@@ -117,6 +117,11 @@ describe("loadConfig", () => {
     expect(configError({ LABELQ_MODEL_ROUTES: "/no/such/routes.json" }).message).toMatch(/LABELQ_MODEL_ROUTES=.*cannot read the model routes file/);
   });
 
+  it("refuses a priority window as long as the flex horizon, naming both variables", () => {
+    expect(configError({ LABELQ_PRIORITY_WITHIN_S: "600", LABELQ_FLEX_BEYOND_S: "600" }).message).toMatch(/LABELQ_PRIORITY_WITHIN_S=600: must be shorter than LABELQ_FLEX_BEYOND_S \(600\)/);
+    expect(loadConfig({ LABELQ_PRIORITY_WITHIN_S: "600", LABELQ_FLEX_BEYOND_S: "3600" }).tiers).toEqual({ flexBeyondS: 3600, flexWithoutDeadline: false, priorityWithinS: 600 });
+  });
+
   it("treats empty strings as unset, so defaults apply", () => {
     const config = loadConfig({ LABELQ_CONCURRENCY: "", LOG_LEVEL: "", AWS_ENDPOINT_URL: "", LABELQ_REDIS_URL: "", AWS_REGION: "" });
     expect(config.worker.concurrency).toBe(8);
@@ -323,6 +328,9 @@ const WIRING: Record<string, { value: string; at: string; is: unknown; with?: Re
   LABELQ_MODEL_GEOGRAPHY: { value: "eu", at: "models.geography", is: "eu" },
   LABELQ_MODEL_ROUTES: { value: '{"llama3.3-70b":{"canary":"m"}}', at: "models.routesJson", is: '{"llama3.3-70b":{"canary":"m"}}' },
   LABELQ_RESIDENCY: { value: "region", at: "models.residency", is: "region" },
+  LABELQ_FLEX_BEYOND_S: { value: "21600", at: "tiers.flexBeyondS", is: 21_600 },
+  LABELQ_FLEX_WITHOUT_DEADLINE: { value: "true", at: "tiers.flexWithoutDeadline", is: true },
+  LABELQ_PRIORITY_WITHIN_S: { value: "600", at: "tiers.priorityWithinS", is: 600 },
   LABELQ_CHUNK_SIZE: { value: "13", at: "classify.chunkSize", is: 13 },
   LABELQ_MAX_REASK_ROUNDS: { value: "4", at: "classify.maxReaskRounds", is: 4 },
   LABELQ_MODEL_TIMEOUT_MS: { value: "5000", at: "bedrock.timeoutMs", is: 5000 },
@@ -385,6 +393,7 @@ describe("the nested configuration the environment becomes", () => {
       prompts: { dir: PROMPTS_DIR, defaultTaxonomy: "product-feedback", defaultVersion: "prod" },
       models: { default: "llama3.3-70b", allowed: [], fallbacks: ["claude-sonnet"], catalogueFile: undefined, geography: undefined, routesJson: undefined, residency: "geography" },
       classify: { chunkSize: 50, maxReaskRounds: 2 },
+      tiers: { flexBeyondS: undefined, flexWithoutDeadline: false, priorityWithinS: undefined },
       bedrock: { timeoutMs: 120_000, maxAttempts: 3, retryBudgetS: 60, breakerThreshold: 5, breakerCooldownS: 30 },
       limiter: {
         maxConcurrent: 8,

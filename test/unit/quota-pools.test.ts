@@ -92,10 +92,11 @@ describe("LABELQ_POOLS", () => {
     expect(issues).toMatch(/pool 2: Unrecognized key.*colour/);
   });
 
-  it("refuses a model id without its model, a service tier, two pools with one id, a missing file and an empty list", () => {
+  it("refuses a model id without its model, the reserved tier, two pools with one id, a missing file and an empty list", () => {
     const issues = (value: string) => (caught(() => loadConfig({ LABELQ_POOLS: value })) as ConfigError).issues.join("\n");
     expect(issues('[{"region":"us-east-1","modelId":"x"}]')).toMatch(/pool 0 field modelId: needs "model"/);
-    expect(issues('[{"region":"us-east-1","tier":"priority"}]')).toMatch(/pool 0 field tier: service tiers other than "default" are not supported yet/);
+    expect(issues('[{"region":"us-east-1","tier":"reserved"}]')).toMatch(/pool 0 field tier: "reserved" needs a capacity reservation/);
+    expect(loadConfig({ LABELQ_POOLS: '[{"region":"us-east-1","tier":"flex"}]' }).limiter.pools?.[0]?.tier).toBe("flex");
     expect(issues('[{"region":"us-east-1"},{"region":"us-east-1"}]')).toMatch(/pool 1 field id: "us-east-1" is pool 0's id too/);
     expect(issues("/no/such/pools.json")).toMatch(/cannot read the pools file/);
     expect(issues("[]")).toMatch(/expected a non-empty JSON list of pools/);

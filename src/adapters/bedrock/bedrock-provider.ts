@@ -10,6 +10,7 @@ import {
 import { ModelCallError } from "../../core/errors/errors.ts";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../core/models/model-provider.ts";
 import { currentRoute, type PoolRoute } from "../../core/quota/pool-route.ts";
+import { SERVICE_TIERS, type ServiceTier } from "../../core/models/service-tiers.ts";
 
 /** ModelProvider over the Bedrock Converse API. The client (retries, timeouts, endpoint) is built from config elsewhere. */
 export class BedrockProvider implements ModelProvider {
@@ -24,9 +25,9 @@ export class BedrockProvider implements ModelProvider {
     try {
       out = await this.#client.send(new ConverseCommand(converseInput(request)), { abortSignal: signal });
     } catch (error) {
-      throw toModelCallError(request.modelId, error);
+      throw toModelCallError(request.modelId, error, Date.now(), request.serviceTier);
     }
-    return converseResponse(out, request.structuredOutput !== undefined);
+    return converseResponse(out, request.structuredOutput !== undefined, request.serviceTier);
   }
 }
 
@@ -50,17 +51,27 @@ export class PooledBedrockProvider implements ModelProvider {
   async converse(request: ModelRequest, signal?: AbortSignal): Promise<ModelResponse> {
     const route = currentRoute();
     const client = route ? this.#clientFor(route) : this.#fallback;
-    const sent = route?.modelId ? { ...request, modelId: route.modelId } : request;
+    const sent = withPoolTier(route?.modelId ? { ...request, modelId: route.modelId } : request, route?.tier);
     let out: ConverseCommandOutput;
     try {
       out = await client.send(new ConverseCommand(converseInput(sent)), { abortSignal: signal });
     } catch (error) {
       const reason = signal?.aborted ? undefined : poolFailure(error);
       if (route && reason) route.takeOut(reason, error);
-      throw toModelCallError(sent.modelId, error);
+      throw toModelCallError(sent.modelId, error, Date.now(), sent.serviceTier);
     }
-    return converseResponse(out, request.structuredOutput !== undefined);
+    return converseResponse(out, request.structuredOutput !== undefined, sent.serviceTier);
   }
+}
+
+/**
+ * A pool's tier is its calls' default: sent only when the call names no tier of its own (the
+ * request's or the tier policy's wins) and its model offers it (a pool of flex shared by Llama
+ * and Qwen sends flex to Qwen only).
+ */
+export function withPoolTier(request: ModelRequest, poolTier: ServiceTier | undefined): ModelRequest {
+  if (poolTier === undefined || request.serviceTier !== undefined || request.tiersOffered?.includes(poolTier) !== true) return request;
+  return { ...request, serviceTier: poolTier };
 }
 
 /** Network errors that mean the Region's endpoint cannot be reached at all. */
@@ -86,12 +97,25 @@ export function poolFailure(error: unknown): string | undefined {
  * A Converse answer (the SDK's output, or the same JSON as a batch inference record's
  * `modelOutput`) as a ModelResponse. `structured`: the request forced the answer tool.
  */
-export function converseResponse(out: Pick<ConverseCommandOutput, "output" | "stopReason" | "usage">, structured: boolean): ModelResponse {
+export function converseResponse(out: Pick<ConverseCommandOutput, "output" | "stopReason" | "usage" | "serviceTier">, structured: boolean, sentTier?: ServiceTier): ModelResponse {
+  const served = servedTier(out, sentTier);
   return {
     text: answerText(out, structured),
     stopReason: out.stopReason ?? "end_turn",
     usage: usageOf(out),
+    ...(served === undefined ? {} : { serviceTier: served }),
   };
+}
+
+/**
+ * The tier that served a call sent with one: the response's serviceTier (docs:
+ * service-tiers-inference: "The service tier configuration for a served request is visible in
+ * API response"), else the tier sent. A call sent without one has none: it is priced at list.
+ */
+function servedTier(out: Pick<ConverseCommandOutput, "serviceTier">, sentTier: ServiceTier | undefined): ServiceTier | undefined {
+  if (sentTier === undefined) return undefined;
+  const reported = out.serviceTier?.type;
+  return (SERVICE_TIERS as readonly string[]).includes(reported ?? "") ? (reported as ServiceTier) : sentTier;
 }
 
 /**
@@ -104,9 +128,10 @@ export function converseResponse(out: Pick<ConverseCommandOutput, "output" | "st
  *    describes the answer format, which readAnswer reads from the text as it does for models
  *    without tool use.
  *  - cachePoint: prompt caching is not documented for batch inference; left out (unverified).
+ *  - serviceTier: service tiers are for on-demand calls (docs: service-tiers-inference); left out.
  */
 export function batchRecordBody(request: ModelRequest): Record<string, unknown> {
-  const { modelId: _modelId, toolConfig: _tool, ...body } = converseInput({ ...request, cacheSystemPrompt: false });
+  const { modelId: _modelId, toolConfig: _tool, ...body } = converseInput({ ...request, cacheSystemPrompt: false, serviceTier: undefined });
   return JSON.parse(JSON.stringify(body)) as Record<string, unknown>;
 }
 
@@ -132,6 +157,7 @@ function converseInput(request: ModelRequest): ConverseCommandInput {
     inferenceConfig: { maxTokens: request.inference.maxTokens, ...definedOnly({ temperature: request.inference.temperature, topP: request.inference.topP }) },
   };
   if (request.structuredOutput) input.toolConfig = forcedTool(request.structuredOutput.schema);
+  if (request.serviceTier !== undefined) input.serviceTier = { type: request.serviceTier };
   return input;
 }
 
@@ -186,6 +212,10 @@ function usageOf(out: Pick<ConverseCommandOutput, "usage">): ModelResponse["usag
  *    connections" (503, load shedding, not an outage): throttles; back off, never trip a breaker.
  *  - ServiceUnavailable otherwise, ModelNotReady, InternalServer: the model is unavailable.
  *  - ServiceQuotaExceededException (400) and every other 4xx: the request cannot succeed as sent.
+ *  - Either throttle on a call sent on the flex tier is the service shedding flex first (the
+ *    emulator's rule, docs/bedrock-fidelity.md; Bedrock: "During periods of high demand, Flex
+ *    requests receive lower priority"): still MODEL_THROTTLED, marked shedTier "flex" so the
+ *    retry loop can move a deadline-bound call to default (tierAfterShed).
  * No Bedrock 429 carries retry-after (aws-samples/amazon-bedrock-client-for-mac#99); when some
  * endpoint sends one it is kept as information only.
  */
@@ -196,8 +226,11 @@ const rejected = new Set(["ValidationException", "AccessDeniedException", "Resou
 const DAILY_QUOTA = /too many tokens per day/i;
 const TOO_MANY_CONNECTIONS = /too many connections/i;
 
-/** Classify an SDK error once: this is the only place that decides which Bedrock failures are retryable. */
-export function toModelCallError(modelId: string, error: unknown, now: number = Date.now()): ModelCallError {
+/**
+ * Classify an SDK error once: this is the only place that decides which Bedrock failures are
+ * retryable. `sentTier`: the service tier the call was sent on, when it had one.
+ */
+export function toModelCallError(modelId: string, error: unknown, now: number = Date.now(), sentTier?: ServiceTier): ModelCallError {
   const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> } };
   const name = e.name ?? "Error";
   const text = e.message ?? String(error);
@@ -207,8 +240,10 @@ export function toModelCallError(modelId: string, error: unknown, now: number = 
   if (throttled.has(name) && DAILY_QUOTA.test(text)) {
     return new ModelCallError("MODEL_QUOTA_EXHAUSTED", modelId, message, { ...options, resetsAt: nextDailyReset(now) });
   }
-  if (throttled.has(name)) return new ModelCallError("MODEL_THROTTLED", modelId, message, options);
-  if (name === "ServiceUnavailableException" && TOO_MANY_CONNECTIONS.test(text)) return new ModelCallError("MODEL_THROTTLED", modelId, message, options);
+  const shed = sentTier === "flex" ? { shedTier: "flex" as const } : {};
+  const throttledMessage = sentTier === "flex" ? `${message} (flex tier: shed under load)` : message;
+  if (throttled.has(name)) return new ModelCallError("MODEL_THROTTLED", modelId, throttledMessage, { ...options, ...shed });
+  if (name === "ServiceUnavailableException" && TOO_MANY_CONNECTIONS.test(text)) return new ModelCallError("MODEL_THROTTLED", modelId, throttledMessage, { ...options, ...shed });
   if (unavailable.has(name)) return new ModelCallError("MODEL_UNAVAILABLE", modelId, message, options);
   if (timeout.has(name)) return new ModelCallError("MODEL_TIMEOUT", modelId, message, options);
   if (rejected.has(name)) return new ModelCallError("MODEL_REJECTED_REQUEST", modelId, message, options);

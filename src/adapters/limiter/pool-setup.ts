@@ -37,6 +37,8 @@ export function createPooledLimiter(
     region: pool.region,
     ...(pool.model !== undefined ? { model: pool.model } : {}),
     ...(pool.modelId !== undefined ? { modelId: pool.modelId } : {}),
+    // "reserved" is refused when LABELQ_POOLS is read; "default" is what a call without a tier gets anyway.
+    ...(pool.tier === "flex" || pool.tier === "priority" ? { tier: pool.tier } : {}),
     limiter: new QuotaLimiter(
       {
         ...base,

@@ -3,6 +3,7 @@ import { ModelCallError, ShuttingDownError } from "../../core/errors/errors.ts";
 import { type Headroom, mostHeadroom } from "../../core/quota/pools.ts";
 import type { CallFeedback, ModelCall, RateLimiter } from "../../core/quota/rate-limiter.ts";
 import { type PoolRoute, runWithRoute } from "../../core/quota/pool-route.ts";
+import type { ServiceTier } from "../../core/models/service-tiers.ts";
 import { backgroundClock, type Clock } from "../../core/util/clock.ts";
 import { waitUntilCanStart } from "./start-gate.ts";
 
@@ -20,6 +21,8 @@ export interface Pool {
   model?: string;
   /** The id (or inference profile) to call `model` by in this pool, in place of the catalogue's. */
   modelId?: string;
+  /** The pool's default service tier (LABELQ_POOLS tier): sent on calls that name none, to models that offer it. */
+  tier?: ServiceTier;
   limiter: PoolLimiter;
 }
 
@@ -100,6 +103,7 @@ export class PooledLimiter implements RateLimiter {
       poolId: pool.id,
       region: pool.region,
       ...(pool.model === call.model && pool.modelId !== undefined ? { modelId: pool.modelId } : {}),
+      ...(pool.tier !== undefined ? { tier: pool.tier } : {}),
       takeOut: (reason, cause) => this.#takeOut(pool, reason, cause),
     };
     try {

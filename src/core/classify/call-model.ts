@@ -7,6 +7,7 @@ import type { ModelSpec } from "../models/model-registry.ts";
 import { parseLineOutput } from "../models/parse-line-output.ts";
 import { parseModelOutput, type ParsedOutput } from "../models/parse-model-output.ts";
 import { countTokens } from "../models/token-estimator.ts";
+import { type ServiceTier, tierAfterShed, tierFor, type WantedTier } from "../models/service-tiers.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { forFormat, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
 import { renderUserMessage } from "../prompts/render-prompt.ts";
@@ -14,6 +15,7 @@ import { outputJsonSchema } from "../taxonomy/output-json-schema.ts";
 import type { ModelChoice } from "./model-choice.ts";
 import { answerBudget, maxTokensFor } from "./output-budget.ts";
 import { DEFAULT_RETRY_POLICY, nextRetryDelayMs, type RetryBudget, type RetryPolicy } from "./retry-policy.ts";
+import type { ServedTier } from "./usage.ts";
 
 export interface CallModelDeps {
   provider: ModelProvider;
@@ -28,6 +30,10 @@ export interface CallContext {
   /** Called once per attempt sent (or about to be sent) to the service, failed ones included. */
   onAttempt: () => void;
   signal?: AbortSignal;
+  /** The service tier the batch asks for (its request's, or the tier policy's); absent: none. */
+  tier?: WantedTier;
+  /** The request has a deadline: a flex call the policy chose then retries on default after a shed. */
+  hasDeadline?: boolean;
 }
 
 /** A model's answer to one chunk, read into per-text objects (not yet validated). */
@@ -36,6 +42,8 @@ export interface ChunkAnswer {
   parsed: ParsedOutput;
   /** What Bedrock reserved against tokens per minute for the call (input, cache and maxTokens). */
   reservedTokens: number;
+  /** The tier that served the call, when it was sent with one (priced at that tier's price). */
+  served?: ServedTier;
 }
 
 /** One call as it will be sent: the request, and what Bedrock reserves for it against the quota. */
@@ -73,6 +81,7 @@ export function planCall(texts: readonly string[], basePrompt: ResolvedPrompt, c
     // JSON through a forced tool where the model supports it; JSON in text (and repair) elsewhere.
     ...(format === "json" && model.capabilities.structuredOutput === "tool" ? { structuredOutput: { schema: outputSchemaOf(prompt) } } : {}),
     cacheSystemPrompt: model.capabilities.promptCache,
+    tiersOffered: model.serviceTiers,
   };
   return { request, reserve };
 }
@@ -102,22 +111,28 @@ export async function callModel(texts: readonly string[], prompt: ResolvedPrompt
     );
   }
   const call: ModelCall = { model: model.alias, tokens: reservedTokens(plan.reserve), reserve: plan.reserve };
+  let wanted = ctx.tier;
   // A plain loop rather than p-retry: the wait before each attempt is the service's retry-after
   // or full jitter, taken from a budget shared by the batch, which p-retry's backoff cannot express.
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     const started = performance.now();
     const sent = { sent: false };
+    // The model's own tier where it offers the wanted one; default (counted as a fallback) where not.
+    const tier = tierFor(model, wanted?.tier);
+    const request = tier === undefined ? plan.request : { ...plan.request, serviceTier: tier.tier };
     try {
-      const response = await sendOnce(call, plan.request, deps, ctx, sent);
+      const response = await sendOnce(call, request, deps, ctx, sent);
       deps.limiter.report(call, { outcome: "ok", usage: response.usage });
-      observeCall(deps.metrics, model.alias, "ok", started);
-      return { response, parsed: readAnswer(response, prompt, model), reservedTokens: call.tokens };
+      observeCall(deps.metrics, model.alias, "ok", started, response.serviceTier);
+      const served = response.serviceTier === undefined ? undefined : { tier: response.serviceTier, fellBack: tier?.fellBack ?? false };
+      return { response, parsed: readAnswer(response, prompt, model), reservedTokens: call.tokens, ...(served ? { served } : {}) };
     } catch (error) {
       if (sent.sent) deps.limiter.report(call, signal?.aborted ? { outcome: "failed" } : feedbackForError(error));
       if (signal?.aborted) throw error;
-      observeCall(deps.metrics, model.alias, callOutcome(error), started);
+      observeCall(deps.metrics, model.alias, callOutcome(error), started, tier?.tier);
       await backOff(error, attempt, model.alias, deps, ctx);
+      if (wanted && error instanceof ModelCallError && error.shedTier === "flex") wanted = tierAfterShed(wanted, ctx.hasDeadline === true);
     }
   }
 }
@@ -163,8 +178,8 @@ export function readAnswer(response: Pick<ModelResponse, "text" | "stopReason">,
     : parseModelOutput(response.text, response.stopReason);
 }
 
-function observeCall(metrics: Metrics | undefined, model: string, outcome: string, started: number): void {
-  metrics?.modelCalls.inc({ model, outcome });
+function observeCall(metrics: Metrics | undefined, model: string, outcome: string, started: number, tier?: ServiceTier): void {
+  metrics?.modelCalls.inc({ model, outcome, ...(tier === undefined ? {} : { tier }) });
   metrics?.modelCallDuration.observe({ model, outcome }, (performance.now() - started) / 1000);
 }
 

@@ -3,6 +3,7 @@ import type { ModelCallError } from "../errors/errors.ts";
 import type { ModelSpec } from "../models/model-registry.ts";
 import { isCutOff } from "../models/parse-model-output.ts";
 import type { InferenceParams, ResolvedPrompt } from "../prompts/prompt-registry.ts";
+import type { WantedTier } from "../models/service-tiers.ts";
 import { callModel, type CallModelDeps, fitsContext, planCall } from "./call-model.ts";
 import { callOnChain, type ModelChoice, type ModelChoiceDeps } from "./model-choice.ts";
 import { answerBudget, evenChunkSizes, textsPerCallCap } from "./output-budget.ts";
@@ -31,6 +32,10 @@ export interface ClassifyInput {
   fallbacks?: readonly ModelChoice[];
   /** Waiting time between retried calls this batch may still spend. */
   retryBudget?: RetryBudget;
+  /** The service tier the batch asks for (see wantedTier); each model of the chain gets it where it offers it, else default. */
+  tier?: WantedTier;
+  /** The request has a deadline (a shed flex call the policy chose then retries on default). */
+  hasDeadline?: boolean;
 }
 
 export interface ClassifyDeps extends CallModelDeps, Omit<ModelChoiceDeps, "limiter"> {}
@@ -131,7 +136,8 @@ async function runRounds(tier: Tier, pending: Item[], tally: Tally, deps: Classi
 /** Ask the chain from the tier's model on for one chunk; labelled texts are reported at once. */
 async function askChunk(items: Item[], tier: Tier, deps: ClassifyDeps, signal?: AbortSignal): Promise<ChunkOutcome> {
   let calls = 0;
-  const ctx = { budget: tier.budget, signal, onAttempt: () => void (calls += 1) };
+  const { tier: wanted, hasDeadline } = tier.input;
+  const ctx = { budget: tier.budget, signal, onAttempt: () => void (calls += 1), ...(wanted ? { tier: wanted, hasDeadline } : {}) };
   const texts = items.map((it) => it.text);
   const { prompt } = tier.input;
   const outcome = await callOnChain(tier.chain.slice(tier.tier), (choice) => callModel(texts, prompt, choice, deps, ctx), deps, signal);
@@ -140,8 +146,8 @@ async function askChunk(items: Item[], tier: Tier, deps: ClassifyDeps, signal?: 
     return { labelled: [], problems, usage: { ...noUsage(), modelCalls: calls }, unexpected: 0, rejection: outcome.error, truncated: 0 };
   }
   const { choice, value } = outcome;
-  const spent = answerUsage(choice.model, value.response.usage, value.reservedTokens);
-  recordUsage(deps.metrics, choice.model.alias, spent);
+  const spent = answerUsage(choice.model, value.response.usage, value.reservedTokens, value.served);
+  recordUsage(deps.metrics, choice.model.alias, spent, value.served?.tier);
   const sorted = sortAnswer(items, value.parsed, prompt.codec, choice.model.modelId);
   // Reported per chunk, so a worker that dies mid-batch keeps what it already paid for.
   if (sorted.labelled.length > 0) await tier.input.onLabelled?.(sorted.labelled);

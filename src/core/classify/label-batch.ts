@@ -6,6 +6,7 @@ import { acceptsSampling } from "../models/sampling.ts";
 import type { ModelCatalogue } from "../models/model-catalogue.ts";
 import { DEFAULT_CATALOGUE, type ModelSpec } from "../models/model-registry.ts";
 import { resolveInference } from "../models/sampling.ts";
+import { offersTier, type TierPolicy, type WantedTier, wantedTier } from "../models/service-tiers.ts";
 import { forFormat, type InferenceParams, promptHash, type PromptRegistry, type ResolvedPrompt, subsetPrompt } from "../prompts/prompt-registry.ts";
 import type { CacheEntry, LabelCache } from "../cache/label-cache.ts";
 import { cacheExpiresAt } from "../cache/cache-expiry.ts";
@@ -36,6 +37,8 @@ export interface LabelBatchSettings {
   catalogue?: ModelCatalogue;
   /** Longest text sent to the model (LABELQ_MAX_TEXT_CHARS); a longer one gets TEXT_TOO_LONG. Default 5,000. */
   maxTextChars?: number;
+  /** How a request without a `tier` gets one from its deadline (config.tiers); absent: it gets none. */
+  tierPolicy?: TierPolicy;
 }
 
 export interface LabelBatchDeps extends ClassifyDeps {
@@ -57,6 +60,19 @@ export function resolveModel(alias: string, settings: LabelBatchSettings): Model
 
 type Item = LabelRequest["items"][number];
 
+/**
+ * The service tier a request's batch asks for (see wantedTier). A tier the request names itself
+ * must be offered by its model: a bad request otherwise, never retried. A tier the policy chose
+ * is only a preference, sent to the models that offer it.
+ */
+export function resolveTier(request: Pick<LabelRequest, "tier" | "deadline">, model: ModelSpec, settings: Pick<LabelBatchSettings, "tierPolicy">, now: number): WantedTier | undefined {
+  if (request.tier !== undefined && !offersTier(model, request.tier)) {
+    const offered = model.serviceTiers.join(", ");
+    throw new InvalidRequestError(`Model "${model.alias}" does not offer the "${request.tier}" service tier (it offers: ${offered})`, [`tier: "${request.tier}" is not offered by ${model.alias}`], "TIER_NOT_OFFERED");
+  }
+  return wantedTier(request.tier, request.deadline, settings.tierPolicy, now);
+}
+
 /** The result item of a text that is not sent to the model (see screenItems). */
 export function unusableResultItem({ id, problem }: UnusableItem): ResultItem {
   return errorItem(id, problem.code, problem.message);
@@ -76,6 +92,9 @@ interface BatchPlan {
   prompt: ResolvedPrompt;
   inference: InferenceParams;
   fallbacks: ModelChoice[];
+  /** The service tier the batch asks for; absent: none. */
+  tier?: WantedTier;
+  hasDeadline: boolean;
 }
 
 /** The usable texts sorted by what the label cache holds for them. */
@@ -105,7 +124,7 @@ export async function labelBatch(
   signal?: AbortSignal,
 ): Promise<LabelResult> {
   const now = deps.now ?? Date.now;
-  const plan = await planBatch(request, settings, deps.prompts);
+  const plan = await planBatch(request, settings, deps.prompts, now());
   const mode = request.cache ?? "use";
   const cache = mode === "bypass" ? undefined : deps.cache;
   const keys = batchKeys(request, { ...plan, taxonomy: plan.taxonomyName });
@@ -135,10 +154,11 @@ export async function labelBatch(
 }
 
 /** Resolve the request's taxonomy, prompt, model and sampling, and the fallbacks that can take its sampling. */
-async function planBatch(request: LabelRequest, settings: LabelBatchSettings, prompts: PromptRegistry): Promise<BatchPlan> {
+async function planBatch(request: LabelRequest, settings: LabelBatchSettings, prompts: PromptRegistry, now: number): Promise<BatchPlan> {
   const taxonomyName = request.taxonomy ?? settings.defaultTaxonomy;
   const modelAlias = request.model ?? settings.defaultModel;
   const model = resolveModel(modelAlias, settings);
+  const tier = resolveTier(request, model, settings, now);
   const prompt = await prompts.resolve(taxonomyName, request.promptVersion ?? settings.defaultPromptVersion);
   const inferenceFor = (m: ModelSpec): InferenceParams => resolveInference(prompt, m, request.inference);
   const fallbacks = (settings.fallbackModels ?? [])
@@ -147,7 +167,7 @@ async function planBatch(request: LabelRequest, settings: LabelBatchSettings, pr
     .filter((m): m is ModelSpec => m !== undefined)
     // A fallback that cannot take the request's sampling overrides is skipped, not sent other sampling.
     .flatMap((m) => (acceptsSampling(m, request.inference) ? [{ model: m, inference: inferenceFor(m) }] : []));
-  return { taxonomyName, modelAlias, model, prompt, inference: inferenceFor(model), fallbacks };
+  return { taxonomyName, modelAlias, model, prompt, inference: inferenceFor(model), fallbacks, ...(tier ? { tier } : {}), hasDeadline: request.deadline !== undefined };
 }
 
 /** Look the texts up in the cache (when it is read) and sort them: fully cached, cached except some dimensions, not cached. */
@@ -185,7 +205,8 @@ interface UncachedRun {
 async function classifyUncached(sorted: CacheSort, run: UncachedRun, deps: LabelBatchDeps, signal?: AbortSignal): Promise<ClassifyOutcome[]> {
   const { plan, settings } = run;
   const retryBudget = new RetryBudget((settings.retryBudgetS ?? DEFAULTS.retryBudgetS) * 1000);
-  const common = { model: plan.model, inference: plan.inference, fallbacks: plan.fallbacks, retryBudget, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds };
+  const tier = plan.tier ? { tier: plan.tier, hasDeadline: plan.hasDeadline } : {};
+  const common = { model: plan.model, inference: plan.inference, fallbacks: plan.fallbacks, retryBudget, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds, ...tier };
   const runs: Promise<ClassifyOutcome>[] = [];
   if (sorted.misses.length > 0) runs.push(classifyItems({ ...common, items: sorted.misses, prompt: plan.prompt, onLabelled: run.writeCache }, deps, signal));
   for (const group of sorted.stale.values()) {

@@ -95,7 +95,8 @@ const poolsSetting = z.string().transform((value, ctx): PoolConfig[] => {
     }
     const pool = { ...parsed.data, id: parsed.data.id ?? parsed.data.region };
     if (pool.modelId !== undefined && pool.model === undefined) ctx.addIssue({ code: "custom", message: `pool ${index} field modelId: needs "model", the alias it is called for` });
-    if (pool.tier !== undefined && pool.tier !== "default") ctx.addIssue({ code: "custom", message: `pool ${index} field tier: service tiers other than "default" are not supported yet` });
+    // A reserved tier needs a capacity reservation bought through AWS; labelq calls on demand only.
+    if (pool.tier === "reserved") ctx.addIssue({ code: "custom", message: `pool ${index} field tier: "reserved" needs a capacity reservation, which labelq does not use; expected "default", "flex" or "priority"` });
     const twin = pools.findIndex((p) => p.id === pool.id);
     if (twin >= 0) ctx.addIssue({ code: "custom", message: `pool ${index} field id: "${pool.id}" is pool ${twin}'s id too; give each pool in one Region its own "id"` });
     pools.push(pool);
@@ -176,6 +177,16 @@ const envSchema = z.object({
    * profiles where a model has one.
    */
   LABELQ_RESIDENCY: z.enum(RESIDENCIES, { message: 'expected "region", "geography" or "global"' }).default("geography"),
+
+  /**
+   * Service tier policy (docs/configuration.md#service-tiers), for requests that name no `tier`:
+   * flex when the deadline is at least LABELQ_FLEX_BEYOND_S away (or, with
+   * LABELQ_FLEX_WITHOUT_DEADLINE, when there is none: backlog work), priority when it is within
+   * LABELQ_PRIORITY_WITHIN_S. Unset: no tier is chosen, calls go out as before tiers.
+   */
+  LABELQ_FLEX_BEYOND_S: int(0, 31_536_000).optional(),
+  LABELQ_FLEX_WITHOUT_DEADLINE: bool.default(false),
+  LABELQ_PRIORITY_WITHIN_S: int(0, 31_536_000).optional(),
 
   LABELQ_CHUNK_SIZE: int(1, 200).default(50),
   LABELQ_MAX_REASK_ROUNDS: int(0, 10).default(2),
@@ -458,6 +469,8 @@ const configSchema = envSchema.superRefine(redisCredentialIssues).transform((e) 
     prompts: { dir: e.LABELQ_PROMPTS_DIR, defaultTaxonomy: e.LABELQ_DEFAULT_TAXONOMY, defaultVersion: e.LABELQ_DEFAULT_PROMPT_VERSION },
     models: modelsFrom(e),
     classify: { chunkSize: e.LABELQ_CHUNK_SIZE, maxReaskRounds: e.LABELQ_MAX_REASK_ROUNDS },
+    /** The service tier policy (TierPolicy in src/core/models/service-tiers.ts). */
+    tiers: { flexBeyondS: e.LABELQ_FLEX_BEYOND_S, flexWithoutDeadline: e.LABELQ_FLEX_WITHOUT_DEADLINE, priorityWithinS: e.LABELQ_PRIORITY_WITHIN_S },
     bedrock: bedrockFrom(e),
     limiter: limiterFrom(e),
     store: {
@@ -539,6 +552,10 @@ function combinationIssues(config: Config): string[] {
   }
   if (bulk.limits.maxFileBytes > bulk.limits.maxJobBytes) {
     issues.push(`LABELQ_BULK_MAX_FILE_BYTES=${bulk.limits.maxFileBytes}: must not exceed LABELQ_BULK_MAX_JOB_BYTES (${bulk.limits.maxJobBytes})`);
+  }
+  const { flexBeyondS, priorityWithinS } = config.tiers;
+  if (flexBeyondS !== undefined && priorityWithinS !== undefined && priorityWithinS >= flexBeyondS) {
+    issues.push(`LABELQ_PRIORITY_WITHIN_S=${priorityWithinS}: must be shorter than LABELQ_FLEX_BEYOND_S (${flexBeyondS}), or a deadline would ask for both priority and flex`);
   }
   if (worker.heartbeatS >= worker.visibilityTimeoutS) {
     issues.push(

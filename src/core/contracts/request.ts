@@ -53,6 +53,12 @@ export function requestSchema(limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {
         .describe(
           "auto (default): the worker picks live or bulk (Bedrock batch inference, about half price, results in hours) from the backlog, the model and the deadline; live: label now; bulk: through batch inference when the model supports it",
         ),
+      tier: z
+        .enum(["default", "flex", "priority"])
+        .optional()
+        .describe(
+          "Bedrock service tier for the batch's live calls: default (Standard), flex (discounted, served after the others under load) or priority (a premium, served first). Only for a model that offers it (else refused, TIER_NOT_OFFERED); a fallback model without it runs on default. Absent: the worker's tier policy decides from the deadline (off by default: default tier)",
+        ),
       deadline: z.iso
         .datetime({ offset: true, message: "deadline must be an ISO 8601 date-time, e.g. 2026-11-25T18:00:00Z" })
         .optional()

@@ -25,6 +25,9 @@ export const resultItemSchema = z.object({
     .describe("Why the item has no labels. TEXT_EMPTY, TEXT_TOO_LONG and TEXT_INVALID: the text was not sent to the model (nothing billed, nothing cached); the rest of the batch is labelled"),
 });
 
+/** One service tier's share of a batch's answered calls. */
+const tierUsageSchema = z.object({ modelCalls: z.number().int().nonnegative(), costUsd: z.number().nonnegative() });
+
 export const resultSchema = z.object({
   schemaVersion: z.literal(1),
   batchId: z.string(),
@@ -55,6 +58,16 @@ export const resultSchema = z.object({
       })
       .optional()
       .describe("The batch's tokens divided by the texts sent to the model (cache hits excluded); 0 when none was"),
+    tiers: z
+      .object(Object.fromEntries(["default", "flex", "priority"].map((t) => [t, tierUsageSchema.optional()])) as Record<"default" | "flex" | "priority", z.ZodOptional<typeof tierUsageSchema>>)
+      .optional()
+      .describe("Answered calls and their cost by the Bedrock service tier that served them; present only when some call was sent with a tier (the request's tier, the tier policy or a pool's)"),
+    tierFallbacks: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe("Answered calls sent on the default tier because their model (a fallback) does not offer the tier the batch asked for"),
     cacheHits: z.number().int().nonnegative().describe("Texts answered wholly from the label cache"),
     costUsd: z.number().nonnegative(),
   }),

@@ -12,6 +12,7 @@ export type ErrorCode =
   | "PROMPT_VERSION_NOT_FOUND"
   | "PROMPT_TEMPLATE_INVALID"
   | "MODEL_NOT_ALLOWED"
+  | "TIER_NOT_OFFERED"
   | "MODEL_THROTTLED"
   | "MODEL_QUOTA_EXHAUSTED"
   | "MODEL_UNAVAILABLE"
@@ -93,16 +94,23 @@ export class ModelCallError extends LabelqError {
   readonly retryAfterSeconds: number | undefined;
   /** MODEL_QUOTA_EXHAUSTED: when the model's daily quota is expected back (epoch ms); retrying sooner cannot help. */
   readonly resetsAt: number | undefined;
+  /**
+   * MODEL_THROTTLED of a call sent on the flex tier: the service shed it (flex is served after
+   * the other tiers under load). The retry loop may send the next attempt on another tier
+   * (tierAfterShed in src/core/models/service-tiers.ts).
+   */
+  readonly shedTier: "flex" | undefined;
   constructor(
     code: "MODEL_THROTTLED" | "MODEL_QUOTA_EXHAUSTED" | "MODEL_UNAVAILABLE" | "MODEL_TIMEOUT" | "MODEL_REJECTED_REQUEST" | "MODEL_ERROR",
     modelId: string,
     message: string,
-    options?: ErrorOptions & { retryAfterSeconds?: number; resetsAt?: number },
+    options?: ErrorOptions & { retryAfterSeconds?: number; resetsAt?: number; shedTier?: "flex" },
   ) {
     super(code, message, code !== "MODEL_REJECTED_REQUEST", options);
     this.modelId = modelId;
     this.retryAfterSeconds = options?.retryAfterSeconds;
     this.resetsAt = options?.resetsAt;
+    this.shedTier = options?.shedTier;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { OutputFormat } from "../prompts/output-format.ts";
 import type { InferenceParams } from "../prompts/prompt-registry.ts";
+import type { ServiceTier } from "./service-tiers.ts";
 
 /** One call to a chat model: a system prompt and one user turn. */
 export interface ModelRequest {
@@ -17,6 +18,10 @@ export interface ModelRequest {
   structuredOutput?: { schema: Record<string, unknown> };
   /** Mark the system prompt as a cache prefix (Bedrock cachePoint); only on models with capabilities.promptCache. */
   cacheSystemPrompt?: boolean;
+  /** Converse serviceTier to send; only a tier the model offers. Absent: none is sent (a quota pool's tier may apply). */
+  serviceTier?: ServiceTier;
+  /** The tiers the model offers (catalogue serviceTiers): a pool's tier is sent only when it is one of them. */
+  tiersOffered?: readonly ServiceTier[];
 }
 
 export interface ModelResponse {
@@ -28,6 +33,8 @@ export interface ModelResponse {
    * cache are reported apart from inputTokens, not included in it.
    */
   usage: { inputTokens: number; outputTokens: number; cacheReadInputTokens?: number; cacheWriteInputTokens?: number };
+  /** The tier that served the call, when it was sent with one (the response's serviceTier, else the tier sent). */
+  serviceTier?: ServiceTier;
 }
 
 /** What the classifier needs of a model service; Bedrock implements it, unit tests fake it. */

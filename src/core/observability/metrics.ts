@@ -39,8 +39,8 @@ export class Metrics {
 
   readonly modelCalls = new Counter({
     name: "labelq_model_calls_total",
-    help: "Bedrock calls by model alias and outcome (ok, throttled, unavailable, rejected, timeout, error)",
-    labelNames: ["model", "outcome"] as const,
+    help: "Bedrock calls by model alias and outcome (ok, throttled, unavailable, rejected, timeout, error), and service tier (default, flex, priority) when the call was sent with one",
+    labelNames: ["model", "outcome", "tier"] as const,
     registers: [this.registry],
   });
 
@@ -61,8 +61,8 @@ export class Metrics {
 
   readonly tokens = new Counter({
     name: "labelq_tokens_total",
-    help: "Model tokens by model alias and direction (input, output)",
-    labelNames: ["model", "direction"] as const,
+    help: "Model tokens by model alias and direction (input, output), and the service tier that served them when the call was sent with one",
+    labelNames: ["model", "direction", "tier"] as const,
     registers: [this.registry],
   });
 
@@ -75,8 +75,8 @@ export class Metrics {
 
   readonly costUsd = new Counter({
     name: "labelq_cost_usd_total",
-    help: "Model cost in USD at the registry's list prices, by model alias",
-    labelNames: ["model"] as const,
+    help: "Model cost in USD at the catalogue's prices (the served service tier's, when the call was sent with one), by model alias and tier",
+    labelNames: ["model", "tier"] as const,
     registers: [this.registry],
   });
 

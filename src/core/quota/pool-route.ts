@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { ServiceTier } from "../models/service-tiers.ts";
 
 /**
  * Where the model call running now goes, when labelq spreads calls over quota pools: the
@@ -10,6 +11,8 @@ export interface PoolRoute {
   region: string;
   /** The pool's own id for the model (or inference profile), when it has one. */
   modelId?: string;
+  /** The pool's default service tier (LABELQ_POOLS tier), for calls whose model offers it and that name none. */
+  tier?: ServiceTier;
   /** The pool failed in a way the next call would too (endpoint down, access refused): take it out for a while. */
   takeOut(reason: string, cause?: unknown): void;
 }
