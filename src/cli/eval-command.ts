@@ -12,6 +12,9 @@ import { createLogger } from "../core/observability/logger.ts";
 import { formatShadowAgreement, shadowAgreement } from "../app/eval/shadow-report.ts";
 import { DynamoShadowSummary } from "../adapters/dynamodb/dynamo-shadow-summary.ts";
 import { ConfigError } from "../core/errors/errors.ts";
+import type { Config } from "../core/config/config.ts";
+import { loadModelRoutes } from "../app/worker/model-routes-setup.ts";
+import { modelCatalogueFor } from "../app/worker/worker.ts";
 import { PromptRegistry } from "../core/prompts/prompt-registry.ts";
 import { configFrom } from "./config-from-flags.ts";
 import { type EvalTargetFlags, openEvalTarget, requireKnownModel, withEvalTargetOptions } from "./eval-target.ts";
@@ -43,35 +46,32 @@ export function registerEvalCommand(program: Command): void {
   const evalCommand = program.command("eval");
   evalCommand
     .command("canary")
-    .description("Shadow agreement of a prompt alias: how often its version and its shadow version gave the same labels, per dimension (from the DynamoDB summary the workers keep).")
+    .description(
+      "Shadow agreement of a prompt alias (how often its version and its shadow version gave the same labels), or with --model-route of a model's shadow route " +
+        "in LABELQ_MODEL_ROUTES (the model against its shadow model), per dimension, from the DynamoDB summary the workers keep.",
+    )
     .option("--taxonomy <name>", "taxonomy (default LABELQ_DEFAULT_TAXONOMY)")
     .option("--alias <alias>", "prompt alias with a shadow share (default LABELQ_DEFAULT_PROMPT_VERSION)")
+    .option("--model-route <alias>", "a model with a shadow route in LABELQ_MODEL_ROUTES, instead of a prompt alias")
     .option("--json", "print the rows as JSON")
-    .action(async (o: { taxonomy?: string; alias?: string; json?: boolean }) => {
+    .action(async (o: { taxonomy?: string; alias?: string; modelRoute?: string; json?: boolean }) => {
       const config = configFrom({});
       const taxonomyName = o.taxonomy ?? config.prompts.defaultTaxonomy;
       const alias = o.alias ?? config.prompts.defaultVersion;
       const registry = new PromptRegistry(config.prompts.dir);
-      const routes = await registry.routes(taxonomyName, alias);
+      const described = o.modelRoute === undefined ? await promptShadow(registry, taxonomyName, alias) : modelShadow(config, taxonomyName, o.modelRoute);
+      if (!described.scope) {
+        process.stdout.write(`${described.heading}; no shadow share, so nothing is compared\n`);
+        return;
+      }
       const table = config.store.batchesTable;
       if (!table) throw new ConfigError(["LABELQ_BATCHES_TABLE: the shadow summary lives in the batches table; it is off"]);
       const clients = createAwsClients(config);
       try {
-        const lines: string[] = [];
-        const canary = routes.canary ? `canary ${routes.canary.version} answers ${(routes.canary.share * 100).toFixed(0)} % of texts` : "no canary";
-        if (!routes.shadow) {
-          process.stdout.write(`${taxonomyName} ${alias} -> ${routes.baseline}: ${canary}; no shadow share, so nothing is compared\n`);
-          return;
-        }
         const taxonomy = (await registry.resolve(taxonomyName, alias)).taxonomy;
-        const scope = { taxonomy: taxonomyName, alias, baseline: routes.baseline, shadow: routes.shadow.version };
-        const rows = shadowAgreement(taxonomy, await new DynamoShadowSummary(clients.dynamo, table).read(scope, taxonomy.dimensions.map((d) => d.key)));
-        if (o.json) {
-          process.stdout.write(JSON.stringify({ ...scope, canary: routes.canary ?? null, shadowShare: routes.shadow.share, dimensions: rows }, null, 2) + "\n");
-          return;
-        }
-        lines.push(formatShadowAgreement(`${taxonomyName} ${alias} -> ${routes.baseline}: ${canary}; shadow ${routes.shadow.version} labels ${(routes.shadow.share * 100).toFixed(0)} % of texts too`, rows));
-        process.stdout.write(lines.join("\n") + "\n");
+        const rows = shadowAgreement(taxonomy, await new DynamoShadowSummary(clients.dynamo, table).read(described.scope, taxonomy.dimensions.map((d) => d.key)));
+        if (o.json) process.stdout.write(JSON.stringify({ ...described.scope, ...described.shares, dimensions: rows }, null, 2) + "\n");
+        else process.stdout.write(formatShadowAgreement(described.heading, rows) + "\n");
       } finally {
         clients.destroy();
       }
@@ -156,4 +156,37 @@ export function registerEvalCommand(program: Command): void {
         await opened.close();
       }
     });
+}
+
+/** What `eval canary` compares: the shadow summary's scope (none without a shadow share), a heading and the shares. */
+interface ShadowScope {
+  heading: string;
+  scope?: { taxonomy: string; alias: string; baseline: string; shadow: string };
+  shares?: Record<string, unknown>;
+}
+
+/** A prompt alias's canary and shadow versions. */
+async function promptShadow(registry: PromptRegistry, taxonomyName: string, alias: string): Promise<ShadowScope> {
+  const routes = await registry.routes(taxonomyName, alias);
+  const canary = routes.canary ? `canary ${routes.canary.version} answers ${(routes.canary.share * 100).toFixed(0)} % of texts` : "no canary";
+  const heading = `${taxonomyName} ${alias} -> ${routes.baseline}: ${canary}`;
+  if (!routes.shadow) return { heading };
+  return {
+    heading: `${heading}; shadow ${routes.shadow.version} labels ${(routes.shadow.share * 100).toFixed(0)} % of texts too`,
+    scope: { taxonomy: taxonomyName, alias, baseline: routes.baseline, shadow: routes.shadow.version },
+    shares: { canary: routes.canary ?? null, shadowShare: routes.shadow.share },
+  };
+}
+
+/** A model's routes in LABELQ_MODEL_ROUTES, as labelModelRouted records its shadow comparisons (alias `model:<model>`). */
+function modelShadow(config: Config, taxonomyName: string, model: string): ShadowScope {
+  const route = loadModelRoutes(config.models.routesJson, modelCatalogueFor(config))?.get(model);
+  const canary = route?.canary ? `canary ${route.canary.model} answers ${(route.canary.share * 100).toFixed(0)} % of texts` : "no canary";
+  const heading = `${taxonomyName} model ${model}: ${canary}`;
+  if (!route?.shadow) return { heading };
+  return {
+    heading: `${heading}; shadow ${route.shadow.model} labels ${(route.shadow.share * 100).toFixed(0)} % of texts too`,
+    scope: { taxonomy: taxonomyName, alias: `model:${model}`, baseline: model, shadow: route.shadow.model },
+    shares: { canary: route.canary ?? null, shadowShare: route.shadow.share },
+  };
 }

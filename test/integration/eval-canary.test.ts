@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { routeText } from "../../src/core/classify/prompt-routing.ts";
+import { routeTextToModel } from "../../src/core/classify/model-routes.ts";
 import { PromptRegistry } from "../../src/core/prompts/prompt-registry.ts";
 import { DynamoShadowSummary } from "../../src/adapters/dynamodb/dynamo-shadow-summary.ts";
 import { PROMPTS_DIR } from "../support/fakes.ts";
@@ -56,5 +57,54 @@ describe("canary and shadow prompt versions through the worker", () => {
     expect(cli.code).toBe(0);
     expect(cli.stdout).toContain("prod -> v1: canary v2 answers 30 % of texts; shadow v2 labels 50 % of texts too");
     expect(cli.stdout).toMatch(new RegExp(`^sentiment_polarity\\s+${shadowed}\\s+kappa\\s+\\S+\\s+100\\.0%`, "m"));
+  });
+});
+
+describe("model routes through the worker (LABELQ_MODEL_ROUTES)", () => {
+  it("sends a canary share to the student and shadows others with it, and `labelq eval canary --model-route` reads the comparison", async () => {
+    const routes = { "llama3.3-70b": { canary: { model: "nova-micro", share: 0.2 }, shadow: { model: "nova-micro", share: 0.5 } } };
+    const env = { LABELQ_MODEL_ROUTES: JSON.stringify(routes) };
+    pipeline = await startPipeline({ env });
+    pipeline.startWorker();
+    const request = makeRequest(40);
+    await pipeline.send(request);
+    const [result] = await pipeline.results(1);
+
+    const route = { canary: routes["llama3.3-70b"].canary, shadow: routes["llama3.3-70b"].shadow };
+    const expected = request.items.map((it) => routeTextToModel(it.text, route, "product-feedback:llama3.3-70b"));
+    const canaryIds = new Set(request.items.filter((_, k) => expected[k]!.role === "canary").map((it) => it.id));
+    expect(canaryIds.size).toBeGreaterThan(0);
+    expect(result!.status).toBe("completed");
+    expect(result!.model).toBe("llama3.3-70b");
+    for (const item of result!.items) expect(item.model).toMatch(canaryIds.has(item.id) ? /nova-micro/ : /llama3-3-70b/);
+    const shadowed = expected.filter((r) => r.role === "teacher" && r.shadow).length;
+    expect(shadowed).toBeGreaterThan(0);
+
+    const summary = new DynamoShadowSummary(pipeline.clients.dynamo, pipeline.tables.batchesTable);
+    const scope = { taxonomy: "product-feedback", alias: "model:llama3.3-70b", baseline: "llama3.3-70b", shadow: "nova-micro" };
+    await until(async () => (await summary.read(scope, ["sentiment_polarity"])).sentiment_polarity !== undefined);
+    const cli = await runCli(["eval", "canary", "--model-route", "llama3.3-70b"], { ...pipeline.env, ...env });
+    expect(cli.stderr).toBe("");
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toContain("product-feedback model llama3.3-70b: canary nova-micro answers 20 % of texts; shadow nova-micro labels 50 % of texts too");
+    expect(cli.stdout).toMatch(new RegExp(`^sentiment_polarity\\s+${shadowed}\\s+kappa`, "m"));
+  });
+
+  it("runs a cascade over the wire: the student labels every text, the teacher is asked for the held dimensions with a prompt of those only", async () => {
+    const held = ["sentiment_polarity", "urgency"];
+    const taxonomy = (await new PromptRegistry(PROMPTS_DIR).resolve("product-feedback", "v1")).taxonomy;
+    const studentDimensions = taxonomy.dimensions.map((d) => d.key).filter((k) => !held.includes(k));
+    const routes = { "llama3.3-70b": { cascade: { student: "nova-micro", studentDimensions, samples: 1 } } };
+    pipeline = await startPipeline({ env: { LABELQ_MODEL_ROUTES: JSON.stringify(routes) } });
+    pipeline.startWorker();
+    const request = makeRequest(30);
+    await pipeline.send(request);
+    const [result] = await pipeline.results(1);
+    expect(result!.status).toBe("completed");
+    // Every text: the student's labels, with the teacher's for the two held dimensions.
+    expect(result!.items.every((it) => /nova-micro.*\+.*llama3-3-70b/.test(it.model ?? ""))).toBe(true);
+    expect(result!.items.every((it) => Object.keys(it.labels!).length === taxonomy.dimensions.length)).toBe(true);
+    // One student call and one teacher call for 30 texts.
+    expect(result!.usage.modelCalls).toBe(2);
   });
 });

@@ -103,8 +103,15 @@ export async function runDemo(options: DemoOptions): Promise<{ runs: LabelResult
   }
 }
 
-async function oneRun(
-  options: DemoOptions,
+/** What labelling a sample once through the queues needs besides the stack. */
+export type QueueRunOptions = Pick<DemoOptions, "batchSize" | "bulk" | "timeoutMs" | "external" | "write">;
+
+/**
+ * Enqueue `texts` as batches, wait for every result on the results queue (a dead-lettered batch
+ * is said at once, with its reason), and return them; a shortfall throws.
+ */
+export async function oneRun(
+  options: QueueRunOptions,
   config: Config,
   clients: AwsClients,
   texts: readonly InputText[],

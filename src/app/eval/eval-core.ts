@@ -1,7 +1,6 @@
 import type { Logger } from "pino";
 import type { AwsClients } from "../../adapters/aws-clients.ts";
-import type { LabelBatchSettings } from "../../core/classify/label-batch.ts";
-import type { RoutedBatchDeps } from "../../core/classify/label-routed-batch.ts";
+import type { RoutedBatchDeps, RoutedBatchSettings } from "../../core/classify/label-routed-batch.ts";
 import type { Config } from "../../core/config/config.ts";
 import type { ModelProvider } from "../../core/models/model-provider.ts";
 import { Metrics } from "../../core/observability/metrics.ts";
@@ -9,7 +8,8 @@ import { createLabelCore } from "../worker/worker.ts";
 
 /** The labelling core as the worker builds it, for evaluation runs. */
 export interface EvalCore {
-  settings: LabelBatchSettings;
+  /** With LABELQ_MODEL_ROUTES' routes, when set: a cascade is evaluated as the worker runs it. */
+  settings: RoutedBatchSettings;
   deps: RoutedBatchDeps;
   /** This run's own metrics (retries, fallbacks), read back for the report. */
   metrics: Metrics;

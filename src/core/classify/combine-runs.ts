@@ -5,14 +5,14 @@ import { missingItem, resultMessage } from "./result-message.ts";
 import { addUsage, noUsage } from "./usage.ts";
 
 /** One labelBatch (or cascade) run that answered part of a batch, and how many texts it sent to a model. */
-export interface LabelRun {
+export interface PartRun {
   result: LabelResult;
   /** Texts whose tokens the run's usage holds: the divisor of per-text figures. */
   sent: number;
 }
 
 /** A labelBatch result as a run: its texts sent are the texts it labelled or failed on, less cache hits. */
-export function runOf(result: LabelResult): LabelRun {
+export function runOf(result: LabelResult): PartRun {
   return { result, sent: result.items.filter((it) => !isTextError(it)).length - result.usage.cacheHits };
 }
 
@@ -34,7 +34,7 @@ export function combineRuns(
   request: LabelRequest,
   receivedAt: Date,
   header: CombinedHeader,
-  runs: { answering: readonly LabelRun[]; extra?: readonly LabelRun[] },
+  runs: { answering: readonly PartRun[]; extra?: readonly PartRun[] },
   completedAt: Date,
   tag: (item: ResultItem, run: LabelResult) => ResultItem = (item) => item,
 ): LabelResult {

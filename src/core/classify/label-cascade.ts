@@ -4,7 +4,7 @@ import { DEFAULTS } from "../config/config.ts";
 import { resolveInference } from "../models/sampling.ts";
 import { subsetPrompt } from "../prompts/prompt-registry.ts";
 import { classifyItems } from "./classify-items.ts";
-import { combineRuns, isTextError, type LabelRun, runOf } from "./combine-runs.ts";
+import { combineRuns, isTextError, type PartRun, runOf } from "./combine-runs.ts";
 import { labelBatch, type LabelBatchDeps, type LabelBatchSettings, resolveModel } from "./label-batch.ts";
 import type { CascadeRoute } from "./model-routes.ts";
 import { RetryBudget } from "./retry-policy.ts";
@@ -25,7 +25,7 @@ export interface CascadeCounts {
 }
 
 /** A cascade's result, the texts it sent (student samples and teacher asks), and where its dimensions went. */
-export interface CascadeRun extends LabelRun {
+export interface CascadeRun extends PartRun {
   counts: CascadeCounts;
 }
 
@@ -87,7 +87,7 @@ export async function labelCascade(
   );
   const fromTeacher = new Map(teacherRuns.flatMap((r) => r.result.items.map((it): [string, ResultItem] => [it.id, it])));
   const items = first.items.map((it) => merged(it, fromTeacher.get(it.id), dims));
-  const answering: LabelRun = { result: { ...first, items }, sent: runOf(first).sent };
+  const answering: PartRun = { result: { ...first, items }, sent: runOf(first).sent };
   const extra = [...(second ? [runOf(second)] : []), ...teacherRuns];
   const result = combineRuns(request, receivedAt, { taxonomy: first.taxonomy, promptVersion: first.promptVersion, promptHash: first.promptHash, model: teacher }, { answering: [answering], extra }, new Date((deps.now ?? Date.now)()));
   return { result, sent: [answering, ...extra].reduce((n, r) => n + r.sent, 0), counts };
@@ -142,7 +142,7 @@ interface TeacherAsk {
 }
 
 /** Ask the teacher for `dims` of `items` only, with a prompt of those dimensions (not cached: the cache holds whole texts' labels). */
-async function askTeacherFor(items: Item[], dims: ReadonlySet<string>, ask: TeacherAsk): Promise<LabelRun> {
+async function askTeacherFor(items: Item[], dims: ReadonlySet<string>, ask: TeacherAsk): Promise<PartRun> {
   const { request, settings, deps } = ask;
   const prompt = await deps.prompts.resolve(request.taxonomy ?? settings.defaultTaxonomy, request.promptVersion ?? settings.defaultPromptVersion);
   const model = resolveModel(ask.teacher, settings);

@@ -1,6 +1,6 @@
 import type { LabelRequest } from "../contracts/request.ts";
 import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts";
-import { combineRuns, type LabelRun, runOf } from "./combine-runs.ts";
+import { combineRuns, type PartRun, runOf } from "./combine-runs.ts";
 import { labelCascade } from "./label-cascade.ts";
 import { labelBatch, type LabelBatchDeps, type LabelBatchSettings } from "./label-batch.ts";
 import { type ModelRoutes, routedModels, routeTextToModel } from "./model-routes.ts";
@@ -49,7 +49,7 @@ export async function labelRoutedBatch(
   const runs = await Promise.all(
     [...byVersion.entries()].map(async ([version, items]) => labelModelRouted({ ...request, promptVersion: version, items }, receivedAt, settings, deps, signal)),
   );
-  let shadowRun: LabelRun | undefined;
+  let shadowRun: PartRun | undefined;
   if (routes.shadow && shadowItems.length > 0) {
     try {
       shadowRun = runOf(await labelBatch({ ...request, promptVersion: routes.shadow.version, items: shadowItems }, receivedAt, settings, deps, signal));
@@ -86,7 +86,7 @@ export async function labelModelRouted(
   settings: RoutedBatchSettings,
   deps: RoutedBatchDeps,
   signal?: AbortSignal,
-): Promise<LabelRun> {
+): Promise<PartRun> {
   const teacher = request.model ?? settings.defaultModel;
   const route = settings.modelRoutes?.get(teacher);
   if (!route) return runOf(await labelBatch(request, receivedAt, settings, deps, signal));
@@ -116,7 +116,7 @@ export async function labelModelRouted(
     ...[...canaryItems.entries()].map(([model, items]) => part(items, model)),
     ...(cascade && cascadeItems.length > 0 ? [labelCascade({ ...request, items: cascadeItems }, receivedAt, cascade, routedSettings, deps, signal)] : []),
   ]);
-  let shadowRun: LabelRun | undefined;
+  let shadowRun: PartRun | undefined;
   if (route.shadow && shadowItems.length > 0) {
     try {
       shadowRun = await part(shadowItems, route.shadow.model);
