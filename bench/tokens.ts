@@ -1,9 +1,9 @@
 // Benchmark (not a test): tokens per text for every catalogue model in each answer format, on
 // the bundled sample, through the real pipeline (SQS, worker, Bedrock emulator over the wire),
 // with token counts from the results' usage (the emulator counts Llama with Llama 3's real
-// tokenizer, Claude and Nova approximated from it). JSON is the format labelq used before lines
-// and the baseline here. Prints Markdown tables for docs/benchmarks.md.
-//   npm run bench:tokens [-- --tpm 300000 --batch-size 50]
+// tokenizer, Claude, Nova, Qwen3 and gpt-oss approximated from it). JSON is the format labelq
+// used before lines and the baseline here. Prints Markdown tables for docs/benchmarks.md.
+//   npm run bench:tokens [-- --tpm 300000 --batch-size 50 --models qwen3-32b,gpt-oss-120b]
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -24,9 +24,14 @@ import { OUTPUT_FORMATS, type OutputFormat } from "../src/core/prompts/output-fo
 import { forFormat, PromptRegistry } from "../src/core/prompts/prompt-registry.ts";
 import { createWorker } from "../src/app/worker/worker.ts";
 
-const { values } = parseArgs({ options: { tpm: { type: "string", default: "300000" }, "batch-size": { type: "string", default: "50" } } });
+const { values } = parseArgs({ options: { tpm: { type: "string", default: "300000" }, "batch-size": { type: "string", default: "50" }, models: { type: "string" } } });
 const tpm = Number(values.tpm);
 const batchSize = Number(values["batch-size"]);
+// --models: only these aliases (comma-separated), to measure models added since the last full run.
+const only = values.models?.split(",").map((m) => m.trim()).filter((m) => m.length > 0);
+const unknown = only?.filter((alias) => !MODELS.some((m) => m.alias === alias)) ?? [];
+if (unknown.length > 0) throw new Error(`--models: not in the catalogue: ${unknown.join(", ")} (known: ${MODELS.map((m) => m.alias).join(", ")})`);
+const BENCH_MODELS = only === undefined ? MODELS : MODELS.filter((m) => only.includes(m.alias));
 process.env.AWS_ACCESS_KEY_ID ??= "test";
 process.env.AWS_SECRET_ACCESS_KEY ??= "test";
 
@@ -97,7 +102,7 @@ async function measure(alias: string, format: OutputFormat, catalogue: string): 
 const rows: Row[] = [];
 for (const format of ["json", ...OUTPUT_FORMATS.filter((f) => f !== "json")] as OutputFormat[]) {
   const catalogue = catalogueIn(format);
-  for (const m of MODELS) rows.push(await measure(m.alias, format, catalogue));
+  for (const m of BENCH_MODELS) rows.push(await measure(m.alias, format, catalogue));
 }
 
 const f1 = (x: number) => x.toFixed(1);
@@ -116,7 +121,7 @@ for (const r of rows) {
 console.log("");
 console.log("| model | reserved / text, lines vs JSON | texts/min (reserved), lines vs JSON | cost, lines vs JSON |");
 console.log("|---|---|---|---|");
-for (const m of MODELS) {
+for (const m of BENCH_MODELS) {
   const json = rows.find((r) => r.model === m.alias && r.format === "json");
   const lines = rows.find((r) => r.model === m.alias && r.format === "lines");
   if (!json || !lines) continue;
