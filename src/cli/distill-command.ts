@@ -1,8 +1,9 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { createAwsClients } from "../adapters/aws-clients.ts";
-import { BedrockCustomizationControl } from "../adapters/bedrock/customization-control.ts";
+import { BedrockCustomizationControl, bedrockDistillControl } from "../adapters/bedrock/customization-control.ts";
 import { cancelCustomization, customizationStatus, formatCustomizationStatus, startCustomization } from "../app/distill/customization-job.ts";
 import { STUDENT_MODELS, TEACHER_MODELS } from "../app/distill/customization-targets.ts";
+import { type DeployResult, deployStudent, undeployStudent } from "../app/distill/deploy-student.ts";
 import { exportTrainingSet, TEXTS_OPT_IN_REQUIRED } from "../app/distill/export-training-set.ts";
 import { formatExportReport } from "../app/distill/format-export-report.ts";
 import { JOBS, type JobKind, STUDENTS, type StudentName, studentLimits } from "../app/distill/students.ts";
@@ -92,6 +93,7 @@ export function registerDistillCommand(program: Command): void {
       process.stdout.write(o.json ? JSON.stringify(report, null, 2) + "\n" : formatExportReport(report) + "\n");
     });
   registerCustomizationCommands(distill);
+  registerDeployCommands(distill);
   registerGateCommand(distill);
 }
 
@@ -278,5 +280,129 @@ function registerCustomizationCommands(distill: Command): void {
     .action(async (name: string, o: { stateDir: string; json?: boolean }) => {
       const job = await withCustomizationControl((control) => cancelCustomization(control, o.stateDir, name));
       process.stdout.write(o.json ? JSON.stringify(job, null, 2) + "\n" : formatCustomizationStatus([job]) + "\n");
+    });
+}
+
+interface DeployFlags {
+  job: string;
+  provisioned?: boolean;
+  modelUnits?: number;
+  commitment?: "OneMonth" | "SixMonths";
+  unitHourlyUsd?: number;
+  confirmHourlyCost?: number;
+  catalogueOut?: string;
+  alias?: string;
+  wait: boolean;
+  pollSeconds: number;
+  timeoutMinutes: number;
+  stateDir: string;
+  json?: boolean;
+}
+
+function usdArg(value: string): number {
+  const n = Number(value.replace(/^\$/, ""));
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`must be an amount in USD, such as 21.18, not "${value}"`);
+  return n;
+}
+
+function positiveArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`must be a positive number, not "${value}"`);
+  return n;
+}
+
+const ALIAS = /^[a-z0-9][a-z0-9.-]*$/;
+
+function aliasArg(value: string): string {
+  if (!ALIAS.test(value)) throw new InvalidArgumentError(`must be lower-case letters, digits, dots and dashes, not "${value}"`);
+  return value;
+}
+
+/** One line for a finished deploy. */
+function formatDeploy(r: DeployResult): string {
+  const what = r.kind === "on-demand" ? "custom model deployment (on demand, billed per token)" : `Provisioned Throughput ($${r.hourlyUsd?.toFixed(2)} an hour while it exists)`;
+  const lines = [`${r.student} student of ${r.jobName}: ${what} ${r.name} is ${r.status}`, `  modelId: ${r.arn}`, `  state: ${r.stateFile}`];
+  if (r.catalogue !== undefined) lines.push(`  catalogue: alias ${r.catalogue.alias} in ${r.catalogue.file} (LABELQ_MODEL_CATALOGUE=${r.catalogue.file})`);
+  return lines.join("\n");
+}
+
+/** `distill deploy | undeploy`: serve a trained student on Bedrock, and stop serving (and paying for) it. */
+function registerDeployCommands(distill: Command): void {
+  distill
+    .command("deploy")
+    .description(
+      "Serve a student whose customization job is Completed: a Nova student as a custom model deployment (on-demand inference, billed per token), " +
+        "any student with --provisioned as Provisioned Throughput (billed by the hour; refused unless --confirm-hourly-cost reaches the hourly cost shown). " +
+        "Recorded in <state-dir>/deployments/<job>.json before it is created: a re-run after a crash adopts it by name. Waits until it serves; " +
+        "--catalogue-out writes the student's model catalogue entry for LABELQ_MODEL_CATALOGUE (see docs/distill.md, Deploying the student).",
+    )
+    .requiredOption("--job <name|arn>", "the Completed customization job (its name as `distill start` printed it, or its ARN)")
+    .option("--provisioned", "buy Provisioned Throughput (required for Llama students; optional for Nova)")
+    .option("--model-units <n>", "model units of Provisioned Throughput (1 without a commitment)", integerArg(1, 1000), 1)
+    .addOption(new Option("--commitment <term>", "Provisioned Throughput commitment (default none: hourly, deletable at any time)").choices(["OneMonth", "SixMonths"]))
+    .option("--unit-hourly-usd <usd>", "price of one model unit an hour for this student and commitment, as the Bedrock console shows it", usdArg)
+    .option("--confirm-hourly-cost <usd>", "the hourly cost you accept; deploy refuses Provisioned Throughput unless this reaches model units x --unit-hourly-usd", usdArg)
+    .option("--catalogue-out <file>", "merge the student's catalogue entry into this JSON file (for LABELQ_MODEL_CATALOGUE)")
+    .option("--alias <alias>", "the student's catalogue alias (default <student>-student, e.g. nova-micro-student)", aliasArg)
+    .option("--no-wait", "return once the deployment is created, without waiting until it serves")
+    .option("--poll-seconds <s>", "seconds between status checks while waiting", positiveArg, 15)
+    .option("--timeout-minutes <m>", "stop waiting after this long (the deployment goes on)", positiveArg, 60)
+    .option("--state-dir <dir>", "where job and deployment state files are kept", STATE_DIR)
+    .option("--json", "print the result as JSON")
+    .action(async (o: DeployFlags) => {
+      if (!o.provisioned && (o.unitHourlyUsd !== undefined || o.confirmHourlyCost !== undefined || o.commitment !== undefined)) {
+        throw new InvalidRequestError("--unit-hourly-usd, --confirm-hourly-cost and --commitment are for Provisioned Throughput: add --provisioned");
+      }
+      const config = configFrom({});
+      const clients = createAwsClients(config);
+      try {
+        const result = await deployStudent(bedrockDistillControl(clients.bedrockControl), {
+          job: o.job,
+          stateDir: o.stateDir,
+          ...(o.provisioned
+            ? {
+                provisioned: {
+                  modelUnits: o.modelUnits ?? 1,
+                  ...(o.commitment === undefined ? {} : { commitment: o.commitment }),
+                  ...(o.unitHourlyUsd === undefined ? {} : { unitHourlyUsd: o.unitHourlyUsd }),
+                  ...(o.confirmHourlyCost === undefined ? {} : { confirmHourlyCostUsd: o.confirmHourlyCost }),
+                },
+              }
+            : {}),
+          wait: o.wait,
+          pollMs: o.pollSeconds * 1000,
+          timeoutMs: o.timeoutMinutes * 60_000,
+          ...(o.catalogueOut === undefined ? {} : { catalogueOut: o.catalogueOut }),
+          ...(o.alias === undefined ? {} : { alias: o.alias }),
+          progress: (line) => process.stderr.write(`${line}\n`),
+        });
+        process.stdout.write(o.json ? JSON.stringify(result, null, 2) + "\n" : formatDeploy(result) + "\n");
+      } finally {
+        clients.destroy();
+      }
+    });
+  distill
+    .command("undeploy")
+    .description("Delete a student's custom model deployment or Provisioned Throughput (its billing stops), its state file, and with --catalogue-out its catalogue entry.")
+    .requiredOption("--job <name|arn>", "the customization job whose student `distill deploy` deployed")
+    .option("--catalogue-out <file>", "remove the student's entry from this catalogue file")
+    .option("--alias <alias>", "the student's catalogue alias (default <student>-student)", aliasArg)
+    .option("--state-dir <dir>", "where job and deployment state files are kept", STATE_DIR)
+    .option("--json", "print the result as JSON")
+    .action(async (o: { job: string; catalogueOut?: string; alias?: string; stateDir: string; json?: boolean }) => {
+      const config = configFrom({});
+      const clients = createAwsClients(config);
+      try {
+        const result = await undeployStudent(bedrockDistillControl(clients.bedrockControl), {
+          job: o.job,
+          stateDir: o.stateDir,
+          ...(o.catalogueOut === undefined ? {} : { catalogueOut: o.catalogueOut }),
+          ...(o.alias === undefined ? {} : { alias: o.alias }),
+        });
+        const line = `deleted ${result.kind === "on-demand" ? "custom model deployment" : "Provisioned Throughput"} ${result.name} (${result.arn})${result.catalogueEntryRemoved ? `; removed its entry from ${o.catalogueOut}` : ""}`;
+        process.stdout.write(o.json ? JSON.stringify(result, null, 2) + "\n" : line + "\n");
+      } finally {
+        clients.destroy();
+      }
     });
 }

@@ -1,6 +1,14 @@
 import {
   type BedrockClient,
+  CreateCustomModelDeploymentCommand,
   CreateModelCustomizationJobCommand,
+  CreateProvisionedModelThroughputCommand,
+  DeleteCustomModelDeploymentCommand,
+  DeleteProvisionedModelThroughputCommand,
+  GetCustomModelDeploymentCommand,
+  GetProvisionedModelThroughputCommand,
+  ListCustomModelDeploymentsCommand,
+  ListProvisionedModelThroughputsCommand,
   type CreateModelCustomizationJobCommandInput,
   GetModelCustomizationJobCommand,
   ListModelCustomizationJobsCommand,
@@ -37,6 +45,8 @@ export interface CustomizationJobStatus {
   customModelArn?: string;
   creationTime?: Date;
   endTime?: Date;
+  /** The student's base model id, from the job's baseModelArn (GetModelCustomizationJob only). */
+  baseModelId?: string;
 }
 
 /** Bedrock's model customization jobs as `labelq distill` uses them; BedrockCustomizationControl implements it. */
@@ -73,12 +83,33 @@ export function createCustomizationInput(job: CustomizationSubmission): CreateMo
 // Summaries per ListModelCustomizationJobs page (its maxResults: 1-1000).
 const LIST_PAGE = 100;
 
-/** CustomizationControl on the Bedrock control plane; failures classified as model calls are (toModelCallError). */
-export class BedrockCustomizationControl implements CustomizationControl {
+/**
+ * CustomizationControl on the Bedrock control plane, and HostingControl for the custom models its
+ * jobs make (delegated to BedrockHostingControl); failures classified as model calls are (toModelCallError).
+ */
+export class BedrockCustomizationControl implements CustomizationControl, HostingControl {
   readonly #client: BedrockClient;
+  readonly #hosting: HostingControl;
 
   constructor(client: BedrockClient) {
     this.#client = client;
+    this.#hosting = new BedrockHostingControl(client);
+  }
+
+  createHosting(submission: HostingSubmission): Promise<{ arn?: string }> {
+    return this.#hosting.createHosting(submission);
+  }
+
+  findHosting(kind: HostingKind, name: string): Promise<HostingStatus | undefined> {
+    return this.#hosting.findHosting(kind, name);
+  }
+
+  getHosting(kind: HostingKind, identifier: string): Promise<HostingStatus> {
+    return this.#hosting.getHosting(kind, identifier);
+  }
+
+  deleteHosting(kind: HostingKind, identifier: string): Promise<void> {
+    return this.#hosting.deleteHosting(kind, identifier);
   }
 
   async create(job: CustomizationSubmission): Promise<{ jobArn?: string }> {
@@ -126,6 +157,7 @@ export class BedrockCustomizationControl implements CustomizationControl {
         ...(job.outputModelArn === undefined ? {} : { customModelArn: job.outputModelArn }),
         ...(job.creationTime === undefined ? {} : { creationTime: job.creationTime }),
         ...(job.endTime === undefined ? {} : { endTime: job.endTime }),
+        ...(job.baseModelArn === undefined ? {} : { baseModelId: job.baseModelArn.slice(job.baseModelArn.lastIndexOf("/") + 1) }),
       };
     } catch (error) {
       if (error instanceof ModelCallError) throw error;
@@ -140,4 +172,140 @@ export class BedrockCustomizationControl implements CustomizationControl {
       throw toModelCallError("bedrock-control-plane", error);
     }
   }
+}
+
+/** How a custom model is served: a custom model deployment (on demand) or Provisioned Throughput. */
+export type HostingKind = "on-demand" | "provisioned";
+
+/** What a custom model is deployed with (CreateCustomModelDeployment or CreateProvisionedModelThroughput). */
+export interface HostingSubmission {
+  kind: HostingKind;
+  /** modelDeploymentName / provisionedModelName: derived from the job, how an earlier run's hosting is found again. */
+  name: string;
+  customModelArn: string;
+  clientRequestToken: string;
+  /** Provisioned only. */
+  modelUnits?: number;
+  /** Provisioned only; absent: no commitment. */
+  commitment?: "OneMonth" | "SixMonths";
+}
+
+/** A deployment or Provisioned Throughput as labelq reports it. */
+export interface HostingStatus {
+  kind: HostingKind;
+  arn: string;
+  name: string;
+  /** Creating | Active | Failed (deployment); Creating | InService | Updating | Failed (provisioned). */
+  status: string;
+  failureMessage?: string;
+  modelUnits?: number;
+}
+
+/** Statuses in which a deployment or Provisioned Throughput serves inference. */
+export const HOSTING_READY = new Set(["Active", "InService"]);
+
+/** Bedrock's custom model deployments and Provisioned Throughput as `labelq distill deploy` uses them. */
+export interface HostingControl {
+  /** jobArn-like answer: arn is absent when Bedrock answers a repeated clientRequestToken without one. */
+  createHosting(submission: HostingSubmission): Promise<{ arn?: string }>;
+  /** The deployment or throughput with exactly this name (List* nameContains, every page), or undefined. */
+  findHosting(kind: HostingKind, name: string): Promise<HostingStatus | undefined>;
+  getHosting(kind: HostingKind, identifier: string): Promise<HostingStatus>;
+  deleteHosting(kind: HostingKind, identifier: string): Promise<void>;
+}
+
+/** HostingControl on the Bedrock control plane; failures classified as model calls are (toModelCallError). */
+export class BedrockHostingControl implements HostingControl {
+  readonly #client: BedrockClient;
+
+  constructor(client: BedrockClient) {
+    this.#client = client;
+  }
+
+  async createHosting(h: HostingSubmission): Promise<{ arn?: string }> {
+    try {
+      if (h.kind === "on-demand") {
+        const out = await this.#client.send(new CreateCustomModelDeploymentCommand({ modelDeploymentName: h.name, modelArn: h.customModelArn, clientRequestToken: h.clientRequestToken }));
+        return out.customModelDeploymentArn === undefined ? {} : { arn: out.customModelDeploymentArn };
+      }
+      const out = await this.#client.send(
+        new CreateProvisionedModelThroughputCommand({
+          provisionedModelName: h.name,
+          modelId: h.customModelArn,
+          modelUnits: h.modelUnits ?? 1,
+          clientRequestToken: h.clientRequestToken,
+          ...(h.commitment === undefined ? {} : { commitmentDuration: h.commitment }),
+        }),
+      );
+      return out.provisionedModelArn === undefined ? {} : { arn: out.provisionedModelArn };
+    } catch (error) {
+      throw toModelCallError(h.customModelArn, error);
+    }
+  }
+
+  async findHosting(kind: HostingKind, name: string): Promise<HostingStatus | undefined> {
+    let nextToken: string | undefined;
+    try {
+      do {
+        if (kind === "on-demand") {
+          const page = await this.#client.send(new ListCustomModelDeploymentsCommand({ nameContains: name, maxResults: LIST_PAGE, nextToken }));
+          const found = (page.modelDeploymentSummaries ?? []).find((d) => d.customModelDeploymentName === name);
+          if (found?.customModelDeploymentArn !== undefined) {
+            return { kind, arn: found.customModelDeploymentArn, name, status: found.status ?? "Unknown", ...(found.failureMessage === undefined ? {} : { failureMessage: found.failureMessage }) };
+          }
+          nextToken = page.nextToken;
+        } else {
+          const page = await this.#client.send(new ListProvisionedModelThroughputsCommand({ nameContains: name, maxResults: LIST_PAGE, nextToken }));
+          const found = (page.provisionedModelSummaries ?? []).find((p) => p.provisionedModelName === name);
+          if (found?.provisionedModelArn !== undefined) {
+            return { kind, arn: found.provisionedModelArn, name, status: found.status ?? "Unknown", ...(found.modelUnits === undefined ? {} : { modelUnits: found.modelUnits }) };
+          }
+          nextToken = page.nextToken;
+        }
+      } while (nextToken !== undefined);
+    } catch (error) {
+      throw toModelCallError("bedrock-control-plane", error);
+    }
+    return undefined;
+  }
+
+  async getHosting(kind: HostingKind, identifier: string): Promise<HostingStatus> {
+    try {
+      if (kind === "on-demand") {
+        const d = await this.#client.send(new GetCustomModelDeploymentCommand({ customModelDeploymentIdentifier: identifier }));
+        return {
+          kind,
+          arn: d.customModelDeploymentArn ?? identifier,
+          name: d.modelDeploymentName ?? identifier,
+          status: d.status ?? "Unknown",
+          ...(d.failureMessage === undefined ? {} : { failureMessage: d.failureMessage }),
+        };
+      }
+      const p = await this.#client.send(new GetProvisionedModelThroughputCommand({ provisionedModelId: identifier }));
+      return {
+        kind,
+        arn: p.provisionedModelArn ?? identifier,
+        name: p.provisionedModelName ?? identifier,
+        status: p.status ?? "Unknown",
+        ...(p.failureMessage === undefined ? {} : { failureMessage: p.failureMessage }),
+        ...(p.modelUnits === undefined ? {} : { modelUnits: p.modelUnits }),
+      };
+    } catch (error) {
+      throw toModelCallError("bedrock-control-plane", error);
+    }
+  }
+
+  async deleteHosting(kind: HostingKind, identifier: string): Promise<void> {
+    try {
+      if (kind === "on-demand") await this.#client.send(new DeleteCustomModelDeploymentCommand({ customModelDeploymentIdentifier: identifier }));
+      else await this.#client.send(new DeleteProvisionedModelThroughputCommand({ provisionedModelId: identifier }));
+    } catch (error) {
+      throw toModelCallError("bedrock-control-plane", error);
+    }
+  }
+}
+
+/** Customization jobs and the hosting of their custom models on one Bedrock control-plane client. */
+export function bedrockDistillControl(client: BedrockClient): CustomizationControl & HostingControl {
+  return new BedrockCustomizationControl(client);
 }
