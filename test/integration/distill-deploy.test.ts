@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bedrockDistillControl } from "../../src/adapters/bedrock/customization-control.ts";
 import { createAwsClients } from "../../src/adapters/aws-clients.ts";
 import { startCustomization } from "../../src/app/distill/customization-job.ts";
-import { deployStateFileOf } from "../../src/app/distill/deploy-student.ts";
+import { deployStateFileOf, deployStudent } from "../../src/app/distill/deploy-student.ts";
 import { createEvalCore } from "../../src/app/eval/eval-core.ts";
 import { loadGoldSet } from "../../src/app/eval/gold-set.ts";
 import { labelGoldTexts } from "../../src/app/eval/label-gold-texts.ts";
@@ -179,11 +179,64 @@ describe("labelq distill deploy | undeploy", () => {
     expect((await control(west).client.send(new ListProvisionedModelThroughputsCommand({}))).provisionedModelSummaries).toEqual([]);
   });
 
-  it("refuses to deploy a job that is not Completed, naming its status", async () => {
+  it("writes its record before Create, and adopts the deployment by name when Bedrock answers a repeated token without an ARN", async () => {
+    const stateDir = path.join(tmp, "token");
+    const jobName = await trainedStudent("nova-lite", stack.region, stateDir);
+    const { control: real, client } = control(stack.region);
+    const options = { job: jobName, stateDir, wait: true, pollMs: 20, timeoutMs: 20_000, progress: () => undefined };
+    const first = await deployStudent(real, options);
+    expect(first.how).toBe("created");
+    fs.rmSync(deployStateFileOf(stateDir, jobName));
+
+    // The listing misses the deployment once (as a lagging List could), so Create is called again with
+    // the same clientRequestToken: the emulator answers it as documented, with no ARN.
+    let hidden = false;
+    let recordedAtCreate: unknown;
+    const lagging: typeof real = {
+      create: (j) => real.create(j),
+      findByName: (n) => real.findByName(n),
+      stop: (id) => real.stop(id),
+      deleteHosting: (kind, id) => real.deleteHosting(kind, id),
+      get: (id) => real.get(id),
+      getHosting: (kind, id) => real.getHosting(kind, id),
+      findHosting: async (kind, name) => {
+        if (!hidden) {
+          hidden = true;
+          return undefined;
+        }
+        return real.findHosting(kind, name);
+      },
+      createHosting: async (h) => {
+        recordedAtCreate = JSON.parse(fs.readFileSync(deployStateFileOf(stateDir, jobName), "utf8"));
+        const answer = await real.createHosting(h);
+        expect(answer.arn).toBeUndefined();
+        return answer;
+      },
+    };
+    const again = await deployStudent(lagging, options);
+    expect(again).toMatchObject({ how: "adopted", arn: first.arn, status: "Active" });
+    expect(recordedAtCreate).toMatchObject({ jobName, submission: { kind: "on-demand", name: `${jobName}-od` } });
+    expect(recordedAtCreate).not.toHaveProperty("arn");
+    const listed = await client.send(new ListCustomModelDeploymentsCommand({ nameContains: jobName }));
+    expect(listed.modelDeploymentSummaries?.map((d) => d.customModelDeploymentArn)).toEqual([first.arn]);
+  });
+
+  it("with --no-wait returns the deployment while it is Creating; refuses a job that is not Completed, naming its status", async () => {
     const stateDir = path.join(tmp, "early");
     const { control: c } = control(stack.region);
-    // A minute a step: the job stays InProgress while the command looks at it.
+    const pro = await trainedStudent("nova-pro", stack.region, stateDir);
+    // A minute a step from here: deployments stay Creating and new jobs InProgress while the commands look.
     stack.emulator.jobs.setTiming({ stepMs: 60_000 });
+    const catalogue = path.join(stateDir, "students.json");
+    const noWait = await runCli(["distill", "deploy", "--job", pro, "--state-dir", stateDir, "--no-wait", "--catalogue-out", catalogue, "--json"], env());
+    expect(noWait.code).toBe(0);
+    expect(JSON.parse(noWait.stdout)).toMatchObject({ how: "created", status: "Creating", student: "nova-pro", catalogue: { alias: "nova-pro-student" } });
+    expect(noWait.stderr).not.toContain("waiting for");
+    // Nova Pro is not in the packaged catalogue: the entry copies nova-lite's limits and says so.
+    const entry = (JSON.parse(fs.readFileSync(catalogue, "utf8")) as { models: { contextTokens: number; notes: string[] }[] }).models[0]!;
+    expect(entry.contextTokens).toBe(300000);
+    expect(entry.notes.join(" ")).toContain("limits copied from nova-lite");
+
     const started = await startCustomization(c, { trainingUri: `s3://${stack.bulkBucket}/distill/train.jsonl`, outputUri: `s3://${stack.bulkBucket}/distill/early/`, student: "nova-lite", roleArn: ROLE, region: stack.region, stateDir });
     const early = await runCli(["distill", "deploy", "--job", started.jobName, "--state-dir", stateDir], env());
     expect(early.code).toBe(1);
