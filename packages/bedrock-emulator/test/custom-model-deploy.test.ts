@@ -180,6 +180,18 @@ describe("custom model deployments (on-demand inference of a custom Nova model)"
   });
 });
 
+describe("settings over HTTP", () => {
+  it("takes studentLabelErrors and jobs.provisionedModelUnits in PUT /_emulator/faults, and refuses a bad rate", async () => {
+    const put = (body: unknown) => fetch(`${emulator.url}/_emulator/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const ok = await put({ studentLabelErrors: { flip: { sarcasm: 0.5 } }, jobs: { provisionedModelUnits: 2 } });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ applied: { studentLabelErrors: { flip: { sarcasm: 0.5 } }, jobs: { provisionedModelUnits: 2 } } });
+    const bad = await put({ studentLabelErrors: { flip: 2 } });
+    expect(bad.status).toBe(400);
+    await put({ studentLabelErrors: {} });
+  });
+});
+
 describe("Provisioned Throughput for a custom model", () => {
   it("provisions a custom Llama 3.1 8B within the model unit quotas: Creating, then InService, answering as the custom model; committed throughput can't be deleted early", async () => {
     emulator.setStudentLabelErrors({ flip: { sarcasm: 1 } });
