@@ -1,6 +1,7 @@
 import type { Config } from "../core/config/config.ts";
 import { InvalidRequestError, LabelqError } from "../core/errors/errors.ts";
 import type { ModelCatalogue } from "../core/models/model-catalogue.ts";
+import { offersTier, type ServiceTier } from "../core/models/service-tiers.ts";
 import { PromptRegistry } from "../core/prompts/prompt-registry.ts";
 
 /** What `enqueue` is asked to put in every request. */
@@ -8,6 +9,7 @@ export interface EnqueueChoices {
   taxonomy?: string;
   promptVersion?: string;
   model?: string;
+  tier?: ServiceTier;
 }
 
 const SKIP_HINT = "(--no-check sends anyway, e.g. when the worker is configured differently from this shell)";
@@ -31,6 +33,13 @@ export async function checkEnqueueChoices(choices: EnqueueChoices, config: Pick<
         [],
         "MODEL_NOT_ALLOWED",
       );
+    }
+  }
+  if (choices.tier !== undefined) {
+    const alias = choices.model ?? config.models.default;
+    const model = catalogue.find(alias);
+    if (model && !offersTier(model, choices.tier)) {
+      throw new InvalidRequestError(`--tier ${choices.tier}: ${alias} does not offer it (it offers: ${model.serviceTiers.join(", ")}); a worker refuses such batches (TIER_NOT_OFFERED) ${SKIP_HINT}`, [], "TIER_NOT_OFFERED");
     }
   }
   if (choices.taxonomy !== undefined || choices.promptVersion !== undefined) {

@@ -1,5 +1,6 @@
 import cliProgress from "cli-progress";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
+import { SERVICE_TIERS, type ServiceTier } from "../core/models/service-tiers.ts";
 import path from "node:path";
 import { createAwsClients } from "../adapters/aws-clients.ts";
 import { requireQueue } from "../core/config/config.ts";
@@ -22,10 +23,11 @@ export function registerEnqueueCommand(program: Command): void {
     .option("--taxonomy <name>", "taxonomy for every batch (default: the worker's)")
     .option("--prompt-version <v>", "prompt version or alias (default: the worker's)")
     .option("--model <alias>", "model alias (default: the worker's)")
+    .addOption(new Option("--tier <tier>", "Bedrock service tier for every batch, where the model offers it (default: the worker's tier policy)").choices([...SERVICE_TIERS]))
     .option("--reply-to <url>", "results queue for these batches (must be allow-listed by the worker)")
     .option("--queue <url>", "requests queue URL (LABELQ_REQUESTS_QUEUE_URL)")
     .option("--no-check", "send without checking --model against the registry and allow-list, and --taxonomy/--prompt-version against LABELQ_PROMPTS_DIR")
-    .action(async (file: string, o: { batchSize: number; prefix?: string; taxonomy?: string; promptVersion?: string; model?: string; replyTo?: string; queue?: string; check: boolean }) => {
+    .action(async (file: string, o: { batchSize: number; prefix?: string; taxonomy?: string; promptVersion?: string; model?: string; tier?: ServiceTier; replyTo?: string; queue?: string; check: boolean }) => {
       const config = configFrom({ LABELQ_REQUESTS_QUEUE_URL: o.queue });
       // The upper bound is the worker's request limit, known only once config is read.
       const batchSize = checkIntegerFlag("--batch-size", o.batchSize, 1, config.limits.maxItems, " (LABELQ_MAX_ITEMS)");
@@ -35,7 +37,7 @@ export function registerEnqueueCommand(program: Command): void {
       for (const line of skippedLines(screened, "sending")) process.stderr.write(`${line}\n`);
       const texts = screened.send;
       const prefix = o.prefix ?? `${path.basename(file).replace(/\.[^.]+$/, "")}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-      const requests = buildBatches(texts, { batchSize, prefix, taxonomy: o.taxonomy, promptVersion: o.promptVersion, model: o.model, replyTo: o.replyTo });
+      const requests = buildBatches(texts, { batchSize, prefix, taxonomy: o.taxonomy, promptVersion: o.promptVersion, model: o.model, tier: o.tier, replyTo: o.replyTo });
       const clients = createAwsClients(config);
       const bar = process.stderr.isTTY
         ? new cliProgress.SingleBar({ format: "enqueue [{bar}] {value}/{total} batches", stream: process.stderr }, cliProgress.Presets.shades_classic)

@@ -26,12 +26,12 @@ class CountingPrompts extends PromptRegistry {
   }
 }
 
-function countingRouter(opts: { quota: { rpm: number; tpm: number }; backlog: number }) {
+function countingRouter(opts: { quota: { rpm: number; tpm: number }; backlog: number; allowedModels?: string[] }) {
   const prompts = new CountingPrompts(PROMPTS_DIR);
   const router = new BulkRouter({
     store: new FakeBulkStore(),
     prompts,
-    settings,
+    settings: { ...settings, allowedModels: opts.allowedModels ?? settings.allowedModels },
     quotaFor: () => opts.quota,
     backlog: () => Promise.resolve(opts.backlog),
     bulkEnabled: true,
@@ -41,6 +41,14 @@ function countingRouter(opts: { quota: { rpm: number; tpm: number }; backlog: nu
 }
 
 describe("BulkRouter", () => {
+  it("serves a batch that asks for a service tier live (batch inference has none), refuses one with mode bulk, and one its model lacks", async () => {
+    const { route } = countingRouter({ quota: { rpm: 100, tpm: 100_000 }, backlog: 10_000, allowedModels: ["qwen3-32b"] });
+    const qwen = { ...request, model: "qwen3-32b", mode: "auto" as const, tier: "flex" as const };
+    expect(await route(qwen)).toMatchObject({ kind: "live", reason: "the request asked for the flex service tier, which batch inference does not have" });
+    await expect(route({ ...qwen, mode: "bulk" })).rejects.toMatchObject({ code: "TIER_NOT_OFFERED" });
+    await expect(route({ ...request, tier: "flex" })).rejects.toMatchObject({ code: "TIER_NOT_OFFERED" });
+  });
+
   it("counts a batch taken into bulk once in labelq_bulk_batches_total{outcome=accepted}, not its redelivery", async () => {
     const metrics = new Metrics({ defaultMetrics: false });
     const router = new BulkRouter({

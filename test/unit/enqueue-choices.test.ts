@@ -29,6 +29,13 @@ describe("enqueue checks what it names before sending", () => {
     expect((notAllowed as Error).message).toMatch(/^--model "claude-sonnet" is not allowed by this configuration .*llama3\.3-70b, claude-haiku.*--no-check/);
   });
 
+  it("refuses a service tier the model (named, or the default) does not offer", async () => {
+    const lacking = await rejection(checkEnqueueChoices({ tier: "flex" }, config, DEFAULT_CATALOGUE));
+    expect((lacking as InvalidRequestError).code).toBe("TIER_NOT_OFFERED");
+    expect((lacking as Error).message).toMatch(/^--tier flex: llama3\.3-70b does not offer it/);
+    await checkEnqueueChoices({ tier: "flex", model: "qwen3-32b" }, { ...config, models: { ...config.models, allowed: ["qwen3-32b"] } }, DEFAULT_CATALOGUE);
+  });
+
   it("refuses an unknown taxonomy or prompt version, naming the prompts directory it looked in", async () => {
     const taxonomy = await rejection(checkEnqueueChoices({ taxonomy: "no-such-taxonomy" }, config, DEFAULT_CATALOGUE));
     expect((taxonomy as InvalidRequestError).code).toBe("TAXONOMY_NOT_FOUND");

@@ -213,3 +213,26 @@ describe("loadModelRoutes", () => {
     expect(loadModelRoutes(undefined, DEFAULT_CATALOGUE)).toBeUndefined();
   });
 });
+
+describe("model routes and service tiers", () => {
+  const prompts = new PromptRegistry(PROMPTS_DIR);
+  const base = { defaultTaxonomy: "product-feedback", defaultPromptVersion: "v1", defaultModel: "qwen3-32b", allowedModels: ["llama3-70b"], chunkSize: 60, maxReaskRounds: 0 };
+  const items = texts.slice(0, 60).map((t, k) => ({ id: `t${k}`, text: t }));
+
+  it("checks the tier against the model asked for, and sends a routed model's part without a tier it does not offer", async () => {
+    const taxonomy = (await prompts.resolve("product-feedback", "v1")).taxonomy;
+    const fake = new FakeModelProvider({ labeller: (t) => validCompactLabels(taxonomy, t) });
+    const route: ModelRoute = { canary: { model: "nova-micro", share: 0.3 } };
+    const settings: RoutedBatchSettings = { ...base, modelRoutes: new Map([["qwen3-32b", route], ["llama3-70b", route]]) };
+    const deps = { prompts, limiter: new PassThroughLimiter(), provider: fake, logger: silentLogger() };
+    const result = await labelRoutedBatch({ schemaVersion: 1, batchId: "b", tier: "flex", items }, new Date(), settings, deps);
+    expect(result.status).toBe("completed");
+    const byModel = new Map(fake.calls.map((c) => [c.request.modelId, c.request.serviceTier]));
+    expect(byModel.get(DEFAULT_CATALOGUE.find("qwen3-32b")!.modelId)).toBe("flex");
+    expect(byModel.get(studentId)).toBeUndefined();
+    expect(byModel.has(studentId)).toBe(true);
+
+    // Llama 3.3 offers no flex: refused for the producer's choice of model, whichever model a text would meet.
+    await expect(labelRoutedBatch({ schemaVersion: 1, batchId: "c", model: "llama3-70b", tier: "flex", items }, new Date(), settings, deps)).rejects.toMatchObject({ code: "TIER_NOT_OFFERED" });
+  });
+});

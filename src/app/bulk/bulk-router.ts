@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
 import { planCall } from "../../core/classify/call-model.ts";
-import { type LabelBatchSettings, resolveModel, screenRequest } from "../../core/classify/label-batch.ts";
+import { type LabelBatchSettings, resolveModel, resolveTier, screenRequest } from "../../core/classify/label-batch.ts";
 import type { LabelRequest } from "../../core/contracts/request.ts";
+import { InvalidRequestError } from "../../core/errors/errors.ts";
 import { reservedTokens } from "../../core/quota/bedrock-quota.ts";
 import type { ModelSpec } from "../../core/models/model-registry.ts";
 import type { Metrics } from "../../core/observability/metrics.ts";
@@ -63,6 +64,12 @@ export class BulkRouter {
     // Nothing to put in a job: the live path answers every item with its error and calls no model.
     if (screenRequest(request, d.settings).usable.length === 0) return { kind: "live", reason: "no text in the batch can be labelled" };
     const model = resolveModel(request.model ?? d.settings.defaultModel, d.settings);
+    resolveTier(request, model, d.settings, (d.now ?? Date.now)());
+    // Batch inference has no service tiers: a tier the producer asked for is served live.
+    if (request.tier !== undefined && request.tier !== "default") {
+      if (request.mode === "bulk") throw new InvalidRequestError(`tier "${request.tier}" with mode "bulk": batch inference has no service tiers; leave out one of them`, [], "TIER_NOT_OFFERED");
+      return { kind: "live", reason: `the request asked for the ${request.tier} service tier, which batch inference does not have` };
+    }
     const decision = decideMode({
       requested: request.mode,
       bulkEnabled: d.bulkEnabled,

@@ -1,4 +1,5 @@
 import type { LabelRequest } from "../../core/contracts/request.ts";
+import type { ServiceTier } from "../../core/models/service-tiers.ts";
 import type { InputText } from "./read-texts.ts";
 
 export interface BatchOptions {
@@ -8,6 +9,8 @@ export interface BatchOptions {
   taxonomy?: string;
   promptVersion?: string;
   model?: string;
+  /** Bedrock service tier for every batch (the request's `tier`). */
+  tier?: ServiceTier;
   replyTo?: string;
   attributes?: Record<string, string>;
 }
@@ -23,6 +26,7 @@ export function buildBatches(texts: readonly InputText[], options: BatchOptions)
       ...(options.taxonomy ? { taxonomy: options.taxonomy } : {}),
       ...(options.promptVersion ? { promptVersion: options.promptVersion } : {}),
       ...(options.model ? { model: options.model } : {}),
+      ...(options.tier ? { tier: options.tier } : {}),
       items: texts.slice(start, start + options.batchSize),
       ...(options.replyTo ? { replyTo: options.replyTo } : {}),
       ...(options.attributes ? { attributes: options.attributes } : {}),

@@ -151,6 +151,7 @@ function labelBatchSettings(config: Config, catalogue: ModelCatalogue, allowEver
     cacheTtlDays: config.store.cacheTtlDays,
     retryBudgetS: config.bedrock.retryBudgetS,
     maxTextChars: config.limits.maxTextChars,
+    tierPolicy: config.tiers,
   };
 }
 

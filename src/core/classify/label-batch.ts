@@ -10,7 +10,7 @@ import { offersTier, type TierPolicy, type WantedTier, wantedTier } from "../mod
 import { forFormat, type InferenceParams, promptHash, type PromptRegistry, type ResolvedPrompt, subsetPrompt } from "../prompts/prompt-registry.ts";
 import type { CacheEntry, LabelCache } from "../cache/label-cache.ts";
 import { cacheExpiresAt } from "../cache/cache-expiry.ts";
-import { classifyItems, type ClassifyDeps, type ClassifyOutcome } from "./classify-items.ts";
+import { classifyItems, type ClassifyDeps, type ClassifyInput, type ClassifyOutcome } from "./classify-items.ts";
 import { RetryBudget } from "./retry-policy.ts";
 import { addUsage, noUsage } from "./usage.ts";
 import { errorItem, missingItem, resultMessage } from "./result-message.ts";
@@ -73,6 +73,17 @@ export function resolveTier(request: Pick<LabelRequest, "tier" | "deadline">, mo
   return wantedTier(request.tier, request.deadline, settings.tierPolicy, now);
 }
 
+/**
+ * The request as a route sends it to another model (a canary, shadow or cascade student): the
+ * tier check was made against the model the producer named, so a tier the routed model does not
+ * offer is dropped for its part rather than refused.
+ */
+export function routedRequest(request: LabelRequest, alias: string, settings: Pick<LabelBatchSettings, "catalogue">): LabelRequest {
+  const spec = (settings.catalogue ?? DEFAULT_CATALOGUE).find(alias);
+  const { tier, ...rest } = request;
+  return tier !== undefined && spec !== undefined && !offersTier(spec, tier) ? { ...rest, model: alias } : { ...request, model: alias };
+}
+
 /** The result item of a text that is not sent to the model (see screenItems). */
 export function unusableResultItem({ id, problem }: UnusableItem): ResultItem {
   return errorItem(id, problem.code, problem.message);
@@ -85,7 +96,7 @@ export function screenRequest(request: LabelRequest, settings: Pick<LabelBatchSe
 }
 
 /** What a request resolves to: taxonomy, prompt, model and sampling, and the fallbacks that take its sampling. */
-interface BatchPlan {
+export interface BatchPlan {
   taxonomyName: string;
   modelAlias: string;
   model: ModelSpec;
@@ -154,7 +165,7 @@ export async function labelBatch(
 }
 
 /** Resolve the request's taxonomy, prompt, model and sampling, and the fallbacks that can take its sampling. */
-async function planBatch(request: LabelRequest, settings: LabelBatchSettings, prompts: PromptRegistry, now: number): Promise<BatchPlan> {
+export async function planBatch(request: LabelRequest, settings: LabelBatchSettings, prompts: PromptRegistry, now: number): Promise<BatchPlan> {
   const taxonomyName = request.taxonomy ?? settings.defaultTaxonomy;
   const modelAlias = request.model ?? settings.defaultModel;
   const model = resolveModel(modelAlias, settings);
@@ -204,9 +215,7 @@ interface UncachedRun {
 /** Ask the model for the misses (full prompt) and each stale group (its changed dimensions), side by side. */
 async function classifyUncached(sorted: CacheSort, run: UncachedRun, deps: LabelBatchDeps, signal?: AbortSignal): Promise<ClassifyOutcome[]> {
   const { plan, settings } = run;
-  const retryBudget = new RetryBudget((settings.retryBudgetS ?? DEFAULTS.retryBudgetS) * 1000);
-  const tier = plan.tier ? { tier: plan.tier, hasDeadline: plan.hasDeadline } : {};
-  const common = { model: plan.model, inference: plan.inference, fallbacks: plan.fallbacks, retryBudget, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds, ...tier };
+  const common = classifyInputOf(plan, settings);
   const runs: Promise<ClassifyOutcome>[] = [];
   if (sorted.misses.length > 0) runs.push(classifyItems({ ...common, items: sorted.misses, prompt: plan.prompt, onLabelled: run.writeCache }, deps, signal));
   for (const group of sorted.stale.values()) {
@@ -222,6 +231,13 @@ async function classifyUncached(sorted: CacheSort, run: UncachedRun, deps: Label
   // The groups run side by side (the limiter bounds the calls); every one settles before the
   // batch fails, so no group is still calling the model or writing the cache after it.
   return settleAll(runs);
+}
+
+/** What every classifyItems call of a planned batch shares: its model, sampling, fallbacks, tier, chunking and one retry budget. */
+export function classifyInputOf(plan: BatchPlan, settings: LabelBatchSettings): Omit<ClassifyInput, "items" | "prompt" | "onLabelled"> {
+  const retryBudget = new RetryBudget((settings.retryBudgetS ?? DEFAULTS.retryBudgetS) * 1000);
+  const tier = plan.tier ? { tier: plan.tier, hasDeadline: plan.hasDeadline } : {};
+  return { model: plan.model, inference: plan.inference, fallbacks: plan.fallbacks, retryBudget, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds, ...tier };
 }
 
 function countCacheLookups(sorted: CacheSort, deps: LabelBatchDeps): void {

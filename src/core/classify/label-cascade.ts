@@ -1,16 +1,12 @@
 import type { LabelRequest } from "../contracts/request.ts";
 import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts";
-import { DEFAULTS } from "../config/config.ts";
-import { resolveInference } from "../models/sampling.ts";
 import { subsetPrompt } from "../prompts/prompt-registry.ts";
 import { classifyItems } from "./classify-items.ts";
 import { combineRuns, isTextError, type PartRun, runOf } from "./combine-runs.ts";
-import { labelBatch, type LabelBatchDeps, type LabelBatchSettings, resolveModel } from "./label-batch.ts";
+import { classifyInputOf, labelBatch, type LabelBatchDeps, type LabelBatchSettings, planBatch, routedRequest } from "./label-batch.ts";
 import type { CascadeRoute } from "./model-routes.ts";
-import { RetryBudget } from "./retry-policy.ts";
 import { errorItem, resultMessage } from "./result-message.ts";
 import { settleAll } from "./settle-all.ts";
-import { noUsage } from "./usage.ts";
 
 /** Why a cascaded text's dimension went to the teacher. */
 export interface CascadeCounts {
@@ -54,7 +50,7 @@ export async function labelCascade(
   const prompt = await deps.prompts.resolve(taxonomy, request.promptVersion ?? settings.defaultPromptVersion);
   const dims = prompt.taxonomy.dimensions.map((d) => d.key);
   const studentSettings = { ...settings, allowedModels: [...settings.allowedModels, route.student] };
-  const studentRequest: LabelRequest = { ...request, model: route.student };
+  const studentRequest = routedRequest(request, route.student, settings);
 
   const [firstSample, second] = await settleAll([
     labelBatch(studentRequest, receivedAt, studentSettings, deps, signal),
@@ -144,26 +140,21 @@ interface TeacherAsk {
 /** Ask the teacher for `dims` of `items` only, with a prompt of those dimensions (not cached: the cache holds whole texts' labels). */
 async function askTeacherFor(items: Item[], dims: ReadonlySet<string>, ask: TeacherAsk): Promise<PartRun> {
   const { request, settings, deps } = ask;
-  const prompt = await deps.prompts.resolve(request.taxonomy ?? settings.defaultTaxonomy, request.promptVersion ?? settings.defaultPromptVersion);
-  const model = resolveModel(ask.teacher, settings);
-  const retryBudget = new RetryBudget((settings.retryBudgetS ?? DEFAULTS.retryBudgetS) * 1000);
-  const outcome = await classifyItems(
-    { items, prompt: subsetPrompt(prompt, dims), model, inference: resolveInference(prompt, model, request.inference), chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds, retryBudget },
-    deps,
-    ask.signal,
-  );
+  const now = deps.now ?? Date.now;
+  const plan = await planBatch({ ...request, model: ask.teacher }, settings, deps.prompts, now());
+  const outcome = await classifyItems({ ...classifyInputOf(plan, settings), items, prompt: subsetPrompt(plan.prompt, dims) }, deps, ask.signal);
   const result = resultMessage({
     request,
-    taxonomy: request.taxonomy ?? settings.defaultTaxonomy,
-    promptVersion: prompt.version,
+    taxonomy: plan.taxonomyName,
+    promptVersion: plan.prompt.version,
     promptHash: "",
     model: ask.teacher,
     items: outcome.items,
-    usage: { ...noUsage(), ...outcome.usage },
+    usage: outcome.usage,
     cacheHits: 0,
     sentToModel: items.length,
     receivedAt: ask.receivedAt,
-    completedAt: new Date((deps.now ?? Date.now)()),
+    completedAt: new Date(now()),
   });
   return { result, sent: items.length };
 }

@@ -2,7 +2,7 @@ import type { LabelRequest } from "../contracts/request.ts";
 import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts";
 import { combineRuns, type PartRun, runOf } from "./combine-runs.ts";
 import { labelCascade } from "./label-cascade.ts";
-import { labelBatch, type LabelBatchDeps, type LabelBatchSettings } from "./label-batch.ts";
+import { labelBatch, type LabelBatchDeps, type LabelBatchSettings, resolveModel, resolveTier, routedRequest } from "./label-batch.ts";
 import { type ModelRoutes, routedModels, routeTextToModel } from "./model-routes.ts";
 import { routeText } from "./prompt-routing.ts";
 import type { ShadowRecorder } from "./shadow-recorder.ts";
@@ -91,6 +91,8 @@ export async function labelModelRouted(
   const route = settings.modelRoutes?.get(teacher);
   if (!route) return runOf(await labelBatch(request, receivedAt, settings, deps, signal));
 
+  // A tier the teacher does not offer is the producer's mistake, whichever model a text is routed to.
+  resolveTier(request, resolveModel(teacher, settings), settings, (deps.now ?? Date.now)());
   const taxonomy = request.taxonomy ?? settings.defaultTaxonomy;
   const scope = `${taxonomy}:${teacher}`;
   const teacherItems: LabelRequest["items"] = [];
@@ -109,7 +111,7 @@ export async function labelModelRouted(
   // A routed model is the operator's choice, not the request's: the allow-list does not apply to it.
   const routedSettings = { ...settings, allowedModels: [...settings.allowedModels, ...routedModels(new Map([[teacher, route]]))] };
   const part = (items: LabelRequest["items"], model: string) =>
-    labelBatch({ ...request, model, items }, receivedAt, routedSettings, deps, signal).then(runOf);
+    labelBatch({ ...(model === teacher ? request : routedRequest(request, model, settings)), items }, receivedAt, routedSettings, deps, signal).then(runOf);
   const cascade = route.cascade;
   const runs = await Promise.all([
     ...(teacherItems.length > 0 ? [part(teacherItems, teacher)] : []),

@@ -46,6 +46,7 @@ export function resultMessage(input: ResultMessageInput): LabelResult {
       cacheWriteInputTokens: usage.cacheWriteInputTokens,
       reservedTokens: usage.reservedTokens,
       perText: usagePerText(usage, input.sentToModel),
+      ...(usage.tiers ? { tiers: Object.fromEntries(Object.entries(usage.tiers).map(([t, u]) => [t, { modelCalls: u.modelCalls, costUsd: round6(u.costUsd) }])), tierFallbacks: usage.tierFallbacks ?? 0 } : {}),
       cacheHits: input.cacheHits,
       costUsd: round6(usage.costUsd),
     },

@@ -17,7 +17,7 @@ export const resultItemSchema = z.object({
   id: z.string(),
   labels: z.record(z.string(), labelValueSchema).nullable().describe("Dimension key -> label; null when the item has an error"),
   source: z.enum(["model", "cache"]).nullable(),
-  model: z.string().nullable().describe("Bedrock model id that answered this item"),
+  model: z.string().nullable().describe("Bedrock model id that answered this item; a cascaded item (LABELQ_MODEL_ROUTES) the teacher completed reads <student id>+<teacher id>"),
   promptVersion: z.string().optional().describe("Prompt version that labelled this item (a canary share may differ from the batch's)"),
   error: z
     .object({ code: z.enum(itemErrorCodes), message: z.string() })
