@@ -8,6 +8,7 @@ import { labelCascade } from "../../src/core/classify/label-cascade.ts";
 import { type ModelRoute, routeTextToModel } from "../../src/core/classify/model-routes.ts";
 import type { ShadowComparison } from "../../src/core/classify/shadow-recorder.ts";
 import { DEFAULT_CATALOGUE } from "../../src/core/models/model-registry.ts";
+import { Metrics } from "../../src/core/observability/metrics.ts";
 import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
 import { loadModelRoutes } from "../../src/app/worker/model-routes-setup.ts";
 import { caught, FakeLabelCache, FakeModelProvider, PassThroughLimiter, PROMPTS_DIR, silentLogger, validCompactLabels } from "../support/fakes.ts";
@@ -135,8 +136,11 @@ describe("labelCascade", () => {
 
   it("keeps the student's promoted labels and takes held and disagreed dimensions from the teacher, asking only for those", async () => {
     const fake = provider();
+    const metrics = new Metrics({ defaultMetrics: false });
     const cascade = { student: "nova-micro", share: 1, studentDimensions: allBut("sentiment_polarity"), samples: 2 as const, sampleTemperature: 0.9 };
-    const run = await labelCascade(request, new Date(), cascade, settings, { prompts, limiter: new PassThroughLimiter(), provider: fake, logger: silentLogger() });
+    const run = await labelCascade(request, new Date(), cascade, settings, { prompts, limiter: new PassThroughLimiter(), provider: fake, logger: silentLogger(), metrics });
+    const reasons: Record<string, number> = Object.fromEntries((await metrics.cascadeTeacherDimensions.get()).values.map((v) => [String(v.labels.reason), v.value]));
+    expect(reasons).toEqual({ held: 40, disagreed: 14, "student-failed": 0 });
     const teacher = new Map(items.map((it) => [it.id, validCompactLabels(v1.taxonomy, it.text)]));
     // Every label equals the teacher's: sentiment (held) and sarcasm where the samples disagreed came from it, the rest the student got right.
     const sentiment = v1.taxonomy.dimensions.find((d) => d.key === "sentiment_polarity");

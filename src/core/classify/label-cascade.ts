@@ -74,6 +74,7 @@ export async function labelCascade(
     groups.set(key, group);
   }
 
+  countCascade(counts, { student: route.student, teacher }, deps);
   const teacherRuns = await settleAll(
     [...groups.values()].map((g) =>
       g.dims.size === dims.length
@@ -87,6 +88,17 @@ export async function labelCascade(
   const extra = [...(second ? [runOf(second)] : []), ...teacherRuns];
   const result = combineRuns(request, receivedAt, { taxonomy: first.taxonomy, promptVersion: first.promptVersion, promptHash: first.promptHash, model: teacher }, { answering: [answering], extra }, new Date((deps.now ?? Date.now)()));
   return { result, sent: [answering, ...extra].reduce((n, r) => n + r.sent, 0), counts };
+}
+
+/** Where the cascade's texts and dimensions went, in the process's metrics. */
+function countCascade(counts: CascadeCounts, models: { student: string; teacher: string }, deps: LabelBatchDeps): void {
+  const m = deps.metrics;
+  if (!m) return;
+  m.cascadeTexts.inc({ ...models, teacher_asked: "true" }, counts.textsToTeacher);
+  m.cascadeTexts.inc({ ...models, teacher_asked: "false" }, counts.texts - counts.textsToTeacher);
+  m.cascadeTeacherDimensions.inc({ ...models, reason: "held" }, counts.held);
+  m.cascadeTeacherDimensions.inc({ ...models, reason: "disagreed" }, counts.disagreed);
+  m.cascadeTeacherDimensions.inc({ ...models, reason: "student-failed" }, counts.studentFailed);
 }
 
 /** The student again at the cascade's sample temperature, without the cache (a cached answer is the first sample). Failing costs only the comparison. */

@@ -101,6 +101,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly cascadeTexts = new Counter({
+    name: "labelq_cascade_texts_total",
+    help: "Texts a cascade (LABELQ_MODEL_ROUTES) labelled student first, by whether the teacher was asked about them",
+    labelNames: ["student", "teacher", "teacher_asked"] as const,
+    registers: [this.registry],
+  });
+
+  readonly cascadeTeacherDimensions = new Counter({
+    name: "labelq_cascade_teacher_dimensions_total",
+    help: "Dimensions a cascade asked of the teacher, summed over texts, by reason (held by the gate, samples disagreed, student failed)",
+    labelNames: ["student", "teacher", "reason"] as const,
+    registers: [this.registry],
+  });
+
   readonly dlqSends = new Counter({
     name: "labelq_dlq_sends_total",
     help: "Messages labelq sent to the DLQ, by error code",
