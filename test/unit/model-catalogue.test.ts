@@ -149,6 +149,16 @@ describe("loadModelCatalogue", () => {
     expect(catalogue.find("nova-micro-2")?.modelId).toBe("us.amazon.nova-micro-v2:0");
     expect(catalogue.models).toHaveLength(packaged.length + 1);
   });
+
+  it("keeps a deployed student's hosting and customization, and refuses a hosting kind it does not know", () => {
+    const arn = "arn:aws:bedrock:us-east-1:000000000000:custom-model-deployment/abc123";
+    const hosting = { kind: "on-demand", arn, source: "labelq distill deploy" };
+    const customization = { jobName: "labelq-distill-1", customModelArn: "arn:aws:bedrock:us-east-1:000000000000:custom-model/x", student: "nova-micro", baseAlias: "nova-micro" };
+    const student = { ...entry("nova-micro"), alias: "nova-micro-student", modelIds: { inRegion: arn }, hosting, customization };
+    expect(readCatalogueFile(writeCatalogue([student]))[0]).toMatchObject({ hosting, customization });
+    expect(loadModelCatalogue({ geography: "us", overrideFile: writeCatalogue([student]) }).find("nova-micro-student")?.modelId).toBe(arn);
+    expect(() => readCatalogueFile(writeCatalogue([{ ...student, hosting: { ...hosting, kind: "serverless" } }]))).toThrow(/hosting/);
+  });
 });
 
 describe("geographyOf", () => {

@@ -124,6 +124,20 @@ const modelEntrySchema = z
       })
       .strict()
       .optional(),
+    /** Where a deployed custom model (a `labelq distill deploy` student) is served, and its hourly price when it is billed by the hour. */
+    hosting: z
+      .object({
+        kind: z.enum(["on-demand", "provisioned"]),
+        arn: z.string().min(1),
+        hourlyUsd: z.number().nonnegative().optional(),
+        modelUnits: z.number().int().positive().optional(),
+        commitment: z.enum(["none", "OneMonth", "SixMonths"]).optional(),
+        source: z.string().min(1),
+      })
+      .strict()
+      .optional(),
+    /** The customization job a student came from. */
+    customization: z.object({ jobName: z.string(), customModelArn: z.string(), student: z.string(), baseAlias: z.string() }).strict().optional(),
     notes: z.array(z.string()).default([]),
   })
   .superRefine((m, ctx) => {
