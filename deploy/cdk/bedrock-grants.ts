@@ -1,6 +1,7 @@
 import { type Config, loadConfig } from "../../src/core/config/config.ts";
 import { type Geography, loadModelCatalogue, type ModelSpec, type Residency } from "../../src/core/models/model-catalogue.ts";
 import { residencyRefusal } from "../../src/app/ops/preflight.ts";
+import { modelRoutesSchema, routeAliases } from "../../src/core/classify/model-routes.ts";
 
 /**
  * The Regions each geography's cross-Region inference profiles may route a prompt to. A profile
@@ -20,7 +21,7 @@ export const GEOGRAPHY_REGIONS: Readonly<Record<Exclude<Geography, "global">, re
 };
 
 /** The worker settings that choose its models, as the worker reads them (LABELQ_*). */
-const MODEL_SETTINGS = ["LABELQ_DEFAULT_MODEL", "LABELQ_ALLOWED_MODELS", "LABELQ_FALLBACK_MODELS", "LABELQ_QUOTAS", "LABELQ_MODEL_CATALOGUE"] as const;
+const MODEL_SETTINGS = ["LABELQ_DEFAULT_MODEL", "LABELQ_ALLOWED_MODELS", "LABELQ_FALLBACK_MODELS", "LABELQ_QUOTAS", "LABELQ_MODEL_CATALOGUE", "LABELQ_MODEL_ROUTES"] as const;
 
 /** What decides which model ids a worker calls: its Region, geography, residency and model settings. */
 export interface ModelScope {
@@ -33,8 +34,9 @@ export interface ModelScope {
 }
 
 /**
- * The models a worker with these settings may call (its default, allowed and fallback models, and
- * those LABELQ_QUOTAS names: the list modelCatalogueFor checks at start), resolved in the same
+ * The models a worker with these settings may call (its default, allowed and fallback models,
+ * those LABELQ_QUOTAS names: the list modelCatalogueFor checks at start, and every model
+ * LABELQ_MODEL_ROUTES routes to, a deployed student among them), resolved in the same
  * catalogue the worker loads for its geography and residency. Throws what the worker would refuse
  * to start with: a default or fallback model the residency rules out (residencyRefusal, the
  * worker's own message), or a model the catalogue does not have there.
@@ -45,7 +47,8 @@ export function workerModels(scope: ModelScope): ModelSpec[] {
   const catalogue = loadModelCatalogue({ geography: scope.geography, residency: scope.residency, region: scope.region, overrideFile: config.models.catalogueFile });
   const refusal = residencyRefusal(config, catalogue);
   if (refusal) throw new Error(`the worker would not start: ${refusal.message}`);
-  const aliases = [...new Set([config.models.default, ...config.models.allowed, ...config.models.fallbacks, ...Object.keys(config.limiter.quotas)])];
+  const routes = config.models.routesJson === undefined ? [] : routeAliases(modelRoutesSchema.parse(JSON.parse(config.models.routesJson)));
+  const aliases = [...new Set([config.models.default, ...config.models.allowed, ...config.models.fallbacks, ...Object.keys(config.limiter.quotas), ...routes])];
   const missing = aliases.filter((alias) => !catalogue.find(alias));
   if (missing.length > 0) throw new Error(`the worker would not start: ${missing.map((a) => catalogue.whyNot(a)).join("; ")}`);
   return aliases.map((alias) => catalogue.find(alias)!);
@@ -63,6 +66,7 @@ export interface BedrockGrants {
 
 /**
  * The ARNs behind each model id:
+ * - a deployed custom model's ARN (its catalogue id, written by `labelq distill deploy`): that ARN;
  * - an in-Region id: the foundation model in the caller's Region only;
  * - a geographic profile (us., eu., apac.): the profile, and the foundation model in each of the
  *   geography's Regions (GEOGRAPHY_REGIONS);
@@ -74,6 +78,11 @@ export function bedrockGrants(models: readonly ModelSpec[], at: { region: string
   const fm = (region: string, id: string) => `arn:aws:bedrock:${region}::foundation-model/${id}`;
   const grants: BedrockGrants = { inRegionModels: [], profiles: [], profileModels: [] };
   for (const model of models) {
+    // A deployed custom model (a custom model deployment or Provisioned Throughput) is called by its own ARN, in its Region.
+    if (model.modelId.startsWith("arn:")) {
+      grants.inRegionModels.push(model.modelId);
+      continue;
+    }
     if (model.idKind === "inRegion") {
       grants.inRegionModels.push(fm(at.region, model.modelId));
       continue;

@@ -1,9 +1,13 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { GEOGRAPHY_REGIONS } from "../../deploy/cdk/bedrock-grants.ts";
 import { stackPropsFromContext } from "../../deploy/cdk/context.ts";
 import { LabelqStack, type LabelqStackProps } from "../../deploy/cdk/labelq-stack.ts";
+import { PACKAGED_CATALOGUE, readCatalogueFile } from "../../src/core/models/model-catalogue.ts";
 
 const ENV = { account: "123456789012", region: "us-east-1" };
 const BASE: LabelqStackProps = {
@@ -41,6 +45,20 @@ const workerEnv = (template: Template) =>
   Object.fromEntries(
     (Object.values(template.findResources("AWS::ECS::TaskDefinition"))[0] as { Properties: { ContainerDefinitions: { Environment: { Name: string; Value: unknown }[] }[] } }).Properties.ContainerDefinitions[0]!.Environment.map((e) => [e.Name, e.Value]),
   );
+
+describe("a deployed student in the CDK stack", () => {
+  it("grants the worker its deployment's ARN when LABELQ_MODEL_ROUTES routes to it, and nothing for it otherwise", () => {
+    const arn = `arn:aws:bedrock:${ENV.region}:${ENV.account}:custom-model-deployment/abc123def456`;
+    const packaged = readCatalogueFile(PACKAGED_CATALOGUE).find((m) => m.alias === "nova-micro")!;
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "labelq-cdk-student-")), "catalogue.json");
+    fs.writeFileSync(file, JSON.stringify({ models: [{ ...packaged, alias: "nova-micro-student", modelIds: { inRegion: arn } }] }));
+    const routes = JSON.stringify({ "llama3.3-70b": { canary: { model: "nova-micro-student", share: 0.1 } } });
+    const routed = statements(synth({ environment: { LABELQ_MODEL_CATALOGUE: file, LABELQ_MODEL_ROUTES: routes } }), "ecs-tasks.amazonaws.com");
+    expect(list(routed.InvokeOnDemandModels?.Resource)).toContain(arn);
+    const plain = statements(synth({ environment: { LABELQ_MODEL_CATALOGUE: file } }), "ecs-tasks.amazonaws.com");
+    expect(Object.values(plain).flatMap((st) => list(st.Resource))).not.toContain(arn);
+  });
+});
 
 describe("residency in the CDK stack: the worker's setting and its role's Bedrock grants agree", () => {
   it("region: in-Region foundation models in the stack's Region only, no inference profile, for the worker and the bulk service role", () => {

@@ -77,6 +77,11 @@ export function routeTextToModel(text: string, route: ModelRoute, scope: string)
   return { role: "teacher" };
 }
 
+/** Every model alias LABELQ_MODEL_ROUTES names, teachers and routed models, as written (no gate file is read). */
+export function routeAliases(input: ModelRoutesInput): string[] {
+  return [...new Set(Object.entries(input).flatMap(([teacher, r]) => [teacher, r.canary?.model, r.shadow?.model, r.cascade?.student].filter((m): m is string => m !== undefined)))];
+}
+
 /** Every model alias a set of routes may call besides the teachers. */
 export function routedModels(routes: ModelRoutes): string[] {
   const out = new Set<string>();
