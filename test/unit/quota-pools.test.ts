@@ -105,9 +105,9 @@ describe("LABELQ_POOLS", () => {
 
   it("gives each pool its own limits over LABELQ_QUOTAS and LABELQ_QUOTA_*", () => {
     const config = loadConfig({ LABELQ_QUOTA_RPM: "10", LABELQ_QUOTA_TPM: "1000", LABELQ_QUOTAS: `{"${MODEL}":{"tpm":2000}}` });
-    expect(poolQuota(config, {}, MODEL)).toEqual({ rpm: 10, tpm: 2000 });
-    expect(poolQuota(config, { rpm: 3 }, MODEL)).toEqual({ rpm: 3, tpm: 2000 });
-    expect(poolQuota(config, { tpm: 7 }, "other")).toEqual({ rpm: 10, tpm: 7 });
+    expect(poolQuota(config.limiter, {}, MODEL)).toEqual({ rpm: 10, tpm: 2000 });
+    expect(poolQuota(config.limiter, { rpm: 3 }, MODEL)).toEqual({ rpm: 3, tpm: 2000 });
+    expect(poolQuota(config.limiter, { tpm: 7 }, "other")).toEqual({ rpm: 10, tpm: 7 });
   });
 });
 

@@ -2,8 +2,8 @@ import type { Logger } from "pino";
 import type { Config, PoolConfig } from "../../core/config/config.ts";
 import { ConfigError } from "../../core/errors/errors.ts";
 import type { ModelCatalogue } from "../../core/models/model-catalogue.ts";
-import { residencyRefusal, type ResidencyScope } from "../../core/quota/pools.ts";
-import { type ModelQuota, QuotaLimiter, type QuotaLimiterOptions } from "./quota-limiter.ts";
+import { poolQuota, poolRefusal } from "../../core/quota/pool-quota.ts";
+import { QuotaLimiter, type QuotaLimiterOptions } from "./quota-limiter.ts";
 import { type Pool, PooledLimiter } from "./pooled-limiter.ts";
 
 /**
@@ -25,12 +25,7 @@ export function createPooledLimiter(
   });
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const scope: ResidencyScope = { residency: catalogue.residency, homeRegion: config.region, geography: catalogue.geography };
-  const refusal = (pool: PoolConfig, model: string): string | undefined => {
-    if (pool.model !== undefined && pool.model !== model) return `serves ${pool.model} only`;
-    const spec = catalogue.find(model);
-    return spec ? residencyRefusal(pool, spec.idKind, scope) : "not in the model catalogue";
-  };
+  const refusal = (pool: PoolConfig, model: string): string | undefined => poolRefusal(pool, model, catalogue, config.region);
   const byId = new Map(pools.map((p) => [p.id, p]));
   const limiterPools: Pool[] = pools.map((pool) => ({
     id: pool.id,
@@ -43,7 +38,7 @@ export function createPooledLimiter(
       {
         ...base,
         id: `${config.limiter.id}:pool:${pool.id}`,
-        quotaFor: (model) => poolQuota(config, pool, model),
+        quotaFor: (model) => poolQuota(config.limiter, pool, model),
       },
       logger.child({ pool: pool.id }),
     ),
@@ -67,12 +62,5 @@ export function createPooledLimiter(
   return new PooledLimiter({ pools: limiterPools, allowed: (pool, model) => refusal(byId.get(pool.id)!, model) === undefined }, logger);
 }
 
-/** A pool's quota for a model: the pool's own limits over LABELQ_QUOTAS over LABELQ_QUOTA_RPM/TPM. */
-export function poolQuota(config: Pick<Config, "limiter">, pool: Pick<PoolConfig, "rpm" | "tpm">, model: string): ModelQuota {
-  return {
-    ...config.limiter.quota,
-    ...config.limiter.quotas[model],
-    ...(pool.rpm !== undefined ? { rpm: pool.rpm } : {}),
-    ...(pool.tpm !== undefined ? { tpm: pool.tpm } : {}),
-  };
-}
+/** A pool's quota for a model (see core/quota/pool-quota.ts, the one source the bulk router uses too). */
+export { poolQuota };

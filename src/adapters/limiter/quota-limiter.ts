@@ -12,14 +12,12 @@ import { BEDROCK_WINDOW, LocalWindowStore, RedisWindowStore, type WindowStore, t
 import type { ModelResponse } from "../../core/models/model-provider.ts";
 import type { CallFeedback, ModelCall, RateLimiter } from "../../core/quota/rate-limiter.ts";
 import type { Headroom } from "../../core/quota/pools.ts";
+import type { LaneQuota } from "../../core/quota/pool-quota.ts";
 
 type ModelUsage = ModelResponse["usage"];
 
-/** A model's quota: the ceiling labelq stays under, not a target. 0 = no limit of that kind. */
-export interface ModelQuota {
-  rpm: number;
-  tpm: number;
-}
+/** A model's quota in one pool: the ceiling labelq stays under, not a target. 0 = no limit of that kind. */
+export type ModelQuota = LaneQuota;
 
 export interface QuotaLimiterOptions {
   /** Calls in flight per model: fleet-wide with a Redis URL (every process sharing `id`), else per process. */

@@ -13,6 +13,7 @@ import type { ModelProvider } from "../../core/models/model-provider.ts";
 import { QuotaLimiter } from "../../adapters/limiter/quota-limiter.ts";
 import { BEDROCK_WINDOW } from "../../adapters/limiter/quota-window.ts";
 import type { RateLimiter } from "../../core/quota/rate-limiter.ts";
+import { drainQuota, poolQuota } from "../../core/quota/pool-quota.ts";
 import { ConfigError } from "../../core/errors/errors.ts";
 import { runEveryStep } from "../../core/util/run-every-step.ts";
 import { type HealthServer, startHealthServer } from "./health-server.ts";
@@ -179,7 +180,7 @@ function createLimiterAndProvider(
     const limiter = createPooledLimiter(config, config.limiter.pools, catalogue, base, logger);
     return { limiter, provider: override ?? new PooledBedrockProvider((pool) => clients.bedrockForPool(pool), clients.bedrock) };
   }
-  const limiter = new QuotaLimiter({ ...base, id: config.limiter.id, quotaFor: (model) => ({ ...config.limiter.quota, ...config.limiter.quotas[model] }) }, logger);
+  const limiter = new QuotaLimiter({ ...base, id: config.limiter.id, quotaFor: (model) => poolQuota(config.limiter, {}, model) }, logger);
   return { limiter, provider: override ?? new BedrockProvider(clients.bedrock) };
 }
 
@@ -258,12 +259,14 @@ function createBulkParts(
   const dynamoStore = new DynamoBulkStore(clients.dynamo, bulk.table, { recordTtlDays: config.store.batchRecordTtlDays });
   const store = parts.wrapStore ? parts.wrapStore(dynamoStore) : dynamoStore;
   const log = logger.child({ component: "bulk" });
+  const catalogue = parts.settings.catalogue ?? modelCatalogueFor(config);
   const router = new BulkRouter({
     store,
     metrics: parts.metrics,
     prompts: parts.prompts,
     settings: parts.settings,
-    quotaFor: (alias) => ({ ...config.limiter.quota, ...config.limiter.quotas[alias] }),
+    // The quota that drains the backlog: over LABELQ_POOLS, the sum of the pools that may carry the model.
+    quotaFor: (alias) => drainQuota(config, catalogue, alias),
     backlog: requestBacklog(clients.sqs, requireQueue(config, "requests"), log),
     bulkEnabled: true,
     policy: { ...bulk.policy, gatherS: bulk.gatherS },
