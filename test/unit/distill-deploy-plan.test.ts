@@ -53,8 +53,8 @@ describe("the student's catalogue overlay", () => {
     await mergeIntoCatalogue(file, { ...entry, name: "replaced" });
     const loaded = readCatalogueFile(file);
     expect(loaded.map((m) => [m.alias, m.name, m.modelIds.inRegion])).toEqual([["llama3.1-8b-student", "replaced", "arn:aws:bedrock:us-west-2:1:provisioned-model/abc"]]);
-    // The schema strips what it does not know yet: hosting is for the reader until it is added.
-    expect(loaded[0]).not.toHaveProperty("hosting");
+    // The schema keeps where the student is served and its hourly price.
+    expect(loaded[0]).toMatchObject({ hosting: { kind: "provisioned", hourlyUsd: 7.1, modelUnits: 1, commitment: "none" }, customization: { jobName: "j", student: "llama3.1-8b" } });
     expect(await removeFromCatalogue(file, "llama3.1-8b-student")).toBe(true);
     expect(fs.existsSync(file)).toBe(false);
   });

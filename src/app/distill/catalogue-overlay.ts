@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
-import path from "node:path";
 import { InvalidRequestError } from "../../core/errors/errors.ts";
+import { readJsonFile, writeJsonFile } from "./json-file.ts";
 import { type ModelEntry, PACKAGED_CATALOGUE, readCatalogueFile } from "../../core/models/model-catalogue.ts";
 
 /**
@@ -102,14 +102,8 @@ interface CatalogueFile {
 }
 
 async function readOverlay(file: string): Promise<CatalogueFile | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
-  const parsed = JSON.parse(text) as unknown;
+  const parsed = await readJsonFile(file);
+  if (parsed === undefined) return undefined;
   if (typeof parsed !== "object" || parsed === null || !Array.isArray((parsed as CatalogueFile).models)) {
     throw new InvalidRequestError(`${file} is not a model catalogue file ({"models": [...]})`);
   }
@@ -117,12 +111,7 @@ async function readOverlay(file: string): Promise<CatalogueFile | undefined> {
 }
 
 // Written to a temporary file and renamed: a worker reading the file sees the old catalogue or the new one.
-async function writeOverlay(file: string, catalogue: CatalogueFile): Promise<void> {
-  await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify(catalogue, null, 2) + "\n");
-  await fs.rename(tmp, file);
-}
+const writeOverlay = (file: string, catalogue: CatalogueFile) => writeJsonFile(file, catalogue);
 
 /** Adds the entry to the catalogue file (created when absent), replacing an entry with the same alias; other entries stay. */
 export async function mergeIntoCatalogue(file: string, entry: Record<string, unknown>): Promise<void> {

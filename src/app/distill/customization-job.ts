@@ -4,6 +4,7 @@ import path from "node:path";
 import { z } from "zod";
 import type { CustomizationControl, CustomizationJobStatus, CustomizationSubmission } from "../../adapters/bedrock/customization-control.ts";
 import { InvalidRequestError } from "../../core/errors/errors.ts";
+import { readStateFile, writeStateFile } from "./json-file.ts";
 import { customizationTarget } from "./customization-targets.ts";
 
 /** What `labelq distill start` is given. */
@@ -96,26 +97,11 @@ export function stateFileOf(stateDir: string, jobName: string): string {
 }
 
 /** A job's state file, or undefined when there is none. */
-export async function readState(file: string): Promise<CustomizationState | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
-  const parsed = stateSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new InvalidRequestError(`${file} is not a labelq distill state file: ${parsed.error.message}`);
-  return parsed.data;
+export function readState(file: string): Promise<CustomizationState | undefined> {
+  return readStateFile(file, stateSchema, "a labelq distill state file");
 }
 
-// Written to a temporary file and renamed: a crash leaves the old record or the new one, never half of one.
-async function writeState(file: string, state: CustomizationState): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
-  await fs.rename(tmp, file);
-}
+const writeState = writeStateFile;
 
 /**
  * Starts the customization job, once: the state file is written before Create; a job this command

@@ -12,6 +12,7 @@ import {
   type HostingSubmission,
 } from "../../adapters/bedrock/customization-control.ts";
 import { InvalidRequestError } from "../../core/errors/errors.ts";
+import { readStateFile, writeStateFile } from "./json-file.ts";
 import { mergeIntoCatalogue, packagedEntry, removeFromCatalogue, studentCatalogueEntry } from "./catalogue-overlay.ts";
 import { readState, stateFileOf } from "./customization-job.ts";
 import { STUDENT_MODELS } from "./customization-targets.ts";
@@ -70,25 +71,8 @@ export function deployStateFileOf(stateDir: string, jobName: string): string {
   return path.join(stateDir, "deployments", `${jobName}.json`);
 }
 
-async function readDeployState(file: string): Promise<DeployState | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
-  const parsed = deployStateSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new InvalidRequestError(`${file} is not a labelq distill deployment state file: ${parsed.error.message}`);
-  return parsed.data;
-}
-
-async function writeDeployState(file: string, state: DeployState): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
-  await fs.rename(tmp, file);
-}
+const readDeployState = (file: string) => readStateFile(file, deployStateSchema, "a labelq distill deployment state file");
+const writeDeployState = writeStateFile;
 
 /** The job a flag names: by its recorded ARN when `distill start` recorded it, else as given. */
 async function jobOf(control: CustomizationControl, stateDir: string, job: string): Promise<CustomizationJobStatus> {
