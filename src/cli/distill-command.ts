@@ -1,18 +1,22 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { createAwsClients } from "../adapters/aws-clients.ts";
+import { DynamoLabelCache } from "../adapters/dynamodb/dynamo-label-cache.ts";
 import { BedrockCustomizationControl, bedrockDistillControl } from "../adapters/bedrock/customization-control.ts";
 import { cancelCustomization, customizationStatus, formatCustomizationStatus, startCustomization } from "../app/distill/customization-job.ts";
 import { STUDENT_MODELS, TEACHER_MODELS } from "../app/distill/customization-targets.ts";
 import { type DeployResult, deployStudent, undeployStudent } from "../app/distill/deploy-student.ts";
 import { exportTrainingSet, TEXTS_OPT_IN_REQUIRED } from "../app/distill/export-training-set.ts";
 import { formatExportReport } from "../app/distill/format-export-report.ts";
+import { teacherCache } from "../app/distill/teacher-cache.ts";
 import { JOBS, type JobKind, STUDENTS, type StudentName, studentLimits } from "../app/distill/students.ts";
 import { DEFAULT_MIN_LOWER, formatGateDecision, minLowerByDimension } from "../app/distill/gate-decision.ts";
 import { DEFAULT_GATE_FILE, runGate, writeGateFile } from "../app/distill/run-gate.ts";
 import { createEvalCore } from "../app/eval/eval-core.ts";
+import { modelCatalogueFor } from "../app/worker/worker.ts";
 import { EMULATOR_WARNING } from "../app/eval/format-terminal.ts";
 import { loadGoldSet } from "../app/eval/gold-set.ts";
 import { DEFAULT_MIN_COVERAGE, DEFAULT_MIN_TEXTS, parseThresholds } from "../app/eval/thresholds.ts";
+import type { Config } from "../core/config/config.ts";
 import { InvalidRequestError } from "../core/errors/errors.ts";
 import { createLogger } from "../core/observability/logger.ts";
 import { PromptRegistry } from "../core/prompts/prompt-registry.ts";
@@ -21,7 +25,8 @@ import { type EvalTargetFlags, openEvalTarget, requireKnownModel, withEvalTarget
 import { checkIntegerFlag, integerArg, shareArg } from "./numeric-flags.ts";
 
 interface ExportFlags {
-  results: string[];
+  results?: string[];
+  fromCache?: boolean;
   texts: string[];
   includeTexts?: boolean;
   outDir: string;
@@ -50,18 +55,23 @@ export function registerDistillCommand(program: Command): void {
   distill
     .command("export")
     .description(
-      "Build a training set in Bedrock's bedrock-conversation-2024 JSONL from results files and the request texts: one record per group of texts (system prompt, " +
+      "Build a training set in Bedrock's bedrock-conversation-2024 JSONL from the teacher's labels (results files, and with --from-cache the label cache) and the request texts: one record per group of texts (system prompt, " +
         "the user turn labelq sends, the teacher's answer in the lines format), texts deduplicated, split train / validation / held out by a seed, within the " +
         "student's record limits; the held-out texts are written as a gold set for `labelq eval`. Texts are user data: nothing is written without --include-texts.",
     )
-    .requiredOption("--results <file>", "results JSONL as `labelq collect` writes it (repeatable)", repeatable)
-    .requiredOption("--texts <file>", "the texts those results are for: the producer's input .jsonl/.csv, or request messages JSONL (repeatable)", repeatable)
+    .option("--results <file>", "results JSONL as `labelq collect` writes it (repeatable; required unless --from-cache)", repeatable)
+    .option(
+      "--from-cache",
+      "also read the teacher's labels for the --texts texts from the label cache (LABELQ_CACHE_TABLE), under the keys the worker uses for --teacher (default LABELQ_DEFAULT_MODEL), " +
+        "the taxonomy and the prompt; labels under an older definition of a dimension are left out as stale; results win for a text both have",
+    )
+    .requiredOption("--texts <file>", "the texts to export: the producer's input .jsonl/.csv, or request messages JSONL (repeatable)", repeatable)
     .option("--include-texts", "confirm that the texts (user data) may be copied into training files; required")
     .requiredOption("--out-dir <dir>", "where train.jsonl, validation.jsonl, heldout.jsonl and report.json are written")
     .option("--overwrite", "replace the files of an earlier export in --out-dir")
     .option("--taxonomy <name>", "taxonomy (default LABELQ_DEFAULT_TAXONOMY)")
     .option("--prompt <version>", "prompt version or alias the records are rendered with; labels from other versions are left out (default LABELQ_DEFAULT_PROMPT_VERSION)")
-    .option("--teacher <model>", "keep only texts this model labelled: a Bedrock model id as results carry it, or a catalogue alias")
+    .option("--teacher <model>", "keep only texts this model labelled: a Bedrock model id as results carry it, or a catalogue alias (with --from-cache: an alias)")
     .addOption(new Option("--student <family>", "llama3: Llama 3.1 8B, 3.2 1B/3B; nova: Nova Micro, Lite").choices([...STUDENTS]).default("llama3"))
     .addOption(new Option("--job <kind>", "the customization job the records are for").choices([...JOBS]).default("fine-tuning"))
     .option("--texts-per-record <n>", "texts per record, as labelq sends a chunk of texts in one call", integerArg(1, 200), 20)
@@ -75,10 +85,16 @@ export function registerDistillCommand(program: Command): void {
     .action(async (o: ExportFlags) => {
       // Refused before any file or setting is read: nothing about the texts is touched without the opt-in.
       if (!o.includeTexts) throw new InvalidRequestError(TEXTS_OPT_IN_REQUIRED);
+      if (o.results === undefined && !o.fromCache) throw new InvalidRequestError("give the teacher's labels: --results <file>, --from-cache, or both");
       const config = configFrom({});
-      const prompt = await new PromptRegistry(config.prompts.dir).resolve(o.taxonomy ?? config.prompts.defaultTaxonomy, o.prompt ?? config.prompts.defaultVersion);
+      const taxonomy = o.taxonomy ?? config.prompts.defaultTaxonomy;
+      const version = o.prompt ?? config.prompts.defaultVersion;
+      const prompts = new PromptRegistry(config.prompts.dir);
+      const prompt = await prompts.resolve(taxonomy, version);
+      const cache = o.fromCache ? await openTeacherCache(config, prompts, { teacher: o.teacher ?? config.models.default, taxonomy, version }) : undefined;
       const report = await exportTrainingSet({
-        resultsFiles: o.results,
+        resultsFiles: o.results ?? [],
+        ...(cache ? { teacherCache: cache.teacherCache } : {}),
         textFiles: o.texts,
         includeTexts: o.includeTexts ?? false,
         prompt,
@@ -89,12 +105,35 @@ export function registerDistillCommand(program: Command): void {
         minExamples: o.minExamples,
         outDir: o.outDir,
         overwrite: o.overwrite ?? false,
-      });
+      }).finally(() => cache?.close());
       process.stdout.write(o.json ? JSON.stringify(report, null, 2) + "\n" : formatExportReport(report) + "\n");
     });
   registerCustomizationCommands(distill);
   registerDeployCommands(distill);
   registerGateCommand(distill);
+}
+
+/**
+ * The label cache as `distill export --from-cache` reads it: LABELQ_CACHE_TABLE through the
+ * worker's cache adapter, keyed for the teacher (a catalogue alias: the key holds its model id and
+ * answer format).
+ */
+async function openTeacherCache(config: Config, prompts: PromptRegistry, scope: { teacher: string; taxonomy: string; version: string }) {
+  const table = config.store.cacheTable;
+  if (table === undefined) throw new InvalidRequestError("--from-cache reads the label cache, but LABELQ_CACHE_TABLE is off");
+  const catalogue = modelCatalogueFor(config);
+  if (!catalogue.find(scope.teacher)) throw new InvalidRequestError(`--from-cache needs the teacher as a catalogue alias (--teacher, or LABELQ_DEFAULT_MODEL): ${catalogue.whyNot(scope.teacher)}`);
+  const clients = createAwsClients(config);
+  const cache = new DynamoLabelCache(clients.dynamo, table, createLogger(config.log));
+  try {
+    return {
+      teacherCache: await teacherCache({ cache, catalogue, prompts, teacher: scope.teacher, taxonomy: scope.taxonomy, promptVersion: scope.version }),
+      close: () => clients.destroy(),
+    };
+  } catch (error) {
+    clients.destroy();
+    throw error;
+  }
 }
 
 interface GateFlags extends EvalTargetFlags {

@@ -4,16 +4,20 @@ import path from "node:path";
 import { InvalidRequestError } from "../../core/errors/errors.ts";
 import { forFormat, type ResolvedPrompt } from "../../core/prompts/prompt-registry.ts";
 import type { GoldItem } from "../eval/gold-set.ts";
+import { type CacheCounts, cachedTeacherExamples, mergeCachedExamples } from "./cached-teacher-labels.ts";
 import { type DimensionBalance, labelBalance } from "./label-balance.ts";
 import { type SplitShares, splitExamples } from "./split-examples.ts";
 import { type JobKind, reservedWordsIn, type StudentLimits, type StudentName } from "./students.ts";
+import type { TeacherCache } from "./teacher-cache.ts";
 import { readRequestTexts, readResultMessages, type TeacherCounts, type TeacherExample, teacherExamples } from "./teacher-labels.ts";
 import { type ConversationRecord, fitRecords } from "./training-record.ts";
 
 /** What `labelq distill export` is asked to do. */
 export interface ExportOptions {
-  /** Result messages (JSONL) as `labelq collect` writes them: the teacher's labels. */
+  /** Result messages (JSONL) as `labelq collect` writes them: the teacher's labels. May be empty with `teacherCache`. */
   resultsFiles: readonly string[];
+  /** Also take the teacher's labels from the label cache for the texts of `textFiles`; results win for a text both have. */
+  teacherCache?: TeacherCache;
   /** The producer's input files or request messages: the texts, which results do not carry. */
   textFiles: readonly string[];
   /** The opt-in to copy texts (user data) into the training files. */
@@ -57,7 +61,8 @@ export interface ExportReport {
   shares: { validation: number; heldout: number };
   textsPerRecord: number;
   minExamples: number;
-  input: TeacherCounts & { resultsFiles: string[]; textFiles: string[] };
+  /** `cache` is null when the label cache was not read (no --from-cache). */
+  input: TeacherCounts & { resultsFiles: string[]; textFiles: string[]; cache: CacheCounts | null };
   splits: { train: SplitReport; validation: SplitReport; heldout: { texts: number; file: string | null } };
   /** Texts left out of training and validation, by reason; records cut in two to fit the token limit. */
   dropped: { reservedWords: number; overRecordTokens: number; overRecordLimit: number; overFileSize: number; recordsSplit: number; recordsOverRecordLimit: number };
@@ -80,7 +85,8 @@ export const TEXTS_OPT_IN_REQUIRED =
 
 /**
  * Build a training set for a student model from the teacher's labels: join results with the
- * request texts, keep one example per normalised text, split train / validation / held out
+ * request texts (and, with `teacherCache`, read the label cache for those texts), keep one
+ * example per normalised text, split train / validation / held out
  * deterministically, render records in `bedrock-conversation-2024` within the student's limits,
  * and write the files and a report. The held-out texts are written as a gold set, so
  * `labelq eval --gold heldout.jsonl` scores a model against the teacher on texts it never saw.
@@ -107,7 +113,15 @@ export async function exportTrainingSet(options: ExportOptions): Promise<ExportR
 
   const texts = await readRequestTexts(options.textFiles);
   const results = await readResultMessages(options.resultsFiles);
-  const { examples, counts } = teacherExamples(results, texts, { taxonomy: prompt.taxonomy, promptVersion: prompt.version, teacher: options.teacher });
+  const fromResults = teacherExamples(results, texts, { taxonomy: prompt.taxonomy, promptVersion: prompt.version, teacher: options.teacher });
+  const { counts } = fromResults;
+  let examples = fromResults.examples;
+  let cacheCounts: CacheCounts | null = null;
+  if (options.teacherCache) {
+    const cached = await cachedTeacherExamples(texts.all, options.teacherCache);
+    cacheCounts = cached.counts;
+    examples = mergeCachedExamples(examples, cached.examples, counts, cacheCounts);
+  }
   const split = splitExamples(examples, shares);
 
   // A reserved word in a text fails the job: such texts are left out of training and validation.
@@ -177,7 +191,7 @@ export async function exportTrainingSet(options: ExportOptions): Promise<ExportR
     shares: { validation: shares.validation, heldout: shares.heldout },
     textsPerRecord: options.textsPerRecord,
     minExamples: options.minExamples,
-    input: { ...counts, resultsFiles: [...options.resultsFiles], textFiles: [...options.textFiles] },
+    input: { ...counts, resultsFiles: [...options.resultsFiles], textFiles: [...options.textFiles], cache: cacheCounts },
     splits: {
       train: splitReport(exportedTrain, trainLines.bytes, trainLines.lines.length > 0 ? targets.train : null),
       validation: splitReport(exportedValidation, validationLines.bytes, validationLines.lines.length > 0 ? targets.validation : null),
@@ -187,7 +201,7 @@ export async function exportTrainingSet(options: ExportOptions): Promise<ExportR
     tokens: { total: tokenTotal, maxPerRecord: Math.max(0, ...allRecords.map((r) => r.tokens)), meanPerRecord: allRecords.length === 0 ? 0 : tokenTotal / allRecords.length },
     balance,
     thinDimensions: balance.filter((b) => b.thin.length > 0).map((b) => b.key),
-    warnings: warnings(counts, exportedTrain.length, exportedValidation.length, limits, prompt.version),
+    warnings: warnings(counts, cacheCounts, exportedTrain.length, exportedValidation.length, limits, prompt.version),
   };
   await fs.writeFile(targets.report, JSON.stringify(report, null, 2) + "\n", { mode: 0o600 });
   return report;
@@ -226,14 +240,14 @@ const GOLD_ID = /^[A-Za-z0-9._:@/-]{1,128}$/;
 function goldItems(examples: readonly TeacherExample[]): Omit<GoldItem, "tags">[] {
   const used = new Set<string>();
   return examples.map((x) => {
-    const origin = `${x.source.batchId}/${x.source.itemId}`;
+    const origin = x.source.batchId === "" ? x.source.itemId : `${x.source.batchId}/${x.source.itemId}`;
     const id = GOLD_ID.test(origin) && !used.has(origin) ? origin : `text-${createHash("sha256").update(x.normalized).digest("hex").slice(0, 16)}`;
     used.add(id);
-    return { id, text: x.text, labels: x.labels, notes: `teacher ${x.source.model}, prompt ${x.source.promptVersion}, batch ${x.source.batchId} item ${x.source.itemId}` };
+    return { id, text: x.text, labels: x.labels, notes: `teacher ${x.source.model}, prompt ${x.source.promptVersion}, ${x.source.from === "label-cache" ? `label cache, ${x.source.file}` : `batch ${x.source.batchId}`} item ${x.source.itemId}` };
   });
 }
 
-function warnings(counts: TeacherCounts, trainRecords: number, validationRecords: number, limits: StudentLimits, version: string): string[] {
+function warnings(counts: TeacherCounts, cache: CacheCounts | null, trainRecords: number, validationRecords: number, limits: StudentLimits, version: string): string[] {
   const out: string[] = [];
   const records = trainRecords + validationRecords;
   if (trainRecords === 0) out.push("no training records: nothing to train on (see what the input counts left out)");
@@ -244,6 +258,9 @@ function warnings(counts: TeacherCounts, trainRecords: number, validationRecords
     out.push(`${otherVersions.map(([v, n]) => `${n} labelled under prompt ${v}`).join(", ")} left out: records use prompt ${version} (choose another with --prompt)`);
   }
   if (counts.withoutText > 0) out.push(`${counts.withoutText} labelled items have no text in the --texts files (give the input files or request messages they were sent from)`);
+  if (cache && cache.stale > 0) {
+    out.push(`${cache.stale} texts cached under an older definition of some dimension left out: label them again with ${cache.teacher} under prompt ${version} to include them`);
+  }
   if (counts.conflictingDuplicates > 0) out.push(`${counts.conflictingDuplicates} repeated texts had other labels than the first seen; the first is kept`);
   return out;
 }

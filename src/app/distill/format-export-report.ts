@@ -36,6 +36,7 @@ export function formatExportReport(report: ExportReport): string {
       left.filter(([count]) => count > 0).map(([count, why]) => `${n(count)} ${why}`).join(", ") || "none"
     }`,
   );
+  if (i.cache) out.push(cacheLine(i.cache, n));
   const d = report.dropped;
   const drops = [
     [d.reservedWords, "holding a word the student refuses"],
@@ -62,6 +63,17 @@ export function formatExportReport(report: ExportReport): string {
   out.push(report.thinDimensions.length > 0 ? `too thin to learn: ${report.thinDimensions.join(", ")}` : "every answer of every dimension has enough examples");
   for (const w of report.warnings) out.push(`warning: ${w}`);
   return out.join("\n");
+}
+
+/** What the label cache held for the --texts texts, for the teacher the keys were computed for. */
+function cacheLine(c: NonNullable<ExportReport["input"]["cache"]>, n: (x: number) => string): string {
+  const also = c.inResultsToo > 0 ? ` (${n(c.inResultsToo)} also in the results, whose labels are kept)` : "";
+  const other = [
+    [c.invalidLabels, "with labels that do not fit the taxonomy"],
+    [sum(c.otherModel), `by another model (${entries(c.otherModel)})`],
+  ] as const;
+  const rest = other.filter(([count]) => count > 0).map(([count, why]) => `, ${n(count)} ${why}`).join("");
+  return `label cache (teacher ${c.teacher}, ${c.modelId}): ${n(c.texts)} texts looked up, ${n(c.found)} found${also}, ${n(c.stale)} stale (an older definition of some dimension), ${n(c.missing)} missing${rest}`;
 }
 
 function sum(counts: Record<string, number>): number {

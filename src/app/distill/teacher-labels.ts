@@ -17,7 +17,11 @@ export interface TeacherExample {
   normalized: string;
   /** Dimension key -> label (full names, as results carry them), one for every dimension of the taxonomy. */
   labels: Record<string, LabelValue>;
-  source: { file: string; batchId: string; itemId: string; model: string; promptVersion: string; from: "model" | "cache" };
+  /**
+   * `file` is the results file, or for labels read from the label cache the --texts file (`from`
+   * "label-cache"); `batchId` is empty for a text of a producer input file, which names no batch.
+   */
+  source: { file: string; batchId: string; itemId: string; model: string; promptVersion: string; from: "model" | "cache" | "label-cache" };
 }
 
 /** What happened to each result item read. */
@@ -37,12 +41,12 @@ export interface TeacherCounts {
   ambiguousText: number;
   /** Labels that are not a full, valid answer under the exported taxonomy. */
   invalidLabels: number;
-  /** Kept: one per normalised text. */
+  /** Kept: one per normalised text (with --from-cache, the texts taken from the label cache as well). */
   unique: number;
   /** Items whose normalised text was already kept, and of those, how many had other labels. */
   duplicates: number;
   conflictingDuplicates: number;
-  /** Kept texts by the model that labelled them. */
+  /** Kept texts by the model that labelled them (label cache entries included). */
   teachers: Record<string, number>;
 }
 
@@ -52,6 +56,17 @@ export interface RequestTexts {
   byId: Map<string, string>;
   /** Ids that name different texts in the input files. */
   ambiguousIds: Set<string>;
+  /** Every text read, in file and line order: what the label cache is asked about (it is keyed by text, not id). */
+  all: RequestText[];
+}
+
+/** One text of the --texts files and where it was read. */
+export interface RequestText {
+  text: string;
+  file: string;
+  /** The batch of a request message; absent for producer input files. */
+  batchId?: string;
+  itemId: string;
 }
 
 const requestLine = z.object({ batchId: z.string().min(1), items: z.array(z.object({ id: z.string().min(1), text: z.string() })).min(1) });
@@ -62,7 +77,7 @@ const requestLine = z.object({ batchId: z.string().min(1), items: z.array(z.obje
  * a record has none), or request messages, one per line, which also name each text's batch.
  */
 export async function readRequestTexts(files: readonly string[]): Promise<RequestTexts> {
-  const out: RequestTexts = { byBatchItem: new Map(), byId: new Map(), ambiguousIds: new Set() };
+  const out: RequestTexts = { byBatchItem: new Map(), byId: new Map(), ambiguousIds: new Set(), all: [] };
   for (const file of files) {
     const raw = await readFile(file, "--texts");
     const first = raw.split(/\r?\n/).find((l) => l.trim() !== "");
@@ -71,7 +86,10 @@ export async function readRequestTexts(files: readonly string[]): Promise<Reques
         if (line.trim() === "") return;
         const parsed = requestLine.safeParse(parseJson(line));
         if (!parsed.success) throw new InvalidRequestError(`--texts ${file}:${n + 1}: not a request message (the file's first line is one, so every line must be)`);
-        for (const item of parsed.data.items) out.byBatchItem.set(batchItemKey(parsed.data.batchId, item.id), item.text);
+        for (const item of parsed.data.items) {
+          out.byBatchItem.set(batchItemKey(parsed.data.batchId, item.id), item.text);
+          out.all.push({ text: item.text, file, batchId: parsed.data.batchId, itemId: item.id });
+        }
       });
       continue;
     }
@@ -79,6 +97,7 @@ export async function readRequestTexts(files: readonly string[]): Promise<Reques
       const known = out.byId.get(id);
       if (known !== undefined && known !== text) out.ambiguousIds.add(id);
       out.byId.set(id, text);
+      out.all.push({ text, file, itemId: id });
     }
   }
   return out;
