@@ -1,5 +1,6 @@
-import { controlError, validationError, type ConstraintFailure, type ControlError } from "../jobs/control-plane-errors.ts";
+import { validationError, type ConstraintFailure, type ControlError } from "../jobs/control-plane-errors.ts";
 import { parseS3Uri, type S3Location } from "../jobs/job-request.ts";
+import { checkString, isObject, parseBody } from "./request-fields.ts";
 import type { CustomizationType } from "./customization-models.ts";
 
 // Constraints as the Bedrock service model (botocore bedrock/2023-04-20 service-2.json) declares
@@ -31,30 +32,14 @@ export interface CreateCustomizationRequest {
   customizationConfig: Record<string, unknown> | undefined;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-function checkString(failures: ConstraintFailure[], at: string, value: unknown, re: RegExp, max: number): string {
-  if (typeof value !== "string") {
-    failures.push({ at, value: value ?? "null", constraint: "Member must not be null" });
-    return "";
-  }
-  if (value.length < 1 || value.length > max) failures.push({ at, value, constraint: `Member must have length between 1 and ${max}` });
-  else if (!re.test(value)) failures.push({ at, value, constraint: `Member must satisfy regular expression pattern: ${re.source.slice(1, -1)}` });
-  return value;
-}
-
 /**
  * Parses and validates CreateModelCustomizationJob's body. FINE_TUNING and DISTILLATION only (the
  * types labelq uses; CONTINUED_PRE_TRAINING and reinforcement fine-tuning are not emulated).
  */
 export function parseCreateCustomizationBody(raw: string): CreateCustomizationRequest | ControlError {
-  let body: unknown;
-  try {
-    body = JSON.parse(raw);
-  } catch {
-    return controlError("ValidationException", "The request body is not valid JSON.");
-  }
-  if (!isObject(body)) return controlError("ValidationException", "The request body must be a JSON object.");
+  const parsed = parseBody(raw);
+  if (!("body" in parsed)) return parsed;
+  const { body } = parsed;
   const failures: ConstraintFailure[] = [];
   const jobName = checkString(failures, "jobName", body.jobName, NAME, 63);
   const customModelName = checkString(failures, "customModelName", body.customModelName, NAME, 63);

@@ -1,4 +1,5 @@
-import { controlError, validationError, type ConstraintFailure, type ControlError } from "../jobs/control-plane-errors.ts";
+import { validationError, type ConstraintFailure, type ControlError } from "../jobs/control-plane-errors.ts";
+import { checkString, parseBody } from "./request-fields.ts";
 
 // Constraints as the Bedrock API reference gives them: CreateCustomModelDeployment's
 // modelDeploymentName ([0-9a-zA-Z][_-]?){1,63} and modelArn (a custom model ARN, at most 1011);
@@ -25,28 +26,6 @@ export interface CreateProvisionedRequest {
   modelUnits: number;
   commitmentDuration: "OneMonth" | "SixMonths" | undefined;
   clientRequestToken: string | undefined;
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-function parseBody(raw: string): { body: Record<string, unknown> } | ControlError {
-  let body: unknown;
-  try {
-    body = JSON.parse(raw);
-  } catch {
-    return controlError("ValidationException", "The request body is not valid JSON.");
-  }
-  return isObject(body) ? { body } : controlError("ValidationException", "The request body must be a JSON object.");
-}
-
-function checkString(failures: ConstraintFailure[], at: string, value: unknown, re: RegExp, max: number): string {
-  if (typeof value !== "string") {
-    failures.push({ at, value: value ?? "null", constraint: "Member must not be null" });
-    return "";
-  }
-  if (value.length < 1 || value.length > max) failures.push({ at, value, constraint: `Member must have length between 1 and ${max}` });
-  else if (!re.test(value)) failures.push({ at, value, constraint: `Member must satisfy regular expression pattern: ${re.source.slice(1, -1)}` });
-  return value;
 }
 
 /** Parses and validates CreateCustomModelDeployment's body. */
