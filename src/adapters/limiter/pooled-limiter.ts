@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { ModelCallError, ShuttingDownError } from "../../core/errors/errors.ts";
-import { type Headroom, mostHeadroom } from "../../core/quota/pools.ts";
+import { dayCanTake, type Headroom, mostHeadroom } from "../../core/quota/pools.ts";
 import type { CallFeedback, ModelCall, RateLimiter } from "../../core/quota/rate-limiter.ts";
 import { type PoolRoute, runWithRoute } from "../../core/quota/pool-route.ts";
 import type { ServiceTier } from "../../core/models/service-tiers.ts";
@@ -11,6 +11,8 @@ import { waitUntilCanStart } from "./start-gate.ts";
 export interface PoolLimiter extends RateLimiter {
   headroom(call: ModelCall): Promise<Headroom>;
   canStart(models: readonly string[]): boolean;
+  /** Each model's tokens counted in the rolling day against its tpd, for lanes with one. */
+  dayBudgets?(): { model: string; tokens: number; tpd: number }[];
 }
 
 /** One quota pool: a Region's quota (or an account's in it), with the limiter that keeps labelq under it. */
@@ -82,7 +84,27 @@ export class PooledLimiter implements RateLimiter {
     return this.#pools.filter((p) => this.#allowed(p, model));
   }
 
+  /**
+   * Run the call in the pool with the most headroom. A pool that refuses it before it starts
+   * because its day budget (tpd) is spent pauses itself; the call is then routed again among the
+   * others, until none is left and the model's daily pause applies (MODEL_QUOTA_EXHAUSTED).
+   */
   async schedule<T>(call: ModelCall, task: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      let started = false;
+      try {
+        return await this.#scheduleIn(call, () => {
+          started = true;
+          return task();
+        });
+      } catch (error) {
+        const refusedForTheDay = !started && error instanceof ModelCallError && error.code === "MODEL_QUOTA_EXHAUSTED";
+        if (!refusedForTheDay || attempt >= this.#pools.length) throw error;
+      }
+    }
+  }
+
+  async #scheduleIn<T>(call: ModelCall, task: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new ShuttingDownError();
     const pool = await this.#choose(call);
     const key = `${pool.id}\u0000${call.model}`;
@@ -168,6 +190,11 @@ export class PooledLimiter implements RateLimiter {
     return Object.fromEntries([...sums].map(([model, s]) => [model, s.sum / s.n]));
   }
 
+  /** Each pool and model's tokens in the rolling day against its tpd, for labelq_pool_tokens_today. */
+  dayBudgets(): { pool: string; model: string; tokens: number; tpd: number }[] {
+    return this.#pools.flatMap((p) => (p.limiter.dayBudgets?.() ?? []).map((d) => ({ pool: p.id, ...d })));
+  }
+
   /** Whether each pool is in service (not taken out), by pool id, for labelq_pool_available. */
   availability(): Record<string, boolean> {
     const now = this.#clock.now();
@@ -205,10 +232,16 @@ export class PooledLimiter implements RateLimiter {
     // Read after the awaits, so calls routed meanwhile are counted.
     const adjusted = rooms.map(({ pool, headroom }) => {
       const pending = this.#pending.get(`${pool.id}\u0000${model}`);
-      return { pool, headroom: pending ? { tokens: headroom.tokens - pending.tokens, requests: headroom.requests - pending.calls } : headroom };
+      if (!pending) return { pool, headroom };
+      const day = headroom.dayTokens !== undefined ? { dayTokens: headroom.dayTokens - pending.tokens } : {};
+      return { pool, headroom: { tokens: headroom.tokens - pending.tokens, requests: headroom.requests - pending.calls, ...day } };
     });
-    this.#turn = (this.#turn + 1) % adjusted.length;
-    return mostHeadroom(adjusted, this.#turn)!;
+    // A pool whose day budget cannot take the call gets it only when none can: its lane then
+    // refuses it, pauses until the day has room, and the call is routed again or fails for the day.
+    const withDay = adjusted.filter((r) => dayCanTake(r.headroom));
+    const candidates = withDay.length > 0 ? withDay : adjusted;
+    this.#turn = (this.#turn + 1) % candidates.length;
+    return mostHeadroom(candidates, this.#turn)!;
   }
 
   #isOut(pool: Pool, now: number): boolean {

@@ -8,6 +8,7 @@ import { CallSlots } from "./call-slots.ts";
 import { isCredentialsRefusal, isPermissionRefusal, LIMITER_REDIS_OPTIONS } from "./redis-connection.ts";
 import { backgroundClock, type Clock } from "../../core/util/clock.ts";
 import { waitUntilCanStart } from "./start-gate.ts";
+import { BEDROCK_DAY, type DayStore, type DayTiming, LocalDayStore, RedisDayStore } from "./day-budget.ts";
 import { BEDROCK_WINDOW, LocalWindowStore, RedisWindowStore, type WindowStore, type WindowTiming } from "./quota-window.ts";
 import type { ModelResponse } from "../../core/models/model-provider.ts";
 import type { CallFeedback, ModelCall, RateLimiter } from "../../core/quota/rate-limiter.ts";
@@ -33,6 +34,8 @@ export interface QuotaLimiterOptions {
   aimd?: AimdSettings;
   /** Window length and safety margin; tests shorten them. */
   timing?: WindowTiming;
+  /** The day a lane's tpd is counted over (rolling 24 h in one-minute buckets, day-budget.ts). */
+  dayTiming?: DayTiming;
   /** Where the limiter reads the time and waits (the real clock, unref'd, unless a test drives it). */
   clock?: Clock;
 }
@@ -54,6 +57,8 @@ const MAX_POLL_MS = 250;
 const REDIS_READY_TIMEOUT_MS = 2_000;
 /** How often each lane raises its rate after quiet, checks on Redis after an outage, and re-tries its head waiter. */
 const TICK_MS = 1_000;
+/** How often an idle lane with a tpd reads its day again, for the gauges. */
+const DAY_READ_EVERY_MS = 10_000;
 /** How long after losing Redis a lane asks it again whether it is back. */
 const REDIS_RECHECK_MS = 5_000;
 
@@ -120,7 +125,7 @@ export class QuotaLimiter implements RateLimiter {
 
   report(call: ModelCall, feedback: CallFeedback): void {
     if (feedback.outcome === "quota-exhausted") {
-      this.#dailyPause.set(call.model, Math.max(feedback.resetsAt, this.#dailyPause.get(call.model) ?? 0));
+      this.#pause(call.model, feedback.resetsAt);
       this.#logger.warn({ model: call.model, until: new Date(feedback.resetsAt).toISOString() }, "daily token quota spent: model paused until it resets");
     }
     this.#lanes.get(call.model)?.report(call, feedback);
@@ -173,6 +178,14 @@ export class QuotaLimiter implements RateLimiter {
     return Object.fromEntries([...this.#lanes].map(([model, lane]) => [model, lane.factor]));
   }
 
+  /** Each model's tokens counted in the rolling day and its tpd, for lanes with a tpd (as of their last count). */
+  dayBudgets(): { model: string; tokens: number; tpd: number }[] {
+    return [...this.#lanes].flatMap(([model, lane]) => {
+      const day = lane.day;
+      return day ? [{ model, ...day }] : [];
+    });
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#closing.abort(new ShuttingDownError());
@@ -214,11 +227,36 @@ export class QuotaLimiter implements RateLimiter {
     }
   }
 
+  /** Pause `model` until `until` (a later pause wins). */
+  #pause(model: string, until: number): void {
+    this.#dailyPause.set(model, Math.max(until, this.#dailyPause.get(model) ?? 0));
+  }
+
+  /**
+   * The lane's day budget cannot take a call: pause the model here until it can (the pooled
+   * limiter then routes to other pools), and say so once per pause.
+   */
+  #daySpent(model: string, until: number, tokens: number, tpd: number): void {
+    const wasPaused = this.pausedUntil(model) !== undefined;
+    this.#pause(model, until);
+    if (!wasPaused) {
+      this.#logger.warn({ model, tokensToday: tokens, tpd, until: new Date(until).toISOString() }, "day token budget (tpd) spent: no calls here until the rolling day has room");
+    }
+  }
+
   #lane(model: string): Lane {
     let lane = this.#lanes.get(model);
     if (!lane) {
       if (this.#closed) throw new ShuttingDownError();
-      lane = new Lane(model, { options: this.#options, redis: this.#redis, slots: this.#slots, ready: this.#ready, logger: this.#logger, clock: this.#clock });
+      lane = new Lane(model, {
+        options: this.#options,
+        redis: this.#redis,
+        slots: this.#slots,
+        ready: this.#ready,
+        logger: this.#logger,
+        clock: this.#clock,
+        daySpent: (until, tokens, tpd) => this.#daySpent(model, until, tokens, tpd),
+      });
       this.#lanes.set(model, lane);
     }
     return lane;
@@ -234,6 +272,8 @@ interface LaneParts {
   ready: Promise<void>;
   logger: Logger;
   clock: Clock;
+  /** The lane's day budget (tpd) cannot take a call until `until`; `tokens` counted in the day. */
+  daySpent: (until: number, tokens: number, tpd: number) => void;
 }
 
 interface Waiter {
@@ -249,6 +289,8 @@ interface Admitted {
   weight: number;
   /** The window the reservation was taken from: the shared one, or a local one during an outage. */
   store: WindowStore;
+  /** Where the call's tokens are counted in the day, when the lane has a tpd. */
+  day?: { store: DayStore; bucket: number };
 }
 
 /** One model's window, waiting calls and adaptive rate; its calls in flight and spacing are CallSlots'. */
@@ -262,6 +304,12 @@ class Lane {
   readonly #shared: WindowStore | undefined;
   readonly #sharedAimd: AimdStore | undefined;
   readonly #local: WindowStore;
+  readonly #sharedDay: DayStore | undefined;
+  readonly #localDay: DayStore;
+  readonly #daySpent: LaneParts["daySpent"];
+  /** The day's tokens as last counted, and the tpd they count against (undefined: no tpd). */
+  #day: { tokens: number; tpd: number } | undefined;
+  #dayReadAt = 0;
   readonly #localAimd = new LocalAimdStore();
   readonly #waiters: Waiter[] = [];
   readonly #admitted = new WeakMap<ModelCall, Admitted>();
@@ -294,6 +342,15 @@ class Lane {
     this.#shared = redis ? new RedisWindowStore(redis, `${options.id}:${model}:window`, timing) : undefined;
     this.#sharedAimd = redis ? new RedisAimdStore(redis, `${options.id}:${model}:aimd`) : undefined;
     this.#local = new LocalWindowStore(timing);
+    const dayTiming = options.dayTiming ?? BEDROCK_DAY;
+    this.#sharedDay = redis ? new RedisDayStore(redis, `${options.id}:${model}:day`, dayTiming) : undefined;
+    this.#localDay = new LocalDayStore(dayTiming);
+    this.#daySpent = parts.daySpent;
+  }
+
+  /** The day's tokens and tpd as last counted, for lanes with a tpd. */
+  get day(): { tokens: number; tpd: number } | undefined {
+    return this.#day;
   }
 
   get factor(): number {
@@ -311,7 +368,7 @@ class Lane {
 
   /** See QuotaLimiter.headroom. */
   async headroom(call: ModelCall): Promise<Headroom> {
-    const { store, quota } = this.#target();
+    const { store, quota, day } = this.#target();
     const factor = Math.max(this.#state.factor, this.#aimd.minFactor);
     let used;
     try {
@@ -324,10 +381,27 @@ class Lane {
     const queuedCalls = this.#waiters.length + this.#waitingForSlot;
     const tpm = Math.floor(quota.tpm * factor);
     const rpm = Math.floor(quota.rpm * factor);
-    return {
+    const room = {
       tokens: tpm === 0 ? Infinity : tpm - used.tokens - queuedTokens - this.#weightOf(call),
       requests: rpm === 0 ? Infinity : rpm - used.requests - queuedCalls - 1,
     };
+    if (!day) return room;
+    const today = await this.#readDay(day);
+    return { ...room, dayTokens: day.tpd - today - queuedTokens - this.#weightOf(call) };
+  }
+
+  /** The day's tokens now (the last count when the store cannot be read), remembered for the gauges. */
+  async #readDay(day: { store: DayStore; tpd: number }): Promise<number> {
+    const now = this.#clock.now();
+    try {
+      const tokens = await day.store.used(now);
+      this.#day = { tokens, tpd: day.tpd };
+      this.#dayReadAt = now;
+      return tokens;
+    } catch (error) {
+      this.#degrade(error);
+      return this.#day?.tokens ?? 0;
+    }
   }
 
   /** Take a call slot (Bottleneck), then wait inside it until the window admits the call, then run it. */
@@ -364,7 +438,13 @@ class Lane {
     }
     if (!admitted) return;
     // Refused (throttled, quota spent) or failed calls: Bedrock counted nothing.
-    const done = feedback.outcome === "ok" ? this.#settle(call, admitted, feedback.usage) : admitted.store.release(admitted.id, admitted.weight);
+    const cost = feedback.outcome === "ok" ? this.#settledCost(call, feedback.usage) : undefined;
+    const day = admitted.day;
+    if (day) {
+      const counted = cost !== undefined ? day.store.settle(day.bucket, admitted.weight, cost) : day.store.release(day.bucket, admitted.weight);
+      counted.catch(() => undefined);
+    }
+    const done = cost !== undefined ? admitted.store.settle(admitted.id, admitted.weight, cost) : admitted.store.release(admitted.id, admitted.weight);
     done.then(
       () => void this.#pump(),
       () => undefined,
@@ -374,6 +454,9 @@ class Lane {
   /** Once a second: raise the rate after quiet, check on Redis after an outage, and re-try the head waiter. */
   async tick(): Promise<void> {
     await this.#applyAimd((store) => store.quietTick(this.#clock.now(), this.#aimd));
+    // Keep the day's gauge true while no call counts it (old buckets leave the day).
+    const { day } = this.#target();
+    if (day && this.#clock.now() - this.#dayReadAt >= DAY_READ_EVERY_MS) await this.#readDay(day);
     if (this.#redis && this.#degradedSince !== undefined && this.#clock.now() - this.#degradedSince > REDIS_RECHECK_MS) {
       try {
         await this.#redis.ping();
@@ -392,15 +475,14 @@ class Lane {
     for (const w of this.#waiters.splice(0)) w.fail(new ShuttingDownError());
   }
 
-  /** Replace the reservation of an answered call by what it cost, and learn from its input count. */
-  #settle(call: ModelCall, admitted: Admitted, usage: ModelUsage): Promise<void> {
+  /** What an answered call cost the quota (its reservation is replaced by it), learning from its input count. */
+  #settledCost(call: ModelCall, usage: ModelUsage): number {
     if (call.reserve && call.reserve.inputTokens > 0) {
       // Learn how far the estimate is from Bedrock's count, so later reservations are not short.
       const ratio = usage.inputTokens / call.reserve.inputTokens;
       this.#inputRatio = Math.min(2, Math.max(1, 0.8 * this.#inputRatio + 0.2 * ratio));
     }
-    const cost = call.reserve ? settledTokens(call.reserve, usage) : usage.inputTokens + usage.outputTokens;
-    return admitted.store.settle(admitted.id, admitted.weight, cost);
+    return call.reserve ? settledTokens(call.reserve, usage) : usage.inputTokens + usage.outputTokens;
   }
 
   /** Wait in FIFO order until the window admits the call, then run it. */
@@ -427,7 +509,7 @@ class Lane {
       while (this.#waiters.length > 0) {
         const head = this.#waiters[0]!;
         const id = randomUUID();
-        const { store, quota } = this.#target();
+        const { store, quota, day } = this.#target();
         const factor = Math.max(this.#state.factor, this.#aimd.minFactor);
         const limits = { rpm: Math.floor(quota.rpm * factor), tpm: Math.floor(quota.tpm * factor) };
         let verdict;
@@ -441,14 +523,50 @@ class Lane {
           this.#refused = true;
           return this.#retryIn(Math.min(verdict.retryInMs, MAX_POLL_MS));
         }
+        // The minute admitted the call; the day (when the lane has a tpd) must take it too.
+        let counted: Admitted["day"];
+        if (day) {
+          let inDay;
+          try {
+            inDay = await day.store.tryReserve(head.weight, day.tpd, this.#clock.now());
+          } catch (error) {
+            this.#degrade(error);
+            await store.release(id, head.weight).catch(() => undefined);
+            continue;
+          }
+          this.#day = { tokens: inDay.used + (inDay.admitted ? head.weight : 0), tpd: day.tpd };
+          if (!inDay.admitted) {
+            await store.release(id, head.weight).catch(() => undefined);
+            this.#refused = false;
+            this.#refuseForTheDay(inDay.fitsAt, inDay.used, day.tpd);
+            return;
+          }
+          counted = { store: day.store, bucket: inDay.bucket };
+        }
         this.#refused = false;
         this.#waiters.shift();
-        this.#admitted.set(head.call, { id, weight: head.weight, store });
+        this.#admitted.set(head.call, { id, weight: head.weight, store, ...(counted ? { day: counted } : {}) });
         head.start();
       }
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /**
+   * The day cannot take the head call: the limiter pauses the model here until `fitsAt`, and every
+   * call waiting here fails with MODEL_QUOTA_EXHAUSTED before it started (the pooled limiter routes
+   * it to another pool; with none left, the model's daily pause applies).
+   */
+  #refuseForTheDay(fitsAt: number, tokens: number, tpd: number): void {
+    this.#daySpent(fitsAt, tokens, tpd);
+    const error = new ModelCallError(
+      "MODEL_QUOTA_EXHAUSTED",
+      this.#model,
+      `${this.#model}: the day token budget (tpd ${tpd}, ${tokens} counted in the last 24 h) cannot take the call until ${new Date(fitsAt).toISOString()}`,
+      { resetsAt: fitsAt },
+    );
+    for (const w of this.#waiters.splice(0)) w.fail(error);
   }
 
   /** Pump again after `ms`, in place of any re-try already pending. */
@@ -462,16 +580,26 @@ class Lane {
     );
   }
 
-  /** The shared window with the whole quota, or during a Redis outage a local one with this process's share. */
-  #target(): { store: WindowStore; quota: ModelQuota } {
+  /**
+   * The shared window and day with the whole quota, or during a Redis outage local ones with this
+   * process's share. `day` only when the lane has a tpd.
+   */
+  #target(): { store: WindowStore; quota: ModelQuota; day?: { store: DayStore; tpd: number } } {
     // A window shorter than Bedrock's minute (an emulator's, in tests) holds that share of the per-minute quota.
     const perMinute = this.#options.quotaFor(this.#model);
     const scale = (this.#options.timing ?? BEDROCK_WINDOW).windowMs / 60_000;
     const scaled = (n: number) => (n === 0 ? 0 : Math.max(1, Math.floor(n * scale)));
     const quota = { rpm: scaled(perMinute.rpm), tpm: scaled(perMinute.tpm) };
-    if (this.#shared && this.#degradedSince === undefined) return { store: this.#shared, quota };
+    const tpd = perMinute.tpd ?? 0;
+    if (this.#shared && this.#degradedSince === undefined) {
+      return { store: this.#shared, quota, ...(tpd > 0 && this.#sharedDay ? { day: { store: this.#sharedDay, tpd } } : {}) };
+    }
     const share = this.#shared ? this.#options.localShare : 1;
-    return { store: this.#local, quota: { rpm: Math.floor(quota.rpm * share), tpm: Math.floor(quota.tpm * share) } };
+    return {
+      store: this.#local,
+      quota: { rpm: Math.floor(quota.rpm * share), tpm: Math.floor(quota.tpm * share) },
+      ...(tpd > 0 ? { day: { store: this.#localDay, tpd: Math.max(1, Math.floor(tpd * share)) } } : {}),
+    };
   }
 
   #degrade(cause: unknown): void {

@@ -345,7 +345,7 @@ function observeWorkerGauges(pipeline: MessagePipeline, pool: WorkerPool): void 
     cacheErrors: () => cache?.stats().errors ?? 0,
     rateFactors: () => limiter.rateFactors(),
     breakers: () => Object.fromEntries(breakers.models().map((m) => [m, breakers.state(m)])),
-    ...(limiter instanceof PooledLimiter ? { pools: () => limiter.availability() } : {}),
+    ...(limiter instanceof PooledLimiter ? { pools: () => limiter.availability(), poolDays: () => limiter.dayBudgets() } : {}),
   });
 }
 

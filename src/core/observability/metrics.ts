@@ -220,6 +220,26 @@ export class Metrics {
     },
   });
 
+  readonly poolTokensToday = new Gauge({
+    name: "labelq_pool_tokens_today",
+    help: "Tokens counted against a quota pool's day budget (LABELQ_POOLS tpd) for a model over the rolling 24 hours, fleet-wide, as of the lane's last count",
+    labelNames: ["pool", "model"] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const d of this.#sources.poolDays?.() ?? []) this.poolTokensToday.set({ pool: d.pool, model: d.model }, d.tokens);
+    },
+  });
+
+  readonly poolDayShare = new Gauge({
+    name: "labelq_pool_day_share_used",
+    help: "Share of a quota pool's day budget (tpd) used by a model over the rolling 24 hours (1 = spent: calls go to other pools)",
+    labelNames: ["pool", "model"] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const d of this.#sources.poolDays?.() ?? []) this.poolDayShare.set({ pool: d.pool, model: d.model }, d.tpd > 0 ? d.tokens / d.tpd : 0);
+    },
+  });
+
   /** Name where the gauges read their values from. */
   observeGauges(sources: GaugeSources): void {
     this.#sources = sources;
@@ -246,4 +266,6 @@ export interface GaugeSources {
   breakers: () => Record<string, string>;
   /** Whether each quota pool is in service, by pool id; absent without LABELQ_POOLS. */
   pools?: () => Record<string, boolean>;
+  /** Each pool and model's tokens in the rolling day and its tpd, for lanes with a tpd; absent without LABELQ_POOLS. */
+  poolDays?: () => { pool: string; model: string; tokens: number; tpd: number }[];
 }

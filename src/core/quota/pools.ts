@@ -39,10 +39,20 @@ export function residencyRefusal(pool: Pick<PoolPlace, "region">, idKind: Geogra
   return geography === scope.geography ? undefined : `LABELQ_RESIDENCY=${scope.residency} keeps prompts in the ${scope.geography} geography, and ${pool.region} is in ${geography}`;
 }
 
-/** Room left in a pool's window for one call: tokens after its reservation, and requests after it. Infinity: no limit. */
+/**
+ * Room left in a pool's window for one call: tokens after its reservation, and requests after it;
+ * Infinity: no limit. `dayTokens`: room left in the pool's day budget (tpd) after the reservation,
+ * when the pool has one.
+ */
 export interface Headroom {
   tokens: number;
   requests: number;
+  dayTokens?: number;
+}
+
+/** Whether the pool's day budget can take the call (true without a tpd). */
+export function dayCanTake(h: Headroom): boolean {
+  return h.dayTokens === undefined || h.dayTokens >= 0;
 }
 
 /**
