@@ -16,6 +16,7 @@
 // Regions, each with the same emulator quota (the emulator keeps a window per Region), on N times
 // the backlog; it prints each pool's share of its own quota beside the one-pool labelq row.
 //   npm run bench:quota -- --scenarios local --pools 2 --ramp 30 --steady 60
+// With naive among the scenarios, --pools N also runs the naive client over the N Regions in turn.
 import { BedrockRuntimeClient, ConverseCommand } from "@aws-sdk/client-bedrock-runtime";
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { Redis } from "ioredis";
@@ -200,17 +201,25 @@ function watch(stack: LocalStack, t0: number, factor: () => Promise<number | und
 }
 
 // ---------------------------------------------------------------------------------------------
-// (a) naive: N loops of direct Converse calls, the SDK's default retries, no limiter.
+// (a) naive: N loops of direct Converse calls, the SDK's default retries, no limiter. With
+// `regions` (the --pools baseline) the loops take the Regions in turn, a client per Region, as a
+// router with static, equal weights and no quota of its own does.
 
-async function runNaive(): Promise<Outcome> {
+async function runNaive(regions?: readonly string[]): Promise<Outcome> {
   const stack = await startStack();
   const prompt = benchPrompt;
+  const pooled = regions !== undefined;
   // As most users write it: the defaults (maxAttempts 3, standard retry mode).
-  const client = new BedrockRuntimeClient({ region: stack.region, endpoint: stack.endpoints.bedrock, credentials: LOCAL_CREDENTIALS });
-  const work = requestsFor("naive").map((r) => r.items.map((it) => it.text));
+  const clientsByRegion = (regions ?? [stack.region]).map((region) => ({
+    region,
+    client: new BedrockRuntimeClient({ region, endpoint: stack.endpoints.bedrock, credentials: LOCAL_CREDENTIALS }),
+  }));
+  const work = requestsFor(pooled ? `naive-pools${clientsByRegion.length}` : "naive", clientsByRegion.length).map((r) => r.items.map((it) => it.text));
   const completions: Completion[] = [];
+  const calls: { pool: string; at: number; quotaTokens: number }[] = [];
   const errors = new Map<string, number>();
   let failed = 0;
+  let turn = 0;
   const stop = new AbortController();
   const t0 = Date.now();
   const watcher = watch(stack, t0, () => Promise.resolve(undefined));
@@ -218,9 +227,10 @@ async function runNaive(): Promise<Outcome> {
     while (!stop.signal.aborted) {
       const texts = work.shift();
       if (!texts) return;
+      const { region, client } = clientsByRegion[turn++ % clientsByRegion.length]!;
       const started = performance.now();
       try {
-        await client.send(
+        const out = await client.send(
           new ConverseCommand({
             modelId: model.modelId,
             system: [{ text: prompt.system }],
@@ -230,6 +240,7 @@ async function runNaive(): Promise<Outcome> {
           { abortSignal: stop.signal },
         );
         completions.push({ at: Date.now() - t0, latencyMs: performance.now() - started, texts: texts.length });
+        calls.push({ pool: region, at: Date.now() - t0, quotaTokens: (out.usage?.inputTokens ?? 0) + (out.usage?.outputTokens ?? 0) * model.outputBurnDown });
       } catch (error) {
         if (stop.signal.aborted) return;
         failed += 1;
@@ -240,22 +251,24 @@ async function runNaive(): Promise<Outcome> {
       }
     }
   };
-  const loops = Array.from({ length: P.naiveConcurrency }, loop);
+  const concurrency = P.naiveConcurrency * clientsByRegion.length;
+  const loops = Array.from({ length: concurrency }, loop);
   await sleep(t0 + durationS * 1000 - Date.now());
   const w = watcher.end();
   stop.abort();
   await Promise.all(loops);
-  client.destroy();
+  for (const c of clientsByRegion) c.client.destroy();
   await stack.close();
   return {
-    name: `naive (${P.naiveConcurrency} concurrent calls, SDK retries)`,
+    name: pooled ? `naive, ${clientsByRegion.length} Regions in turn (${concurrency} concurrent calls, SDK retries)` : `naive (${P.naiveConcurrency} concurrent calls, SDK retries)`,
     completions,
     ...w,
     failedAttempts: failed,
     dlq: undefined,
     unaccounted: undefined,
     itemErrors: 0,
-    quotaMultiple: 1,
+    quotaMultiple: clientsByRegion.length,
+    ...(pooled ? { poolCalls: calls } : {}),
     notes: [`errors after SDK retries: ${[...errors].map(([k, v]) => `${k} ${v}`).join(", ") || "none"}`],
   };
 }
@@ -636,6 +649,7 @@ const run = async (f: () => Promise<Outcome>) => {
 if (P.scenarios.has("naive")) await run(runNaive);
 if (P.scenarios.has("local")) await run(runLocal);
 if (P.scenarios.has("fleet")) for (const n of P.fleet) await run(() => runFleet(n));
+if (P.pools > 0 && P.scenarios.has("naive")) await run(() => runNaive(POOL_REGIONS.slice(0, P.pools)));
 if (P.pools > 0) await run(() => runPools(P.pools));
 
 console.log(`\n| scenario | texts/min | % of binding quota (${binding}) | % of rpm | % of tpm | model calls | throttled | throttled share | p50 batch s | p99 batch s | failed batch attempts | DLQ | unaccounted |`);
@@ -651,7 +665,7 @@ for (const o of outcomes) {
 if (P.pools > 0) {
   console.log(`\n| scenario | quota pools | texts/min | % of all pools' binding quota (${binding}) | model calls | throttled share | each pool's share of its own quota |`);
   console.log("|---|---|---|---|---|---|---|");
-  for (const o of outcomes.filter((x) => !x.name.startsWith("naive") && !x.name.includes("fleet"))) {
+  for (const o of outcomes.filter((x) => !x.name.includes("fleet") && (x.quotaMultiple > 1 || !x.name.startsWith("naive")))) {
     const s = summarize(o);
     console.log(`| ${o.name} | ${o.quotaMultiple} | ${s.perMin.toFixed(0)} | ${pct(s.share)} | ${s.calls} | ${pct(s.throttledShare)} | ${poolShares(o, s)} |`);
   }
@@ -672,7 +686,7 @@ if (pacedEveryMs !== undefined) {
   }
 }
 
-const naive = outcomes.find((o) => o.name.startsWith("naive"));
+const naive = outcomes.find((o) => o.name.startsWith("naive") && o.quotaMultiple === 1);
 const local = outcomes.find((o) => o.name.includes("local limiter")) ?? outcomes.find((o) => o.name.includes("1 worker process"));
 if (naive && local && P.chart) {
   const toPoints = (o: Outcome) => summarize(o).buckets.map((v, k) => [(k + 0.5) * P.bucketS, v] as const);
