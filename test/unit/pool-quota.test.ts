@@ -3,7 +3,7 @@ import { createPooledLimiter } from "../../src/adapters/limiter/pool-setup.ts";
 import { BEDROCK_WINDOW } from "../../src/adapters/limiter/quota-window.ts";
 import { loadConfig } from "../../src/core/config/config.ts";
 import { loadModelCatalogue } from "../../src/core/models/model-catalogue.ts";
-import { drainQuota, poolQuota, poolRefusal } from "../../src/core/quota/pool-quota.ts";
+import { drainQuota, poolQuota, poolRefusal, withAccountDays } from "../../src/core/quota/pool-quota.ts";
 import { silentLogger } from "../support/fakes.ts";
 
 // The bulk router's drain estimate and the limiter's lanes read one source (core/quota/pool-quota.ts).
@@ -57,5 +57,19 @@ describe("the quota that drains a model's backlog", () => {
     } finally {
       await limiter.close();
     }
+  });
+});
+
+describe("a pool's tpd from the account", () => {
+  it("fills an unset tpd with the lowest daily quota among the pool's models, and keeps a typed-in one", () => {
+    const pools = [{ id: "a" }, { id: "b", tpd: 7 }, { id: "c" }];
+    const rows = [
+      { pool: "a", account: { tpd: 900 } },
+      { pool: "a", account: { tpd: 400 } },
+      { pool: "a", account: {} },
+      { pool: "b", account: { tpd: 100 } },
+      { pool: "c" },
+    ];
+    expect(withAccountDays(pools, rows)).toEqual([{ id: "a", tpd: 400 }, { id: "b", tpd: 7 }, { id: "c" }]);
   });
 });

@@ -91,11 +91,13 @@ describe("a lane with a tpd", () => {
 
 /** A pool limiter with a day budget a test sets: runs every task, or refuses for the day when `spent`. */
 class DayPoolLimiter extends PassThroughLimiter implements PoolLimiter {
-  constructor(
-    public dayTokens: number,
-    public spentUntil?: number,
-  ) {
+  dayTokens: number;
+  spentUntil: number | undefined;
+
+  constructor(dayTokens: number, spentUntil?: number) {
     super();
+    this.dayTokens = dayTokens;
+    this.spentUntil = spentUntil;
   }
 
   override schedule<T>(c: ModelCall, task: () => Promise<T>): Promise<T> {

@@ -58,3 +58,23 @@ export function drainQuota(config: Pick<Config, "region" | "limiter">, catalogue
   const sum = (field: "rpm" | "tpm") => (carrying.length === 0 || carrying.some((q) => q[field] === 0) ? 0 : carrying.reduce((n, q) => n + q[field], 0));
   return { rpm: sum("rpm"), tpm: sum("tpm") };
 }
+
+/** One pool's and model's daily token quota as the account reports it (a row of readPoolQuotas). */
+export interface AccountDay {
+  pool: string;
+  account?: { tpd?: number };
+}
+
+/**
+ * Pools with `tpd` unset take the account's daily token quota ("Model invocation max tokens per
+ * day for <model>", Service Quotas): the lowest among the models the pool serves, since one pool
+ * limit covers them all. A pool whose quota could not be read keeps no tpd (Bedrock's own daily
+ * throttle still pauses it).
+ */
+export function withAccountDays<P extends Pick<PoolConfig, "id" | "tpd">>(pools: readonly P[], rows: readonly AccountDay[]): P[] {
+  return pools.map((pool) => {
+    if (pool.tpd !== undefined) return pool;
+    const days = rows.filter((r) => r.pool === pool.id).flatMap((r) => (r.account?.tpd !== undefined && r.account.tpd > 0 ? [r.account.tpd] : []));
+    return days.length > 0 ? { ...pool, tpd: Math.min(...days) } : pool;
+  });
+}
