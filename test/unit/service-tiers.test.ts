@@ -62,10 +62,13 @@ describe("tierFor", () => {
   const qwen = { serviceTiers: ["default", "flex", "priority"] as const };
   const llama = { serviceTiers: ["default"] as const };
   it("sends the wanted tier where the model offers it, default with fellBack where it does not, and nothing when none is wanted", () => {
-    expect(tierFor(qwen, "flex")).toEqual({ tier: "flex", fellBack: false });
-    expect(tierFor(llama, "flex")).toEqual({ tier: "default", fellBack: true });
-    expect(tierFor(llama, "default")).toEqual({ tier: "default", fellBack: false });
+    expect(tierFor(qwen, { tier: "flex", source: "request" })).toEqual({ tier: "flex", fellBack: false });
+    expect(tierFor(llama, { tier: "flex", source: "request" })).toEqual({ tier: "default", fellBack: true });
+    expect(tierFor(llama, { tier: "default", source: "request" })).toEqual({ tier: "default", fellBack: false });
     expect(tierFor(qwen, undefined)).toBeUndefined();
+    // The policy's flex on a model without it: no tier at all (no explicit default, no fallback counted), so a pool's tier may apply.
+    expect(tierFor(llama, { tier: "flex", source: "policy" })).toBeUndefined();
+    expect(tierFor(qwen, { tier: "flex", source: "policy" })).toEqual({ tier: "flex", fellBack: false });
   });
 });
 

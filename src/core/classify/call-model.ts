@@ -118,8 +118,8 @@ export async function callModel(texts: readonly string[], prompt: ResolvedPrompt
     signal?.throwIfAborted();
     const started = performance.now();
     const sent = { sent: false };
-    // The model's own tier where it offers the wanted one; default (counted as a fallback) where not.
-    const tier = tierFor(model, wanted?.tier);
+    // The wanted tier where the model offers it; else default for a producer's tier (counted as a fallback), none for the policy's.
+    const tier = tierFor(model, wanted);
     const request = tier === undefined ? plan.request : { ...plan.request, serviceTier: tier.tier };
     try {
       const response = await sendOnce(call, request, deps, ctx, sent);

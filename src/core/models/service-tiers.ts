@@ -24,14 +24,16 @@ export function offersTier(model: TierOffer, tier: ServiceTier): boolean {
 }
 
 /**
- * The tier a call to `model` is sent on when `wanted` was asked for (by the request, the tier
- * policy or the pool): `wanted` where the model offers it, else default with `fellBack` set
- * (a fallback model that lacks the request's tier runs on default rather than not at all).
- * Undefined when nothing was asked for: the call then carries no serviceTier, as before tiers.
+ * The tier a call to `model` is sent on when `wanted` was asked for: `wanted` where the model
+ * offers it. Where it does not, a tier the producer asked for (only a fallback model can lack it:
+ * the request's own model was checked) runs on default with `fellBack` set, rather than not at
+ * all; a tier the policy chose is only a preference, so the call carries no tier (and a quota
+ * pool's tier may apply). Undefined when nothing was asked for: no serviceTier, as before tiers.
  */
-export function tierFor(model: TierOffer, wanted: ServiceTier | undefined): { tier: ServiceTier; fellBack: boolean } | undefined {
+export function tierFor(model: TierOffer, wanted: WantedTier | undefined): { tier: ServiceTier; fellBack: boolean } | undefined {
   if (wanted === undefined) return undefined;
-  return offersTier(model, wanted) ? { tier: wanted, fellBack: false } : { tier: "default", fellBack: true };
+  if (offersTier(model, wanted.tier)) return { tier: wanted.tier, fellBack: false };
+  return wanted.source === "request" ? { tier: "default", fellBack: true } : undefined;
 }
 
 /**
