@@ -438,7 +438,14 @@ function registerDeployCommands(distill: Command): void {
           ...(o.catalogueOut === undefined ? {} : { catalogueOut: o.catalogueOut }),
           ...(o.alias === undefined ? {} : { alias: o.alias }),
         });
-        const line = `deleted ${result.kind === "on-demand" ? "custom model deployment" : "Provisioned Throughput"} ${result.name} (${result.arn})${result.catalogueEntryRemoved ? `; removed its entry from ${o.catalogueOut}` : ""}`;
+        const what = `${result.kind === "on-demand" ? "custom model deployment" : "Provisioned Throughput"} ${result.name}`;
+        const done =
+          result.how === "deleted"
+            ? `deleted ${what} (${result.arn})`
+            : result.how === "already-gone"
+              ? `${what} (${result.arn}) was already deleted; removed its record`
+              : `no ${what} was ever created; removed its record`;
+        const line = `${done}${result.catalogueEntryRemoved ? `; removed its entry from ${o.catalogueOut}` : ""}`;
         process.stdout.write(o.json ? JSON.stringify(result, null, 2) + "\n" : line + "\n");
       } finally {
         clients.destroy();

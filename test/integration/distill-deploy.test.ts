@@ -1,4 +1,4 @@
-import { BedrockClient, ListCustomModelDeploymentsCommand, ListProvisionedModelThroughputsCommand } from "@aws-sdk/client-bedrock";
+import { BedrockClient, DeleteCustomModelDeploymentCommand, ListCustomModelDeploymentsCommand, ListProvisionedModelThroughputsCommand } from "@aws-sdk/client-bedrock";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bedrockDistillControl } from "../../src/adapters/bedrock/customization-control.ts";
 import { createAwsClients } from "../../src/adapters/aws-clients.ts";
 import { startCustomization } from "../../src/app/distill/customization-job.ts";
-import { deployStateFileOf, deployStudent } from "../../src/app/distill/deploy-student.ts";
+import { deployStateFileOf, deployStudent, undeployStudent } from "../../src/app/distill/deploy-student.ts";
 import { createEvalCore } from "../../src/app/eval/eval-core.ts";
 import { loadGoldSet } from "../../src/app/eval/gold-set.ts";
 import { labelGoldTexts } from "../../src/app/eval/label-gold-texts.ts";
@@ -111,7 +111,7 @@ describe("labelq distill deploy | undeploy", () => {
     const listed = await control(stack.region).client.send(new ListCustomModelDeploymentsCommand({ nameContains: jobName }));
     expect(listed.modelDeploymentSummaries?.map((d) => d.customModelDeploymentArn)).toEqual([deployed.arn]);
 
-    // The overlay, as written: the base model's limits, the deployment ARN, hosting fields the schema does not keep yet.
+    // The overlay, as written: the base model's limits, the deployment ARN, where it is hosted.
     const written = JSON.parse(fs.readFileSync(catalogue, "utf8")) as { models: Record<string, unknown>[] };
     expect(written.models).toHaveLength(1);
     expect(written.models[0]).toMatchObject({ alias: "nova-micro-student", family: "nova", modelIds: { inRegion: deployed.arn }, outputFormat: "lines", contextTokens: 128000, hosting: { kind: "on-demand", arn: deployed.arn } });
@@ -179,17 +179,20 @@ describe("labelq distill deploy | undeploy", () => {
     expect((await control(west).client.send(new ListProvisionedModelThroughputsCommand({}))).provisionedModelSummaries).toEqual([]);
   });
 
-  it("writes its record before Create, and adopts the deployment by name when Bedrock answers a repeated token without an ARN", async () => {
+  it("writes its record before Create, and after a crash adopts the deployment by name when Bedrock answers the recorded token without an ARN", async () => {
     const stateDir = path.join(tmp, "token");
     const jobName = await trainedStudent("nova-lite", stack.region, stateDir);
     const { control: real, client } = control(stack.region);
     const options = { job: jobName, stateDir, wait: true, pollMs: 20, timeoutMs: 20_000, progress: () => undefined };
     const first = await deployStudent(real, options);
     expect(first.how).toBe("created");
-    fs.rmSync(deployStateFileOf(stateDir, jobName));
+    // A crash between Create and recording its ARN leaves the record as it was written before Create.
+    const stateFile = deployStateFileOf(stateDir, jobName);
+    const { arn: _arn, ...beforeCreate } = JSON.parse(fs.readFileSync(stateFile, "utf8")) as { arn?: string; submission: { clientRequestToken: string } };
+    fs.writeFileSync(stateFile, JSON.stringify(beforeCreate));
 
     // The listing misses the deployment once (as a lagging List could), so Create is called again with
-    // the same clientRequestToken: the emulator answers it as documented, with no ARN.
+    // the recorded clientRequestToken: the emulator answers it as documented, with no ARN.
     let hidden = false;
     let recordedAtCreate: unknown;
     const lagging: typeof real = {
@@ -215,10 +218,87 @@ describe("labelq distill deploy | undeploy", () => {
     };
     const again = await deployStudent(lagging, options);
     expect(again).toMatchObject({ how: "adopted", arn: first.arn, status: "Active" });
-    expect(recordedAtCreate).toMatchObject({ jobName, submission: { kind: "on-demand", name: `${jobName}-od` } });
+    expect(recordedAtCreate).toMatchObject({ jobName, submission: { kind: "on-demand", name: `${jobName}-od`, clientRequestToken: beforeCreate.submission.clientRequestToken } });
     expect(recordedAtCreate).not.toHaveProperty("arn");
     const listed = await client.send(new ListCustomModelDeploymentsCommand({ nameContains: jobName }));
     expect(listed.modelDeploymentSummaries?.map((d) => d.customModelDeploymentArn)).toEqual([first.arn]);
+  });
+
+  it("deploys again after undeploy: a new clientRequestToken per deployment, so Bedrock makes a new one", async () => {
+    const stateDir = path.join(tmp, "redeploy");
+    const jobName = await trainedStudent("nova-micro", stack.region, stateDir);
+    const { control: c, client } = control(stack.region);
+    const options = { job: jobName, stateDir, wait: true, pollMs: 20, timeoutMs: 20_000, progress: () => undefined };
+    const first = await deployStudent(c, options);
+    const firstToken = (JSON.parse(fs.readFileSync(deployStateFileOf(stateDir, jobName), "utf8")) as { submission: { clientRequestToken: string } }).submission.clientRequestToken;
+    expect(first.how).toBe("created");
+    expect(await undeployStudent(c, { job: jobName, stateDir })).toMatchObject({ how: "deleted", arn: first.arn });
+    expect(fs.existsSync(deployStateFileOf(stateDir, jobName))).toBe(false);
+
+    const second = await deployStudent(c, options);
+    expect(second).toMatchObject({ how: "created", status: "Active" });
+    expect(second.arn).not.toBe(first.arn);
+    const secondToken = (JSON.parse(fs.readFileSync(deployStateFileOf(stateDir, jobName), "utf8")) as { submission: { clientRequestToken: string } }).submission.clientRequestToken;
+    expect(secondToken).not.toBe(firstToken);
+    const listed = await client.send(new ListCustomModelDeploymentsCommand({ nameContains: jobName }));
+    expect(listed.modelDeploymentSummaries?.map((d) => d.customModelDeploymentArn)).toEqual([second.arn]);
+    await undeployStudent(c, { job: jobName, stateDir });
+  });
+
+  it("refuses another kind, or other model units or commitment, while a deployment is recorded, naming it and pointing to undeploy", async () => {
+    const stateDir = path.join(tmp, "switch");
+    const catalogue = path.join(stateDir, "students.json");
+    const jobName = await trainedStudent("nova-lite", stack.region, stateDir);
+    const { control: c, client } = control(stack.region);
+    const stateFile = deployStateFileOf(stateDir, jobName);
+    const options = { job: jobName, stateDir, wait: true, pollMs: 20, timeoutMs: 20_000, catalogueOut: catalogue, progress: () => undefined };
+    const onDemand = await deployStudent(c, options);
+
+    const provisioned = { modelUnits: 1, unitHourlyUsd: 20, confirmHourlyCostUsd: 20 };
+    const switched = deployStudent(c, { ...options, provisioned });
+    await expect(switched).rejects.toThrow(`${jobName} already has a custom model deployment (on demand): custom model deployment ${jobName}-od (${onDemand.arn}`);
+    await expect(switched).rejects.toThrow(`remove it first with labelq distill undeploy --job ${jobName}`);
+    // The on-demand deployment is still recorded, and no throughput was bought.
+    expect(JSON.parse(fs.readFileSync(stateFile, "utf8"))).toMatchObject({ arn: onDemand.arn, submission: { kind: "on-demand" } });
+    const throughputs = await client.send(new ListProvisionedModelThroughputsCommand({ nameContains: jobName }));
+    expect(throughputs.provisionedModelSummaries).toEqual([]);
+
+    await undeployStudent(c, { job: jobName, stateDir, catalogueOut: catalogue });
+    const bought = await deployStudent(c, { ...options, provisioned });
+    expect(bought).toMatchObject({ how: "created", kind: "provisioned", status: "InService", hourlyUsd: 20 });
+    const entryBefore = fs.readFileSync(catalogue, "utf8");
+    const bigger = deployStudent(c, { ...options, provisioned: { modelUnits: 2, commitment: "OneMonth", unitHourlyUsd: 20, confirmHourlyCostUsd: 40 } });
+    await expect(bigger).rejects.toThrow(`${jobName} already has Provisioned Throughput of 1 model unit with no commitment: Provisioned Throughput ${jobName}-pt (${bought.arn}`);
+    await expect(bigger).rejects.toThrow("this run asks for Provisioned Throughput of 2 model units with a OneMonth commitment");
+    // The catalogue entry still describes the throughput that exists.
+    expect(fs.readFileSync(catalogue, "utf8")).toBe(entryBefore);
+    expect(JSON.parse(entryBefore)).toMatchObject({ models: [{ hosting: { kind: "provisioned", arn: bought.arn, modelUnits: 1, hourlyUsd: 20, commitment: "none" } }] });
+    expect(await deployStudent(c, { ...options, provisioned })).toMatchObject({ how: "recorded", arn: bought.arn });
+    expect(await undeployStudent(c, { job: jobName, stateDir, catalogueOut: catalogue })).toMatchObject({ how: "deleted", kind: "provisioned" });
+  });
+
+  it("deploys anew when the recorded deployment was deleted outside labelq, and undeploys one already gone", async () => {
+    const stateDir = path.join(tmp, "gone");
+    const catalogue = path.join(stateDir, "students.json");
+    const jobName = await trainedStudent("nova-micro", stack.region, stateDir);
+    const { control: c, client } = control(stack.region);
+    const progress: string[] = [];
+    const options = { job: jobName, stateDir, wait: true, pollMs: 20, timeoutMs: 20_000, catalogueOut: catalogue, progress: (l: string) => progress.push(l) };
+    const first = await deployStudent(c, options);
+    await client.send(new DeleteCustomModelDeploymentCommand({ customModelDeploymentIdentifier: first.arn }));
+
+    const second = await deployStudent(c, options);
+    expect(second).toMatchObject({ how: "created", status: "Active" });
+    expect(second.arn).not.toBe(first.arn);
+    expect(progress).toContain(`the recorded custom model deployment ${first.arn} no longer exists: deploying again`);
+    expect(JSON.parse(fs.readFileSync(deployStateFileOf(stateDir, jobName), "utf8"))).toMatchObject({ arn: second.arn });
+
+    await client.send(new DeleteCustomModelDeploymentCommand({ customModelDeploymentIdentifier: second.arn }));
+    const undeploy = await runCli(["distill", "undeploy", "--job", jobName, "--state-dir", stateDir, "--catalogue-out", catalogue], env());
+    expect(undeploy.code).toBe(0);
+    expect(undeploy.stdout).toContain(`custom model deployment ${jobName}-od (${second.arn}) was already deleted; removed its record; removed its entry from ${catalogue}`);
+    expect(fs.existsSync(deployStateFileOf(stateDir, jobName))).toBe(false);
+    expect(fs.existsSync(catalogue)).toBe(false);
   });
 
   it("with --no-wait returns the deployment while it is Creating; refuses a job that is not Completed, naming its status", async () => {

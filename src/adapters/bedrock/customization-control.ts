@@ -104,11 +104,11 @@ export class BedrockCustomizationControl implements CustomizationControl, Hostin
     return this.#hosting.findHosting(kind, name);
   }
 
-  getHosting(kind: HostingKind, identifier: string): Promise<HostingStatus> {
+  getHosting(kind: HostingKind, identifier: string): Promise<HostingStatus | undefined> {
     return this.#hosting.getHosting(kind, identifier);
   }
 
-  deleteHosting(kind: HostingKind, identifier: string): Promise<void> {
+  deleteHosting(kind: HostingKind, identifier: string): Promise<"deleted" | "not-found"> {
     return this.#hosting.deleteHosting(kind, identifier);
   }
 
@@ -198,7 +198,10 @@ export interface HostingStatus {
   /** Creating | Active | Failed (deployment); Creating | InService | Updating | Failed (provisioned). */
   status: string;
   failureMessage?: string;
+  /** Provisioned only. */
   modelUnits?: number;
+  /** Provisioned only; absent: no commitment. */
+  commitment?: "OneMonth" | "SixMonths";
 }
 
 /** Statuses in which a deployment or Provisioned Throughput serves inference. */
@@ -210,9 +213,19 @@ export interface HostingControl {
   createHosting(submission: HostingSubmission): Promise<{ arn?: string }>;
   /** The deployment or throughput with exactly this name (List* nameContains, every page), or undefined. */
   findHosting(kind: HostingKind, name: string): Promise<HostingStatus | undefined>;
-  getHosting(kind: HostingKind, identifier: string): Promise<HostingStatus>;
-  deleteHosting(kind: HostingKind, identifier: string): Promise<void>;
+  /** Get* by ARN or name; undefined when Bedrock answers ResourceNotFoundException (deleted, or never made). */
+  getHosting(kind: HostingKind, identifier: string): Promise<HostingStatus | undefined>;
+  /** Delete*; "not-found" when Bedrock answers ResourceNotFoundException: nothing is left to bill. */
+  deleteHosting(kind: HostingKind, identifier: string): Promise<"deleted" | "not-found">;
 }
+
+// Get* and Delete* of both kinds list ResourceNotFoundException (404) among their errors
+// (API reference: GetCustomModelDeployment, DeleteCustomModelDeployment, GetProvisionedModelThroughput,
+// DeleteProvisionedModelThroughput): the deployment is gone, which deploy and undeploy take as an answer.
+const isNotFound = (error: unknown) => (error as { name?: string }).name === "ResourceNotFoundException";
+
+const commitmentOf = (value: string | undefined): { commitment?: "OneMonth" | "SixMonths" } =>
+  value === "OneMonth" || value === "SixMonths" ? { commitment: value } : {};
 
 /** HostingControl on the Bedrock control plane; failures classified as model calls are (toModelCallError). */
 export class BedrockHostingControl implements HostingControl {
@@ -258,7 +271,14 @@ export class BedrockHostingControl implements HostingControl {
           const page = await this.#client.send(new ListProvisionedModelThroughputsCommand({ nameContains: name, maxResults: LIST_PAGE, nextToken }));
           const found = (page.provisionedModelSummaries ?? []).find((p) => p.provisionedModelName === name);
           if (found?.provisionedModelArn !== undefined) {
-            return { kind, arn: found.provisionedModelArn, name, status: found.status ?? "Unknown", ...(found.modelUnits === undefined ? {} : { modelUnits: found.modelUnits }) };
+            return {
+              kind,
+              arn: found.provisionedModelArn,
+              name,
+              status: found.status ?? "Unknown",
+              ...(found.modelUnits === undefined ? {} : { modelUnits: found.modelUnits }),
+              ...commitmentOf(found.commitmentDuration),
+            };
           }
           nextToken = page.nextToken;
         }
@@ -269,7 +289,7 @@ export class BedrockHostingControl implements HostingControl {
     return undefined;
   }
 
-  async getHosting(kind: HostingKind, identifier: string): Promise<HostingStatus> {
+  async getHosting(kind: HostingKind, identifier: string): Promise<HostingStatus | undefined> {
     try {
       if (kind === "on-demand") {
         const d = await this.#client.send(new GetCustomModelDeploymentCommand({ customModelDeploymentIdentifier: identifier }));
@@ -289,17 +309,21 @@ export class BedrockHostingControl implements HostingControl {
         status: p.status ?? "Unknown",
         ...(p.failureMessage === undefined ? {} : { failureMessage: p.failureMessage }),
         ...(p.modelUnits === undefined ? {} : { modelUnits: p.modelUnits }),
+        ...commitmentOf(p.commitmentDuration),
       };
     } catch (error) {
+      if (isNotFound(error)) return undefined;
       throw toModelCallError("bedrock-control-plane", error);
     }
   }
 
-  async deleteHosting(kind: HostingKind, identifier: string): Promise<void> {
+  async deleteHosting(kind: HostingKind, identifier: string): Promise<"deleted" | "not-found"> {
     try {
       if (kind === "on-demand") await this.#client.send(new DeleteCustomModelDeploymentCommand({ customModelDeploymentIdentifier: identifier }));
       else await this.#client.send(new DeleteProvisionedModelThroughputCommand({ provisionedModelId: identifier }));
+      return "deleted";
     } catch (error) {
+      if (isNotFound(error)) return "not-found";
       throw toModelCallError("bedrock-control-plane", error);
     }
   }

@@ -52,9 +52,8 @@ export function packagedEntry(alias: string): ModelEntry | undefined {
 }
 
 /**
- * The overlay entry for a deployed student. Fields the catalogue schema does not know yet
- * (`hosting`, `customization`) are written for the reader and the schema change that will keep
- * them; today's loader strips them.
+ * The overlay entry for a deployed student, in the catalogue schema (src/core/models/model-catalogue.ts),
+ * which keeps `hosting` (where it is served, its hourly price) and `customization` (the job it came from).
  */
 export function studentCatalogueEntry(input: StudentEntryInput, base: ModelEntry): Record<string, unknown> {
   const { hosting } = input;

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
@@ -41,6 +41,8 @@ export interface DeployOptions {
 /**
  * A deployment's local record, written before the Create call: a crashed deploy's re-run finds the
  * deployment by its name (or the repeated clientRequestToken makes nothing) instead of buying another.
+ * Its clientRequestToken is drawn once per deployment and kept only while the record exists: undeploy
+ * removes the record, so the next deploy sends a new token and Bedrock makes a new deployment.
  */
 const deployStateSchema = z.object({
   jobName: z.string(),
@@ -93,9 +95,32 @@ export function hostingName(jobName: string, kind: HostingKind): string {
   return `${stem}-${kind === "on-demand" ? "od" : "pt"}`;
 }
 
-/** The token every run for this job and hosting sends: the same inputs, the same token. */
-function tokenOf(submission: Omit<HostingSubmission, "clientRequestToken">): string {
-  return createHash("sha256").update(JSON.stringify(submission)).digest("hex").slice(0, 32);
+/** What tells one deployment of a job from another: how it is hosted, and for Provisioned Throughput its units and term. */
+type HostingParameters = Pick<HostingSubmission, "kind" | "modelUnits" | "commitment">;
+
+const hostingWhat = (kind: HostingKind) => (kind === "on-demand" ? "custom model deployment" : "Provisioned Throughput");
+
+function describeParameters(p: HostingParameters): string {
+  if (p.kind === "on-demand") return "a custom model deployment (on demand)";
+  return `Provisioned Throughput of ${p.modelUnits ?? 1} model unit${(p.modelUnits ?? 1) === 1 ? "" : "s"} with ${p.commitment === undefined ? "no commitment" : `a ${p.commitment} commitment`}`;
+}
+
+/** Whether an existing deployment is the one the plan asks for; model units Bedrock did not report are not compared. */
+function sameParameters(existing: HostingParameters, wanted: HostingParameters): boolean {
+  if (existing.kind !== wanted.kind) return false;
+  if (wanted.kind === "on-demand") return true;
+  return (existing.modelUnits === undefined || existing.modelUnits === wanted.modelUnits) && existing.commitment === wanted.commitment;
+}
+
+/**
+ * A job has one deployment at a time: one of another kind or size is left alone (it may be billing by
+ * the hour, and its record is the only pointer labelq keeps to it) and named, with the way to remove it.
+ */
+function refuseOther(jobName: string, existing: HostingParameters & { name: string; arn?: string }, wanted: HostingParameters, where: string): never {
+  throw new InvalidRequestError(
+    `${jobName} already has ${describeParameters(existing)}: ${hostingWhat(existing.kind)} ${existing.name} (${existing.arn ?? "ARN not recorded yet"}, ${where}); ` +
+      `this run asks for ${describeParameters(wanted)}. labelq keeps one deployment per job: remove it first with labelq distill undeploy --job ${jobName}, then deploy again`,
+  );
 }
 
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -114,36 +139,54 @@ export async function deployStudent(control: CustomizationControl & HostingContr
   const student = studentOf(job.baseModelId);
   const plan = hostingPlan(student, job, o.provisioned);
   const name = hostingName(job.jobName, plan.kind);
-  const unsigned = { kind: plan.kind, name, customModelArn: job.customModelArn, ...(plan.modelUnits === undefined ? {} : { modelUnits: plan.modelUnits }), ...(plan.commitment === undefined ? {} : { commitment: plan.commitment }) };
-  const submission: HostingSubmission = { ...unsigned, clientRequestToken: tokenOf(unsigned) };
+  const wanted: HostingParameters = { kind: plan.kind, ...(plan.modelUnits === undefined ? {} : { modelUnits: plan.modelUnits }), ...(plan.commitment === undefined ? {} : { commitment: plan.commitment }) };
   const stateFile = deployStateFileOf(o.stateDir, job.jobName);
-  const record = (arn?: string) =>
+  const record = (submission: HostingSubmission, arn?: string) =>
     writeDeployState(stateFile, { jobName: job.jobName, student, submission, ...(arn === undefined ? {} : { arn }), ...(plan.hourlyUsd === undefined ? {} : { hourlyUsd: plan.hourlyUsd }), recordedAt: new Date().toISOString() });
 
-  const recorded = await readDeployState(stateFile);
-  let how: DeployResult["how"];
-  let hosting: HostingStatus;
-  if (recorded?.arn !== undefined && recorded.submission.kind === plan.kind) {
-    how = "recorded";
-    hosting = await control.getHosting(plan.kind, recorded.arn);
-  } else {
-    // An earlier run may have made it and died before recording its ARN.
-    const earlier = await control.findHosting(plan.kind, name);
-    if (earlier !== undefined) {
-      how = "adopted";
-      hosting = earlier;
-    } else {
-      await record();
-      const { arn } = await control.createHosting(submission);
-      // A repeated clientRequestToken is answered without an ARN: find it by name.
-      const made = arn === undefined ? await control.findHosting(plan.kind, name) : await control.getHosting(plan.kind, arn);
-      if (made === undefined) throw new InvalidRequestError(`Bedrock answered without an ARN and no ${plan.kind} deployment named ${name} is listed yet; run the same command again to adopt it`);
-      how = arn === undefined ? "adopted" : "created";
-      hosting = made;
-    }
-    await record(hosting.arn);
+  let recorded = await readDeployState(stateFile);
+  if (recorded !== undefined && !sameParameters(recorded.submission, wanted)) {
+    refuseOther(job.jobName, { ...recorded.submission, ...(recorded.arn === undefined ? {} : { arn: recorded.arn }) }, wanted, `recorded in ${stateFile}`);
   }
-  o.progress(`${how === "created" ? "created" : how === "adopted" ? "adopted (made by an earlier run)" : "already deployed"} ${plan.kind === "on-demand" ? "custom model deployment" : "Provisioned Throughput"} ${name}: ${hosting.arn}`);
+  let how: DeployResult["how"] | undefined;
+  let hosting: HostingStatus | undefined;
+  if (recorded?.arn !== undefined) {
+    hosting = await control.getHosting(plan.kind, recorded.arn);
+    if (hosting === undefined) {
+      // Deleted outside labelq: its record (and token, which Bedrock would ignore) no longer stands for anything.
+      o.progress(`the recorded ${hostingWhat(plan.kind)} ${recorded.arn} no longer exists: deploying again`);
+      recorded = undefined;
+    } else {
+      how = "recorded";
+    }
+  }
+  if (hosting === undefined) {
+    // An earlier run may have made it and died before recording its ARN.
+    hosting = await control.findHosting(plan.kind, name);
+    if (hosting !== undefined) how = "adopted";
+  }
+  // The token of this deployment: the recorded one while its record stands (a re-run repeats the Create
+  // Bedrock may already have acted on), else a new one.
+  const submission: HostingSubmission = recorded?.submission ?? { ...wanted, name, customModelArn: job.customModelArn, clientRequestToken: randomUUID() };
+  if (hosting !== undefined && !sameParameters(hosting, wanted)) refuseOther(job.jobName, hosting, wanted, "as Bedrock reports it");
+  if (hosting === undefined) {
+    await record(submission);
+    const { arn } = await control.createHosting(submission);
+    // A repeated clientRequestToken is answered without an ARN: find it by name.
+    const made = arn === undefined ? await control.findHosting(plan.kind, name) : await control.getHosting(plan.kind, arn);
+    if (made === undefined) {
+      throw new InvalidRequestError(
+        `Bedrock answered without an ARN and no ${hostingWhat(plan.kind)} named ${name} is listed yet; run the same command again to adopt it ` +
+          `(if it never appears, labelq distill undeploy --job ${job.jobName} clears the record, and the next deploy makes a new one)`,
+      );
+    }
+    how = arn === undefined ? "adopted" : "created";
+    hosting = made;
+  }
+  how ??= "recorded";
+  // A re-run may carry a corrected --unit-hourly-usd: the record keeps the latest.
+  if (how !== "recorded" || recorded?.hourlyUsd !== plan.hourlyUsd) await record(submission, hosting.arn);
+  o.progress(`${how === "created" ? "created" : how === "adopted" ? "adopted (made by an earlier run)" : "already deployed"} ${hostingWhat(plan.kind)} ${name}: ${hosting.arn}`);
   if (o.wait) hosting = await waitUntilServing(control, hosting, o);
 
   const result: DeployResult = { jobName: job.jobName, student, kind: plan.kind, name, arn: hosting.arn, status: hosting.status, how, stateFile, ...(plan.hourlyUsd === undefined ? {} : { hourlyUsd: plan.hourlyUsd }) };
@@ -190,7 +233,9 @@ async function waitUntilServing(control: HostingControl, first: HostingStatus, o
       said = { status: hosting.status, at: now() };
     }
     await sleep(o.pollMs);
-    hosting = await control.getHosting(hosting.kind, hosting.arn);
+    const next = await control.getHosting(hosting.kind, hosting.arn);
+    if (next === undefined) throw new InvalidRequestError(`${hosting.name} was deleted while deploy waited for it (${hosting.arn}); run deploy again to make a new one`);
+    hosting = next;
   }
 }
 
@@ -202,16 +247,28 @@ export interface UndeployOptions {
   alias?: string;
 }
 
-/** Deletes a student's deployment or Provisioned Throughput (the billing stops), its record, and its catalogue entry when asked. */
-export async function undeployStudent(control: CustomizationControl & HostingControl, o: UndeployOptions): Promise<{ kind: HostingKind; name: string; arn: string; catalogueEntryRemoved: boolean }> {
+/** How undeploy ended: deleted now, already gone (deleted outside labelq), or never created (no deployment by its name). */
+export interface UndeployResult {
+  kind: HostingKind;
+  name: string;
+  arn: string;
+  how: "deleted" | "already-gone" | "never-created";
+  catalogueEntryRemoved: boolean;
+}
+
+/**
+ * Deletes a student's deployment or Provisioned Throughput (the billing stops), its record, and its
+ * catalogue entry when asked. One already gone is done too: its record and entry are removed all the same.
+ */
+export async function undeployStudent(control: CustomizationControl & HostingControl, o: UndeployOptions): Promise<UndeployResult> {
   const jobName = o.job.startsWith("arn:") ? (await control.get(o.job)).jobName : o.job;
   const stateFile = deployStateFileOf(o.stateDir, jobName);
   const state = await readDeployState(stateFile);
   if (state === undefined) throw new InvalidRequestError(`no deployment of ${jobName} is recorded in ${stateFile}; labelq distill deploy records one`);
   const { kind, name } = state.submission;
-  const found = state.arn === undefined ? await control.findHosting(kind, name) : { arn: state.arn };
-  if (found !== undefined) await control.deleteHosting(kind, found.arn);
+  const arn = state.arn ?? (await control.findHosting(kind, name))?.arn;
+  const how: UndeployResult["how"] = arn === undefined ? "never-created" : (await control.deleteHosting(kind, arn)) === "deleted" ? "deleted" : "already-gone";
   await fs.rm(stateFile);
   const removed = o.catalogueOut === undefined ? false : await removeFromCatalogue(o.catalogueOut, o.alias ?? `${state.student}-student`);
-  return { kind, name, arn: found?.arn ?? "(never created)", catalogueEntryRemoved: removed };
+  return { kind, name, arn: arn ?? "(never created)", how, catalogueEntryRemoved: removed };
 }
