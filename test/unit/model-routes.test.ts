@@ -9,6 +9,7 @@ import { type ModelRoute, routeTextToModel } from "../../src/core/classify/model
 import type { ShadowComparison } from "../../src/core/classify/shadow-recorder.ts";
 import { DEFAULT_CATALOGUE } from "../../src/core/models/model-registry.ts";
 import { Metrics } from "../../src/core/observability/metrics.ts";
+import { ModelCallError } from "../../src/core/errors/errors.ts";
 import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
 import { loadModelRoutes } from "../../src/app/worker/model-routes-setup.ts";
 import { caught, FakeLabelCache, FakeModelProvider, PassThroughLimiter, PROMPTS_DIR, silentLogger, validCompactLabels } from "../support/fakes.ts";
@@ -197,13 +198,13 @@ describe("labelCascade", () => {
 describe("loadModelRoutes", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "labelq-routes-"));
   const gate = path.join(dir, "gate.json");
-  fs.writeFileSync(gate, JSON.stringify({ student: "nova-micro", teacher: "llama3-70b", promoted: ["sarcasm", "language"], held: ["sentiment_polarity"] }));
+  fs.writeFileSync(gate, JSON.stringify({ student: "nova-micro", teacher: "llama3-70b", taxonomy: "product-feedback", promptVersion: "v2", promoted: ["sarcasm", "language"], held: ["sentiment_polarity"] }));
 
   it("reads a cascade's student dimensions from its gate report", () => {
     const routes = loadModelRoutes(JSON.stringify({ "llama3-70b": { canary: { model: "nova-micro", share: 0.1 }, cascade: { student: "nova-micro", gate } } }), DEFAULT_CATALOGUE)!;
     const route = routes.get("llama3-70b")!;
     expect([...route.cascade!.studentDimensions]).toEqual(["sarcasm", "language"]);
-    expect(route.cascade).toMatchObject({ share: 1, samples: 2, sampleTemperature: 0.9 });
+    expect(route.cascade).toMatchObject({ share: 1, samples: 2, sampleTemperature: 0.9, gatedOn: { taxonomy: "product-feedback", promptVersion: "v2" } });
     expect(route.canary).toEqual({ model: "nova-micro", share: 0.1 });
   });
 
@@ -238,5 +239,62 @@ describe("model routes and service tiers", () => {
 
     // Llama 3.3 offers no flex: refused for the producer's choice of model, whichever model a text would meet.
     await expect(labelRoutedBatch({ schemaVersion: 1, batchId: "c", model: "llama3-70b", tier: "flex", items }, new Date(), settings, deps)).rejects.toMatchObject({ code: "TIER_NOT_OFFERED" });
+  });
+});
+
+describe("routed models that fail, and what a routed result names", () => {
+  const prompts = new PromptRegistry(PROMPTS_DIR);
+  const base = { defaultTaxonomy: "product-feedback", defaultPromptVersion: "v1", defaultModel: "llama3-70b", allowedModels: [], chunkSize: 60, maxReaskRounds: 0 };
+  const items = texts.slice(0, 60).map((t, k) => ({ id: `t${k}`, text: t }));
+  const request: LabelRequest = { schemaVersion: 1, batchId: "b", items };
+
+  /** A provider whose student refuses every call (its deployment gone), the teacher answering. */
+  async function refusingStudent(): Promise<FakeModelProvider> {
+    const taxonomy = (await prompts.resolve("product-feedback", "v1")).taxonomy;
+    return new FakeModelProvider({
+      labeller: (t) => validCompactLabels(taxonomy, t),
+      damage: (c) => (c.request.modelId === studentId ? { error: new ModelCallError("MODEL_REJECTED_REQUEST", studentId, "the model does not exist") } : undefined),
+    });
+  }
+
+  it("gives a canary's texts to the teacher when the canary model refuses, and the batch completes", async () => {
+    const fake = await refusingStudent();
+    const metrics = new Metrics({ defaultMetrics: false });
+    const settings: RoutedBatchSettings = { ...base, modelRoutes: new Map([["llama3-70b", { canary: { model: "nova-micro", share: 0.3 } }]]) };
+    const result = await labelRoutedBatch(request, new Date(), settings, { prompts, limiter: new PassThroughLimiter(), provider: fake, logger: silentLogger(), metrics });
+    expect(result.status).toBe("completed");
+    expect(result.items.every((it) => it.model === teacherId)).toBe(true);
+    const moved = (await metrics.fallbacks.get()).values.find((v) => v.labels.reason === "routed-model-failed");
+    expect(moved?.value).toBe(items.filter((it) => routeTextToModel(it.text, { canary: { model: "nova-micro", share: 0.3 } }, "product-feedback:llama3-70b").role === "canary").length);
+  });
+
+  it("gives a cascade's texts to the teacher when the student refuses, with the teacher's prompt hash on the result", async () => {
+    const fake = await refusingStudent();
+    const cascade = { student: "nova-micro", share: 1, studentDimensions: new Set(["sarcasm"]), samples: 1 as const, sampleTemperature: 0.9 };
+    const settings: RoutedBatchSettings = { ...base, modelRoutes: new Map([["llama3-70b", { cascade }]]) };
+    const deps = { prompts, limiter: new PassThroughLimiter(), provider: fake, logger: silentLogger() };
+    const routed = await labelRoutedBatch(request, new Date(), settings, deps);
+    const plain = await labelRoutedBatch(request, new Date(), base, deps);
+    expect(routed.status).toBe("completed");
+    expect(routed.items.every((it) => it.model === teacherId)).toBe(true);
+    expect(routed.promptHash).toBe(plain.promptHash);
+  });
+
+  it("names the teacher's hash and model on a cascade the teacher answers wholly, and applies a cascade only to the taxonomy and prompt version it was gated on", async () => {
+    const taxonomy = (await prompts.resolve("product-feedback", "v1")).taxonomy;
+    const fake = new FakeModelProvider({ labeller: (t) => validCompactLabels(taxonomy, t) });
+    const deps = { prompts, limiter: new PassThroughLimiter(), provider: fake, logger: silentLogger() };
+    const nothingPromoted = { student: "nova-micro", share: 1, studentDimensions: new Set<string>(), samples: 1 as const, sampleTemperature: 0.9 };
+    const plain = await labelRoutedBatch(request, new Date(), base, deps);
+    const wholly = await labelRoutedBatch(request, new Date(), { ...base, modelRoutes: new Map([["llama3-70b", { cascade: nothingPromoted }]]) }, deps);
+    expect(wholly.promptHash).toBe(plain.promptHash);
+    expect(wholly.items.every((it) => it.model === teacherId)).toBe(true);
+
+    // Gated on v2: a v1 batch goes to the teacher alone, no student call.
+    const before = fake.calls.length;
+    const gated = { ...nothingPromoted, studentDimensions: new Set(["sarcasm"]), gatedOn: { taxonomy: "product-feedback", promptVersion: "v2" } };
+    const v1 = await labelRoutedBatch(request, new Date(), { ...base, modelRoutes: new Map([["llama3-70b", { cascade: gated }]]) }, deps);
+    expect(v1.items.every((it) => it.model === teacherId)).toBe(true);
+    expect(fake.calls.slice(before).every((c) => c.request.modelId === teacherId)).toBe(true);
   });
 });

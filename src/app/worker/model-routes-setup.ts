@@ -6,7 +6,7 @@ import type { ModelCatalogue } from "../../core/models/model-catalogue.ts";
 import { acceptsSampling } from "../../core/models/sampling.ts";
 
 /** The part of a gate report (`labelq distill gate --out`) a cascade reads. */
-const gateReportSchema = z.object({ student: z.string(), teacher: z.string(), promoted: z.array(z.string()), held: z.array(z.string()) });
+const gateReportSchema = z.object({ student: z.string(), teacher: z.string(), taxonomy: z.string(), promptVersion: z.string(), promoted: z.array(z.string()), held: z.array(z.string()) });
 
 /**
  * LABELQ_MODEL_ROUTES checked and resolved once at start: every alias is in the catalogue, a
@@ -33,8 +33,10 @@ export function loadModelRoutes(json: string | undefined, catalogue: Pick<ModelC
         const student = catalogue.find(c.student)!;
         if (c.samples === 2 && !acceptsSampling(student, { temperature: c.sampleTemperature })) problems.push(`${where}.cascade: "${c.student}" takes no temperature, so a second sample would be the first again; set "samples": 1`);
       }
-      const dims = c.studentDimensions ?? gateDimensions(c.gate!, { student: c.student, teacher }, readFile, `${where}.cascade.gate`, problems);
-      cascade = { student: c.student, share: c.share, studentDimensions: new Set(dims), samples: c.samples, sampleTemperature: c.sampleTemperature };
+      const gate = c.gate === undefined ? undefined : gateDimensions(c.gate, { student: c.student, teacher }, readFile, `${where}.cascade.gate`, problems);
+      const dims = c.studentDimensions ?? gate?.promoted ?? [];
+      const gatedOn = gate?.gatedOn ?? (c.taxonomy !== undefined && c.promptVersion !== undefined ? { taxonomy: c.taxonomy, promptVersion: c.promptVersion } : undefined);
+      cascade = { student: c.student, share: c.share, studentDimensions: new Set(dims), samples: c.samples, sampleTemperature: c.sampleTemperature, ...(gatedOn ? { gatedOn } : {}) };
     }
     routes.set(teacher, { ...(input.canary ? { canary: input.canary } : {}), ...(input.shadow ? { shadow: input.shadow } : {}), ...(cascade ? { cascade } : {}) });
   }
@@ -42,23 +44,29 @@ export function loadModelRoutes(json: string | undefined, catalogue: Pick<ModelC
   return routes;
 }
 
-/** The promoted dimensions of a gate report, which must be for this student and teacher. */
-function gateDimensions(file: string, pair: { student: string; teacher: string }, readFile: (file: string) => string, where: string, problems: string[]): string[] {
+/** The promoted dimensions of a gate report, which must be for this student and teacher, and the taxonomy and prompt version it judged them on. */
+function gateDimensions(
+  file: string,
+  pair: { student: string; teacher: string },
+  readFile: (file: string) => string,
+  where: string,
+  problems: string[],
+): { promoted: string[]; gatedOn?: { taxonomy: string; promptVersion: string } } {
   let text: string;
   try {
     text = readFile(file);
   } catch (error) {
     problems.push(`${where}: cannot read ${file} (${(error as Error).message}); run \`labelq distill gate --out ${file}\` first`);
-    return [];
+    return { promoted: [] };
   }
   const report = gateReportSchema.safeParse(parseOrUndefined(text));
   if (!report.success) {
     problems.push(`${where}: ${file} is not a gate report written by \`labelq distill gate\``);
-    return [];
+    return { promoted: [] };
   }
-  const { student, teacher, promoted } = report.data;
+  const { student, teacher, promoted, taxonomy, promptVersion } = report.data;
   if (student !== pair.student || teacher !== pair.teacher) problems.push(`${where}: ${file} gates student "${student}" against teacher "${teacher}", not "${pair.student}" against "${pair.teacher}"`);
-  return promoted;
+  return { promoted, gatedOn: { taxonomy, promptVersion } };
 }
 
 function parseOrUndefined(text: string): unknown {

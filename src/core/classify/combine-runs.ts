@@ -40,12 +40,14 @@ export function combineRuns(
 ): LabelResult {
   const answered = new Map(runs.answering.flatMap((r) => r.result.items.map((it): [string, ResultItem] => [it.id, tag(it, r.result)])));
   const all = [...runs.answering, ...(runs.extra ?? [])];
+  const items = request.items.map((it) => answered.get(it.id) ?? missingItem(it.id));
   return resultMessage({
     request,
     ...header,
-    items: request.items.map((it) => answered.get(it.id) ?? missingItem(it.id)),
+    items,
     usage: all.map((r) => r.result.usage).reduce(addUsage, noUsage()),
-    cacheHits: all.reduce((n, r) => n + r.result.usage.cacheHits, 0),
+    // Texts answered wholly from the cache, as the batch returns them: a shadow's or a second sample's hits answer nothing.
+    cacheHits: items.filter((it) => it.source === "cache").length,
     sentToModel: all.reduce((n, r) => n + r.sent, 0),
     receivedAt,
     completedAt,

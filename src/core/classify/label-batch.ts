@@ -43,6 +43,8 @@ export interface LabelBatchSettings {
 
 export interface LabelBatchDeps extends ClassifyDeps {
   prompts: PromptRegistry;
+  /** The batch's waiting budget, when one batch makes several labelBatch runs (routes); absent: each run has its own. */
+  retryBudget?: RetryBudget;
   /** Per-text label cache; absent when turned off. */
   cache?: LabelCache;
   now?: () => number;
@@ -153,7 +155,7 @@ export async function labelBatch(
     request,
     taxonomy: plan.taxonomyName,
     promptVersion: plan.prompt.version,
-    promptHash: promptHash(forFormat(plan.prompt, plan.model.outputFormat), plan.model.modelId, plan.inference),
+    promptHash: planHash(plan),
     model: plan.modelAlias,
     items,
     usage: outcomes.map((r) => r.usage).reduce(addUsage, noUsage()),
@@ -215,7 +217,7 @@ interface UncachedRun {
 /** Ask the model for the misses (full prompt) and each stale group (its changed dimensions), side by side. */
 async function classifyUncached(sorted: CacheSort, run: UncachedRun, deps: LabelBatchDeps, signal?: AbortSignal): Promise<ClassifyOutcome[]> {
   const { plan, settings } = run;
-  const common = classifyInputOf(plan, settings);
+  const common = classifyInputOf(plan, settings, deps.retryBudget);
   const runs: Promise<ClassifyOutcome>[] = [];
   if (sorted.misses.length > 0) runs.push(classifyItems({ ...common, items: sorted.misses, prompt: plan.prompt, onLabelled: run.writeCache }, deps, signal));
   for (const group of sorted.stale.values()) {
@@ -233,9 +235,19 @@ async function classifyUncached(sorted: CacheSort, run: UncachedRun, deps: Label
   return settleAll(runs);
 }
 
+/** A batch's budget for waiting between retried calls (LABELQ_RETRY_BUDGET_S). */
+export function batchRetryBudget(settings: Pick<LabelBatchSettings, "retryBudgetS">): RetryBudget {
+  return new RetryBudget((settings.retryBudgetS ?? DEFAULTS.retryBudgetS) * 1000);
+}
+
+/** The prompt hash a result carries: the prompt in the model's answer format, the model id and the sampling. */
+export function planHash(plan: BatchPlan): string {
+  return promptHash(forFormat(plan.prompt, plan.model.outputFormat), plan.model.modelId, plan.inference);
+}
+
 /** What every classifyItems call of a planned batch shares: its model, sampling, fallbacks, tier, chunking and one retry budget. */
-export function classifyInputOf(plan: BatchPlan, settings: LabelBatchSettings): Omit<ClassifyInput, "items" | "prompt" | "onLabelled"> {
-  const retryBudget = new RetryBudget((settings.retryBudgetS ?? DEFAULTS.retryBudgetS) * 1000);
+export function classifyInputOf(plan: BatchPlan, settings: LabelBatchSettings, budget?: RetryBudget): Omit<ClassifyInput, "items" | "prompt" | "onLabelled"> {
+  const retryBudget = budget ?? batchRetryBudget(settings);
   const tier = plan.tier ? { tier: plan.tier, hasDeadline: plan.hasDeadline } : {};
   return { model: plan.model, inference: plan.inference, fallbacks: plan.fallbacks, retryBudget, chunkSize: settings.chunkSize, maxReaskRounds: settings.maxReaskRounds, ...tier };
 }

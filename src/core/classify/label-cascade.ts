@@ -3,7 +3,7 @@ import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts
 import { subsetPrompt } from "../prompts/prompt-registry.ts";
 import { classifyItems } from "./classify-items.ts";
 import { combineRuns, isTextError, type PartRun, runOf } from "./combine-runs.ts";
-import { classifyInputOf, labelBatch, type LabelBatchDeps, type LabelBatchSettings, planBatch, routedRequest } from "./label-batch.ts";
+import { type BatchPlan, classifyInputOf, labelBatch, type LabelBatchDeps, type LabelBatchSettings, planBatch, planHash, routedRequest } from "./label-batch.ts";
 import type { CascadeRoute } from "./model-routes.ts";
 import { errorItem, resultMessage } from "./result-message.ts";
 import { settleAll } from "./settle-all.ts";
@@ -46,9 +46,9 @@ export async function labelCascade(
   signal?: AbortSignal,
 ): Promise<CascadeRun> {
   const teacher = request.model ?? settings.defaultModel;
-  const taxonomy = request.taxonomy ?? settings.defaultTaxonomy;
-  const prompt = await deps.prompts.resolve(taxonomy, request.promptVersion ?? settings.defaultPromptVersion);
-  const dims = prompt.taxonomy.dimensions.map((d) => d.key);
+  // The teacher's plan: the prompt and hash the result names, and what its subset asks share.
+  const teacherPlan = await planBatch(request, settings, deps.prompts, (deps.now ?? Date.now)());
+  const dims = teacherPlan.prompt.taxonomy.dimensions.map((d) => d.key);
   const studentSettings = { ...settings, allowedModels: [...settings.allowedModels, route.student] };
   const studentRequest = routedRequest(request, route.student, settings);
 
@@ -79,14 +79,15 @@ export async function labelCascade(
     [...groups.values()].map((g) =>
       g.dims.size === dims.length
         ? labelBatch({ ...request, items: g.items }, receivedAt, settings, deps, signal).then(runOf)
-        : askTeacherFor(g.items, g.dims, { request, receivedAt, teacher, settings, deps, signal }),
+        : askTeacherFor(g.items, g.dims, { request, receivedAt, plan: teacherPlan, settings, deps, signal }),
     ),
   );
   const fromTeacher = new Map(teacherRuns.flatMap((r) => r.result.items.map((it): [string, ResultItem] => [it.id, it])));
   const items = first.items.map((it) => merged(it, fromTeacher.get(it.id), dims));
   const answering: PartRun = { result: { ...first, items }, sent: runOf(first).sent };
   const extra = [...(second ? [runOf(second)] : []), ...teacherRuns];
-  const result = combineRuns(request, receivedAt, { taxonomy: first.taxonomy, promptVersion: first.promptVersion, promptHash: first.promptHash, model: teacher }, { answering: [answering], extra }, new Date((deps.now ?? Date.now)()));
+  const header = { taxonomy: teacherPlan.taxonomyName, promptVersion: teacherPlan.prompt.version, promptHash: planHash(teacherPlan), model: teacher };
+  const result = combineRuns(request, receivedAt, header, { answering: [answering], extra }, new Date((deps.now ?? Date.now)()));
   return { result, sent: [answering, ...extra].reduce((n, r) => n + r.sent, 0), counts };
 }
 
@@ -143,7 +144,7 @@ function teacherDimensions(
 interface TeacherAsk {
   request: LabelRequest;
   receivedAt: Date;
-  teacher: string;
+  plan: BatchPlan;
   settings: LabelBatchSettings;
   deps: LabelBatchDeps;
   signal: AbortSignal | undefined;
@@ -151,22 +152,20 @@ interface TeacherAsk {
 
 /** Ask the teacher for `dims` of `items` only, with a prompt of those dimensions (not cached: the cache holds whole texts' labels). */
 async function askTeacherFor(items: Item[], dims: ReadonlySet<string>, ask: TeacherAsk): Promise<PartRun> {
-  const { request, settings, deps } = ask;
-  const now = deps.now ?? Date.now;
-  const plan = await planBatch({ ...request, model: ask.teacher }, settings, deps.prompts, now());
-  const outcome = await classifyItems({ ...classifyInputOf(plan, settings), items, prompt: subsetPrompt(plan.prompt, dims) }, deps, ask.signal);
+  const { request, plan, settings, deps } = ask;
+  const outcome = await classifyItems({ ...classifyInputOf(plan, settings, deps.retryBudget), items, prompt: subsetPrompt(plan.prompt, dims) }, deps, ask.signal);
   const result = resultMessage({
     request,
     taxonomy: plan.taxonomyName,
     promptVersion: plan.prompt.version,
-    promptHash: "",
-    model: ask.teacher,
+    promptHash: planHash(plan),
+    model: plan.modelAlias,
     items: outcome.items,
     usage: outcome.usage,
     cacheHits: 0,
     sentToModel: items.length,
     receivedAt: ask.receivedAt,
-    completedAt: new Date(now()),
+    completedAt: new Date((deps.now ?? Date.now)()),
   });
   return { result, sent: items.length };
 }
@@ -174,6 +173,8 @@ async function askTeacherFor(items: Item[], dims: ReadonlySet<string>, ask: Teac
 /** A cascaded text's item: the student's labels with the teacher's in place for the dimensions it was asked. */
 function merged(student: ResultItem, teacher: ResultItem | undefined, dims: readonly string[]): ResultItem {
   if (!teacher || !student.labels) return teacher ?? student;
+  // Asked for every dimension (the student failed, or none is promoted): the teacher's item as it is.
+  if (teacher.labels && dims.every((d) => d in teacher.labels!)) return teacher;
   if (!teacher.labels) return errorItem(student.id, teacher.error?.code ?? "MODEL_ERROR", `the teacher could not label what the student may not answer: ${teacher.error?.message ?? "no labels"}`);
   const labels = Object.fromEntries(dims.map((d) => [d, d in teacher.labels! ? teacher.labels![d]! : (student.labels?.[d] ?? null)]));
   const models = [...new Set([student.model, teacher.model].filter((m): m is string => m !== null))];

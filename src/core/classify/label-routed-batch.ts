@@ -2,8 +2,10 @@ import type { LabelRequest } from "../contracts/request.ts";
 import type { LabelResult, LabelValue, ResultItem } from "../contracts/result.ts";
 import { combineRuns, type PartRun, runOf } from "./combine-runs.ts";
 import { labelCascade } from "./label-cascade.ts";
-import { labelBatch, type LabelBatchDeps, type LabelBatchSettings, resolveModel, resolveTier, routedRequest } from "./label-batch.ts";
-import { type ModelRoutes, routedModels, routeTextToModel } from "./model-routes.ts";
+import { type BatchPlan, batchRetryBudget, labelBatch, type LabelBatchDeps, type LabelBatchSettings, planBatch, planHash, routedRequest } from "./label-batch.ts";
+import { ModelCallError } from "../errors/errors.ts";
+import { settleAll } from "./settle-all.ts";
+import { type ModelRoute, type ModelRoutes, routedModels, routeTextToModel } from "./model-routes.ts";
 import { routeText } from "./prompt-routing.ts";
 import type { ShadowRecorder } from "./shadow-recorder.ts";
 
@@ -35,6 +37,8 @@ export async function labelRoutedBatch(
   const taxonomy = request.taxonomy ?? settings.defaultTaxonomy;
   const alias = request.promptVersion ?? settings.defaultPromptVersion;
   const routes = await deps.prompts.routes(taxonomy, alias);
+  // Every run of the batch (versions, routed models, cascade phases) waits on one budget, so a routed batch gives up as soon as a plain one.
+  if (settings.modelRoutes || routes.canary || routes.shadow) deps = { ...deps, retryBudget: deps.retryBudget ?? batchRetryBudget(settings) };
   if (!routes.canary && !routes.shadow) {
     const result = (await labelModelRouted(request, receivedAt, settings, deps, signal)).result;
     return { ...result, items: result.items.map((it) => ({ ...it, promptVersion: result.promptVersion })) };
@@ -46,9 +50,7 @@ export async function labelRoutedBatch(
   for (const { item, route } of routed) byVersion.set(route.version, [...(byVersion.get(route.version) ?? []), item]);
   const shadowItems = routed.filter((r) => r.route.shadow !== undefined).map((r) => r.item);
 
-  const runs = await Promise.all(
-    [...byVersion.entries()].map(async ([version, items]) => labelModelRouted({ ...request, promptVersion: version, items }, receivedAt, settings, deps, signal)),
-  );
+  const runs = await settleAll([...byVersion.entries()].map(([version, items]) => labelModelRouted({ ...request, promptVersion: version, items }, receivedAt, settings, deps, signal)));
   let shadowRun: PartRun | undefined;
   if (routes.shadow && shadowItems.length > 0) {
     try {
@@ -88,12 +90,14 @@ export async function labelModelRouted(
   signal?: AbortSignal,
 ): Promise<PartRun> {
   const teacher = request.model ?? settings.defaultModel;
-  const route = settings.modelRoutes?.get(teacher);
-  if (!route) return runOf(await labelBatch(request, receivedAt, settings, deps, signal));
+  const configured = settings.modelRoutes?.get(teacher);
+  if (!configured) return runOf(await labelBatch(request, receivedAt, settings, deps, signal));
 
-  // A tier the teacher does not offer is the producer's mistake, whichever model a text is routed to.
-  resolveTier(request, resolveModel(teacher, settings), settings, (deps.now ?? Date.now)());
-  const taxonomy = request.taxonomy ?? settings.defaultTaxonomy;
+  // The teacher's plan: its tier check (a tier it does not offer is the producer's mistake,
+  // whichever model a text meets), and the prompt and hash the batch's result names.
+  const teacherPlan = await planBatch(request, settings, deps.prompts, (deps.now ?? Date.now)());
+  const route = applicableRoute(configured, teacherPlan);
+  const taxonomy = teacherPlan.taxonomyName;
   const scope = `${taxonomy}:${teacher}`;
   const teacherItems: LabelRequest["items"] = [];
   const cascadeItems: LabelRequest["items"] = [];
@@ -112,11 +116,24 @@ export async function labelModelRouted(
   const routedSettings = { ...settings, allowedModels: [...settings.allowedModels, ...routedModels(new Map([[teacher, route]]))] };
   const part = (items: LabelRequest["items"], model: string) =>
     labelBatch({ ...(model === teacher ? request : routedRequest(request, model, settings)), items }, receivedAt, routedSettings, deps, signal).then(runOf);
+  // A routed model that fails (its deployment gone, access refused, down after retries) costs its texts nothing: the teacher labels them.
+  const orTeacher = async <T extends PartRun>(work: () => Promise<T>, items: LabelRequest["items"], model: string): Promise<PartRun> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (signal?.aborted || !(error instanceof ModelCallError)) throw error;
+      deps.logger.warn({ err: error, model: teacher, routed: model, texts: items.length }, "routed model failed: its texts go to the teacher");
+      deps.metrics?.fallbacks.inc({ from: model, to: teacher, reason: "routed-model-failed" }, items.length);
+      return part(items, teacher);
+    }
+  };
   const cascade = route.cascade;
-  const runs = await Promise.all([
+  const runs = await settleAll([
     ...(teacherItems.length > 0 ? [part(teacherItems, teacher)] : []),
-    ...[...canaryItems.entries()].map(([model, items]) => part(items, model)),
-    ...(cascade && cascadeItems.length > 0 ? [labelCascade({ ...request, items: cascadeItems }, receivedAt, cascade, routedSettings, deps, signal)] : []),
+    ...[...canaryItems.entries()].map(([model, items]) => orTeacher(() => part(items, model), items, model)),
+    ...(cascade && cascadeItems.length > 0
+      ? [orTeacher(() => labelCascade({ ...request, items: cascadeItems }, receivedAt, cascade, routedSettings, deps, signal), cascadeItems, cascade.student)]
+      : []),
   ]);
   let shadowRun: PartRun | undefined;
   if (route.shadow && shadowItems.length > 0) {
@@ -128,11 +145,10 @@ export async function labelModelRouted(
     }
   }
 
-  const main = runs.find((r) => r.result.model === teacher) ?? runs[0]!;
   const result = combineRuns(
     request,
     receivedAt,
-    { taxonomy: main.result.taxonomy, promptVersion: main.result.promptVersion, promptHash: main.result.promptHash, model: teacher },
+    { taxonomy, promptVersion: teacherPlan.prompt.version, promptHash: planHash(teacherPlan), model: teacher },
     { answering: runs, extra: shadowRun ? [shadowRun] : [] },
     new Date((deps.now ?? Date.now)()),
   );
@@ -140,6 +156,18 @@ export async function labelModelRouted(
     await compareShadow(result.items, shadowRun.result, { taxonomy, alias: `model:${teacher}`, baseline: teacher, shadow: route.shadow.model }, deps);
   }
   return { result, sent: [...runs, ...(shadowRun ? [shadowRun] : [])].reduce((n, r) => n + r.sent, 0) };
+}
+
+/**
+ * The route as it applies to a batch: a cascade gated on one taxonomy and prompt version (its
+ * gate report's) does not apply to another, whose dimensions the gate never scored; those texts
+ * go to the teacher.
+ */
+function applicableRoute(route: ModelRoute, plan: BatchPlan): ModelRoute {
+  const gated = route.cascade?.gatedOn;
+  if (!gated || (gated.taxonomy === plan.taxonomyName && gated.promptVersion === plan.prompt.version)) return route;
+  const { cascade: _ungated, ...rest } = route;
+  return rest;
 }
 
 /** Count agreement per dimension on texts both versions labelled, and hand the pairs to the recorder. */

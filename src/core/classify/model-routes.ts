@@ -25,8 +25,13 @@ const cascadeSchema = z
     samples: z.union([z.literal(1), z.literal(2)]).default(2),
     /** The second sample's temperature: at the first sample's, a disagreement would be rare. */
     sampleTemperature: z.number().min(0).max(1).default(0.9),
+    /** With studentDimensions: the taxonomy and prompt version (as resolved, e.g. "v2") they were judged on; a gate report carries its own. */
+    taxonomy: z.string().min(1).optional(),
+    promptVersion: z.string().min(1).optional(),
   })
-  .refine((c) => (c.studentDimensions === undefined) !== (c.gate === undefined), "give exactly one of studentDimensions and gate");
+  .refine((c) => (c.studentDimensions === undefined) !== (c.gate === undefined), "give exactly one of studentDimensions and gate")
+  .refine((c) => (c.taxonomy === undefined) === (c.promptVersion === undefined), "give taxonomy and promptVersion together")
+  .refine((c) => c.gate === undefined || c.taxonomy === undefined, "a gate report names its own taxonomy and prompt version");
 
 const modelRouteSchema = z.strictObject({ canary: modelShare.optional(), shadow: modelShare.optional(), cascade: cascadeSchema.optional() });
 
@@ -47,6 +52,8 @@ export interface CascadeRoute {
   studentDimensions: ReadonlySet<string>;
   samples: 1 | 2;
   sampleTemperature: number;
+  /** The taxonomy and resolved prompt version the student's dimensions were judged on; the cascade applies to those batches only. Absent: to every batch. */
+  gatedOn?: { taxonomy: string; promptVersion: string };
 }
 
 /** What one model alias routes, resolved (a gate file read into studentDimensions). */
