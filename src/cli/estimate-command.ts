@@ -9,6 +9,7 @@ import { configFrom } from "./config-from-flags.ts";
 import { InvalidRequestError } from "../core/errors/errors.ts";
 import { integerArg, positiveNumberArg, shareArg } from "./numeric-flags.ts";
 import { modelCatalogueFor } from "../app/worker/worker.ts";
+import { drainQuota } from "../core/quota/pool-quota.ts";
 
 /** A commander parser for --quota-share: a share above 0 and at most 1, refused while the flags are parsed. */
 export const quotaShareArg = shareArg("(0, 1]", "the share of the Bedrock quota labelq may use, e.g. 0.5");
@@ -33,7 +34,9 @@ export function registerEstimateCommand(program: Command): void {
       const estimate = estimateRun(screened.send, prompt, { batchSize: o.batchSize, chunkSize: config.classify.chunkSize, models: modelCatalogueFor(config).models });
       process.stdout.write(formatEstimate(estimate, taxonomy, prompt.version) + "\n");
       const quotaShare = o.quotaShare;
-      const quotaFor = (alias: string) => ({ ...config.limiter.quota, ...config.limiter.quotas[alias] });
+      // The quota the bulk router drains a backlog with: LABELQ_QUOTA_* / LABELQ_QUOTAS, or the sum over LABELQ_POOLS.
+      const catalogue = modelCatalogueFor(config);
+      const quotaFor = (alias: string) => drainQuota(config, catalogue, alias);
       const compared = liveVsBulk(estimate, {
         // Live time at the share of the quota labelq may use.
         quotaFor: (alias) => {

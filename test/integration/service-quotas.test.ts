@@ -65,6 +65,8 @@ describe("Bedrock quotas from Service Quotas", () => {
       ["own", 50, 60_000],
       ["other", 300, 150_000],
     ]);
+    // The day's quota too, which the pool's day budget then holds ahead of Bedrock.
+    expect(filled.limiter.pools?.map((p) => p.tpd)).toEqual([9_000_000, 9_000_000]);
   });
 
   it("refuses the start when a pool has no limits set and its quotas cannot be read", async () => {

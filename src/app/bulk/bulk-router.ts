@@ -29,7 +29,7 @@ export interface BulkRouterDeps {
   store: BulkStore;
   prompts: PromptRegistry;
   settings: LabelBatchSettings;
-  /** The on-demand quota configured for a model (LABELQ_QUOTA_* / LABELQ_QUOTAS). */
+  /** The on-demand quota that drains a model's backlog (drainQuota: LABELQ_QUOTA_* / LABELQ_QUOTAS, or the sum over LABELQ_POOLS). */
   quotaFor: (alias: string) => { rpm: number; tpm: number };
   /** Messages waiting on the requests queue. */
   backlog: () => Promise<number>;

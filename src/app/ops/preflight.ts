@@ -3,6 +3,7 @@ import type { Config, PoolConfig } from "../../core/config/config.ts";
 import { WorkerStartError } from "../../core/errors/errors.ts";
 import { geographyOf, loadModelCatalogue, type ModelCatalogue } from "../../core/models/model-catalogue.ts";
 import type { PoolModelQuota } from "../../adapters/service-quotas.ts";
+import { withAccountDays } from "../../core/quota/pool-quota.ts";
 import { checkRedisAccess, LIMITER_ACL_COMMANDS, limiterAclPatterns, type RedisAccess, redisAddress } from "../../adapters/limiter/redis-connection.ts";
 
 /** A queue the worker uses, with the variable that names it (for the message that says what to fix). */
@@ -181,5 +182,6 @@ export async function fillPoolLimits<C extends Pick<Config, "limiter">>(
       `quota pools have no limits set and none could be read from Service Quotas: ${refused.join("; ")}; set rpm and tpm in LABELQ_POOLS (or LABELQ_QUOTA_RPM/TPM), or allow servicequotas:ListServiceQuotas`,
     );
   }
-  return { ...config, limiter: { ...config.limiter, pools: filled } };
+  // Read anyway: a pool without a tpd takes the account's daily quota too (the day budget then holds it ahead of Bedrock).
+  return { ...config, limiter: { ...config.limiter, pools: withAccountDays(filled, rows) } };
 }
