@@ -236,3 +236,37 @@ describe("Provisioned Throughput for a custom model", () => {
     expect((await refusal(() => west.send(new GetProvisionedModelThroughputCommand({ provisionedModelId: arn })))).name).toBe("ResourceNotFoundException");
   });
 });
+
+describe("the Region of a request", () => {
+  it("scopes deployment and Provisioned Throughput names, tokens, Get, List and Delete by the Region the request is signed for", async () => {
+    const east = bedrock("us-east-1");
+    const west = bedrock("us-west-2");
+    // Nova fine-tunes in us-east-1 only; Llama 3.1 8B in us-west-2.
+    const eastModel = await customModel("regional-east", "amazon.nova-micro-v1:0:128k", "us-east-1");
+    const westModel = await customModel("regional-west", "meta.llama3-1-8b-instruct-v1:0:128k", "us-west-2");
+    const { customModelDeploymentArn: eastArn } = await east.send(new CreateCustomModelDeploymentCommand({ modelDeploymentName: "regional-dep", modelArn: eastModel }));
+    expect(eastArn).toMatch(/^arn:aws:bedrock:us-east-1:/);
+
+    // Not seen from us-west-2: not listed, not found by ARN or name, not deleted.
+    expect((await west.send(new ListCustomModelDeploymentsCommand({ nameContains: "regional-dep" }))).modelDeploymentSummaries).toEqual([]);
+    expect(await refusal(() => west.send(new GetCustomModelDeploymentCommand({ customModelDeploymentIdentifier: eastArn })))).toMatchObject({ name: "ResourceNotFoundException", status: 404 });
+    expect((await refusal(() => west.send(new DeleteCustomModelDeploymentCommand({ customModelDeploymentIdentifier: "regional-dep" })))).name).toBe("ResourceNotFoundException");
+    expect((await refusal(() => west.send(new DeleteCustomModelDeploymentCommand({ customModelDeploymentIdentifier: eastArn })))).name).toBe("ResourceNotFoundException");
+    expect((await east.send(new GetCustomModelDeploymentCommand({ customModelDeploymentIdentifier: eastArn }))).modelDeploymentName).toBe("regional-dep");
+
+    // Provisioned Throughput likewise; the same name and clientRequestToken in another Region buy one of its own there.
+    const { provisionedModelArn: westPt } = await west.send(new CreateProvisionedModelThroughputCommand({ provisionedModelName: "regional-pt", modelId: westModel, modelUnits: 1, clientRequestToken: "tok-regional" }));
+    expect((await east.send(new ListProvisionedModelThroughputsCommand({ nameContains: "regional-pt" }))).provisionedModelSummaries).toEqual([]);
+    expect((await refusal(() => east.send(new GetProvisionedModelThroughputCommand({ provisionedModelId: westPt })))).name).toBe("ResourceNotFoundException");
+    expect((await refusal(() => east.send(new DeleteProvisionedModelThroughputCommand({ provisionedModelId: "regional-pt" })))).name).toBe("ResourceNotFoundException");
+    const { provisionedModelArn: eastPt } = await east.send(new CreateProvisionedModelThroughputCommand({ provisionedModelName: "regional-pt", modelId: eastModel, modelUnits: 1, clientRequestToken: "tok-regional" }));
+    expect(eastPt).toMatch(/^arn:aws:bedrock:us-east-1:/);
+    expect((await east.send(new ListProvisionedModelThroughputsCommand({ nameContains: "regional-pt" }))).provisionedModelSummaries?.map((p) => p.provisionedModelArn)).toEqual([eastPt]);
+    expect((await west.send(new ListProvisionedModelThroughputsCommand({ nameContains: "regional-pt" }))).provisionedModelSummaries?.map((p) => p.provisionedModelArn)).toEqual([westPt]);
+
+    await east.send(new DeleteProvisionedModelThroughputCommand({ provisionedModelId: "regional-pt" }));
+    expect((await west.send(new GetProvisionedModelThroughputCommand({ provisionedModelId: "regional-pt" }))).provisionedModelArn).toBe(westPt);
+    await west.send(new DeleteProvisionedModelThroughputCommand({ provisionedModelId: westPt }));
+    await east.send(new DeleteCustomModelDeploymentCommand({ customModelDeploymentIdentifier: eastArn }));
+  });
+});

@@ -55,7 +55,10 @@ function listAnswer(listed: ReturnType<DeploymentStore["listDeployments"]>, key:
   return jsonResponse(200, { [key]: listed.summaries, ...(listed.nextToken === undefined ? {} : { nextToken: listed.nextToken }) }, requestId);
 }
 
-/** Answers the deployment and Provisioned Throughput operations; undefined when the method and path are none of them. */
+/**
+ * Answers the deployment and Provisioned Throughput operations in `region`, the Region the request was
+ * signed for (request-identity.ts); undefined when the method and path are none of them.
+ */
 export function handleDeploymentRoute(owner: object, method: string, url: string, body: string, region: string, requestId: string): EmulatorResponse | undefined {
   const store = stores.get(owner);
   if (store === undefined) return undefined;
@@ -76,18 +79,18 @@ export function handleDeploymentRoute(owner: object, method: string, url: string
     const parsed = parseListDeploymentsQuery(new URLSearchParams(query));
     if (isControlError(parsed)) return controlErrorResponse(parsed, requestId);
     return path === DEPLOYMENTS_PATH
-      ? listAnswer(store.listDeployments(parsed), "modelDeploymentSummaries", requestId)
-      : listAnswer(store.listProvisioned(parsed), "provisionedModelSummaries", requestId);
+      ? listAnswer(store.listDeployments(parsed, region), "modelDeploymentSummaries", requestId)
+      : listAnswer(store.listProvisioned(parsed, region), "provisionedModelSummaries", requestId);
   }
   const deployment = DEPLOYMENT_PATH.exec(path);
   if (deployment?.[1] !== undefined) {
     const id = decode(deployment[1]);
     if (method === "GET") {
-      const found = store.getDeployment(id);
+      const found = store.getDeployment(id, region);
       return found === undefined ? controlErrorResponse(controlError("ResourceNotFoundException", `The custom model deployment ${id} was not found.`), requestId) : jsonResponse(200, found, requestId);
     }
     if (method === "DELETE") {
-      const refused = store.deleteDeployment(id);
+      const refused = store.deleteDeployment(id, region);
       return refused === undefined ? jsonResponse(200, {}, requestId) : controlErrorResponse(refused, requestId);
     }
     return undefined;
@@ -96,11 +99,11 @@ export function handleDeploymentRoute(owner: object, method: string, url: string
   if (provisioned?.[1] !== undefined) {
     const id = decode(provisioned[1]);
     if (method === "GET") {
-      const found = store.getProvisioned(id);
+      const found = store.getProvisioned(id, region);
       return found === undefined ? controlErrorResponse(controlError("ResourceNotFoundException", `The Provisioned Throughput ${id} was not found.`), requestId) : jsonResponse(200, found, requestId);
     }
     if (method === "DELETE") {
-      const refused = store.deleteProvisioned(id);
+      const refused = store.deleteProvisioned(id, region);
       return refused === undefined ? jsonResponse(200, {}, requestId) : controlErrorResponse(refused, requestId);
     }
   }

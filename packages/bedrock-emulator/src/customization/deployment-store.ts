@@ -18,8 +18,10 @@ import type { CreateDeploymentRequest, CreateProvisionedRequest, ListDeployments
  *
  * Each takes READY_STEPS steps of the jobs' stepMs. Converse with modelId = the deployment's or the
  * provisioned model's ARN answers as the custom model (its base model's rules, the error model its
- * job was created with) once it is Active / InService. Every rule and its source: docs/bedrock-fidelity.md,
- * "Custom model deployments and Provisioned Throughput" (D1-D12); wording Bedrock does not document is marked ‡ there.
+ * job was created with) once it is Active / InService. Like Bedrock's control plane, every operation is
+ * regional: names, ARNs, lists, deletes, tokens and quotas are scoped by the Region the request was signed
+ * for (an unsigned request: us-east-1). Every rule and its source: docs/bedrock-fidelity.md,
+ * "Custom model deployments and Provisioned Throughput" (D1-D13); wording Bedrock does not document is marked ‡ there.
  */
 
 /** Steps a deployment stays Creating (and a Provisioned Throughput Creating) before it serves. */
@@ -89,6 +91,8 @@ const newId = () => randomBytes(6).toString("hex");
 export class DeploymentStore {
   readonly #deployments = new Map<string, Deployment>();
   readonly #provisioned = new Map<string, Provisioned>();
+  // Keyed by Region and token (tokenKey). A token stays used after its deployment is deleted: Bedrock does
+  // not say how long it remembers one, and a client that repeats a token after a delete must not rely on it.
   readonly #byToken = new Map<string, { fingerprint: string; arn: string }>();
   readonly #deps: DeploymentStoreDeps;
   #seq = 0;
@@ -107,7 +111,7 @@ export class DeploymentStore {
   createDeployment(request: CreateDeploymentRequest, region: string): { customModelDeploymentArn?: string } | ControlError {
     const { clientRequestToken: token, ...rest } = request;
     const fingerprint = JSON.stringify({ op: "deployment", ...rest });
-    const repeated = this.#repeated(token, fingerprint, "CreateCustomModelDeployment");
+    const repeated = this.#repeated(token, region, fingerprint, "CreateCustomModelDeployment");
     if (repeated !== undefined) return "error" in repeated ? repeated : repeated.arn === undefined ? {} : { customModelDeploymentArn: repeated.arn };
     if (!ON_DEMAND_DEPLOYMENT_REGIONS.includes(region)) {
       return controlError("ValidationException", `Custom model deployment for on-demand inference isn't supported in ${region}. Supported Regions: ${ON_DEMAND_DEPLOYMENT_REGIONS.join(", ")}.`);
@@ -120,7 +124,7 @@ export class DeploymentStore {
         `The custom model ${request.modelArn} (base model ${model.baseModelIdentifier}) doesn't support on-demand inference. Purchase Provisioned Throughput to use it.`,
       );
     }
-    if ([...this.#deployments.values()].some((d) => d.name === request.modelDeploymentName)) {
+    if (this.#findDeployment(request.modelDeploymentName, region) !== undefined) {
       return controlError("ConflictException", `A custom model deployment with the name ${request.modelDeploymentName} already exists.`);
     }
     const id = newId();
@@ -142,7 +146,7 @@ export class DeploymentStore {
       description: request.description,
     };
     this.#deployments.set(id, deployment);
-    if (token !== undefined) this.#byToken.set(token, { fingerprint, arn: deployment.arn });
+    if (token !== undefined) this.#byToken.set(tokenKey(region, token), { fingerprint, arn: deployment.arn });
     this.#advance(deployment, () => {
       deployment.status = "Active";
     });
@@ -153,7 +157,7 @@ export class DeploymentStore {
   createProvisioned(request: CreateProvisionedRequest, region: string): { provisionedModelArn?: string } | ControlError {
     const { clientRequestToken: token, ...rest } = request;
     const fingerprint = JSON.stringify({ op: "provisioned", ...rest });
-    const repeated = this.#repeated(token, fingerprint, "CreateProvisionedModelThroughput");
+    const repeated = this.#repeated(token, region, fingerprint, "CreateProvisionedModelThroughput");
     if (repeated !== undefined) return "error" in repeated ? repeated : repeated.arn === undefined ? {} : { provisionedModelArn: repeated.arn };
     if (!request.modelId.includes(":custom-model/")) {
       // An emulator limit, not Bedrock's: Bedrock sells Provisioned Throughput for base models too.
@@ -161,10 +165,10 @@ export class DeploymentStore {
     }
     const model = this.#customModel(request.modelId, region);
     if ("error" in model) return model;
-    if ([...this.#provisioned.values()].some((p) => p.name === request.provisionedModelName)) {
+    if (this.#findProvisioned(request.provisionedModelName, region) !== undefined) {
       return controlError("ConflictException", `A Provisioned Throughput with the name ${request.provisionedModelName} already exists.`);
     }
-    const refused = this.#refuseUnits(request);
+    const refused = this.#refuseUnits(request, region);
     if (refused !== undefined) return refused;
     const id = newId();
     const now = this.#deps.now();
@@ -187,7 +191,7 @@ export class DeploymentStore {
       commitmentEndsAt: undefined,
     };
     this.#provisioned.set(id, provisioned);
-    if (token !== undefined) this.#byToken.set(token, { fingerprint, arn: provisioned.arn });
+    if (token !== undefined) this.#byToken.set(tokenKey(region, token), { fingerprint, arn: provisioned.arn });
     this.#advance(provisioned, () => {
       provisioned.status = "InService";
       // The term starts once the throughput serves ‡ (the API gives only commitmentExpirationTime).
@@ -196,40 +200,40 @@ export class DeploymentStore {
     return { provisionedModelArn: provisioned.arn };
   }
 
-  /** GetCustomModelDeployment by ARN or name. */
-  getDeployment(identifier: string): Record<string, unknown> | undefined {
-    const d = this.#findDeployment(identifier);
+  /** GetCustomModelDeployment by ARN or name, in the request's Region. */
+  getDeployment(identifier: string, region: string): Record<string, unknown> | undefined {
+    const d = this.#findDeployment(identifier, region);
     return d === undefined ? undefined : deploymentDetail(d);
   }
 
-  /** GetProvisionedModelThroughput by ARN or name. */
-  getProvisioned(identifier: string): Record<string, unknown> | undefined {
-    const p = this.#findProvisioned(identifier);
+  /** GetProvisionedModelThroughput by ARN or name, in the request's Region. */
+  getProvisioned(identifier: string, region: string): Record<string, unknown> | undefined {
+    const p = this.#findProvisioned(identifier, region);
     return p === undefined ? undefined : provisionedDetail(p);
   }
 
-  /** ListCustomModelDeployments: filters, newest first, a page. */
-  listDeployments(query: ListDeploymentsQuery): { summaries: Record<string, unknown>[]; nextToken: string | undefined } | ControlError {
-    return page([...this.#deployments.values()], query, deploymentSummary);
+  /** ListCustomModelDeployments of the request's Region: filters, newest first, a page. */
+  listDeployments(query: ListDeploymentsQuery, region: string): { summaries: Record<string, unknown>[]; nextToken: string | undefined } | ControlError {
+    return page(inRegion(this.#deployments, region), query, deploymentSummary);
   }
 
-  /** ListProvisionedModelThroughputs: filters, newest first, a page. */
-  listProvisioned(query: ListDeploymentsQuery): { summaries: Record<string, unknown>[]; nextToken: string | undefined } | ControlError {
-    return page([...this.#provisioned.values()], query, provisionedDetail);
+  /** ListProvisionedModelThroughputs of the request's Region: filters, newest first, a page. */
+  listProvisioned(query: ListDeploymentsQuery, region: string): { summaries: Record<string, unknown>[]; nextToken: string | undefined } | ControlError {
+    return page(inRegion(this.#provisioned, region), query, provisionedDetail);
   }
 
-  /** DeleteCustomModelDeployment: gone at once; its ARN no longer answers. */
-  deleteDeployment(identifier: string): ControlError | undefined {
-    const d = this.#findDeployment(identifier);
+  /** DeleteCustomModelDeployment in the request's Region: gone at once; its ARN no longer answers. */
+  deleteDeployment(identifier: string, region: string): ControlError | undefined {
+    const d = this.#findDeployment(identifier, region);
     if (d === undefined) return controlError("ResourceNotFoundException", `The custom model deployment ${identifier} was not found.`);
     clearTimeout(d.timer);
     this.#deployments.delete(d.id);
     return undefined;
   }
 
-  /** DeleteProvisionedModelThroughput: refused before a commitment term ends ("Purchase a Provisioned Throughput"). */
-  deleteProvisioned(identifier: string): ControlError | undefined {
-    const p = this.#findProvisioned(identifier);
+  /** DeleteProvisionedModelThroughput in the request's Region: refused before a commitment term ends ("Purchase a Provisioned Throughput"). */
+  deleteProvisioned(identifier: string, region: string): ControlError | undefined {
+    const p = this.#findProvisioned(identifier, region);
     if (p === undefined) return controlError("ResourceNotFoundException", `The Provisioned Throughput ${identifier} was not found.`);
     if (p.commitment !== undefined && (p.commitmentEndsAt === undefined || this.#deps.now() < p.commitmentEndsAt)) {
       return controlError("ValidationException", `The Provisioned Throughput ${identifier} has a ${p.commitment} commitment and can't be deleted before its term ends.`);
@@ -248,8 +252,8 @@ export class DeploymentStore {
     const isDeployment = /^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:[0-9]{12}:custom-model-deployment\/[a-z0-9]+$/.test(modelId);
     const isProvisioned = /^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:[0-9]{12}:provisioned-model\/[a-z0-9]+$/.test(modelId);
     if (!isDeployment && !isProvisioned) return undefined;
-    const served: Deployment | Provisioned | undefined = isDeployment ? this.#findDeployment(modelId) : this.#findProvisioned(modelId);
-    if (served === undefined || served.region !== region) return awsError("ValidationException", "The provided model identifier is invalid.");
+    const served: Deployment | Provisioned | undefined = isDeployment ? this.#findDeployment(modelId, region) : this.#findProvisioned(modelId, region);
+    if (served === undefined) return awsError("ValidationException", "The provided model identifier is invalid.");
     const ready = served.kind === "deployment" ? served.status === "Active" : served.status === "InService";
     if (!ready) {
       const what = served.kind === "deployment" ? "custom model deployment" : "Provisioned Throughput";
@@ -267,8 +271,8 @@ export class DeploymentStore {
     for (const p of this.#provisioned.values()) clearTimeout(p.timer);
   }
 
-  #repeated(token: string | undefined, fingerprint: string, operation: string): { arn?: string } | ControlError | undefined {
-    const answer = repeatedTokenAnswer(this.#byToken, token, fingerprint, operation, this.#deps.settings().repeatTokenAnswer);
+  #repeated(token: string | undefined, region: string, fingerprint: string, operation: string): { arn?: string } | ControlError | undefined {
+    const answer = repeatedTokenAnswer(this.#byToken, token === undefined ? undefined : tokenKey(region, token), fingerprint, operation, this.#deps.settings().repeatTokenAnswer);
     if (answer === undefined || "error" in answer) return answer;
     return answer.jobArn === undefined ? {} : { arn: answer.jobArn };
   }
@@ -276,10 +280,11 @@ export class DeploymentStore {
   /**
    * Model unit quotas ("Increase model invocation capacity with Provisioned Throughput", prov-throughput):
    * a custom model's no-commitment Provisioned Throughput gets one model unit, and an account at most
-   * two of them; committed throughput draws on model units AWS grants on request (default 0).
+   * two of them; committed throughput draws on model units AWS grants on request (default 0). Counted
+   * per Region, as service quotas are ‡.
    */
-  #refuseUnits(request: CreateProvisionedRequest): ControlError | undefined {
-    const all = [...this.#provisioned.values()];
+  #refuseUnits(request: CreateProvisionedRequest, region: string): ControlError | undefined {
+    const all = inRegion(this.#provisioned, region);
     if (request.commitmentDuration === undefined) {
       if (request.modelUnits > NO_COMMIT_UNITS) {
         return controlError("ServiceQuotaExceededException", `A Provisioned Throughput with no commitment takes at most ${NO_COMMIT_UNITS} model unit; the request asks for ${request.modelUnits}.`);
@@ -307,14 +312,14 @@ export class DeploymentStore {
     return model;
   }
 
-  #findDeployment(identifier: string): Deployment | undefined {
-    for (const d of this.#deployments.values()) if (d.arn === identifier || d.name === identifier) return d;
-    return undefined;
+  /** The deployment of this Region with this ARN or name: one of another Region is not found here. */
+  #findDeployment(identifier: string, region: string): Deployment | undefined {
+    return inRegion(this.#deployments, region).find((d) => d.arn === identifier || d.name === identifier);
   }
 
-  #findProvisioned(identifier: string): Provisioned | undefined {
-    for (const p of this.#provisioned.values()) if (p.arn === identifier || p.name === identifier) return p;
-    return undefined;
+  /** The Provisioned Throughput of this Region with this ARN or name. */
+  #findProvisioned(identifier: string, region: string): Provisioned | undefined {
+    return inRegion(this.#provisioned, region).find((p) => p.arn === identifier || p.name === identifier);
   }
 
   /** Counts down the steps to ready, then runs `ready`. */
@@ -331,6 +336,15 @@ export class DeploymentStore {
       served.lastUpdatedAt = this.#deps.now();
     }, this.#deps.settings().stepMs);
   }
+}
+
+function inRegion<T extends Served>(all: ReadonlyMap<string, T>, region: string): T[] {
+  return [...all.values()].filter((x) => x.region === region);
+}
+
+/** A clientRequestToken is remembered per Region (each Region's control plane is its own endpoint ‡). */
+function tokenKey(region: string, token: string): string {
+  return `${region}\u0000${token}`;
 }
 
 function page<T extends Served & { status: string }>(
