@@ -222,6 +222,35 @@ describe("distill export: texts", () => {
     });
   });
 
+  it("without --teacher leaves out items a route sent to a student (a deployment or provisioned ARN, a cascade), counted by model; --teacher naming one keeps it", async () => {
+    const deployment = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/k2v8q0w1x7zd";
+    const provisioned = "arn:aws:bedrock:us-west-2:123456789012:provisioned-model/abc123def456";
+    const cascade = `${deployment}+us.meta.llama3-3-70b-instruct-v1:0`;
+    const items = teacherItems(prompt, 12);
+    const dir = path.join(root, "routed");
+    fs.mkdirSync(dir, { recursive: true });
+    const results = path.join(dir, "results.jsonl");
+    fs.writeFileSync(
+      results,
+      jsonl([
+        resultMessage("b-1", items.slice(0, 6)),
+        resultMessage("b-2", items.slice(6, 8), { model: deployment }),
+        resultMessage("b-3", items.slice(8, 9), { model: provisioned }),
+        resultMessage("b-4", items.slice(9, 12), { model: cascade }),
+      ]),
+    );
+    const options = setup(items, { resultsFiles: [results], shares: { validation: 0, heldout: 0, seed: 1 } });
+    const report = await exportTrainingSet(options);
+    expect(report.input).toMatchObject({ unique: 6, routedToStudent: { [deployment]: 2, [provisioned]: 1, [cascade]: 3 }, teachers: { "us.meta.llama3-3-70b-instruct-v1:0": 6 } });
+    expect(formatExportReport(report)).toContain(`6 routed to a student (${deployment}: 2, ${provisioned}: 1, ${cascade}: 3; --teacher <model> keeps a model's labels)`);
+
+    // Naming the student as --teacher keeps its labels (and only its).
+    const [r, t] = [await readResultMessages([results]), await readRequestTexts(options.textFiles)];
+    const named = teacherExamples(r, t, { taxonomy: prompt.taxonomy, promptVersion: "v2", teacher: deployment }).counts;
+    expect(named).toMatchObject({ unique: 2, teachers: { [deployment]: 2 }, routedToStudent: {} });
+    expect(named.otherTeacher).toEqual({ "us.meta.llama3-3-70b-instruct-v1:0": 6, [provisioned]: 1, [cascade]: 3 });
+  });
+
   it("refuses labels that are not a full answer under the taxonomy", async () => {
     const [item] = teacherItems(prompt, 1);
     const partial = Object.fromEntries(Object.entries(item!.labels).slice(1));

@@ -26,6 +26,7 @@ export function formatExportReport(report: ExportReport): string {
     [i.otherTaxonomy, "of another taxonomy"],
     [sum(i.otherPromptVersion), `under another prompt version (${entries(i.otherPromptVersion)})`],
     [sum(i.otherTeacher), `by another model (${entries(i.otherTeacher)})`],
+    [sum(i.routedToStudent), `routed to a student (${entries(i.routedToStudent)}; --teacher <model> keeps a model's labels)`],
     [i.withoutText, "without a text in --texts"],
     [i.ambiguousText, "whose id names different texts"],
     [i.invalidLabels, "with labels that do not fit the taxonomy"],

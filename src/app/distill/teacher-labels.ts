@@ -35,6 +35,12 @@ export interface TeacherCounts {
   otherPromptVersion: Record<string, number>;
   /** Labelled by another model than --teacher, by model. */
   otherTeacher: Record<string, number>;
+  /**
+   * Without --teacher: answered by a student that LABELQ_MODEL_ROUTES routed to (a deployed custom
+   * model's ARN, or a cascade's `<student id>+<teacher id>`), by model. A student's answers are not a
+   * teacher's labels: training on them would teach the student its own mistakes.
+   */
+  routedToStudent: Record<string, number>;
   /** No request text for the item's batch and id in the text files. */
   withoutText: number;
   /** The item's id names different texts in the input files, and no request message says which. */
@@ -133,7 +139,8 @@ export interface TeacherFilter {
  * The teacher's labels for the texts it labelled, one per normalised text (the first met, files
  * and lines in the order given), joined with the request texts: results carry ids and labels,
  * never texts. Labels must be a full, valid answer under the taxonomy, from the prompt version
- * exported (and the teacher model, when one is named).
+ * exported, and from the teacher model when one is named; when none is, from any model but a
+ * routed student (isRoutedToStudent).
  */
 export function teacherExamples(results: readonly { file: string; result: LabelResult }[], texts: RequestTexts, filter: TeacherFilter): { examples: TeacherExample[]; counts: TeacherCounts } {
   const counts: TeacherCounts = {
@@ -143,6 +150,7 @@ export function teacherExamples(results: readonly { file: string; result: LabelR
     otherTaxonomy: 0,
     otherPromptVersion: {},
     otherTeacher: {},
+    routedToStudent: {},
     withoutText: 0,
     ambiguousText: 0,
     invalidLabels: 0,
@@ -175,6 +183,10 @@ export function teacherExamples(results: readonly { file: string; result: LabelR
         counts.otherTeacher[model] = (counts.otherTeacher[model] ?? 0) + 1;
         continue;
       }
+      if (teacherId === undefined && isRoutedToStudent(model)) {
+        counts.routedToStudent[model] = (counts.routedToStudent[model] ?? 0) + 1;
+        continue;
+      }
       const text = texts.byBatchItem.get(batchItemKey(result.batchId, item.id)) ?? (texts.ambiguousIds.has(item.id) ? null : texts.byId.get(item.id));
       if (text === null) {
         counts.ambiguousText += 1;
@@ -203,6 +215,17 @@ export function teacherExamples(results: readonly { file: string; result: LabelR
   }
   counts.unique = kept.size;
   return { examples: [...kept.values()], counts };
+}
+
+// A deployed custom model is called by its deployment's or provisioned model's ARN (its catalogue
+// entry's modelId, written by distill deploy); a cascaded item reads <student id>+<teacher id>
+// (result.ts, items[].model). No Bedrock model id or alias holds a "+". A teacher served by
+// Provisioned Throughput has such an ARN too: --teacher naming it keeps its labels.
+const STUDENT_ARN = /^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:[0-9]{12}:(custom-model-deployment|provisioned-model|custom-model)\//;
+
+/** Whether a result item's model is a routed student: a deployed custom model, or a cascade of a student and its teacher. */
+export function isRoutedToStudent(model: string): boolean {
+  return model.includes("+") || STUDENT_ARN.test(model);
 }
 
 /** A model id without its cross-Region profile prefix, so `us.meta.llama3-3-70b...` and `meta.llama3-3-70b...` compare equal. */
