@@ -263,7 +263,8 @@ describe("labelq distill deploy | undeploy", () => {
     const throughputs = await client.send(new ListProvisionedModelThroughputsCommand({ nameContains: jobName }));
     expect(throughputs.provisionedModelSummaries).toEqual([]);
 
-    await undeployStudent(c, { job: jobName, stateDir, catalogueOut: catalogue });
+    // Once the recorded deployment is gone (here deleted outside labelq), another kind may be deployed.
+    await client.send(new DeleteCustomModelDeploymentCommand({ customModelDeploymentIdentifier: onDemand.arn }));
     const bought = await deployStudent(c, { ...options, provisioned });
     expect(bought).toMatchObject({ how: "created", kind: "provisioned", status: "InService", hourlyUsd: 20 });
     const entryBefore = fs.readFileSync(catalogue, "utf8");

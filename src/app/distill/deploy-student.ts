@@ -145,20 +145,21 @@ export async function deployStudent(control: CustomizationControl & HostingContr
     writeDeployState(stateFile, { jobName: job.jobName, student, submission, ...(arn === undefined ? {} : { arn }), ...(plan.hourlyUsd === undefined ? {} : { hourlyUsd: plan.hourlyUsd }), recordedAt: new Date().toISOString() });
 
   let recorded = await readDeployState(stateFile);
-  if (recorded !== undefined && !sameParameters(recorded.submission, wanted)) {
-    refuseOther(job.jobName, { ...recorded.submission, ...(recorded.arn === undefined ? {} : { arn: recorded.arn }) }, wanted, `recorded in ${stateFile}`);
-  }
   let how: DeployResult["how"] | undefined;
   let hosting: HostingStatus | undefined;
   if (recorded?.arn !== undefined) {
-    hosting = await control.getHosting(plan.kind, recorded.arn);
+    const { kind } = recorded.submission;
+    hosting = await control.getHosting(kind, recorded.arn);
     if (hosting === undefined) {
       // Deleted outside labelq: its record (and token, which Bedrock would ignore) no longer stands for anything.
-      o.progress(`the recorded ${hostingWhat(plan.kind)} ${recorded.arn} no longer exists: deploying again`);
+      o.progress(`the recorded ${hostingWhat(kind)} ${recorded.arn} no longer exists: deploying again`);
       recorded = undefined;
     } else {
       how = "recorded";
     }
+  }
+  if (recorded !== undefined && !sameParameters(recorded.submission, wanted)) {
+    refuseOther(job.jobName, { ...recorded.submission, ...(recorded.arn === undefined ? {} : { arn: recorded.arn }) }, wanted, `recorded in ${stateFile}`);
   }
   if (hosting === undefined) {
     // An earlier run may have made it and died before recording its ARN.
