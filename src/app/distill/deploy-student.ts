@@ -128,8 +128,9 @@ const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resol
 /**
  * Deploys a completed student: a custom model deployment (on demand, Nova), or Provisioned
  * Throughput when `provisioned` is given and its hourly cost confirmed. Created once: recorded
- * before Create, adopted by name after a crash; waits until it serves unless `wait` is false;
- * writes the student's catalogue entry when `catalogueOut` is given.
+ * before Create, adopted by name after a crash; one per job (another kind or size is refused while
+ * one is recorded and exists); waits until it serves unless `wait` is false; writes the student's
+ * catalogue entry when `catalogueOut` is given.
  */
 export async function deployStudent(control: CustomizationControl & HostingControl, o: DeployOptions): Promise<DeployResult> {
   const job = await jobOf(control, o.stateDir, o.job);
