@@ -31,7 +31,7 @@ export function registerDemoCommand(program: Command): void {
       const logger = createLogger(base.log);
       if (o.distill) {
         if (o.external || o.bulk || o.runs > 1) throw new InvalidArgumentError("--distill runs on the embedded stack on its own: leave out --external, --bulk and --runs");
-        const { runDistillDemo, DEMO_STUDENT_ERRORS } = await import("../app/demo/run-distill-demo.ts");
+        const { runDistillDemo, DEMO_STUDENT_ERRORS } = await import("../app/distill/run-distill-demo.ts");
         await runDistillDemo({
           textsFile: o.texts,
           outDir: path.resolve(o.out ?? path.join("out", "demo-distill")),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { formatRouteFigures, routeFigures } from "../../src/app/distill/route-comparison.ts";
-import { summaryLine } from "../../src/app/demo/run-distill-demo.ts";
+import { summaryLine } from "../../src/app/distill/run-distill-demo.ts";
 
 const reference = [
   { id: "a", text: "x", labels: { s: "pos", t: ["p", "q"] }, tags: [] },

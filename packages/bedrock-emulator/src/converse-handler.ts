@@ -2,7 +2,7 @@ import { buildAnswer, type Answer } from "./answer.ts";
 import { AWS_ERRORS, awsError, errorForFault, errorHeaders, type AwsError } from "./aws-errors.ts";
 import type { BedrockModel } from "./bedrock-models.ts";
 import { isAwsError, parseConverseBody, type ConverseInput } from "./converse-request.ts";
-import type { InvocationTarget } from "./customization/deployment-store.ts";
+import type { InvocationTarget } from "./customization/invocation-target.ts";
 import type { LabelErrorOptions } from "./label-errors.ts";
 import { refuseForModel, resolveModel } from "./model-rules.ts";
 import { DEFAULT_FLEX_SHED_AT, isRefusal } from "./quota.ts";

@@ -2,7 +2,8 @@ import type { AwsError } from "../aws-errors.ts";
 import type { EmulatorResponse } from "../converse-handler.ts";
 import { controlError, controlErrorResponse, isControlError, jsonResponse } from "../jobs/control-plane-errors.ts";
 import { parseCreateDeploymentBody, parseCreateProvisionedBody, parseListDeploymentsQuery } from "./deployment-request.ts";
-import { DeploymentStore, type DeploymentStoreDeps, type InvocationTarget } from "./deployment-store.ts";
+import { DeploymentStore, type DeploymentStoreDeps } from "./deployment-store.ts";
+import type { InvocationTarget } from "./invocation-target.ts";
 
 // The REST paths of @aws-sdk/client-bedrock's service model: CreateCustomModelDeployment
 // POST /model-customization/custom-model-deployments (202), Get / Delete

@@ -1,13 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { awsError, type AwsError } from "../aws-errors.ts";
-import type { BedrockModel } from "../bedrock-models.ts";
 import { repeatedTokenAnswer } from "../jobs/client-token.ts";
 import { controlError, type ControlError } from "../jobs/control-plane-errors.ts";
 import type { JobsSettings } from "../jobs/job-settings.ts";
-import type { LabelErrorOptions } from "../label-errors.ts";
 import { bareBaseId, customModelRules, isNovaBase } from "./custom-model-rules.ts";
 import type { CustomModel } from "./customization-store.ts";
 import type { CreateDeploymentRequest, CreateProvisionedRequest, ListDeploymentsQuery } from "./deployment-request.ts";
+import type { InvocationTarget } from "./invocation-target.ts";
 
 /**
  * Custom model deployments (on-demand inference of a custom Nova model) and Provisioned
@@ -77,12 +76,6 @@ export interface DeploymentStoreDeps {
   /** stepMs, hourMs, repeatTokenAnswer and provisionedModelUnits apply here. */
   settings: () => JobsSettings;
   now: () => number;
-}
-
-/** What Converse answers for a deployment's or provisioned model's ARN: the custom model's rules and error model. */
-export interface InvocationTarget {
-  model: BedrockModel;
-  labelErrors: LabelErrorOptions;
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());

@@ -2,20 +2,19 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
-import type { BedrockEmulatorOptions } from "@labelq/bedrock-emulator";
 import { type AwsClients, createAwsClients } from "../../adapters/aws-clients.ts";
 import { BedrockCustomizationControl } from "../../adapters/bedrock/customization-control.ts";
 import { loadConfig } from "../../core/config/config.ts";
 import type { LabelResult } from "../../core/contracts/result.ts";
 import { InvalidRequestError } from "../../core/errors/errors.ts";
 import { PromptRegistry } from "../../core/prompts/prompt-registry.ts";
-import { customizationStatus, startCustomization } from "../distill/customization-job.ts";
-import { deployStudent } from "../distill/deploy-student.ts";
-import { EXPORT_FILES, exportTrainingSet } from "../distill/export-training-set.ts";
-import { formatGateDecision } from "../distill/gate-decision.ts";
-import { formatRouteFigures, type RouteFigures, routeFigures } from "../distill/route-comparison.ts";
-import { runGate, writeGateFile } from "../distill/run-gate.ts";
-import { studentLimits } from "../distill/students.ts";
+import { customizationStatus, startCustomization } from "./customization-job.ts";
+import { deployStudent } from "./deploy-student.ts";
+import { EXPORT_FILES, exportTrainingSet } from "./export-training-set.ts";
+import { formatGateDecision } from "./gate-decision.ts";
+import { formatRouteFigures, type RouteFigures, routeFigures } from "./route-comparison.ts";
+import { runGate, writeGateFile } from "./run-gate.ts";
+import { studentLimits } from "./students.ts";
 import { createEvalCore } from "../eval/eval-core.ts";
 import { loadGoldSet } from "../eval/gold-set.ts";
 import { labelGoldTexts } from "../eval/label-gold-texts.ts";
@@ -23,7 +22,7 @@ import { type LocalStack, startLocalStack } from "../local/local-stack.ts";
 import { readTexts } from "../producer/read-texts.ts";
 import { screenTexts } from "../producer/screen-texts.ts";
 import { createWorker, type Worker } from "../worker/worker.ts";
-import { oneRun } from "./run-demo.ts";
+import { type DemoOptions, oneRun } from "../demo/run-demo.ts";
 
 export interface DistillDemoOptions {
   textsFile: string;
@@ -35,7 +34,7 @@ export interface DistillDemoOptions {
   logger: Logger;
   timeoutMs: number;
   /** Bedrock emulator settings; `studentLabelErrors` sets the trained student's errors per dimension. */
-  emulator: Omit<BedrockEmulatorOptions, "port" | "host" | "logger" | "s3">;
+  emulator: DemoOptions["emulator"];
   /** The student's share of the teacher's texts in the canary step (0.1 = 10 %). */
   canaryShare: number;
   maxTextChars: number;
