@@ -1,8 +1,7 @@
 import { ServiceUnavailableException, ThrottlingException, ValidationException } from "@aws-sdk/client-bedrock-runtime";
 import { describe, expect, it } from "vitest";
-import { converseResponse, toModelCallError, withPoolTier } from "../../src/adapters/bedrock/bedrock-provider.ts";
+import { converseResponse, toModelCallError } from "../../src/adapters/bedrock/bedrock-provider.ts";
 import { addUsage, answerUsage, noUsage } from "../../src/core/classify/usage.ts";
-import type { ModelRequest } from "../../src/core/models/model-provider.ts";
 import { costUsd, findModel } from "../../src/core/models/model-registry.ts";
 
 const MODEL = "qwen.qwen3-32b-v1:0";
@@ -32,16 +31,6 @@ describe("converseResponse's served tier", () => {
     expect(converseResponse({ ...out, serviceTier: { type: "default" } }, false, "flex").serviceTier).toBe("default");
     expect(converseResponse(out, false, "flex").serviceTier).toBe("flex");
     expect(converseResponse({ ...out, serviceTier: { type: "flex" } }, false, undefined).serviceTier).toBeUndefined();
-  });
-});
-
-describe("withPoolTier", () => {
-  const request: ModelRequest = { modelId: MODEL, system: "s", user: "u", inference: { maxTokens: 10 }, format: "lines", tiersOffered: ["default", "flex", "priority"] };
-  it("gives a call the pool's tier only when the call has none and its model offers it", () => {
-    expect(withPoolTier(request, "flex").serviceTier).toBe("flex");
-    expect(withPoolTier({ ...request, serviceTier: "priority" }, "flex").serviceTier).toBe("priority");
-    expect(withPoolTier({ ...request, tiersOffered: ["default"] }, "flex").serviceTier).toBeUndefined();
-    expect(withPoolTier(request, undefined)).toBe(request);
   });
 });
 

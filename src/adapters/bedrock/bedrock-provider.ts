@@ -51,7 +51,8 @@ export class PooledBedrockProvider implements ModelProvider {
   async converse(request: ModelRequest, signal?: AbortSignal): Promise<ModelResponse> {
     const route = currentRoute();
     const client = route ? this.#clientFor(route) : this.#fallback;
-    const sent = withPoolTier(route?.modelId ? { ...request, modelId: route.modelId } : request, route?.tier);
+    // The request's serviceTier was chosen for this route's Region and pool tier (core tierFor).
+    const sent = route?.modelId ? { ...request, modelId: route.modelId } : request;
     let out: ConverseCommandOutput;
     try {
       out = await client.send(new ConverseCommand(converseInput(sent)), { abortSignal: signal });
@@ -62,16 +63,6 @@ export class PooledBedrockProvider implements ModelProvider {
     }
     return converseResponse(out, request.structuredOutput !== undefined, sent.serviceTier);
   }
-}
-
-/**
- * A pool's tier is its calls' default: sent only when the call names no tier of its own (the
- * request's or the tier policy's wins) and its model offers it (a pool of flex shared by Llama
- * and Qwen sends flex to Qwen only).
- */
-export function withPoolTier(request: ModelRequest, poolTier: ServiceTier | undefined): ModelRequest {
-  if (poolTier === undefined || request.serviceTier !== undefined || request.tiersOffered?.includes(poolTier) !== true) return request;
-  return { ...request, serviceTier: poolTier };
 }
 
 /** Network errors that mean the Region's endpoint cannot be reached at all. */

@@ -23,7 +23,7 @@ export interface Pool {
   model?: string;
   /** The id (or inference profile) to call `model` by in this pool, in place of the catalogue's. */
   modelId?: string;
-  /** The pool's default service tier (LABELQ_POOLS tier): sent on calls that name none, to models that offer it. */
+  /** The pool's default service tier (LABELQ_POOLS tier): sent on calls that name none, to models that offer it in the pool's Region (core tierFor). */
   tier?: ServiceTier;
   limiter: PoolLimiter;
 }

@@ -7,7 +7,8 @@ import type { ModelSpec } from "../models/model-registry.ts";
 import { parseLineOutput } from "../models/parse-line-output.ts";
 import { parseModelOutput, type ParsedOutput } from "../models/parse-model-output.ts";
 import { countTokens } from "../models/token-estimator.ts";
-import { type ServiceTier, tierAfterShed, tierFor, type WantedTier } from "../models/service-tiers.ts";
+import { type SentTier, type ServiceTier, tierAfterShed, tierFor, type WantedTier } from "../models/service-tiers.ts";
+import { currentRoute } from "../quota/pool-route.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { forFormat, type ResolvedPrompt } from "../prompts/prompt-registry.ts";
 import { renderUserMessage } from "../prompts/render-prompt.ts";
@@ -22,6 +23,8 @@ export interface CallModelDeps {
   limiter: RateLimiter;
   metrics?: Metrics;
   retry?: RetryPolicy;
+  /** The Region calls go to outside a quota pool (AWS_REGION): its tiers decide a call's tier. Unset: the catalogue's tiers are taken as offered. */
+  region?: string;
 }
 
 export interface CallContext {
@@ -81,7 +84,6 @@ export function planCall(texts: readonly string[], basePrompt: ResolvedPrompt, c
     // JSON through a forced tool where the model supports it; JSON in text (and repair) elsewhere.
     ...(format === "json" && model.capabilities.structuredOutput === "tool" ? { structuredOutput: { schema: outputSchemaOf(prompt) } } : {}),
     cacheSystemPrompt: model.capabilities.promptCache,
-    tiersOffered: model.serviceTiers,
   };
   return { request, reserve };
 }
@@ -117,40 +119,57 @@ export async function callModel(texts: readonly string[], prompt: ResolvedPrompt
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     const started = performance.now();
-    const sent = { sent: false };
-    // The wanted tier where the model offers it; else default for a producer's tier (counted as a fallback), none for the policy's.
-    const tier = tierFor(model, wanted);
-    const request = tier === undefined ? plan.request : { ...plan.request, serviceTier: tier.tier };
+    const sent: Attempt = { sent: false };
     try {
-      const response = await sendOnce(call, request, deps, ctx, sent);
+      const response = await sendOnce(call, plan.request, tierChoice(model, wanted, deps.region), deps, ctx, sent);
       deps.limiter.report(call, { outcome: "ok", usage: response.usage });
       observeCall(deps.metrics, model.alias, "ok", started, response.serviceTier);
-      const served = response.serviceTier === undefined ? undefined : { tier: response.serviceTier, fellBack: tier?.fellBack ?? false };
+      const served = response.serviceTier === undefined ? undefined : { tier: response.serviceTier, fellBack: sent.tier?.fellBack ?? false };
       return { response, parsed: readAnswer(response, prompt, model), reservedTokens: call.tokens, ...(served ? { served } : {}) };
     } catch (error) {
       if (sent.sent) deps.limiter.report(call, signal?.aborted ? { outcome: "failed" } : feedbackForError(error));
       if (signal?.aborted) throw error;
-      observeCall(deps.metrics, model.alias, callOutcome(error), started, tier?.tier);
+      observeCall(deps.metrics, model.alias, callOutcome(error), started, sent.tier?.tier);
       await backOff(error, attempt, model.alias, deps, ctx);
       if (wanted && error instanceof ModelCallError && error.shedTier === "flex") wanted = tierAfterShed(wanted, ctx.hasDeadline === true);
     }
   }
 }
 
+/** What one attempt came to: whether the limiter let it start, and the tier it was sent on. */
+interface Attempt {
+  sent: boolean;
+  tier?: SentTier;
+}
+
+/**
+ * The tier of an attempt, chosen when the limiter starts it: only then is its Region known (a
+ * pooled limiter runs it with its pool's route; outside pools it goes to `homeRegion`). The
+ * choice itself is tierFor's, the one place tiers are decided.
+ */
+function tierChoice(model: ModelSpec, wanted: WantedTier | undefined, homeRegion: string | undefined): () => SentTier | undefined {
+  return () => {
+    const route = currentRoute();
+    const region = route ? route.region : homeRegion;
+    return tierFor(model, wanted, { ...(region === undefined ? {} : { region }), ...(route?.tier === undefined ? {} : { poolTier: route.tier }) });
+  };
+}
+
 /**
  * One attempt through the limiter. Only a call the limiter let start was sent, reserved quota
- * and is reported back: `sent` says so. A call still waiting in the limiter when the worker
- * stops must not hold the shutdown: the wait ends at once, and the queued job then finds the
- * signal aborted and does nothing.
+ * and is reported back: `sent` says so, with the tier `chooseTier` gave it at the start. A call
+ * still waiting in the limiter when the worker stops must not hold the shutdown: the wait ends
+ * at once, and the queued job then finds the signal aborted and does nothing.
  */
-function sendOnce(call: ModelCall, request: ModelRequest, deps: CallModelDeps, ctx: CallContext, sent: { sent: boolean }): Promise<ModelResponse> {
+function sendOnce(call: ModelCall, request: ModelRequest, chooseTier: () => SentTier | undefined, deps: CallModelDeps, ctx: CallContext, sent: Attempt): Promise<ModelResponse> {
   const { signal } = ctx;
   const job = () => {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     sent.sent = true;
     // Every attempt sent counts, retried and failed ones too: usage says what was asked of the service.
     ctx.onAttempt();
-    return deps.provider.converse(request, signal);
+    sent.tier = chooseTier();
+    return deps.provider.converse(sent.tier === undefined ? request : { ...request, serviceTier: sent.tier.tier }, signal);
   };
   return abortable(deps.limiter.schedule(call, job), signal);
 }

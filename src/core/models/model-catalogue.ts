@@ -96,6 +96,12 @@ const modelEntrySchema = z
      * serviceTier flex or priority only for these. Absent: default only.
      */
     serviceTiers: z.array(z.enum(OPTIONAL_TIERS)).default([]),
+    /**
+     * The Regions where serviceTiers are offered (docs: service-tiers-inference, "Models and
+     * regions supported by Priority and Flex service tiers"). A call sent to another Region goes
+     * without the optional tier (service-tiers.ts tierFor). Absent: wherever the model answers.
+     */
+    tierRegions: z.array(z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$/, 'an AWS Region such as "us-west-2"')).min(1).optional(),
     /** Quota tokens each output token burns (Claude 4.x: 5, docs: quotas-token-burndown). */
     quota: z.object({ outputBurnDown: z.number().min(1).max(100) }),
     price: z.object({
@@ -153,6 +159,7 @@ const modelEntrySchema = z
       if (priced && !offered) issue(["price", "tiers", tier], `a ${tier} price needs "${tier}" in serviceTiers`);
       if (offered && !priced) issue(["price", "tiers", tier], `serviceTiers offers "${tier}": give its price`);
     }
+    if (m.tierRegions !== undefined && m.serviceTiers.length === 0) issue(["tierRegions"], "needs serviceTiers: the Regions of tiers the model does not offer");
     for (const p of Object.keys(m.sampling.defaults)) {
       if (!m.sampling.accepts.includes(p as "temperature" | "topP")) issue(["sampling", "defaults", p], "a default for a parameter the model does not accept");
     }
@@ -196,6 +203,8 @@ export interface ModelSpec {
   };
   /** Every service tier the model is served on, "default" first. */
   serviceTiers: ServiceTier[];
+  /** The Regions where the optional tiers are offered; undefined: wherever the model answers. */
+  tierRegions?: readonly string[];
   /** Quota tokens each output token burns. */
   outputBurnDown: number;
   /** USD per 1,000 tokens for this id; `tiers` holds the flex and priority prices where offered. */
@@ -301,6 +310,7 @@ function resolveEntry(entry: ModelEntry, geography: Geography, residency: Reside
       structuredOutput: entry.capabilities.structuredOutput,
     },
     serviceTiers: ["default", ...entry.serviceTiers],
+    ...(entry.tierRegions === undefined ? {} : { tierRegions: entry.tierRegions }),
     outputBurnDown: entry.quota.outputBurnDown,
     price: {
       ...price,

@@ -18,10 +18,11 @@ export interface ModelRequest {
   structuredOutput?: { schema: Record<string, unknown> };
   /** Mark the system prompt as a cache prefix (Bedrock cachePoint); only on models with capabilities.promptCache. */
   cacheSystemPrompt?: boolean;
-  /** Converse serviceTier to send; only a tier the model offers. Absent: none is sent (a quota pool's tier may apply). */
+  /**
+   * Converse serviceTier to send, as tierFor chose it for the call's Region (the request's or the
+   * policy's tier, else its quota pool's); sent as given. Absent: none is sent.
+   */
   serviceTier?: ServiceTier;
-  /** The tiers the model offers (catalogue serviceTiers): a pool's tier is sent only when it is one of them. */
-  tiersOffered?: readonly ServiceTier[];
 }
 
 export interface ModelResponse {

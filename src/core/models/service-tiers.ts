@@ -16,24 +16,58 @@ export type OptionalTier = (typeof OPTIONAL_TIERS)[number];
 export interface TierOffer {
   /** Every tier the model is served on, "default" included. */
   serviceTiers: readonly ServiceTier[];
+  /** The Regions where its optional tiers are offered (catalogue tierRegions); undefined: wherever it answers. */
+  tierRegions?: readonly string[];
 }
 
-/** True when `model` is served on `tier` (default always is). */
+/** True when `model` is served on `tier` (default always is), in any Region that offers its tiers. */
 export function offersTier(model: TierOffer, tier: ServiceTier): boolean {
   return tier === "default" || model.serviceTiers.includes(tier);
 }
 
 /**
- * The tier a call to `model` is sent on when `wanted` was asked for: `wanted` where the model
- * offers it. Where it does not, a tier the producer asked for (only a fallback model can lack it:
- * the request's own model was checked) runs on default with `fellBack` set, rather than not at
- * all; a tier the policy chose is only a preference, so the call carries no tier (and a quota
- * pool's tier may apply). Undefined when nothing was asked for: no serviceTier, as before tiers.
+ * True when a call to `model` sent to `region` may carry `tier`: default anywhere; flex and
+ * priority only in the Regions the service-tiers page lists for the model (elsewhere Bedrock
+ * answers ValidationException). An unknown Region (undefined) is taken at the catalogue's word.
  */
-export function tierFor(model: TierOffer, wanted: WantedTier | undefined): { tier: ServiceTier; fellBack: boolean } | undefined {
-  if (wanted === undefined) return undefined;
-  if (offersTier(model, wanted.tier)) return { tier: wanted.tier, fellBack: false };
-  return wanted.source === "request" ? { tier: "default", fellBack: true } : undefined;
+export function offersTierIn(model: TierOffer, tier: ServiceTier, region: string | undefined): boolean {
+  if (!offersTier(model, tier)) return false;
+  return tier === "default" || region === undefined || model.tierRegions === undefined || model.tierRegions.includes(region);
+}
+
+/**
+ * Where one call goes, as its tier needs it: the Region whose endpoint it is sent to (a quota
+ * pool's, else AWS_REGION's) and the pool's own tier (LABELQ_POOLS tier). For a cross-Region
+ * inference profile this is the source Region, the one the call is signed for.
+ */
+export interface CallPlace {
+  region?: string;
+  poolTier?: ServiceTier;
+}
+
+/** The tier a call is sent on, and whether it is default only because the producer's tier is not offered there. */
+export interface SentTier {
+  tier: ServiceTier;
+  fellBack: boolean;
+}
+
+/**
+ * The one decision of the tier a call to `model` is sent on, made per attempt once the call's
+ * Region is known (`place`). First that applies:
+ *  1. `wanted` where the model offers it in that Region.
+ *  2. A tier the producer asked for (source "request") that is not offered there: default, with
+ *     `fellBack` set (counted in usage.tierFallbacks), rather than a call Bedrock refuses.
+ *  3. The pool's tier where the model offers it there (a policy tier not offered is only a
+ *     preference, so it falls through to here).
+ *  4. Undefined: no serviceTier, as before tiers.
+ */
+export function tierFor(model: TierOffer, wanted: WantedTier | undefined, place: CallPlace = {}): SentTier | undefined {
+  if (wanted !== undefined) {
+    if (offersTierIn(model, wanted.tier, place.region)) return { tier: wanted.tier, fellBack: false };
+    if (wanted.source === "request") return { tier: "default", fellBack: true };
+  }
+  if (place.poolTier !== undefined && offersTierIn(model, place.poolTier, place.region)) return { tier: place.poolTier, fellBack: false };
+  return undefined;
 }
 
 /**
