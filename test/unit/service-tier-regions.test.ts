@@ -155,14 +155,15 @@ describe("a batch over pools in a Region with tiers and one without", () => {
     expect(result.usage.tierFallbacks ?? 0).toBe(0);
   });
 
-  it("decides outside pools by the worker's own Region (deps.region)", async () => {
+  it("decides outside pools by the caller's Region the catalogue was resolved for (AWS_REGION)", async () => {
     const provider = new TierEchoProvider(prompt);
     const deps = { provider, limiter: new PassThroughLimiter(), logger: silentLogger(), prompts };
-    const west = await labelBatch(request({ tier: "priority" }), new Date(), settings, { ...deps, region: "us-west-1" });
+    const inRegion = (region: string) => ({ ...settings, catalogue: new ModelCatalogue(packaged, "us", { region }) });
+    const west = await labelBatch(request({ tier: "priority" }), new Date(), inRegion("us-west-1"), deps);
     expect(provider.sent).toEqual(["default", "default", "default", "default"]);
     expect(west.usage.tierFallbacks).toBe(4);
     provider.sent.length = 0;
-    await labelBatch(request({ tier: "priority", batchId: "tier-regions-2" }), new Date(), settings, { ...deps, region: "us-east-1" });
+    await labelBatch(request({ tier: "priority", batchId: "tier-regions-2" }), new Date(), inRegion("us-east-1"), deps);
     expect(provider.sent).toEqual(["priority", "priority", "priority", "priority"]);
   });
 });

@@ -23,8 +23,6 @@ export interface CallModelDeps {
   limiter: RateLimiter;
   metrics?: Metrics;
   retry?: RetryPolicy;
-  /** The Region calls go to outside a quota pool (AWS_REGION): its tiers decide a call's tier. Unset: the catalogue's tiers are taken as offered. */
-  region?: string;
 }
 
 export interface CallContext {
@@ -121,7 +119,7 @@ export async function callModel(texts: readonly string[], prompt: ResolvedPrompt
     const started = performance.now();
     const sent: Attempt = { sent: false };
     try {
-      const response = await sendOnce(call, plan.request, tierChoice(model, wanted, deps.region), deps, ctx, sent);
+      const response = await sendOnce(call, plan.request, tierChoice(model, wanted), deps, ctx, sent);
       deps.limiter.report(call, { outcome: "ok", usage: response.usage });
       observeCall(deps.metrics, model.alias, "ok", started, response.serviceTier);
       const served = response.serviceTier === undefined ? undefined : { tier: response.serviceTier, fellBack: sent.tier?.fellBack ?? false };
@@ -144,13 +142,14 @@ interface Attempt {
 
 /**
  * The tier of an attempt, chosen when the limiter starts it: only then is its Region known (a
- * pooled limiter runs it with its pool's route; outside pools it goes to `homeRegion`). The
- * choice itself is tierFor's, the one place tiers are decided.
+ * pooled limiter runs it with its pool's route; outside pools it goes to the caller's Region,
+ * AWS_REGION, that the catalogue was resolved for; unknown there, the catalogue's tiers are taken
+ * as offered). The choice itself is tierFor's, the one place tiers are decided.
  */
-function tierChoice(model: ModelSpec, wanted: WantedTier | undefined, homeRegion: string | undefined): () => SentTier | undefined {
+function tierChoice(model: ModelSpec, wanted: WantedTier | undefined): () => SentTier | undefined {
   return () => {
     const route = currentRoute();
-    const region = route ? route.region : homeRegion;
+    const region = route ? route.region : model.callerRegion;
     return tierFor(model, wanted, { ...(region === undefined ? {} : { region }), ...(route?.tier === undefined ? {} : { poolTier: route.tier }) });
   };
 }

@@ -205,6 +205,8 @@ export interface ModelSpec {
   serviceTiers: ServiceTier[];
   /** The Regions where the optional tiers are offered; undefined: wherever the model answers. */
   tierRegions?: readonly string[];
+  /** The caller's Region the catalogue was resolved for (AWS_REGION): where a call outside a quota pool goes, so the Region its tier is chosen for. */
+  callerRegion?: string;
   /** Quota tokens each output token burns. */
   outputBurnDown: number;
   /** USD per 1,000 tokens for this id; `tiers` holds the flex and priority prices where offered. */
@@ -244,7 +246,7 @@ export class ModelCatalogue {
     const models: ModelSpec[] = [];
     const missing: ModelEntry[] = [];
     for (const entry of entries) {
-      const spec = resolveEntry(entry, geography, this.residency);
+      const spec = resolveEntry(entry, geography, this.residency, scope.region);
       if (spec) models.push(spec);
       else missing.push(entry);
     }
@@ -282,7 +284,7 @@ function idKindFor(entry: ModelEntry, geography: Geography, residency: Residency
   return ids[geography] ? geography : ids.inRegion ? "inRegion" : undefined;
 }
 
-function resolveEntry(entry: ModelEntry, geography: Geography, residency: Residency): ModelSpec | undefined {
+function resolveEntry(entry: ModelEntry, geography: Geography, residency: Residency, callerRegion: string | undefined): ModelSpec | undefined {
   const idKind = idKindFor(entry, geography, residency);
   if (!idKind) return undefined;
   const { regionalProfilePremium, tiers, ...price } = entry.price;
@@ -311,6 +313,7 @@ function resolveEntry(entry: ModelEntry, geography: Geography, residency: Reside
     },
     serviceTiers: ["default", ...entry.serviceTiers],
     ...(entry.tierRegions === undefined ? {} : { tierRegions: entry.tierRegions }),
+    ...(callerRegion === undefined ? {} : { callerRegion }),
     outputBurnDown: entry.quota.outputBurnDown,
     price: {
       ...price,
