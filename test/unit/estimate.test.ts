@@ -1,4 +1,8 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadModelCatalogue, PACKAGED_CATALOGUE, readCatalogueFile } from "../../src/core/models/model-catalogue.ts";
 import { costUsd, findModel } from "../../src/core/models/model-registry.ts";
 import { countTokens } from "../../src/core/models/token-estimator.ts";
 import { planCall } from "../../src/core/classify/call-model.ts";
@@ -74,6 +78,20 @@ describe("estimateRun", () => {
     const prompt = await new PromptRegistry(PROMPTS_DIR).resolve("product-feedback", "v1");
     const e = estimateRun(texts, prompt, { batchSize: 50, chunkSize: 50, models: [findModel("nova-lite")!] });
     expect(e.models.map((m) => m.model.alias)).toEqual(["nova-lite"]);
+  });
+
+  it("adds a provisioned student's hourly bill (from its catalogue entry's hosting) to the estimate, and nothing for a model billed per token", async () => {
+    const prompt = await new PromptRegistry(PROMPTS_DIR).resolve("product-feedback", "v1");
+    const arn = "arn:aws:bedrock:us-west-2:000000000000:provisioned-model/abc";
+    const base = readCatalogueFile(PACKAGED_CATALOGUE).find((m) => m.alias === "llama3.3-70b")!;
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "labelq-estimate-")), "students.json");
+    const hosting = { kind: "provisioned", arn, hourlyUsd: 7.1, modelUnits: 1, commitment: "none", source: "labelq distill deploy" };
+    fs.writeFileSync(file, JSON.stringify({ models: [{ ...base, alias: "llama3.1-8b-student", modelIds: { inRegion: arn }, price: { ...base.price, inputPer1k: 0, outputPer1k: 0 }, hosting }] }));
+    const catalogue = loadModelCatalogue({ geography: "us", overrideFile: file });
+    const e = estimateRun(texts, prompt, { batchSize: 50, chunkSize: 50, models: [catalogue.find("llama3.1-8b-student")!, catalogue.find("nova-lite")!] });
+    const out = formatEstimate(e, "product-feedback", "v1");
+    expect(out).toContain("llama3.1-8b-student: Provisioned Throughput, $7.10 an hour ($5183.00 a month of 730 hours) while deployed, on top of the cost above");
+    expect(out).not.toMatch(/nova-lite: Provisioned/);
   });
 });
 

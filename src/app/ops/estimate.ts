@@ -128,6 +128,11 @@ export function formatEstimate(e: Estimate, taxonomy: string, version: string): 
     );
   }
   const dates = [...new Set(e.models.map((m) => m.model.price.asOf))].sort();
+  // A provisioned student's tokens cost nothing; its hours do, whether it labels or not.
+  for (const m of e.models.filter((x) => x.model.hourlyUsd !== undefined)) {
+    const hourly = m.model.hourlyUsd!;
+    lines.push(`${m.model.alias}: Provisioned Throughput, $${hourly.toFixed(2)} an hour ($${(hourly * 730).toFixed(2)} a month of 730 hours) while deployed, on top of the cost above`);
+  }
   lines.push(
     "",
     "Per text: input tokens (the system prompt shared by the call, the text and its framing), output tokens budgeted, and what Bedrock",

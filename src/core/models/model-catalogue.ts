@@ -219,6 +219,8 @@ export interface ModelSpec {
     asOf: string;
     source: string;
   };
+  /** A deployed custom model billed by the hour (Provisioned Throughput): USD per hour while it exists, called or not. */
+  hourlyUsd?: number;
   /** Batch inference prices for this id (USD per 1,000 tokens) and the minimum records per job; undefined: no batch inference. */
   batch?: { inputPer1k: number; outputPer1k: number; minRecordsPerJob: number; asOf: string; source: string };
   notes: string[];
@@ -324,6 +326,7 @@ function resolveEntry(entry: ModelEntry, geography: Geography, residency: Reside
       ...(tiers === undefined ? {} : { tiers: scaledTierPrices(tiers, factor) }),
     },
     ...(entry.batch ? { batch: { ...entry.batch, inputPer1k: entry.batch.inputPer1k * factor, outputPer1k: entry.batch.outputPer1k * factor } } : {}),
+    ...(entry.hosting?.hourlyUsd === undefined ? {} : { hourlyUsd: entry.hosting.hourlyUsd }),
     notes: entry.notes,
   };
 }
