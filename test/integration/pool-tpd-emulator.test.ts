@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
+import { countCallsByRegion, makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
 import { quotaEnv } from "../support/quota-load.ts";
 
 // A pool's tpd over the wire: one worker, two pools, against the Bedrock emulator, which keeps a
@@ -19,21 +19,6 @@ afterEach(async () => {
   await pipeline?.close();
   pipeline = undefined;
 });
-
-/** Count the calls each Region's client sends, every attempt included. */
-function countCallsByRegion(p: Pipeline, regions: readonly string[]): Record<string, number> {
-  const counts: Record<string, number> = Object.fromEntries(regions.map((r) => [r, 0]));
-  for (const region of regions) {
-    p.clients.bedrockIn(region).middlewareStack.add(
-      (next) => (args) => {
-        counts[region] = (counts[region] ?? 0) + 1;
-        return next(args);
-      },
-      { step: "deserialize", name: `count-${region}` },
-    );
-  }
-  return counts;
-}
 
 describe("a pool's tokens per day against the emulator", () => {
   it("sends a pool no call once its day cannot take one, never meets Bedrock's daily throttle, and labels every batch in the other pool", async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
+import { countCallsByRegion, makeRequest, type Pipeline, startPipeline } from "../support/pipeline.ts";
 import { quotaEnv } from "../support/quota-load.ts";
 
 // Quota pools over the wire: one worker, two pools in two Regions, against the Bedrock emulator,
@@ -16,21 +16,6 @@ afterEach(async () => {
   await pipeline?.close();
   pipeline = undefined;
 });
-
-/** Count the calls each Region's client sends: every attempt, the SDK's retries included (the deserialize step runs once per attempt). */
-function countCallsByRegion(p: Pipeline, regions: readonly string[]): Record<string, number> {
-  const counts: Record<string, number> = Object.fromEntries(regions.map((r) => [r, 0]));
-  for (const region of regions) {
-    p.clients.bedrockIn(region).middlewareStack.add(
-      (next) => (args) => {
-        counts[region] = (counts[region] ?? 0) + 1;
-        return next(args);
-      },
-      { step: "deserialize", name: `count-${region}` },
-    );
-  }
-  return counts;
-}
 
 async function start(emulator: { unavailableRegions?: string[] } = {}): Promise<Pipeline> {
   return startPipeline({

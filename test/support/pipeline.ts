@@ -195,3 +195,18 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     },
   };
 }
+
+/** Count the calls each Region's Bedrock client sends: every attempt, the SDK's retries included (the deserialize step runs once per attempt). */
+export function countCallsByRegion(p: Pipeline, regions: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(regions.map((r) => [r, 0]));
+  for (const region of regions) {
+    p.clients.bedrockIn(region).middlewareStack.add(
+      (next) => (args) => {
+        counts[region] = (counts[region] ?? 0) + 1;
+        return next(args);
+      },
+      { step: "deserialize", name: `count-${region}` },
+    );
+  }
+  return counts;
+}
