@@ -1,5 +1,4 @@
 import {
-  BedrockClient,
   CreateCustomModelDeploymentCommand,
   CreateModelCustomizationJobCommand,
   CreateProvisionedModelThroughputCommand,
@@ -12,11 +11,10 @@ import {
   ListProvisionedModelThroughputsCommand,
 } from "@aws-sdk/client-bedrock";
 import { BedrockRuntimeClient, ConverseCommand } from "@aws-sdk/client-bedrock-runtime";
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { buildApp } from "fauxqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBedrockEmulator } from "../src/server.ts";
 import type { BedrockEmulator } from "../src/types.ts";
+import { controlClients, startTrainingBucket } from "./support/control-plane.ts";
 import { emulatorClient } from "./support/emulator-client.ts";
 
 // Custom model deployments (on-demand inference of custom Nova models) and Provisioned Throughput
@@ -34,38 +32,23 @@ const record = JSON.stringify({
   ],
 });
 
-let fauxqs: ReturnType<typeof buildApp>;
-let s3: S3Client;
+let bucket: Awaited<ReturnType<typeof startTrainingBucket>>;
 let emulator: BedrockEmulator;
-const clients = new Map<string, BedrockClient>();
+const { bedrock, destroy: destroyClients } = controlClients(() => emulator.url);
 let runtime: BedrockRuntimeClient;
 
 beforeAll(async () => {
-  fauxqs = buildApp({ logger: false, defaultRegion: "us-east-1" });
-  const s3Url = await fauxqs.listen({ port: 0, host: "127.0.0.1" });
-  s3 = new S3Client({ region: "us-east-1", endpoint: s3Url, forcePathStyle: true, credentials: CREDENTIALS });
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "train.jsonl", Body: `${record}\n${record}\n` }));
-  emulator = await startBedrockEmulator({ s3, jobs: { stepMs: 20, provisionedModelUnits: 2 } });
+  bucket = await startTrainingBucket(BUCKET, { "train.jsonl": `${record}\n${record}\n` });
+  emulator = await startBedrockEmulator({ s3: bucket.s3, jobs: { stepMs: 20, provisionedModelUnits: 2 } });
   runtime = emulatorClient(emulator.url, 1);
 });
 
 afterAll(async () => {
-  for (const c of clients.values()) c.destroy();
+  destroyClients();
   runtime?.destroy();
-  s3?.destroy();
   await emulator?.close();
-  await fauxqs?.close();
+  await bucket?.close();
 });
-
-function bedrock(region = "us-east-1"): BedrockClient {
-  let client = clients.get(region);
-  if (client === undefined) {
-    client = new BedrockClient({ region, endpoint: emulator.url, credentials: CREDENTIALS, maxAttempts: 1 });
-    clients.set(region, client);
-  }
-  return client;
-}
 
 /** Trains a custom model (fine-tuning) and answers its ARN once the job is Completed. */
 async function customModel(name: string, baseModelIdentifier: string, region: string): Promise<string> {

@@ -1,29 +1,25 @@
 import {
-  BedrockClient,
   CreateModelCustomizationJobCommand,
   type CreateModelCustomizationJobCommandInput,
   GetModelCustomizationJobCommand,
   ListModelCustomizationJobsCommand,
   StopModelCustomizationJobCommand,
 } from "@aws-sdk/client-bedrock";
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { buildApp } from "fauxqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBedrockEmulator } from "../src/server.ts";
 import type { BedrockEmulator } from "../src/types.ts";
+import { controlClients, startTrainingBucket } from "./support/control-plane.ts";
 
 // Model customization jobs (fine-tuning, distillation) over the wire with the real
 // @aws-sdk/client-bedrock; the training data in S3 (fauxqs, path-style), read by the emulator as
 // the job's service role would. Sources: docs/bedrock-fidelity.md, "Model customization jobs".
 
-const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
 const BUCKET = "customization-data";
 const ROLE = "arn:aws:iam::000000000000:role/labelq-customization";
 
-let fauxqs: ReturnType<typeof buildApp>;
-let s3: S3Client;
+let bucket: Awaited<ReturnType<typeof startTrainingBucket>>;
 let emulator: BedrockEmulator;
-const clients = new Map<string, BedrockClient>();
+const { bedrock, destroy: destroyClients } = controlClients(() => emulator.url);
 
 const good = (answer: string) =>
   JSON.stringify({
@@ -36,32 +32,20 @@ const good = (answer: string) =>
   });
 
 beforeAll(async () => {
-  fauxqs = buildApp({ logger: false, defaultRegion: "us-east-1" });
-  const s3Url = await fauxqs.listen({ port: 0, host: "127.0.0.1" });
-  s3 = new S3Client({ region: "us-east-1", endpoint: s3Url, forcePathStyle: true, credentials: CREDENTIALS });
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "train.jsonl", Body: `${good("positive")}\n${good("negative")}\n` }));
-  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "validation.jsonl", Body: `${good("positive")}\n` }));
   const wrongRole = JSON.stringify({ schemaVersion: "bedrock-conversation-2024", messages: [{ role: "assistant", content: [{ text: "x" }] }, { role: "user", content: [{ text: "y" }] }] });
-  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "bad.jsonl", Body: `${good("positive")}\n${wrongRole}\n` }));
-  emulator = await startBedrockEmulator({ s3, jobs: { stepMs: 30 } });
+  bucket = await startTrainingBucket(BUCKET, {
+    "train.jsonl": `${good("positive")}\n${good("negative")}\n`,
+    "validation.jsonl": `${good("positive")}\n`,
+    "bad.jsonl": `${good("positive")}\n${wrongRole}\n`,
+  });
+  emulator = await startBedrockEmulator({ s3: bucket.s3, jobs: { stepMs: 30 } });
 });
 
 afterAll(async () => {
-  for (const c of clients.values()) c.destroy();
-  s3?.destroy();
+  destroyClients();
   await emulator?.close();
-  await fauxqs?.close();
+  await bucket?.close();
 });
-
-function bedrock(region = "us-east-1"): BedrockClient {
-  let client = clients.get(region);
-  if (client === undefined) {
-    client = new BedrockClient({ region, endpoint: emulator.url, credentials: CREDENTIALS, maxAttempts: 1 });
-    clients.set(region, client);
-  }
-  return client;
-}
 
 function input(name: string, overrides: Partial<CreateModelCustomizationJobCommandInput> = {}): CreateModelCustomizationJobCommandInput {
   return {
