@@ -4,6 +4,7 @@ import type { AcceptOutcome, BulkStore, IntakeChanges, IntakeRecord, JobChanges,
 import type { JobControl, JobStatus, JobSubmission } from "../../src/adapters/bedrock/job-control.ts";
 import type { ObjectStore } from "../../src/adapters/s3/object-store.ts";
 import type { Outbox } from "../../src/app/bulk/outbox.ts";
+import type { BulkContext } from "../../src/app/bulk/bulk-context.ts";
 import type { ModelProvider, ModelRequest } from "../../src/core/models/model-provider.ts";
 import type { LabelBatchSettings } from "../../src/core/classify/label-batch.ts";
 import { DEFAULT_CATALOGUE } from "../../src/core/models/model-registry.ts";
@@ -260,4 +261,20 @@ export class FakeOutbox implements Outbox {
     this.dlq.push({ request, error });
     return Promise.resolve();
   }
+}
+
+type BulkPathSettings = BulkContext["bulk"];
+
+/** The bulk path's settings as the unit tests run it (one-record jobs, no gather time, failed jobs re-asked live), with what a test changes. */
+export function bulkPathSettings(o: Partial<Omit<BulkPathSettings, "limits">> & { limits?: Partial<BulkPathSettings["limits"]> } = {}): BulkPathSettings {
+  const { limits, ...rest } = o;
+  return {
+    prefix: "lq/",
+    roleArn: "arn:aws:iam::000000000000:role/labelq-bedrock-batch",
+    gatherS: 0,
+    jobTimeoutH: 24,
+    onJobFailure: "live",
+    ...rest,
+    limits: { maxRecordsPerFile: 50_000, maxRecordsPerJob: 50_000, maxFileBytes: 256_000_000, maxJobBytes: 5_000_000_000, maxJobs: 20, minRecords: 1, ...limits },
+  };
 }

@@ -10,7 +10,7 @@ import { s3Uri } from "../../src/adapters/s3/object-store.ts";
 import type { IntakeRecord, JobRecord } from "../../src/core/bulk/bulk-store.ts";
 import type { LabelRequest } from "../../src/core/contracts/request.ts";
 import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
-import { BULK_SETTINGS, FakeBulkStore, FakeJobControl, FakeObjectStore, FakeOutbox } from "../support/bulk-fakes.ts";
+import { BULK_SETTINGS, FakeBulkStore, FakeJobControl, FakeObjectStore, FakeOutbox, bulkPathSettings } from "../support/bulk-fakes.ts";
 import { FakeModelProvider, PROMPTS_DIR, silentLogger, validCompactLabels } from "../support/fakes.ts";
 
 // Job assembly: which batches a job gets (under an index that lags), how its records are numbered
@@ -67,14 +67,7 @@ function setup(limits: Partial<BulkContext["bulk"]["limits"]> = {}) {
     control,
     prompts,
     settings: BULK_SETTINGS,
-    bulk: {
-      prefix: "lq/",
-      roleArn: "arn:aws:iam::000000000000:role/labelq-bedrock-batch",
-      gatherS: 0,
-      limits: { maxRecordsPerFile: 50_000, maxRecordsPerJob: 50_000, maxFileBytes: 256_000_000, maxJobBytes: 5_000_000_000, maxJobs: 20, minRecords: 1, ...limits },
-      jobTimeoutH: 24,
-      onJobFailure: "live",
-    },
+    bulk: bulkPathSettings({ limits }),
     outbox: new FakeOutbox(),
     label: () => Promise.reject(new Error("no live call in these tests")),
     owner: "w1",

@@ -6,7 +6,7 @@ import { labelBatch } from "../../src/core/classify/label-batch.ts";
 import type { LabelRequest } from "../../src/core/contracts/request.ts";
 import { errorCode } from "../../src/core/errors/errors.ts";
 import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
-import { BULK_SETTINGS, FakeBulkStore, FakeJobControl, FakeObjectStore, FakeOutbox } from "../support/bulk-fakes.ts";
+import { BULK_SETTINGS, FakeBulkStore, FakeJobControl, FakeObjectStore, FakeOutbox, bulkPathSettings } from "../support/bulk-fakes.ts";
 import { FakeIdempotencyStore, FakeLabelCache, FakeModelProvider, PassThroughLimiter, PROMPTS_DIR, silentLogger, validCompactLabels } from "../support/fakes.ts";
 import { until } from "../support/until.ts";
 import { FakeClock } from "./fake-clock.ts";
@@ -45,14 +45,7 @@ function setup(clock: FakeClock, options: { holdReasks?: boolean } = {}) {
     control,
     prompts,
     settings: BULK_SETTINGS,
-    bulk: {
-      prefix: "lq/",
-      roleArn: "arn:aws:iam::000000000000:role/labelq-bedrock-batch",
-      gatherS: 0,
-      limits: { maxRecordsPerFile: 50_000, maxRecordsPerJob: 50_000, maxFileBytes: 256_000_000, maxJobBytes: 5_000_000_000, maxJobs: 20, minRecords: 1 },
-      jobTimeoutH: 24,
-      onJobFailure: "live",
-    },
+    bulk: bulkPathSettings(),
     outbox,
     idempotency,
     cache: new FakeLabelCache(),

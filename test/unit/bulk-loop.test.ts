@@ -9,7 +9,7 @@ import { resultSchema } from "../../src/core/contracts/result.ts";
 import { errorCode, ModelCallError } from "../../src/core/errors/errors.ts";
 import { Metrics } from "../../src/core/observability/metrics.ts";
 import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
-import { BULK_SETTINGS, FakeBulkStore, FakeJobControl, FakeObjectStore, FakeOutbox, type FakeJobRun } from "../support/bulk-fakes.ts";
+import { BULK_SETTINGS, FakeBulkStore, FakeJobControl, FakeObjectStore, FakeOutbox, type FakeJobRun, bulkPathSettings } from "../support/bulk-fakes.ts";
 import { FakeIdempotencyStore, FakeLabelCache, FakeModelProvider, PassThroughLimiter, PROMPTS_DIR, silentLogger, validCompactLabels } from "../support/fakes.ts";
 
 const prompts = new PromptRegistry(PROMPTS_DIR);
@@ -42,14 +42,7 @@ function setup(options: { minRecords?: number; gatherS?: number; onJobFailure?: 
     control,
     prompts,
     settings,
-    bulk: {
-      prefix: "lq/",
-      roleArn: "arn:aws:iam::000000000000:role/labelq-bedrock-batch",
-      gatherS: options.gatherS ?? 0,
-      limits: { maxRecordsPerFile: 50_000, maxRecordsPerJob: 50_000, maxFileBytes: 256_000_000, maxJobBytes: 5_000_000_000, maxJobs: 20, minRecords: options.minRecords ?? 1 },
-      jobTimeoutH: 24,
-      onJobFailure: options.onJobFailure ?? "live",
-    },
+    bulk: bulkPathSettings({ gatherS: options.gatherS ?? 0, limits: { minRecords: options.minRecords ?? 1 }, onJobFailure: options.onJobFailure ?? "live" }),
     outbox,
     idempotency,
     cache,

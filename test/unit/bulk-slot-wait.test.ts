@@ -6,7 +6,7 @@ import { labelBatch } from "../../src/core/classify/label-batch.ts";
 import type { LabelRequest } from "../../src/core/contracts/request.ts";
 import { Metrics } from "../../src/core/observability/metrics.ts";
 import { PromptRegistry, type ResolvedPrompt } from "../../src/core/prompts/prompt-registry.ts";
-import { BULK_SETTINGS, FakeBulkStore, FakeJobControl, FakeObjectStore, FakeOutbox } from "../support/bulk-fakes.ts";
+import { BULK_SETTINGS, FakeBulkStore, FakeJobControl, FakeObjectStore, FakeOutbox, bulkPathSettings } from "../support/bulk-fakes.ts";
 import { FakeIdempotencyStore, FakeLabelCache, FakeModelProvider, PassThroughLimiter, PROMPTS_DIR, silentLogger, validCompactLabels } from "../support/fakes.ts";
 import { FakeClock } from "./fake-clock.ts";
 
@@ -53,15 +53,7 @@ function setup(clock: FakeClock, metrics: Metrics) {
     control,
     prompts,
     settings: BULK_SETTINGS,
-    bulk: {
-      prefix: "lq/",
-      roleArn: "arn:aws:iam::000000000000:role/labelq-bedrock-batch",
-      gatherS: 0,
-      limits: { maxRecordsPerFile: 50_000, maxRecordsPerJob: 50_000, maxFileBytes: 256_000_000, maxJobBytes: 5_000_000_000, maxJobs: 1, minRecords: 1 },
-      maxWaitS: MAX_WAIT_S,
-      jobTimeoutH: 24,
-      onJobFailure: "live",
-    },
+    bulk: bulkPathSettings({ limits: { maxJobs: 1 }, maxWaitS: MAX_WAIT_S }),
     outbox,
     idempotency: new FakeIdempotencyStore(),
     cache: new FakeLabelCache(),
